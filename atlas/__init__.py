@@ -1,0 +1,42 @@
+"""Gulag, Inc. atlas: North Korea's mines and prison camps, cited and checked.
+
+The public API mirrors the ``atlas`` command:
+
+>>> import atlas
+>>> atlas.build()                       # output/atlas.gpkg           # doctest: +SKIP
+>>> atlas.read_layer("camps")           # a GeoDataFrame              # doctest: +SKIP
+"""
+
+from .admin import PLANAR_CRS, TOLERANCE_KM
+from .builder import build, layer_summary, validate
+from .errors import (
+    AmbiguousError,
+    AtlasError,
+    InputError,
+    NoGeometryError,
+    NotFoundError,
+    SourceError,
+    ValidationError,
+)
+from .io import default_gpkg, list_layers, read_layer, read_layers
+from .schema import SCHEMAS
+
+__all__ = [
+    "PLANAR_CRS",
+    "SCHEMAS",
+    "TOLERANCE_KM",
+    "AmbiguousError",
+    "AtlasError",
+    "InputError",
+    "NoGeometryError",
+    "NotFoundError",
+    "SourceError",
+    "ValidationError",
+    "build",
+    "default_gpkg",
+    "layer_summary",
+    "list_layers",
+    "read_layer",
+    "read_layers",
+    "validate",
+]

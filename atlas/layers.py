@@ -1,0 +1,505 @@
+"""Turn the registered source files into the atlas layers.
+
+Data flows one way: :mod:`atlas.sources` (verified files) → this module
+(layers as GeoDataFrames) → :mod:`atlas.schema` (validation) → the GeoPackage.
+Province and county of every point come from :func:`atlas.admin.join_admin`,
+never from a column of a source CSV.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Geod
+
+from . import sources
+from .admin import join_admin
+
+__all__ = ["BOUNDARY_VINTAGE", "COMMODITY_CLASSES", "build_layers"]
+
+GEOD = Geod(ellps="WGS84")
+REPORT = "Gulag, Inc. (HRNK 2016)"
+BOUNDARY_SOURCE_PROVINCES = "Natural Earth 10m admin-1 v5.1 (public domain), special cities folded"
+BOUNDARY_VINTAGE = (
+    "provinces: Natural Earth v5.1 (Pyongyang at its pre-2010 extent, no Nampo/Kaesong units); "
+    "counties: OpenStreetMap 2020 export"
+)
+COMMODITY_CLASSES = ("coal", "iron ore", "non-ferrous metal", "non-metallic mineral")
+FACT_LICENCE = "fact cited to its source (no open data licence)"
+_HANGUL = re.compile(r"[\uac00-\ud7a3][\uac00-\ud7a3\s0-9제호]*")
+
+
+def _geodesic_km(lon1, lat1, lon2, lat2) -> np.ndarray:
+    _, _, dist = GEOD.inv(lon1, lat1, lon2, lat2)
+    return np.asarray(dist) / 1000.0
+
+
+def _points(df: pd.DataFrame, lat: str = "lat", lon: str = "lon") -> gpd.GeoSeries:
+    """Points from text lat/lon columns; an empty cell gives no geometry (never a guess)."""
+    la = pd.to_numeric(df[lat].replace("", np.nan))
+    lo = pd.to_numeric(df[lon].replace("", np.nan))
+    geoms = [
+        shapely.Point(x, y) if not (np.isnan(x) or np.isnan(y)) else None
+        for x, y in zip(lo, la)
+    ]
+    return gpd.GeoSeries(geoms, index=df.index, crs="EPSG:4326")
+
+
+def _hangul(*texts: str) -> str:
+    for text in texts:
+        found = _HANGUL.search(text or "")
+        if found:
+            return found.group(0).strip()
+    return ""
+
+
+# --- boundaries -----------------------------------------------------------------
+
+
+def provinces_layer(root: Path | None = None) -> gpd.GeoDataFrame:
+    """The report's 10 provinces with Table 2 attached."""
+    ne = sources.read_geojson("boundaries/ne10m_admin1_prk.geojson", root)
+    cross = sources.read_csv("boundaries/crosswalk_prk_adm1.csv", root)
+    table2 = sources.read_csv("report/table_2_mines_by_region.csv", root)
+    geom = ne.dissolve(by="report_name")["geometry"]
+    rows = []
+    for _, t in table2[table2["row_kind"] == "province"].iterrows():
+        name = t["region"]
+        cx = cross[cross["report_name"] == name]
+        main = cx[~cx["unit"].str.contains("special city")].iloc[0]
+        folded = cx[cx["unit"].str.contains("special city")]
+        units = ne[ne["report_name"] == name]
+        variants = set()
+        for col in ("ne_name", "ne_name_en", "ne_name_alt", "iso_3166_2_name_pycountry",
+                    "geonames_admin1_name_rg", "gadm_name_1_stiles", "revised_romanization",
+                    "other_variants", "ne_name_ko"):
+            for v in cx[col]:
+                variants.update(x.strip() for x in str(v).split("|") if x.strip() and "(" not in x)
+        variants.discard(name)
+        poly = geom[name]
+        area = abs(GEOD.geometry_area_perimeter(poly)[0]) / 1e6
+        rows.append(
+            {
+                "province_id": main["iso_3166_2"],
+                "name_en": name,
+                "name_ko": main["ne_name_ko"],
+                "name_mr": main["ne_name"],
+                "name_rr": main["revised_romanization"],
+                "name_variants": "|".join(sorted(variants)),
+                "iso_3166_2": "|".join(cx["iso_3166_2"]),
+                "folded_units": "|".join(u.split(" (")[0] for u in folded["unit"]),
+                "ne_units": "|".join(sorted(units["name"])),
+                "table2_order": int(t["table_order"]),
+                "reported_mines": int(t["mines"]),
+                "reported_share_pct": float(t["share_pct_printed"]),
+                "report_ref": t["report_ref"],
+                "area_km2": round(area, 1),
+                "boundary_source": BOUNDARY_SOURCE_PROVINCES,
+                "boundary_vintage": BOUNDARY_VINTAGE.split("; ")[0],
+                "licence": "public domain (Natural Earth); counts: cite the report",
+                "attribution": "Made with Natural Earth; counts: Gulag, Inc. (HRNK 2016), Table 2",
+                "geometry": shapely.MultiPolygon(
+                    [poly] if poly.geom_type == "Polygon" else list(poly.geoms)
+                ),
+            }
+        )
+    return gpd.GeoDataFrame(rows, crs="EPSG:4326").sort_values("table2_order").reset_index(drop=True)
+
+
+def counties_layer(root: Path | None = None) -> gpd.GeoDataFrame:
+    """The OSM 2020 county units, each with its report province."""
+    osm = sources.read_geojson("boundaries/osm_adm2_prk_2020_landclip.geojson", root)
+    geoms = [
+        g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g]) for g in osm.geometry
+    ]
+    out = gpd.GeoDataFrame(
+        {
+            "county_id": osm["osm_id"],
+            "name_ko": osm["name_ko"].fillna(""),
+            "name_en": osm["name_en"].fillna(""),
+            "name_hanja": osm["name_hanja"].fillna(""),
+            "admin_level": osm["admin_level"].astype(str),
+            "wikidata": osm["wikidata"].fillna(""),
+            "ocha_pcode": osm["ocha_pcodes"].fillna(""),
+            "province": osm["report_name"],
+            "province_basis": osm["report_name_basis"].fillna(""),
+            "land_area_km2": osm["land_area_km2"].astype(float),
+            "source": "OpenStreetMap boundary relations (2020 export), clipped to the Natural Earth land outline",
+            "licence": "ODbL 1.0",
+            "attribution": "© OpenStreetMap contributors",
+            "boundary_vintage": "OpenStreetMap 2020",
+        },
+        geometry=geoms,
+        crs="EPSG:4326",
+    )
+    return out.sort_values("county_id").reset_index(drop=True)
+
+
+# --- mines ----------------------------------------------------------------------
+
+
+def commodity_class(commodity: str) -> str:
+    """Table 1's class of a commodity: coal, iron ore, non-ferrous metal or non-metallic mineral."""
+    c = commodity.lower()
+    if "coal" in c or "lignite" in c or "anthracite" in c:
+        return "coal"
+    if "iron" in c:
+        return "iron ore"
+    if any(m in c for m in ("magnesite", "graphite", "limestone", "apatite", "barite", "gypsum")):
+        return "non-metallic mineral"
+    return "non-ferrous metal"
+
+
+def mine_precision(note: str, town_flag: str) -> str:
+    """Precision class of a mine point: ``site``, ``approximate`` or ``town``."""
+    n = note.lower()
+    if town_flag == "True":
+        return "town"
+    if "confidence=high" in n or "exact (gem" in n or n.startswith("site-level"):
+        return "site"
+    return "approximate"
+
+
+def mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
+    """The 35 geolocated mines: the 34 distinct points and the Hyesan Youth Copper Mine."""
+    distinct = sources.read_csv("mines/nk_mines_distinct.csv", root)
+    extra = sources.read_csv("mines/article_cited_points_2.csv", root)
+    rows = []
+    for _, r in distinct.iterrows():
+        rows.append(
+            {
+                "name": r["name"], "alt_names": r["alt_names"], "commodity": r["commodity"],
+                "location_precision": r["location_precision"],
+                "precision": mine_precision(r["location_precision"], r["town_centroid_flag"]),
+                "town_centroid_flag": r["town_centroid_flag"] == "True",
+                "status": r["status"], "feature_type": r["feature_type"],
+                "source": r["source"], "source_ref": r["source_ref"], "licence": r["license"],
+                "notes": r["notes"], "record_origin": r["record_origin"],
+                "lat": r["lat"], "lon": r["lon"],
+            }
+        )
+    hyesan = extra[extra["name"] == "Hyesan Youth Copper Mine"].iloc[0]
+    rows.append(
+        {
+            "name": hyesan["name"], "alt_names": hyesan["alt_names"], "commodity": "copper",
+            "location_precision": "deposit or mine-area level: " + hyesan["confidence_note"],
+            "precision": "approximate", "town_centroid_flag": False,
+            "status": hyesan["status_note"], "feature_type": hyesan["site_type"],
+            "source": hyesan["source_title"],
+            "source_ref": f'{hyesan["source_url"]} ; printed {hyesan["printed_coordinate"]}',
+            "licence": FACT_LICENCE, "notes": hyesan["quote"], "record_origin": "article",
+            "lat": hyesan["lat"], "lon": hyesan["lon"],
+        }
+    )
+    df = pd.DataFrame(rows)
+    df.insert(0, "mine_id", [f"M{i:03d}" for i in range(1, len(df) + 1)])
+    df["commodity_class"] = df["commodity"].map(commodity_class)
+    gdf = gpd.GeoDataFrame(df, geometry=_points(df), crs="EPSG:4326")
+    gdf["lat"] = gdf.geometry.y
+    gdf["lon"] = gdf.geometry.x
+    gdf["cross_checks"] = _mine_cross_checks(gdf, root)
+    return _with_admin(gdf, provinces, counties)
+
+
+def _mine_cross_checks(mines: gpd.GeoDataFrame, root) -> list[str]:
+    """Other published coordinates of the same mine, with their distance to the atlas point."""
+    extra = sources.read_csv("mines/article_cited_points_2.csv", root)
+    text = sources.read_csv("mines/text_cited_points_nk.csv", root)
+    checks: dict[str, list[str]] = {}
+    pairs = [
+        ("MMI Musan Mine", text[text["name"] == "Musan mine"], "source"),
+        ("Pyongsan uranium mine and concentration plant",
+         extra[extra["name"].str.startswith("Pyongsan")], "source_title"),
+        ("MMI Musan Mine", extra[extra["name"].str.startswith("Musan")], "source_title"),
+    ]
+    for mine, other, src_col in pairs:
+        m = mines[mines["name"] == mine]
+        for _, o in other.iterrows():
+            if m.empty:
+                continue
+            km = _geodesic_km(m.geometry.x.iloc[0], m.geometry.y.iloc[0], float(o["lon"]), float(o["lat"]))
+            checks.setdefault(mine, []).append(
+                f'{o[src_col]}: {float(o["lat"]):.6f}, {float(o["lon"]):.6f} ({float(km):.2f} km from this point)'
+            )
+    return [" | ".join(checks.get(n, [])) for n in mines["name"]]
+
+
+_ROLE = {
+    "same mine": ("the mine", True),
+    "same mine (secondary coordinate)": ("the mine", True),
+    "district member geolocated": ("a mine of the district", False),
+    "district members geolocated": ("a mine of the district", False),
+    "district geolocated": ("a mine of the district", False),
+    "probable district member": ("a mine of the district", False),
+    "nearby only": ("a nearby mine, not the named one", False),
+    "town proxy only": ("town proxy, not the mine's location", False),
+    "county-seat proxy only": ("town proxy, not the mine's location", False),
+    "city proxy only": ("town proxy, not the mine's location", False),
+    "not geolocated": ("no public coordinate", False),
+}
+_NAMED_PRECISION = {
+    "the mine": "site",
+    "a mine of the district": "district member",
+    "a nearby mine, not the named one": "nearby mine",
+    "town proxy, not the mine's location": "town proxy",
+    "no public coordinate": "none",
+}
+
+
+def named_mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
+    """The mines and districts the report names, with how each is located."""
+    df = sources.read_csv("mines/gulag_inc_named_mines_gazetteer.csv", root)
+    df = df.rename(columns={"license": "licence"})
+    df.insert(0, "named_id", [f"NM{i:02d}" for i in range(1, len(df) + 1)])
+    df["location_role"] = df["match_type"].map(lambda m: _ROLE[m][0])
+    df["is_mine_location"] = df["match_type"].map(lambda m: _ROLE[m][1])
+    df["is_town_proxy"] = df["location_role"].str.startswith("town proxy")
+    df["precision"] = df["location_role"].map(_NAMED_PRECISION)
+    df["commodity_class"] = df["commodity"].map(commodity_class)
+    df["discrepancy_ref"] = np.where(df["name_in_report"].str.startswith("Yongyang"), "D02", "")
+    df["source"] = df["source"].where(df["source"] != "", "Gulag, Inc. (HRNK 2016) names it; no open coordinate")
+    df["licence"] = df["licence"].where(df["licence"] != "", "no coordinate")
+    df["location_precision"] = df["location_precision"].where(df["location_precision"] != "", "none")
+    gdf = gpd.GeoDataFrame(df, geometry=_points(df), crs="EPSG:4326")
+    return _with_admin(gdf, provinces, counties)
+
+
+# --- report regions -------------------------------------------------------------
+
+
+def deposits_layer(root, provinces) -> gpd.GeoDataFrame:
+    """Deposit regions by commodity, as the union of the provinces the text names."""
+    df = sources.read_csv("report/mineral_regions.csv", root)
+    by_name = provinces.set_index("name_en").geometry
+    geoms = []
+    for names in df["provinces"]:
+        union = shapely.union_all([by_name[n] for n in names.split("|")])
+        geoms.append(union if union.geom_type == "MultiPolygon" else shapely.MultiPolygon([union]))
+    df["precision"] = "province-level: the named province(s), coarser than the deposit"
+    df["source"] = REPORT
+    df["licence"] = "facts cited to the report; geometry: Natural Earth (public domain)"
+    return gpd.GeoDataFrame(df, geometry=geoms, crs="EPSG:4326")
+
+
+# --- camps ----------------------------------------------------------------------
+
+
+def camp_precision(note: str) -> str:
+    """Precision class of a camp point: ``site``, ``camp-area``, ``uncertain`` or ``none``."""
+    n = note.lower()
+    for key in ("none", "uncertain", "camp-area", "site"):
+        if n.startswith(key):
+            return key
+    return "uncertain"
+
+
+def status_class(status: str) -> str:
+    """``active``, ``closed``, ``contested`` (sources disagree) or ``unknown``."""
+    s = status.lower()
+    if re.search(r"unconfirmed|not confirmed|unknown|unclear", s):
+        return "unknown"
+    closed = re.search(r"closed|dismantl", s)
+    active = re.search(r"active|operation", s)
+    if closed and active:
+        return "contested"
+    if closed:
+        return "closed"
+    if active:
+        return "active"
+    return "unknown"
+
+
+def camps_layer(root, provinces, counties, n_findings, n_candidates) -> gpd.GeoDataFrame:
+    """Every kwan-li-so, kyo-hwa-so and suspected site; sites without a coordinate keep their row."""
+    df = sources.read_csv("camps/camps.csv", root)
+    out = pd.DataFrame(
+        {
+            "site_id": df["site_id"], "kind": df["kind"], "number": df["number"], "name": df["name"],
+            "name_ko": [_hangul(a) for a in df["alt_names"]], "alt_names": df["alt_names"],
+            "precision": df["location_precision"].map(camp_precision),
+            "location_precision": df["location_precision"],
+            "province_as_given": df["province"], "county_as_given": df["county"],
+            "agency": df["agency"], "status": df["status"],
+            "status_class": df["status"].map(status_class), "status_date": df["status_date"],
+            "area_km2": df["area_km2"], "prisoners_estimate": df["prisoners_estimate"],
+            "source": df["source"], "licence": FACT_LICENCE,
+            "lat": df["lat"], "lon": df["lon"],
+        }
+    )
+    out["n_findings"] = out["site_id"].map(n_findings).fillna(0).astype(int)
+    out["n_coordinate_candidates"] = out["site_id"].map(n_candidates).fillna(0).astype(int)
+    gdf = gpd.GeoDataFrame(out, geometry=_points(df), crs="EPSG:4326")
+    gdf["lat"] = pd.to_numeric(gdf["lat"].replace("", np.nan))
+    gdf["lon"] = pd.to_numeric(gdf["lon"].replace("", np.nan))
+    return _with_admin(gdf, provinces, counties)
+
+
+def _month_end(y: int, m: int) -> date:
+    return (date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1))
+
+
+def _bounds(token: str) -> tuple[date | None, date | None]:
+    """First and last day a date token covers: ``2014``, ``2014-12`` or ``2014-12-31``."""
+    token = token.strip()
+    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", token):
+        d = date(*map(int, m.groups()))
+        return d, d
+    if m := re.fullmatch(r"(\d{4})-(\d{2})", token):
+        y, mo = map(int, m.groups())
+        return date(y, mo, 1), _month_end(y, mo)
+    if m := re.fullmatch(r"(\d{4})", token):
+        y = int(m.group(1))
+        return date(y, 1, 1), date(y, 12, 31)
+    return None, None
+
+
+def parse_observed(text: str) -> tuple[date | None, date | None, str]:
+    """Machine-readable range of a finding's ``observed_on_or_between`` text.
+
+    Returns
+    -------
+    tuple
+        ``(start, end, basis)``; basis is ``range``, ``open start``,
+        ``open end``, ``decades`` or ``none`` (testimony, undated, compound).
+    """
+    head = re.sub(r"\s*\(.*\)\s*$", "", text).strip()
+    if m := re.fullmatch(r"(\S+)\.\.(\S+)", head):
+        start, end = _bounds(m.group(1))[0], _bounds(m.group(2))[1]
+        if start and end:
+            return start, end, "range"
+    if m := re.fullmatch(r"(?:by|to) (\S+)", head):
+        return None, _bounds(m.group(1))[1], "open start"
+    if m := re.fullmatch(r"before (\d{4})", head):
+        return None, date(int(m.group(1)) - 1, 12, 31), "open start"
+    if m := re.fullmatch(r"(\d{4})s-(\d{4})s", head):
+        return date(int(m.group(1)), 1, 1), date(int(m.group(2)) + 9, 12, 31), "decades"
+    start, end = _bounds(head)
+    if start:
+        if "(post)" in text:
+            return start, None, "open end"
+        return start, end, "range"
+    return None, None, "none"
+
+
+def findings_table(root) -> pd.DataFrame:
+    """The dated findings, with a parsed ``date_start``/``date_end`` where the text allows."""
+    df = sources.read_csv("camps/findings.csv", root)
+    parsed = [parse_observed(t) for t in df["observed_on_or_between"]]
+    return pd.DataFrame(
+        {
+            "finding_id": [f"F{i:03d}" for i in range(1, len(df) + 1)],
+            "site_id": df["site_id"],
+            "observed_text": df["observed_on_or_between"],
+            "date_start": [p[0].isoformat() if p[0] else None for p in parsed],
+            "date_end": [p[1].isoformat() if p[1] else None for p in parsed],
+            "date_basis": [p[2] for p in parsed],
+            "finding_type": df["finding_type"],
+            "description": df["description"],
+            "source_report": df["source_report"],
+            "page": df["page"],
+        }
+    )
+
+
+def candidates_layer(root, camps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Every published coordinate of each camp, with its distance to the atlas point."""
+    df = sources.read_csv("camps/coordinate_candidates.csv", root)
+    gdf = gpd.GeoDataFrame(df, geometry=_points(df), crs="EPSG:4326")
+    gdf.insert(0, "candidate_id", [f"C{i:03d}" for i in range(1, len(df) + 1)])
+    atlas_pt = camps.set_index("site_id").geometry
+    dist, same = [], []
+    for site, geom in zip(gdf["site_id"], gdf.geometry):
+        ref = atlas_pt.get(site)
+        if ref is None or ref.is_empty or geom is None:
+            dist.append(np.nan)
+            same.append(False)
+            continue
+        km = float(_geodesic_km(ref.x, ref.y, geom.x, geom.y))
+        dist.append(round(km, 3))
+        same.append(km < 0.001)
+    gdf["distance_km_from_atlas_point"] = dist
+    gdf["is_atlas_point"] = same
+    gdf["lat"] = gdf.geometry.y
+    gdf["lon"] = gdf.geometry.x
+    gdf["precision"] = "as published by the source (see note)"
+    gdf["licence"] = FACT_LICENCE
+    return gdf
+
+
+# --- attribute tables -----------------------------------------------------------
+
+
+def report_tables(root) -> dict[str, pd.DataFrame]:
+    """The report's Tables 1-5 and its discrepancies, typed."""
+    num = lambda df, cols, kind=float: df.assign(  # noqa: E731
+        **{c: pd.to_numeric(df[c].replace("", np.nan)).astype(kind) for c in cols}
+    )
+    t1 = num(sources.read_csv("report/table_1_mines_by_type.csv", root),
+             ["mines_lee_2014", "mines_kores_2011"], "Int64")
+    t2 = num(sources.read_csv("report/table_2_mines_by_region.csv", root), ["share_pct_printed"])
+    t2 = num(t2, ["table_order", "mines"], "int64")
+    t3 = num(sources.read_csv("report/table_3_reserves.csv", root),
+             ["yearbook_1988_total", "survey_2013_proven_probable", "survey_2013_expected",
+              "survey_2013_total"])
+    t4 = num(num(sources.read_csv("report/table_4_production_1990_2012.csv", root), ["value"]),
+             ["year"], "int64")
+    t5 = num(num(sources.read_csv("report/table_5_coal_iron_1998_2014.csv", root), ["value"]),
+             ["year"], "int64")
+    disc = sources.read_csv("report/discrepancies.csv", root)
+    return {"report_table_1": t1, "report_table_2": t2, "report_table_3": t3,
+            "report_table_4": t4, "report_table_5": t5, "report_discrepancies": disc}
+
+
+def sources_table(root) -> pd.DataFrame:
+    """The provenance manifest as a table: every file, origin, licence, attribution, sha256."""
+    rows = [vars(s) for s in sources.manifest(root).values()]
+    return pd.DataFrame(rows)
+
+
+def _with_admin(gdf: gpd.GeoDataFrame, provinces, counties) -> gpd.GeoDataFrame:
+    admin = join_admin(gdf, provinces, counties)
+    for col in admin.columns:
+        gdf[col] = admin[col]
+    return gdf
+
+
+def build_layers(root: Path | None = None) -> dict[str, pd.DataFrame]:
+    """Every atlas layer, from the verified sources.
+
+    Parameters
+    ----------
+    root : pathlib.Path, optional
+        The geodata folder; defaults to :func:`atlas.sources.geodata_dir`.
+
+    Returns
+    -------
+    dict of str to (Geo)DataFrame
+        In the order they are written to the GeoPackage.
+    """
+    provinces = provinces_layer(root)
+    counties = counties_layer(root)
+    findings = findings_table(root)
+    raw_candidates = sources.read_csv("camps/coordinate_candidates.csv", root)
+    camps = camps_layer(
+        root, provinces, counties,
+        findings["site_id"].value_counts(), raw_candidates["site_id"].value_counts(),
+    )
+    layers: dict[str, pd.DataFrame] = {
+        "provinces": provinces,
+        "counties": counties,
+        "mines": mines_layer(root, provinces, counties),
+        "named_mines": named_mines_layer(root, provinces, counties),
+        "mineral_deposits": deposits_layer(root, provinces),
+        "camps": camps,
+        "camp_findings": findings,
+        "coordinate_candidates": candidates_layer(root, camps),
+    }
+    layers.update(report_tables(root))
+    layers["sources"] = sources_table(root)
+    return layers

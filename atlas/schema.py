@@ -1,0 +1,382 @@
+"""The one place that knows every layer's schema, and checks layers against it.
+
+:data:`SCHEMAS` declares, per layer, the geometry type, the id field and its
+pattern, and each field's type, whether it is required and its allowed
+values. :func:`validate_layers` checks a set of layers against it (plus CRS,
+geometry validity, points inside the DPRK, unique ids, foreign keys and the
+report's Table 2 arithmetic) and collects **every** problem before raising a
+single :class:`~atlas.errors.ValidationError`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .errors import ValidationError
+
+__all__ = [
+    "INSIDE_TOLERANCE_KM",
+    "REPORT_PROVINCES",
+    "SCHEMAS",
+    "Field",
+    "LayerSchema",
+    "Problem",
+    "check_layers",
+    "validate_layers",
+]
+
+#: How far outside the Natural Earth DPRK outline a point may lie (generalised coast and rivers).
+INSIDE_TOLERANCE_KM = 5.0
+
+REPORT_PROVINCES = (
+    "Gangwon Province", "Ryanggang Province", "Jagang Province", "South Pyongan Province",
+    "North Pyongan Province", "South Hamgyong Province", "North Hamgyong Province",
+    "South Hwanghae Province", "North Hwanghae Province", "Pyongyang City",
+)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One attribute of a layer.
+
+    Parameters
+    ----------
+    name : str
+    kind : {"str", "int", "float", "bool", "date"}
+    required : bool
+        A required field may not be empty on any row.
+    allowed : tuple of str, optional
+        The only values a non-empty cell may take.
+    """
+
+    name: str
+    kind: str = "str"
+    required: bool = False
+    allowed: tuple | None = None
+
+
+@dataclass(frozen=True)
+class LayerSchema:
+    """A layer: its geometry type (None for a table), id field and pattern, fields."""
+
+    name: str
+    geometry: str | None
+    id_field: str | None
+    id_pattern: str | None
+    fields: tuple[Field, ...] = field(default_factory=tuple)
+    geometry_required: bool = True
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: where (layer, id, field) and what."""
+
+    layer: str
+    feature: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.layer + (f"[{self.feature}]" if self.feature else "")
+        return f"{where}.{self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+def _f(spec: str) -> tuple[Field, ...]:
+    """Compact field list: ``name:kind!`` (``!`` = required)."""
+    out = []
+    for item in spec.split():
+        name, _, kind = item.partition(":")
+        req = kind.endswith("!") or name.endswith("!")
+        out.append(Field(name.rstrip("!"), (kind or "str").rstrip("!"), req))
+    return tuple(out)
+
+
+def _with(fields: tuple[Field, ...], **allowed: tuple) -> tuple[Field, ...]:
+    return tuple(
+        Field(f.name, f.kind, f.required, allowed.get(f.name, f.allowed)) for f in fields
+    )
+
+
+COMMODITY_CLASSES = ("coal", "iron ore", "non-ferrous metal", "non-metallic mineral")
+ADMIN = "province county county_ko county_id admin_method admin_distance_km:float"
+ADMIN_METHODS = ("within", "nearest", "outside")
+
+SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
+    LayerSchema(
+        "provinces", "MultiPolygon", "province_id", r"^KP-\d{2}$",
+        _with(_f("province_id! name_en! name_ko! name_mr name_rr name_variants iso_3166_2! "
+                 "folded_units ne_units table2_order:int! reported_mines:int! "
+                 "reported_share_pct:float! report_ref! area_km2:float! boundary_source! "
+                 "boundary_vintage! licence! attribution!"), name_en=REPORT_PROVINCES),
+        description="The report's 10 provinces (special cities folded in) with Table 2",
+    ),
+    LayerSchema(
+        "counties", "MultiPolygon", "county_id", r"^relation/\d+$",
+        _with(_f("county_id! name_ko! name_en name_hanja admin_level wikidata ocha_pcode "
+                 "province! province_basis land_area_km2:float source! licence! attribution! "
+                 "boundary_vintage!"), province=REPORT_PROVINCES),
+        description="OpenStreetMap 2020 county-level units",
+    ),
+    LayerSchema(
+        "mines", "Point", "mine_id", r"^M\d{3}$",
+        _with(_f("mine_id! name! alt_names commodity! commodity_class! precision! "
+                 "location_precision! town_centroid_flag:bool status feature_type source! "
+                 "source_ref licence! notes record_origin! lat:float! lon:float! cross_checks "
+                 + ADMIN),
+              commodity_class=COMMODITY_CLASSES, precision=("site", "approximate", "town"),
+              province=REPORT_PROVINCES, admin_method=ADMIN_METHODS),
+        description="Geolocated mines (open coordinates only)",
+    ),
+    LayerSchema(
+        "named_mines", "Point", "named_id", r"^NM\d{2}$",
+        _with(_f("named_id! name_in_report! alt_names commodity! commodity_class! "
+                 "province_as_given! county_or_place match_type! location_role! "
+                 "is_mine_location:bool! is_town_proxy:bool! precision! location_precision! source! "
+                 "licence! notes discrepancy_ref " + ADMIN),
+              location_role=("a mine of the district", "a nearby mine, not the named one",
+                             "no public coordinate", "the mine",
+                             "town proxy, not the mine's location"),
+              precision=("site", "district member", "nearby mine", "town proxy", "none"),
+              commodity_class=COMMODITY_CLASSES, province=REPORT_PROVINCES,
+              admin_method=ADMIN_METHODS),
+        geometry_required=False,
+        description="The mines and districts the report names; town proxies flagged",
+    ),
+    LayerSchema(
+        "mineral_deposits", "MultiPolygon", "region_id", r"^DEP-[A-Z-]+$",
+        _with(_f("region_id! commodity! commodity_class! provinces! region_note quote! "
+                 "section! report_ref! precision! source! licence!"),
+              commodity_class=COMMODITY_CLASSES),
+        description="Deposit regions the report's text names, as provinces",
+    ),
+    LayerSchema(
+        "camps", "Point", "site_id", r"^(KLS|KHS|OTH)-[0-9A-Z]+$",
+        _with(_f("site_id! kind! number name! name_ko alt_names precision! location_precision! "
+                 "province_as_given county_as_given agency status! status_class! status_date "
+                 "area_km2 prisoners_estimate source! licence! lat:float lon:float "
+                 "n_findings:int! n_coordinate_candidates:int! " + ADMIN),
+              kind=("kwan-li-so", "kyo-hwa-so", "other"),
+              precision=("site", "camp-area", "uncertain", "none"),
+              status_class=("active", "closed", "contested", "unknown"),
+              province=REPORT_PROVINCES, admin_method=ADMIN_METHODS),
+        geometry_required=False,
+        description="Political prison camps, prison labour camps and suspected sites",
+    ),
+    LayerSchema(
+        "camp_findings", None, "finding_id", r"^F\d{3}$",
+        _with(_f("finding_id! site_id! observed_text! date_start:date date_end:date "
+                 "date_basis! finding_type! description! source_report! page"),
+              date_basis=("range", "open start", "open end", "decades", "none")),
+        description="Dated observations per site (imagery and testimony)",
+    ),
+    LayerSchema(
+        "coordinate_candidates", "Point", "candidate_id", r"^C\d{3}$",
+        _f("candidate_id! site_id! source! lat:float! lon:float! note precision! licence! "
+           "distance_km_from_atlas_point:float is_atlas_point:bool!"),
+        description="Every published coordinate of each camp",
+    ),
+    LayerSchema("report_table_1", None, "resource", None,
+                _f("resource! mines_lee_2014:int! mines_kores_2011:int printed_cells_note "
+                   "report_ref!"), description="Report Table 1: mines by type"),
+    LayerSchema("report_table_2", None, "region", None,
+                _f("table_order:int! region! row_kind! mines:int! share_pct_printed:float! "
+                   "report_ref!"), description="Report Table 2: mines by region"),
+    LayerSchema("report_table_3", None, "resource", None,
+                _f("resource_group resource! unit! yearbook_1988_total:float "
+                   "survey_2013_proven_probable:float survey_2013_expected:float "
+                   "survey_2013_total:float printed_cells_note report_ref!"),
+                description="Report Table 3: reserves"),
+    LayerSchema("report_table_4", None, None, None,
+                _f("resource! unit! year:int! value:float printed_cells_note report_ref!"),
+                description="Report Table 4: production 1990-2012"),
+    LayerSchema("report_table_5", None, None, None,
+                _f("resource! unit! year:int! value:float! printed! printed_cells_note "
+                   "report_ref!"), description="Report Table 5: coal and iron ore 1998-2014"),
+    LayerSchema("report_discrepancies", None, "discrepancy_id", r"^D\d{2}$",
+                _f("discrepancy_id! subject! reading_a! reading_a_where! reading_b! "
+                   "reading_b_where! geography_or_check atlas_treatment!"),
+                description="Where the report contradicts itself or geography"),
+    LayerSchema("sources", None, "path", None,
+                _f("path! description! origin! licence! attribution! sha256!"),
+                description="Provenance of every source file"),
+]}
+
+
+def _empty(series: pd.Series) -> np.ndarray:
+    s = series.astype(object)
+    return (s.isna() | (s.astype(str).str.strip() == "")).to_numpy()
+
+
+def _check_kind(values: pd.Series, kind: str) -> np.ndarray:
+    """Boolean mask of non-empty cells that do not parse as ``kind``."""
+    present = ~_empty(values)
+    if kind == "str":
+        return np.zeros(len(values), bool)
+    if kind in ("int", "float"):
+        num = pd.to_numeric(values.where(present), errors="coerce")
+        bad = present & num.isna().to_numpy()
+        if kind == "int":
+            bad |= present & ~num.isna().to_numpy() & ((num.fillna(0) % 1) != 0).to_numpy()
+        return bad
+    if kind == "bool":
+        return present & ~values.astype(object).isin([True, False, 0, 1, "True", "False"]).to_numpy()
+    if kind == "date":
+        parsed = pd.to_datetime(values.where(present), errors="coerce", format="%Y-%m-%d")
+        return present & parsed.isna().to_numpy()
+    raise ValueError(f"unknown field kind {kind!r}")
+
+
+def _check_schema(name: str, df: pd.DataFrame, schema: LayerSchema, outline) -> list[Problem]:
+    problems: list[Problem] = []
+    ids = (df[schema.id_field].astype(str) if schema.id_field and schema.id_field in df
+           else pd.Series([str(i) for i in range(len(df))], index=df.index))
+
+    def add(i, fld, msg):
+        problems.append(Problem(name, ids.iloc[i] if i is not None else "", fld, msg))
+
+    for f in schema.fields:
+        if f.name not in df.columns:
+            add(None, f.name, "field missing")
+            continue
+        col = df[f.name]
+        empty = _empty(col)
+        if f.required:
+            for i in np.flatnonzero(empty):
+                add(i, f.name, "required value is empty")
+        for i in np.flatnonzero(_check_kind(col, f.kind)):
+            add(i, f.name, f"{col.iloc[i]!r} is not a valid {f.kind}")
+        if f.allowed:
+            bad = ~empty & ~col.astype(str).isin(f.allowed).to_numpy()
+            for i in np.flatnonzero(bad):
+                add(i, f.name, f"{col.iloc[i]!r} is not one of {', '.join(f.allowed)}")
+    if schema.id_field and schema.id_field in df:
+        for dup in sorted(set(ids[ids.duplicated()])):
+            problems.append(Problem(name, dup, schema.id_field, "id is not unique"))
+        if schema.id_pattern:
+            pat = re.compile(schema.id_pattern)
+            for i, v in enumerate(ids):
+                if not pat.match(v):
+                    add(i, schema.id_field, f"{v!r} does not match {schema.id_pattern}")
+    if schema.geometry is None:
+        return problems
+    if not isinstance(df, gpd.GeoDataFrame) or df.geometry.name not in df:
+        add(None, "geometry", f"no geometry column (expected {schema.geometry})")
+        return problems
+    if df.crs is None or df.crs.to_epsg() != 4326:
+        add(None, "geometry", f"CRS is {df.crs}, expected EPSG:4326")
+    geoms = df.geometry
+    missing = (geoms.isna() | geoms.is_empty).to_numpy()
+    for i in np.flatnonzero(missing):
+        if schema.geometry_required:
+            add(i, "geometry", "geometry is empty")
+    present = ~missing
+    for i in np.flatnonzero(present & (geoms.geom_type != schema.geometry).to_numpy()):
+        add(i, "geometry", f"{geoms.iloc[i].geom_type} where {schema.geometry} is expected")
+    for i in np.flatnonzero(present & ~geoms.is_valid.to_numpy()):
+        add(i, "geometry", "invalid geometry")
+    if outline is not None and schema.geometry == "Point" and present.any():
+        pts = geoms[present].to_crs("EPSG:5179")
+        dist_km = pts.distance(outline).to_numpy() / 1000.0
+        for i, d in zip(np.flatnonzero(present), dist_km):
+            if d > INSIDE_TOLERANCE_KM:
+                add(i, "geometry", f"point lies {d:.1f} km outside the DPRK "
+                    f"(tolerance {INSIDE_TOLERANCE_KM} km)")
+    return problems
+
+
+def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Checks between layers: Table 2 arithmetic, foreign keys."""
+    problems: list[Problem] = []
+    t2 = layers.get("report_table_2")
+    if t2 is not None and {"row_kind", "mines", "share_pct_printed"} <= set(t2.columns):
+        body = t2[t2["row_kind"] != "total"]
+        total_row = t2[t2["row_kind"] == "total"]
+        mines = pd.to_numeric(body["mines"], errors="coerce")
+        if len(body) != 11:
+            problems.append(Problem("report_table_2", "", "", f"{len(body)} region rows, expected 11"))
+        if total_row.empty or int(mines.sum()) != int(total_row["mines"].iloc[0]) or mines.sum() != 360:
+            problems.append(Problem("report_table_2", "Total", "mines",
+                                    f"regions sum to {int(mines.sum())}, expected 360 = printed total"))
+        shares = pd.to_numeric(body["share_pct_printed"], errors="coerce")
+        if abs(shares.sum() - 100.0) > 0.05 * len(body) + 1e-9:
+            problems.append(Problem("report_table_2", "", "share_pct_printed",
+                                    f"shares sum to {shares.sum():.1f}, not 100 within rounding"))
+        for region, n, pct in zip(body["region"], mines, shares):
+            if abs(100.0 * n / 360.0 - pct) > 0.05 + 1e-9:
+                problems.append(Problem("report_table_2", region, "share_pct_printed",
+                                        f"{pct} printed but {n}/360 = {100 * n / 360:.2f}%"))
+    prov = layers.get("provinces")
+    if prov is not None and t2 is not None and "reported_mines" in prov:
+        unk = t2.loc[t2["row_kind"] == "unidentified", "mines"]
+        total = int(pd.to_numeric(prov["reported_mines"]).sum()) + int(unk.sum())
+        if total != 360:
+            problems.append(Problem("provinces", "", "reported_mines",
+                                    f"provinces + unidentified = {total}, expected 360"))
+    camps = layers.get("camps")
+    if camps is not None and "site_id" in camps:
+        known = set(camps["site_id"])
+        for layer in ("camp_findings", "coordinate_candidates"):
+            df = layers.get(layer)
+            if df is None or "site_id" not in df:
+                continue
+            id_field = SCHEMAS[layer].id_field
+            for fid, site in zip(df[id_field], df["site_id"]):
+                if site not in known:
+                    problems.append(Problem(layer, str(fid), "site_id", f"{site!r} is not a camp"))
+    return problems
+
+
+def check_layers(layers: dict[str, pd.DataFrame], outline=None, required=True) -> list[Problem]:
+    """Every problem in a set of layers, without raising.
+
+    Parameters
+    ----------
+    layers : dict of str to (Geo)DataFrame
+    outline : shapely geometry, optional
+        The DPRK outline in EPSG:5179 for the inside-the-country test;
+        defaults to the Natural Earth outline from the geodata.
+    required : bool, default True
+        Report a missing atlas layer as a problem.
+
+    Returns
+    -------
+    list of Problem
+    """
+    if outline is None:
+        from . import sources
+
+        ne = sources.read_geojson("boundaries/ne10m_admin0_prk.geojson")
+        outline = ne.to_crs("EPSG:5179").union_all()
+    problems: list[Problem] = []
+    for name, schema in SCHEMAS.items():
+        if name not in layers:
+            if required:
+                problems.append(Problem(name, "", "", "layer missing"))
+            continue
+        problems += _check_schema(name, layers[name], schema, outline)
+    return problems + _check_cross(layers)
+
+
+def validate_layers(layers: dict[str, pd.DataFrame], outline=None) -> None:
+    """Raise :class:`~atlas.errors.ValidationError` listing every problem, if any."""
+    problems = check_layers(layers, outline)
+    if problems:
+        raise ValidationError(problems)
+
+
+def layer_source_summary(name: str, df: pd.DataFrame) -> str:
+    """A one-line summary of the sources of a layer's features."""
+    for col in ("source", "source_report", "report_ref", "origin"):
+        if col in df.columns and len(df):
+            counts = df[col].astype(str).str.split(r" \(|;", regex=True).str[0].value_counts()
+            return "; ".join(f"{k} ({v})" for k, v in counts.head(3).items()) + (
+                f"; +{len(counts) - 3} more" if len(counts) > 3 else "")
+    return ""
+
+
