@@ -1,0 +1,120 @@
+"""Normalising North Korean place names so that any romanization matches.
+
+Users write the same place as ``Kaechon``, ``Kaech'ŏn``, ``Gaecheon`` or
+``개천``; ``Yodok``, ``Yodŏk``; ``Tanchon``, ``Dancheon``. :func:`normalize`
+folds case, diacritics, apostrophes, hyphens and spaces; :func:`keys` adds the
+folds between McCune-Reischauer and Revised Romanization spellings (k/g, t/d,
+ch/j, p/b initials; ŏ → eo, ŭ → eu) so both forms meet on one key. Hangul is
+kept as Hangul (NFC), with administrative suffixes such as 군/시/구역 removed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["keys", "normalize"]
+
+_HANGUL_SUFFIXES = re.compile(r"(특별시|직할시|특급시|구역|지구|군|시|구|읍|리|동|도)$")
+_LATIN_SUFFIXES = re.compile(
+    r"(county|city|district|province|gun|si|guyok|kuyok|up|ri|dong|do|ku|nodongjagu)$"
+)
+_BREVE = str.maketrans({"ŏ": "eo", "ŭ": "eu", "Ŏ": "eo", "Ŭ": "eu"})
+
+
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+
+
+def normalize(text: str) -> str:
+    """Fold case, diacritics, apostrophes, hyphens and spaces; keep Hangul as Hangul.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> normalize("Kaech'ŏn")
+    'kaechon'
+    >>> normalize("Yodŏk-gun")
+    'yodokgun'
+    >>> normalize("개천시")
+    '개천시'
+    """
+    text = unicodedata.normalize("NFC", str(text or ""))
+    out = []
+    for ch in text:
+        if _is_hangul(ch):
+            out.append(ch)
+            continue
+        base = unicodedata.normalize("NFD", ch)
+        base = "".join(c for c in base if not unicodedata.combining(c))
+        out.append(base.lower())
+    return re.sub(r"[^0-9a-z\uac00-\ud7a3]", "", "".join(out))
+
+
+def _rr_fold(latin: str) -> str:
+    """Fold McCune-Reischauer and Revised Romanization onto one spelling."""
+    s = latin
+    s = s.replace("eo", "o").replace("eu", "u").replace("oo", "u").replace("oi", "oe")
+    s = re.sub(r"^g", "k", s)
+    s = re.sub(r"^d", "t", s)
+    s = re.sub(r"^b", "p", s)
+    s = re.sub(r"^j", "ch", s)
+    s = s.replace("ng", "N")  # protect 'ng' from the g→k fold
+    s = re.sub(r"(?<=[aeiouwyN])g", "k", s)
+    s = re.sub(r"(?<=[aeiouwyN])d", "t", s)
+    s = re.sub(r"(?<=[aeiouwyN])b", "p", s)
+    s = re.sub(r"(?<=[aeiouwyN])j", "ch", s)
+    s = s.replace("N", "ng")
+    s = re.sub(r"^r(?=[aeiouy])", "", s)  # Ryongyang / Yongyang
+    s = s.replace("ph", "p").replace("kh", "k").replace("th", "t").replace("chh", "ch")
+    return s
+
+
+def keys(text: str) -> set[str]:
+    """Every normalised form under which ``text`` should be found.
+
+    Parameters
+    ----------
+    text : str
+        A name in any romanization or in Hangul.
+
+    Returns
+    -------
+    set of str
+        The normalised text, the same without an administrative suffix, and
+        their romanization folds.
+
+    Examples
+    --------
+    >>> keys("Dancheon") & keys("Tanchon") != set()
+    True
+    >>> "개천" in keys("개천시")
+    True
+    """
+    text = unicodedata.normalize("NFC", str(text or "")).translate(_BREVE)
+    base = normalize(text)
+    if not base:
+        return set()
+    out = {base}
+    words = [normalize(w) for w in re.split(r"[\s;,/()]+", text)]
+    for hangul in {"".join(ch for ch in base if _is_hangul(ch)), *words}:
+        if not hangul or not all(_is_hangul(ch) for ch in hangul):
+            continue
+        out.add(hangul)
+        trimmed = _HANGUL_SUFFIXES.sub("", hangul)
+        if len(trimmed) >= 2:
+            out.add(trimmed)
+    latin = re.sub(r"[^a-z0-9]", "", base)
+    if latin:
+        for form in {latin, _LATIN_SUFFIXES.sub("", latin)}:
+            if len(form) >= 3:
+                out.add(form)
+                out.add(_rr_fold(form))
+    return out
