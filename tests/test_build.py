@@ -209,7 +209,8 @@ def test_failed_build_leaves_previous_output_intact(gpkg, tmp_path, monkeypatch)
 
 
 def test_invalid_layers_abort_build_before_writing(tmp_path, monkeypatch):
-    from atlas import builder, layers as layers_mod
+    from atlas import builder
+    from atlas import layers as layers_mod
 
     real = layers_mod.build_layers
 
