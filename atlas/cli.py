@@ -86,13 +86,18 @@ def build(ctx: Context, out: Path | None) -> None:
     sound: a failed build leaves the earlier output untouched.
     """
     path = _build.build(out, progress=ctx.progress)
-    for hook in BUILD_PRODUCTS:
-        hook(ctx, path)
     click.echo(str(path))
+    for name in PRODUCT_ORDER:
+        if name in BUILD_PRODUCTS:
+            for written in BUILD_PRODUCTS[name](ctx, path):
+                click.echo(str(written))
 
 
-#: Products `atlas build` writes after the GeoPackage: callables (ctx, gpkg_path).
-BUILD_PRODUCTS: list = []
+#: Products `atlas build` writes after the GeoPackage, keyed by name: callables
+#: ``(ctx, gpkg_path) -> list of paths written``, registered by each command below.
+BUILD_PRODUCTS: dict = {}
+#: The order they run in: rasters first, so that the map and the QGIS export include them.
+PRODUCT_ORDER = ("density", "map", "qgis")
 
 
 @main.command()
