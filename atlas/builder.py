@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import io, schema, sources
+from .errors import AtlasError
 from .layers import build_layers
 
 __all__ = ["build", "layer_summary", "validate"]
@@ -56,10 +57,25 @@ def build(
     layers = build_layers()
     say("validating layers")
     schema.validate_layers(layers)
+    kept = _user_layers(out)
+    if kept:
+        say(f"keeping {len(kept)} user layer(s) from the previous build: {', '.join(kept)}")
+        layers.update(kept)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
     io.write_layers(layers, out, descriptions, before_replace=validate, progress=say)
     say(f"wrote {out}")
     return out
+
+
+def _user_layers(path: Path) -> dict:
+    """User layers (``user_*``) of an existing GeoPackage, so a rebuild never loses them."""
+    if not path.is_file():
+        return {}
+    try:
+        names = [n for n, g in io.list_layers(path) if n.startswith("user_")]
+    except AtlasError:
+        return {}
+    return {n: io.read_layer(n, path) for n in names}
 
 
 def validate(path: Path | None = None) -> None:

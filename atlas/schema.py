@@ -70,6 +70,7 @@ class LayerSchema:
     id_pattern: str | None
     fields: tuple[Field, ...] = field(default_factory=tuple)
     geometry_required: bool = True
+    inside_dprk: bool = True
     description: str = ""
 
 
@@ -208,6 +209,27 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
 ]}
 
 
+#: Layers a user imports (``user_<name>``, see :mod:`atlas.importer`) share one schema.
+#: Points outside the DPRK are kept and flagged (``outside_dprk_km``), not refused.
+USER_SCHEMA = LayerSchema(
+    "user_*", "Point", "user_id", r"^\S.*$",
+    _with(_f("user_id! name! kind! outside_dprk_km:float source_file! source_sha256! imported_at! "
+             "source! licence! precision! " + ADMIN),
+          kind=("sites", "mines", "camps"), admin_method=ADMIN_METHODS, province=REPORT_PROVINCES),
+    geometry_required=False, inside_dprk=False,
+    description="A layer imported by a user",
+)
+
+
+def schema_for(name: str) -> LayerSchema | None:
+    """The schema of a layer name: an atlas layer, a user layer, or None."""
+    if name in SCHEMAS:
+        return SCHEMAS[name]
+    if name.startswith("user_"):
+        return USER_SCHEMA
+    return None
+
+
 def _empty(series: pd.Series) -> np.ndarray:
     s = series.astype(object)
     return (s.isna() | (s.astype(str).str.strip() == "")).to_numpy()
@@ -280,7 +302,7 @@ def _check_schema(name: str, df: pd.DataFrame, schema: LayerSchema, outline) -> 
         add(i, "geometry", f"{geoms.iloc[i].geom_type} where {schema.geometry} is expected")
     for i in np.flatnonzero(present & ~geoms.is_valid.to_numpy()):
         add(i, "geometry", "invalid geometry")
-    if outline is not None and schema.geometry == "Point" and present.any():
+    if outline is not None and schema.inside_dprk and schema.geometry == "Point" and present.any():
         pts = geoms[present].to_crs("EPSG:5179")
         dist_km = pts.distance(outline).to_numpy() / 1000.0
         for i, d in zip(np.flatnonzero(present), dist_km):
@@ -348,7 +370,7 @@ def check_layers(layers: dict[str, pd.DataFrame], outline=None, required=True) -
     -------
     list of Problem
     """
-    if outline is None:
+    if outline is None and any(schema_for(n) and schema_for(n).inside_dprk for n in layers):
         from . import sources
 
         ne = sources.read_geojson("boundaries/ne10m_admin0_prk.geojson")
@@ -360,6 +382,9 @@ def check_layers(layers: dict[str, pd.DataFrame], outline=None, required=True) -
                 problems.append(Problem(name, "", "", "layer missing"))
             continue
         problems += _check_schema(name, layers[name], schema, outline)
+    for name, df in layers.items():
+        if name.startswith("user_"):
+            problems += _check_schema(name, df, USER_SCHEMA, outline)
     return problems + _check_cross(layers)
 
 
