@@ -18,6 +18,7 @@ from .errors import (
     SourceError,
     ValidationError,
 )
+from .importer import import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .schema import SCHEMAS
 
@@ -34,9 +35,11 @@ __all__ = [
     "ValidationError",
     "build",
     "default_gpkg",
+    "import_layer",
     "layer_summary",
     "list_layers",
     "read_layer",
     "read_layers",
+    "user_layers",
     "validate",
 ]

@@ -133,3 +133,38 @@ def layers(gpkg: Path | None, as_json: bool) -> None:
 
 
 # Sub-commands of the other modules register themselves below, one import each.
+
+
+@main.command("import")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--as", "name", required=True, help="Layer name (stored as user_NAME).")
+@click.option("--kind", type=click.Choice(["sites", "mines", "camps"]), default="sites",
+              show_default=True, help="What the features are.")
+@click.option("--lat", default=None, help="CSV column with latitudes (decimal or DMS).")
+@click.option("--lon", default=None, help="CSV column with longitudes (decimal or DMS).")
+@click.option("--crs", default=None, help="CRS of the coordinates if the file does not say (e.g. 32652).")
+@click.option("--name-field", default=None, help="Column holding each feature's name.")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_field, gpkg) -> None:
+    """Import a user's CSV, GeoJSON, KML/KMZ, GeoPackage or Shapefile as a layer.
+
+    The file is validated (names present, valid points, inside or near the
+    DPRK with outliers reported, no repeated ids, lat/lon not swapped), given
+    province and county by spatial join, and stored as user_NAME in the atlas
+    GeoPackage; `atlas near`, `summary`, `map` and `export` then include it.
+    On any error the GeoPackage is unchanged and the exit code is 2.
+    """
+    import warnings
+
+    from .importer import import_layer
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        out = import_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
+                           gpkg=gpkg, progress=ctx.progress)
+    for w in caught:
+        if issubclass(w.category, UserWarning):
+            _echo_err(f"atlas: warning: {w.message}")
+    click.echo(f"user_{name}: {len(out)} features")
