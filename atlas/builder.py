@@ -111,6 +111,12 @@ def layer_summary(path: Path | None = None) -> list[dict]:
     -------
     list of dict
         Keys ``layer``, ``features``, ``with_geometry``, ``geometry``, ``sources``.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> {r["layer"]: r["with_geometry"] for r in atlas.layer_summary()}["camps"]
+    25
     """
     rows = []
     for name, df in io.read_layers(path).items():

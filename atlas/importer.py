@@ -382,6 +382,13 @@ def user_layers(gpkg: Path | None = None) -> list[str]:
     Returns
     -------
     list of str
+        Layer names, each starting with ``user_``.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> all(name.startswith("user_") for name in atlas.user_layers())
+    True
     """
     return [n for n, g in io.list_layers(gpkg) if n.startswith(USER_PREFIX) and g is not None]
 

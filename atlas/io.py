@@ -42,7 +42,19 @@ def output_dir() -> Path:
 
 
 def default_gpkg() -> Path:
-    """The GeoPackage that queries read when none is given: ``output/atlas.gpkg``."""
+    """The GeoPackage that queries read when none is given.
+
+    Returns
+    -------
+    pathlib.Path
+        ``output/atlas.gpkg`` (or ``$ATLAS_OUTPUT/atlas.gpkg``).
+
+    Examples
+    --------
+    >>> import atlas
+    >>> atlas.default_gpkg().name
+    'atlas.gpkg'
+    """
     return output_dir() / "atlas.gpkg"
 
 
@@ -141,6 +153,13 @@ def list_layers(path: Path | None = None) -> list[tuple[str, str | None]]:
     Returns
     -------
     list of (str, str or None)
+        ``None`` as geometry type marks an attribute table.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> ("camps", "Point") in atlas.list_layers()
+    True
     """
     path = _existing(path)
     try:
@@ -191,6 +210,12 @@ def read_layers(path: Path | None = None) -> dict[str, pd.DataFrame]:
     Returns
     -------
     dict of str to (Geo)DataFrame
+
+    Examples
+    --------
+    >>> import atlas
+    >>> len(atlas.read_layers()["mines"])
+    35
     """
     path = _existing(path)
     return {name: read_layer(name, path) for name, _ in list_layers(path)}
