@@ -1,0 +1,484 @@
+/* Gulag, Inc. atlas: the interactive map's own script (MIT, written for this repository).
+ *
+ * atlasInit(map, spec) turns the spec built by atlas/webmap.py into Leaflet layers, a layer
+ * control, a legend, name search, a measure tool, a fullscreen button and the attribution.
+ * Popup and tooltip HTML in the spec was escaped in Python; every other string from data is
+ * put into the page with textContent, never parsed as HTML.
+ */
+"use strict";
+
+/* ---- name keys: a port of atlas/names.py (tests check both give the same keys) ---- */
+var ATLAS_HANGUL_SUFFIXES = /(특별시|직할시|특급시|구역|지구|군|시|구|읍|리|동|도)$/;
+var ATLAS_LATIN_SUFFIXES = /(county|city|district|province|gun|si|guyok|kuyok|up|ri|dong|do|ku|nodongjagu)$/;
+var ATLAS_BREVE = { "ŏ": "eo", "ŭ": "eu", "Ŏ": "eo", "Ŭ": "eu" };
+
+function atlasIsHangul(ch) {
+  var c = ch.codePointAt(0);
+  return (c >= 0xac00 && c <= 0xd7a3) || (c >= 0x1100 && c <= 0x11ff) || (c >= 0x3130 && c <= 0x318f);
+}
+
+function atlasNormalize(text) {
+  text = String(text == null ? "" : text).normalize("NFC");
+  var out = "";
+  for (var ch of text) {
+    if (atlasIsHangul(ch)) { out += ch; continue; }
+    out += ch.normalize("NFD").replace(/\p{M}/gu, "").toLowerCase();
+  }
+  return out.replace(/[^0-9a-z\uac00-\ud7a3]/g, "");
+}
+
+function atlasRrFold(s) {
+  s = s.split("eo").join("o").split("eu").join("u").split("oo").join("u").split("oi").join("oe");
+  s = s.replace(/^g/, "k").replace(/^d/, "t").replace(/^b/, "p").replace(/^j/, "ch");
+  s = s.split("ng").join("N");
+  s = s.replace(/(?<=[aeiouwyN])g/g, "k");
+  s = s.replace(/(?<=[aeiouwyN])d/g, "t");
+  s = s.replace(/(?<=[aeiouwyN])b/g, "p");
+  s = s.replace(/(?<=[aeiouwyN])j/g, "ch");
+  s = s.split("N").join("ng");
+  s = s.replace(/^r(?=[aeiouy])/, "");
+  return s.split("ph").join("p").split("kh").join("k").split("th").join("t").split("chh").join("ch");
+}
+
+function atlasKeys(text) {
+  text = String(text == null ? "" : text).normalize("NFC").replace(/[ŏŭŎŬ]/g, function (c) { return ATLAS_BREVE[c]; });
+  var base = atlasNormalize(text);
+  if (!base) return [];
+  var out = new Set([base]);
+  var words = text.split(/[\s;,/()]+/).map(atlasNormalize);
+  var candidates = [Array.from(base).filter(atlasIsHangul).join("")].concat(words);
+  candidates.forEach(function (h) {
+    if (!h || !Array.from(h).every(atlasIsHangul)) return;
+    out.add(h);
+    var trimmed = h.replace(ATLAS_HANGUL_SUFFIXES, "");
+    if (Array.from(trimmed).length >= 2) out.add(trimmed);
+  });
+  var latin = base.replace(/[^a-z0-9]/g, "");
+  if (latin) {
+    new Set([latin, latin.replace(ATLAS_LATIN_SUFFIXES, "")]).forEach(function (form) {
+      if (form.length >= 3) { out.add(form); out.add(atlasRrFold(form)); }
+    });
+  }
+  return Array.from(out).sort();
+}
+
+/* ---- geodesic distance on the WGS84 ellipsoid (Vincenty's inverse formula) ---- */
+function atlasGeodesicMetres(lat1, lon1, lat2, lon2) {
+  var a = 6378137, f = 1 / 298.257223563, b = a * (1 - f), rad = Math.PI / 180;
+  var dLon = (lon2 - lon1) * rad;
+  var U1 = Math.atan((1 - f) * Math.tan(lat1 * rad)), U2 = Math.atan((1 - f) * Math.tan(lat2 * rad));
+  var sinU1 = Math.sin(U1), cosU1 = Math.cos(U1), sinU2 = Math.sin(U2), cosU2 = Math.cos(U2);
+  var lambda = dLon, prev, iter = 0, sinSigma, cosSigma, sigma, cosSqAlpha, cos2SigmaM;
+  do {
+    var sinL = Math.sin(lambda), cosL = Math.cos(lambda);
+    sinSigma = Math.sqrt(Math.pow(cosU2 * sinL, 2) + Math.pow(cosU1 * sinU2 - sinU1 * cosU2 * cosL, 2));
+    if (sinSigma === 0) return 0;
+    cosSigma = sinU1 * sinU2 + cosU1 * cosU2 * cosL;
+    sigma = Math.atan2(sinSigma, cosSigma);
+    var sinAlpha = cosU1 * cosU2 * sinL / sinSigma;
+    cosSqAlpha = 1 - sinAlpha * sinAlpha;
+    cos2SigmaM = cosSqAlpha !== 0 ? cosSigma - 2 * sinU1 * sinU2 / cosSqAlpha : 0;
+    var C = f / 16 * cosSqAlpha * (4 + f * (4 - 3 * cosSqAlpha));
+    prev = lambda;
+    lambda = dLon + (1 - C) * f * sinAlpha * (sigma + C * sinSigma * (cos2SigmaM + C * cosSigma * (-1 + 2 * cos2SigmaM * cos2SigmaM)));
+  } while (Math.abs(lambda - prev) > 1e-12 && ++iter < 200);
+  if (iter >= 200) {  // nearly antipodal: fall back to the sphere
+    return L.latLng(lat1, lon1).distanceTo(L.latLng(lat2, lon2));
+  }
+  var uSq = cosSqAlpha * (a * a - b * b) / (b * b);
+  var A = 1 + uSq / 16384 * (4096 + uSq * (-768 + uSq * (320 - 175 * uSq)));
+  var B = uSq / 1024 * (256 + uSq * (-128 + uSq * (74 - 47 * uSq)));
+  var dSigma = B * sinSigma * (cos2SigmaM + B / 4 * (cosSigma * (-1 + 2 * cos2SigmaM * cos2SigmaM) -
+    B / 6 * cos2SigmaM * (-3 + 4 * sinSigma * sinSigma) * (-3 + 4 * cos2SigmaM * cos2SigmaM)));
+  return b * A * (sigma - dSigma);
+}
+
+function atlasInit(map, spec) {
+  var SHAPES = { circle: 1, square: 1, triangle: 1, diamond: 1, star: 1 };
+  var layers = {}, byId = {}, overlays = {}, bases = {};
+
+  function colour(c) { return /^#[0-9a-fA-F]{3,8}$/.test(String(c)) ? c : "#888888"; }
+  function num(x, d) { x = Number(x); return isFinite(x) ? x : d; }
+  function el(tag, cls, text) {
+    var e = document.createElement(tag);
+    if (cls) e.className = cls;
+    if (text != null) e.textContent = String(text);
+    return e;
+  }
+
+  /* symbols: SVG from validated values only */
+  function symbolSvg(s) {
+    var size = Math.max(6, Math.min(40, num(s.size, 14))), c = size / 2, r = c - 2;
+    var shape = SHAPES[s.shape] ? s.shape : "circle";
+    var fill = colour(s.fill), stroke = colour(s.stroke), op = Math.max(0, Math.min(1, num(s.opacity, 1)));
+    var attrs = ' fill="' + fill + '" fill-opacity="' + op + '" stroke="' + stroke + '" stroke-width="' +
+      (s.dash ? 2 : 1.5) + '"' + (s.dash ? ' stroke-dasharray="3 2"' : "");
+    var body;
+    if (shape === "circle") body = '<circle cx="' + c + '" cy="' + c + '" r="' + r + '"' + attrs + "/>";
+    else if (shape === "square") body = '<rect x="2.5" y="2.5" width="' + (size - 5) + '" height="' + (size - 5) + '"' + attrs + "/>";
+    else if (shape === "triangle") body = '<polygon points="' + c + ",1.5 " + (size - 1.5) + "," + (size - 2) + " 1.5," + (size - 2) + '"' + attrs + "/>";
+    else if (shape === "diamond") body = '<polygon points="' + c + ",1.5 " + (size - 1.5) + "," + c + " " + c + "," + (size - 1.5) + " 1.5," + c + '"' + attrs + "/>";
+    else {
+      var pts = [];
+      for (var k = 0; k < 10; k++) {
+        var rr = k % 2 ? r * 0.45 : r, ang = Math.PI / 5 * k - Math.PI / 2;
+        pts.push((c + rr * Math.cos(ang)).toFixed(2) + "," + (c + rr * Math.sin(ang) + 1).toFixed(2));
+      }
+      body = '<polygon points="' + pts.join(" ") + '"' + attrs + "/>";
+    }
+    var outer = size + (s.halo ? 12 : 0), off = s.halo ? 6 : 0;
+    var halo = s.halo ? '<circle cx="' + (outer / 2) + '" cy="' + (outer / 2) + '" r="' + (outer / 2 - 1) +
+      '" fill="none" stroke="#1a1a1a" stroke-width="1" stroke-dasharray="2 2"/>' : "";
+    var mark = s.mark === "T" || s.mark === "?" ?
+      '<text x="' + (outer / 2) + '" y="' + (outer / 2 + 4) + '" text-anchor="middle" font-size="10" font-weight="bold" fill="' +
+      (op > 0.6 ? "#ffffff" : stroke) + '" font-family="sans-serif">' + s.mark + "</text>" : "";
+    return { html: '<svg xmlns="http://www.w3.org/2000/svg" width="' + outer + '" height="' + outer + '" viewBox="0 0 ' +
+      outer + " " + outer + '">' + halo + '<g transform="translate(' + off + "," + off + ')">' + body + "</g>" + mark + "</svg>",
+      size: outer };
+  }
+
+  function pathStyle(st, pane) {
+    st = st || {};
+    var o = { pane: pane, color: colour(st.color || "#333333"), weight: num(st.weight, 1),
+      fillColor: colour(st.fillColor || st.color || "#333333"), fillOpacity: num(st.fillOpacity, 0.2),
+      fill: st.fill !== false, opacity: num(st.opacity, 1) };
+    if (st.dashArray && /^[0-9 ]+$/.test(st.dashArray)) o.dashArray = st.dashArray;
+    return o;
+  }
+
+  /* panes: basemap < polygons < lines < points */
+  [["atlas-base", 150], ["atlas-polys", 400], ["atlas-images", 420], ["atlas-lines", 450],
+   ["atlas-user", 560], ["atlas-points", 610]].forEach(function (p) { map.createPane(p[0]).style.zIndex = p[1]; });
+  map.getPane("atlas-base").style.pointerEvents = "none";
+  map.getPane("atlas-images").style.pointerEvents = "none";
+
+  /* base layers */
+  spec.bases.forEach(function (b, i) {
+    var layer;
+    if (b.kind === "vector") {
+      layer = L.featureGroup();
+      spec.context.forEach(function (c) {
+        L.geoJSON(c.g, { pane: "atlas-base", interactive: false, style: function () {
+          return { color: "#9c9385", weight: 0.8, fillColor: c.prk ? "#fbf9f3" : "#e9e4d8", fillOpacity: 1 };
+        } }).addTo(layer);
+      });
+      layer.atlasVector = true;
+    } else {
+      layer = L.tileLayer(String(b.url), { maxZoom: num(b.maxZoom, 18), attribution: b.attribution,
+        crossOrigin: false });
+    }
+    bases[b.label] = layer;
+    if (i === 0) layer.addTo(map);
+  });
+  function setSea(e) { map.getContainer().classList.toggle("atlas-sea", !!(e.layer || e).atlasVector); }
+  setSea(bases[spec.bases[0].label]);
+  map.on("baselayerchange", setSea);
+
+  /* overlays */
+  var canvas = L.canvas({ padding: 0.3, pane: "atlas-user" });
+  function buildLayer(spec1) {
+    var group = L.featureGroup(), feats = spec1.features || [];
+    group.atlasFeatures = [];
+    if (spec1.kind === "polygons") {
+      var styles = spec1.styles || [];
+      feats.forEach(function (f, i) {
+        var l = L.geoJSON(f.g, { style: function () { return pathStyle(styles[f.s], "atlas-polys"); } });
+        if (f.t) l.bindTooltip(f.t, { sticky: true, className: "atlas-tip" });
+        if (f.p) l.bindPopup(f.p, { maxWidth: 420, maxHeight: 440 });
+        group.addLayer(l); group.atlasFeatures[i] = l;
+      });
+    } else if (spec1.kind === "points") {
+      var icons = (spec1.symbols || []).map(function (s) {
+        var svg = symbolSvg(s);
+        return L.divIcon({ html: svg.html, className: "atlas-sym", iconSize: [svg.size, svg.size],
+          iconAnchor: [svg.size / 2, svg.size / 2], popupAnchor: [0, -svg.size / 2], tooltipAnchor: [svg.size / 2, 0] });
+      });
+      feats.forEach(function (f, i) {
+        var m = L.marker(f.c, { icon: icons[f.s], pane: "atlas-points", riseOnHover: true });
+        if (f.p) m.bindPopup(f.p, { maxWidth: 440, maxHeight: 460 });
+        if (f.label) m.bindTooltip(f.label, { permanent: true, direction: "auto", className: "atlas-proxy" });
+        else if (f.t) m.bindTooltip(f.t, { direction: "top", className: "atlas-tip" });
+        group.addLayer(m); group.atlasFeatures[i] = m;
+      });
+    } else if (spec1.kind === "rings") {
+      feats.forEach(function (f, i) {
+        var g = L.featureGroup();
+        f.rings.forEach(function (ring, k) {
+          L.polygon(ring, pathStyle(spec1.style, "atlas-lines"))
+            .bindTooltip(f.t + " · this ring: " + num(f.km[k], "") + " km", { sticky: true, className: "atlas-tip" })
+            .addTo(g);
+        });
+        group.addLayer(g); group.atlasFeatures[i] = g;
+      });
+    } else if (spec1.kind === "candidates") {
+      feats.forEach(function (f, i) {
+        var g = L.featureGroup();
+        if (f.to) L.polyline([f.c, f.to], { pane: "atlas-lines", color: "#8a4b00", weight: 1.5, dashArray: "2 4",
+          interactive: false }).addTo(g);
+        var m = L.circleMarker(f.c, { pane: "atlas-lines", radius: 5, color: "#8a4b00", weight: 1.5,
+          fillColor: f.same ? "#ffffff" : "#ff9f1c", fillOpacity: 1 }).addTo(g);
+        m.bindPopup(f.p, { maxWidth: 380 });
+        m.bindTooltip(f.t, { className: "atlas-tip" });
+        group.addLayer(g); group.atlasFeatures[i] = g;
+      });
+    } else if (spec1.kind === "images") {
+      feats.forEach(function (f, i) {
+        var url = String(f.url);
+        if (url.indexOf("data:image/png;base64,") !== 0) return;
+        var l = L.imageOverlay(url, f.bounds, { opacity: num(f.opacity, 0.8), pane: "atlas-images",
+          interactive: false });
+        group.addLayer(l); group.atlasFeatures[i] = l;
+      });
+    } else if (spec1.kind === "user") {
+      var col = colour(spec1.colour), xy = spec1.xy || [], n = xy.length / 2, opts = { renderer: canvas,
+        pane: "atlas-user", radius: 4, color: "#ffffff", weight: 1, fillColor: col, fillOpacity: 0.85 };
+      var markers = new Array(n);
+      for (var k = 0; k < n; k++) {
+        var mk = L.circleMarker([xy[2 * k + 1], xy[2 * k]], opts);
+        mk.atlasRow = k; markers[k] = mk;
+      }
+      (spec1.geoms || []).forEach(function (g, j) {
+        var l = L.geoJSON(g, { style: function () { return pathStyle({ color: col, weight: 2, fillOpacity: 0.2 }, "atlas-user"); },
+          pointToLayer: function (_, ll) { return L.circleMarker(ll, opts); } });
+        l.atlasRow = n + j; markers.push(l);
+      });
+      markers.forEach(function (m) { group.addLayer(m); });
+      group.atlasFeatures = markers;
+      group.on("click", function (e) {
+        var row = e.propagatedFrom && e.propagatedFrom.atlasRow != null ? e.propagatedFrom.atlasRow :
+          (e.layer && e.layer.atlasRow);
+        if (row == null) return;
+        var box = el("div", "atlas-rec-box"), table = el("table", "atlas-rec");
+        box.appendChild(el("h3", null, spec1.title));
+        (spec1.cols || []).forEach(function (c, ci) {
+          var v = spec1.values[ci][row];
+          if (v == null || v === "") return;
+          var tr = el("tr"); tr.appendChild(el("th", null, c)); tr.appendChild(el("td", null, v));
+          table.appendChild(tr);
+        });
+        box.appendChild(table);
+        L.popup({ maxWidth: 420, maxHeight: 400 }).setLatLng(e.latlng).setContent(box).openOn(map);
+      });
+    }
+    return group;
+  }
+
+  spec.layers.forEach(function (s) {
+    var group = buildLayer(s);
+    group.atlasSpec = s;
+    layers[s.id] = group; byId[s.id] = s;
+    overlays[s.label] = group;
+    if (s.show) group.addTo(map);
+  });
+
+  /* layer control */
+  var control = L.control.layers(bases, overlays, { collapsed: false, position: "topright" }).addTo(map);
+  control.getContainer().classList.add("atlas-layers");
+
+  /* title and network note */
+  var Info = L.Control.extend({ options: { position: "topright" }, onAdd: function () {
+    var box = el("div", "atlas-info leaflet-bar");
+    box.appendChild(el("div", "atlas-title", spec.title));
+    box.appendChild(el("div", "atlas-net" + (spec.online ? " atlas-online" : ""), spec.network_note));
+    return box;
+  } });
+  new Info().addTo(map);
+  // keep the title above the layer list
+  var corner = control.getContainer().parentNode;
+  corner.insertBefore(corner.lastChild, corner.firstChild);
+
+  /* legend: one section per visible layer */
+  var Legend = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () {
+    var box = el("div", "atlas-legend leaflet-bar");
+    L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
+    var head = el("button", "atlas-legend-head", "Legend");
+    head.type = "button";
+    var body = el("div", "atlas-legend-body");
+    head.addEventListener("click", function () { box.classList.toggle("atlas-folded"); });
+    box.appendChild(head); box.appendChild(body);
+    this._body = body;
+    return box;
+  }, refresh: function () {
+    var body = this._body;
+    body.textContent = "";
+    spec.layers.forEach(function (s) {
+      if (!s.legend || !map.hasLayer(layers[s.id])) return;
+      var sec = el("section", "atlas-legend-sec");
+      sec.dataset.layer = s.id;
+      sec.appendChild(el("h4", null, s.title));
+      (s.legend.items || []).forEach(function (it) {
+        var row = el("div", "atlas-legend-row"), key = el("span", "atlas-key");
+        if (it.sym) { key.innerHTML = symbolSvg(it.sym).html; }
+        else if (it.swatch) {
+          var sw = el("span", "atlas-swatch"), st = pathStyle(it.swatch);
+          sw.style.background = st.fillColor; sw.style.opacity = String(Math.max(0.25, st.fillOpacity));
+          sw.style.borderColor = st.color; if (st.dashArray) sw.style.borderStyle = "dashed";
+          key.appendChild(sw);
+        } else if (it.line) {
+          var ln = el("span", "atlas-line"), ls = pathStyle(it.line);
+          ln.style.borderTopColor = ls.color; if (ls.dashArray) ln.style.borderTopStyle = "dashed";
+          key.appendChild(ln);
+        } else if (it.gradient) {
+          var gr = el("span", "atlas-gradient");
+          gr.style.background = "linear-gradient(to right, " + it.gradient.map(colour).join(", ") + ")";
+          key.appendChild(gr);
+          row.appendChild(key);
+          row.appendChild(el("span", "atlas-legend-label", String(it.min) + " … " + String(it.max)));
+          sec.appendChild(row);
+          return;
+        }
+        row.appendChild(key);
+        row.appendChild(el("span", "atlas-legend-label", it.label));
+        sec.appendChild(row);
+      });
+      if (s.legend.note) sec.appendChild(el("p", "atlas-legend-note", s.legend.note));
+      body.appendChild(sec);
+    });
+    if (!body.firstChild) body.appendChild(el("p", "atlas-legend-note", "Turn on a layer to see its symbols."));
+  } });
+  var legend = new Legend().addTo(map);
+  legend.refresh();
+  map.on("overlayadd overlayremove", function () { legend.refresh(); });
+
+  /* scale bar (metric) */
+  L.control.scale({ imperial: false, position: "bottomleft" }).addTo(map);
+
+  /* search */
+  var entries = spec.search.map(function (s) { return { s: s, keys: new Set(s.k), list: s.k }; });
+  function search(q) {
+    var qn = atlasNormalize(q);
+    if (qn.length < 2) return [];
+    var qk = atlasKeys(q), hits = [];
+    entries.forEach(function (e) {
+      var score = 0;
+      qk.forEach(function (k) { if (e.keys.has(k)) score = Math.max(score, 3); });
+      if (!score) e.list.forEach(function (k) {
+        qk.concat([qn]).forEach(function (q1) {
+          if (q1.length >= 2 && k.indexOf(q1) === 0) score = Math.max(score, 2);
+          else if (q1.length >= 4 && k.indexOf(q1) > 0) score = Math.max(score, 1);
+        });
+      });
+      if (score) hits.push({ e: e.s, score: score });
+    });
+    hits.sort(function (a, b) { return b.score - a.score || (a.e.n < b.e.n ? -1 : a.e.n > b.e.n ? 1 : 0); });
+    return hits.slice(0, 15).map(function (h) { return h.e; });
+  }
+  function reveal(s) {
+    var group = layers[s.l], f = group && group.atlasFeatures[s.i];
+    if (!f) return;
+    if (!map.hasLayer(group)) map.addLayer(group);
+    legend.refresh();
+    if (f.getLatLng) { map.setView(f.getLatLng(), Math.max(map.getZoom(), 10), { animate: false }); f.openPopup(); }
+    else if (f.getBounds) {
+      map.fitBounds(f.getBounds(), { maxZoom: 10, animate: false });
+      var target = f.getLayers ? f.getLayers()[0] : f;
+      if (target && target.openPopup) target.openPopup(f.getBounds().getCenter());
+    }
+  }
+  var Search = L.Control.extend({ options: { position: "topleft" }, onAdd: function () {
+    var box = el("div", "atlas-search leaflet-bar");
+    L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
+    var input = el("input");
+    input.type = "search"; input.placeholder = "Find: Yodok, 요덕, Kaech'ŏn…";
+    input.setAttribute("aria-label", "Find a name in any romanization or in Hangul");
+    var list = el("ul", "atlas-results");
+    box.appendChild(input); box.appendChild(list);
+    input.addEventListener("input", function () {
+      list.textContent = "";
+      search(input.value).forEach(function (s) {
+        var li = el("li", s.i >= 0 ? "atlas-hit" : "atlas-hit atlas-nogeom");
+        li.appendChild(el("span", "atlas-hit-name", s.n));
+        li.appendChild(el("span", "atlas-hit-layer", (byId[s.l] ? byId[s.l].title.replace(/ \(.*$/, "") : s.l) +
+          (s.x ? " · " + s.x : "")));
+        if (s.i >= 0) li.addEventListener("click", function () { reveal(s); });
+        list.appendChild(li);
+      });
+      if (input.value && !list.firstChild) list.appendChild(el("li", "atlas-hit atlas-nogeom", "No match"));
+    });
+    return box;
+  } });
+  new Search().addTo(map);
+
+  /* measure tool: geodesic distance along clicked points */
+  var Measure = L.Control.extend({ options: { position: "topleft" }, onAdd: function () {
+    var box = el("div", "atlas-measure leaflet-bar"), self = this;
+    L.DomEvent.disableClickPropagation(box);
+    var btn = el("a", "atlas-btn");
+    btn.href = "#"; btn.title = "Measure a distance (geodesic)"; btn.setAttribute("role", "button");
+    btn.innerHTML = '<svg width="18" height="18" viewBox="0 0 18 18"><rect x="1" y="6" width="16" height="6" fill="none" stroke="#333" stroke-width="1.5"/>' +
+      '<path d="M4 6v3M7 6v2M10 6v3M13 6v2" stroke="#333" stroke-width="1.2"/></svg>';
+    var out = el("div", "atlas-measure-out");
+    box.appendChild(btn); box.appendChild(out);
+    this._out = out; this._pts = []; this._layer = L.featureGroup().addTo(map); this._on = false;
+    L.DomEvent.on(btn, "click", function (e) { L.DomEvent.preventDefault(e); self.toggle(); });
+    map.on("click", function (e) { if (self._on) self.add(e.latlng); });
+    return box;
+  }, toggle: function () {
+    this._on = !this._on;
+    map.getContainer().classList.toggle("atlas-measuring", this._on);
+    if (this._on) { this._pts = []; this._layer.clearLayers(); map.doubleClickZoom.disable(); }
+    else map.doubleClickZoom.enable();
+    this.show();
+  }, add: function (ll) {
+    this._pts.push(ll);
+    L.circleMarker(ll, { radius: 3, color: "#000", weight: 1, fillColor: "#fff", fillOpacity: 1, pane: "atlas-points" }).addTo(this._layer);
+    if (this._line) this._layer.removeLayer(this._line);
+    this._line = L.polyline(this._pts, { color: "#000", weight: 2, dashArray: "5 4", pane: "atlas-lines" }).addTo(this._layer);
+    this.show();
+  }, total: function () {
+    var t = 0;
+    for (var i = 1; i < this._pts.length; i++) {
+      t += atlasGeodesicMetres(this._pts[i - 1].lat, this._pts[i - 1].lng, this._pts[i].lat, this._pts[i].lng);
+    }
+    return t;
+  }, show: function () {
+    var t = this.total();
+    this._out.textContent = this._on ? (this._pts.length < 2 ? "Click points on the map; click the ruler to finish." :
+      (t / 1000).toFixed(2) + " km (geodesic, WGS84), " + this._pts.length + " points") :
+      (this._pts.length >= 2 ? (t / 1000).toFixed(2) + " km measured" : "");
+  } });
+  var measure = new Measure().addTo(map);
+
+  /* fullscreen */
+  var Full = L.Control.extend({ options: { position: "topleft" }, onAdd: function () {
+    var box = el("div", "atlas-full leaflet-bar"), btn = el("a", "atlas-btn");
+    btn.href = "#"; btn.title = "Full screen"; btn.setAttribute("role", "button");
+    btn.innerHTML = '<svg width="18" height="18" viewBox="0 0 18 18"><path d="M2 7V2h5M11 2h5v5M16 11v5h-5M7 16H2v-5" fill="none" stroke="#333" stroke-width="2"/></svg>';
+    L.DomEvent.on(btn, "click", function (e) {
+      L.DomEvent.stop(e);
+      if (document.fullscreenElement) document.exitFullscreen();
+      else if (document.documentElement.requestFullscreen) document.documentElement.requestFullscreen();
+    });
+    document.addEventListener("fullscreenchange", function () { map.invalidateSize(); });
+    box.appendChild(btn);
+    return box;
+  } });
+  new Full().addTo(map);
+
+  /* attribution: every source and its licence */
+  map.attributionControl.addAttribution(spec.attribution);
+  var Sources = L.Control.extend({ options: { position: "bottomright" }, onAdd: function () {
+    var box = el("details", "atlas-sources");
+    L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
+    box.appendChild(el("summary", null, "Sources & licences (" + spec.sources.length + " files)"));
+    var list = el("ul");
+    spec.sources.forEach(function (s) {
+      var li = el("li");
+      li.appendChild(el("b", null, s.path));
+      li.appendChild(el("span", null, " — " + s.attribution + " — licence: " + s.licence));
+      list.appendChild(li);
+    });
+    box.appendChild(list);
+    box.appendChild(el("p", "atlas-legend-note", spec.credit));
+    return box;
+  } });
+  new Sources().addTo(map);
+
+  map.fitBounds(spec.bounds);
+  var api = { map: map, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
+    reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend };
+  window.atlasLayers = layers;
+  window.atlas = api;
+  window.atlasReady = true;
+  return api;
+}
