@@ -20,6 +20,7 @@ from .errors import (
 )
 from .importer import import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
+from .raster import ChipsResult, chips, density, province_density
 from .schema import SCHEMAS
 
 __all__ = [
@@ -28,16 +29,20 @@ __all__ = [
     "TOLERANCE_KM",
     "AmbiguousError",
     "AtlasError",
+    "ChipsResult",
     "InputError",
     "NoGeometryError",
     "NotFoundError",
     "SourceError",
     "ValidationError",
     "build",
+    "chips",
     "default_gpkg",
+    "density",
     "import_layer",
     "layer_summary",
     "list_layers",
+    "province_density",
     "read_layer",
     "read_layers",
     "user_layers",

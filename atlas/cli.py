@@ -168,3 +168,112 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
         if issubclass(w.category, UserWarning):
             _echo_err(f"atlas: warning: {w.message}")
     click.echo(f"user_{name}: {len(out)} features")
+
+
+@main.command("density")
+@click.option("--layer", default="mines", show_default=True, help="Point layer to count.")
+@click.option("--cell-km", type=float, default=5.0, show_default=True, help="Cell size in km (> 0).")
+@click.option("--bandwidth-km", type=float, default=25.0, show_default=True,
+              help="Radius of the quartic kernel in km (> 0).")
+@click.option("--weight", default=None, help="Numeric field to weight each point by.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="GeoTIFF to write (default: output/mine_density.tif).")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, weight: str | None,
+                out: Path | None, gpkg: Path | None) -> None:
+    """Write a kernel density surface (Cloud Optimized GeoTIFF, EPSG:5179) of a point layer.
+
+    Quartic kernel of radius --bandwidth-km, edge-corrected to the DPRK
+    outline, in points (or weight) per km²; the surface integrates to the
+    number of points. A QGIS style (.qml) is written beside it.
+    """
+    from .raster import density
+
+    path = density(layer=layer, cell_km=cell_km, bandwidth_km=bandwidth_km, weight=weight,
+                   out=out, gpkg=gpkg)
+    click.echo(str(path))
+
+
+@main.command("province-density")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Also write the layer province_mine_density to this GeoPackage.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@GPKG_OPTION
+@handle_errors
+def province_density_cmd(out: Path | None, as_json: bool, gpkg: Path | None) -> None:
+    """The report's Table 2 mines per 1,000 km² of each province (geodesic area)."""
+    from .raster import province_density
+
+    table = province_density(gpkg=gpkg, out=out).drop(columns="geometry")
+    cols = ["province_id", "name_en", "reported_mines", "area_km2", "mines_per_1000km2",
+            "geolocated_mines"]
+    if as_json:
+        click.echo(json.dumps(table[cols].to_dict(orient="records"), ensure_ascii=False, indent=1))
+        return
+    click.echo(f"{'province':<24} {'Table 2':>7} {'area km²':>9} {'per 1,000 km²':>13} {'geolocated':>10}")
+    for r in table.itertuples():
+        click.echo(f"{r.name_en:<24} {r.reported_mines:>7} {r.area_km2:>9.1f} "
+                   f"{r.mines_per_1000km2:>13.2f} {r.geolocated_mines:>10}")
+    if out:
+        click.echo(str(out))
+
+
+@main.command("chips")
+@click.argument("imagery", type=click.Path(path_type=Path))
+@click.option("--sites", default="camps", show_default=True, help="Point layer of the sites.")
+@click.option("--size-km", type=float, default=5.0, show_default=True, help="Side of each chip in km (> 0).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of the chips (default: output/chips/).")
+@click.option("--resolution-m", type=float, default=None,
+              help="Pixel size of the chips (default: the imagery's own at each site).")
+@click.option("--resampling", default="nearest", show_default=True,
+              help="nearest keeps the imagery's values; bilinear, cubic, average, ...")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: Path | None,
+              resolution_m: float | None, resampling: str, gpkg: Path | None) -> None:
+    """Cut one GeoTIFF per site from IMAGERY (any CRS, any bands), centred on the site.
+
+    Chips are size-km squares in EPSG:5179 named <site id>.tif. Sites
+    outside the imagery are listed on stderr; sites without a coordinate too.
+    """
+    import warnings
+
+    from .raster import chips
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # reported below, one line per site
+        result = chips(imagery, sites=sites, size_km=size_km, out_dir=out_dir, gpkg=gpkg,
+                       resolution_m=resolution_m, resampling=resampling)
+    for chip in result.written:
+        click.echo(str(chip.path))
+    total = len(result.written) + len(result.outside)
+    if result.outside:
+        _echo_err(f"atlas: {len(result.outside)} of {total} located sites are outside "
+                  f"{imagery.name} (no chip):")
+        for site_id, name in result.outside:
+            _echo_err(f"  {site_id}  {name}")
+    if result.no_geometry:
+        _echo_err(f"atlas: {len(result.no_geometry)} site(s) have no public coordinate: "
+                  + ", ".join(i for i, _ in result.no_geometry))
+    partial = [c for c in result.written if c.coverage < 1.0]
+    for chip in partial:
+        _echo_err(f"atlas: {chip.site_id}: chip only {chip.coverage:.0%} covered by the imagery")
+    ctx.progress(f"{len(result.written)} chip(s) written")
+
+
+def _density_product(ctx: Context, gpkg: Path) -> list[Path]:
+    """`atlas build` product: output/mine_density.tif (+ .qml) and province_mine_density.gpkg."""
+    from .raster import density, province_density
+
+    ctx.progress("writing the mine density surface and mines per province area")
+    tif = density(gpkg=gpkg, out=Path(gpkg).parent / "mine_density.tif")
+    prov = Path(gpkg).parent / "province_mine_density.gpkg"
+    province_density(gpkg=gpkg, out=prov)
+    return [tif, tif.with_suffix(".qml"), prov]
+
+
+BUILD_PRODUCTS["density"] = _density_product
