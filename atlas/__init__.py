@@ -20,6 +20,7 @@ from .errors import (
 )
 from .importer import import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
+from .qgis import export_qgis
 from .raster import ChipsResult, chips, density, province_density
 from .schema import SCHEMAS
 
@@ -39,6 +40,7 @@ __all__ = [
     "chips",
     "default_gpkg",
     "density",
+    "export_qgis",
     "import_layer",
     "layer_summary",
     "list_layers",

@@ -277,3 +277,40 @@ def _density_product(ctx: Context, gpkg: Path) -> list[Path]:
 
 
 BUILD_PRODUCTS["density"] = _density_product
+
+
+@main.command("export")
+@click.option("--qgis", "to_qgis", is_flag=True,
+              help="A styled GeoPackage (atlas.gpkg) and a QGIS project (atlas.qgz).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder to write (default: output/qgis/).")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def export_cmd(ctx: Context, to_qgis: bool, out_dir: Path | None, gpkg: Path | None) -> None:
+    """Export the atlas for other tools; --qgis writes a folder a user can zip and send.
+
+    atlas.gpkg (GeoPackage 1.3, a default style per layer in layer_styles),
+    atlas.qgz (groups, EPSG:5179, the same styles, forms, map tips, relations,
+    metadata) and, when present, the density raster and chips with styles.
+    An earlier export is replaced only once the new one is complete.
+    """
+    from .errors import InputError
+    from .qgis import export_qgis
+
+    if not to_qgis:
+        raise InputError("say what to export: --qgis")
+    project = export_qgis(out_dir, gpkg, progress=ctx.progress)
+    click.echo(str(project.parent / "atlas.gpkg"))
+    click.echo(str(project))
+
+
+def _qgis_product(ctx: Context, gpkg: Path) -> list[Path]:
+    """`atlas build` product: qgis/atlas.gpkg and qgis/atlas.qgz beside the GeoPackage."""
+    from .qgis import export_qgis
+
+    project = export_qgis(Path(gpkg).parent / "qgis", gpkg, progress=ctx.progress)
+    return [project.parent / "atlas.gpkg", project]
+
+
+BUILD_PRODUCTS["qgis"] = _qgis_product
