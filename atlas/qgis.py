@@ -52,6 +52,7 @@ from .errors import InputError, NotFoundError
 __all__ = [
     "PROJECT_CRS",
     "STYLED_LAYERS",
+    "USER_COLOUR",
     "export_qgis",
     "layer_qml",
     "raster_qml",
@@ -97,6 +98,8 @@ PROVINCE_RAMP = ("#fff4d2", "#fdc36f", "#f08a3c", "#c9352b", "#6d0f3a")
 #: Density ramp (ColorBrewer YlOrRd), transparent at the lowest value, darkest at the highest.
 DENSITY_RAMP = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c",
                 "#bd0026", "#800026")
+#: Colour of any other layer (a user's imported data): a magenta no atlas layer uses.
+USER_COLOUR = "#e7298a"
 _HATCHES = ("f_diagonal", "b_diagonal", "horizontal", "vertical", "cross", "diagonal_x")
 _OUTLINE = "#1a1a1a"
 
@@ -506,12 +509,12 @@ def _renderer_for(name: str, df: pd.DataFrame, geometry: str, parent: ET.Element
                           [("SimpleMarker", _marker("cross2", "#000000", 2.2, outline="#4d4d4d",
                                                     width=0.35))])])
     elif kind == "marker":
-        _single(parent, kind, [("SimpleMarker", _marker("circle", "#e7298a", 2.6))])
+        _single(parent, kind, [("SimpleMarker", _marker("circle", USER_COLOUR, 2.6))])
     elif kind == "fill":
-        _single(parent, kind, [("SimpleFill", _fill("#e7298a", alpha=0.3, outline="#e7298a",
+        _single(parent, kind, [("SimpleFill", _fill(USER_COLOUR, alpha=0.3, outline=USER_COLOUR,
                                                     width=0.5))])
     elif kind == "line":
-        _single(parent, kind, [("SimpleLine", {"line_color": _rgba("#e7298a"),
+        _single(parent, kind, [("SimpleLine", {"line_color": _rgba(USER_COLOUR),
                                                "line_width": "0.6", "line_width_unit": "MM",
                                                "line_style": "solid"})])
 
@@ -726,7 +729,10 @@ def _raster_elements(r: _Raster, density: bool) -> list[ET.Element]:
     _el(pipe, "brightnesscontrast", {"brightness": 0, "contrast": 0, "gamma": 1})
     _el(pipe, "huesaturation", {"saturation": 0, "grayscaleMode": 0, "colorizeOn": 0,
                                 "invertColors": 0})
-    _el(pipe, "rasterresampler", {"maxOversampling": 2})
+    # A density surface is continuous: draw it smoothly; imagery keeps its pixels.
+    resample = {"zoomedInResampler": "bilinear", "zoomedOutResampler": "bilinear"} if density \
+        else {}
+    _el(pipe, "rasterresampler", {"maxOversampling": 2, **resample})
     _el(holder, "blendMode", text="0")
     return list(holder)
 
@@ -768,7 +774,8 @@ def raster_qml(path: Path, density: bool = True) -> str:
 
 def _copy_gpkg(src: Path, dst: Path) -> None:
     """Copy a GeoPackage with SQLite's backup API; rewrite it as 1.3 if it is another version."""
-    with sqlite3.connect(f"file:{src}?mode=ro", uri=True) as s, sqlite3.connect(dst) as d:
+    with sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True) as s, \
+            sqlite3.connect(dst) as d:
         s.backup(d)
     with sqlite3.connect(dst) as con:
         (app_id,) = con.execute("PRAGMA application_id").fetchone()
@@ -926,10 +933,10 @@ def _project_metadata(parent: ET.Element, sources: pd.DataFrame | None) -> None:
 
 
 def _layer_tree_layer(parent: ET.Element, lid: str, title: str, source: str, provider: str,
-                      checked: bool = True) -> None:
+                      checked: bool = True, expanded: bool = False) -> None:
     node = _el(parent, "layer-tree-layer", {
         "id": lid, "name": title, "source": source, "providerKey": provider,
-        "checked": "Qt::Checked" if checked else "Qt::Unchecked", "expanded": 0,
+        "checked": "Qt::Checked" if checked else "Qt::Unchecked", "expanded": int(expanded),
         "legend_exp": "", "patch_size": "-1,-1", "legend_split_behavior": 0})
     _el(_el(node, "customproperties"), "Option")
 
@@ -1038,7 +1045,8 @@ def _project_xml(entries: list[_Entry], groups: list[tuple[str, list[_Entry]]],
     for gname, members in groups:
         g = _group(tree, gname, expanded=gname != "Tables")
         for e in members:
-            _layer_tree_layer(g, e.lid, e.title, e.source, e.provider, e.checked)
+            _layer_tree_layer(g, e.lid, e.title, e.source, e.provider, e.checked,
+                              expanded=e.name in ("provinces", "mines", "named_mines", "camps"))
     order = _el(tree, "custom-order", {"enabled": 0})
     for _, members in groups:
         for e in members:

@@ -527,6 +527,9 @@ def raster_export(gpkg, tmp_path_factory) -> tuple[Path, float, tuple[float, flo
     top = synthetic_density(tmp / "mine_density.tif", centre)
     (tmp / "chips").mkdir()
     synthetic_chip(tmp / "chips" / "SYNTHETIC-1.tif")
+    csv = tmp / "synthetic_sites.csv"
+    csv.write_text("name,lat,lon\nsynthetic site A,40.1,127.2\nsynthetic site B,39.2,125.9\n")
+    atlas.import_layer(csv, "synthetic_sites", gpkg=tmp / "atlas.gpkg")
     atlas.export_qgis(tmp / "qgis", tmp / "atlas.gpkg")
     return tmp / "qgis", top, centre
 
@@ -558,6 +561,13 @@ def test_density_has_a_pseudocolour_ramp_darkest_at_the_highest_value(raster_exp
     assert chip["valid"] and chip["bands"] == 3 and chip["renderer"]["type"] == "multibandcolor"
     mining = next(g for g in result["tree"]["children"] if g["group"] == "Mining")
     assert any(n["id"] == dens["id"] for n in mining["children"])
+    # A user's imported layer comes along, in its own group, with a style of its own.
+    user = found["user_synthetic_sites"]
+    assert user["valid"] and user["features"] == 2
+    assert user["renderer"]["type"] == "singleSymbol"
+    assert user["renderer"]["symbol"]["color"] == qgis.USER_COLOUR
+    yours = next(g for g in result["tree"]["children"] if g["group"] == "Your data")
+    assert [n["id"] for n in yours["children"]] == [user["id"]]
 
     # The raster alone (its sidecar .qml): the peak is drawn dark, the rim near white.
     edge = (centre[0] + 1.2, centre[1] + 1.0)
