@@ -314,12 +314,23 @@ def _q(field: str) -> str:
     return '"' + field.replace('"', '""') + '"'
 
 
-def _html(field: str) -> str:
-    """A QGIS expression giving ``field`` HTML-escaped (map tips are HTML)."""
+def _escaped(field: str) -> str:
+    """A QGIS expression giving ``field`` as HTML-escaped text (map tips are HTML)."""
     expr = f"coalesce(to_string({_q(field)}), '')"
     for raw, esc in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ('"', "&quot;")):
         expr = f"replace({expr}, '{raw}', '{esc}')"
-    return f"[% {expr} %]"
+    return expr
+
+
+def _html(field: str) -> str:
+    """A map-tip placeholder for ``field``, HTML-escaped."""
+    return f"[% {_escaped(field)} %]"
+
+
+def _html_line(label: str, field: str) -> str:
+    """``<br/><i>label:</i> value`` for a non-empty field, nothing for an empty one."""
+    return (f"[% if(coalesce(to_string({_q(field)}), '') = '', '', "
+            f"'<br/><i>{label}:</i> ' || {_escaped(field)}) %]")
 
 
 def _title_field(columns: Iterable[str]) -> str | None:
@@ -334,21 +345,18 @@ def _maptip(name: str, columns: list[str]) -> str:
     """An HTML map tip: the feature's name, then precision and source when the layer has them."""
     title = _title_field(columns)
     id_field = schema.SCHEMAS[name].id_field if name in schema.SCHEMAS else None
-    lines = []
+    head = ""
     if title:
         head = f"<b>{_html(title)}</b>"
         if id_field and id_field in columns and id_field != title:
             head += f" <small>({_html(id_field)})</small>"
-        lines.append(head)
-    for label, fld in (("Precision", "precision"), ("Location", "location_precision"),
-                       ("Role", "location_role"), ("Status", "status"),
-                       ("Province", "province"), ("County", "county"),
-                       ("Reported mines (Table 2)", "reported_mines"),
-                       ("Source", "source"), ("Source", "source_report"),
-                       ("Reference", "report_ref"), ("Licence", "licence")):
-        if fld in columns:
-            lines.append(f"<i>{label}:</i> {_html(fld)}")
-    return "<br/>".join(lines)
+    lines = [_html_line(label, fld) for label, fld in (
+        ("Korean", "name_ko"), ("Precision", "precision"), ("Location", "location_precision"),
+        ("Role", "location_role"), ("Status", "status"), ("Province", "province"),
+        ("County", "county"), ("Reported mines (Table 2)", "reported_mines"),
+        ("Source", "source"), ("Source", "source_report"), ("Reference", "report_ref"),
+        ("Licence", "licence")) if fld in columns]
+    return head + "".join(lines)
 
 
 # --- per-layer styles ----------------------------------------------------------------------------

@@ -148,6 +148,13 @@ def describe_vector(lyr: QgsVectorLayer) -> dict:
         d["labels"] = labels
         d["label_error"] = expr.evalErrorString()
     d["map_tip"] = lyr.mapTipTemplate()
+    if lyr.mapTipTemplate() and lyr.featureCount() <= 100:  # the map tip each feature shows
+        ctx = QgsExpressionContext(QgsExpressionContextUtils.globalProjectLayerScopes(lyr))
+        tips = {}
+        for f in lyr.getFeatures():
+            ctx.setFeature(f)
+            tips[_key(f)] = QgsExpression.replaceExpressionText(lyr.mapTipTemplate(), ctx)
+        d["map_tips"] = tips
     d["display_expression"] = lyr.displayExpression()
     d["form"] = _form(lyr)
     md = lyr.metadata()

@@ -10,6 +10,7 @@ the export. Synthetic rasters are made in pytest's temporary folders only.
 from __future__ import annotations
 
 import functools
+import html
 import json
 import math
 import os
@@ -379,14 +380,28 @@ def test_qgis_applies_the_default_styles_from_the_geopackage(gpkg_probe, layers)
     check_styles(gpkg_probe[0]["layers"], layers)
 
 
-def test_map_tips_and_forms_show_source_and_precision(gpkg_probe):
+def escaped(text: str) -> str:
+    return html.escape(str(text), quote=False).replace('"', "&quot;")
+
+
+def test_map_tips_and_forms_show_source_and_precision(gpkg_probe, layers):
     found = gpkg_probe[0]["layers"]
+    ampersands = 0
     for name in ("mines", "named_mines", "camps", "coordinate_candidates"):
-        tip = found[name]["map_tip"]
-        assert '"precision"' in tip and '"source"' in tip and "&amp;" in tip, name
+        id_field = atlas.SCHEMAS[name].id_field
+        rows = layers[name].set_index(id_field)
+        tips = found[name]["map_tips"]
+        assert set(tips) == set(rows.index), name
+        for fid, tip in tips.items():
+            for field in ("precision", "source"):
+                value = rows.loc[fid, field]
+                assert escaped(value) in tip, (name, fid, field)
+                ampersands += "&" in str(value)
+            assert "<script" not in tip.lower()
         form = found[name]["form"]
         assert form["layout"] == 1  # tabs
         assert {"precision", "source"} <= set(form["fields"]), name
+    assert ampersands  # some values needed escaping, and were escaped
 
 
 def test_a_broken_style_is_detected_not_trusted(export_dir, tmp_path):
