@@ -586,8 +586,8 @@ def _form(parent: ET.Element, name: str, columns: list[str],
 def _vector_style(name: str, df: pd.DataFrame,
                   relations: list[tuple[str, str]] = ()) -> _Style:
     geometry = _geom_kind(df)
-    columns = [c for c in df.columns if c != getattr(df, "_geometry_column_name", None)
-               and not (isinstance(df, gpd.GeoDataFrame) and c == df.geometry.name)]
+    geom_col = df.geometry.name if isinstance(df, gpd.GeoDataFrame) else None
+    columns = [c for c in df.columns if c != geom_col]
     holder = ET.Element("holder")
     flags = _el(holder, "flags")
     for flag, v in (("Identifiable", 1), ("Removable", 1), ("Searchable", 1), ("Private", 0)):
