@@ -23,6 +23,7 @@ from .io import default_gpkg, list_layers, read_layer, read_layers
 from .qgis import export_qgis
 from .raster import ChipsResult, chips, density, province_density
 from .schema import SCHEMAS
+from .webmap import build_map, write_map
 
 __all__ = [
     "PLANAR_CRS",
@@ -37,6 +38,7 @@ __all__ = [
     "SourceError",
     "ValidationError",
     "build",
+    "build_map",
     "chips",
     "default_gpkg",
     "density",
@@ -49,4 +51,5 @@ __all__ = [
     "read_layers",
     "user_layers",
     "validate",
+    "write_map",
 ]

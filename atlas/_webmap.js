@@ -132,7 +132,7 @@ function atlasInit(map, spec) {
     var mark = s.mark === "T" || s.mark === "?" ?
       '<text x="' + (outer / 2) + '" y="' + (outer / 2 + 4) + '" text-anchor="middle" font-size="10" font-weight="bold" fill="' +
       (op > 0.6 ? "#ffffff" : stroke) + '" font-family="sans-serif">' + s.mark + "</text>" : "";
-    return { html: '<svg xmlns="http://www.w3.org/2000/svg" width="' + outer + '" height="' + outer + '" viewBox="0 0 ' +
+    return { html: '<svg xmlns="http://www.w3.org/2000/svg" data-shape="' + shape + '" width="' + outer + '" height="' + outer + '" viewBox="0 0 ' +
       outer + " " + outer + '">' + halo + '<g transform="translate(' + off + "," + off + ')">' + body + "</g>" + mark + "</svg>",
       size: outer };
   }

@@ -279,6 +279,55 @@ def _density_product(ctx: Context, gpkg: Path) -> list[Path]:
 BUILD_PRODUCTS["density"] = _density_product
 
 
+@main.command("map")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="HTML file to write (default: output/atlas.html).")
+@click.option("--online", is_flag=True,
+              help="Add OpenStreetMap and Esri satellite tiles as base layers (they need a network).")
+@click.option("--screenshot", type=click.Path(path_type=Path), default=None,
+              help="Also save a PNG of the page from headless Chromium.")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | None, gpkg: Path | None) -> None:
+    """Write the interactive map: one self-contained HTML file, every layer.
+
+    Opens from disk with no network (Leaflet and everything else inlined; a
+    Natural Earth vector basemap). Layers: provinces (Table 2 counts),
+    counties, mines by commodity and location precision, the report's named
+    mines (town proxies marked), deposit regions, camps with their findings,
+    distance rings, other published coordinates, the density raster and image
+    chips if present, and imported user layers. Search, measure, fullscreen.
+    """
+    from .webmap import write_map
+
+    path = write_map(out, gpkg=gpkg, online=online, screenshot=screenshot, progress=ctx.progress)
+    click.echo(str(path))
+    if screenshot:
+        click.echo(str(screenshot))
+
+
+def _map_product(ctx: Context, gpkg: Path) -> list[Path]:
+    """`atlas build` product: output/atlas.html (+ output/map.png when Chromium is installed)."""
+    from . import _browser
+    from .webmap import write_map
+
+    html_path = write_map(Path(gpkg).parent / "atlas.html", gpkg=gpkg, progress=ctx.progress)
+    if not _browser.available():
+        ctx.progress("map: no Chromium/playwright installed, so no screenshot")
+        return [html_path]
+    png = Path(gpkg).parent / "map.png"
+    try:
+        _browser.screenshot(html_path, png)
+    except Exception as exc:  # a screenshot is a convenience: never fail the build for it
+        ctx.progress(f"map: screenshot failed ({exc.__class__.__name__}: {exc})")
+        return [html_path]
+    return [html_path, png]
+
+
+BUILD_PRODUCTS["map"] = _map_product
+
+
 @main.command("export")
 @click.option("--qgis", "to_qgis", is_flag=True,
               help="A styled GeoPackage (atlas.gpkg) and a QGIS project (atlas.qgz).")

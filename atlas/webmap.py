@@ -42,6 +42,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from branca.element import Element
 from pyproj import Geod, Transformer
 
@@ -667,12 +668,12 @@ def _user(name: str, gdf, colour: str) -> dict:
     gdf = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
     cols = [c for c in gdf.columns if c != gdf.geometry.name][:30]
     is_point = (gdf.geometry.geom_type == "Point").to_numpy()
-    xy = np.round(np.column_stack([gdf.geometry.x.where(is_point, 0), gdf.geometry.y.where(is_point, 0)]),
-                  _POINT_DIGITS)
+    points = gdf.geometry.to_numpy()[is_point]
+    xy = np.round(np.column_stack([shapely.get_x(points), shapely.get_y(points)]), _POINT_DIGITS)
     order = np.flatnonzero(is_point).tolist() + np.flatnonzero(~is_point).tolist()
     values = {c: [_json_value(v) for v in gdf[c].to_numpy()[order]] for c in cols}
     return {"kind": "user", "colour": colour, "cols": cols, "values": [values[c] for c in cols],
-            "xy": xy[is_point].ravel().tolist(),
+            "xy": xy.ravel().tolist(),
             "geoms": [_geometry(g) for g in gdf.geometry[~is_point]], "legend": {
                 "items": [{"sym": _symbol("circle", colour, "#ffffff", size=10), "label": f"{len(gdf)} features"}],
                 "note": "Your layer: click a point for its attributes."}}

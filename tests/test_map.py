@@ -1,0 +1,569 @@
+"""The interactive map, opened in a real headless Chromium.
+
+Every page is opened with every request other than the file itself aborted
+and recorded, so a map that needs the network fails here instead of showing
+a white page on a researcher's laptop.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import itertools
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pyogrio
+import pytest
+import shapely
+from pyproj import Geod
+
+import atlas
+from atlas import _browser, io, names, webmap
+
+from .conftest import REPO, require_tool, run_cli
+
+GEOD = Geod(ellps="WGS84")
+HOSTILE = ("<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
+           "{{ 7*7 }} {% if 1 %}x{% endif %} ${window.__pwned=3} `tick` 'single' \"double\" &amp; </div>")
+ATLAS_LAYERS = {"provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
+                "camp_rings", "coordinate_candidates"}
+
+
+def _located(df) -> int:
+    return int((~(df.geometry.isna() | df.geometry.is_empty)).sum())
+
+
+@pytest.fixture(scope="module")
+def browser():
+    require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
+    with _browser.chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def map_html(gpkg, tmp_path_factory) -> Path:
+    return atlas.write_map(tmp_path_factory.mktemp("map") / "atlas.html", gpkg=gpkg)
+
+
+@pytest.fixture(scope="module")
+def session(browser, map_html):
+    with _browser.open_page(map_html, browser=browser) as s:
+        yield s
+
+
+def _do(page, js: str) -> None:
+    """Run statements in the page, returning nothing (a returned Leaflet object is slow to serialise)."""
+    page.evaluate(f"() => {{ {js}; }}")
+
+
+def _counts(page) -> dict:
+    return page.evaluate("Object.fromEntries(Object.entries(window.atlasLayers)"
+                         ".map(([k, v]) => [k, v.getLayers().length]))")
+
+
+# --- offline, no errors -----------------------------------------------------------------
+
+
+def test_page_makes_no_request_and_logs_no_error(session):
+    assert session.requests == [session.url]
+    assert session.blocked == []
+    assert session.console_errors == []
+    assert session.page_errors == []
+    assert session.page.evaluate("typeof L") == "object"
+
+
+def test_html_links_no_external_resource(map_html):
+    text = map_html.read_text(encoding="utf-8")
+    assert not re.search(r"<(script|img|iframe)[^>]+src\s*=", text, re.I)
+    assert not re.search(r"<link[^>]+href", text, re.I)
+    assert not re.search(r"url\(\s*['\"]?(https?:)?//", text, re.I)
+    assert "@import" not in text
+    assert "sourceMappingURL" not in text
+    assert "default-src 'none'" in text  # the page's CSP forbids any fetch
+
+
+def test_spec_cannot_close_its_script_element(map_html):
+    text = map_html.read_text(encoding="utf-8")
+    data = text[text.index("atlasInit(map_"):]
+    data = data[data.index(",") + 1:data.rindex("</script>")]
+    assert "<" not in data and ">" not in data
+
+
+# --- layers --------------------------------------------------------------------------------
+
+
+def test_layer_control_lists_every_layer(session):
+    labels = session.page.eval_on_selector_all(
+        ".leaflet-control-layers-overlays label", "els => els.map(e => e.textContent.trim())")
+    for lid in ATLAS_LAYERS:
+        assert sum(label.startswith(webmap.LAYER_TITLES[lid]) for label in labels) == 1, lid
+    assert len(labels) == len(ATLAS_LAYERS)  # no raster or user layer without their files
+    bases = session.page.eval_on_selector_all(
+        ".leaflet-control-layers-base label", "els => els.map(e => e.textContent.trim())")
+    assert bases == [webmap.VECTOR_BASE]
+
+
+def test_each_layer_holds_exactly_the_features_with_geometry(session, layers):
+    counts = _counts(session.page)
+    assert set(counts) == ATLAS_LAYERS
+    for name in ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
+                 "coordinate_candidates"):
+        assert counts[name] == _located(layers[name]), name
+    assert counts["camp_rings"] == _located(layers["camps"])
+    rings = session.page.evaluate("window.atlasLayers.camp_rings.getLayers()"
+                                  ".map(g => g.getLayers().length)")
+    assert set(rings) == {len(webmap.RING_KM)}
+
+
+def test_points_sit_at_their_coordinates(session, layers):
+    for name in ("camps", "mines", "named_mines"):
+        got = session.page.evaluate(
+            f"window.atlasLayers.{name}.getLayers().map(m => [m.getLatLng().lat, m.getLatLng().lng])")
+        gdf = layers[name][~(layers[name].geometry.isna() | layers[name].geometry.is_empty)]
+        want = sorted(zip(gdf.geometry.y, gdf.geometry.x))
+        assert np.allclose(sorted(map(tuple, got)), want, atol=1e-6), name
+
+
+def test_only_overview_layers_shown_at_start(session):
+    shown = session.page.evaluate(
+        "Object.fromEntries(Object.entries(window.atlasLayers).map(([k, v]) => [k, window.atlas.map.hasLayer(v)]))")
+    assert {k for k, v in shown.items() if v} == set(webmap.SHOWN)
+
+
+def test_symbols_distinguish_precision_kind_and_status(session, layers):
+    page = session.page
+    mines = layers["mines"][~layers["mines"].geometry.is_empty]
+    html_by_precision = {}
+    for i, precision in enumerate(mines["precision"]):
+        icon = page.evaluate(f"window.atlasLayers.mines.getLayers()[{i}].options.icon.options.html")
+        html_by_precision.setdefault(precision, set()).add(re.sub(r'fill="#[0-9a-f]+"|stroke="#[0-9a-f]+"', "", icon))
+    # the same shape for every mine of a precision class (colours aside), a different one per class
+    assert all(len(v) == 1 for v in html_by_precision.values())
+    assert len({next(iter(v)) for v in html_by_precision.values()}) == len(html_by_precision) == 3
+    camps = layers["camps"][~(layers["camps"].geometry.isna() | layers["camps"].geometry.is_empty)]
+    icons = page.evaluate("window.atlasLayers.camps.getLayers().map(m => m.options.icon.options.html)")
+    by_kind = {}
+    for kind, icon in zip(camps["kind"], icons):
+        by_kind.setdefault(kind, set()).add(re.search(r'data-shape="(\w+)"', icon).group(1))
+    assert len({frozenset(v) for v in by_kind.values()}) == len(by_kind)
+    for status, icon in zip(camps["status_class"], icons):
+        assert f'fill="{webmap.STATUS_COLOURS[status]}"' in icon
+
+
+def test_town_proxies_are_labelled_not_the_mine(session, layers):
+    named = layers["named_mines"]
+    proxies = named[named["is_town_proxy"].astype(bool) & ~(named.geometry.isna() | named.geometry.is_empty)]
+    assert len(proxies) > 0
+    labels = session.page.eval_on_selector_all(".atlas-proxy", "els => els.map(e => e.textContent)")
+    assert len(labels) == len(proxies)
+    assert all("not the mine's location" in t for t in labels)
+
+
+def test_province_tooltips_give_reported_and_geolocated_counts(session, layers):
+    prov = layers["provinces"]
+    mines = layers["mines"]
+    joined = gpd.sjoin(mines.to_crs(5179), prov[["name_en", "geometry"]].to_crs(5179), predicate="within")
+    tips = session.page.evaluate(
+        "window.atlasLayers.provinces.getLayers().map(l => { const d = document.createElement('div');"
+        " d.innerHTML = l.getTooltip().getContent(); return d.textContent; })")
+    assert len(tips) == len(prov)
+    for tip, (_, r) in zip(tips, prov.iterrows()):
+        assert r["name_en"] in tip and r["name_ko"] in tip
+        assert f"{r['reported_mines']} mines reported" in tip
+        assert f"{r['reported_share_pct']:g}% of 360" in tip
+        geolocated = int(re.search(r"(\d+) geolocated", tip).group(1))
+        inside = int((joined["name_en"] == r["name_en"]).sum())
+        # the atlas's spatial join also takes points up to 5 km outside (admin_method = nearest)
+        nearest = int(((mines["province"] == r["name_en"]) & (mines["admin_method"] == "nearest")).sum())
+        assert inside <= geolocated <= inside + nearest
+
+
+def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers):
+    page = session.page
+    camps, findings = layers["camps"], layers["camp_findings"]
+    located = camps[~(camps.geometry.isna() | camps.geometry.is_empty)]
+    site = located.loc[located["n_findings"].idxmax()]
+    mine = findings[findings["site_id"] == site["site_id"]].copy()
+    assert len(mine) >= 3
+    mine["key"] = mine["date_start"].fillna(mine["date_end"]).fillna("9999")
+    expected = mine.sort_values(["key", "date_end", "finding_id"], na_position="last")["description"].tolist()
+    _do(page, f"window.atlas.map.closePopup(); window.atlas.map.setView([{site.geometry.y}, {site.geometry.x}], 14,"
+                  " {animate: false})")
+    page.wait_for_timeout(200)
+    box = page.locator("#" + page.evaluate("window.atlas.map.getContainer().id")).bounding_box()
+    pt = page.evaluate(f"window.atlas.map.latLngToContainerPoint([{site.geometry.y}, {site.geometry.x}])")
+    page.mouse.click(box["x"] + pt["x"], box["y"] + pt["y"])
+    page.wait_for_selector(".leaflet-popup-content .atlas-findings")
+    text = page.inner_text(".leaflet-popup-content")
+    assert site["name"] in text and site["site_id"] in text
+    assert "Findings, oldest first" in text
+    positions = [text.find(d.split(" (")[0][:60]) for d in expected]
+    assert all(p >= 0 for p in positions), expected
+    assert positions == sorted(positions)
+    for label in ("Coordinates", "Precision", "Coordinate source", "Status date", "Agency",
+                  "Prisoners (estimates)", "Location"):
+        assert label in text
+    _do(page, "window.atlas.map.closePopup()")
+
+
+def test_rings_are_geodesic_distances(map_html, gpkg):
+    m = atlas.build_map(gpkg)
+    rings = next(la for la in m.atlas_spec["layers"] if la["id"] == "camp_rings")
+    camps = atlas.read_layer("camps", gpkg)
+    camps = camps[~(camps.geometry.isna() | camps.geometry.is_empty)]
+    for feat, (_, camp) in zip(rings["features"], camps.iterrows()):
+        for km, ring in zip(webmap.RING_KM, feat["rings"]):
+            lat, lon = np.array(ring).T
+            _, _, dist = GEOD.inv(np.full(lat.size, camp.geometry.x), np.full(lat.size, camp.geometry.y), lon, lat)
+            assert np.abs(dist - km * 1000).max() < 2.0  # vertices rounded to 1e-5 degrees
+        # a circle drawn on Web Mercator would be ~30 % too small north-south at 40° N
+        lat, lon = np.array(feat["rings"][-1]).T
+        _, _, ns = GEOD.inv(camp.geometry.x, lat.min(), camp.geometry.x, lat.max())
+        assert abs(ns - 2 * webmap.RING_KM[-1] * 1000) < 50
+
+
+def test_candidates_joined_to_the_atlas_point(session, layers):
+    cands = layers["coordinate_candidates"]
+    cands = cands[~cands.geometry.is_empty]
+    lines = session.page.evaluate(
+        "window.atlasLayers.coordinate_candidates.getLayers().map(g => g.getLayers()"
+        ".filter(l => l instanceof L.Polyline).length)")
+    assert sum(lines) == int((~cands["is_atlas_point"].astype(bool)).sum())
+
+
+# --- search, measure, attribution ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query, expected", [
+    ("Yodok", "Yodok (Camp 15)"), ("Yodŏk", "Yodok (Camp 15)"), ("요덕", "Yodok (Camp 15)"),
+    ("Kaech'ŏn", "Kaechon (Camp 14)"), ("Gaecheon", "Kaechon (Camp 14)"), ("개천", "Kaechon (Camp 14)"),
+    ("Dancheon", "Kyo-hwa-so No. 77, Danchon"), ("Hoeryong", "Hoeryong (Camp 22)"),
+])
+def test_search_finds_names_in_any_romanization(session, query, expected):
+    page = session.page
+    page.fill(".atlas-search input", query)
+    hits = page.eval_on_selector_all(".atlas-results .atlas-hit-name", "els => els.map(e => e.textContent)")
+    assert expected in hits
+
+
+def test_search_lists_sites_without_coordinates_as_not_on_the_map(session, layers):
+    camps = layers["camps"]
+    missing = camps[camps.geometry.isna() | camps.geometry.is_empty].iloc[0]
+    session.page.fill(".atlas-search input", missing["name"])
+    text = session.page.inner_text(".atlas-results")
+    assert missing["name"] in text and "no public coordinate" in text
+
+
+def test_search_click_opens_the_feature(session):
+    page = session.page
+    page.fill(".atlas-search input", "요덕")
+    page.click(".atlas-results .atlas-hit >> text=Yodok (Camp 15)")
+    page.wait_for_selector(".leaflet-popup-content")
+    assert "KLS-15" in page.inner_text(".leaflet-popup-content")
+    _do(page, "window.atlas.map.closePopup()")
+    page.fill(".atlas-search input", "")
+
+
+def test_javascript_name_keys_equal_python_keys(session, layers):
+    texts = set()
+    for name, cols in (("camps", ["name", "name_ko", "alt_names", "county"]), ("mines", ["name", "alt_names"]),
+                       ("named_mines", ["name_in_report", "alt_names"]),
+                       ("provinces", ["name_en", "name_ko", "name_mr", "name_rr", "name_variants"]),
+                       ("counties", ["name_en", "name_ko"])):
+        for col in cols:
+            texts |= {str(v) for v in layers[name][col].dropna()}
+    texts |= {"Kaech'ŏn", "Yodŏk-gun", "개천시", "Ŭiju", "GAECHEON", "  Tan-ch'ŏn  ", HOSTILE, "", "평양직할시"}
+    texts = sorted(texts)
+    got = session.page.evaluate("ts => ts.map(t => window.atlas.keys(t))", texts)
+    for text, js in zip(texts, got):
+        assert js == sorted(names.keys(text)), text
+
+
+def test_measure_tool_reports_geodesic_distance(session):
+    page = session.page
+    pairs = [(39.67, 126.85, 41.8, 129.8), (38.0, 125.0, 38.0, 125.001), (42.9, 130.6, 37.7, 124.7)]
+    for lat1, lon1, lat2, lon2 in pairs:
+        js = page.evaluate(f"window.atlas.geodesic({lat1}, {lon1}, {lat2}, {lon2})")
+        _, _, ref = GEOD.inv(lon1, lat1, lon2, lat2)
+        assert abs(js - ref) < 0.001
+    _do(page, "window.atlas.map.setView([40.0, 127.0], 8, {animate: false})")
+    for name in ("mines", "named_mines", "camps", "provinces"):  # clear the way for map clicks
+        _do(page, f"window.atlas.map.removeLayer(window.atlasLayers.{name})")
+    box = page.locator(".leaflet-container").bounding_box()
+    page.click(".atlas-measure .atlas-btn")
+    clicks = [(500, 400), (800, 300), (900, 600)]
+    for x, y in clicks:
+        page.mouse.click(box["x"] + x, box["y"] + y)
+    text = page.inner_text(".atlas-measure-out")
+    lls = page.evaluate(f"{json.dumps(clicks)}.map(p => window.atlas.map.containerPointToLatLng(p))")
+    total = sum(GEOD.inv(a["lng"], a["lat"], b["lng"], b["lat"])[2] for a, b in itertools.pairwise(lls))
+    km = float(re.search(r"([\d.]+) km", text).group(1))
+    assert abs(km - total / 1000) < 0.01 + total / 1e6 * 0.5  # pixel rounding of the clicks
+    assert "geodesic" in text
+    page.click(".atlas-measure .atlas-btn")
+    for name in ("mines", "named_mines", "camps", "provinces"):
+        _do(page, f"window.atlas.map.addLayer(window.atlasLayers.{name})")
+
+
+def test_attribution_names_every_source_and_licence(session, layers):
+    text = session.page.evaluate("document.querySelector('.atlas-sources').textContent")
+    for _, row in layers["sources"].iterrows():
+        assert row["attribution"] in text and row["licence"] in text and row["path"] in text
+    line = session.page.inner_text(".leaflet-control-attribution")
+    for must in ("OpenStreetMap contributors", "Natural Earth", "ICMM", "GeoNames", "Gulag, Inc."):
+        assert must in line
+
+
+def test_controls_present(session):
+    page = session.page
+    for sel in (".leaflet-control-scale", ".atlas-measure", ".atlas-full", ".atlas-search", ".atlas-legend",
+                ".leaflet-control-layers"):
+        assert page.locator(sel).count() == 1, sel
+    assert page.inner_text(".atlas-net").startswith("Offline map")
+    legend = page.inner_text(".atlas-legend")
+    for words in ("kwan-li-so", "kyo-hwa-so", "status: contested", "town, not the mine", "mines reported"):
+        assert words in legend
+
+
+# --- safety, determinism ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def hostile_gpkg(gpkg, tmp_path_factory) -> Path:
+    """A synthetic copy of the atlas whose names and texts try to run script."""
+    lays = atlas.read_layers(gpkg)
+    camps = lays["camps"]
+    i = camps.index[camps["site_id"] == "KLS-15"][0]
+    for col in ("name", "name_ko", "status", "agency", "source", "status_date"):
+        camps.loc[i, col] = HOSTILE
+    j = camps.index[camps.geometry.isna() | camps.geometry.is_empty][0]
+    camps.loc[j, "name"] = HOSTILE + " unlocated"
+    f = lays["camp_findings"]
+    f.loc[f["site_id"] == "KLS-15", "description"] = HOSTILE
+    f.loc[f["site_id"] == "KLS-15", "source_report"] = HOSTILE
+    lays["mines"].loc[0, "name"] = HOSTILE
+    named = lays["named_mines"]
+    named.loc[named["is_town_proxy"].astype(bool).idxmax(), "name_in_report"] = HOSTILE
+    lays["provinces"].loc[0, "name_ko"] = HOSTILE
+    lays["counties"].loc[0, "name_en"] = HOSTILE
+    lays["coordinate_candidates"].loc[0, "source"] = HOSTILE
+    lays["mineral_deposits"].loc[0, "quote"] = HOSTILE
+    lays["sources"].loc[0, "attribution"] = HOSTILE
+    out = tmp_path_factory.mktemp("hostile") / "synthetic_hostile.gpkg"
+    io.write_layers(lays, out)
+    return out
+
+
+def test_hostile_text_is_shown_literally_and_never_runs(browser, hostile_gpkg, tmp_path):
+    extra = gpd.GeoDataFrame({"label": [HOSTILE, "plain"]}, crs=4326,
+                             geometry=[shapely.Point(127.0, 40.0), shapely.Point(127.5, 40.5)])
+    page_path = atlas.write_map(tmp_path / "synthetic_hostile.html", gpkg=hostile_gpkg,
+                                extra_layers={HOSTILE: extra})
+    text = page_path.read_text(encoding="utf-8")
+    assert text.count("{{ 7*7 }} {% if 1 %}x{% endif %}") >= 10  # never evaluated as a template
+    with _browser.open_page(page_path, browser=browser) as s:
+        page = s.page
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        page.fill(".atlas-search input", "Yodok")
+        page.fill(".atlas-search input", HOSTILE)
+        results = page.evaluate("document.querySelector('.atlas-results').textContent")
+        assert HOSTILE + " unlocated" in results
+        _do(page, "window.atlas.reveal(window.atlas.search('KLS-15')[0])")
+        page.wait_for_selector(".leaflet-popup-content .atlas-findings")
+        popup = page.evaluate("document.querySelector('.leaflet-popup-content').textContent")
+        assert popup.count(HOSTILE) >= 6  # name, Hangul, status, date, agency, source, findings
+        assert page.locator(".leaflet-popup-content script, .leaflet-popup-content img").count() == 0
+        _do(page, "window.atlas.map.closePopup()")
+        # the user layer: its title in the layer control, its attributes in the popup
+        labels = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+                               ".map(e => e.textContent)")
+        assert any(HOSTILE in la for la in labels)
+        lid = page.evaluate("Object.keys(window.atlasLayers).find(k => k.startsWith('user:'))")
+        _do(page, f"window.atlasLayers['{lid}'].fire('click', {{latlng: L.latLng(40, 127),"
+                      f" propagatedFrom: window.atlasLayers['{lid}'].getLayers()[0]}})")
+        popup = page.evaluate("document.querySelector('.leaflet-popup-content').textContent")
+        assert HOSTILE in popup
+        _do(page, "window.atlas.map.addLayer(window.atlasLayers.mineral_deposits);"
+                      "window.atlas.map.addLayer(window.atlasLayers.counties);"
+                      "window.atlas.map.addLayer(window.atlasLayers.coordinate_candidates)")
+        legend = page.evaluate("document.querySelector('.atlas-legend').textContent")
+        assert HOSTILE + " unlocated" in legend
+        assert HOSTILE in page.evaluate("document.querySelector('.atlas-sources').textContent")
+        tip = page.evaluate("window.atlasLayers.provinces.getLayers()[0].getTooltip().getContent()")
+        assert "&lt;script&gt;" in tip
+        assert page.locator("body script").count() == 0 or page.evaluate("typeof window.__pwned") == "undefined"
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        assert s.blocked == [] and s.console_errors == [] and s.page_errors == []
+
+
+def test_same_inputs_give_byte_identical_html(gpkg, tmp_path):
+    outs = []
+    for seed in ("1", "2"):
+        out = tmp_path / f"atlas_{seed}.html"
+        code = f"import atlas; atlas.write_map({str(out)!r}, gpkg={str(gpkg)!r})"
+        subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONHASHSEED": seed},
+                       cwd=REPO, timeout=300)
+        outs.append(out.read_bytes())
+    assert hashlib.sha256(outs[0]).digest() == hashlib.sha256(outs[1]).digest()
+    assert not re.search(rb"_[0-9a-f]{32}\b", outs[0])  # no random folium ids left
+
+
+# --- optional layers: user layers, rasters, online tiles ------------------------------------------
+
+
+def test_extra_layers_are_drawn_and_clickable(browser, gpkg, tmp_path):
+    rng = np.random.default_rng(4)
+    n = 2_000
+    xy = gpd.points_from_xy(rng.uniform(900_000, 1_100_000, n), rng.uniform(1_900_000, 2_100_000, n),
+                            crs=5179)
+    pts = gpd.GeoDataFrame({"synthetic_id": np.arange(n), "score": rng.random(n)}, geometry=xy)
+    poly = gpd.GeoDataFrame({"synthetic_id": [-1]}, geometry=[shapely.box(126, 39, 126.5, 39.5)], crs=4326)
+    out = atlas.write_map(tmp_path / "synthetic_user.html", gpkg=gpkg,
+                          extra_layers={"Synthetic points": pts, "Synthetic area": poly})
+    with _browser.open_page(out, browser=browser) as s:
+        page = s.page
+        counts = _counts(page)
+        assert counts["user:0"] == n and counts["user:1"] == 1
+        got = page.evaluate("window.atlasLayers['user:0'].getLayers().slice(0, 50)"
+                            ".map(m => [m.getLatLng().lng, m.getLatLng().lat])")
+        want = pts.to_crs(4326).geometry.iloc[:50]
+        assert np.allclose(got, np.column_stack([want.x, want.y]), atol=2e-6)
+        _do(page, "window.atlas.map.removeLayer(window.atlasLayers.provinces)")
+        target = pts.to_crs(4326).geometry.iloc[7]
+        _do(page, f"window.atlas.map.setView([{target.y}, {target.x}], 17, {{animate: false}})")
+        page.wait_for_timeout(300)
+        box = page.locator(".leaflet-container").bounding_box()
+        pt = page.evaluate(f"window.atlas.map.latLngToContainerPoint([{target.y}, {target.x}])")
+        page.mouse.click(box["x"] + pt["x"], box["y"] + pt["y"])
+        page.wait_for_selector(".leaflet-popup-content table")
+        text = page.inner_text(".leaflet-popup-content")
+        assert "Synthetic points" in text and "synthetic_id" in text and "\t7" in text.replace(" ", "\t")
+        labels = page.eval_on_selector_all(".leaflet-control-layers-overlays label", "els => els.map(e => e.textContent)")
+        assert any("Synthetic points" in la for la in labels)
+        assert s.blocked == [] and s.console_errors == [] and s.page_errors == []
+
+
+def test_extra_layer_without_crs_is_refused(gpkg):
+    bad = gpd.GeoDataFrame(geometry=[shapely.Point(127, 40)])
+    with pytest.raises(atlas.InputError, match="no CRS"):
+        atlas.build_map(gpkg, extra_layers={"x": bad})
+
+
+def test_imported_user_layers_from_the_geopackage_are_shown(gpkg, tmp_path):
+    copy = tmp_path / "synthetic_atlas.gpkg"
+    shutil.copy(gpkg, copy)
+    pts = gpd.GeoDataFrame({"name": ["synthetic a", "synthetic b"]}, crs=4326,
+                           geometry=[shapely.Point(127.1, 40.1), shapely.Point(127.2, 40.2)])
+    pyogrio.write_dataframe(pts, copy, layer="user_synthetic_sites", driver="GPKG")
+    m = atlas.build_map(copy)
+    assert "Your layer: synthetic_sites" in m.atlas_layers.values()
+
+
+def _synthetic_tif(path: Path, bands: int = 1, dtype: str = "float32") -> None:
+    import rasterio
+    from rasterio.transform import from_origin
+
+    h, w = 60, 80
+    yy, xx = np.mgrid[0:h, 0:w]
+    data = np.stack([(xx + yy * (b + 1)).astype(dtype) for b in range(bands)])
+    if dtype == "float32":
+        data[0, :5, :5] = -9999.0  # nodata corner
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=bands, dtype=dtype,
+                       crs="EPSG:5179", transform=from_origin(1_000_000, 2_000_000, 1000, 1000),
+                       nodata=-9999.0 if dtype == "float32" else None) as dst:
+        dst.write(data)
+        dst.update_tags(1, units="points/km²")
+
+
+def test_density_raster_and_chips_become_optional_overlays(browser, gpkg, tmp_path):
+    folder = tmp_path / "out"
+    (folder / "chips").mkdir(parents=True)
+    shutil.copy(gpkg, folder / "atlas.gpkg")
+    _synthetic_tif(folder / "mine_density.tif")
+    _synthetic_tif(folder / "chips" / "SYN-1.tif", bands=3, dtype="uint8")
+    _synthetic_tif(folder / "chips" / "SYN-2.tif", bands=1, dtype="float32")
+    m = atlas.build_map(folder / "atlas.gpkg")
+    spec = {la["id"]: la for la in m.atlas_spec["layers"]}
+    assert "density" in spec and len(spec["chips"]["features"]) == 2
+    dens = spec["density"]["features"][0]
+    png = base64.b64decode(dens["url"].split(",", 1)[1])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    import rasterio
+    from rasterio.warp import transform_bounds
+
+    with rasterio.open(folder / "mine_density.tif") as src:
+        w, s, e, n = transform_bounds(src.crs, 4326, *src.bounds)
+    (bs, bw), (bn, be) = dens["bounds"]
+    assert abs(bs - s) < 0.02 and abs(bn - n) < 0.02 and abs(bw - w) < 0.02 and abs(be - e) < 0.02
+    assert "points/km²" in spec["density"]["legend"]["items"][0]["max"]
+    out = atlas.write_map(folder / "atlas.html", gpkg=folder / "atlas.gpkg")
+    with _browser.open_page(out, browser=browser) as sess:
+        page = sess.page
+        assert page.evaluate("window.atlas.map.hasLayer(window.atlasLayers.density)") is False
+        assert _counts(page)["density"] == 1 and _counts(page)["chips"] == 2
+        _do(page, "window.atlas.map.addLayer(window.atlasLayers.density)")
+        assert "points/km²" in page.inner_text(".atlas-legend")
+        assert page.locator(".leaflet-image-layer").count() == 1
+        assert sess.blocked == [] and sess.console_errors == [] and sess.page_errors == []
+    none = atlas.build_map(folder / "atlas.gpkg", density=False, chips=False)
+    assert "density" not in none.atlas_layers and "chips" not in none.atlas_layers
+
+
+def test_online_adds_tile_base_layers_that_say_they_need_a_network(browser, gpkg, tmp_path):
+    out = atlas.write_map(tmp_path / "online.html", gpkg=gpkg, online=True)
+    with _browser.open_page(out, browser=browser) as s:
+        page = s.page
+        bases = page.eval_on_selector_all(".leaflet-control-layers-base label", "els => els.map(e => e.textContent.trim())")
+        assert bases[0] == webmap.VECTOR_BASE
+        assert any("OpenStreetMap" in b and "needs a network" in b for b in bases)
+        assert any("Esri World Imagery" in b and "needs a network" in b for b in bases)
+        assert "need a network" in page.inner_text(".atlas-net")
+        assert s.blocked == []  # nothing fetched until a tile base layer is chosen
+        page.click(".leaflet-control-layers-base label >> text=OpenStreetMap")
+        page.wait_for_timeout(500)
+        assert any(u.startswith("https://tile.openstreetmap.org/") for u in s.blocked)
+
+
+# --- command line, build product -------------------------------------------------------------------
+
+
+def test_cli_map_writes_the_page(gpkg, tmp_path):
+    out = tmp_path / "cli.html"
+    result = run_cli("map", "--gpkg", str(gpkg), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert out.is_file() and str(out) in result.stdout
+    assert "tile.openstreetmap.org" not in out.read_text(encoding="utf-8")
+    result = run_cli("map", "--gpkg", str(gpkg), "--out", str(out), "--online")
+    assert result.returncode == 0 and "tile.openstreetmap.org" in out.read_text(encoding="utf-8")
+
+
+def test_cli_map_without_geopackage_is_a_clear_error(tmp_path):
+    result = run_cli("map", "--gpkg", str(tmp_path / "missing.gpkg"), "--out", str(tmp_path / "x.html"))
+    assert result.returncode == 2
+    assert "no GeoPackage" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_build_registers_the_map_product(gpkg, tmp_path):
+    from atlas import cli
+
+    assert "map" in cli.PRODUCT_ORDER and "map" in cli.BUILD_PRODUCTS
+    copy = tmp_path / "atlas.gpkg"
+    shutil.copy(gpkg, copy)
+    written = cli.BUILD_PRODUCTS["map"](cli.Context(quiet=True), copy)
+    assert written[0] == tmp_path / "atlas.html" and written[0].stat().st_size > 100_000
+    if _browser.available():
+        assert written[1] == tmp_path / "map.png" and written[1].read_bytes()[:4] == b"\x89PNG"
+
+
+def test_file_stays_small(map_html):
+    size = map_html.stat().st_size
+    assert size < 4_000_000, size
