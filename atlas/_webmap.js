@@ -338,6 +338,7 @@ function atlasInit(map, spec) {
   } });
   var legend = new Legend().addTo(map);
   legend.refresh();
+  if (window.innerHeight < 700) legend.getContainer().classList.add("atlas-folded");
   map.on("overlayadd overlayremove", function () { legend.refresh(); });
 
   /* scale bar (metric) */

@@ -352,7 +352,7 @@ def _named_mines(named: gpd.GeoDataFrame, search: list) -> dict:
         feat = {"c": _latlon(r.geometry), "s": syms(_named_symbol(r["commodity_class"], role)),
                 "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', "p": popup}
         if proxy:
-            feat["label"] = "town proxy: not the mine's location"
+            feat["label"] = "town proxy, not the mine's location"
         feats.append(feat)
         search.append(_entry("named_mines", i, r["name_in_report"], keys, role))
         i += 1
