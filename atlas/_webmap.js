@@ -196,7 +196,8 @@ function atlasInit(map, spec) {
       feats.forEach(function (f, i) {
         var m = L.marker(f.c, { icon: icons[f.s], pane: "atlas-points", riseOnHover: true });
         if (f.p) m.bindPopup(f.p, { maxWidth: 440, maxHeight: 460 });
-        if (f.label) m.bindTooltip(f.label, { permanent: true, direction: "auto", className: "atlas-proxy" });
+        if (f.label) m.bindTooltip(f.label, { permanent: true, direction: "auto", className: "atlas-proxy",
+          offset: [0, num(f.dy, 0)] });
         else if (f.t) m.bindTooltip(f.t, { direction: "top", className: "atlas-tip" });
         group.addLayer(m); group.atlasFeatures[i] = m;
       });

@@ -356,6 +356,7 @@ def _named_mines(named: gpd.GeoDataFrame, search: list) -> dict:
         feats.append(feat)
         search.append(_entry("named_mines", i, r["name_in_report"], keys, role))
         i += 1
+    _spread_labels([f for f in feats if "label" in f])
     missing = [_text(n) for n, ok in zip(named["name_in_report"], located) if not ok]
     items = [{"sym": _named_symbol("", role), "label": label}
              for role, (label, _) in _ROLE_SYMBOL.items()]
@@ -365,6 +366,20 @@ def _named_mines(named: gpd.GeoDataFrame, search: list) -> dict:
                  + (f"Named in the report but with no public coordinate (not drawn): {'; '.join(missing)}."
                     if missing else "")),
     }}
+
+
+def _spread_labels(feats: list[dict], near_deg: float = 0.6, step_px: int = 18) -> None:
+    """Offset the permanent labels of points close together so that they do not overlap."""
+    done: set[int] = set()
+    order = sorted(range(len(feats)), key=lambda k: -feats[k]["c"][0])
+    for k in order:
+        if k in done:
+            continue
+        group = [j for j in order if j not in done and abs(feats[j]["c"][0] - feats[k]["c"][0]) < near_deg
+                 and abs(feats[j]["c"][1] - feats[k]["c"][1]) < 2 * near_deg]
+        for rank, j in enumerate(group):
+            feats[j]["dy"] = round((rank - (len(group) - 1) / 2) * step_px)
+            done.add(j)
 
 
 def _deposits(dep: gpd.GeoDataFrame, search: list) -> dict:
