@@ -7,7 +7,7 @@ The public API mirrors the ``atlas`` command:
 >>> atlas.read_layer("camps")           # a GeoDataFrame              # doctest: +SKIP
 """
 
-from .admin import PLANAR_CRS, TOLERANCE_KM
+from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
 from .errors import (
     AmbiguousError,
@@ -21,6 +21,17 @@ from .errors import (
 from .importer import import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .qgis import export_qgis
+from .query import (
+    Site,
+    county_summary,
+    find,
+    near,
+    nearest,
+    province_summary,
+    resolve,
+    summary,
+    within,
+)
 from .raster import ChipsResult, chips, density, province_density
 from .schema import SCHEMAS
 from .webmap import build_map, write_map
@@ -35,21 +46,31 @@ __all__ = [
     "InputError",
     "NoGeometryError",
     "NotFoundError",
+    "Site",
     "SourceError",
     "ValidationError",
+    "assign_admin",
     "build",
     "build_map",
     "chips",
+    "county_summary",
     "default_gpkg",
     "density",
     "export_qgis",
+    "find",
     "import_layer",
     "layer_summary",
     "list_layers",
+    "near",
+    "nearest",
     "province_density",
+    "province_summary",
     "read_layer",
     "read_layers",
+    "resolve",
+    "summary",
     "user_layers",
     "validate",
+    "within",
     "write_map",
 ]

@@ -363,3 +363,128 @@ def _qgis_product(ctx: Context, gpkg: Path) -> list[Path]:
 
 
 BUILD_PRODUCTS["qgis"] = _qgis_product
+
+
+# --- queries (atlas.query): find, near, nearest, summary ------------------------------------
+
+_QUERY_FORMATS = ["table", "csv", "json", "geojson"]
+
+
+@main.command("find")
+@click.argument("query")
+@click.option("--layer", "layers", multiple=True,
+              help="Search only this layer (repeatable): camps, mines, named_mines, counties, "
+                   "provinces, mineral_deposits or a user_ layer.")
+@click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS), default="table",
+              show_default=True, help="Output format.")
+@click.option("--no-fuzzy", is_flag=True, help="Fail instead of listing names close in spelling.")
+@GPKG_OPTION
+@handle_errors
+def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg: Path | None) -> None:
+    """Find a camp, mine, county or province by id, number or any name.
+
+    QUERY may be an id (KLS-14), a camp number with or without its kind
+    (kwan-li-so 14, camp 14, 14) or a name in any romanization or in Hangul
+    (Kaechon, Kaech'ŏn, Gaecheon, 개천). Every candidate is listed, best
+    first, with how it matched; an unknown name exits with code 2 and the
+    closest names.
+    """
+    from . import query as q
+
+    hits = q.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
+    meta = {"query": query, "candidates": len(hits)}
+    cols = ["layer", "id", "name", "kind", "match", "score", "province", "county", "precision"]
+    head = [f"{len(hits)} candidate(s) for {query!r}, best first:"]
+    click.echo(q.format_table(hits, fmt, cols, header=head, meta=meta))
+
+
+def _near_output(result, fmt: str, what: str) -> None:
+    from . import query as q
+
+    a = result.attrs
+    meta = {k: a.get(k) for k in ("site_id", "site_name", "site_layer", "site_precision", "site",
+                                  "layer", "km", "k", "features_without_geometry", "method")
+            if a.get(k) is not None}
+    head = [f"Site: {a['site']}", "", f"{len(result)} feature(s) of layer {a['layer']} {what}, "
+            "nearest first (distance on the WGS 84 ellipsoid; bearing from the site, ° from north):"]
+    foot = []
+    if a.get("features_without_geometry"):
+        foot.append(f"{a['features_without_geometry']} feature(s) of {a['layer']} have no public "
+                    "coordinate and are not measured.")
+    foot.append(f"Method: {a['method']}.")
+    cols = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
+    if fmt == "csv":
+        _echo_err("atlas: " + " ".join(head[:1]))
+    click.echo(q.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
+
+
+@main.command("near")
+@click.argument("site")
+@click.option("--km", type=float, default=25.0, show_default=True, help="Radius in km.")
+@click.option("--layer", default="mines", show_default=True,
+              help="Layer to search: mines, named_mines, camps, mineral_deposits, counties or a user_ layer.")
+@click.option("--site-layer", default=None,
+              help="Resolve SITE in this layer only (e.g. camps: Yodok means the camp).")
+@click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS), default="table",
+              show_default=True, help="Output format.")
+@GPKG_OPTION
+@handle_errors
+def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
+             gpkg: Path | None) -> None:
+    """Every feature of a layer within --km of SITE, nearest first.
+
+    SITE is resolved like `atlas find` and must be unambiguous (exit code 2
+    lists the candidates otherwise). Distances are geodesic (WGS 84); the
+    output states how precise the site's own location is.
+    """
+    from . import query as q
+
+    result = q.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
+    _near_output(result, fmt, f"within {km:g} km")
+
+
+@main.command("nearest")
+@click.argument("site")
+@click.option("--layer", default="mines", show_default=True,
+              help="Layer to search: mines, named_mines, camps, mineral_deposits, counties or a user_ layer.")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="How many features.")
+@click.option("--site-layer", default=None, help="Resolve SITE in this layer only.")
+@click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS), default="table",
+              show_default=True, help="Output format.")
+@GPKG_OPTION
+@handle_errors
+def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
+                gpkg: Path | None) -> None:
+    """The k features of a layer nearest SITE, on the ellipsoid."""
+    from . import query as q
+
+    result = q.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
+    _near_output(result, fmt, f"nearest (k={k})")
+
+
+@main.command("summary")
+@click.option("--by", type=click.Choice(["province", "county"]), default="province",
+              show_default=True, help="One row per report province, or per county.")
+@click.option("--all", "include_empty", is_flag=True, help="By county: list counties holding nothing too.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True, help="Output format.")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def summary_cmd(ctx: Context, by: str, include_empty: bool, fmt: str, gpkg: Path | None) -> None:
+    """The report's Table 2 beside the atlas's geolocated features, by province or county.
+
+    reported_mines and reported_share_pct reproduce Table 2; the other
+    columns count the atlas's features by spatial join against the
+    GeoPackage's boundaries, whose source and vintage are stated below the table.
+    """
+    from . import query as q
+
+    table = q.summary(by, gpkg, include_empty)
+    a = table.attrs
+    foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
+            f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
+    if fmt == "csv":
+        for line in foot[1:]:
+            ctx.progress(line)
+    click.echo(q.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
