@@ -101,6 +101,7 @@ class _Points:
         self.x = np.full(self.n, np.nan)
         self.y = np.full(self.n, np.nan)
         self._done = ~present
+        self.cells: tuple | None = None  # (lattice, (on lattice, cell number)), set by _Lattice.cells
 
     def planar(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """EPSG:5179 x, y of ``rows`` (computed once per point)."""
@@ -149,12 +150,15 @@ class _Lattice:
         self.tree = shapely.STRtree(self.boxes)
 
     def cells(self, pts: _Points) -> tuple[np.ndarray, np.ndarray]:
-        """Which points fall on the lattice, and their cell numbers (0 where not)."""
+        """Which points fall on the lattice, and their cell numbers (0 where not); kept on ``pts``."""
+        if pts.cells is not None and pts.cells[0] is self:
+            return pts.cells[1]
         with np.errstate(invalid="ignore"):
             ix = np.floor((pts.lon - self.lon0) / self.CELL_DEG)
             iy = np.floor((pts.lat - self.lat0) / self.CELL_DEG)
         known = pts.present & (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)
-        return known, np.where(known, iy * self.nx + ix, 0).astype(np.int64)
+        pts.cells = (self, (known, np.where(known, iy * self.nx + ix, 0).astype(np.int64)))
+        return pts.cells[1]
 
 
 class _PolygonIndex:

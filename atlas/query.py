@@ -235,10 +235,16 @@ def _layer(name: str, gpkg: Path | str | None) -> pd.DataFrame:
     return _LAYER_CACHE[key]
 
 
-def _col(df: pd.DataFrame, name: str | None, default=None) -> pd.Series:
+def _col(df: pd.DataFrame, name: str | None, default=None) -> np.ndarray:
+    """A column as an object array, None for missing values (or ``default`` if no such column)."""
     if name and name in df.columns:
-        return df[name].astype(object).where(df[name].notna(), None)
-    return pd.Series([default] * len(df), index=df.index, dtype=object)
+        values = df[name].to_numpy(dtype=object)
+        missing = pd.isna(values)
+        if missing.any():
+            values = values.copy()
+            values[missing] = None
+        return values
+    return np.full(len(df), default, dtype=object)
 
 
 def _id_column(layer: str, df: pd.DataFrame) -> str | None:
@@ -253,50 +259,53 @@ def _id_column(layer: str, df: pd.DataFrame) -> str | None:
     return None
 
 
-def _present(layer: str, df: pd.DataFrame) -> pd.DataFrame:
-    """The uniform columns (id, name, kind, commodity, precision, ...) of a layer's rows."""
+def _uniform(layer: str, df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The uniform columns (id, name, kind, commodity, precision, ...) of a layer, as arrays."""
+    n = len(df)
+
+    def const(v):
+        return np.full(n, v, dtype=object)
+
     idc = _id_column(layer, df)
-    ids = _col(df, idc) if idc else pd.Series([str(i) for i in df.index], index=df.index)
-    out = pd.DataFrame({"id": ids.astype(str)}, index=df.index)
+    ids = _col(df, idc) if idc else np.array([str(i) for i in df.index], dtype=object)
+    out = {"id": np.array([str(v) for v in ids], dtype=object)}
     if layer == "camps":
-        out["name"], out["kind"], out["commodity"] = _col(df, "name"), _col(df, "kind"), None
+        out.update(name=_col(df, "name"), kind=_col(df, "kind"), commodity=const(None))
     elif layer == "mines":
-        out["name"], out["kind"] = _col(df, "name"), "mine"
-        out["commodity"] = _col(df, "commodity")
+        out.update(name=_col(df, "name"), kind=const("mine"), commodity=_col(df, "commodity"))
     elif layer == "named_mines":
-        out["name"], out["kind"] = _col(df, "name_in_report"), _col(df, "location_role")
-        out["commodity"] = _col(df, "commodity")
+        out.update(name=_col(df, "name_in_report"), kind=_col(df, "location_role"),
+                   commodity=_col(df, "commodity"))
     elif layer == "mineral_deposits":
-        out["name"] = _col(df, "commodity").map(lambda c: f"{c} deposit region")
-        out["kind"], out["commodity"] = "deposit region", _col(df, "commodity")
-    elif layer == "counties":
-        out["name"], out["kind"], out["commodity"] = _col(df, "name_en"), "county", None
-    elif layer == "provinces":
-        out["name"], out["kind"], out["commodity"] = _col(df, "name_en"), "province", None
+        com = _col(df, "commodity")
+        out.update(name=np.array([f"{c} deposit region" for c in com], dtype=object),
+                   kind=const("deposit region"), commodity=com)
+    elif layer in ("counties", "provinces"):
+        out.update(name=_col(df, "name_en"), kind=const({"counties": "county"}.get(layer, "province")),
+                   commodity=const(None))
     else:
         name_col = next((c for c in ("name", "title", "label") if c in df.columns), None)
-        out["name"] = _col(df, name_col) if name_col else out["id"]
-        out["kind"], out["commodity"] = _col(df, "kind"), _col(df, "commodity")
+        out.update(name=_col(df, name_col) if name_col else out["id"], kind=_col(df, "kind"),
+                   commodity=_col(df, "commodity"))
     if layer == "counties":
-        out["precision"] = "boundary"
-        out["location_precision"] = _col(df, "boundary_vintage")
-        out["source"] = _col(df, "source")
-        out["province"], out["county"] = _col(df, "province"), _col(df, "name_en")
+        out.update(precision=const("boundary"), location_precision=_col(df, "boundary_vintage"),
+                   source=_col(df, "source"), province=_col(df, "province"), county=_col(df, "name_en"))
     elif layer == "provinces":
-        out["precision"] = "boundary"
-        out["location_precision"] = _col(df, "boundary_vintage")
-        out["source"] = _col(df, "boundary_source")
-        out["province"], out["county"] = _col(df, "name_en"), None
+        out.update(precision=const("boundary"), location_precision=_col(df, "boundary_vintage"),
+                   source=_col(df, "boundary_source"), province=_col(df, "name_en"), county=const(None))
     else:
-        out["precision"] = _col(df, "precision")
         lp = _col(df, "location_precision")
         if layer == "mineral_deposits":
-            lp = _col(df, "region_note").where(_col(df, "region_note").astype(str) != "", None)
-            lp = lp.where(lp.notna(), _col(df, "provinces"))
-        out["location_precision"] = lp
-        out["source"] = _col(df, "source")
-        out["province"], out["county"] = _col(df, "province"), _col(df, "county")
+            note, provs = _col(df, "region_note"), _col(df, "provinces")
+            lp = np.array([a if a not in (None, "") else b for a, b in zip(note, provs)], dtype=object)
+        out.update(precision=_col(df, "precision"), location_precision=lp, source=_col(df, "source"),
+                   province=_col(df, "province"), county=_col(df, "county"))
     return out
+
+
+def _present(layer: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The uniform columns of a layer's rows, as a DataFrame indexed like ``df``."""
+    return pd.DataFrame(_uniform(layer, df), index=df.index)
 
 
 # --- finding a site by name ----------------------------------------------------------------
@@ -800,6 +809,8 @@ class SpatialIndex:
         self.frame = gdf
         geoms = gdf.geometry if gdf.crs.to_epsg() == 4326 else gdf.geometry.to_crs(4326)
         values = np.asarray(geoms.values, dtype=object)
+        self.values = values  # EPSG:4326, every row
+        self._uniform: dict[str, dict] = {}
         present = ~(shapely.is_missing(values) | shapely.is_empty(values))
         self.rows = np.flatnonzero(present)
         self.n_without_geometry = int((~present).sum())
@@ -821,6 +832,12 @@ class SpatialIndex:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def uniform(self, layer: str) -> dict[str, np.ndarray]:
+        """The uniform columns of every row (see :data:`NEAR_COLUMNS`), computed once."""
+        if layer not in self._uniform:
+            self._uniform[layer] = _uniform(layer, self.frame)
+        return self._uniform[layer]
 
     def _site_planar(self, site):
         return shapely.transform(site, lambda c: np.column_stack(
@@ -916,13 +933,14 @@ class SpatialIndex:
         """
         if int(k) < 1:
             raise InputError(f"k must be 1 or more, not {k!r}")
-        exclude = exclude or set()
-        want = min(int(k), len(self.rows) - len(exclude & set(self.rows.tolist())))
+        excluded = np.array(sorted(exclude or ()), dtype=np.int64)
+        excluded = excluded[np.isin(excluded, self.rows)]
+        want = min(int(k), len(self.rows) - len(excluded))
         km = 10.0
         while True:
             res = self.query(site, km)
-            keep = np.array([r not in exclude for r in res[0]], dtype=bool)
-            res = tuple(a[keep] for a in res)
+            if len(excluded):
+                res = tuple(a[~np.isin(res[0], excluded)] for a in res)
             if len(res[0]) >= want or km > 40_000:
                 return tuple(a[: int(k)] for a in res)
             km *= 4
@@ -982,23 +1000,17 @@ def _target(layer, gpkg) -> tuple[str, SpatialIndex]:
 
 def _result(layer_name: str, idx: SpatialIndex, site: Site, res, own_columns: bool) -> gpd.GeoDataFrame:
     rows, dist, az, lon2, lat2 = res
-    frame = idx.frame
-    picked = frame.iloc[rows]
     if own_columns:
-        out = picked.copy()
+        out = idx.frame.iloc[rows].copy()
         out["distance_km"] = dist / 1000.0
         out["bearing_deg"] = az
     else:
-        pres = _present(layer_name, picked)
-        out = gpd.GeoDataFrame(pres, geometry=picked.geometry.to_crs(4326)
-                               if picked.crs.to_epsg() != 4326 else picked.geometry, crs="EPSG:4326")
-        out["distance_km"] = dist / 1000.0
-        out["bearing_deg"] = az
-        out["lon"], out["lat"] = lon2, lat2
-        out["site_id"] = site.id
-        out["site_precision"] = site.precision
-        out = out[[*NEAR_COLUMNS, "geometry"]]
-    out = out.reset_index(drop=True) if not own_columns else out
+        uniform = idx.uniform(layer_name)
+        cols = {c: uniform[c][rows] for c in NEAR_COLUMNS[:9]}
+        cols.update(distance_km=dist / 1000.0, bearing_deg=az, lon=lon2, lat=lat2,
+                    site_id=np.full(len(rows), site.id, dtype=object),
+                    site_precision=np.full(len(rows), site.precision, dtype=object))
+        out = gpd.GeoDataFrame(cols, geometry=idx.values[rows], crs="EPSG:4326")
     out.attrs.update({
         "site": site.describe(), "site_id": site.id, "site_name": site.name,
         "site_layer": site.layer, "site_precision": site.precision, "layer": layer_name,
@@ -1012,8 +1024,7 @@ def _result(layer_name: str, idx: SpatialIndex, site: Site, res, own_columns: bo
 def _drop_self(layer_name: str, idx: SpatialIndex, site: Site, res):
     if site.layer != layer_name:
         return res
-    ids = _present(layer_name, idx.frame.iloc[res[0]])["id"].to_numpy()
-    keep = ids != site.id
+    keep = idx.uniform(layer_name)["id"][res[0]] != site.id
     return tuple(a[keep] for a in res)
 
 
@@ -1126,8 +1137,7 @@ def nearest(
     name, idx = _target(layer, gpkg)
     exclude = set()
     if s.layer == name:
-        ids = _present(name, idx.frame)["id"].to_numpy()
-        exclude = set(np.flatnonzero(ids == s.id).tolist())
+        exclude = set(np.flatnonzero(idx.uniform(name)["id"] == s.id).tolist())
     out = _result(name, idx, s, idx.nearest(s.geometry, k, exclude), own_columns=False)
     out.attrs["k"] = int(k)
     return out
