@@ -184,7 +184,8 @@ class _PolygonIndex:
       are measured against the polygons' boundary segments (an envelope query,
       a vectorised distance to prune, GEOS's own point-segment distance for the
       value); a point whose nearest segments belong to two polygons (a shared
-      vertex) goes to ``sjoin_nearest`` itself, so ties break exactly as before.
+      vertex) is settled by a query of the same polygon tree ``sjoin_nearest``
+      builds, first match kept, so ties break exactly as before.
     """
 
     def __init__(self, geoms: np.ndarray):
@@ -192,8 +193,17 @@ class _PolygonIndex:
         self.bounds = shapely.bounds(self.geoms)
         shapely.prepare(self.geoms)
         self._segments: tuple | None = None
+        self._tree: shapely.STRtree | None = None
         self._grids: dict[tuple, tuple] = {}
         self._rings: dict[float, object] = {}
+
+    def _polygon_tree(self) -> shapely.STRtree:
+        """The tree ``geopandas`` builds for ``sjoin_nearest`` (empty geometries as None)."""
+        if self._tree is None:
+            geoms = self.geoms.copy()
+            geoms[shapely.is_empty(geoms)] = None
+            self._tree = shapely.STRtree(geoms)
+        return self._tree
 
     def _segment_index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, shapely.STRtree]:
         if self._segments is None:
@@ -324,13 +334,15 @@ class _PolygonIndex:
         index[rows] = first[unique]
         method[rows] = 1
         distance[rows] = best[unique] / 1000.0
-        if tie.any():  # equidistant from two polygons: let sjoin_nearest break the tie, as before
+        if tie.any():  # equidistant from two polygons: the polygon tree breaks the tie, as before
             rows = left[tie]
-            sub = gpd.GeoSeries(shapely.points(*pts.planar(rows)), crs=polygons.crs)
-            t_index, t_method, t_dist = _nearest_index(sub, polygons, tolerance_m / 1000.0)
-            index[rows] = t_index
-            method[rows] = _method_codes(t_method)
-            distance[rows] = t_dist
+            (qi, ti), dd = self._polygon_tree().query_nearest(
+                shapely.points(*pts.planar(rows)), max_distance=tolerance_m,
+                return_distance=True, all_matches=True)
+            first = np.unique(qi, return_index=True)[1]  # sjoin_nearest keeps the first match
+            index[rows[qi[first]]] = ti[first]
+            method[rows[qi[first]]] = 1
+            distance[rows[qi[first]]] = dd[first] / 1000.0
 
 
 def _block_reduce(a: np.ndarray, k: int, op) -> np.ndarray:
