@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import click
@@ -405,7 +406,8 @@ def _near_output(result, fmt: str, what: str) -> None:
     meta = {k: a.get(k) for k in ("site_id", "site_name", "site_layer", "site_precision", "site",
                                   "layer", "km", "k", "features_without_geometry", "method")
             if a.get(k) is not None}
-    head = [f"Site: {a['site']}", "", f"{len(result)} feature(s) of layer {a['layer']} {what}, "
+    site = textwrap.fill(f"Site: {a['site']}", 100, subsequent_indent="  ") if fmt == "table" else a["site"]
+    head = [site, "", f"{len(result)} feature(s) of layer {a['layer']} {what}, "
             "nearest first (distance on the WGS 84 ellipsoid; bearing from the site, ° from north):"]
     foot = []
     if a.get("features_without_geometry"):
@@ -414,7 +416,7 @@ def _near_output(result, fmt: str, what: str) -> None:
     foot.append(f"Method: {a['method']}.")
     cols = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
     if fmt == "csv":
-        _echo_err("atlas: " + " ".join(head[:1]))
+        _echo_err(f"atlas: site: {a['site']}")
     click.echo(q.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
 
 
@@ -459,7 +461,7 @@ def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
     from . import query as q
 
     result = q.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
-    _near_output(result, fmt, f"nearest (k={k})")
+    _near_output(result, fmt, "nearest the site")
 
 
 @main.command("summary")
