@@ -33,6 +33,7 @@ layer, so repeated queries in one process are fast.
 from __future__ import annotations
 
 import difflib
+import functools
 import itertools
 import json
 import math
@@ -330,10 +331,38 @@ def _strip_suffix(norm: str) -> str:
     return stripped if len(stripped) >= 3 else norm
 
 
-def _keys(text: str) -> set[str]:
+_NOT_LATIN = re.compile(r"[^0-9a-z]")
+
+
+def _norm(text: str) -> str:
+    """:func:`atlas.names.normalize`, with a fast path for ASCII text (user layers are large)."""
+    text = str(text or "")
+    if text.isascii():
+        return _NOT_LATIN.sub("", text.lower())
+    return names.normalize(text)
+
+
+def _name_keys(text: str) -> set[str]:
+    """:func:`atlas.names.keys`, with a fast path for ASCII text (the same keys; tested)."""
+    text = str(text or "")
+    if not text.isascii():
+        return names.keys(text)
+    base = _norm(text)
+    if not base:
+        return set()
+    out = {base}
+    for form in {base, names._LATIN_SUFFIXES.sub("", base)}:
+        if len(form) >= 3:
+            out.add(form)
+            out.add(names._rr_fold(form))
+    return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _keys(text: str) -> frozenset[str]:
     """:func:`atlas.names.keys` without generic words (관리소, 제14호, mine) that name nothing."""
-    return {k for k in names.keys(text)
-            if k not in _STOPWORDS and not re.fullmatch(r"제?\d+호?", k)}
+    return frozenset(k for k in _name_keys(text)
+                     if k not in _STOPWORDS and not re.fullmatch(r"제?\d+호?", k))
 
 
 def _variants(*texts: object) -> list[str]:
@@ -352,18 +381,19 @@ def _variants(*texts: object) -> list[str]:
             out += [p.strip() for p in re.split(r"[,/()]", part)]
     seen, uniq = set(), []
     for v in out:
-        if v and v not in seen and names.normalize(v):
+        if v and v not in seen and _norm(v):
             seen.add(v)
             uniq.append(v)
     return uniq
 
 
-def _parts(variant: str) -> list[str]:
+@functools.lru_cache(maxsize=100_000)
+def _parts(variant: str) -> tuple[str, ...]:
     """Words (and pairs of words) of a name that could identify it on their own."""
     words = [w for w in re.split(r"[\s,/();:&]+", variant) if w]
     good = []
     for w in words:
-        n = names.normalize(w)
+        n = _norm(w)
         if not n or n.isdigit() or n in _STOPWORDS or _strip_suffix(n) in _STOPWORDS:
             good.append(None)
             continue
@@ -371,7 +401,7 @@ def _parts(variant: str) -> list[str]:
         good.append(w if len(n) >= (2 if hangul else 3) else None)
     out = [w for w in good if w]
     out += [f"{a} {b}" for a, b in itertools.pairwise(good) if a and b]
-    return out
+    return tuple(out)
 
 
 @dataclass
@@ -406,8 +436,8 @@ class _NameIndex:
         extra: dict[str, list[str]] = {}
         if layer == "counties" and geonames is not None:
             extra = _geonames_variants(df, geonames)
-        for pos, (_, row) in enumerate(df.iterrows()):
-            p = pres.iloc[pos]
+        records = pd.DataFrame(df.drop(columns="geometry", errors="ignore")).to_dict("records")
+        for pos, (row, p) in enumerate(zip(records, pres.to_dict("records"))):
             e = len(self.entries)
             entry = _Entry(layer, pos, str(p["id"]), str(p["name"]), str(p["kind"] or ""))
             ids = [p["id"]]
@@ -436,9 +466,9 @@ class _NameIndex:
             self.entries.append(entry)
             for i in ids:
                 if i is not None and str(i).strip():
-                    self.ids.setdefault(names.normalize(str(i)), []).append(e)
+                    self.ids.setdefault(_norm(str(i)), []).append(e)
             for v in _variants(*texts):
-                norm = names.normalize(v)
+                norm = _norm(v)
                 self._add(self.exact, norm, e, v)
                 if _strip_suffix(norm) != norm:
                     self._add(self.exact, _strip_suffix(norm), e, v)
@@ -455,7 +485,7 @@ class _NameIndex:
         ``Kaechon-si``, ``요덕군``) asks for the unit: other layers then match
         it only as ``part of name`` unless one of their names is literally it.
         """
-        qn = names.normalize(query)
+        qn = _norm(query)
         allowed = set(layers) if layers else None
         admin_query = _admin_suffix(qn)
         found: dict[int, tuple[float, str, str]] = {}
@@ -482,7 +512,7 @@ class _NameIndex:
                 elif entry.kind == kind:
                     hit(e, "number and kind", f"{entry.kind} {entry.number}", literal=True)
         for e, text in self.exact.get(qn, []):
-            hit(e, "exact name", text, literal=names.normalize(text) == qn)
+            hit(e, "exact name", text, literal=_norm(text) == qn)
         if _strip_suffix(qn) != qn:
             for e, text in self.exact.get(_strip_suffix(qn), []):
                 hit(e, "exact name", text)
@@ -496,7 +526,7 @@ class _NameIndex:
     def fuzzy(self, query: str, layers: Iterable[str] | None = None, n: int = 8,
               cutoff: float = 0.75) -> list[dict]:
         """Features whose names are close to the query (difflib), with the ratio as score."""
-        qn = names.normalize(query)
+        qn = _norm(query)
         allowed = set(layers) if layers else None
         keys = [k for k, hits in self.exact.items()
                 if allowed is None or any(self.entries[e].layer in allowed for e, _ in hits)]
@@ -524,11 +554,11 @@ def _geonames_variants(counties: pd.DataFrame, geonames: pd.DataFrame) -> dict[s
         by_ko.setdefault(str(c.get("name_ko") or ""), []).append(c)
     out: dict[str, list[str]] = {}
     for _, g in geonames.iterrows():
-        town = names.keys(g["name"])
+        town = _name_keys(g["name"])
         alts = [a for a in str(g["alternatenames"] or "").split("|") if a]
         for c in by_ko.get(str(g.get("osm_unit_ko") or ""), []):
-            county = names.keys(c.get("name_en")) | names.keys(c.get("name_ko"))
-            alt_keys = set().union(*(names.keys(a) for a in alts)) if alts else set()
+            county = _name_keys(c.get("name_en")) | _name_keys(c.get("name_ko"))
+            alt_keys = set().union(*(_name_keys(a) for a in alts)) if alts else set()
             if town & county or alt_keys & county:  # the town the county is named after
                 out.setdefault(str(c["county_id"]), []).extend([g["name"], *alts])
     return out
@@ -636,7 +666,7 @@ def find(
     >>> atlas.find("단천").iloc[0]["layer"] in {"counties", "camps"}
     True
     """
-    if not names.normalize(query or ""):
+    if not _norm(query or ""):
         raise InputError("the query is empty: give a name, an id (KLS-14) or a camp number")
     index = _name_index(gpkg)
     rows = index.search(query, layers)

@@ -318,6 +318,30 @@ def test_assign_admin_reproduces_the_build_columns(gpkg, layers):
 # --- find() and resolve() --------------------------------------------------------------------
 
 
+def test_fast_name_keys_equal_atlas_names(layers):
+    from atlas import names
+
+    texts = set()
+    for name in ("camps", "mines", "named_mines", "counties", "provinces"):
+        for col in layers[name].columns:
+            if layers[name][col].dtype == object or pd.api.types.is_string_dtype(layers[name][col]):
+                texts |= {v for t in layers[name][col].dropna().astype(str) for v in q._variants(t)}
+    assert len(texts) > 500
+    for t in texts:
+        assert q._norm(t) == names.normalize(t), t
+        assert q._name_keys(t) == names.keys(t), t
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=30) | st.text(max_size=12))
+def test_fast_name_keys_equal_atlas_names_on_any_text(text):
+    from atlas import names
+
+    assert q._norm(text) == names.normalize(text)
+    assert q._name_keys(text) == names.keys(text)
+
+
+
 def _county_id(layers, name_ko: str) -> str:
     c = layers["counties"]
     return c.loc[c["name_ko"] == name_ko, "county_id"].iloc[0]
