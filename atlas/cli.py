@@ -409,7 +409,7 @@ def _near_output(result, fmt: str, what: str) -> None:
     site = textwrap.fill(f"Site: {a['site']}", 100, subsequent_indent="  ") if fmt == "table" else a["site"]
     head = [site, "", f"{len(result)} feature(s) of layer {a['layer']} {what}, "
             "nearest first (distance on the WGS 84 ellipsoid; bearing from the site, ° from north):"]
-    foot = []
+    foot = [] if len(result) else [f"No feature of {a['layer']} {what}."]
     if a.get("features_without_geometry"):
         foot.append(f"{a['features_without_geometry']} feature(s) of {a['layer']} have no public "
                     "coordinate and are not measured.")
