@@ -48,6 +48,7 @@ from pyproj import CRS
 
 from . import io, schema
 from .errors import InputError, NotFoundError
+from .style import COMMODITY_COLOURS, DENSITY_RAMP, KIND_LABELS, KIND_SHAPES, PROVINCE_RAMP, STATUS_COLOURS
 
 __all__ = [
     "PROJECT_CRS",
@@ -70,34 +71,8 @@ DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
 _SRSID = {4326: 3452, 5179: 28043}
 _ID_NAMESPACE = uuid.UUID("6f1c7a64-4a51-4b7e-9d0f-2b1e7e6a0c11")
 
-# --- palette: the same colours, shapes and classes as the HTML map (atlas.webmap) -------------
+# --- palette: atlas.style, shared with the HTML map ----------------------------------------
 
-#: Fill colour per Table 1 commodity class.
-COMMODITY_COLOURS = {
-    "coal": "#262626",
-    "iron ore": "#b34a1d",
-    "non-ferrous metal": "#1f6fb4",
-    "non-metallic mineral": "#2e9d3a",
-}
-#: Fill colour per camp status class (contested: the sources disagree).
-STATUS_COLOURS = {
-    "active": "#d7301f",
-    "closed": "#8c8c8c",
-    "contested": "#8e44ad",
-    "unknown": "#ffffff",
-}
-#: Marker shape per camp kind.
-KIND_SHAPES = {"kwan-li-so": "square", "kyo-hwa-so": "triangle", "other": "diamond"}
-KIND_LABELS = {
-    "kwan-li-so": "kwan-li-so (political prison camp)",
-    "kyo-hwa-so": "kyo-hwa-so (prison labour camp)",
-    "other": "suspected or other site",
-}
-#: Light-to-dark ramp of the provinces' reported mine counts (equal intervals, round steps).
-PROVINCE_RAMP = ("#fff4d2", "#fdc36f", "#f08a3c", "#c9352b", "#6d0f3a")
-#: Density ramp (ColorBrewer YlOrRd), transparent at the lowest value, darkest at the highest.
-DENSITY_RAMP = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c",
-                "#bd0026", "#800026")
 #: Colour of any other layer (a user's imported data): a magenta no atlas layer uses.
 USER_COLOUR = "#e7298a"
 _HATCHES = ("f_diagonal", "b_diagonal", "horizontal", "vertical", "cross", "diagonal_x")

@@ -74,6 +74,7 @@ from . import io, sources
 from .admin import PLANAR_CRS
 from .errors import InputError, NotFoundError
 from .schema import SCHEMAS
+from .style import DENSITY_RAMP
 
 __all__ = [
     "DENSITY_NODATA",
@@ -101,10 +102,7 @@ DATE_TAGS = (
     "ACQUISITIONDATE", "ACQUISITION_DATE", "ACQUISITIONDATETIME", "DATE_ACQUIRED",
     "SENSING_TIME", "SENSINGTIME", "DATATAKE_SENSING_START", "TIFFTAG_DATETIME", "DATETIME", "DATE",
 )
-_RAMP = (  # ColorBrewer YlOrRd: pale for low, dark red for the highest density
-    "#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c", "#bd0026",
-    "#800026",
-)
+_RAMP = DENSITY_RAMP  # pale for low, dark red for the highest density
 
 
 def _now() -> datetime:

@@ -48,6 +48,8 @@ from pyproj import Geod, Transformer
 
 from . import _assets, io, names, sources
 from .errors import InputError
+from .style import COMMODITY_COLOURS, DENSITY_RAMP, KIND_LABELS, KIND_SHAPES, STATUS_COLOURS
+from .style import PROVINCE_RAMP as RAMP
 
 __all__ = ["LAYER_TITLES", "RING_KM", "build_map", "write_map"]
 
@@ -77,19 +79,6 @@ ONLINE_BASES = (
      "https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}",
      "Imagery © Esri, Maxar, Earthstar Geographics and the GIS User Community", 19),
 )
-COMMODITY_COLOURS = {
-    "coal": "#262626", "iron ore": "#b34a1d", "non-ferrous metal": "#1f6fb4",
-    "non-metallic mineral": "#2e9d3a",
-}
-STATUS_COLOURS = {"active": "#d7301f", "closed": "#8c8c8c", "contested": "#8e44ad", "unknown": "#ffffff"}
-KIND_SHAPES = {"kwan-li-so": "square", "kyo-hwa-so": "triangle", "other": "diamond"}
-KIND_LABELS = {
-    "kwan-li-so": "kwan-li-so (political prison camp)",
-    "kyo-hwa-so": "kyo-hwa-so (prison labour camp)",
-    "other": "suspected or other site",
-}
-#: Colour ramp (low to high) of the density overlay and the province choropleth.
-RAMP = ("#fff4d2", "#fdc36f", "#f08a3c", "#c9352b", "#6d0f3a")
 _POINT_DIGITS = 6  # ~0.1 m: points keep their published precision
 _POLY_DIGITS = 4  # ~10 m: boundaries are generalised far beyond that
 _RASTER_MAX_PX = 1024
@@ -582,7 +571,7 @@ def _entry(layer: str, index: int, label, keys: list[str], note: str = "") -> di
 # --- rasters -------------------------------------------------------------------
 
 
-def _ramp_rgb(t: np.ndarray, colours=RAMP) -> np.ndarray:
+def _ramp_rgb(t: np.ndarray, colours=DENSITY_RAMP) -> np.ndarray:
     stops = np.linspace(0.0, 1.0, len(colours))
     rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colours], float)
     return np.stack([np.interp(t, stops, rgb[:, k]) for k in range(3)], axis=-1)
@@ -635,7 +624,7 @@ def _density(path: Path) -> dict:
     return {"kind": "images", "features": [{
         "url": _assets.data_uri(_assets.png_rgba(rgba), "image/png"), "bounds": bounds, "opacity": 0.8,
         "t": html.escape(path.name)}], "legend": {
-        "items": [{"gradient": list(RAMP), "min": "0 (transparent)",
+        "items": [{"gradient": list(DENSITY_RAMP), "min": "0 (transparent)",
                    "max": f"{vmax:.3g}{' ' + unit if unit else ''}"}],
         "note": f"{desc + ': ' if desc else ''}from {path.name}; colour stretched linearly from 0 to the maximum.",
     }}

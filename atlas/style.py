@@ -1,0 +1,32 @@
+"""The one palette of the atlas: the HTML map, the QGIS styles and the raster style share it.
+
+A reader who learns a colour or a shape on the map sees the same in QGIS.
+"""
+
+from __future__ import annotations
+
+__all__ = ["COMMODITY_COLOURS", "DENSITY_RAMP", "KIND_LABELS", "KIND_SHAPES", "PROVINCE_RAMP",
+           "STATUS_COLOURS"]
+
+#: Fill colour per Table 1 commodity class.
+COMMODITY_COLOURS = {
+    "coal": "#262626",
+    "iron ore": "#b34a1d",
+    "non-ferrous metal": "#1f6fb4",
+    "non-metallic mineral": "#2e9d3a",
+}
+#: Fill colour per camp status class (contested: the sources disagree).
+STATUS_COLOURS = {"active": "#d7301f", "closed": "#8c8c8c", "contested": "#8e44ad", "unknown": "#ffffff"}
+#: Marker shape per camp kind.
+KIND_SHAPES = {"kwan-li-so": "square", "kyo-hwa-so": "triangle", "other": "diamond"}
+#: What each camp kind is, in words.
+KIND_LABELS = {
+    "kwan-li-so": "kwan-li-so (political prison camp)",
+    "kyo-hwa-so": "kyo-hwa-so (prison labour camp)",
+    "other": "suspected or other site",
+}
+#: Light-to-dark ramp of the provinces' reported mine counts.
+PROVINCE_RAMP = ("#fff4d2", "#fdc36f", "#f08a3c", "#c9352b", "#6d0f3a")
+#: Density ramp (ColorBrewer YlOrRd): pale for the lowest value, darkest red for the highest.
+DENSITY_RAMP = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c",
+                "#bd0026", "#800026")
