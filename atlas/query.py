@@ -1242,7 +1242,15 @@ def _features(gpkg) -> dict[str, gpd.GeoDataFrame]:
     mines = _joined("mines", gpkg, ["mine_id", "commodity_class"])
     camps = _joined("camps", gpkg, ["site_id", "kind"])
     named = _joined("named_mines", gpkg, ["named_id", "commodity_class"])
-    return {"mines": mines, "camps": camps, "named_mines": named}
+    feats = {"mines": mines, "camps": camps, "named_mines": named}
+    for name, gtype in io.list_layers(gpkg):
+        if name.startswith("user_") and gtype is not None:  # a user's imported layer: one count column
+            feats[name] = _joined(name, gpkg, [])
+    return feats
+
+
+def _user_columns(feats: dict) -> list[str]:
+    return [k for k in feats if k.startswith("user_")]
 
 
 _UNKNOWN = "Unidentified or unknown"
@@ -1257,6 +1265,7 @@ def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value) -> dict:
         return df[v.isna()] if value is None else df[v == value]
 
     m, c, n = sel(feats["mines"]), sel(feats["camps"]), sel(feats["named_mines"])
+    users = {k: len(sel(feats[k])) for k in _user_columns(feats)}
     return {
         "geolocated_mines": len(m) if value is not None else int((~m.geometry.isna() & ~m.geometry.is_empty).sum()),
         "geolocated_by_type": _by_type(m["commodity_class"]),
@@ -1264,6 +1273,7 @@ def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value) -> dict:
         "kyo_hwa_so": int((c["kind"] == "kyo-hwa-so").sum()),
         "other_camp_sites": int((c["kind"] == "other").sum()),
         "named_mines": len(n),
+        **users,
     }
 
 
@@ -1302,8 +1312,9 @@ def province_summary(gpkg: Path | str | None = None) -> pd.DataFrame:
         Table 1 class), ``kwan_li_so``, ``kyo_hwa_so``, ``other_camp_sites``
         (camps), ``named_mines`` (the mines and districts the report names,
         by their point; town proxies included) - each counted by spatial
-        join, and in the unknown row the features with no public coordinate.
-        ``attrs`` holds ``boundary_source``, ``boundary_vintage``, ``report``
+        join, and in the unknown row the features with no public coordinate;
+        then one count column per layer a user imported (``user_<name>``,
+        see :func:`atlas.import_layer`). ``attrs`` holds ``boundary_source``, ``boundary_vintage``, ``report``
         and ``method``.
 
     Raises
@@ -1335,14 +1346,14 @@ def province_summary(gpkg: Path | str | None = None) -> pd.DataFrame:
                                           "reported_share_pct": float(total["share_pct_printed"])},
                        feats))
     out = pd.DataFrame(rows, columns=["province", "reported_mines", "reported_share_pct",
-                                      *_SUMMARY_COUNTS])
+                                      *_SUMMARY_COUNTS, *_user_columns(feats)])
     out.attrs.update(_summary_attrs(gpkg))
     return out
 
 
 def _total(rows: list[dict], label_col: str, fixed: dict, feats) -> dict:
     tot = {label_col: "Total", **fixed}
-    for c in _SUMMARY_COUNTS:
+    for c in [*_SUMMARY_COUNTS, *_user_columns(feats)]:
         if c == "geolocated_by_type":
             m = feats["mines"]
             tot[c] = _by_type(m.loc[~(m.geometry.isna() | m.geometry.is_empty), "commodity_class"])
@@ -1397,7 +1408,8 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False) 
                  **_counts(feats, "county_id", None)})
     tot = _total(rows, "county", {"county_ko": "", "county_id": "", "province": ""}, feats)
     rows.append(tot)
-    out = pd.DataFrame(rows, columns=["county", "county_ko", "county_id", "province", *_SUMMARY_COUNTS])
+    out = pd.DataFrame(rows, columns=["county", "county_ko", "county_id", "province", *_SUMMARY_COUNTS,
+                                      *_user_columns(feats)])
     out.attrs.update(_summary_attrs(gpkg))
     return out
 

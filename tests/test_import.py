@@ -208,3 +208,45 @@ def test_bad_layer_name_and_missing_file(atlas_copy, tmp_path):
         atlas.import_layer(tmp_path / "x.csv", "Bad Name!", gpkg=atlas_copy)
     result = run_cli("import", str(tmp_path / "missing.csv"), "--as", "x", "--gpkg", str(atlas_copy))
     assert result.returncode == 2 and "no file" in result.stderr
+
+
+def test_imported_layer_flows_into_near_summary_map_and_export(browser_session, atlas_copy, real_points,
+                                                              tmp_path):
+    """An imported layer is found by near(), counted by the summary and drawn by the map."""
+    path = tmp_path / "synthetic_flow.geojson"
+    real_points.to_file(path, driver="GeoJSON")
+    atlas.import_layer(path, "flow", gpkg=atlas_copy)
+    first = real_points.iloc[0]
+    hits = atlas.near(first["site_id"], km=1, layer="user_flow", gpkg=atlas_copy, site_layer="camps")
+    assert list(hits["name"]) == [first["name"]]
+    assert hits["distance_km"].iloc[0] < 0.001
+    summary = atlas.province_summary(atlas_copy).set_index("province")
+    expected = real_points.merge(atlas.read_layer("camps", atlas_copy)[["site_id", "province"]])
+    for province, n in expected["province"].value_counts().items():
+        assert summary.loc[province, "user_flow"] == n
+    assert summary.loc["Total", "user_flow"] == len(real_points)
+    result = run_cli("summary", "--format", "csv", "--gpkg", str(atlas_copy))
+    assert result.returncode == 0 and "user_flow" in result.stdout.splitlines()[0]
+    html = atlas.write_map(tmp_path / "map.html", gpkg=atlas_copy)
+    from atlas import _browser
+
+    with _browser.open_page(html, browser=browser_session) as page:
+        titles = page.page.evaluate(
+            "Object.entries(window.atlasLayers).map(([k, v]) => [k, v.getLayers().length])")
+        assert not page.blocked and not page.page_errors
+    counts = dict(titles)
+    user = [k for k in counts if k.startswith("user:")]
+    assert len(user) == 1 and counts[user[0]] == len(real_points)
+    qgz = atlas.export_qgis(tmp_path / "qgis", gpkg=atlas_copy)
+    assert "user_flow" in {n for n, _ in atlas.list_layers(qgz.parent / "atlas.gpkg")}
+
+
+@pytest.fixture(scope="module")
+def browser_session():
+    from atlas import _browser
+
+    from .conftest import require_tool
+
+    require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
+    with _browser.chromium() as b:
+        yield b

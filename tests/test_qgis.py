@@ -34,7 +34,7 @@ import atlas
 from atlas import io, qgis
 from atlas.errors import NotFoundError, ValidationError
 
-from .conftest import require_tool, run_cli
+from .conftest import REPO, require_tool, run_cli
 
 QGIS_PYTHON = "/usr/bin/python3"
 PROBE = Path(__file__).with_name("qgis_probe.py")
@@ -500,7 +500,7 @@ def test_project_renders_a_map_that_is_not_blank(project_probe):
     assert render["layers_drawn"] >= 5
     assert render["non_background"] > 0.2 * render["pixels"]
     assert render["colours"] > 50
-    keep = io.output_dir() / "qgis_render.png"
+    keep = REPO / "output" / "qgis_render.png"  # kept for a person to look at (output/ is not in git)
     keep.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(render["png"], keep)
 
