@@ -100,6 +100,7 @@ def provinces_layer(root: Path | None = None) -> gpd.GeoDataFrame:
                 "reported_share_pct": float(t["share_pct_printed"]),
                 "report_ref": t["report_ref"],
                 "area_km2": round(area, 1),
+                "reported_mines_per_1000_km2": round(int(t["mines"]) / area * 1000.0, 3),
                 "boundary_source": BOUNDARY_SOURCE_PROVINCES,
                 "boundary_vintage": BOUNDARY_VINTAGE.split("; ")[0],
                 "licence": "public domain (Natural Earth); counts: cite the report",

@@ -556,7 +556,7 @@ def province_density(gpkg: Path | None = None, out: Path | None = None) -> gpd.G
             "reported_mines": prov["reported_mines"].astype(int),
             "reported_share_pct": prov["reported_share_pct"].astype(float),
             "area_km2": area,
-            "mines_per_1000km2": (prov["reported_mines"].astype(float) / area * 1000.0).round(3),
+            "mines_per_1000km2": pd.to_numeric(prov["reported_mines_per_1000_km2"]),
             "geolocated_mines": prov["name_en"].map(counts).fillna(0).astype(int),
             "report_ref": prov["report_ref"],
             "area_method": "geodesic area on the WGS84 ellipsoid (provinces.area_km2)",

@@ -113,7 +113,8 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         "provinces", "MultiPolygon", "province_id", r"^KP-\d{2}$",
         _with(_f("province_id! name_en! name_ko! name_mr name_rr name_variants iso_3166_2! "
                  "folded_units ne_units table2_order:int! reported_mines:int! "
-                 "reported_share_pct:float! report_ref! area_km2:float! boundary_source! "
+                 "reported_share_pct:float! report_ref! area_km2:float! "
+                 "reported_mines_per_1000_km2:float! boundary_source! "
                  "boundary_vintage! licence! attribution!"), name_en=REPORT_PROVINCES),
         description="The report's 10 provinces (special cities folded in) with Table 2",
     ),
