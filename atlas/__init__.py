@@ -3,8 +3,10 @@
 The public API mirrors the ``atlas`` command:
 
 >>> import atlas
->>> atlas.build()                       # output/atlas.gpkg           # doctest: +SKIP
->>> atlas.read_layer("camps")           # a GeoDataFrame              # doctest: +SKIP
+>>> path = atlas.build()                # writes output/atlas.gpkg
+>>> camps = atlas.read_layer("camps")   # a GeoDataFrame
+>>> sorted(camps["kind"].unique())
+['kwan-li-so', 'kyo-hwa-so', 'other']
 """
 
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin

@@ -156,8 +156,11 @@ def screenshot(html: Path, png: Path, size: tuple[int, int] = (1400, 900)) -> Pa
 
     Examples
     --------
-    >>> screenshot(Path("output/atlas.html"), Path("output/map.png"))  # doctest: +SKIP
-    PosixPath('output/map.png')
+    >>> import tempfile, atlas
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> png = screenshot(atlas.write_map(folder / "atlas.html"), folder / "map.png")  # needs Chromium
+    >>> png.read_bytes()[:4] == b"\x89PNG"
+    True
     """
     png = Path(png)
     png.parent.mkdir(parents=True, exist_ok=True)

@@ -444,7 +444,9 @@ def import_layer(
     >>> import atlas, pathlib, tempfile
     >>> csv_path = pathlib.Path(tempfile.mkdtemp()) / "sites.csv"
     >>> _ = csv_path.write_text("name,lat,lon\\nKLS-14 (Wikipedia point),39.571086,126.055466\\n")
-    >>> layer = atlas.import_layer(csv_path, "doctest_sites")  # doctest: +SKIP
+    >>> layer = atlas.import_layer(csv_path, "doctest_sites")
+    >>> layer[["name", "province", "county_ko"]].iloc[0].tolist()
+    ['KLS-14 (Wikipedia point)', 'South Pyongan Province', '개천시']
     """
     say = progress or (lambda _m: None)
     path = Path(path)
