@@ -257,6 +257,11 @@ function atlasInit(map, spec) {
           var tr = el("tr"); tr.appendChild(el("th", null, c)); tr.appendChild(el("td", null, v));
           table.appendChild(tr);
         });
+        (spec1.consts || []).forEach(function (kv) {  /* one value for every feature of the layer */
+          if (kv[1] == null || kv[1] === "") return;
+          var tr = el("tr"); tr.appendChild(el("th", null, kv[0])); tr.appendChild(el("td", null, kv[1]));
+          table.appendChild(tr);
+        });
         box.appendChild(table);
         L.popup({ maxWidth: 420, maxHeight: 400 }).setLatLng(e.latlng).setContent(box).openOn(map);
       });

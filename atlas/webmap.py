@@ -676,7 +676,12 @@ def _user(name: str, gdf, colour: str) -> dict:
     xy = np.round(np.column_stack([shapely.get_x(points), shapely.get_y(points)]), _POINT_DIGITS)
     order = np.flatnonzero(is_point).tolist() + np.flatnonzero(~is_point).tolist()
     values = {c: [_json_value(v) for v in gdf[c].to_numpy()[order]] for c in cols}
+    # a column with one value on every row (the source file, its sha256, the import time, ...) is
+    # written once, not once per point: 50,000 imported points stay a few MB
+    consts = {c: v[0] for c, v in values.items() if len(v) > 1 and all(x == v[0] for x in v)}
+    cols = [c for c in cols if c not in consts]
     return {"kind": "user", "colour": colour, "cols": cols, "values": [values[c] for c in cols],
+            "consts": [[c, v] for c, v in consts.items()],
             "xy": xy.ravel().tolist(),
             "geoms": [_geometry(g) for g in gdf.geometry[~is_point]], "legend": {
                 "items": [{"sym": _symbol("circle", colour, "#ffffff", size=10), "label": f"{len(gdf)} features"}],

@@ -233,7 +233,13 @@ def test_imported_layer_flows_into_near_summary_map_and_export(browser_session, 
     with _browser.open_page(html, browser=browser_session) as page:
         titles = page.page.evaluate(
             "Object.entries(window.atlasLayers).map(([k, v]) => [k, v.getLayers().length])")
+        popup = page.page.evaluate(
+            "(() => { const g = window.atlasLayers['user:0']; g.addTo(window.atlas.map);"
+            " const m = g.getLayers()[0]; g.fire('click', {layer: m, propagatedFrom: m, latlng: m.getLatLng()});"
+            " return document.querySelector('.leaflet-popup-content').textContent; })()")
         assert not page.blocked and not page.page_errors
+    # the popup shows the feature's own values and the layer-wide ones (written once in the page)
+    assert _sha(path) in popup and "source_file" in popup and real_points.iloc[0]["name"] in popup
     counts = dict(titles)
     user = [k for k in counts if k.startswith("user:")]
     assert len(user) == 1 and counts[user[0]] == len(real_points)
