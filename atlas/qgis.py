@@ -742,9 +742,10 @@ def raster_qml(path: Path, density: bool = True) -> str:
 
     Examples
     --------
+    >>> import atlas
     >>> from atlas.qgis import raster_qml
-    >>> qml = raster_qml("output/mine_density.tif")  # doctest: +SKIP
-    >>> "singlebandpseudocolor" in qml  # doctest: +SKIP
+    >>> qml = raster_qml(atlas.density())  # the mine density GeoTIFF, written to output/
+    >>> "singlebandpseudocolor" in qml
     True
     """
     r = _read_raster(Path(path))

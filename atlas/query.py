@@ -1119,10 +1119,15 @@ def near(
     >>> "camp" in mines.attrs["site"]
     True
     """
+    return _radius_query(site, km, layer, gpkg, site_layer, own_columns=False)
+
+
+def _radius_query(site, km, layer, gpkg, site_layer, own_columns: bool) -> gpd.GeoDataFrame:
+    """Every feature of ``layer`` within ``km`` of ``site``, nearest first (near and within)."""
     s = _site_geometry(site, gpkg, site_layer)
     name, idx = _target(layer, gpkg)
     res = _drop_self(name, idx, s, idx.query(s.geometry, km))
-    out = _result(name, idx, s, res, own_columns=False)
+    out = _result(name, idx, s, res, own_columns=own_columns)
     out.attrs["km"] = float(km)
     return out
 
@@ -1211,12 +1216,7 @@ def within(
     >>> {"mine_id", "commodity", "distance_km"} <= set(sub.columns)
     True
     """
-    s = _site_geometry(site, gpkg, site_layer)
-    name, idx = _target(layer, gpkg)
-    res = _drop_self(name, idx, s, idx.query(s.geometry, km))
-    out = _result(name, idx, s, res, own_columns=True)
-    out.attrs["km"] = float(km)
-    return out
+    return _radius_query(site, km, layer, gpkg, site_layer, own_columns=True)
 
 
 # --- summaries -------------------------------------------------------------------------------
