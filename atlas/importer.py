@@ -29,7 +29,7 @@ import pandas as pd
 import pyogrio
 import shapely
 
-from . import io, schema
+from . import io, schema, sources
 from .admin import join_admin
 from .errors import InputError, NotFoundError
 
@@ -297,12 +297,6 @@ def _read_vector(path: Path, fmt: str, tmpdir: Path) -> gpd.GeoDataFrame:
 # --- validation -----------------------------------------------------------------------
 
 
-def _outline_5179():
-    from . import sources
-
-    return sources.read_geojson("boundaries/ne10m_admin0_prk.geojson").to_crs("EPSG:5179").union_all()
-
-
 def _check_points(gdf: gpd.GeoDataFrame, path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Refuse non-point or invalid geometry; detect swapped lat/lon; measure outliers (km)."""
     geoms = gdf.geometry
@@ -317,8 +311,8 @@ def _check_points(gdf: gpd.GeoDataFrame, path: Path) -> tuple[np.ndarray, np.nda
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"{path}: row {gdf['source_row'].iloc[i]}: invalid geometry")
     wgs = geoms.to_crs("EPSG:4326")
-    x = np.where(empty, np.nan, wgs.x.to_numpy(na_value=np.nan) if hasattr(wgs.x, "to_numpy") else wgs.x)
-    y = np.where(empty, np.nan, wgs.y)
+    x = np.where(empty, np.nan, shapely.get_x(wgs.to_numpy()))
+    y = np.where(empty, np.nan, shapely.get_y(wgs.to_numpy()))
     if (np.abs(y[~empty]) > 90).any() or (np.abs(x[~empty]) > 180).any():
         i = int(np.flatnonzero(~empty & ((np.abs(y) > 90) | (np.abs(x) > 180)))[0])
         raise InputError(f"{path}: row {gdf['source_row'].iloc[i]}: coordinate ({y[i]}, {x[i]}) is not "
@@ -334,7 +328,7 @@ def _check_points(gdf: gpd.GeoDataFrame, path: Path) -> tuple[np.ndarray, np.nda
             "when swapped; name the columns with --lat COL --lon COL")
     pts = gpd.GeoSeries(wgs, crs="EPSG:4326")[valid].to_crs("EPSG:5179")
     dist = np.full(len(gdf), np.nan)
-    dist[valid] = pts.distance(_outline_5179()).to_numpy() / 1000.0
+    dist[valid] = pts.distance(sources.dprk_outline("EPSG:5179")).to_numpy() / 1000.0
     return empty, dist
 
 

@@ -21,7 +21,7 @@ from pyproj import Geod
 from . import sources
 from .admin import join_admin
 
-__all__ = ["BOUNDARY_VINTAGE", "COMMODITY_CLASSES", "build_layers"]
+__all__ = ["BOUNDARY_VINTAGE", "build_layers"]
 
 GEOD = Geod(ellps="WGS84")
 REPORT = "Gulag, Inc. (HRNK 2016)"
@@ -30,7 +30,6 @@ BOUNDARY_VINTAGE = (
     "provinces: Natural Earth v5.1 (Pyongyang at its pre-2010 extent, no Nampo/Kaesong units); "
     "counties: OpenStreetMap 2020 export"
 )
-COMMODITY_CLASSES = ("coal", "iron ore", "non-ferrous metal", "non-metallic mineral")
 FACT_LICENCE = "fact cited to its source (no open data licence)"
 _HANGUL = re.compile(r"[\uac00-\ud7a3][\uac00-\ud7a3\s0-9제호]*")
 

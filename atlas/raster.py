@@ -182,7 +182,7 @@ def _apply(t, x, y):
 
 
 def _outline_5179() -> gpd.GeoSeries:
-    return sources.read_geojson(OUTLINE).to_crs(PLANAR_CRS).geometry
+    return gpd.GeoSeries([sources.dprk_outline(PLANAR_CRS)], crs=PLANAR_CRS)
 
 
 def _grid(bounds: tuple[float, float, float, float], cell_m: float):

@@ -372,10 +372,9 @@ def check_layers(layers: dict[str, pd.DataFrame], outline=None, required=True) -
     list of Problem
     """
     if outline is None and any(schema_for(n) and schema_for(n).inside_dprk for n in layers):
-        from . import sources
+        from .sources import dprk_outline
 
-        ne = sources.read_geojson("boundaries/ne10m_admin0_prk.geojson")
-        outline = ne.to_crs("EPSG:5179").union_all()
+        outline = dprk_outline("EPSG:5179")
     problems: list[Problem] = []
     for name, schema in SCHEMAS.items():
         if name not in layers:
