@@ -394,6 +394,32 @@ def _qgis_product(ctx: Context, gpkg: Path) -> list[Path]:
 BUILD_PRODUCTS["qgis"] = _qgis_product
 
 
+# --- a site's whole record (atlas.record) -------------------------------------------------
+
+
+@main.command("show")
+@click.argument("site")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--layer", default=None,
+              help="Resolve SITE in this layer only (e.g. camps: Yodok means the camp).")
+@GPKG_OPTION
+@handle_errors
+def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
+    """Print a site's whole record: every field, finding, coordinate and discrepancy.
+
+    SITE is resolved like `atlas find` (an id, a camp number, a name in any
+    romanization or Hangul) and must be unambiguous. A camp's record lists
+    every finding (oldest first, with source and page), every published
+    coordinate with its distance from the point the atlas uses, and the
+    report's discrepancies that touch it; JSON carries the atlas version,
+    build date and GeoPackage sha256 to cite.
+    """
+    from .record import record
+
+    click.echo(record(site, gpkg, layer).format(fmt))
+
+
 # --- queries (atlas.query): find, near, nearest, summary ------------------------------------
 
 _QUERY_FORMATS = ["table", "csv", "json", "geojson"]
