@@ -392,8 +392,8 @@ def record(site, gpkg: Path | str | None = None, layer: str | None = None) -> Re
     >>> r = atlas.record("camp 15")
     >>> r.id, r.fields["name_ko"], [d["discrepancy_id"] for d in r.discrepancies]
     ('KLS-15', '요덕 제15호 관리소', ['D01', 'D04'])
-    >>> [f["date_start"] or f["date_end"] for f in r.findings][:2]
-    ['2013-09-01', '2014-10-31']
+    >>> len(r.findings) == r.fields["n_findings"], r.coordinates[0]["role"]
+    (True, 'atlas point')
     """
     from .query import resolve
 
