@@ -201,8 +201,8 @@ def _coordinate_line(c: dict) -> str:
 def _finding_line(f: dict) -> str:
     page = f" p. {f['page']}" if f.get("page") else ""
     src = f.get("source_report") or "source not given"
-    return (f"{f.get('observed_text') or 'undated'} [{f.get('type_in_words')}] {f.get('description') or ''}"
-            f" (source: {src}{',' + page if page else ''}; {f.get('finding_id')})")
+    return (f"{f.get('finding_id')}  {f.get('observed_text') or 'undated'} [{f.get('type_in_words')}] "
+            f"{f.get('description') or ''} (source: {src}{',' + page if page else ''})")
 
 
 def _discrepancy_text(d: dict) -> str:
