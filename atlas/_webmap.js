@@ -566,6 +566,29 @@ function atlasInit(map, spec) {
   });
 
   map.fitBounds(spec.bounds);
+  /* print: the open popup is printed beside the map (a copy, its folded parts opened) */
+  var printBox = el("div", "atlas-print-popup");
+  document.body.appendChild(printBox);
+  map.on("popupopen", function (e) {
+    printBox.textContent = "";
+    var content = e.popup.getElement() && e.popup.getElement().querySelector(".leaflet-popup-content");
+    if (!content) return;
+    var copy = content.cloneNode(true);
+    copy.removeAttribute("style");  /* Leaflet sizes the popup for the screen */
+    copy.querySelectorAll("details").forEach(function (d) { d.open = true; });
+    printBox.appendChild(copy);
+  });
+  map.on("popupclose", function () { printBox.textContent = ""; });
+  function forPrint() {
+    map.invalidateSize({ pan: false });
+    var p = printBox.firstChild && map._popup;
+    if (p && map.hasLayer(p)) map.panTo(p.getLatLng(), { animate: false });
+  }
+  var printQuery = window.matchMedia("print");
+  if (printQuery.addEventListener) printQuery.addEventListener("change", forPrint);
+  window.addEventListener("beforeprint", forPrint);
+  window.addEventListener("afterprint", forPrint);
+
   declutter();
   var api = { map: map, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
     declutter: declutter, panelsCover: panelsCover, fold: fold,
