@@ -11,6 +11,8 @@ The public API mirrors the ``atlas`` command:
 
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
+from .densities import density, province_density
+from .distance import near, nearest, within
 from .errors import (
     AmbiguousError,
     AtlasError,
@@ -20,22 +22,14 @@ from .errors import (
     SourceError,
     ValidationError,
 )
+from .imagery import ChipsResult, chips
 from .importer import import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .qgis import export_qgis
-from .query import (
-    Site,
-    county_summary,
-    find,
-    near,
-    nearest,
-    province_summary,
-    resolve,
-    summary,
-    within,
-)
-from .raster import ChipsResult, chips, density, province_density
 from .schema import SCHEMAS
+from .search import find, resolve
+from .sites import Site
+from .summaries import county_summary, province_summary, summary
 from .webmap import build_map, write_map
 
 __all__ = [
