@@ -23,9 +23,11 @@ from .errors import (
     ValidationError,
 )
 from .imagery import ChipsResult, chips
-from .importer import import_layer, user_layers
+from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
+from .provenance import about
 from .qgis import export_qgis
+from .record import Record, record, show
 from .schema import SCHEMAS
 from .search import find, resolve
 from .sites import Site
@@ -42,9 +44,11 @@ __all__ = [
     "InputError",
     "NoGeometryError",
     "NotFoundError",
+    "Record",
     "Site",
     "SourceError",
     "ValidationError",
+    "about",
     "assign_admin",
     "build",
     "build_map",
@@ -52,6 +56,7 @@ __all__ = [
     "county_summary",
     "default_gpkg",
     "density",
+    "drop_layer",
     "export_qgis",
     "find",
     "import_layer",
@@ -63,7 +68,9 @@ __all__ = [
     "province_summary",
     "read_layer",
     "read_layers",
+    "record",
     "resolve",
+    "show",
     "summary",
     "user_layers",
     "validate",
