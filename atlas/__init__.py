@@ -11,6 +11,7 @@ The public API mirrors the ``atlas`` command:
 
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
+from .dates import DateInterval, DateParseError, parse_date_text
 from .errors import (
     AmbiguousError,
     AtlasError,
@@ -20,6 +21,7 @@ from .errors import (
     SourceError,
     ValidationError,
 )
+from .evidence import SiteStatus, status_at, status_table
 from .importer import import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .qgis import export_qgis
@@ -45,10 +47,13 @@ __all__ = [
     "AmbiguousError",
     "AtlasError",
     "ChipsResult",
+    "DateInterval",
+    "DateParseError",
     "InputError",
     "NoGeometryError",
     "NotFoundError",
     "Site",
+    "SiteStatus",
     "SourceError",
     "ValidationError",
     "assign_admin",
@@ -65,11 +70,14 @@ __all__ = [
     "list_layers",
     "near",
     "nearest",
+    "parse_date_text",
     "province_density",
     "province_summary",
     "read_layer",
     "read_layers",
     "resolve",
+    "status_at",
+    "status_table",
     "summary",
     "user_layers",
     "validate",
