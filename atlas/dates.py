@@ -63,9 +63,9 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable
 
 from .errors import InputError
 
@@ -159,6 +159,13 @@ def _decade(token: str) -> tuple[date, date]:
     return date(d0 + lo, 1, 1), date(d0 + hi, 12, 31)
 
 
+def _decades(a: str, b: str, text: str) -> DateInterval:
+    start, end = _decade(a)[0], _decade(b)[1]
+    if end < start:
+        raise DateParseError(f"{text!r}: the range ends before it starts")
+    return DateInterval(start, end, "decade", "decades", text)
+
+
 def _single(head: str, text: str) -> DateInterval:
     s, e, p, approx = _one(head)
     return DateInterval(s, e, p, "single" + (", approximate" if approx else ""), text)
@@ -205,7 +212,7 @@ RULES: tuple[tuple[str, str, Callable[[re.Match, str], DateInterval]], ...] = (
     ("range", r"(\d{4})\s*[-–]\s*(\d{4})", lambda m, t: _range(m[1], m[2], t)),
     ("decades", r"((?:(?:early|mid|late)[- ])?\d{3}0s)(?:\s*(?:-|–|\.\.|to)\s*"
                 r"((?:(?:early|mid|late)[- ])?\d{3}0s))?",
-     lambda m, t: DateInterval(_decade(m[1])[0], _decade(m[2] or m[1])[1], "decade", "decades", t)),
+     lambda m, t: _decades(m[1], m[2] or m[1], t)),
     ("single", _DATE, lambda m, t: _single(m[0], t)),
 )
 
@@ -254,7 +261,7 @@ def parse_date_text(text: str | None) -> DateInterval:
     published = bool(_PUBLISHED.search(raw))
     head = re.sub(r"\s*\([^()]*\)\s*$", "", raw).strip()
     if published:
-        s, e, p, _ = _one(head)
+        _s, e, p, _ = _one(head)
         return DateInterval(None, e, p, "published by", text)
     return _parse_head(head, text)
 

@@ -68,6 +68,7 @@ __all__ = [
     "site_evidence",
     "status_at",
     "status_from_findings",
+    "status_summary",
     "status_table",
     "tier_of",
 ]
@@ -291,9 +292,7 @@ def status_from_findings(findings: pd.DataFrame, as_of: str | date,
     decisive = max(counting, key=lambda f: (f.known_from, f.end or _FAR_FUTURE,
                                             str(f.row.get("finding_id"))))
     status = decisive.signal
-    deciding = [decisive] + sorted(
-        (f for f in counting if f.signal == status and f is not decisive),
-        key=lambda f: (f.known_from, str(f.row.get("finding_id"))), reverse=True)
+    deciding = [decisive, *sorted((f for f in counting if f.signal == status and f is not decisive), key=lambda f: (f.known_from, str(f.row.get("finding_id"))), reverse=True)]
     contra = [f for f in items if f.signal != status
               and (not f.dated or (f.known_from <= day and f.overlaps(decisive)))]
     until = ("" if status != "active" or decisive.holds_to() == _FAR_FUTURE
@@ -435,4 +434,41 @@ def status_table(as_of: str | date | None = None, gpkg: Path | str | None = None
                  f"until {WINDOW_YEARS} years after its last day, a closure or relocation from its "
                  "last day on; no finding counting on the day is 'unknown'"),
     })
+    return out
+
+
+def status_summary(as_of: str | date | None = None, gpkg: Path | str | None = None) -> pd.DataFrame:
+    """Camps by status per province as of a day (``atlas summary --as-of``).
+
+    Provinces come from a spatial join of each camp's point against the
+    GeoPackage's boundaries (:func:`atlas.assign_admin`), as in
+    :func:`atlas.province_summary`; camps without a public coordinate count
+    under ``Unidentified or unknown``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``province`` (Table 2's order, then ``Unidentified or unknown`` and
+        ``Total``), one column per status of :data:`STATUSES`, ``camps``;
+        ``attrs`` holds the day, the window and the rule.
+    """
+    from .admin import assign_admin
+    from .io import read_layer
+
+    table = status_table(as_of, gpkg)
+    camps = read_layer("camps", gpkg)
+    located = camps[~(camps.geometry.isna() | camps.geometry.is_empty)]
+    province = assign_admin(located[["site_id", "geometry"]], gpkg).set_index("site_id")["province"]
+    unknown_row = "Unidentified or unknown"
+    table["where"] = table["site_id"].map(province).fillna("").replace("", unknown_row)
+    order = list(read_layer("provinces", gpkg).sort_values("table2_order")["name_en"])
+    rows = []
+    for name in [*order, unknown_row]:
+        sub = table[table["where"] == name]
+        rows.append({"province": name, **{s: int((sub["status"] == s).sum()) for s in STATUSES},
+                     "camps": len(sub)})
+    out = pd.DataFrame(rows)
+    total = {"province": "Total", **{c: int(out[c].sum()) for c in [*STATUSES, "camps"]}}
+    out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+    out.attrs.update(table.attrs)
     return out
