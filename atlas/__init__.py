@@ -22,8 +22,9 @@ from .errors import (
     ValidationError,
 )
 from .evidence import SiteStatus, status_at, status_table
-from .importer import import_layer, user_layers
+from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
+from .provenance import about
 from .qgis import export_qgis
 from .query import (
     Site,
@@ -37,6 +38,7 @@ from .query import (
     within,
 )
 from .raster import ChipsResult, chips, density, province_density
+from .record import Record, record, show
 from .schema import SCHEMAS
 from .webmap import build_map, write_map
 
@@ -52,10 +54,12 @@ __all__ = [
     "InputError",
     "NoGeometryError",
     "NotFoundError",
+    "Record",
     "Site",
     "SiteStatus",
     "SourceError",
     "ValidationError",
+    "about",
     "assign_admin",
     "build",
     "build_map",
@@ -63,6 +67,7 @@ __all__ = [
     "county_summary",
     "default_gpkg",
     "density",
+    "drop_layer",
     "export_qgis",
     "find",
     "import_layer",
@@ -75,7 +80,9 @@ __all__ = [
     "province_summary",
     "read_layer",
     "read_layers",
+    "record",
     "resolve",
+    "show",
     "status_at",
     "status_table",
     "summary",
