@@ -395,7 +395,7 @@ def record(site, gpkg: Path | str | None = None, layer: str | None = None) -> Re
     >>> len(r.findings) == r.fields["n_findings"], r.coordinates[0]["role"]
     (True, 'atlas point')
     """
-    from .query import resolve
+    from . import resolve  # the public API: wherever name resolution lives
 
     path = Path(gpkg or io.default_gpkg())
     s = resolve(site, path, [layer] if layer else None)
