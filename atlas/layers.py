@@ -243,6 +243,7 @@ _ROLE = {
     "county-seat proxy only": ("town proxy, not the mine's location", False),
     "city proxy only": ("town proxy, not the mine's location", False),
     "not geolocated": ("no public coordinate", False),
+    "probable same mine (inferred from the name)": ("probable same mine (inferred from the name)", False),
 }
 _NAMED_PRECISION = {
     "the mine": "site",
@@ -250,7 +251,10 @@ _NAMED_PRECISION = {
     "a nearby mine, not the named one": "nearby mine",
     "town proxy, not the mine's location": "town proxy",
     "no public coordinate": "none",
+    "probable same mine (inferred from the name)": "probable same mine",
 }
+#: The report_discrepancies row of a named mine, where the report contradicts itself about it.
+_NAMED_DISCREPANCY = {"Yongyang Mine": "D02", "Musan": "D12", "Hakpo Coal Mine": "D16"}
 
 
 def named_mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
@@ -263,7 +267,7 @@ def named_mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
     df["is_town_proxy"] = df["location_role"].str.startswith("town proxy")
     df["precision"] = df["location_role"].map(_NAMED_PRECISION)
     df["commodity_class"] = df["commodity"].map(commodity_class)
-    df["discrepancy_ref"] = np.where(df["name_in_report"].str.startswith("Yongyang"), "D02", "")
+    df["discrepancy_ref"] = df["name_in_report"].map(_NAMED_DISCREPANCY).fillna("")
     df["source"] = df["source"].where(df["source"] != "", "Gulag, Inc. (HRNK 2016) names it; no open coordinate")
     df["licence"] = df["licence"].where(df["licence"] != "", "no coordinate")
     df["location_precision"] = df["location_precision"].where(df["location_precision"] != "", "none")
