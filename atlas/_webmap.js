@@ -178,14 +178,18 @@ function atlasInit(map, spec) {
   var labelTimer = null;
   function declutter() {
     labelTimer = null;
-    var shown = [];
-    document.querySelectorAll(".atlas-proxy").forEach(function (e) { shown.push(e.getBoundingClientRect()); });
+    var shown = [];  /* what a label may not cover: the town-proxy warnings and the controls */
+    document.querySelectorAll(".atlas-proxy, .leaflet-control").forEach(function (e) {
+      if (getComputedStyle(e).display !== "none") shown.push(e.getBoundingClientRect());
+    });
     document.querySelectorAll(".atlas-label").forEach(function (e) {
       e.classList.remove("atlas-label-hidden");
       var r = e.getBoundingClientRect(), pad = 2;
       var hit = shown.some(function (o) {
         return r.left < o.right + pad && r.right > o.left - pad && r.top < o.bottom + pad && r.bottom > o.top - pad;
       });
+      var box = map.getContainer().getBoundingClientRect();
+      hit = hit || r.right > box.right || r.left < box.left || r.top < box.top || r.bottom > box.bottom;
       if (hit) e.classList.add("atlas-label-hidden"); else shown.push(r);
     });
   }
@@ -257,9 +261,12 @@ function atlasInit(map, spec) {
     } else if (spec1.kind === "user") {
       var col = colour(spec1.colour), xy = spec1.xy || [], n = xy.length / 2, opts = { renderer: canvas,
         pane: "atlas-user", radius: 4, color: "#ffffff", weight: 1, fillColor: col, fillOpacity: 0.85 };
-      var markers = new Array(n);
+      var markers = new Array(n), outside = new Set(spec1.out || []);
+      /* a point far outside the DPRK is drawn hollow and dashed: it looks outside (legend says so) */
+      var outOpts = L.extend({}, opts, { color: col, fillColor: "#ffffff", fillOpacity: 0.6, dashArray: "2 2",
+        weight: 1.5 });
       for (var k = 0; k < n; k++) {
-        var mk = L.circleMarker([xy[2 * k + 1], xy[2 * k]], opts);
+        var mk = L.circleMarker([xy[2 * k + 1], xy[2 * k]], outside.has(k) ? outOpts : opts);
         mk.atlasRow = k; markers[k] = mk;
       }
       (spec1.geoms || []).forEach(function (g, j) {

@@ -24,6 +24,15 @@ GPKG_OPTION = click.option(
 )
 
 
+def protect_options(func):
+    """--include-private and --coarsen-km: what a shared product may hold of the user's layers."""
+    func = click.option("--coarsen-km", type=float, default=None, metavar="N",
+                        help="Snap the points of user layers to the centres of an N-km grid "
+                             "(recorded in the product's metadata).")(func)
+    return click.option("--include-private", is_flag=True,
+                        help="Also include user layers imported with --private (left out by default).")(func)
+
+
 def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -315,10 +324,12 @@ BUILD_PRODUCTS["density"] = _density_product
               help="Add OpenStreetMap and Esri satellite tiles as base layers (they need a network).")
 @click.option("--screenshot", type=click.Path(path_type=Path), default=None,
               help="Also save a PNG of the page from headless Chromium.")
+@protect_options
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
-def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | None, gpkg: Path | None) -> None:
+def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | None, include_private: bool,
+            coarsen_km: float | None, gpkg: Path | None) -> None:
     """Write the interactive map: one self-contained HTML file, every layer.
 
     Opens from disk with no network (Leaflet and everything else inlined; a
@@ -326,11 +337,14 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
     counties, mines by commodity and location precision, the report's named
     mines (town proxies marked), deposit regions, camps with their findings,
     distance rings, other published coordinates, the density raster and image
-    chips if present, and imported user layers. Search, measure, fullscreen.
+    chips if present, and imported user layers (not the private ones unless
+    --include-private). Search, measure, fullscreen; the about box says which
+    GeoPackage (sha256) and which of your layers the page holds.
     """
     from .webmap import write_map
 
-    path = write_map(out, gpkg=gpkg, online=online, screenshot=screenshot, progress=ctx.progress)
+    path = write_map(out, gpkg=gpkg, online=online, screenshot=screenshot, progress=ctx.progress,
+                     include_private=include_private, coarsen_km=coarsen_km)
     click.echo(str(path))
     if screenshot:
         click.echo(str(screenshot))
@@ -362,10 +376,12 @@ BUILD_PRODUCTS["map"] = _map_product
               help="A styled GeoPackage (atlas.gpkg) and a QGIS project (atlas.qgz).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Folder to write (default: output/qgis/).")
+@protect_options
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
-def export_cmd(ctx: Context, to_qgis: bool, out_dir: Path | None, gpkg: Path | None) -> None:
+def export_cmd(ctx: Context, to_qgis: bool, out_dir: Path | None, include_private: bool,
+               coarsen_km: float | None, gpkg: Path | None) -> None:
     """Export the atlas for other tools; --qgis writes a folder a user can zip and send.
 
     atlas.gpkg (GeoPackage 1.3, a default style per layer in layer_styles),
@@ -378,7 +394,8 @@ def export_cmd(ctx: Context, to_qgis: bool, out_dir: Path | None, gpkg: Path | N
 
     if not to_qgis:
         raise InputError("say what to export: --qgis")
-    project = export_qgis(out_dir, gpkg, progress=ctx.progress)
+    project = export_qgis(out_dir, gpkg, progress=ctx.progress, include_private=include_private,
+                          coarsen_km=coarsen_km)
     click.echo(str(project.parent / "atlas.gpkg"))
     click.echo(str(project))
 

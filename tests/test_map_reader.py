@@ -119,3 +119,56 @@ def test_print_shows_the_map_and_the_open_popup_without_controls(browser, map_ht
             text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
             assert "Yodok" in text and "Find:" not in text and "Legend" not in text
             assert re.search(r"Made with Natural Earth", text)
+
+
+def test_camp_labels_show_name_and_number_and_never_collide(browser, map_html, layers):
+    with _browser.open_page(map_html, size=(1200, 800), browser=browser) as s:
+        page = s.page
+        visible = {}
+        for zoom in (6, 7, 9, 11):
+            page.evaluate(f"window.atlas.map.setView([39.6, 126.9], {zoom}, {{animate: false}}); window.atlas.declutter()")
+            rects = page.evaluate("""Array.from(document.querySelectorAll('.atlas-label:not(.atlas-label-hidden)'))
+                .map(e => { const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right, r.bottom]; })""")
+            controls = page.evaluate("""Array.from(document.querySelectorAll('.leaflet-control, .atlas-proxy'))
+                .map(e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; })""")
+            for i, a in enumerate(rects):
+                for b in [r[1:] for r in rects[i + 1:]] + controls:
+                    assert not (min(a[3], b[2]) - max(a[1], b[0]) > 0.5 and min(a[4], b[3]) - max(a[2], b[1]) > 0.5), a
+            visible[zoom] = {r[0] for r in rects}
+        assert visible[7] and "Yodok (Camp 15)" in visible[9] | visible[11]
+        labels = page.evaluate("Array.from(document.querySelectorAll('.atlas-label')).map(e => e.textContent)")
+        camps = layers["camps"][~layers["camps"].geometry.is_empty & layers["camps"].geometry.notna()]
+        assert len(labels) == len(camps)
+        for _, c in camps.iterrows():  # each label holds the camp's number (in its name or added)
+            if isinstance(c["number"], str) and c["number"].strip().isdigit():
+                assert any(c["number"].strip() in lb for lb in labels), c["site_id"]
+
+
+def test_camp_popup_puts_what_a_reader_needs_first(browser, map_html):
+    with _browser.open_page(map_html, size=(1200, 800), browser=browser) as s:
+        page = s.page
+        page.evaluate("""(() => { const hits = window.atlas.search('KLS-15');
+            window.atlas.reveal(hits.find(h => h.l === 'camps')); })()""")
+        text = page.inner_text(".leaflet-popup-content")
+        order = ["Yodok (Camp 15)", "요덕", "kwan-li-so (political prison camp)", "contested",
+                 "Status as of:", "Findings, oldest first", "Coordinates", "Precision", "Provenance"]
+        positions = [text.index(t) for t in order]
+        assert positions == sorted(positions), list(zip(order, positions))
+        assert "km²" in text  # units: the camp's area
+        assert "_" not in text.split("Findings, oldest first")[1].split("Coordinates")[0]  # types in words
+        closed = page.evaluate("document.querySelector('.leaflet-popup-content details.atlas-prov').open")
+        assert closed is False  # the provenance chain is folded
+        assert page.evaluate("""(() => { const d = document.querySelector('.leaflet-popup-content details.atlas-prov');
+            return d.textContent.includes('Published coordinates') && d.textContent.includes('Licence'); })()""")
+
+
+def test_about_box_says_what_the_page_is(browser, map_html, gpkg):
+    import hashlib
+
+    with _browser.open_page(map_html, size=(1200, 800), browser=browser) as s:
+        page = s.page
+        page.click(".atlas-about summary")
+        text = page.inner_text(".atlas-about")
+    assert hashlib.sha256(gpkg.read_bytes()).hexdigest() in text
+    assert atlas.about(gpkg)["build_date"] in text and atlas.about(gpkg)["atlas_version"] in text
+    assert "Your layers included" in text
