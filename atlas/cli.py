@@ -159,16 +159,22 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
     """
     import warnings
 
-    from .importer import import_layer
+    import pyogrio
+
+    from . import io
+    from .importer import store_layer
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        out = import_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
-                           gpkg=gpkg, progress=ctx.progress)
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            _echo_err(f"atlas: warning: {w.message}")
-    click.echo(f"user_{name}: {len(out)} features")
+        try:
+            layer = store_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
+                                gpkg=gpkg, progress=ctx.progress)
+        finally:
+            for w in caught:
+                if issubclass(w.category, UserWarning):
+                    _echo_err(f"atlas: warning: {w.message}")
+    n = pyogrio.read_info(gpkg or io.default_gpkg(), layer=layer)["features"]
+    click.echo(f"{layer}: {n} features")
 
 
 @main.command("density")
