@@ -271,7 +271,8 @@ def writer_lock(gpkg: Path, progress: Callable[[str], None] | None = None,
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
-        raise OutputError(f"cannot create the lock file {lock}: {exc.strerror}") from exc
+        raise OutputError(f"cannot write in {lock.parent}: {exc.strerror} (creating the lock file "
+                          f"{lock.name}); nothing was changed") from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
