@@ -48,8 +48,21 @@ from . import io, schema, sources
 from .admin import TOLERANCE_KM, _admin_units
 from .errors import InputError, NotFoundError, OutputError
 
-__all__ = ["ALLOWED_DRIVERS", "CHUNK_ROWS", "MAX_IMPORT_BYTES", "MAX_INFLATED_BYTES", "MAX_ZIP_RATIO",
-           "USER_PREFIX", "import_layer", "parse_coordinate", "store_layer", "user_layers"]
+__all__ = [
+    "ALLOWED_DRIVERS",
+    "CHUNK_ROWS",
+    "MAX_IMPORT_BYTES",
+    "MAX_INFLATED_BYTES",
+    "MAX_ZIP_RATIO",
+    "USER_PREFIX",
+    "drop_layer",
+    "import_layer",
+    "layer_name",
+    "parse_coordinate",
+    "store_layer",
+    "user_layer_records",
+    "user_layers",
+]
 
 #: Largest file :func:`import_layer` accepts (bytes). Larger files are refused before reading.
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
@@ -596,7 +609,7 @@ class _ParquetReader:
 
 
 _FIXED = ("user_id", "name", "kind", "source_row", "outside_dprk_km", "source_file", "source_sha256",
-          "imported_at", "source", "licence", "precision", "province", "county", "county_ko",
+          "imported_at", "source", "licence", "precision", "private", "province", "county", "county_ko",
           "county_id", "admin_method", "admin_distance_km")
 #: Names the GeoPackage itself takes (the feature id and the geometry column).
 _GPKG_NAMES = ("fid", "geom", "geometry")
@@ -636,8 +649,9 @@ def _stored_names(columns: list[str], label: str) -> tuple[dict[str, str], list[
 class _Import:
     """The state of one streamed import: counts and checks that span chunks."""
 
-    def __init__(self, path: Path, columns: list[str], name_field, kind: str, digest: str, target: Path):
-        self.path, self.kind, self.digest = path, kind, digest
+    def __init__(self, path: Path, columns: list[str], name_field, kind: str, digest: str, target: Path,
+                 private: bool = False):
+        self.path, self.kind, self.digest, self.private = path, kind, digest, bool(private)
         attrs = [c for c in columns if c != "geometry"]
         self.label = _find_column(attrs, _LABEL_NAMES, name_field, "names", path)
         if self.label is None:
@@ -708,7 +722,7 @@ class _Import:
                 "source_row": rows, "outside_dprk_km": np.round(dist, 3), "source_file": path.name,
                 "source_sha256": self.digest, "imported_at": self.imported_at,
                 "source": f"user import: {path.name}", "licence": "as supplied by the user",
-                "precision": "as supplied by the user",
+                "precision": "as supplied by the user", "private": self.private,
             },
             geometry=wgs.to_numpy(), crs="EPSG:4326",
         )
@@ -752,13 +766,78 @@ def _check_ids(tmp_gpkg: Path, layer: str, path: Path, id_col: str | None) -> No
 # --- the import -----------------------------------------------------------------------
 
 
-def user_layers(gpkg: Path | None = None) -> list[str]:
+def layer_name(name: str) -> str:
+    """The stored name of a user layer: ``interviews`` and ``user_interviews`` are ``user_interviews``.
+
+    Examples
+    --------
+    >>> layer_name("interviews"), layer_name("user_interviews")
+    ('user_interviews', 'user_interviews')
+    """
+    name = str(name or "")
+    return name if name.startswith(USER_PREFIX) else f"{USER_PREFIX}{name}"
+
+
+def _private_flag(con: sqlite3.Connection, layer: str) -> bool:
+    cols = {r[1] for r in con.execute(f'PRAGMA table_info("{layer.replace(chr(34), chr(34) * 2)}")')}
+    if "private" not in cols:
+        return False
+    row = con.execute(f'SELECT max(private) FROM "{layer.replace(chr(34), chr(34) * 2)}"').fetchone()
+    return bool(row and row[0])
+
+
+def user_layer_records(gpkg: Path | None = None, include_private: bool = True) -> list[dict]:
+    """One record per user layer: what a product that includes it says about it.
+
+    Parameters
+    ----------
+    gpkg : pathlib.Path, optional
+        Defaults to ``output/atlas.gpkg``.
+    include_private : bool, default True
+        Also list the layers imported with ``private=True``.
+
+    Returns
+    -------
+    list of dict
+        ``layer``, ``features``, ``private``, ``kind``, ``source_file``,
+        ``source_sha256`` and ``imported_at``, by layer name.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> all(r["layer"].startswith("user_") for r in atlas.importer.user_layer_records())
+    True
+    """
+    path = Path(gpkg or io.default_gpkg())
+    names = [n for n, g in io.list_layers(path) if n.startswith(USER_PREFIX) and g is not None]
+    out = []
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        for name in sorted(names):
+            q = name.replace('"', '""')
+            cols = {r[1] for r in con.execute(f'PRAGMA table_info("{q}")')}
+            wanted = [c for c in ("kind", "source_file", "source_sha256", "imported_at") if c in cols]
+            first = con.execute(f'SELECT {", ".join(wanted) or "1"} FROM "{q}" LIMIT 1').fetchone() or ()
+            rec = {"layer": name, "features": con.execute(f'SELECT count(*) FROM "{q}"').fetchone()[0],
+                   "private": _private_flag(con, name),
+                   **{c: (first[i] if i < len(first) else None) for i, c in enumerate(wanted)}}
+            if include_private or not rec["private"]:
+                out.append(rec)
+    finally:
+        con.close()
+    return out
+
+
+def user_layers(gpkg: Path | None = None, include_private: bool = True) -> list[str]:
     """Names of the user layers in the atlas GeoPackage.
 
     Parameters
     ----------
     gpkg : pathlib.Path, optional
         Defaults to ``output/atlas.gpkg``.
+    include_private : bool, default True
+        Also the layers imported with ``private=True`` (``atlas import
+        --private``), which no map, export or site includes unless asked.
 
     Returns
     -------
@@ -771,7 +850,62 @@ def user_layers(gpkg: Path | None = None) -> list[str]:
     >>> all(name.startswith("user_") for name in atlas.user_layers())
     True
     """
-    return [n for n, g in io.list_layers(gpkg) if n.startswith(USER_PREFIX) and g is not None]
+    if include_private:
+        return [n for n, g in io.list_layers(gpkg) if n.startswith(USER_PREFIX) and g is not None]
+    return [r["layer"] for r in user_layer_records(gpkg, include_private=False)]
+
+
+def drop_layer(name: str, gpkg: Path | None = None) -> str:
+    """Remove a user layer from the atlas GeoPackage, atomically.
+
+    The layer is removed from a copy, which is vacuumed (no row of the layer
+    stays in the file's free pages) and checked, then swapped in: on any
+    error the GeoPackage is unchanged.
+
+    Parameters
+    ----------
+    name : str
+        ``interviews`` or ``user_interviews``.
+    gpkg : pathlib.Path, optional
+        Defaults to ``output/atlas.gpkg``.
+
+    Returns
+    -------
+    str
+        The name of the layer removed.
+
+    Raises
+    ------
+    NotFoundError
+        No such user layer.
+    InputError
+        The name is an atlas layer (only user layers can be dropped).
+
+    Examples
+    --------
+    >>> import atlas, pathlib, tempfile
+    >>> csv_path = pathlib.Path(tempfile.mkdtemp()) / "gone.csv"
+    >>> _ = csv_path.write_text("name,lat,lon\\nA point,39.571086,126.055466\\n")
+    >>> _ = atlas.import_layer(csv_path, "doctest_gone", replace=True)
+    >>> atlas.drop_layer("doctest_gone")
+    'user_doctest_gone'
+    >>> "user_doctest_gone" in atlas.user_layers()
+    False
+    """
+    target = Path(gpkg or io.default_gpkg())
+    if name in schema.SCHEMAS:
+        raise InputError(f"{name!r} is an atlas layer; only user layers (user_...) can be dropped")
+    layer = layer_name(name)
+    present = user_layers(target)
+    if layer not in present:
+        raise NotFoundError(f"no user layer {layer!r} in {target}", present[:5])
+    with io.writer_lock(target), io.atomic_path(target) as tmp:
+        shutil.copyfile(target, tmp)
+        io.delete_layers(tmp, [layer])
+        left = dict(io.list_layers(tmp))
+        if layer in left or "camps" not in left:
+            raise InputError(f"{target}: removing {layer} failed; the GeoPackage is unchanged")
+    return layer
 
 
 def import_layer(
@@ -784,6 +918,9 @@ def import_layer(
     name_field: str | None = None,
     gpkg: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    private: bool = False,
+    replace: bool = False,
 ) -> gpd.GeoDataFrame:
     """Import a user's file as a validated layer ``user_<name>`` of the atlas GeoPackage.
 
@@ -816,18 +953,26 @@ def import_layer(
         The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
     progress : callable, optional
         Called with a message at each stage of a long import.
+    private : bool, default False
+        Mark the layer private (column ``private``): no map, export or site
+        includes it unless asked (``include_private=True``,
+        ``--include-private``). For sources that must not leave your machine.
+    replace : bool, default False
+        Replace an existing layer of that name (otherwise an error: a
+        re-import never silently replaces a layer).
 
     Returns
     -------
     geopandas.GeoDataFrame
         The stored layer (EPSG:4326) with ``province``, ``county``,
-        ``outside_dprk_km``, ``source_file``, ``source_sha256`` and ``imported_at``.
+        ``outside_dprk_km``, ``source_file``, ``source_sha256``, ``imported_at``
+        and ``private``.
 
     Raises
     ------
     InputError
-        Naming the file, row and field, for any bad input; the GeoPackage is
-        then unchanged.
+        Naming the file, row and field, for any bad input, or a layer of that
+        name exists and ``replace`` is False; the GeoPackage is then unchanged.
     OutputError
         The GeoPackage cannot be written (a full disk, a read-only folder);
         it is then unchanged.
@@ -843,11 +988,12 @@ def import_layer(
     >>> import atlas, pathlib, tempfile
     >>> csv_path = pathlib.Path(tempfile.mkdtemp()) / "sites.csv"
     >>> _ = csv_path.write_text("name,lat,lon\\nKLS-14 (Wikipedia point),39.571086,126.055466\\n")
-    >>> layer = atlas.import_layer(csv_path, "doctest_sites")
+    >>> layer = atlas.import_layer(csv_path, "doctest_sites", replace=True)
     >>> layer[["name", "province", "county_ko"]].iloc[0].tolist()
     ['KLS-14 (Wikipedia point)', 'South Pyongan Province', '개천시']
     """
-    layer = store_layer(path, name, kind, lat, lon, crs, name_field, gpkg, progress)
+    layer = store_layer(path, name, kind, lat, lon, crs, name_field, gpkg, progress,
+                        private=private, replace=replace)
     return io.read_layer(layer, Path(gpkg or io.default_gpkg()))
 
 
@@ -861,6 +1007,9 @@ def store_layer(
     name_field: str | None = None,
     gpkg: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    private: bool = False,
+    replace: bool = False,
 ) -> str:
     """:func:`import_layer` without reading the layer back: returns its name.
 
@@ -882,7 +1031,7 @@ def store_layer(
     if size == 0:
         raise InputError(f"{path}: the file is empty")
     target = Path(gpkg or io.default_gpkg())
-    io.list_layers(target)  # a clear error if the atlas has not been built
+    _refuse_existing(target, name, replace)
     if crs is not None:
         from pyproj import CRS
         from pyproj.exceptions import CRSError
@@ -910,12 +1059,15 @@ def store_layer(
             reader = _ParquetReader(staged, path, crs)
         else:
             reader = _VectorReader(staged, fmt, path, crs)
-        state = _Import(path, reader.columns, name_field, kind, digest, target)
+        state = _Import(path, reader.columns, name_field, kind, digest, target, private)
         if state.renamed:
             warn(f"{path}: column(s) renamed for the GeoPackage: {'; '.join(state.renamed)}")
         say(f"reading {path.name} as {fmt.upper()} ({size / 1e6:.1f} MB) in chunks of {CHUNK_ROWS:,} rows")
         with io.writer_lock(target, say), io.atomic_path(target) as tmp_gpkg:
+            _refuse_existing(target, name, replace)  # again: another import may have landed meanwhile
             shutil.copyfile(target, tmp_gpkg)
+            if replace:  # the old layer's rows must not stay in the file's free pages
+                io.delete_layers(tmp_gpkg, [layer])
             for gdf, rows in reader.chunks(CHUNK_ROWS):
                 out = state.chunk(gdf, rows)
                 del gdf
@@ -951,3 +1103,11 @@ def _write_error(exc: Exception, target: Path) -> OutputError:
     """A failed write (a full disk, a read-only folder) as one message."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
     return OutputError(f"cannot write {target}: {text}; {target} was not replaced")
+
+
+def _refuse_existing(target: Path, name: str, replace: bool) -> None:
+    layer = f"{USER_PREFIX}{name}"
+    existing = [n for n, _ in io.list_layers(target)]  # a clear error if the atlas has not been built
+    if layer in existing and not replace:
+        raise InputError(f"{target} already has a layer {layer}; pass --replace (replace=True) to "
+                         f"replace it, or choose another name with --as")
