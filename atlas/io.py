@@ -232,9 +232,9 @@ def writer_lock(gpkg: Path, progress: Callable[[str], None] | None = None,
     """Hold the lock that serialises the writers of one GeoPackage.
 
     The lock is ``<gpkg>.lock`` beside it, held with ``flock`` (released by
-    the system even when a process is killed). A second writer waits for it,
-    saying so through ``progress``, and after ``wait_s`` seconds refuses. The
-    lock is re-entrant within a process.
+    the system even when a process is killed) and removed on release. A
+    second writer waits for it, saying so through ``progress``, and after
+    ``wait_s`` seconds refuses. The lock is re-entrant within a process.
 
     Parameters
     ----------
@@ -269,39 +269,44 @@ def writer_lock(gpkg: Path, progress: Callable[[str], None] | None = None,
         return
     wait_s = float(os.environ.get("ATLAS_LOCK_WAIT", LOCK_WAIT_S)) if wait_s is None else wait_s
     _make_parent(gpkg)
-    try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise OutputError(f"cannot write in {lock.parent}: {exc.strerror} (creating the lock file "
-                          f"{lock.name}); nothing was changed") from exc
-    try:
+    deadline, told = time.monotonic() + wait_s, False
+    while True:  # the lock file is removed on release: lock it, then check it is still the file
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot write in {lock.parent}: {exc.strerror} (creating the lock file "
+                              f"{lock.name}); nothing was changed") from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
-            if progress:
+            os.close(fd)
+            if not told and progress:
                 progress(f"waiting for another atlas command writing {gpkg.name} ({holder}) "
                          f"to finish (at most {wait_s:.0f} s)")
-            deadline = time.monotonic() + wait_s
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except BlockingIOError:
-                    if time.monotonic() > deadline:
-                        raise OutputError(
-                            f"{gpkg} is being written by another atlas command ({holder}) for more "
-                            f"than {wait_s:.0f} s; nothing was changed: try again when it has "
-                            "finished") from None
-                    time.sleep(0.1)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}: {' '.join(Path(a).name for a in sys.argv[:2])}".encode(), 0)
+            told = True
+            if time.monotonic() > deadline:
+                raise OutputError(
+                    f"{gpkg} is being written by another atlas command ({holder}) for more "
+                    f"than {wait_s:.0f} s; nothing was changed: try again when it has finished") from None
+            time.sleep(0.1)
+            continue
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        command = f" (atlas {sys.argv[1]})" if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else ""
+        os.pwrite(fd, f"pid {os.getpid()}{command}".encode(), 0)
         _HELD[gpkg] = [fd, 1]
         try:
             yield lock
         finally:
             del _HELD[gpkg]
-            os.ftruncate(fd, 0)
+            lock.unlink(missing_ok=True)
     finally:
         os.close(fd)
 
