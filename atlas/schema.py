@@ -138,17 +138,22 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
     LayerSchema(
         "named_mines", "Point", "named_id", r"^NM\d{2}$",
         _with(_f("named_id! name_in_report! alt_names commodity! commodity_class! "
-                 "province_as_given! county_or_place match_type! location_role! "
+                 "province_as_given place_as_given report_lines! province_inferred "
+                 "county_or_place match_type! location_role! "
                  "is_mine_location:bool! is_town_proxy:bool! precision! location_precision! source! "
                  "licence! notes discrepancy_ref " + ADMIN),
               location_role=("a mine of the district", "a nearby mine, not the named one",
                              "no public coordinate", "the mine",
+                             "probable same mine (inferred from the name)",
                              "town proxy, not the mine's location"),
-              precision=("site", "district member", "nearby mine", "town proxy", "none"),
+              precision=("site", "district member", "nearby mine", "probable same mine",
+                         "town proxy", "none"),
               commodity_class=COMMODITY_CLASSES, province=REPORT_PROVINCES,
               admin_method=ADMIN_METHODS),
         geometry_required=False,
-        description="The mines and districts the report names; town proxies flagged",
+        description=("The mines and districts the report names: province_as_given and "
+                     "place_as_given as printed (blank where the report gives none), "
+                     "province_inferred the atlas's reading with its reason; town proxies flagged"),
     ),
     LayerSchema(
         "mineral_deposits", "MultiPolygon", "region_id", r"^DEP-[A-Z-]+$",
@@ -184,7 +189,7 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         description="Every published coordinate of each camp",
     ),
     LayerSchema("report_table_1", None, "resource", None,
-                _f("resource! mines_lee_2014:int! mines_kores_2011:int printed_cells_note "
+                _f("resource! mines_lee_2014:int mines_kores_2011:int printed_cells_note "
                    "report_ref!"), description="Report Table 1: mines by type"),
     LayerSchema("report_table_2", None, "region", None,
                 _f("table_order:int! region! row_kind! mines:int! share_pct_printed:float! "
@@ -211,11 +216,12 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
 
 
 #: Layers a user imports (``user_<name>``, see :mod:`atlas.importer`) share one schema.
-#: Points outside the DPRK are kept and flagged (``outside_dprk_km``), not refused.
+#: Points outside the DPRK are kept and flagged (``outside_dprk_km``), not refused; ``private``
+#: marks a layer that no map, export or site includes unless asked.
 USER_SCHEMA = LayerSchema(
     "user_*", "Point", "user_id", r"^\S.*$",
     _with(_f("user_id! name! kind! outside_dprk_km:float source_file! source_sha256! imported_at! "
-             "source! licence! precision! " + ADMIN),
+             "source! licence! precision! private:bool! " + ADMIN),
           kind=("sites", "mines", "camps"), admin_method=ADMIN_METHODS, province=REPORT_PROVINCES),
     geometry_required=False, inside_dprk=False,
     description="A layer imported by a user",
