@@ -11,11 +11,19 @@ canvas):
   import time): the value, once.
 * **A column with few distinct values** (province, county, a category): each
   distinct value once, and per row a 1-, 2- or 4-byte code (dictionary
-  encoding).
+  encoding); columns that a dictionary column determines (county -> its
+  Hangul name, its id, its province) share its codes.
 * **A column of numbers with at most six decimals** (ids, row numbers,
-  scores): 32-bit integers (the value times a power of ten), written as
+  scores; also numbers a CSV gave as text, when the browser writes them back
+  identically): 32-bit integers (the value times a power of ten), written as
   differences from the previous row when that packs smaller.
+* **A column repeating the point's coordinate** (a CSV's ``lat``, ``lon``): a
+  reference to the coordinates.
+* **Texts of one prefix and a number** (``U000123``, ``Placemark 17``): the
+  prefix once, the numbers as integers.
 * **Any other column**: a JSON array.
+
+Where two encodings fit, the smaller one is written.
 
 Integer arrays are byte-shuffled (every first byte, then every second byte,
 ...; little-endian) and every part is compressed with zlib's deflate, which
@@ -28,6 +36,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import zlib
 
 import numpy as np
@@ -106,12 +115,54 @@ def _codes(index: np.ndarray, distinct: int) -> dict:
     raise ValueError("too many distinct values")
 
 
-def _decimals(values: list) -> int | None:
-    """The fewest decimals (0..6) that write every value exactly as an int32, or None."""
-    if not values or not all(type(v) in (int, float) for v in values):
+def _size(obj) -> int:
+    """Characters of base64 in a packed column."""
+    if isinstance(obj, dict):
+        return len(obj.get("z", "")) + sum(_size(v) for v in obj.values() if isinstance(v, dict))
+    return 0
+
+
+def _factorize(values: list) -> tuple[np.ndarray, list]:
+    """Codes (order of first use) and distinct values; 1, 1.0, True and "1" stay apart."""
+    if len(set(map(type, values)) - {type(None)}) <= 1:
+        index, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=False)
+        return index, [None if pd.isna(u) else u for u in uniques]  # factorize turns None into NaN
+    order: dict[tuple, int] = {}
+    index = np.fromiter((order.setdefault((type(v), v), len(order)) for v in values), dtype=np.int64,
+                        count=len(values))
+    return index, [v for _, v in order]
+
+
+def _js_text(v: float) -> str | None:
+    """How JavaScript's String() writes a number of the int32 range (None: in exponent form)."""
+    if v.is_integer():
+        return str(int(v))  # String(12.0) is "12"; String(-0) is "0"
+    text = repr(v)  # both give the shortest text that reads back as the same double
+    return None if "e" in text else text
+
+
+def _numbers(values: list) -> tuple[np.ndarray, bool] | None:
+    """Values as float64 and whether they were texts; texts only if String() writes them back exactly."""
+    types = set(map(type, values))
+    if types <= {int, float}:
+        arr = np.asarray(values, dtype=np.float64)
+        return (arr, False) if len(arr) and np.isfinite(arr).all() else None
+    if types != {str}:
         return None
-    arr = np.asarray(values, dtype=np.float64)
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except ValueError:
+        return None
     if not np.isfinite(arr).all() or np.abs(arr).max() > _INT32:
+        return None
+    if any(_js_text(v) != t for v, t in zip(arr.tolist(), values)):
+        return None
+    return arr, True
+
+
+def _decimals(arr: np.ndarray) -> int | None:
+    """The fewest decimals (0..6) that write every value exactly as an int32, or None."""
+    if not len(arr) or np.abs(arr).max() > _INT32:
         return None
     for k in range(7):
         scaled = np.round(arr * 10**k)
@@ -122,24 +173,78 @@ def _decimals(values: list) -> int | None:
     return None
 
 
-def _column(name: str, values: list) -> dict:
-    """One attribute column in its smallest fitting encoding (dict, int or json)."""
-    n = len(values)
-    if len(set(map(type, values)) - {type(None)}) <= 1:  # one type: factorize (order of first use)
-        index, uniques = pd.factorize(np.array(values, dtype=object), use_na_sentinel=False)
-        distinct = list(uniques)
-    else:  # (type, value) keys: 1, 1.0, True and "1" stay apart
-        order: dict[tuple, int] = {}
-        index = np.fromiter((order.setdefault((type(v), v), len(order)) for v in values), dtype=np.int64,
-                            count=n)
-        distinct = [v for _, v in order]
-    if len(distinct) * 2 <= n:
-        return {"name": name, "enc": "dict", "values": section(distinct), "codes": _codes(index, len(distinct))}
-    k = _decimals(values)
+_NUMBERED = re.compile(r"(\d+)$")
+
+
+def _numbered(name: str, values: list) -> dict | None:
+    """Texts made of one prefix and a number ("U000123", "Placemark 17"): the prefix once, the numbers."""
+    if set(map(type, values)) != {str}:
+        return None
+    first = _NUMBERED.search(values[0])
+    if first is None:
+        return None
+    prefix, cut, digits = values[0][:first.start()], first.start(), []
+    for v in values:  # stops at the first text that does not fit
+        m = _NUMBERED.search(v, cut)
+        if m is None or m.start() != cut or not v.startswith(prefix):
+            return None
+        digits.append(m.group(1))
+    widths = set(map(len, digits))
+    if len(widths) == 1:
+        width = widths.pop()  # zero-padded to one width (or all of one width)
+    elif all(d == "0" or not d.startswith("0") for d in digits):
+        width = 0
+    else:
+        return None
+    if max(map(len, digits)) > 9:
+        return None
+    ints = np.array([int(d) for d in digits], dtype=np.int32)
+    return {"names": [name], "enc": "numbered", "prefix": prefix, "width": width,
+            "data": _typed(ints, "i32", try_delta=True)}
+
+
+def _column(name: str, values: list, coords: dict[str, np.ndarray]) -> tuple[dict, tuple | None]:
+    """One column in its smallest fitting encoding; and (codes, distinct) when dictionary-encoded."""
+    numbers = _numbers(values)
+    if numbers is not None:
+        arr, text = numbers
+        for axis, coord in coords.items():  # the point's own coordinate, as a number or as text
+            if len(coord) == len(arr) and np.array_equal(arr, coord):
+                return {"names": [name], "enc": "coord", "axis": axis, "text": int(text)}, None
+    candidates = []
+    index, distinct = _factorize(values)
+    if len(distinct) * 2 <= len(values):  # a value repeated: written once, a code per row
+        candidates.append(({"names": [name], "enc": "dict", "values": section([distinct]),
+                            "codes": _codes(index, len(distinct))}, (index, distinct)))
+    else:
+        numbered = _numbered(name, values)
+        if numbered is not None:
+            return numbered, None
+    k = _decimals(numbers[0]) if numbers is not None else None
     if k is not None:
-        ints = np.round(np.asarray(values, dtype=np.float64) * 10**k).astype(np.int32)
-        return {"name": name, "enc": "int", "decimals": k, "data": _typed(ints, "i32", try_delta=True)}
-    return {"name": name, "enc": "json", "data": section(values)}
+        ints = np.round(numbers[0] * 10**k).astype(np.int32)
+        candidates.append(({"names": [name], "enc": "int", "decimals": k, "text": int(numbers[1]),
+                            "data": _typed(ints, "i32", try_delta=True)}, None))
+    if not candidates:
+        candidates.append(({"names": [name], "enc": "json", "data": section(values)}, None))
+    return min(candidates, key=lambda c: _size(c[0]))
+
+
+def _group_dicts(dicts: list[tuple[str, np.ndarray, list]]) -> list[dict]:
+    """Dictionary columns a column determines (county -> county_ko, province) share its codes."""
+    groups: list[tuple[list[str], np.ndarray, list[list]]] = []
+    for name, index, distinct in sorted(dicts, key=lambda d: -len(d[2])):
+        for names, codes, values in groups:
+            joint = pd.factorize(codes.astype(np.int64) * len(distinct) + index)[1]
+            if len(joint) == len(values[0]):  # one value of this column per code of the group
+                first = np.unique(codes, return_index=True)[1]
+                names.append(name)
+                values.append([distinct[i] for i in index[first]])
+                break
+        else:
+            groups.append(([name], index, [distinct]))
+    return [{"names": names, "enc": "dict", "values": section(values), "codes": _codes(codes, len(values[0]))}
+            for names, codes, values in groups]
 
 
 def json_values(values) -> list:
@@ -165,25 +270,28 @@ def json_values(values) -> list:
         for i in bad:
             out[i] = None
         return out
-    out = []
     missing = pd.isna(pd.Series(arr, dtype=object)).to_numpy()
-    for v, na in zip(arr.tolist(), missing):
+    out = arr.tolist()
+    if pd.api.types.infer_dtype(arr, skipna=True) in ("string", "empty"):  # texts: the common case
+        for i in np.flatnonzero(missing):
+            out[i] = None
+        return out
+    for i, (v, na) in enumerate(zip(out, missing)):
         if na:
-            out.append(None)
+            out[i] = None
         elif isinstance(v, bool | np.bool_):
-            out.append(bool(v))
+            out[i] = bool(v)
         elif isinstance(v, int | np.integer):
-            out.append(int(v))
+            out[i] = int(v)
         elif isinstance(v, float | np.floating):
-            out.append(float(v) if np.isfinite(v) else None)
-        elif isinstance(v, str):
-            out.append(v)
-        else:
-            out.append(str(v))
+            out[i] = float(v) if np.isfinite(v) else None
+        elif not isinstance(v, str):
+            out[i] = str(v)
     return out
 
 
-def pack_columns(columns: dict[str, list]) -> tuple[list[dict], list[list]]:
+def pack_columns(columns: dict[str, list], lon: np.ndarray | None = None,
+                 lat: np.ndarray | None = None) -> tuple[list[dict], list[list]]:
     """Columns of JSON values packed: (packed columns, [name, value] of the constant ones).
 
     Parameters
@@ -191,25 +299,41 @@ def pack_columns(columns: dict[str, list]) -> tuple[list[dict], list[list]]:
     columns : dict of str to list
         Column name to its values (``None``, bool, int, float or str), every list
         of the same length.
+    lon, lat : numpy.ndarray, optional
+        The points' coordinates (one per row, six decimals): a column that
+        repeats them (a CSV's ``lat`` and ``lon``) refers to them instead.
 
     Returns
     -------
     tuple of (list of dict, list of [str, value])
+        Each packed column names the column(s) it holds (``names``): columns a
+        dictionary column determines (county -> county_ko) share its codes.
 
     Examples
     --------
-    >>> cols, consts = pack_columns({"province": ["A", "B", "A", "A"], "file": ["f.csv"] * 4,
-    ...                              "score": [1.5, 2.25, 3.0, 4.125]})
-    >>> [(c["name"], c["enc"]) for c in cols], consts
-    ([('province', 'dict'), ('score', 'int')], [['file', 'f.csv']])
+    >>> cols, consts = pack_columns({"county": ["A", "B", "A", "A"], "province": ["P", "Q", "P", "P"],
+    ...                              "file": ["f.csv"] * 4, "score": [1.5, 2.25, 3.0, 4.125],
+    ...                              "id": ["U01", "U02", "U03", "U04"], "lat": ["40.5", "41", "39.25", "38"]},
+    ...                             lon=np.array([127.0, 127.5, 128.0, 128.5]),
+    ...                             lat=np.array([40.5, 41.0, 39.25, 38.0]))
+    >>> [(c["names"], c["enc"]) for c in cols], consts
+    ([(['score'], 'int'), (['id'], 'numbered'), (['lat'], 'coord'), (['county', 'province'], 'dict')], [['file', 'f.csv']])
     """
-    packed, consts = [], []
+    coords = {}
+    for axis, arr in (("x", lon), ("y", lat)):
+        if arr is not None:  # as the page reads them: micro-degree integers over 10^6
+            coords[axis] = np.round(np.asarray(arr, dtype=np.float64) * _MICRO) / _MICRO
+    packed, consts, dicts = [], [], []
     for name, values in columns.items():
         if len(values) > 1 and all(v == values[0] and type(v) is type(values[0]) for v in values):
             consts.append([name, values[0]])
+            continue
+        col, codes = _column(name, values, coords)
+        if col["enc"] == "dict":
+            dicts.append((name, *codes))
         else:
-            packed.append(_column(name, values))
-    return packed, consts
+            packed.append(col)
+    return packed + _group_dicts(dicts), consts
 
 
 def pack_points(lon: np.ndarray, lat: np.ndarray) -> dict:

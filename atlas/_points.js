@@ -51,42 +51,59 @@ function atlasSection(sec) {
   });
 }
 
-/* A column: get(row) gives the row's value (string, number, boolean or null). */
-function atlasColumn(col) {
+/* The columns of one packed entry (atlas/_packing.py): [{name, get(row)}], get giving the row's
+ * value (string, number, boolean or null). coords: {x: longitudes, y: latitudes}. */
+function atlasColumns(col, coords) {
+  var names = col.names || [];
+  function each(get) { return names.map(function (nm) { return { name: nm, get: get }; }); }
   if (col.enc === "dict") {
     return Promise.all([atlasSection(col.values), atlasSection(col.codes)]).then(function (r) {
       var values = r[0], codes = r[1];
-      return { name: col.name, get: function (i) { return values[codes[i]]; } };
+      return names.map(function (nm, k) {
+        var vals = values[k];
+        return { name: nm, get: function (i) { return vals[codes[i]]; } };
+      });
     });
   }
-  if (col.enc === "int") {
-    var scale = Math.pow(10, Number(col.decimals) || 0);
-    return atlasSection(col.data).then(function (a) {
-      return { name: col.name, get: scale === 1 ? function (i) { return a[i]; } : function (i) { return a[i] / scale; } };
-    });
+  if (col.enc === "coord") {
+    var axis = coords[col.axis === "y" ? "y" : "x"];
+    return Promise.resolve(each(col.text ? function (i) { return String(axis[i]); } : function (i) { return axis[i]; }));
   }
   return atlasSection(col.data).then(function (a) {
-    return { name: col.name, get: function (i) { return a[i]; } };
+    if (col.enc === "int") {
+      var scale = Math.pow(10, Number(col.decimals) || 0);
+      var num = scale === 1 ? function (i) { return a[i]; } : function (i) { return a[i] / scale; };
+      return each(col.text ? function (i) { return String(num(i)); } : num);
+    }
+    if (col.enc === "numbered") {
+      var prefix = String(col.prefix), width = Number(col.width) || 0;
+      return each(function (i) { return prefix + String(a[i]).padStart(width, "0"); });
+    }
+    return each(function (i) { return a[i]; });
   });
 }
 
-/* Decode a packed user layer: {n, x, y (Web Mercator in [0, 1]), lat, lon, columns}. */
+/* Decode a packed user layer: {n, x, y (Web Mercator in [0, 1]), lat, lon, columns (in the layer's order)}. */
 function atlasDecodePoints(spec) {
   var xy = spec.xy, none = Promise.resolve(new Uint32Array(0));
-  return Promise.all([xy ? atlasSection(xy.x) : none, xy ? atlasSection(xy.y) : none,
-    Promise.all((spec.cols || []).map(atlasColumn))])
-    .then(function (r) {
-      var qx = r[0], qy = r[1], n = qx.length, x0 = xy ? Number(xy.x0) : 0, y0 = xy ? Number(xy.y0) : 0;
-      var lon = new Float64Array(n), lat = new Float64Array(n), wx = new Float64Array(n), wy = new Float64Array(n);
-      var maxLat = 85.0511287798, d = Math.PI / 180;
-      for (var i = 0; i < n; i++) {
-        lon[i] = (x0 + qx[i]) / 1e6; lat[i] = (y0 + qy[i]) / 1e6;
-        var s = Math.sin(Math.max(Math.min(maxLat, lat[i]), -maxLat) * d);
-        wx[i] = 0.5 + lon[i] / 360;
-        wy[i] = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
-      }
-      return { n: n, lon: lon, lat: lat, x: wx, y: wy, columns: r[2] };
+  return Promise.all([xy ? atlasSection(xy.x) : none, xy ? atlasSection(xy.y) : none]).then(function (q) {
+    var qx = q[0], qy = q[1], n = qx.length, x0 = xy ? Number(xy.x0) : 0, y0 = xy ? Number(xy.y0) : 0;
+    var lon = new Float64Array(n), lat = new Float64Array(n), wx = new Float64Array(n), wy = new Float64Array(n);
+    var maxLat = 85.0511287798, d = Math.PI / 180;
+    for (var i = 0; i < n; i++) {
+      lon[i] = (x0 + qx[i]) / 1e6; lat[i] = (y0 + qy[i]) / 1e6;
+      var s = Math.sin(Math.max(Math.min(maxLat, lat[i]), -maxLat) * d);
+      wx[i] = 0.5 + lon[i] / 360;
+      wy[i] = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+    }
+    var coords = { x: lon, y: lat };
+    return Promise.all((spec.cols || []).map(function (c) { return atlasColumns(c, coords); })).then(function (parts) {
+      var byName = {}, columns = [];
+      parts.forEach(function (p) { p.forEach(function (c) { byName[c.name] = c; }); });
+      (spec.columns || Object.keys(byName)).forEach(function (nm) { if (byName[nm]) columns.push(byName[nm]); });
+      return { n: n, lon: lon, lat: lat, x: wx, y: wy, columns: columns };
     });
+  });
 }
 
 /* ---- a grid index over Web Mercator coordinates ---- */
