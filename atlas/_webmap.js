@@ -564,7 +564,14 @@ function atlasInit(map, spec) {
 
   map.fitBounds(spec.bounds);
   declutter();
-  var api = { map: map, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
+  /* open the popup of row `row` of user layer `lid` (search results, tests) */
+  function openUserRecord(lid, row) {
+    var pts = layers[lid] && layers[lid].atlasPoints;
+    if (!pts || !(row >= 0 && row < pts.count())) return false;
+    userPopup(pts, row, pts.latLng(row));
+    return true;
+  }
+  var api = { map: map, openUserRecord: openUserRecord, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
     declutter: declutter, panelsCover: panelsCover, fold: fold,
     reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend };
   window.atlasLayers = layers;

@@ -92,7 +92,7 @@ def measure(browser, path: Path, ready_js: str | None, map_js: str, cdn: bool) -
         t0 = time.perf_counter()
         page.goto(url, wait_until="load", timeout=300_000)
         if ready_js:
-            page.wait_for_function(ready_js, timeout=300_000)
+            page.wait_for_function(f"() => ({ready_js})", timeout=300_000)  # (no eval under the CSP)
         tti = page.evaluate(READY_MS)
         wall = time.perf_counter() - t0
         page.evaluate(f"() => {{ window.__benchMap = {map_js}; }}")
