@@ -422,10 +422,34 @@ function atlasInit(map, spec) {
       });
       if (score) hits.push({ e: e.s, score: score });
     });
+    /* the user layers' features, by their name (normalised once per layer, on the first search) */
+    spec.layers.forEach(function (s1) {
+      var pts = s1.kind === "user" && layers[s1.id] && layers[s1.id].atlasPoints, found = 0;
+      if (!pts) return;
+      if (!pts._names) {
+        pts._names = new Array(pts.count());
+        for (var r = 0; r < pts.count(); r++) pts._names[r] = atlasNormalize(pts.label(r));
+      }
+      for (var i = 0; i < pts._names.length && found < 15; i++) {
+        var nm = pts._names[i], score = nm === qn ? 3 : nm.indexOf(qn) === 0 ? 2 : qn.length >= 4 && nm.indexOf(qn) > 0 ? 1 : 0;
+        if (!score) continue;
+        found++;
+        hits.push({ e: { l: s1.id, i: i, n: pts.label(i), x: "your layer", user: true }, score: score });
+      }
+    });
     hits.sort(function (a, b) { return b.score - a.score || (a.e.n < b.e.n ? -1 : a.e.n > b.e.n ? 1 : 0); });
     return hits.slice(0, 15).map(function (h) { return h.e; });
   }
   function reveal(s) {
+    if (s.user) {  /* a feature of a user layer: go there and open its record */
+      var g = layers[s.l];
+      if (!g || !g.atlasPoints) return;
+      if (!map.hasLayer(g)) map.addLayer(g);
+      legend.refresh();
+      map.setView(g.atlasPoints.latLng(s.i), Math.max(map.getZoom(), 11), { animate: false });
+      openUserRecord(s.l, s.i);
+      return;
+    }
     var group = layers[s.l], f = group && group.atlasFeatures[s.i];
     if (!f) return;
     if (!map.hasLayer(group)) map.addLayer(group);

@@ -172,3 +172,41 @@ def test_about_box_says_what_the_page_is(browser, map_html, gpkg):
     assert hashlib.sha256(gpkg.read_bytes()).hexdigest() in text
     assert atlas.about(gpkg)["build_date"] in text and atlas.about(gpkg)["atlas_version"] in text
     assert "Your layers included" in text
+
+
+def test_search_finds_user_features_and_outside_points_look_outside(browser, gpkg, layers, tmp_path):
+    copy = tmp_path / "atlas.gpkg"
+    shutil.copyfile(gpkg, copy)
+    camp = layers["camps"].set_index("site_id").loc["KLS-15"].geometry
+    csv_path = tmp_path / "synthetic_points.csv"
+    # one point beside Camp 15, one in the sea ~200 km east of the coast (synthetic, kept and flagged)
+    csv_path.write_text(f"name,lat,lon\nSynthetic Qwerty place,{camp.y + 0.02},{camp.x + 0.02}\n"
+                        f"Synthetic offshore Zyx,{camp.y},{camp.x + 2.6}\n", encoding="utf-8")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        atlas.import_layer(csv_path, "probe", gpkg=copy)
+    html = atlas.write_map(tmp_path / "map.html", gpkg=copy)
+    with _browser.open_page(html, size=(1200, 800), browser=browser) as s:
+        page = s.page
+        page.wait_for_function("!!window.atlasLayers['user:0'].atlasPoints")
+        hits = page.evaluate("window.atlas.search('qwerty').map(h => [h.l, h.i, h.n])")
+        assert hits == [["user:0", 0, "Synthetic Qwerty place"]]
+        page.fill(".atlas-search input", "qwerty")
+        page.click(".atlas-hit >> text=Synthetic Qwerty place")
+        assert "Synthetic Qwerty place" in page.inner_text(".leaflet-popup-content")
+        legend = page.inner_text(".atlas-legend") if not _folded(page, ".atlas-legend") else ""
+        spec_legend = page.evaluate("JSON.stringify(window.atlasLayers['user:0'].atlasSpec.legend)")
+        assert "1 point(s) more than 5 km outside the DPRK" in spec_legend + legend
+        # the canvas: the inside point's centre has the layer's colour, the outside one's is white
+        page.evaluate(f"window.atlas.map.setView([{camp.y}, {camp.x + 1.3}], 7, {{animate: false}})")
+        page.wait_for_timeout(200)
+        centres = page.evaluate("""(() => { const pts = window.atlasLayers['user:0'].atlasPoints, map = window.atlas.map;
+            const c = pts._canvas, ctx = c.getContext('2d'), r = c.getBoundingClientRect(), ratio = c.width / r.width;
+            return [0, 1].map(i => { const p = map.latLngToContainerPoint(pts.latLng(i)), box = map.getContainer().getBoundingClientRect();
+              const x = Math.round((box.left + p.x - r.left) * ratio), y = Math.round((box.top + p.y - r.top) * ratio);
+              return Array.from(ctx.getImageData(x, y, 1, 1).data); }); })()""")
+        assert centres[0][:3] != [255, 255, 255] and centres[0][3] == 255
+        assert centres[1] == [255, 255, 255, 255]
+        assert not s.page_errors
