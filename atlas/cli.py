@@ -517,25 +517,53 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
     click.echo(formats.format_table(hits, fmt, cols, header=head, meta=meta))
 
 
-def _near_output(result, fmt: str, what: str) -> None:
+def _near_output(result, fmt: str, what: str, gpkg: Path | None = None, columns: str | None = None) -> None:
     from . import formats
+    from .distance import layer_columns
+    from .importer import user_layer_records
+    from .provenance import about
 
     a = result.attrs
     meta = {k: a.get(k) for k in ("site_id", "site_name", "site_layer", "site_precision", "site",
-                                  "layer", "km", "k", "features_without_geometry", "method")
+                                  "layer", "km", "k", "features_without_geometry", "method",
+                                  "nearest_beyond_radius", "site_area_km2", "area_caveat")
             if a.get(k) is not None}
     site = textwrap.fill(f"Site: {a['site']}", 100, subsequent_indent="  ") if fmt == "table" else a["site"]
     head = [site, "", f"{len(result)} feature(s) of layer {a['layer']} {what}, "
             "nearest first (distance on the WGS 84 ellipsoid; bearing from the site, ° from north):"]
     foot = [] if len(result) else [f"No feature of {a['layer']} {what}."]
+    near1 = a.get("nearest_beyond_radius")
+    if near1:
+        bearing = f", bearing {near1['bearing_deg']:g}°" if near1.get("bearing_deg") is not None else ""
+        foot.append(f"The nearest is {near1['id']} {near1['name']}, {near1['distance_km']:.1f} km from the "
+                    f"site's point{bearing}.")
+    if a.get("area_caveat"):
+        foot.append(a["area_caveat"])
     if a.get("features_without_geometry"):
         foot.append(f"{a['features_without_geometry']} feature(s) of {a['layer']} have no public "
                     "coordinate and are not measured.")
     foot.append(f"Method: {a['method']}.")
+    if fmt == "table":
+        foot = [textwrap.fill(line, 100, subsequent_indent="  ") for line in foot]
     cols = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if fmt != "table" or wanted:  # every column of the layer (or those asked for)
+        result = layer_columns(result, gpkg, wanted)
+        cols = wanted or cols
+    if fmt in ("json", "geojson"):  # what a reader cites
+        users = [r for r in user_layer_records(gpkg) if r["layer"] == a.get("layer")]
+        meta.update(about(gpkg, user_layers=users))
     if fmt == "csv":
         _echo_err(f"atlas: site: {a['site']}")
+        for line in foot[:-1]:
+            _echo_err(f"atlas: {line}")
     click.echo(formats.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
+
+
+_COLUMNS_OPTION = click.option(
+    "--columns", default=None, metavar="A,B,...",
+    help="Only these columns, in this order (any column of the layer; csv, json and geojson carry "
+         "every column by default).")
 
 
 @main.command("near")
@@ -547,9 +575,10 @@ def _near_output(result, fmt: str, what: str) -> None:
               help="Resolve SITE in this layer only (e.g. camps: Yodok means the camp).")
 @click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS), default="table",
               show_default=True, help="Output format.")
+@_COLUMNS_OPTION
 @GPKG_OPTION
 @handle_errors
-def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
+def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str, columns: str | None,
              gpkg: Path | None) -> None:
     """Every feature of a layer within --km of SITE, nearest first.
 
@@ -560,7 +589,7 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
     from . import distance
 
     result = distance.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
-    _near_output(result, fmt, f"within {km:g} km")
+    _near_output(result, fmt, f"within {km:g} km", gpkg, columns)
 
 
 @main.command("nearest")
@@ -571,15 +600,16 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
 @click.option("--site-layer", default=None, help="Resolve SITE in this layer only.")
 @click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS), default="table",
               show_default=True, help="Output format.")
+@_COLUMNS_OPTION
 @GPKG_OPTION
 @handle_errors
-def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
+def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str, columns: str | None,
                 gpkg: Path | None) -> None:
     """The k features of a layer nearest SITE, on the ellipsoid."""
     from . import distance
 
     result = distance.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
-    _near_output(result, fmt, "nearest the site")
+    _near_output(result, fmt, "nearest the site", gpkg, columns)
 
 
 @main.command("status")
