@@ -90,7 +90,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-map-") as tmp:
         tmp = Path(tmp)
         gpkg = args.gpkg or (atlas.default_gpkg() if atlas.default_gpkg().is_file()
-                             else atlas.build(tmp / "atlas.gpkg"))
+                             else atlas.build(tmp / "atlas.gpkg", products=()))
         pts = synthetic_points(args.points)
         t = time.perf_counter()
         ours = atlas.write_map(tmp / "atlas_50k.html", gpkg=gpkg, extra_layers={"Synthetic points": pts},
