@@ -557,12 +557,12 @@ def test_cli_map_without_geopackage_is_a_clear_error(tmp_path):
 
 
 def test_build_registers_the_map_product(gpkg, tmp_path):
-    from atlas import cli
+    from atlas import builder
 
-    assert "map" in cli.PRODUCT_ORDER and "map" in cli.BUILD_PRODUCTS
+    assert "map" in builder.PRODUCTS
     copy = tmp_path / "atlas.gpkg"
     shutil.copy(gpkg, copy)
-    written = cli.BUILD_PRODUCTS["map"](cli.Context(quiet=True), copy)
+    written = builder.build_products(copy, ["map"])
     assert written[0] == tmp_path / "atlas.html" and written[0].stat().st_size > 100_000
     if _browser.available():
         assert written[1] == tmp_path / "map.png" and written[1].read_bytes()[:4] == b"\x89PNG"
