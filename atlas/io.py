@@ -29,6 +29,7 @@ __all__ = [
     "output_dir",
     "read_layer",
     "read_layers",
+    "source_path",
     "write_layers",
 ]
 
@@ -142,13 +143,31 @@ def _existing(path: Path | None) -> Path:
     return path
 
 
-def list_layers(path: Path | None = None) -> list[tuple[str, str | None]]:
+def source_path(path: Path | str | None = None) -> Path:
+    """The GeoPackage file a command reads: ``path`` or ``output/atlas.gpkg``, which must exist.
+
+    Raises
+    ------
+    NotFoundError
+        No file there.
+    InputError
+        ``path`` is a database URL where a GeoPackage file is needed.
+    """
+    from .postgis import is_database_url
+
+    if is_database_url(path):
+        raise InputError("this needs a GeoPackage file, not a database URL")
+    return _existing(path)
+
+
+def list_layers(path: Path | str | None = None) -> list[tuple[str, str | None]]:
     """Names and geometry types of the layers in a GeoPackage.
 
     Parameters
     ----------
-    path : pathlib.Path, optional
-        Defaults to ``output/atlas.gpkg``.
+    path : pathlib.Path or str, optional
+        Defaults to ``output/atlas.gpkg``; a ``postgresql://`` URL reads an
+        atlas written by :func:`atlas.postgis.export_postgis`.
 
     Returns
     -------
@@ -161,6 +180,10 @@ def list_layers(path: Path | None = None) -> list[tuple[str, str | None]]:
     >>> ("camps", "Point") in atlas.list_layers()
     True
     """
+    from . import postgis
+
+    if postgis.is_database_url(path):
+        return postgis.list_layers(path)
     path = _existing(path)
     try:
         return [(str(n), None if g is None else str(g)) for n, g in pyogrio.list_layers(path)]
@@ -168,15 +191,15 @@ def list_layers(path: Path | None = None) -> list[tuple[str, str | None]]:
         raise InputError(f"{path} is not a readable GeoPackage: {exc}") from exc
 
 
-def read_layer(name: str, path: Path | None = None) -> pd.DataFrame:
+def read_layer(name: str, path: Path | str | None = None) -> pd.DataFrame:
     """Read one layer (a GeoDataFrame) or attribute table (a DataFrame).
 
     Parameters
     ----------
     name : str
         Layer name, e.g. ``"camps"``.
-    path : pathlib.Path, optional
-        Defaults to ``output/atlas.gpkg``.
+    path : pathlib.Path or str, optional
+        Defaults to ``output/atlas.gpkg``; or a ``postgresql://`` URL.
 
     Returns
     -------
@@ -188,6 +211,10 @@ def read_layer(name: str, path: Path | None = None) -> pd.DataFrame:
     >>> len(atlas.read_layer("provinces"))
     10
     """
+    from . import postgis
+
+    if postgis.is_database_url(path):
+        return postgis.read_layer(name, path)
     path = _existing(path)
     names = dict(list_layers(path))
     if name not in names:
@@ -199,13 +226,13 @@ def read_layer(name: str, path: Path | None = None) -> pd.DataFrame:
         return pyogrio.read_dataframe(path, layer=name)
 
 
-def read_layers(path: Path | None = None) -> dict[str, pd.DataFrame]:
-    """Read every layer of a GeoPackage, keyed by name.
+def read_layers(path: Path | str | None = None) -> dict[str, pd.DataFrame]:
+    """Read every layer of a GeoPackage (or an atlas in PostGIS), keyed by name.
 
     Parameters
     ----------
-    path : pathlib.Path, optional
-        Defaults to ``output/atlas.gpkg``.
+    path : pathlib.Path or str, optional
+        Defaults to ``output/atlas.gpkg``; or a ``postgresql://`` URL.
 
     Returns
     -------
@@ -217,5 +244,8 @@ def read_layers(path: Path | None = None) -> dict[str, pd.DataFrame]:
     >>> len(atlas.read_layers()["mines"])
     35
     """
-    path = _existing(path)
+    from . import postgis
+
+    if not postgis.is_database_url(path):
+        path = _existing(path)
     return {name: read_layer(name, path) for name, _ in list_layers(path)}
