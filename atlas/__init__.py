@@ -11,6 +11,7 @@ The public API mirrors the ``atlas`` command:
 
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
+from .export import export_csv, export_geojson, export_geoparquet
 from .errors import (
     AmbiguousError,
     AtlasError,
@@ -22,6 +23,7 @@ from .errors import (
 )
 from .importer import import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
+from .postgis import export_postgis
 from .qgis import export_qgis
 from .query import (
     Site,
@@ -58,6 +60,10 @@ __all__ = [
     "county_summary",
     "default_gpkg",
     "density",
+    "export_csv",
+    "export_geojson",
+    "export_geoparquet",
+    "export_postgis",
     "export_qgis",
     "find",
     "import_layer",
