@@ -11,7 +11,6 @@ The public API mirrors the ``atlas`` command:
 
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
-from .export import export_csv, export_geojson, export_geoparquet
 from .errors import (
     AmbiguousError,
     AtlasError,
@@ -21,6 +20,7 @@ from .errors import (
     SourceError,
     ValidationError,
 )
+from .export import export_csv, export_geojson, export_geoparquet
 from .importer import import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .postgis import export_postgis
