@@ -21,9 +21,10 @@ from .errors import (
     ValidationError,
 )
 from .export import export_csv, export_geojson, export_geoparquet
-from .importer import import_layer, user_layers
+from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .postgis import export_postgis
+from .provenance import about
 from .qgis import export_qgis
 from .query import (
     Site,
@@ -37,6 +38,7 @@ from .query import (
     within,
 )
 from .raster import ChipsResult, chips, density, province_density
+from .record import Record, record, show
 from .schema import SCHEMAS
 from .webmap import build_map, write_map
 
@@ -50,9 +52,11 @@ __all__ = [
     "InputError",
     "NoGeometryError",
     "NotFoundError",
+    "Record",
     "Site",
     "SourceError",
     "ValidationError",
+    "about",
     "assign_admin",
     "build",
     "build_map",
@@ -60,6 +64,7 @@ __all__ = [
     "county_summary",
     "default_gpkg",
     "density",
+    "drop_layer",
     "export_csv",
     "export_geojson",
     "export_geoparquet",
@@ -75,7 +80,9 @@ __all__ = [
     "province_summary",
     "read_layer",
     "read_layers",
+    "record",
     "resolve",
+    "show",
     "summary",
     "user_layers",
     "validate",

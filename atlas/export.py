@@ -35,7 +35,7 @@ import pandas as pd
 from . import io, schema
 from .errors import InputError, NotFoundError
 
-__all__ = ["FORMATS", "export_csv", "export_geojson", "export_geoparquet", "provenance"]
+__all__ = ["FORMATS", "export_csv", "export_geojson", "export_geoparquet", "private_layers", "provenance"]
 
 #: File formats of ``atlas export --format`` and their file suffix.
 FORMATS = {"geoparquet": ".parquet", "geojson": ".geojson", "csv": ".csv", "kmz": ".kmz"}
@@ -127,23 +127,77 @@ def provenance(name: str, df: pd.DataFrame, sources: pd.DataFrame | None,
     }
 
 
+def private_layers(source: Path | str, names: Iterable[str]) -> set[str]:
+    """The user layers among ``names`` imported as private (``atlas import --private``).
+
+    Parameters
+    ----------
+    source : pathlib.Path or str
+        The atlas GeoPackage, or a PostGIS URL.
+    names : iterable of str
+        Layer names.
+
+    Returns
+    -------
+    set of str
+    """
+    from .importer import user_layer_records
+    from .postgis import is_database_url
+
+    users = [n for n in names if n.startswith("user_")]
+    if not users:
+        return set()
+    if not is_database_url(source):
+        return {r["layer"] for r in user_layer_records(source, include_private=True) if r["private"]}
+    out = set()
+    for name in users:
+        df = io.read_layer(name, source)
+        if "private" in df and df["private"].fillna(False).astype(bool).any():
+            out.add(name)
+    return out
+
+
+def select_layers(source: Path | str, layers: Iterable[str] | None, include_private: bool,
+                  spatial_only: bool = False) -> list[str]:
+    """The layers an export writes: those asked for, or every one; private layers only when asked.
+
+    Raises
+    ------
+    NotFoundError
+        A layer asked for is not in the atlas.
+    InputError
+        A private layer asked for by name without ``include_private``.
+    """
+    from .postgis import Database, is_database_url
+
+    shown = Database.parse(source).shown if is_database_url(source) else source
+    available = dict(io.list_layers(source))
+    available.pop("layer_styles", None)
+    wanted = list(layers or [])
+    for name in wanted:
+        if name not in available:
+            close = [n for n in available if name.lower() in n or n in name.lower()]
+            raise NotFoundError(f"no layer {name!r} in {shown}", close or sorted(available)[:5])
+    private = set() if include_private else private_layers(source, wanted or available)
+    if wanted and private:
+        raise InputError(f"{', '.join(sorted(private))}: imported as private; add --include-private "
+                         "(include_private=True) to export it")
+    if not wanted:
+        wanted = [n for n, g in available.items()
+                  if (g is not None or not spatial_only) and n not in private]
+    return wanted
+
+
 class _Selection:
     """The layers an export writes, read once, with their provenance."""
 
-    def __init__(self, layers: Iterable[str] | None, gpkg, spatial_only: bool):
+    def __init__(self, layers: Iterable[str] | None, gpkg, spatial_only: bool, include_private: bool):
         from .postgis import Database, is_database_url
 
         self.source = gpkg if is_database_url(gpkg) else io.source_path(gpkg)
         shown = Database.parse(gpkg).shown if is_database_url(gpkg) else self.source
         available = dict(io.list_layers(self.source))
-        available.pop("layer_styles", None)
-        wanted = list(layers or [])
-        for name in wanted:
-            if name not in available:
-                close = [n for n in available if name.lower() in n or n in name.lower()]
-                raise NotFoundError(f"no layer {name!r} in {shown}", close or sorted(available)[:5])
-        if not wanted:
-            wanted = [n for n, g in available.items() if g is not None or not spatial_only]
+        wanted = select_layers(self.source, layers, include_private, spatial_only)
         self.names = wanted
         self.geometry = {n: available[n] for n in wanted}
         sha = _sha256(self.source)
@@ -215,9 +269,10 @@ def _targets(out: Path | None, names: list[str], fmt: str) -> dict[str, Path]:
     return {n: out / f"{n}{suffix}" for n in names}
 
 
-def _export(fmt: str, out, layers, gpkg, progress, write, spatial_only: bool) -> list[Path]:
+def _export(fmt: str, out, layers, gpkg, progress, write, spatial_only: bool,
+            include_private: bool) -> list[Path]:
     say = progress or (lambda _msg: None)
-    sel = _Selection(layers, gpkg, spatial_only)
+    sel = _Selection(layers, gpkg, spatial_only, include_private)
     if not sel.names:
         raise InputError("no layer to export")
     targets = _targets(out, sel.names, fmt)
@@ -253,7 +308,7 @@ def _write_parquet(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 
 def export_geoparquet(out: Path | None = None, layers: Iterable[str] | None = None,
-                      gpkg: Path | str | None = None,
+                      gpkg: Path | str | None = None, include_private: bool = False,
                       progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write layers as GeoParquet 1.1 files (zstd, Hilbert-ordered rows, bbox covering column).
 
@@ -266,6 +321,8 @@ def export_geoparquet(out: Path | None = None, layers: Iterable[str] | None = No
         Layer names; default every layer and table of the atlas.
     gpkg : pathlib.Path or str, optional
         The atlas GeoPackage (default ``output/atlas.gpkg``) or a PostGIS URL.
+    include_private : bool, default False
+        Also the user layers imported as private (never by default).
     progress : callable, optional
         Called with a message per layer.
 
@@ -281,7 +338,8 @@ def export_geoparquet(out: Path | None = None, layers: Iterable[str] | None = No
     >>> len(geopandas.read_parquet(path))
     27
     """
-    return _export("geoparquet", out, layers, gpkg, progress, _write_parquet, spatial_only=False)
+    return _export("geoparquet", out, layers, gpkg, progress, _write_parquet, spatial_only=False,
+                   include_private=include_private)
 
 
 def _write_geojson(df: pd.DataFrame, path: Path, meta: dict) -> None:
@@ -295,7 +353,7 @@ def _write_geojson(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 
 def export_geojson(out: Path | None = None, layers: Iterable[str] | None = None,
-                   gpkg: Path | str | None = None,
+                   gpkg: Path | str | None = None, include_private: bool = False,
                    progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write layers as GeoJSON (RFC 7946, WGS 84, UTF-8), the provenance as member ``atlas``.
 
@@ -309,6 +367,8 @@ def export_geojson(out: Path | None = None, layers: Iterable[str] | None = None,
         name is written as features without geometry).
     gpkg : pathlib.Path or str, optional
         The atlas GeoPackage or a PostGIS URL.
+    include_private : bool, default False
+        Also the user layers imported as private (never by default).
     progress : callable, optional
 
     Returns
@@ -323,7 +383,8 @@ def export_geojson(out: Path | None = None, layers: Iterable[str] | None = None,
     >>> len(data["features"]), data["atlas"]["layer"]
     (35, 'mines')
     """
-    return _export("geojson", out, layers, gpkg, progress, _write_geojson, spatial_only=True)
+    return _export("geojson", out, layers, gpkg, progress, _write_geojson, spatial_only=True,
+                   include_private=include_private)
 
 
 def _coordinate_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -362,7 +423,7 @@ def _write_csv(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 
 def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
-               gpkg: Path | str | None = None,
+               gpkg: Path | str | None = None, include_private: bool = False,
                progress: Callable[[str], None] | None = None) -> list[Path]:
     """Write layers as CSV: UTF-8, WGS 84 coordinates as columns, formulas neutralised.
 
@@ -382,6 +443,8 @@ def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
         Layer names; default every layer and table.
     gpkg : pathlib.Path or str, optional
         The atlas GeoPackage or a PostGIS URL.
+    include_private : bool, default False
+        Also the user layers imported as private (never by default).
     progress : callable, optional
 
     Returns
@@ -395,4 +458,5 @@ def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
     >>> {"site_id", "lon", "lat"} <= set(pandas.read_csv(path).columns)
     True
     """
-    return _export("csv", out, layers, gpkg, progress, _write_csv, spatial_only=False)
+    return _export("csv", out, layers, gpkg, progress, _write_csv, spatial_only=False,
+                   include_private=include_private)

@@ -302,6 +302,7 @@ def _write_styles(conn, db: Database, layers: dict[str, pd.DataFrame]) -> int:
 def export_postgis(
     url: str,
     gpkg: Path | str | None = None,
+    include_private: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Write every layer of the atlas to a PostGIS schema, in one transaction.
@@ -317,6 +318,9 @@ def export_postgis(
         ``postgresql://user@host:port/dbname?schema=atlas``.
     gpkg : pathlib.Path, optional
         The atlas GeoPackage to copy; defaults to ``output/atlas.gpkg``.
+    include_private : bool, default False
+        Also the user layers imported as private; without it they stay on
+        this machine (and are listed under ``private_left_out``).
     progress : callable, optional
         Called with a message per layer.
 
@@ -324,7 +328,8 @@ def export_postgis(
     -------
     dict
         ``schema``, ``layers`` (name, geometry type, rows), ``foreign_keys``,
-        ``styles``, ``postgis`` version and the source GeoPackage's ``sha256``.
+        ``styles``, ``postgis`` version, the source GeoPackage's ``sha256``
+        and ``private_left_out``.
 
     Raises
     ------
@@ -340,10 +345,13 @@ def export_postgis(
 
     say = progress or (lambda _msg: None)
     db = Database.parse(url)
+    from .export import private_layers
+
     path = io.source_path(gpkg)
-    layers = io.read_layers(path)
     declared = dict(io.list_layers(path))
-    layers.pop("layer_styles", None)
+    declared.pop("layer_styles", None)
+    left_out = set() if include_private else private_layers(path, declared)
+    layers = {n: io.read_layer(n, path) for n in declared if n not in left_out}
     engine = _engine(db)
     stamp = {"atlas": _version(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "source": path.name, "sha256": _sha256(path)}
@@ -376,7 +384,8 @@ def export_postgis(
     _STAMPS.pop(db.url, None)
     say(f"postgis: {len(written)} tables in schema {db.schema} of {db.shown}")
     return {"schema": db.schema, "database": db.shown, "layers": written, "foreign_keys": fks,
-            "styles": styles, "postgis": postgis, "sha256": stamp["sha256"]}
+            "styles": styles, "postgis": postgis, "sha256": stamp["sha256"],
+            "private_left_out": sorted(left_out)}
 
 
 _STAMPS: dict[str, dict] = {}
