@@ -318,3 +318,29 @@ def test_one_csv_writer_in_the_package():
             if re.search(r"\.to_csv\(|csv\.(writer|DictWriter)\(", line):
                 offenders.append(f"{path.name}:{n}: {line.strip()}")
     assert not offenders, "CSV written outside atlas.formats.csv_text:\n" + "\n".join(offenders)
+
+
+@pytest.fixture(scope="module")
+def private_atlas(evil_atlas, layers, tmp_path_factory) -> Path:
+    """The evil atlas plus a synthetic layer imported as private."""
+    tmp = tmp_path_factory.mktemp("private")
+    dest = tmp / "atlas.gpkg"
+    shutil.copyfile(evil_atlas, dest)
+    src = tmp / "synthetic_witnesses.csv"
+    camp = layers["camps"].set_index("site_id").loc["KLS-15"].geometry
+    src.write_text(f"name,lat,lon\nwitness house,{camp.y:.5f},{camp.x:.5f}\n", encoding="utf-8")
+    atlas.import_layer(src, "witnesses", gpkg=dest, private=True)
+    return dest
+
+
+@pytest.mark.parametrize("writer", [atlas.export_csv, atlas.export_geojson, atlas.export_geoparquet])
+def test_private_layers_stay_out_unless_asked(private_atlas, tmp_path, writer):
+    names = {p.stem for p in writer(tmp_path / "all", gpkg=private_atlas)}
+    assert "user_formulas" in names and "user_witnesses" not in names
+    with pytest.raises(InputError, match="private"):
+        writer(tmp_path / "one", layers=["user_witnesses"], gpkg=private_atlas)
+    asked = writer(tmp_path / "asked", layers=["user_witnesses"], gpkg=private_atlas, include_private=True)
+    assert [p.stem for p in asked] == ["user_witnesses"]
+    res = run_cli("export", "--format", "csv", "--layers", "user_witnesses", "--out", str(tmp_path / "c"),
+                  "--gpkg", str(private_atlas))
+    assert res.returncode == 2 and "--include-private" in res.stderr and not (tmp_path / "c").exists()

@@ -261,3 +261,19 @@ def test_qgis_opens_the_tables_styled(cluster, url, gpkg, layers, tmp_path):
                 assert ref["type"] in ("categorizedSymbol", "graduatedSymbol")
             assert lyr["renderer"].get("attribute") == ref.get("attribute")
             assert len(lyr["renderer"].get("categories") or []) == len(ref.get("categories") or [])
+
+
+def test_private_layers_stay_on_this_machine(cluster, url, gpkg, layers, tmp_path):
+    copy = tmp_path / "atlas.gpkg"
+    shutil.copyfile(gpkg, copy)
+    camp = layers["camps"].set_index("site_id").loc["KLS-15"].geometry
+    src = tmp_path / "synthetic_witnesses.csv"
+    src.write_text(f"name,lat,lon\nwitness house,{camp.y:.5f},{camp.x:.5f}\n", encoding="utf-8")
+    atlas.import_layer(src, "witnesses", gpkg=copy, private=True)
+    result = atlas.export_postgis(url, copy)
+    assert result["private_left_out"] == ["user_witnesses"]
+    assert "user_witnesses" not in dict(io.list_layers(url))
+    assert _psql(cluster, "SELECT count(*) FROM information_schema.tables WHERE table_name='user_witnesses'",
+                 _db(url)) == "0"
+    atlas.export_postgis(url, copy, include_private=True)
+    assert len(atlas.read_layer("user_witnesses", url)) == 1
