@@ -35,7 +35,8 @@ import pandas as pd
 from . import io, schema
 from .errors import InputError, NotFoundError
 
-__all__ = ["FORMATS", "export_csv", "export_geojson", "export_geoparquet", "private_layers", "provenance"]
+__all__ = ["FORMATS", "export_csv", "export_geojson", "export_geoparquet", "export_kmz", "private_layers",
+           "provenance", "select_layers"]
 
 #: File formats of ``atlas export --format`` and their file suffix.
 FORMATS = {"geoparquet": ".parquet", "geojson": ".geojson", "csv": ".csv", "kmz": ".kmz"}
@@ -460,3 +461,56 @@ def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
     """
     return _export("csv", out, layers, gpkg, progress, _write_csv, spatial_only=False,
                    include_private=include_private)
+
+
+def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
+               gpkg: Path | str | None = None, include_private: bool = False,
+               progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Write the atlas as one KMZ for Google Earth (KML 2.2), one folder per layer.
+
+    The map's symbols, colours and popups (:mod:`atlas.kml`): a style per
+    symbol with its icon inside the KMZ, balloons holding the popup (every
+    data string escaped), town proxies named as such, the camps' dated
+    findings in a folder with a time span each (Google Earth's time slider),
+    the attributes as ``ExtendedData``.
+
+    Parameters
+    ----------
+    out : pathlib.Path, optional
+        The ``.kmz`` file (default ``output/atlas.kmz``); a folder gets
+        ``atlas.kmz`` inside.
+    layers : iterable of str, optional
+        Layers with geometry; default every one (user layers included,
+        private ones only with ``include_private``).
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage or a PostGIS URL.
+    include_private : bool, default False
+        Also the user layers imported as private.
+    progress : callable, optional
+
+    Returns
+    -------
+    list of pathlib.Path
+        The KMZ written.
+
+    Examples
+    --------
+    >>> import atlas, tempfile, zipfile
+    >>> [kmz] = atlas.export_kmz(tempfile.mkdtemp(), layers=["camps"])
+    >>> zipfile.ZipFile(kmz).namelist()[0]
+    'doc.kml'
+    """
+    from .kml import kmz_bytes
+
+    sel = _Selection(layers, gpkg, spatial_only=True, include_private=include_private)
+    tables = [n for n in sel.names if sel.geometry[n] is None]
+    if tables:
+        raise InputError(f"KML holds features with a location; {', '.join(tables)} has none "
+                         "(the camps' findings are in their balloons and on the time slider)")
+    out = Path(out) if out else io.output_dir() / "atlas.kmz"
+    if out.suffix.lower() != ".kmz":
+        out = out / "atlas.kmz"
+    data = kmz_bytes(sel.frames, sel.meta, lambda n: io.read_layer(n, sel.source), progress)
+    with _Staging(out.parent) as stage:
+        stage.path(out).write_bytes(data)
+    return [out]
