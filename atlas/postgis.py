@@ -12,7 +12,7 @@ A failure rolls everything back; a second export replaces the first.
 :func:`list_layers` and :func:`read_layer` read such a schema back, so that
 every command reading the atlas accepts the URL instead of a GeoPackage
 (``atlas near KLS-14 --source postgresql://…``). Needs the ``postgis`` extra
-(SQLAlchemy, psycopg, GeoAlchemy2).
+(SQLAlchemy and psycopg).
 """
 
 from __future__ import annotations
@@ -117,7 +117,6 @@ class Database:
 
 def _engine(db: Database):
     try:
-        import geoalchemy2  # noqa: F401  (geopandas.to_postgis needs it)
         import psycopg  # noqa: F401
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
