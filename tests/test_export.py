@@ -344,3 +344,138 @@ def test_private_layers_stay_out_unless_asked(private_atlas, tmp_path, writer):
     res = run_cli("export", "--format", "csv", "--layers", "user_witnesses", "--out", str(tmp_path / "c"),
                   "--gpkg", str(private_atlas))
     assert res.returncode == 2 and "--include-private" in res.stderr and not (tmp_path / "c").exists()
+
+
+# --- KMZ -----------------------------------------------------------------------------------------
+
+KML = "{http://www.opengis.net/kml/2.2}"
+
+
+@pytest.fixture(scope="module")
+def kmz(gpkg, tmp_path_factory) -> Path:
+    [path] = atlas.export_kmz(tmp_path_factory.mktemp("kmz") / "atlas.kmz", gpkg=gpkg)
+    return path
+
+
+def _kml(path: Path):
+    import zipfile
+
+    from lxml import etree
+
+    with zipfile.ZipFile(path) as zf:
+        names = zf.namelist()
+        return etree.fromstring(zf.read("doc.kml")), {n: zf.read(n) for n in names}
+
+
+def test_kmz_is_valid_kml_2_2(kmz):
+    import fastkml
+    from lxml import etree
+
+    schema = etree.XMLSchema(etree.parse(str(Path(fastkml.__file__).parent / "schema" / "ogckml22.xsd")))
+    root, files = _kml(kmz)
+    assert next(iter(files)) == "doc.kml"
+    assert schema.validate(etree.ElementTree(root)), schema.error_log.last_error
+    # every style a placemark uses exists; every icon is a PNG inside the KMZ
+    styles = {s.get("id"): s for s in root.iter(f"{KML}Style")}
+    used = {u.text.lstrip("#") for u in root.iter(f"{KML}styleUrl")}
+    assert used <= set(styles)
+    hrefs = {h.text for h in root.iter(f"{KML}href")}
+    assert hrefs and all(files[h].startswith(b"\x89PNG") for h in hrefs)
+
+
+def _folders(root) -> dict:
+    return {f.findtext(f"{KML}name"): f for f in root.iter(f"{KML}Folder")}
+
+
+def test_kmz_folders_styles_balloons_and_town_proxies(kmz, layers):
+    from PIL import Image
+
+    from atlas import map_layers
+    from atlas.style import PROVINCE_RAMP, STATUS_COLOURS
+
+    root, files = _kml(kmz)
+    folders = _folders(root)
+    assert set(SPATIAL) | {"camp findings over time"} == set(folders)
+    for name in SPATIAL:
+        g = layers[name].geometry
+        assert len(folders[name].findall(f"{KML}Placemark")) == int((~(g.isna() | g.is_empty)).sum()), name
+    styles = {s.get("id"): s for s in root.iter(f"{KML}Style")}
+    # balloons are the map's popups, as built for the map
+    camps = layers["camps"]
+    spec = map_layers.camps_spec(camps, layers["camp_findings"], layers["coordinate_candidates"], [])
+    got = [p.findtext(f"{KML}description") for p in folders["camps"].findall(f"{KML}Placemark")]
+    assert got == [f["p"] for f in spec["features"]]
+    # camp icons are drawn in the map's status colours
+    located = camps[~(camps.geometry.isna() | camps.geometry.is_empty)]
+    for pm, (_, row) in zip(folders["camps"].findall(f"{KML}Placemark"), located.iterrows()):
+        style = styles[pm.findtext(f"{KML}styleUrl").lstrip("#")]
+        icon = Image.open(_io.BytesIO(files[style.findtext(f".//{KML}href")])).convert("RGBA")
+        r, g, b, _a = icon.getpixel((icon.width // 2 - 6, icon.height // 2 + 8))
+        assert f"#{r:02x}{g:02x}{b:02x}" == STATUS_COLOURS[row["status_class"]], row["site_id"]
+    # provinces filled from the map's ramp
+    ramp = {c.lstrip("#").lower() for c in PROVINCE_RAMP}
+    for pm in folders["provinces"].findall(f"{KML}Placemark"):
+        poly = styles[pm.findtext(f"{KML}styleUrl").lstrip("#")].find(f"{KML}PolyStyle")
+        abgr = poly.findtext(f"{KML}color")
+        assert abgr[6:8] + abgr[4:6] + abgr[2:4] in ramp
+    # town proxies are named as such, and only they
+    named = layers["named_mines"]
+    named = named[~(named.geometry.isna() | named.geometry.is_empty)]
+    names = [p.findtext(f"{KML}name") for p in folders["named_mines"].findall(f"{KML}Placemark")]
+    for nm, proxy in zip(names, named["is_town_proxy"].astype(bool)):
+        assert ("town proxy, not the mine's location" in nm) == proxy, nm
+    assert named["is_town_proxy"].astype(bool).any()
+    # attributes for QGIS
+    first = folders["mines"].find(f"{KML}Placemark")
+    data = {d.get("name"): d.findtext(f"{KML}value") for d in first.iter(f"{KML}Data")}
+    assert data["mine_id"] == layers["mines"]["mine_id"].iloc[0]
+
+
+def test_kmz_timeline_of_camp_findings(kmz, layers):
+    root, _ = _kml(kmz)
+    timeline = _folders(root)["camp findings over time"].findall(f"{KML}Placemark")
+    f = layers["camp_findings"]
+    camps = layers["camps"]
+    located = set(camps.loc[~(camps.geometry.isna() | camps.geometry.is_empty), "site_id"])
+    dated = f[f["site_id"].isin(located) & (f["date_start"].fillna("").ne("") | f["date_end"].fillna("").ne(""))]
+    assert len(timeline) == len(dated) > 10
+    for pm, (_, row) in zip(timeline, dated.iterrows()):
+        span = pm.find(f"{KML}TimeSpan")
+        assert (span.findtext(f"{KML}begin") or "") == (row["date_start"] or "")[:10]
+        assert (span.findtext(f"{KML}end") or "") == (row["date_end"] or "")[:10]
+
+
+def test_kmz_balloons_escape_the_data(gpkg, tmp_path):
+    layers = atlas.read_layers(gpkg)
+    camps = layers["camps"].copy()
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)> & {{7*7}}'
+    camps.loc[camps["site_id"] == "KLS-14", "name"] = evil
+    layers["camps"] = camps
+    bad = tmp_path / "synthetic_hostile.gpkg"
+    atlas.io.write_layers(layers, bad)
+    [path] = atlas.export_kmz(tmp_path / "x.kmz", layers=["camps"], gpkg=bad)
+    root, files = _kml(path)
+    raw = files["doc.kml"].decode("utf-8")
+    assert "<script>" not in raw and "<img src=x" not in raw
+    desc = next(p.findtext(f"{KML}description") for p in root.iter(f"{KML}Placemark")
+                if evil in (p.findtext(f"{KML}name") or ""))
+    # the balloon is HTML in which the name is text: escaped once more than the KML's own escaping
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in desc and "<script>" not in desc
+
+
+def test_kmz_opens_in_qgis(kmz, layers, tmp_path):
+    import pyogrio
+
+    from .test_qgis import probe
+
+    kml_layers = [str(n) for n, _ in pyogrio.list_layers(kmz)]
+    assert set(SPATIAL) <= set(kml_layers)
+    spec = [[n, f"{kmz}|layername={n}", "ogr"] for n in kml_layers]
+    seen, _ = probe(tmp_path, "layers", json.dumps(spec))
+    for name in SPATIAL:
+        lyr = seen["layers"][name]
+        g = layers[name].geometry
+        assert lyr["valid"], name
+        assert lyr["features"] == int((~(g.isna() | g.is_empty)).sum()), name
+        assert lyr["crs"] == "EPSG:4326"
+        assert "mine_id" in lyr["fields"] if name == "mines" else True
