@@ -20,7 +20,7 @@ from .errors import (
     SourceError,
     ValidationError,
 )
-from .export import export_csv, export_geojson, export_geoparquet
+from .export import export_csv, export_geojson, export_geoparquet, export_kmz
 from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .postgis import export_postgis
@@ -68,6 +68,7 @@ __all__ = [
     "export_csv",
     "export_geojson",
     "export_geoparquet",
+    "export_kmz",
     "export_postgis",
     "export_qgis",
     "find",

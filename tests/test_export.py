@@ -441,8 +441,9 @@ def test_kmz_timeline_of_camp_findings(kmz, layers):
     assert len(timeline) == len(dated) > 10
     for pm, (_, row) in zip(timeline, dated.iterrows()):
         span = pm.find(f"{KML}TimeSpan")
-        assert (span.findtext(f"{KML}begin") or "") == (row["date_start"] or "")[:10]
-        assert (span.findtext(f"{KML}end") or "") == (row["date_end"] or "")[:10]
+        for tag, col in (("begin", "date_start"), ("end", "date_end")):
+            value = row[col] if isinstance(row[col], str) else ""
+            assert (span.findtext(f"{KML}{tag}") or "") == value[:10]
 
 
 def test_kmz_balloons_escape_the_data(gpkg, tmp_path):
