@@ -377,14 +377,14 @@ def _map_product(ctx: Context, gpkg: Path) -> list[Path]:
 BUILD_PRODUCTS["map"] = _map_product
 
 
-_EXPORT_FORMATS = ("geoparquet", "geojson", "csv")
+_EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
 
 
 @main.command("export")
 @click.option("--qgis", "to_qgis", is_flag=True,
               help="A styled GeoPackage (atlas.gpkg) and a QGIS project (atlas.qgz).")
 @click.option("--format", "fmt", type=click.Choice(_EXPORT_FORMATS), default=None,
-              help="Files for other tools: GeoParquet 1.1, GeoJSON or CSV, one file per layer.")
+              help="Files for other tools: GeoParquet 1.1, KMZ (Google Earth), GeoJSON or CSV.")
 @click.option("--postgis", "postgis_url", metavar="URL", default=None,
               help="Write every layer to a PostGIS database, postgresql://user@host/dbname?schema=atlas, "
                    "in one transaction (replaces what an earlier export wrote there).")
@@ -411,6 +411,8 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
                 density raster and chips with styles: a folder to zip and send.
     --format    geoparquet: GeoParquet 1.1, zstd, rows in Hilbert order, a bbox
                 covering column, the layer's provenance in the file metadata;
+                kmz: one file for Google Earth, a folder per layer, the map's
+                symbols and popups, the camps' findings on the time slider;
                 geojson: RFC 7946; csv: coordinates as lon/lat columns, cells
                 that a spreadsheet would run as formulas neutralised.
                 All in WGS 84 and UTF-8.
@@ -426,7 +428,7 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
 
     chosen = [name for name, on in (("--qgis", to_qgis), ("--format", fmt), ("--postgis", postgis_url)) if on]
     if len(chosen) != 1:
-        raise InputError("say what to export: one of --qgis, --format geoparquet|geojson|csv, "
+        raise InputError("say what to export: one of --qgis, --format geoparquet|kmz|geojson|csv, "
                          "--postgis postgresql://…" + (f" (not {' and '.join(chosen)} together)" if chosen else ""))
     names = [n.strip() for item in layer_names for n in item.split(",") if n.strip()]
     if names and not fmt:
@@ -453,8 +455,8 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
         return
     from . import export
 
-    writer = {"geoparquet": export.export_geoparquet, "geojson": export.export_geojson,
-              "csv": export.export_csv}[fmt]
+    writer = {"geoparquet": export.export_geoparquet, "kmz": export.export_kmz,
+              "geojson": export.export_geojson, "csv": export.export_csv}[fmt]
     for path in writer(out, names or None, gpkg, include_private, progress=ctx.progress):
         click.echo(str(path))
 
