@@ -242,6 +242,7 @@ _ROLE = {
     "county-seat proxy only": ("town proxy, not the mine's location", False),
     "city proxy only": ("town proxy, not the mine's location", False),
     "not geolocated": ("no public coordinate", False),
+    "probable same mine (inferred from the name)": ("probable same mine (inferred from the name)", False),
 }
 _NAMED_PRECISION = {
     "the mine": "site",
@@ -249,7 +250,10 @@ _NAMED_PRECISION = {
     "a nearby mine, not the named one": "nearby mine",
     "town proxy, not the mine's location": "town proxy",
     "no public coordinate": "none",
+    "probable same mine (inferred from the name)": "probable same mine",
 }
+#: The report_discrepancies row of a named mine, where the report contradicts itself about it.
+_NAMED_DISCREPANCY = {"Yongyang Mine": "D02", "Musan": "D12", "Hakpo Coal Mine": "D16"}
 
 
 def named_mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
@@ -262,7 +266,7 @@ def named_mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
     df["is_town_proxy"] = df["location_role"].str.startswith("town proxy")
     df["precision"] = df["location_role"].map(_NAMED_PRECISION)
     df["commodity_class"] = df["commodity"].map(commodity_class)
-    df["discrepancy_ref"] = np.where(df["name_in_report"].str.startswith("Yongyang"), "D02", "")
+    df["discrepancy_ref"] = df["name_in_report"].map(_NAMED_DISCREPANCY).fillna("")
     df["source"] = df["source"].where(df["source"] != "", "Gulag, Inc. (HRNK 2016) names it; no open coordinate")
     df["licence"] = df["licence"].where(df["licence"] != "", "no coordinate")
     df["location_precision"] = df["location_precision"].where(df["location_precision"] != "", "none")
@@ -367,6 +371,17 @@ def parse_observed(text: str) -> tuple[date | None, date | None, str]:
     tuple
         ``(start, end, basis)``; basis is ``range``, ``open start``,
         ``open end``, ``decades`` or ``none`` (testimony, undated, compound).
+        A publication date (``2014-12-09 (post)``, ``2013 (published)``) and
+        ``2008 or earlier`` end an observation: they give an open start.
+
+    Examples
+    --------
+    >>> parse_observed("2014-12-09 (post)")
+    (None, datetime.date(2014, 12, 9), 'open start')
+    >>> parse_observed("2008 or earlier")
+    (None, datetime.date(2008, 12, 31), 'open start')
+    >>> parse_observed("2013-09..2014-12")
+    (datetime.date(2013, 9, 1), datetime.date(2014, 12, 31), 'range')
     """
     head = re.sub(r"\s*\(.*\)\s*$", "", text).strip()
     if m := re.fullmatch(r"(\S+)\.\.(\S+)", head):
@@ -375,14 +390,16 @@ def parse_observed(text: str) -> tuple[date | None, date | None, str]:
             return start, end, "range"
     if m := re.fullmatch(r"(?:by|to) (\S+)", head):
         return None, _bounds(m.group(1))[1], "open start"
+    if m := re.fullmatch(r"(\S+) or earlier", head):
+        return None, _bounds(m.group(1))[1], "open start"
     if m := re.fullmatch(r"before (\d{4})", head):
         return None, date(int(m.group(1)) - 1, 12, 31), "open start"
     if m := re.fullmatch(r"(\d{4})s-(\d{4})s", head):
         return date(int(m.group(1)), 1, 1), date(int(m.group(2)) + 9, 12, 31), "decades"
     start, end = _bounds(head)
     if start:
-        if "(post)" in text:
-            return start, None, "open end"
+        if re.search(r"\((?:post|published)\b", text):
+            return None, end, "open start"  # a publication date ends an observation
         return start, end, "range"
     return None, None, "none"
 

@@ -139,17 +139,22 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
     LayerSchema(
         "named_mines", "Point", "named_id", r"^NM\d{2}$",
         _with(_f("named_id! name_in_report! alt_names commodity! commodity_class! "
-                 "province_as_given! county_or_place match_type! location_role! "
+                 "province_as_given place_as_given report_lines! province_inferred "
+                 "county_or_place match_type! location_role! "
                  "is_mine_location:bool! is_town_proxy:bool! precision! location_precision! source! "
                  "licence! notes discrepancy_ref " + ADMIN),
               location_role=("a mine of the district", "a nearby mine, not the named one",
                              "no public coordinate", "the mine",
+                             "probable same mine (inferred from the name)",
                              "town proxy, not the mine's location"),
-              precision=("site", "district member", "nearby mine", "town proxy", "none"),
+              precision=("site", "district member", "nearby mine", "probable same mine",
+                         "town proxy", "none"),
               commodity_class=COMMODITY_CLASSES, province=REPORT_PROVINCES,
               admin_method=ADMIN_METHODS),
         geometry_required=False,
-        description="The mines and districts the report names; town proxies flagged",
+        description=("The mines and districts the report names: province_as_given and "
+                     "place_as_given as printed (blank where the report gives none), "
+                     "province_inferred the atlas's reading with its reason; town proxies flagged"),
     ),
     LayerSchema(
         "mineral_deposits", "MultiPolygon", "region_id", r"^DEP-[A-Z-]+$",
@@ -185,7 +190,7 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         description="Every published coordinate of each camp",
     ),
     LayerSchema("report_table_1", None, "resource", None,
-                _f("resource! mines_lee_2014:int! mines_kores_2011:int printed_cells_note "
+                _f("resource! mines_lee_2014:int mines_kores_2011:int printed_cells_note "
                    "report_ref!"), description="Report Table 1: mines by type"),
     LayerSchema("report_table_2", None, "region", None,
                 _f("table_order:int! region! row_kind! mines:int! share_pct_printed:float! "
