@@ -11,6 +11,9 @@ The public API mirrors the ``atlas`` command:
 
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
+from .dates import DateInterval, DateParseError, parse_date_text
+from .densities import density, province_density
+from .distance import near, nearest, within
 from .errors import (
     AmbiguousError,
     AtlasError,
@@ -20,26 +23,19 @@ from .errors import (
     SourceError,
     ValidationError,
 )
+from .evidence import SiteStatus, status_at, status_table
 from .export import export_csv, export_geojson, export_geoparquet, export_kmz
+from .imagery import ChipsResult, chips
 from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .postgis import export_postgis
 from .provenance import about
 from .qgis import export_qgis
-from .query import (
-    Site,
-    county_summary,
-    find,
-    near,
-    nearest,
-    province_summary,
-    resolve,
-    summary,
-    within,
-)
-from .raster import ChipsResult, chips, density, province_density
 from .record import Record, record, show
 from .schema import SCHEMAS
+from .search import find, resolve
+from .sites import Site
+from .summaries import county_summary, province_summary, summary
 from .webmap import build_map, write_map
 
 __all__ = [
@@ -49,11 +45,14 @@ __all__ = [
     "AmbiguousError",
     "AtlasError",
     "ChipsResult",
+    "DateInterval",
+    "DateParseError",
     "InputError",
     "NoGeometryError",
     "NotFoundError",
     "Record",
     "Site",
+    "SiteStatus",
     "SourceError",
     "ValidationError",
     "about",
@@ -77,6 +76,7 @@ __all__ = [
     "list_layers",
     "near",
     "nearest",
+    "parse_date_text",
     "province_density",
     "province_summary",
     "read_layer",
@@ -84,6 +84,8 @@ __all__ = [
     "record",
     "resolve",
     "show",
+    "status_at",
+    "status_table",
     "summary",
     "user_layers",
     "validate",

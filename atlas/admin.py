@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-__all__ = ["ADMIN_COLUMNS", "PLANAR_CRS", "TOLERANCE_KM", "assign_admin", "join_admin"]
+__all__ = ["ADMIN_COLUMNS", "PLANAR_CRS", "TOLERANCE_KM", "assign_admin", "gpkg_key", "join_admin"]
 
 PLANAR_CRS = "EPSG:5179"
 TOLERANCE_KM = 5.0
@@ -502,7 +502,7 @@ def join_admin(
 _UNITS_CACHE: dict[tuple, _AdminUnits] = {}
 
 
-def _gpkg_key(gpkg: Path | str | None) -> tuple:
+def gpkg_key(gpkg: Path | str | None) -> tuple:
     """Cache key of a GeoPackage: its resolved path, modification time and size.
 
     For an atlas in PostGIS: its URL and the time and hash of its export.
@@ -523,7 +523,7 @@ def _admin_units(gpkg: Path | str | None = None) -> _AdminUnits:
     """Provinces and counties of a GeoPackage, indexed once per file version."""
     from . import io, postgis
 
-    key = _gpkg_key(gpkg)
+    key = gpkg_key(gpkg)
     if key not in _UNITS_CACHE:
         path = gpkg if postgis.is_database_url(gpkg) else Path(gpkg or io.default_gpkg())
         units = _AdminUnits(io.read_layer("provinces", path), io.read_layer("counties", path),

@@ -238,7 +238,7 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
     outline, in points (or weight) per km²; the surface integrates to the
     number of points. A QGIS style (.qml) is written beside it.
     """
-    from .raster import density
+    from .densities import density
 
     path = density(layer=layer, cell_km=cell_km, bandwidth_km=bandwidth_km, weight=weight,
                    out=out, gpkg=gpkg)
@@ -253,7 +253,7 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
 @handle_errors
 def province_density_cmd(out: Path | None, as_json: bool, gpkg: Path | None) -> None:
     """The report's Table 2 mines per 1,000 km² of each province (geodesic area)."""
-    from .raster import province_density
+    from .densities import province_density
 
     table = province_density(gpkg=gpkg, out=out).drop(columns="geometry")
     cols = ["province_id", "name_en", "reported_mines", "area_km2", "mines_per_1000km2",
@@ -291,7 +291,7 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
     """
     import warnings
 
-    from .raster import chips
+    from .imagery import chips
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # reported below, one line per site
@@ -316,7 +316,7 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
 
 def _density_product(ctx: Context, gpkg: Path) -> list[Path]:
     """`atlas build` product: output/mine_density.tif (+ .qml) and province_mine_density.gpkg."""
-    from .raster import density, province_density
+    from .densities import density, province_density
 
     ctx.progress("writing the mine density surface and mines per province area")
     tif = density(gpkg=gpkg, out=Path(gpkg).parent / "mine_density.tif")
@@ -434,7 +434,12 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
     if names and not fmt:
         raise InputError("--layers goes with --format; --qgis and --postgis export every layer")
     if to_qgis:
+        from .postgis import is_database_url
         from .qgis import export_qgis
+
+        if is_database_url(gpkg):
+            raise InputError("--qgis copies the GeoPackage itself: give --gpkg FILE "
+                             "(QGIS opens the PostGIS tables styled as they are)")
 
         project = export_qgis(out, gpkg, progress=ctx.progress)
         click.echo(str(project.parent / "atlas.gpkg"))
@@ -498,7 +503,7 @@ def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
     click.echo(record(site, gpkg, layer).format(fmt))
 
 
-# --- queries (atlas.query): find, near, nearest, summary ------------------------------------
+# --- queries (atlas.search, .distance, .summaries, .formats): find, near, nearest, summary ---
 
 _QUERY_FORMATS = ["table", "csv", "json", "geojson"]
 
@@ -522,17 +527,17 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
     first, with how it matched; an unknown name exits with code 2 and the
     closest names.
     """
-    from . import query as q
+    from . import formats, search
 
-    hits = q.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
+    hits = search.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
     meta = {"query": query, "candidates": len(hits)}
     cols = ["layer", "id", "name", "kind", "match", "score", "province", "county", "precision"]
     head = [f"{len(hits)} candidate(s) for {query!r}, best first:"]
-    click.echo(q.format_table(hits, fmt, cols, header=head, meta=meta))
+    click.echo(formats.format_table(hits, fmt, cols, header=head, meta=meta))
 
 
 def _near_output(result, fmt: str, what: str) -> None:
-    from . import query as q
+    from . import formats
 
     a = result.attrs
     meta = {k: a.get(k) for k in ("site_id", "site_name", "site_layer", "site_precision", "site",
@@ -549,7 +554,7 @@ def _near_output(result, fmt: str, what: str) -> None:
     cols = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
     if fmt == "csv":
         _echo_err(f"atlas: site: {a['site']}")
-    click.echo(q.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
+    click.echo(formats.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
 
 
 @main.command("near")
@@ -571,9 +576,9 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
     lists the candidates otherwise). Distances are geodesic (WGS 84); the
     output states how precise the site's own location is.
     """
-    from . import query as q
+    from . import distance
 
-    result = q.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
+    result = distance.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
     _near_output(result, fmt, f"within {km:g} km")
 
 
@@ -590,35 +595,115 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
 def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
                 gpkg: Path | None) -> None:
     """The k features of a layer nearest SITE, on the ellipsoid."""
-    from . import query as q
+    from . import distance
 
-    result = q.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
+    result = distance.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
     _near_output(result, fmt, "nearest the site")
+
+
+@main.command("status")
+@click.argument("site", required=False)
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="YYYY, YYYY-MM or YYYY-MM-DD (a month or year means its last day); default today.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+@GPKG_OPTION
+@handle_errors
+def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None) -> None:
+    """Every camp's status as of a date (or one camp's, with its findings).
+
+    active, closed, relocated or unknown, by the rule of atlas.evidence: an
+    'active' finding counts until 5 years after its last day, a closure or
+    relocation from its last day on; no finding counting on the day is
+    'unknown', never 'active'. Also each camp's evidence tier, latest
+    evidence and whether its sources disagree.
+    """
+    from . import evidence as ev
+    from . import formats, search
+
+    sites = None
+    if site:
+        sites = [search.resolve(site, gpkg, layers=["camps"]).id]
+    table = ev.status_table(as_of, gpkg, sites=sites)
+    a = table.attrs
+    foot = ["", f"As of {a['as_of']}: {a['rule']} (window {a['window_years']} years)."]
+    if site and fmt == "table":
+        s = ev.status_at(sites[0], a["as_of"], gpkg)
+        foot += ["", s.reason, "", "Deciding findings:", *_finding_lines(s.deciding)]
+        foot += ["Contradicting findings:"] + (_finding_lines(s.contradicting) or ["  none"])
+    if fmt == "json" and site:
+        s = ev.status_at(sites[0], a["as_of"], gpkg)
+        meta = {**dict(a), "findings": {k: _records(getattr(s, k)) for k in ("deciding", "contradicting")}}
+    else:
+        meta = dict(a)
+    columns = ["site_id", "kind", "name", "status", "deciding", "contradicting",
+               "evidence_tier", "latest_evidence_date", "sources_disagree"]
+    click.echo(formats.format_table(_safe_cells(table) if fmt == "csv" else table, fmt,
+                              columns=columns, footer=foot, meta=meta, width=40))
+
+
+def _finding_lines(df) -> list[str]:
+    return [f"  {r['finding_id']}  {r['observed_text']}  {r['status_signal']}  "
+            f"[{r['evidence_basis']}] {r['description'][:70]}  ({r['source_report'][:60]})"
+            for r in df.to_dict("records")]
+
+
+def _records(df) -> list[dict]:
+    return [{k: (None if v is None or v != v else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+
+
+def _safe_cells(df):
+    """A copy whose text cells cannot run as spreadsheet formulas (=, +, -, @ at the start)."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype) in ("str", "string"):
+            out[col] = [("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
+                        for v in out[col]]
+    return out
 
 
 @main.command("summary")
 @click.option("--by", type=click.Choice(["province", "county"]), default="province",
               show_default=True, help="One row per report province, or per county.")
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="Instead: camps by status (active, closed, relocated, unknown) per province "
+                   "as of DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
 @click.option("--all", "include_empty", is_flag=True, help="By county: list counties holding nothing too.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True, help="Output format.")
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
-def summary_cmd(ctx: Context, by: str, include_empty: bool, fmt: str, gpkg: Path | None) -> None:
+def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, fmt: str,
+                gpkg: Path | None) -> None:
     """The report's Table 2 beside the atlas's geolocated features, by province or county.
 
     reported_mines and reported_share_pct reproduce Table 2; the other
     columns count the atlas's features by spatial join against the
     GeoPackage's boundaries, whose source and vintage are stated below the table.
+    With --as-of DATE: camps by status per province as of that date (see
+    'atlas status --help' for the rule).
     """
-    from . import query as q
+    from . import formats, summaries
 
-    table = q.summary(by, gpkg, include_empty)
+    if as_of is not None:
+        from . import evidence as ev
+
+        if by != "province":
+            raise click.UsageError("--as-of counts camps per province only (no --by county)")
+        table = ev.status_summary(as_of, gpkg)
+        a = table.attrs
+        foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']} (window {a['window_years']} "
+                "years). Province by spatial join of each camp's point; no point: unidentified."]
+        click.echo(formats.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+        return
+
+    table = summaries.summary(by, gpkg, include_empty)
     a = table.attrs
     foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
     if fmt == "csv":
         for line in foot[1:]:
             ctx.progress(line)
-    click.echo(q.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+    click.echo(formats.format_table(table, fmt, footer=foot, meta=dict(a), width=80))

@@ -13,6 +13,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -30,6 +31,8 @@ __all__ = [
     "output_dir",
     "read_layer",
     "read_layers",
+    "source",
+    "source_name",
     "source_path",
     "write_layers",
 ]
@@ -82,8 +85,32 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
                 leftover.unlink()
 
 
+def _date_fields(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, dict]:
+    """Fields the schema declares ``date`` as Arrow dates, so GDAL writes GeoPackage ``DATE``.
+
+    pyogrio writes a pandas column as ``DATETIME`` at best; through Arrow a
+    ``date32`` column becomes a ``DATE`` field (ISO ``YYYY-MM-DD`` text, any
+    year, 1967 included). Returns the frame and the write options.
+    """
+    from .schema import schema_for
+
+    schema = schema_for(name)
+    dates = [f.name for f in (schema.fields if schema else ()) if f.kind == "date" and f.name in df]
+    if not dates:
+        return df, {}
+    import pyarrow as pa
+
+    df = df.copy()
+    for col in dates:
+        days = [None if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) == ""
+                else date.fromisoformat(str(v)[:10]) for v in df[col]]
+        df[col] = pd.array(days, dtype=pd.ArrowDtype(pa.date32()))
+    return df, {"use_arrow": True}
+
+
 def _write_one(df: pd.DataFrame, path: Path, name: str, description: str = "") -> None:
-    opts = {"dataset_options": GPKG_OPTIONS} if not path.exists() else {}
+    df, arrow = _date_fields(df, name)
+    opts = {"dataset_options": GPKG_OPTIONS, **arrow} if not path.exists() else dict(arrow)
     layer_opts = {"DESCRIPTION": description} if description else {}
     if isinstance(df, gpd.GeoDataFrame):
         geom_type = df.geometry.geom_type.dropna()
@@ -142,6 +169,36 @@ def _existing(path: Path | None) -> Path:
         hint = " (run `atlas build` first)" if path == default_gpkg() else ""
         raise NotFoundError(f"no GeoPackage at {path}{hint}")
     return path
+
+
+def source(path: Path | str | None) -> Path | str | None:
+    """A source as the readers take it: a ``postgresql://`` URL as given, a file as a Path.
+
+    Examples
+    --------
+    >>> source("out/atlas.gpkg"), source(None), source("postgresql://me@db/gis")
+    (PosixPath('out/atlas.gpkg'), None, 'postgresql://me@db/gis')
+    """
+    from .postgis import is_database_url
+
+    if path is None or is_database_url(path):
+        return path
+    return Path(path)
+
+
+def source_name(path: Path | str | None) -> str:
+    """How a source is shown: the file's path, or the URL with its password masked.
+
+    Examples
+    --------
+    >>> source_name("postgresql://me:secret@db/gis")
+    'postgresql://me:***@db/gis?schema=atlas'
+    """
+    from .postgis import Database, is_database_url
+
+    if is_database_url(path):
+        return Database.parse(path).shown
+    return str(Path(path or default_gpkg()))
 
 
 def source_path(path: Path | str | None = None) -> Path:
@@ -223,8 +280,9 @@ def read_layer(name: str, path: Path | str | None = None) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if names[name] is None:
-            return pyogrio.read_dataframe(path, layer=name, read_geometry=False)
-        return pyogrio.read_dataframe(path, layer=name)
+            return pyogrio.read_dataframe(path, layer=name, read_geometry=False,
+                                          datetime_as_string=True)
+        return pyogrio.read_dataframe(path, layer=name, datetime_as_string=True)
 
 
 def read_layers(path: Path | str | None = None) -> dict[str, pd.DataFrame]:
