@@ -638,8 +638,7 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
         meta = dict(a)
     columns = ["site_id", "kind", "name", "status", "deciding", "contradicting",
                "evidence_tier", "latest_evidence_date", "sources_disagree"]
-    click.echo(formats.format_table(_safe_cells(table) if fmt == "csv" else table, fmt,
-                              columns=columns, footer=foot, meta=meta, width=40))
+    click.echo(formats.format_table(table, fmt, columns=columns, footer=foot, meta=meta, width=40))
 
 
 def _finding_lines(df) -> list[str]:
@@ -651,16 +650,6 @@ def _finding_lines(df) -> list[str]:
 def _records(df) -> list[dict]:
     return [{k: (None if v is None or v != v else v) for k, v in r.items()}
             for r in df.to_dict("records")]
-
-
-def _safe_cells(df):
-    """A copy whose text cells cannot run as spreadsheet formulas (=, +, -, @ at the start)."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or str(out[col].dtype) in ("str", "string"):
-            out[col] = [("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
-                        for v in out[col]]
-    return out
 
 
 @main.command("summary")
