@@ -155,10 +155,11 @@ def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> 
         click.echo(f"{drop_layer(drop, gpkg)}: removed")
         ctx.progress("run `atlas map` / `atlas export` again: products made earlier still hold it")
         return
-    from .importer import user_layer_records
+    from .export import private_layers
+    from .io import default_gpkg
 
     rows = _build.layer_summary(gpkg)
-    private = {r["layer"] for r in user_layer_records(gpkg) if r["private"]}
+    private = private_layers(gpkg or default_gpkg(), [r["layer"] for r in rows])
     for r in rows:
         if r["layer"].startswith("user_"):
             r["private"] = r["layer"] in private
