@@ -192,8 +192,9 @@ function atlasInit(map, spec) {
   function declutterSoon() { if (!labelTimer) labelTimer = setTimeout(declutter, 0); }
   map.on("zoomend moveend overlayadd overlayremove resize", declutterSoon);
 
-  /* overlays */
-  var canvas = L.canvas({ padding: 0.3, pane: "atlas-user" });
+  /* overlays (user layers decode asynchronously: the page is ready when they are) */
+  var pending = [];
+  map.getPane("atlas-user").style.pointerEvents = "none";
   function buildLayer(spec1) {
     var group = L.featureGroup(), feats = spec1.features || [];
     group.atlasFeatures = [];
@@ -255,43 +256,39 @@ function atlasInit(map, spec) {
         group.addLayer(l); group.atlasFeatures[i] = l;
       });
     } else if (spec1.kind === "user") {
-      var col = colour(spec1.colour), xy = spec1.xy || [], n = xy.length / 2, opts = { renderer: canvas,
-        pane: "atlas-user", radius: 4, color: "#ffffff", weight: 1, fillColor: col, fillOpacity: 0.85 };
-      var markers = new Array(n);
-      for (var k = 0; k < n; k++) {
-        var mk = L.circleMarker([xy[2 * k + 1], xy[2 * k]], opts);
-        mk.atlasRow = k; markers[k] = mk;
-      }
-      (spec1.geoms || []).forEach(function (g, j) {
-        var l = L.geoJSON(g, { style: function () { return pathStyle({ color: col, weight: 2, fillOpacity: 0.2 }, "atlas-user"); },
-          pointToLayer: function (_, ll) { return L.circleMarker(ll, opts); } });
-        l.atlasRow = n + j; markers.push(l);
-      });
-      markers.forEach(function (m) { group.addLayer(m); });
-      group.atlasFeatures = markers;
-      group.on("click", function (e) {
-        var row = e.propagatedFrom && e.propagatedFrom.atlasRow != null ? e.propagatedFrom.atlasRow :
-          (e.layer && e.layer.atlasRow);
-        if (row == null) return;
-        var box = el("div", "atlas-rec-box"), table = el("table", "atlas-rec");
-        box.appendChild(el("h3", null, spec1.title));
-        (spec1.cols || []).forEach(function (c, ci) {
-          var v = spec1.values[ci][row];
-          if (v == null || v === "") return;
-          var tr = el("tr"); tr.appendChild(el("th", null, c)); tr.appendChild(el("td", null, v));
-          table.appendChild(tr);
+      /* packed columns, decoded once; points drawn on one canvas (_points.js), other shapes as SVG */
+      var col = colour(spec1.colour), n = Number(spec1.n) || 0, shapes = spec1.geoms || [];
+      group.atlasCount = function () { return n + shapes.length; };
+      pending.push(atlasDecodePoints(spec1).then(function (data) {
+        var pts = new AtlasPoints(data, { colour: col, title: spec1.title, consts: spec1.consts || [] });
+        group.atlasPoints = pts;
+        if (n) group.addLayer(pts);
+        shapes.forEach(function (g, j) {
+          var l = L.geoJSON(g, { style: function () { return pathStyle({ color: col, weight: 2, fillOpacity: 0.2 }, "atlas-user"); },
+            pointToLayer: function (_, ll) { return L.circleMarker(ll, { pane: "atlas-user", radius: 4, color: "#ffffff",
+              weight: 1, fillColor: col, fillOpacity: 0.85 }); } });
+          l.on("click", function (e) { L.DomEvent.stop(e); userPopup(pts, n + j, e.latlng); });
+          group.addLayer(l);
         });
-        (spec1.consts || []).forEach(function (kv) {  /* one value for every feature of the layer */
-          if (kv[1] == null || kv[1] === "") return;
-          var tr = el("tr"); tr.appendChild(el("th", null, kv[0])); tr.appendChild(el("td", null, kv[1]));
-          table.appendChild(tr);
-        });
-        box.appendChild(table);
-        L.popup({ maxWidth: 420, maxHeight: 400 }).setLatLng(e.latlng).setContent(box).openOn(map);
-      });
+      }));
     }
     return group;
   }
+
+  /* the popup of a user feature: every attribute as text */
+  function userPopup(layer, row, latlng) {
+    var box = el("div", "atlas-rec-box"), table = el("table", "atlas-rec");
+    box.appendChild(el("h3", null, layer.options.title));
+    layer.record(row).concat(layer.options.consts.filter(function (kv) {  /* one value for every feature */
+      return kv[1] != null && kv[1] !== "";
+    })).forEach(function (kv) {
+      var tr = el("tr"); tr.appendChild(el("th", null, kv[0])); tr.appendChild(el("td", null, kv[1]));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
+    L.popup({ maxWidth: 420, maxHeight: 400 }).setLatLng(latlng).setContent(box).openOn(map);
+  }
+  atlasPointsRegistry(map).onClick = userPopup;
 
   spec.layers.forEach(function (s) {
     var group = buildLayer(s);
@@ -567,11 +564,21 @@ function atlasInit(map, spec) {
 
   map.fitBounds(spec.bounds);
   declutter();
-  var api = { map: map, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
+  /* open the popup of row `row` of user layer `lid` (search results, tests) */
+  function openUserRecord(lid, row) {
+    var pts = layers[lid] && layers[lid].atlasPoints;
+    if (!pts || !(row >= 0 && row < pts.count())) return false;
+    userPopup(pts, row, pts.latLng(row));
+    return true;
+  }
+  var api = { map: map, openUserRecord: openUserRecord, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
     declutter: declutter, panelsCover: panelsCover, fold: fold,
     reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend };
   window.atlasLayers = layers;
   window.atlas = api;
-  window.atlasReady = true;
+  api.ready = Promise.all(pending).then(function () { window.atlasReady = true; }, function (err) {
+    window.atlasError = String(err);
+    throw err;
+  });
   return api;
 }

@@ -21,7 +21,9 @@ def build(
     Verifies every source file's sha256, builds the layers, validates them,
     writes them to a temporary GeoPackage, validates that file as read back,
     and only then replaces ``out``. Any failure leaves an earlier ``out``
-    untouched.
+    untouched. The user layers of an earlier ``out`` are kept; they are read
+    under the GeoPackage's writer lock, so an import running meanwhile is
+    either waited for and kept, or waits for the build.
 
     Parameters
     ----------
@@ -57,12 +59,13 @@ def build(
     layers = build_layers()
     say("validating layers")
     schema.validate_layers(layers)
-    kept = _user_layers(out)
-    if kept:
-        say(f"keeping {len(kept)} user layer(s) from the previous build: {', '.join(kept)}")
-        layers.update(kept)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
-    io.write_layers(layers, out, descriptions, before_replace=validate, progress=say)
+    with io.writer_lock(out, say):  # no import may land between reading its layer and the replace
+        kept = _user_layers(out)
+        if kept:
+            say(f"keeping {len(kept)} user layer(s) from the previous build: {', '.join(kept)}")
+            layers.update(kept)
+        io.write_layers(layers, out, descriptions, before_replace=validate, progress=say)
     say(f"wrote {out}")
     return out
 

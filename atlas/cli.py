@@ -56,13 +56,49 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except AtlasError as exc:
-            _echo_err(f"atlas: error: {exc}")
+            _echo_err(f"atlas: error: {exc}{_replaced_note()}")
             sys.exit(exc.exit_code)
+        except OSError as exc:  # the system refused (disk full, permission): not a bug of the atlas
+            where = f" ({exc.filename})" if exc.filename else ""
+            _echo_err(f"atlas: error: {exc.strerror or exc}{where}{_replaced_note()}")
+            sys.exit(2)
         except KeyboardInterrupt:
-            _echo_err("atlas: interrupted; nothing was replaced")
+            from .io import REPLACED
+
+            if REPLACED:
+                _echo_err(f"atlas: interrupted after replacing {', '.join(map(str, REPLACED))}; "
+                          "nothing else was replaced")
+            else:
+                _echo_err("atlas: interrupted; nothing was replaced")
             sys.exit(130)
 
     return wrapper
+
+
+def _replaced_note() -> str:
+    """What a failing command had already replaced, if anything (so that no message lies)."""
+    from .io import REPLACED
+
+    return f" (already replaced: {', '.join(map(str, REPLACED))})" if REPLACED else ""
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from .io import CreatedFolder
+
+    _echo_err(f"atlas: {message}" if issubclass(category, CreatedFolder) else f"atlas: warning: {message}")
+
+
+def _out_file(ctx: click.Context, param: click.Parameter, value):
+    """Refuse an --out that is empty, a directory, a device or read-only (before any work)."""
+    if value is None:
+        return None
+    from .errors import OutputError
+    from .io import check_output_file
+
+    try:
+        return check_output_file(value, "--out")
+    except OutputError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 class Context:
@@ -92,10 +128,13 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     `atlas build`, then query the layers in output/atlas.gpkg.
     """
     ctx.obj = Context(verbose, quiet)
+    import warnings
+
+    warnings.showwarning = _show_warning
 
 
 @main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="GeoPackage to write (default: output/atlas.gpkg).")
 @pass_ctx
 @handle_errors
@@ -131,8 +170,10 @@ def validate(ctx: Context, path: Path | None) -> None:
     Every problem is listed with its layer, feature id and field; the exit
     code is 1 when there is any.
     """
+    from .io import default_gpkg
+
     _build.validate(path)
-    click.echo(f"{path or 'output/atlas.gpkg'}: valid")
+    click.echo(f"{path or default_gpkg()}: valid")
 
 
 @main.command()
@@ -196,7 +237,7 @@ def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> 
 @handle_errors
 def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_field, private: bool,
             replace: bool, gpkg) -> None:
-    """Import a user's CSV, GeoJSON, KML/KMZ, GeoPackage or Shapefile as a layer.
+    """Import a user's CSV, GeoJSON, KML/KMZ, GeoPackage, Shapefile or GeoParquet as a layer.
 
     The file is validated (names present, valid points, inside or near the
     DPRK with outliers reported, no repeated ids, lat/lon not swapped), given
@@ -208,16 +249,22 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
     """
     import warnings
 
-    from .importer import import_layer
+    import pyogrio
+
+    from . import io
+    from .importer import store_layer
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        out = import_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
-                           gpkg=gpkg, progress=ctx.progress, private=private, replace=replace)
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            _echo_err(f"atlas: warning: {w.message}")
-    click.echo(f"user_{name}: {len(out)} features" + (" (private)" if private else ""))
+        try:
+            layer = store_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
+                                gpkg=gpkg, progress=ctx.progress, private=private, replace=replace)
+        finally:
+            for w in caught:
+                if issubclass(w.category, UserWarning):
+                    _echo_err(f"atlas: warning: {w.message}")
+    n = pyogrio.read_info(gpkg or io.default_gpkg(), layer=layer)["features"]
+    click.echo(f"{layer}: {n} features" + (" (private)" if private else ""))
 
 
 @main.command("density")
@@ -226,7 +273,7 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
 @click.option("--bandwidth-km", type=float, default=25.0, show_default=True,
               help="Radius of the quartic kernel in km (> 0).")
 @click.option("--weight", default=None, help="Numeric field to weight each point by.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="GeoTIFF to write (default: output/mine_density.tif).")
 @GPKG_OPTION
 @pass_ctx
@@ -247,7 +294,7 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
 
 
 @main.command("province-density")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="Also write the layer province_mine_density to this GeoPackage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @GPKG_OPTION
@@ -330,11 +377,11 @@ BUILD_PRODUCTS["density"] = _density_product
 
 
 @main.command("map")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="HTML file to write (default: output/atlas.html).")
 @click.option("--online", is_flag=True,
               help="Add OpenStreetMap and Esri satellite tiles as base layers (they need a network).")
-@click.option("--screenshot", type=click.Path(path_type=Path), default=None,
+@click.option("--screenshot", type=str, default=None, callback=_out_file,
               help="Also save a PNG of the page from headless Chromium.")
 @GPKG_OPTION
 @pass_ctx

@@ -5,9 +5,9 @@ described in Python as plain data: coordinates (points to ~0.1 m, boundaries
 to ~10 m), a symbol per feature (numbered in a per-layer table), and
 popup/tooltip HTML in which **every data string went through**
 :func:`html.escape`. Rasters (the density surface, imagery chips) become PNG
-``data:`` URIs warped to Web Mercator. Points of user layers are stored as
-one flat coordinate array plus columnar attributes, a column holding one
-value on every row written once.
+``data:`` URIs warped to Web Mercator. User layers are packed columns
+(:mod:`atlas._packing`: coordinates as integers, a repeated value written
+once), drawn by the page on one canvas.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 from pyproj import Geod, Transformer
 
-from . import _assets, names
+from . import _assets, _packing, names
 from .errors import InputError
 from .style import COMMODITY_COLOURS, DENSITY_RAMP, KIND_LABELS, KIND_SHAPES, STATUS_COLOURS
 from .style import PROVINCE_RAMP as RAMP
@@ -620,41 +620,32 @@ def chip_spec(path: Path) -> dict:
 # --- user layers ------------------------------------------------------------------
 
 
-def _json_value(v):
-    if _blank(v):
-        return None
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | np.integer):
-        return int(v)
-    if isinstance(v, float | np.floating):
-        return float(v) if math.isfinite(float(v)) else None
-    return str(v)
-
-
 def user_spec(name: str, gdf, colour: str) -> dict:
+    """A user layer: points packed for the one-canvas renderer (:mod:`atlas._packing`), other shapes as GeoJSON."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(f"extra layer {name!r} is not a GeoDataFrame")
     if gdf.crs is None:
         raise InputError(f"extra layer {name!r} has no CRS: set one (e.g. gdf.set_crs(4326))")
     gdf = gdf[has_geometry(gdf)]
     gdf = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
-    cols = [c for c in gdf.columns if c != gdf.geometry.name][:30]
+    src = [c for c in gdf.columns if c != gdf.geometry.name][:30]
+    cols = [str(c) for c in src]
     is_point = (gdf.geometry.geom_type == "Point").to_numpy()
     points = gdf.geometry.to_numpy()[is_point]
-    xy = np.round(np.column_stack([shapely.get_x(points), shapely.get_y(points)]), _POINT_DIGITS)
-    order = np.flatnonzero(is_point).tolist() + np.flatnonzero(~is_point).tolist()
-    values = {c: [_json_value(v) for v in gdf[c].to_numpy()[order]] for c in cols}
-    # a column with one value on every row (the source file, its sha256, the import time, ...) is
-    # written once, not once per point: 50,000 imported points stay a few MB
-    consts = {c: v[0] for c, v in values.items() if len(v) > 1 and all(x == v[0] for x in v)}
-    cols = [c for c in cols if c not in consts]
-    return {"kind": "user", "colour": colour, "cols": cols, "values": [values[c] for c in cols],
-            "consts": [[c, v] for c, v in consts.items()],
-            "xy": xy.ravel().tolist(),
-            "geoms": [geojson_geometry(g) for g in gdf.geometry[~is_point]], "legend": {
+    lon, lat = shapely.get_x(points), shapely.get_y(points)
+    order = np.concatenate([np.flatnonzero(is_point), np.flatnonzero(~is_point)])
+    # a value repeated on many rows is written once; a column with one value on every row (the
+    # source file, its sha256, the import time, ...) once for the layer
+    packed, consts = _packing.pack_columns(
+        {str(c): _packing.json_values(gdf[c].to_numpy()[order]) for c in src},
+        *((lon, lat) if is_point.all() else (None, None)))
+    spec = {"kind": "user", "colour": colour, "n": int(is_point.sum()), "columns": cols, "cols": packed,
+            "consts": consts, "geoms": [geojson_geometry(g) for g in gdf.geometry[~is_point]], "legend": {
                 "items": [{"sym": _symbol("circle", colour, "#ffffff", size=10), "label": f"{len(gdf)} features"}],
-                "note": "Your layer: click a point for its attributes."}}
+                "note": "Your layer: point at a feature for its name, click it for all its attributes."}}
+    if len(points):
+        spec["xy"] = _packing.pack_points(lon, lat)
+    return spec
 
 
 USER_COLOURS = ("#0b7285", "#c2255c", "#5f3dc4", "#e67700", "#2b8a3e")

@@ -66,7 +66,7 @@ def _do(page, js: str) -> None:
 
 def _counts(page) -> dict:
     return page.evaluate("Object.fromEntries(Object.entries(window.atlasLayers)"
-                         ".map(([k, v]) => [k, v.getLayers().length]))")
+                         ".map(([k, v]) => [k, v.atlasCount ? v.atlasCount() : v.getLayers().length]))")
 
 
 # --- offline, no errors -----------------------------------------------------------------
@@ -387,8 +387,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(browser, hostile_gpkg, t
                                ".map(e => e.textContent)")
         assert any(HOSTILE in la for la in labels)
         lid = page.evaluate("Object.keys(window.atlasLayers).find(k => k.startsWith('user:'))")
-        _do(page, f"window.atlasLayers['{lid}'].fire('click', {{latlng: L.latLng(40, 127),"
-                      f" propagatedFrom: window.atlasLayers['{lid}'].getLayers()[0]}})")
+        assert page.evaluate(f"window.atlas.openUserRecord('{lid}', 0)") is True
         popup = page.evaluate("document.querySelector('.leaflet-popup-content').textContent")
         assert HOSTILE in popup
         _do(page, "window.atlas.map.addLayer(window.atlasLayers.mineral_deposits);"
@@ -432,8 +431,8 @@ def test_extra_layers_are_drawn_and_clickable(browser, gpkg, tmp_path):
         page = s.page
         counts = _counts(page)
         assert counts["user:0"] == n and counts["user:1"] == 1
-        got = page.evaluate("window.atlasLayers['user:0'].getLayers().slice(0, 50)"
-                            ".map(m => [m.getLatLng().lng, m.getLatLng().lat])")
+        got = page.evaluate("Array.from({length: 50}, (_, i) => window.atlasLayers['user:0'].atlasPoints.latLng(i))"
+                            ".map(ll => [ll.lng, ll.lat])")
         want = pts.to_crs(4326).geometry.iloc[:50]
         assert np.allclose(got, np.column_stack([want.x, want.y]), atol=2e-6)
         _do(page, "window.atlas.map.removeLayer(window.atlasLayers.provinces)")
