@@ -136,28 +136,28 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @main.command()
 @click.option("--out", type=str, default=None, callback=_out_file,
               help="GeoPackage to write (default: output/atlas.gpkg).")
+@click.option("--no-products", is_flag=True,
+              help="Write the GeoPackage only (no density surface, map or QGIS export).")
 @pass_ctx
 @handle_errors
-def build(ctx: Context, out: Path | None) -> None:
-    """Build output/atlas.gpkg (and the products) from geodata/.
+def build(ctx: Context, out: Path | None, no_products: bool) -> None:
+    """Build output/atlas.gpkg and its products (density, map, QGIS export) from the curated data.
 
-    Verifies every source file against geodata/manifest.csv, builds and
-    validates the layers, and replaces the output only when all of it is
-    sound: a failed build leaves the earlier output untouched.
+    Verifies every source file against its manifest, builds and validates
+    the layers, and replaces the output only when all of it is sound: a
+    failed build leaves the earlier output untouched. The products are
+    written beside the GeoPackage, as atlas.build() does.
     """
-    path = _build.build(out, progress=ctx.progress)
-    click.echo(str(path))
-    for name in PRODUCT_ORDER:
-        if name in BUILD_PRODUCTS:
-            for written in BUILD_PRODUCTS[name](ctx, path):
-                click.echo(str(written))
+    written: list[str] = []
 
+    def progress(msg: str) -> None:
+        if msg.startswith("wrote "):
+            written.append(msg[len("wrote "):])
+        ctx.progress(msg)
 
-#: Products `atlas build` writes after the GeoPackage, keyed by name: callables
-#: ``(ctx, gpkg_path) -> list of paths written``, registered by each command below.
-BUILD_PRODUCTS: dict = {}
-#: The order they run in: rasters first, so that the map and the QGIS export include them.
-PRODUCT_ORDER = ("density", "map", "qgis")
+    _build.build(out, progress=progress, products=() if no_products else tuple(_build.PRODUCTS))
+    for path in written:
+        click.echo(path)
 
 
 @main.command()
@@ -362,18 +362,6 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
     ctx.progress(f"{len(result.written)} chip(s) written")
 
 
-def _density_product(ctx: Context, gpkg: Path) -> list[Path]:
-    """`atlas build` product: output/mine_density.tif (+ .qml) and province_mine_density.gpkg."""
-    from .densities import density, province_density
-
-    ctx.progress("writing the mine density surface and mines per province area")
-    tif = density(gpkg=gpkg, out=Path(gpkg).parent / "mine_density.tif")
-    prov = Path(gpkg).parent / "province_mine_density.gpkg"
-    province_density(gpkg=gpkg, out=prov)
-    return [tif, tif.with_suffix(".qml"), prov]
-
-
-BUILD_PRODUCTS["density"] = _density_product
 
 
 @main.command("map")
@@ -404,25 +392,6 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
         click.echo(str(screenshot))
 
 
-def _map_product(ctx: Context, gpkg: Path) -> list[Path]:
-    """`atlas build` product: output/atlas.html (+ output/map.png when Chromium is installed)."""
-    from . import _browser
-    from .webmap import write_map
-
-    html_path = write_map(Path(gpkg).parent / "atlas.html", gpkg=gpkg, progress=ctx.progress)
-    if not _browser.available():
-        ctx.progress("map: no Chromium/playwright installed, so no screenshot")
-        return [html_path]
-    png = Path(gpkg).parent / "map.png"
-    try:
-        _browser.screenshot(html_path, png)
-    except Exception as exc:  # a screenshot is a convenience: never fail the build for it
-        ctx.progress(f"map: screenshot failed ({exc.__class__.__name__}: {exc})")
-        return [html_path]
-    return [html_path, png]
-
-
-BUILD_PRODUCTS["map"] = _map_product
 
 
 _EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
@@ -514,15 +483,6 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
         click.echo(str(path))
 
 
-def _qgis_product(ctx: Context, gpkg: Path) -> list[Path]:
-    """`atlas build` product: qgis/atlas.gpkg and qgis/atlas.qgz beside the GeoPackage."""
-    from .qgis import export_qgis
-
-    project = export_qgis(Path(gpkg).parent / "qgis", gpkg, progress=ctx.progress)
-    return [project.parent / "atlas.gpkg", project]
-
-
-BUILD_PRODUCTS["qgis"] = _qgis_product
 
 
 # --- a site's whole record (atlas.record) -------------------------------------------------

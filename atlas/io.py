@@ -30,7 +30,6 @@ import pandas as pd
 import pyogrio
 
 from .errors import InputError, NotFoundError, OutputError
-from .sources import REPO_DIR
 
 __all__ = [
     "REPLACED",
@@ -56,8 +55,8 @@ GPKG_OPTIONS = {"VERSION": "1.3"}
 
 
 def output_dir() -> Path:
-    """Folder of generated products: ``$ATLAS_OUTPUT`` or ``output/`` beside the package."""
-    return Path(os.environ.get("ATLAS_OUTPUT", REPO_DIR / "output"))
+    """Folder of generated products: ``$ATLAS_OUTPUT``, else ``output/`` in the current folder."""
+    return Path(os.environ.get("ATLAS_OUTPUT") or Path.cwd() / "output")
 
 
 def default_gpkg() -> Path:
