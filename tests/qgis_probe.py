@@ -9,6 +9,8 @@ Usage::
     qgis_probe.py gpkg PATH            # every table of a GeoPackage, as a user adds it
     qgis_probe.py project PATH [--render PNG] [--samples JSON]
     qgis_probe.py raster PATH          # a raster with its sidecar .qml, as a user adds it
+    qgis_probe.py layers JSON          # [[name, uri, provider], ...]: any vector sources
+                                       # (a KMZ's folders, PostGIS tables), as a user adds them
 
 ``--samples`` is a JSON list of ``[lon, lat]`` (EPSG:4326) whose rendered
 colour is reported. Per layer: validity, feature count, fields, renderer
@@ -228,6 +230,13 @@ def probe_gpkg(path: str) -> dict:
     return {"layers": layers}
 
 
+def probe_layers(spec: list) -> dict:
+    layers = {}
+    for name, uri, provider in spec:
+        layers[name] = describe_vector(QgsVectorLayer(uri, name, provider))
+    return {"layers": layers}
+
+
 def probe_raster(path: str, png: str | None, samples: list) -> dict:
     lyr = QgsRasterLayer(path, "raster", "gdal")
     out = {"raster": describe_raster(lyr)}
@@ -338,6 +347,8 @@ def main(argv: list[str]) -> int:
     samples = json.loads(argv[argv.index("--samples") + 1]) if "--samples" in argv else []
     if kind == "gpkg":
         result = probe_gpkg(path)
+    elif kind == "layers":
+        result = probe_layers(json.loads(path))
     elif kind == "raster":
         result = probe_raster(path, png, samples)
     else:
