@@ -146,7 +146,7 @@ def _summary_attrs(gpkg) -> dict:
                    "'Unidentified or unknown' is the report's own row (Table 2) and holds none of the "
                    f"atlas's features, which go to '{_NO_PROVINCE}' when no province is known; camps "
                    "are counted by kind and by status (status_class: active, contested, closed, unknown)"),
-        "gpkg": str(Path(gpkg or io.default_gpkg())),
+        "gpkg": io.source_name(gpkg),
     }
 
 
