@@ -181,7 +181,7 @@ var AtlasPoints = L.Layer.extend({
   },
 
   /* marker radius in CSS pixels at a zoom: small when the whole country is in view */
-  radius: function (zoom) { return zoom <= 6 ? 2 : zoom <= 8 ? 3 : 4; },
+  radius: function (zoom) { return zoom <= 6 ? 2 : zoom <= 9 ? 3 : 4; },
 
   onAdd: function (map) {
     var c = this._canvas = L.DomUtil.create("canvas", "atlas-points-canvas");
@@ -245,7 +245,7 @@ var AtlasPoints = L.Layer.extend({
     } else {
       this._buf.fill(0);
     }
-    var buf = this._buf, st = atlasStamp(this.radius(zoom) * ratio, this._fill), m = st.col.length;
+    var buf = this._buf, st = atlasStamp(this.radius(zoom) * ratio, this._fill), m = st.col.length, col = st.col;
     var off = new Int32Array(m);
     for (var s = 0; s < m; s++) off[s] = st.dy[s] * w + st.dx[s];
     var S = 256 * Math.pow(2, zoom) * ratio, ox = origin.x * ratio - 0.5, oy = origin.y * ratio - 0.5, R = st.reach;
@@ -262,11 +262,11 @@ var AtlasPoints = L.Layer.extend({
         var at = py * w + px;
         if (seen[at] === 1) continue;
         seen[at] = 1;
-        for (var k = 0; k < m; k++) buf[at + off[k]] = st.col[k];
+        for (var k = 0; k < m; k++) buf[at + off[k]] = col[k];
       } else {
         for (var q = 0; q < m; q++) {
           var xx = px + st.dx[q], yy = py + st.dy[q];
-          if (xx >= 0 && yy >= 0 && xx < w && yy < h) buf[yy * w + xx] = st.col[q];
+          if (xx >= 0 && yy >= 0 && xx < w && yy < h) buf[yy * w + xx] = col[q];
         }
       }
     }
