@@ -37,6 +37,7 @@ from .query import (
 )
 from .raster import ChipsResult, chips, density, province_density
 from .record import Record, record, show
+from .sanctions import sanctions_status
 from .schema import SCHEMAS
 from .webmap import build_map, write_map
 
@@ -76,6 +77,7 @@ __all__ = [
     "read_layers",
     "record",
     "resolve",
+    "sanctions_status",
     "show",
     "summary",
     "user_layers",

@@ -216,7 +216,7 @@ def read_layers(path: Path | None = None) -> dict[str, pd.DataFrame]:
     --------
     >>> import atlas
     >>> len(atlas.read_layers()["mines"])
-    35
+    36
     """
     path = _existing(path)
     return {name: read_layer(name, path) for name, _ in list_layers(path)}
