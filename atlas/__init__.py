@@ -11,6 +11,7 @@ The public API mirrors the ``atlas`` command:
 
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
+from .dates import DateInterval, DateParseError, parse_date_text
 from .errors import (
     AmbiguousError,
     AtlasError,
@@ -20,6 +21,7 @@ from .errors import (
     SourceError,
     ValidationError,
 )
+from .evidence import SiteStatus, status_at, status_table
 from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .provenance import about
@@ -48,11 +50,14 @@ __all__ = [
     "AmbiguousError",
     "AtlasError",
     "ChipsResult",
+    "DateInterval",
+    "DateParseError",
     "InputError",
     "NoGeometryError",
     "NotFoundError",
     "Record",
     "Site",
+    "SiteStatus",
     "SourceError",
     "ValidationError",
     "about",
@@ -71,6 +76,7 @@ __all__ = [
     "list_layers",
     "near",
     "nearest",
+    "parse_date_text",
     "province_density",
     "province_summary",
     "read_layer",
@@ -79,6 +85,8 @@ __all__ = [
     "resolve",
     "sanctions_status",
     "show",
+    "status_at",
+    "status_table",
     "summary",
     "user_layers",
     "validate",
