@@ -1,6 +1,6 @@
 /* Gulag, Inc. atlas: the interactive map's own script (MIT, written for this repository).
  *
- * atlasInit(map, spec) turns the spec built by atlas/webmap.py into Leaflet layers, a layer
+ * atlasInit(map, spec) turns the spec built by atlas/webmap.py and atlas/map_layers.py into Leaflet layers, a layer
  * control, a legend, name search, a measure tool, a fullscreen button and the attribution.
  * Popup and tooltip HTML in the spec was escaped in Python; every other string from data is
  * put into the page with textContent, never parsed as HTML.

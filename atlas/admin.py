@@ -19,7 +19,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-__all__ = ["ADMIN_COLUMNS", "PLANAR_CRS", "TOLERANCE_KM", "assign_admin", "join_admin"]
+__all__ = ["ADMIN_COLUMNS", "PLANAR_CRS", "TOLERANCE_KM", "assign_admin", "gpkg_key", "join_admin"]
 
 PLANAR_CRS = "EPSG:5179"
 TOLERANCE_KM = 5.0
@@ -502,7 +502,7 @@ def join_admin(
 _UNITS_CACHE: dict[tuple, _AdminUnits] = {}
 
 
-def _gpkg_key(gpkg: Path | str | None) -> tuple:
+def gpkg_key(gpkg: Path | str | None) -> tuple:
     """Cache key of a GeoPackage: its resolved path, modification time and size."""
     from . import io
 
@@ -518,7 +518,7 @@ def _admin_units(gpkg: Path | str | None = None) -> _AdminUnits:
     """Provinces and counties of a GeoPackage, indexed once per file version."""
     from . import io
 
-    key = _gpkg_key(gpkg)
+    key = gpkg_key(gpkg)
     if key not in _UNITS_CACHE:
         path = Path(gpkg or io.default_gpkg())
         units = _AdminUnits(io.read_layer("provinces", path), io.read_layer("counties", path),

@@ -218,7 +218,7 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
     outline, in points (or weight) per km²; the surface integrates to the
     number of points. A QGIS style (.qml) is written beside it.
     """
-    from .raster import density
+    from .densities import density
 
     path = density(layer=layer, cell_km=cell_km, bandwidth_km=bandwidth_km, weight=weight,
                    out=out, gpkg=gpkg)
@@ -233,7 +233,7 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
 @handle_errors
 def province_density_cmd(out: Path | None, as_json: bool, gpkg: Path | None) -> None:
     """The report's Table 2 mines per 1,000 km² of each province (geodesic area)."""
-    from .raster import province_density
+    from .densities import province_density
 
     table = province_density(gpkg=gpkg, out=out).drop(columns="geometry")
     cols = ["province_id", "name_en", "reported_mines", "area_km2", "mines_per_1000km2",
@@ -271,7 +271,7 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
     """
     import warnings
 
-    from .raster import chips
+    from .imagery import chips
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # reported below, one line per site
@@ -296,7 +296,7 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
 
 def _density_product(ctx: Context, gpkg: Path) -> list[Path]:
     """`atlas build` product: output/mine_density.tif (+ .qml) and province_mine_density.gpkg."""
-    from .raster import density, province_density
+    from .densities import density, province_density
 
     ctx.progress("writing the mine density surface and mines per province area")
     tif = density(gpkg=gpkg, out=Path(gpkg).parent / "mine_density.tif")
@@ -420,7 +420,7 @@ def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
     click.echo(record(site, gpkg, layer).format(fmt))
 
 
-# --- queries (atlas.query): find, near, nearest, summary ------------------------------------
+# --- queries (atlas.search, .distance, .summaries, .formats): find, near, nearest, summary ---
 
 _QUERY_FORMATS = ["table", "csv", "json", "geojson"]
 
@@ -444,17 +444,17 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
     first, with how it matched; an unknown name exits with code 2 and the
     closest names.
     """
-    from . import query as q
+    from . import formats, search
 
-    hits = q.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
+    hits = search.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
     meta = {"query": query, "candidates": len(hits)}
     cols = ["layer", "id", "name", "kind", "match", "score", "province", "county", "precision"]
     head = [f"{len(hits)} candidate(s) for {query!r}, best first:"]
-    click.echo(q.format_table(hits, fmt, cols, header=head, meta=meta))
+    click.echo(formats.format_table(hits, fmt, cols, header=head, meta=meta))
 
 
 def _near_output(result, fmt: str, what: str) -> None:
-    from . import query as q
+    from . import formats
 
     a = result.attrs
     meta = {k: a.get(k) for k in ("site_id", "site_name", "site_layer", "site_precision", "site",
@@ -471,7 +471,7 @@ def _near_output(result, fmt: str, what: str) -> None:
     cols = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
     if fmt == "csv":
         _echo_err(f"atlas: site: {a['site']}")
-    click.echo(q.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
+    click.echo(formats.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
 
 
 @main.command("near")
@@ -493,9 +493,9 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
     lists the candidates otherwise). Distances are geodesic (WGS 84); the
     output states how precise the site's own location is.
     """
-    from . import query as q
+    from . import distance
 
-    result = q.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
+    result = distance.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
     _near_output(result, fmt, f"within {km:g} km")
 
 
@@ -512,9 +512,9 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
 def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
                 gpkg: Path | None) -> None:
     """The k features of a layer nearest SITE, on the ellipsoid."""
-    from . import query as q
+    from . import distance
 
-    result = q.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
+    result = distance.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
     _near_output(result, fmt, "nearest the site")
 
 
@@ -536,11 +536,11 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
     evidence and whether its sources disagree.
     """
     from . import evidence as ev
-    from . import query as q
+    from . import formats, search
 
     sites = None
     if site:
-        sites = [q.resolve(site, gpkg, layers=["camps"]).id]
+        sites = [search.resolve(site, gpkg, layers=["camps"]).id]
     table = ev.status_table(as_of, gpkg, sites=sites)
     a = table.attrs
     foot = ["", f"As of {a['as_of']}: {a['rule']} (window {a['window_years']} years)."]
@@ -555,7 +555,7 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
         meta = dict(a)
     columns = ["site_id", "kind", "name", "status", "deciding", "contradicting",
                "evidence_tier", "latest_evidence_date", "sources_disagree"]
-    click.echo(q.format_table(_safe_cells(table) if fmt == "csv" else table, fmt,
+    click.echo(formats.format_table(_safe_cells(table) if fmt == "csv" else table, fmt,
                               columns=columns, footer=foot, meta=meta, width=40))
 
 
@@ -602,7 +602,7 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, f
     With --as-of DATE: camps by status per province as of that date (see
     'atlas status --help' for the rule).
     """
-    from . import query as q
+    from . import formats, summaries
 
     if as_of is not None:
         from . import evidence as ev
@@ -613,14 +613,14 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, f
         a = table.attrs
         foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']} (window {a['window_years']} "
                 "years). Province by spatial join of each camp's point; no point: unidentified."]
-        click.echo(q.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+        click.echo(formats.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
         return
 
-    table = q.summary(by, gpkg, include_empty)
+    table = summaries.summary(by, gpkg, include_empty)
     a = table.attrs
     foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
     if fmt == "csv":
         for line in foot[1:]:
             ctx.progress(line)
-    click.echo(q.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+    click.echo(formats.format_table(table, fmt, footer=foot, meta=dict(a), width=80))

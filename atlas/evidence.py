@@ -342,7 +342,7 @@ def site_evidence(findings: pd.DataFrame, site_ids) -> pd.DataFrame:
 
 def _resolve(site, gpkg) -> str:
     if isinstance(site, str) and site.strip():
-        from .query import resolve
+        from .search import resolve
 
         return resolve(site, gpkg, layers=["camps"]).id
     if hasattr(site, "id"):

@@ -26,7 +26,7 @@ import shapely
 from pyproj import Geod
 
 import atlas
-from atlas import _browser, io, names, webmap
+from atlas import _browser, io, names, style, webmap
 
 from .conftest import REPO, require_tool, run_cli
 
@@ -155,7 +155,7 @@ def test_symbols_distinguish_precision_kind_and_status(session, layers):
         by_kind.setdefault(kind, set()).add(re.search(r'data-shape="(\w+)"', icon).group(1))
     assert len({frozenset(v) for v in by_kind.values()}) == len(by_kind)
     for status, icon in zip(camps["status_class"], icons):
-        assert f'fill="{webmap.STATUS_COLOURS[status]}"' in icon
+        assert f'fill="{style.STATUS_COLOURS[status]}"' in icon
 
 
 def test_town_proxies_are_labelled_not_the_mine(session, layers):

@@ -33,6 +33,7 @@ from rasterio.transform import Affine
 import atlas
 from atlas import io, qgis
 from atlas.errors import NotFoundError, ValidationError
+from atlas.qml import USER_COLOUR
 
 from .conftest import REPO, require_tool, run_cli
 
@@ -580,7 +581,7 @@ def test_density_has_a_pseudocolour_ramp_darkest_at_the_highest_value(raster_exp
     user = found["user_synthetic_sites"]
     assert user["valid"] and user["features"] == 2
     assert user["renderer"]["type"] == "singleSymbol"
-    assert user["renderer"]["symbol"]["color"] == qgis.USER_COLOUR
+    assert user["renderer"]["symbol"]["color"] == USER_COLOUR
     yours = next(g for g in result["tree"]["children"] if g["group"] == "Your data")
     assert [n["id"] for n in yours["children"]] == [user["id"]]
 
