@@ -26,8 +26,8 @@ import pandas as pd
 from . import sources
 from .errors import InputError, NotFoundError
 
-__all__ = ["SOURCE", "measures_table", "mine_commodities", "sanctions_columns", "sanctions_status",
-           "status_on"]
+__all__ = ["SOURCE", "count_sanctioned", "measures_on", "measures_table", "mine_commodities",
+           "sanctions_columns", "sanctions_status", "status_on"]
 
 SOURCE = "sanctions/unscr_dprk_commodity_measures.csv"
 LICENCE = "UN documents: facts, cite the resolution"
@@ -148,6 +148,75 @@ def status_on(commodity: str, date, table: pd.DataFrame | None = None) -> dict:
     r = rows.iloc[-1]
     return {"commodity": commodity, "date": day.isoformat(), "resolution": r["resolution"],
             "measure": r["measure"], "adopted": r["adopted"], "note": r["note"]}
+
+
+def _day_or_latest(date, table: pd.DataFrame) -> str:
+    """``date`` as ISO text; None means after the table's last resolution."""
+    return table["adopted"].max() if date is None else _date(date).isoformat()
+
+
+def measures_on(commodities: pd.Series, date=None, table: pd.DataFrame | None = None) -> pd.Series:
+    """Per feature, the measure in force on ``date`` for each of its commodities, as text.
+
+    Parameters
+    ----------
+    commodities : pandas.Series
+        The ``commodity`` column of mines or named mines.
+    date : datetime.date or str, optional
+        Default: after the table's last resolution.
+    table : pandas.DataFrame, optional
+        :func:`measures_table`.
+
+    Returns
+    -------
+    pandas.Series
+        ``coal: cap (S/RES/2321 (2016), 2016-11-30)``; ``none`` before a first
+        measure; ``no measure in the atlas's table`` for a commodity it does not name.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> measures_on(pd.Series(["thermal coal", "uranium"]), "2016-12-01").tolist()
+    ['coal: cap (S/RES/2321 (2016), 2016-11-30)', "no measure in the atlas's table"]
+    """
+    table = measures_table() if table is None else table
+    day = _day_or_latest(date, table)
+    out = []
+    for text in commodities:
+        parts = []
+        for c in mine_commodities(text):
+            st = status_on(c, day, table)
+            parts.append(f"{c}: {st['measure']}" + (f" ({st['resolution']}, {st['adopted']})"
+                                                     if st["resolution"] else ""))
+        out.append("; ".join(parts) if parts else NO_MEASURE)
+    return pd.Series(out, index=commodities.index, dtype=object)
+
+
+def count_sanctioned(commodities: pd.Series, date=None, table: pd.DataFrame | None = None) -> tuple[int, str]:
+    """How many of these mines produce a commodity under a measure on ``date``, and by commodity.
+
+    Returns
+    -------
+    (int, str)
+        The number of mines with at least one commodity under a measure, and
+        ``coal 5; iron ore 3`` (a mine counts once per commodity under a measure).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> count_sanctioned(pd.Series(["coal", "lead; zinc", "uranium"]), "2016-12-01")
+    (2, 'coal 1; zinc 1')
+    """
+    table = measures_table() if table is None else table
+    day = _day_or_latest(date, table)
+    counts: dict[str, int] = {}
+    mines = 0
+    for text in commodities:
+        hit = [c for c in mine_commodities(text) if status_on(c, day, table)["measure"] != "none"]
+        mines += bool(hit)
+        for c in hit:
+            counts[c] = counts.get(c, 0) + 1
+    return mines, "; ".join(f"{c} {n}" for c, n in sorted(counts.items()))
 
 
 def _history(commodity: str, table: pd.DataFrame) -> list[dict]:

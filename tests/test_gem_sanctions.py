@@ -217,3 +217,43 @@ def test_manifest_and_citation_give_provenance_of_every_derived_file(layers):
     for r in rows.values():
         if r["licence"].startswith(("CC BY", "ODbL")):  # sources that ask for attribution
             assert any(n in r["attribution"] or r["attribution"] in n for n in names), r["path"]
+
+
+def test_cli_near_shows_the_measure_on_each_mine(gpkg):
+    result = run_cli("near", "KLS-14", "--km", "20", "--sanctions-on", "2016-12-01", "--format", "json",
+                     "--gpkg", str(gpkg))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["meta"]["sanctions"] == "UN Security Council measures in force on 2016-12-01"
+    assert data["rows"]
+    for row in data["rows"]:
+        want = atlas.sanctions_status(row["id"], "2016-12-01", gpkg=gpkg).iloc[0]
+        assert row["sanctions"].startswith(f"{want['commodity']}: {want['measure']} ({want['resolution']}")
+    coal = [r for r in data["rows"] if "coal" in r["commodity"]]
+    assert coal and all("cap (S/RES/2321 (2016), 2016-11-30)" in r["sanctions"] for r in coal)
+    table = run_cli("near", "KLS-14", "--km", "20", "--sanctions", "--gpkg", str(gpkg))
+    assert table.returncode == 0 and "Sanctions: UN Security Council measures in force after 2017-12-22" in table.stdout
+    camps = run_cli("near", "KLS-14", "--layer", "camps", "--sanctions", "--gpkg", str(gpkg))
+    assert camps.returncode == 2 and "needs a layer of mines" in camps.stderr
+    bad = run_cli("near", "KLS-14", "--sanctions-on", "2016-13-01", "--gpkg", str(gpkg))
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_summary_counts_mines_by_sanctioned_commodity(gpkg, layers):
+    result = run_cli("summary", "--sanctions", "--format", "json", "--gpkg", str(gpkg))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    rows = {r["province"]: r for r in data["rows"]}
+    mines = layers["mines"]
+    with_measure = int((mines["sanctions_measure"] != "no measure in the atlas's table").sum())
+    assert rows["Total"]["sanctioned_mines"] == with_measure == len(mines) - 1  # all but uranium
+    assert "magnesite 2" in rows["Total"]["sanctioned_by_commodity"]
+    assert rows["South Hamgyong Province"]["sanctioned_by_commodity"].count("magnesite 2") == 1
+    provinces = [r for k, r in rows.items() if k != "Total"]
+    assert sum(r["sanctioned_mines"] for r in provinces) == rows["Total"]["sanctioned_mines"]
+    before = atlas.summary("province", gpkg, sanctions="2016-03-01").set_index("province")
+    assert before["sanctioned_mines"].sum() == 0
+    first = atlas.summary("province", gpkg, sanctions="2016-03-02").set_index("province")
+    assert first.loc["Total", "sanctioned_by_commodity"] == "coal 12; iron ore 19"
+    both = run_cli("summary", "--sanctions", "--as-of", "2016", "--gpkg", str(gpkg))
+    assert both.returncode == 2
