@@ -93,6 +93,13 @@ def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value, sanctions=None)
     }
 
 
+def _proposed_note(gpkg) -> str:
+    mines = cached_layer("mines", gpkg)
+    n = int((mines["status"].astype(str) == "proposed").sum()) if "status" in mines else 0
+    return (f"; geolocated_mines includes {n} proposed mine(s) (Global Energy Monitor status "
+            "'proposed', not yet a working mine)") if n else ""
+
+
 def _summary_attrs(gpkg, sx=None) -> dict:
     prov = cached_layer("provinces", gpkg)
     cnty = cached_layer("counties", gpkg)
@@ -109,7 +116,7 @@ def _summary_attrs(gpkg, sx=None) -> dict:
         "method": ("features counted by a spatial join in EPSG:5179 against the "
                    "GeoPackage's boundaries (atlas.assign_admin; points up to 5 km outside every "
                    "polygon go to the nearest); the 'Unidentified or unknown' row counts features "
-                   "without a public coordinate or outside every unit"),
+                   "without a public coordinate or outside every unit" + _proposed_note(gpkg)),
         "gpkg": str(Path(gpkg or io.default_gpkg())),
     }
 

@@ -187,10 +187,18 @@ def test_province_tooltips_give_reported_and_geolocated_counts(session, layers):
 
 
 def _popup_text(page, layer: str, index: int) -> str:
-    _do(page, f"window.atlas.map.closePopup(); window.atlasLayers.{layer}.getLayers()[{index}].openPopup()")
-    page.wait_for_selector(".leaflet-popup-content")
+    """Open one feature's popup as a reader would (its layer switched on) and read what it shows."""
+    shown = page.evaluate(f"window.atlas.map.hasLayer(window.atlasLayers.{layer})")
+    marker = f"window.atlasLayers.{layer}.getLayers()[{index}]"
+    _do(page, f"window.atlas.map.closePopup(); window.atlas.map.addLayer(window.atlasLayers.{layer}); "
+              f"window.atlas.map.setView({marker}.getLatLng(), 12, {{animate: false}}); {marker}.openPopup()")
+    title = page.evaluate(f"(() => {{ const d = document.createElement('div'); d.innerHTML = "
+                          f"{marker}.getPopup().getContent(); return d.querySelector('h3').textContent; }})()")
+    page.wait_for_function("t => { const e = document.querySelector('.leaflet-popup-content h3'); "
+                           "return e && e.textContent === t; }", arg=title)
     text = page.inner_text(".leaflet-popup-content")
-    _do(page, "window.atlas.map.closePopup()")
+    _do(page, "window.atlas.map.closePopup()" + ("" if shown else
+                                                 f"; window.atlas.map.removeLayer(window.atlasLayers.{layer})"))
     return text
 
 
