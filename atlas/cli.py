@@ -36,13 +36,49 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except AtlasError as exc:
-            _echo_err(f"atlas: error: {exc}")
+            _echo_err(f"atlas: error: {exc}{_replaced_note()}")
             sys.exit(exc.exit_code)
+        except OSError as exc:  # the system refused (disk full, permission): not a bug of the atlas
+            where = f" ({exc.filename})" if exc.filename else ""
+            _echo_err(f"atlas: error: {exc.strerror or exc}{where}{_replaced_note()}")
+            sys.exit(2)
         except KeyboardInterrupt:
-            _echo_err("atlas: interrupted; nothing was replaced")
+            from .io import REPLACED
+
+            if REPLACED:
+                _echo_err(f"atlas: interrupted after replacing {', '.join(map(str, REPLACED))}; "
+                          "nothing else was replaced")
+            else:
+                _echo_err("atlas: interrupted; nothing was replaced")
             sys.exit(130)
 
     return wrapper
+
+
+def _replaced_note() -> str:
+    """What a failing command had already replaced, if anything (so that no message lies)."""
+    from .io import REPLACED
+
+    return f" (already replaced: {', '.join(map(str, REPLACED))})" if REPLACED else ""
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from .io import CreatedFolder
+
+    _echo_err(f"atlas: {message}" if issubclass(category, CreatedFolder) else f"atlas: warning: {message}")
+
+
+def _out_file(ctx: click.Context, param: click.Parameter, value):
+    """Refuse an --out that is empty, a directory, a device or read-only (before any work)."""
+    if value is None:
+        return None
+    from .errors import OutputError
+    from .io import check_output_file
+
+    try:
+        return check_output_file(value, "--out")
+    except OutputError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 class Context:
@@ -72,33 +108,36 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     `atlas build`, then query the layers in output/atlas.gpkg.
     """
     ctx.obj = Context(verbose, quiet)
+    import warnings
+
+    warnings.showwarning = _show_warning
 
 
 @main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="GeoPackage to write (default: output/atlas.gpkg).")
+@click.option("--no-products", is_flag=True,
+              help="Write the GeoPackage only (no density surface, map or QGIS export).")
 @pass_ctx
 @handle_errors
-def build(ctx: Context, out: Path | None) -> None:
-    """Build output/atlas.gpkg (and the products) from geodata/.
+def build(ctx: Context, out: Path | None, no_products: bool) -> None:
+    """Build output/atlas.gpkg and its products (density, map, QGIS export) from the curated data.
 
-    Verifies every source file against geodata/manifest.csv, builds and
-    validates the layers, and replaces the output only when all of it is
-    sound: a failed build leaves the earlier output untouched.
+    Verifies every source file against its manifest, builds and validates
+    the layers, and replaces the output only when all of it is sound: a
+    failed build leaves the earlier output untouched. The products are
+    written beside the GeoPackage, as atlas.build() does.
     """
-    path = _build.build(out, progress=ctx.progress)
-    click.echo(str(path))
-    for name in PRODUCT_ORDER:
-        if name in BUILD_PRODUCTS:
-            for written in BUILD_PRODUCTS[name](ctx, path):
-                click.echo(str(written))
+    written: list[str] = []
 
+    def progress(msg: str) -> None:
+        if msg.startswith("wrote "):
+            written.append(msg[len("wrote "):])
+        ctx.progress(msg)
 
-#: Products `atlas build` writes after the GeoPackage, keyed by name: callables
-#: ``(ctx, gpkg_path) -> list of paths written``, registered by each command below.
-BUILD_PRODUCTS: dict = {}
-#: The order they run in: rasters first, so that the map and the QGIS export include them.
-PRODUCT_ORDER = ("density", "map", "qgis")
+    _build.build(out, progress=progress, products=() if no_products else tuple(_build.PRODUCTS))
+    for path in written:
+        click.echo(path)
 
 
 @main.command()
@@ -111,8 +150,10 @@ def validate(ctx: Context, path: Path | None) -> None:
     Every problem is listed with its layer, feature id and field; the exit
     code is 1 when there is any.
     """
+    from .io import default_gpkg
+
     _build.validate(path)
-    click.echo(f"{path or 'output/atlas.gpkg'}: valid")
+    click.echo(f"{path or default_gpkg()}: valid")
 
 
 @main.command()
@@ -175,7 +216,7 @@ def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> 
 @handle_errors
 def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_field, private: bool,
             replace: bool, gpkg) -> None:
-    """Import a user's CSV, GeoJSON, KML/KMZ, GeoPackage or Shapefile as a layer.
+    """Import a user's CSV, GeoJSON, KML/KMZ, GeoPackage, Shapefile or GeoParquet as a layer.
 
     The file is validated (names present, valid points, inside or near the
     DPRK with outliers reported, no repeated ids, lat/lon not swapped), given
@@ -187,16 +228,22 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
     """
     import warnings
 
-    from .importer import import_layer
+    import pyogrio
+
+    from . import io
+    from .importer import store_layer
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        out = import_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
-                           gpkg=gpkg, progress=ctx.progress, private=private, replace=replace)
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            _echo_err(f"atlas: warning: {w.message}")
-    click.echo(f"user_{name}: {len(out)} features" + (" (private)" if private else ""))
+        try:
+            layer = store_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
+                                gpkg=gpkg, progress=ctx.progress, private=private, replace=replace)
+        finally:
+            for w in caught:
+                if issubclass(w.category, UserWarning):
+                    _echo_err(f"atlas: warning: {w.message}")
+    n = pyogrio.read_info(gpkg or io.default_gpkg(), layer=layer)["features"]
+    click.echo(f"{layer}: {n} features" + (" (private)" if private else ""))
 
 
 @main.command("density")
@@ -205,7 +252,7 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
 @click.option("--bandwidth-km", type=float, default=25.0, show_default=True,
               help="Radius of the quartic kernel in km (> 0).")
 @click.option("--weight", default=None, help="Numeric field to weight each point by.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="GeoTIFF to write (default: output/mine_density.tif).")
 @GPKG_OPTION
 @pass_ctx
@@ -226,7 +273,7 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
 
 
 @main.command("province-density")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="Also write the layer province_mine_density to this GeoPackage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @GPKG_OPTION
@@ -294,26 +341,14 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
     ctx.progress(f"{len(result.written)} chip(s) written")
 
 
-def _density_product(ctx: Context, gpkg: Path) -> list[Path]:
-    """`atlas build` product: output/mine_density.tif (+ .qml) and province_mine_density.gpkg."""
-    from .densities import density, province_density
-
-    ctx.progress("writing the mine density surface and mines per province area")
-    tif = density(gpkg=gpkg, out=Path(gpkg).parent / "mine_density.tif")
-    prov = Path(gpkg).parent / "province_mine_density.gpkg"
-    province_density(gpkg=gpkg, out=prov)
-    return [tif, tif.with_suffix(".qml"), prov]
-
-
-BUILD_PRODUCTS["density"] = _density_product
 
 
 @main.command("map")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="HTML file to write (default: output/atlas.html).")
 @click.option("--online", is_flag=True,
               help="Add OpenStreetMap and Esri satellite tiles as base layers (they need a network).")
-@click.option("--screenshot", type=click.Path(path_type=Path), default=None,
+@click.option("--screenshot", type=str, default=None, callback=_out_file,
               help="Also save a PNG of the page from headless Chromium.")
 @GPKG_OPTION
 @pass_ctx
@@ -336,25 +371,6 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
         click.echo(str(screenshot))
 
 
-def _map_product(ctx: Context, gpkg: Path) -> list[Path]:
-    """`atlas build` product: output/atlas.html (+ output/map.png when Chromium is installed)."""
-    from . import _browser
-    from .webmap import write_map
-
-    html_path = write_map(Path(gpkg).parent / "atlas.html", gpkg=gpkg, progress=ctx.progress)
-    if not _browser.available():
-        ctx.progress("map: no Chromium/playwright installed, so no screenshot")
-        return [html_path]
-    png = Path(gpkg).parent / "map.png"
-    try:
-        _browser.screenshot(html_path, png)
-    except Exception as exc:  # a screenshot is a convenience: never fail the build for it
-        ctx.progress(f"map: screenshot failed ({exc.__class__.__name__}: {exc})")
-        return [html_path]
-    return [html_path, png]
-
-
-BUILD_PRODUCTS["map"] = _map_product
 
 
 @main.command("export")
@@ -383,15 +399,6 @@ def export_cmd(ctx: Context, to_qgis: bool, out_dir: Path | None, gpkg: Path | N
     click.echo(str(project))
 
 
-def _qgis_product(ctx: Context, gpkg: Path) -> list[Path]:
-    """`atlas build` product: qgis/atlas.gpkg and qgis/atlas.qgz beside the GeoPackage."""
-    from .qgis import export_qgis
-
-    project = export_qgis(Path(gpkg).parent / "qgis", gpkg, progress=ctx.progress)
-    return [project.parent / "atlas.gpkg", project]
-
-
-BUILD_PRODUCTS["qgis"] = _qgis_product
 
 
 # --- a site's whole record (atlas.record) -------------------------------------------------

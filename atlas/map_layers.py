@@ -5,9 +5,9 @@ described in Python as plain data: coordinates (points to ~0.1 m, boundaries
 to ~10 m), a symbol per feature (numbered in a per-layer table), and
 popup/tooltip HTML in which **every data string went through**
 :func:`html.escape`. Rasters (the density surface, imagery chips) become PNG
-``data:`` URIs warped to Web Mercator. Points of user layers are stored as
-one flat coordinate array plus columnar attributes, a column holding one
-value on every row written once.
+``data:`` URIs warped to Web Mercator. User layers are packed columns
+(:mod:`atlas._packing`: coordinates as integers, a repeated value written
+once), drawn by the page on one canvas.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ import pandas as pd
 import shapely
 from pyproj import Geod, Transformer
 
-from . import _assets, names
+from . import _assets, _packing, names
 from .errors import InputError
+from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
 from .style import COMMODITY_COLOURS, DENSITY_RAMP, KIND_LABELS, KIND_SHAPES, STATUS_COLOURS
 from .style import PROVINCE_RAMP as RAMP
 
@@ -478,6 +479,7 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
                ("Coordinate source", _e(r["source"])),
                ("Status", f'{_e(r["status"])} <span class="atlas-tag">{_e(r["status_class"])}</span>'),
                ("Status date", _e(r["status_date"]) or "not given"),
+               ("Evidence", _evidence_text(r)),
                ("Agency", _e(r["agency"])),
                ("Area", _e(r["area_km2"])),
                ("Prisoners (estimates)", _e(r["prisoners_estimate"])),
@@ -486,13 +488,19 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
         items = []
         for f in sorted(findings, key=_finding_order):
             page = _e(f.get("page"))
+            year = first_year(f.get("date_start"), f.get("date_end"))
+            basis = _e(f.get("evidence_basis"))
+            hand = _e(f.get("testimony_hand"))
             items.append(
-                f'<li><span class="atlas-when">{_e(f.get("observed_text"))}</span> '
-                f'<span class="atlas-tag">{_e(f.get("finding_type"))}</span> {_e(f.get("description"))}'
+                f'<li class="atlas-finding" data-y="{year or ""}">'
+                f'<span class="atlas-when">{_e(f.get("observed_text")) or "undated"}</span> '
+                f'<span class="atlas-tag">{_e(f.get("finding_type"))}</span> '
+                f'<span class="atlas-tag atlas-basis">{basis}{", " + hand if hand else ""}</span> '
+                f'{_e(f.get("description"))}'
                 f'<span class="atlas-src">Source: {_e(f.get("source_report"))}'
                 f'{", p. " + page if page else ""}</span></li>')
-        out.append(f'<h4>Findings, oldest first ({len(findings)})</h4><ol class="atlas-findings">'
-                   + "".join(items) + "</ol>")
+        out.append(f'<h4>Findings, oldest first ({len(findings)})</h4><p class="atlas-asof"></p>'
+                   '<ol class="atlas-findings">' + "".join(items) + "</ol>")
     else:
         out.append('<p class="atlas-sub">No dated findings recorded.</p>')
     if len(candidates):
@@ -506,10 +514,29 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
     return "".join(out)
 
 
+def _evidence_text(r) -> str:
+    tier, label = display_text(r.get("evidence_tier")), _e(r.get("evidence_tier_label"))
+    if not tier:
+        return ""
+    latest = _e(r.get("latest_evidence_date")) or "none dated"
+    disagree = "; the sources disagree" if str(r.get("sources_disagree")) in ("True", "1") else ""
+    return f"tier {html.escape(tier)}: {label}; latest dated evidence {latest}{disagree}"
+
+
 def camps_spec(camps, findings, candidates, search: list) -> dict:
+    """The camps layer: one marker per located camp, its popup, and its status per year.
+
+    Each feature carries ``ys``, one letter per year from ``time.first`` to
+    ``time.last`` (``a`` active, ``c`` closed, ``r`` relocated, ``u`` unknown,
+    by :func:`atlas.evidence.status_from_findings` as of 31 December), and
+    ``yt``, its symbol for each status: the map's year slider recolours the
+    camps from these, with no rule of its own.
+    """
     syms = _Symbols()
     feats = []
     by_site = {s: g.to_dict("records") for s, g in findings.groupby("site_id")} if len(findings) else {}
+    first, last = year_span(findings) if len(findings) else (0, 0)
+    yearly = yearly_status(findings, camps["site_id"], first, last) if len(findings) else {}
     cand_by_site = dict(iter(candidates.groupby("site_id"))) if len(candidates) else {}
     located = has_geometry(camps)
     i = 0
@@ -521,10 +548,15 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
             continue
         popup = _camp_popup(r, by_site.get(site, []), cand_by_site.get(site, candidates.iloc[0:0]))
         status = display_text(r["status_class"])
+        head = f'{_e(r["name"])}<br>{_e(KIND_LABELS.get(display_text(r["kind"]), r["kind"]))}'
+        precision = display_text(r["precision"])
         feats.append({
-            "c": _latlon(r.geometry), "s": syms(_camp_symbol(r["kind"], status, display_text(r["precision"]))),
-            "t": f'{_e(r["name"])}<br>{_e(KIND_LABELS.get(display_text(r["kind"]), r["kind"]))} · {_e(status)}'
+            "c": _latlon(r.geometry), "s": syms(_camp_symbol(r["kind"], status, precision)),
+            "t": f'{head} · {_e(status)}'
                  + (f' ({_e(r["status_date"])})' if display_text(r["status_date"]) else ""),
+            "tn": head, "id": site,
+            "ys": "".join(x[0] for x in yearly.get(site, [])),
+            "yt": [syms(_camp_symbol(r["kind"], x, precision)) for x in STATUSES],
             "p": popup})
         search.append(_entry("camps", i, r["name"], keys, KIND_LABELS.get(display_text(r["kind"]), "")))
         i += 1
@@ -540,10 +572,17 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
          "label": "dashed with ?: location uncertain"},
     ]
     missing = [display_text(n) for n, ok in zip(camps["name"], located) if not ok]
-    return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
+    known = sorted(y for y in (first_year(a, b) for a, b in zip(findings["date_start"],
+                                                                 findings["date_end"])) if y)
+    time = {"first": first, "last": last, "window": WINDOW_YEARS, "statuses": list(STATUSES),
+            "finding_years": known, "findings": len(findings),
+            "colours": {x: STATUS_COLOURS.get(x, "#ffffff") for x in STATUSES}}
+    return {"kind": "points", "symbols": syms.table, "features": feats, "time": time, "legend": {
         "items": items,
         "note": ("Shape: kind of site. Colour: status (contested = sources disagree; the popup gives "
-                 "the status date). "
+                 "the status date); with the year control, the status as of 31 December of that year "
+                 f"by the atlas's rule (an 'active' finding counts for {WINDOW_YEARS} years after its "
+                 "last day; no finding then: unknown). "
                  + (f"Without a public coordinate (not drawn): {'; '.join(missing)}." if missing else "")),
     }}
 
@@ -686,41 +725,32 @@ def chip_spec(path: Path) -> dict:
 # --- user layers ------------------------------------------------------------------
 
 
-def _json_value(v):
-    if _blank(v):
-        return None
-    if isinstance(v, bool | np.bool_):
-        return bool(v)
-    if isinstance(v, int | np.integer):
-        return int(v)
-    if isinstance(v, float | np.floating):
-        return float(v) if math.isfinite(float(v)) else None
-    return str(v)
-
-
 def user_spec(name: str, gdf, colour: str) -> dict:
+    """A user layer: points packed for the one-canvas renderer (:mod:`atlas._packing`), other shapes as GeoJSON."""
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(f"extra layer {name!r} is not a GeoDataFrame")
     if gdf.crs is None:
         raise InputError(f"extra layer {name!r} has no CRS: set one (e.g. gdf.set_crs(4326))")
     gdf = gdf[has_geometry(gdf)]
     gdf = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
-    cols = [c for c in gdf.columns if c != gdf.geometry.name][:30]
+    src = [c for c in gdf.columns if c != gdf.geometry.name][:30]
+    cols = [str(c) for c in src]
     is_point = (gdf.geometry.geom_type == "Point").to_numpy()
     points = gdf.geometry.to_numpy()[is_point]
-    xy = np.round(np.column_stack([shapely.get_x(points), shapely.get_y(points)]), _POINT_DIGITS)
-    order = np.flatnonzero(is_point).tolist() + np.flatnonzero(~is_point).tolist()
-    values = {c: [_json_value(v) for v in gdf[c].to_numpy()[order]] for c in cols}
-    # a column with one value on every row (the source file, its sha256, the import time, ...) is
-    # written once, not once per point: 50,000 imported points stay a few MB
-    consts = {c: v[0] for c, v in values.items() if len(v) > 1 and all(x == v[0] for x in v)}
-    cols = [c for c in cols if c not in consts]
-    return {"kind": "user", "colour": colour, "cols": cols, "values": [values[c] for c in cols],
-            "consts": [[c, v] for c, v in consts.items()],
-            "xy": xy.ravel().tolist(),
-            "geoms": [geojson_geometry(g) for g in gdf.geometry[~is_point]], "legend": {
+    lon, lat = shapely.get_x(points), shapely.get_y(points)
+    order = np.concatenate([np.flatnonzero(is_point), np.flatnonzero(~is_point)])
+    # a value repeated on many rows is written once; a column with one value on every row (the
+    # source file, its sha256, the import time, ...) once for the layer
+    packed, consts = _packing.pack_columns(
+        {str(c): _packing.json_values(gdf[c].to_numpy()[order]) for c in src},
+        *((lon, lat) if is_point.all() else (None, None)))
+    spec = {"kind": "user", "colour": colour, "n": int(is_point.sum()), "columns": cols, "cols": packed,
+            "consts": consts, "geoms": [geojson_geometry(g) for g in gdf.geometry[~is_point]], "legend": {
                 "items": [{"sym": _symbol("circle", colour, "#ffffff", size=10), "label": f"{len(gdf)} features"}],
-                "note": "Your layer: click a point for its attributes."}}
+                "note": "Your layer: point at a feature for its name, click it for all its attributes."}}
+    if len(points):
+        spec["xy"] = _packing.pack_points(lon, lat)
+    return spec
 
 
 USER_COLOURS = ("#0b7285", "#c2255c", "#5f3dc4", "#e67700", "#2b8a3e")

@@ -24,9 +24,12 @@ How the page is made, and why:
 * Element ids are numbered in tree order at render time, so the same inputs
   give a byte-identical file.
 * Points of user layers (``extra_layers``, and ``user_*`` layers imported
-  into the GeoPackage) are stored as one flat coordinate array plus columnar
-  attributes and drawn as canvas circle markers: 50,000 points stay a few MB
-  and interactive in seconds (``benchmarks/bench_map.py``).
+  into the GeoPackage) are packed (:mod:`atlas._packing`: coordinates as
+  integers, a repeated value once per distinct value, deflated) and drawn by
+  ``_points.js`` on one canvas with a grid index for hover and click, no
+  Leaflet object per point; the canvas takes no pointer event, so the layers
+  under it keep their tooltips and popups. 200,000 points: under 6 MB and
+  interactive in about a second (``benchmarks/bench_map.py``).
 """
 
 from __future__ import annotations
@@ -204,9 +207,9 @@ def build_map(
         Add OpenStreetMap and Esri World Imagery tiles as base layers (they
         need a network; the default map makes no network request at all).
     extra_layers : mapping of str to GeoDataFrame, optional
-        More layers to show, by title (any CRS; points are drawn as canvas
-        circle markers, other geometries as shapes; a click shows the
-        attributes). 50,000 points stay a few MB.
+        More layers to show, by title (any CRS; points are drawn on one
+        canvas, other geometries as shapes; pointing at a feature shows its
+        name, a click all its attributes). 200,000 points stay under 6 MB.
     density : path or bool, optional
         A density GeoTIFF to overlay (off by default in the page, with a
         legend). Default: ``mine_density.tif`` beside the GeoPackage, if it
