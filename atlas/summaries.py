@@ -117,7 +117,7 @@ def _summary_attrs(gpkg, sx=None) -> dict:
                    "GeoPackage's boundaries (atlas.assign_admin; points up to 5 km outside every "
                    "polygon go to the nearest); the 'Unidentified or unknown' row counts features "
                    "without a public coordinate or outside every unit" + _proposed_note(gpkg)),
-        "gpkg": str(Path(gpkg or io.default_gpkg())),
+        "gpkg": io.source_name(gpkg),
     }
 
 
