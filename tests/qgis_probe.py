@@ -30,9 +30,11 @@ from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsDateTimeRange,
     QgsExpression,
     QgsExpressionContext,
     QgsExpressionContextUtils,
+    QgsFeatureRequest,
     QgsMapRendererParallelJob,
     QgsMapSettings,
     QgsPointXY,
@@ -41,9 +43,10 @@ from qgis.core import (
     QgsRectangle,
     QgsRenderContext,
     QgsVectorLayer,
+    QgsVectorLayerTemporalContext,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtCore import QDate, QDateTime, QSize, QTime
 from qgis.PyQt.QtGui import QColor, QImage
 
 MESSAGES: list[list] = []
@@ -124,6 +127,35 @@ def _form(lyr: QgsVectorLayer) -> dict:
     return {"layout": int(cfg.layout()), "tabs": tabs, "fields": fields, "relations": relations}
 
 
+def _temporal(lyr: QgsVectorLayer) -> dict:
+    """The layer's temporal properties, and how many features each year's frame keeps."""
+    tp = lyr.temporalProperties()
+    out = {"active": tp.isActive(), "mode": int(tp.mode()), "start_field": tp.startField(),
+           "end_field": tp.endField(), "frames": {}}
+    if tp.isActive():
+        ctx = QgsVectorLayerTemporalContext()
+        ctx.setLayer(lyr)
+        for year in (1967, 1990, 2010, 2014, 2020):
+            frame = QgsDateTimeRange(QDateTime(QDate(year, 1, 1), QTime(0, 0, 0)),
+                                     QDateTime(QDate(year, 12, 31), QTime(23, 59, 59)))
+            expr = tp.createFilterString(ctx, frame)
+            out["frames"][str(year)] = sum(
+                1 for _ in lyr.getFeatures(QgsFeatureRequest().setFilterExpression(expr)))
+    return out
+
+
+def _styles(lyr: QgsVectorLayer) -> dict:
+    """Every named style of the layer, with its renderer (the current style is restored)."""
+    manager = lyr.styleManager()
+    current = manager.currentStyle()
+    out = {"current": current, "styles": {}}
+    for name in manager.styles():
+        manager.setCurrentStyle(name)
+        out["styles"][name] = _renderer(lyr) if lyr.isSpatial() else {}
+    manager.setCurrentStyle(current)
+    return out
+
+
 def describe_vector(lyr: QgsVectorLayer) -> dict:
     d: dict = {"kind": "vector", "valid": lyr.isValid(), "name": lyr.name()}
     if not lyr.isValid():
@@ -158,6 +190,9 @@ def describe_vector(lyr: QgsVectorLayer) -> dict:
             tips[_key(f)] = QgsExpression.replaceExpressionText(lyr.mapTipTemplate(), ctx)
         d["map_tips"] = tips
     d["display_expression"] = lyr.displayExpression()
+    d["field_types"] = {f.name(): f.typeName() for f in lyr.fields()}
+    d["temporal"] = _temporal(lyr)
+    d["styles"] = _styles(lyr)
     d["form"] = _form(lyr)
     md = lyr.metadata()
     d["metadata"] = {"title": md.title(), "licenses": md.licenses(), "rights": md.rights()}
