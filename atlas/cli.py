@@ -178,12 +178,14 @@ def validate(ctx: Context, path: Path | None) -> None:
 
 @main.command()
 @GPKG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--drop", "drop", default=None, metavar="NAME",
               help="Remove the user layer NAME (user_NAME) instead, atomically.")
 @pass_ctx
 @handle_errors
-def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> None:
+def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str | None) -> None:
     """List each layer with its feature count, geometry type and sources.
 
     User layers imported with --private are marked (private): no map, export
@@ -204,8 +206,15 @@ def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> 
     for r in rows:
         if r["layer"].startswith("user_"):
             r["private"] = r["layer"] in private
-    if as_json:
+    if as_json or fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if fmt == "csv":
+        import pandas as pd
+
+        from .formats import csv_text
+
+        click.echo(csv_text(pd.DataFrame(rows)), nl=False)
         return
     width = max(len(r["layer"]) + (10 if r.get("private") else 0) for r in rows)
     click.echo(f"{'layer':<{width}}  features  geometry            sources")
