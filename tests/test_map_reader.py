@@ -55,7 +55,7 @@ def test_panels_fold_and_cover_at_most_a_quarter_at_1200x800(browser, map_html):
         page = s.page
         cover = page.evaluate(COVER_JS, PANELS)
         assert cover <= 0.25, cover
-        assert page.evaluate(COVER_JS, CONTROLS) <= 0.30
+        assert page.evaluate(COVER_JS, CONTROLS) <= 0.35  # every control, the time slider included
         for box in (".atlas-layers", ".atlas-legend"):  # each folds and unfolds with its button
             before = _folded(page, box)
             page.click(f"{box} .atlas-fold-head")
