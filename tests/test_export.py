@@ -131,8 +131,7 @@ def test_geoparquet_reads_back_equal_in_duckdb_spatial(parquet_dir, layers):
         df = layers[name]
         id_col = df.columns[0]
         path = str(parquet_dir / f"{name}.parquet")
-        types = dict(con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()
-                     and [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()])
+        types = {r[0]: r[1] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()}
         assert types["geometry"] == "GEOMETRY", "DuckDB did not read the GeoParquet geometry"
         rows = con.execute(
             f"SELECT {id_col}, ST_AsWKB(geometry), bbox.xmin, bbox.ymin, bbox.xmax, bbox.ymax, "
