@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import io, schema, sources
+from . import io, schema, search, sources
 from .errors import AtlasError
 from .layers import build_layers
 
@@ -65,7 +65,12 @@ def build(
         if kept:
             say(f"keeping {len(kept)} user layer(s) from the previous build: {', '.join(kept)}")
             layers.update(kept)
-        io.write_layers(layers, out, descriptions, before_replace=validate, progress=say)
+
+        def carry_keys_and_validate(tmp: Path) -> None:
+            search.copy_name_keys(out, tmp, kept)  # the user layers' name keys (atlas.search)
+            validate(tmp)
+
+        io.write_layers(layers, out, descriptions, before_replace=carry_keys_and_validate, progress=say)
     say(f"wrote {out}")
     return out
 

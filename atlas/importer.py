@@ -44,7 +44,7 @@ import pyogrio
 import pyogrio.raw
 import shapely
 
-from . import io, schema, sources
+from . import io, schema, search, sources
 from .admin import TOLERANCE_KM, _admin_units
 from .errors import InputError, NotFoundError, OutputError
 
@@ -1083,6 +1083,8 @@ def store_layer(
                     say(f"{state.n:,} features read, checked and written")
             state.finish()
             _check_ids(tmp_gpkg, layer, path, state.id_col)
+            say(f"keying the names of {state.n:,} features for atlas find")
+            search.write_name_keys(tmp_gpkg, layer, say)
             written = pyogrio.read_info(tmp_gpkg, layer=layer)["features"]
             if written != state.n:
                 raise OutputError(f"{target}: {written} of {state.n} features were written; "
