@@ -353,11 +353,12 @@ def name_keys(feature_id: object, name: object) -> set[str]:
     ['kaecheon', 'kaecheonsite', 'kaechon', 'kaechonsite', 'u000001']
     """
     keys = {_norm(str(feature_id))} if feature_id is not None else set()
+    keys_of, parts_of = _keys.__wrapped__, _parts.__wrapped__  # whole names: unique, not cached
     for v in _variants(name):
         norm = _norm(v)
-        keys |= {norm, _strip_suffix(norm), *_keys(v)}
-        for w in _parts(v):
-            keys |= _keys(w)
+        keys |= {norm, _strip_suffix(norm), *keys_of(v)}
+        for w in parts_of(v):
+            keys |= _keys(w)  # words recur from name to name: cached
     keys.discard("")
     return keys
 
@@ -392,12 +393,12 @@ def write_name_keys(gpkg: Path, layer: str, progress: Callable[[str], None] | No
             con.execute(f"DELETE FROM {_KEYED} WHERE layer = ?", (layer,))
             cur = con.execute(f'SELECT fid, user_id, name FROM "{q}" ORDER BY fid')
             done = 0
-            while rows := cur.fetchmany(50_000):
+            while rows := cur.fetchmany(10_000):
                 batch = [(k, layer, fid) for fid, uid, name in rows for k in name_keys(uid, name)]
                 con.executemany(f"INSERT OR IGNORE INTO {NAME_KEYS} VALUES (?, ?, ?)", batch)
                 n += len(batch)
                 done += len(rows)
-                if progress and done % 200_000 == 0:
+                if progress and done % 100_000 == 0:
                     progress(f"keyed the names of {done:,} features")
             features, max_fid = con.execute(f'SELECT count(*), max(fid) FROM "{q}"').fetchone()
             con.execute(f"INSERT INTO {_KEYED} VALUES (?, ?, ?)", (layer, features, max_fid))
