@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -76,9 +77,37 @@ def _out_file(ctx: click.Context, param: click.Parameter, value):
     from .io import check_output_file
 
     try:
-        return check_output_file(value, "--out")
+        path = check_output_file(value, "--out")
     except OutputError as exc:
         raise click.BadParameter(str(exc)) from None
+    _make_folder(path.parent)
+    return path
+
+
+def _make_folder(folder: Path) -> None:
+    """Create a missing output folder, saying so (never silently)."""
+    if folder.exists():
+        return
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot create the folder {folder}: {exc.strerror}") from None
+    _echo_err(f"atlas: created the folder {folder}")
+
+
+def _out_dir(ctx: click.Context, param: click.Parameter, value):
+    """An output folder: refuse '' and anything in the way that is not a writable folder."""
+    if value is None:
+        return None
+    if str(value).strip() == "":
+        raise click.BadParameter("--out is empty: give a folder")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"--out {path} exists and is not a folder")
+    if path.is_dir() and not os.access(path, os.W_OK):
+        raise click.BadParameter(f"--out {path} is a read-only folder")
+    _make_folder(path)
+    return path
 
 
 class Context:
@@ -300,7 +329,7 @@ def province_density_cmd(out: Path | None, as_json: bool, gpkg: Path | None) -> 
 @click.argument("imagery", type=click.Path(path_type=Path))
 @click.option("--sites", default="camps", show_default=True, help="Point layer of the sites.")
 @click.option("--size-km", type=float, default=5.0, show_default=True, help="Side of each chip in km (> 0).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "out_dir", type=str, default=None, callback=_out_dir,
               help="Folder of the chips (default: output/chips/).")
 @click.option("--resolution-m", type=float, default=None,
               help="Pixel size of the chips (default: the imagery's own at each site).")
@@ -407,7 +436,7 @@ BUILD_PRODUCTS["map"] = _map_product
 @main.command("export")
 @click.option("--qgis", "to_qgis", is_flag=True,
               help="A styled GeoPackage (atlas.gpkg) and a QGIS project (atlas.qgz).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "out_dir", type=str, default=None, callback=_out_dir,
               help="Folder to write (default: output/qgis/).")
 @GPKG_OPTION
 @pass_ctx

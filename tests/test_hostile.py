@@ -439,3 +439,17 @@ def test_layer_names_refuse_control_characters(atlas_copy, tmp_path, points, nam
 def test_validate_names_the_path_it_checked(atlas_copy):
     result = run_cli("validate", str(atlas_copy))
     assert result.returncode == 0 and result.stdout.strip() == f"{atlas_copy}: valid"
+
+
+def test_folder_outputs_refuse_files_and_say_what_they_create(atlas_copy, tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me")
+    result = run_cli("export", "--qgis", "--out", str(a_file), "--gpkg", str(atlas_copy))
+    assert result.returncode == 2 and "is not a folder" in result.stderr and "Traceback" not in result.stderr
+    assert a_file.read_text() == "keep me"
+    result = run_cli("export", "--qgis", "--out", "", "--gpkg", str(atlas_copy))
+    assert result.returncode == 2 and "--out is empty" in result.stderr
+    new = tmp_path / "new" / "qgis"
+    result = run_cli("export", "--qgis", "--out", str(new), "--gpkg", str(atlas_copy))
+    assert result.returncode == 0, result.stderr
+    assert f"created the folder {new}" in result.stderr and (new / "atlas.qgz").is_file()
