@@ -494,10 +494,10 @@ _NAME_CACHE: dict[tuple, _NameIndex] = {}
 def _name_index(gpkg: Path | str | None) -> _NameIndex:
     key = gpkg_key(gpkg)
     if key not in _NAME_CACHE:
-        path = Path(gpkg or io.default_gpkg())
+        path = io.source(gpkg)
         available = {n for n, g in io.list_layers(path)}
         user = sorted(n for n in available if n.startswith("user_"))
-        keyed = _keyed_layers(path, user)
+        keyed = {} if isinstance(path, str) else _keyed_layers(Path(path or io.default_gpkg()), user)
         layers = {n: cached_layer(n, gpkg) for n in (*FIND_LAYERS, *user)
                   if n in available and n not in keyed}
         try:

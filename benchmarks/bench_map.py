@@ -115,7 +115,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-map-") as tmp:
         tmp = Path(tmp)
         gpkg = args.gpkg or (atlas.default_gpkg() if atlas.default_gpkg().is_file()
-                             else atlas.build(tmp / "atlas.gpkg"))
+                             else atlas.build(tmp / "atlas.gpkg", products=()))
         base = atlas.write_map(tmp / "atlas_base.html", gpkg=gpkg, density=False, chips=False)
         pages = [("atlas map, no user layer", base, None, "atlas", args.repeat)]
         for n in args.points:

@@ -274,9 +274,9 @@ def test_cli_export_writes_the_folder(gpkg, tmp_path):
 
 
 def test_build_registers_the_qgis_product():
-    from atlas import cli
+    from atlas import builder
 
-    assert "qgis" in cli.BUILD_PRODUCTS and "qgis" in cli.PRODUCT_ORDER
+    assert "qgis" in builder.PRODUCTS
 
 
 # --- the GeoPackage alone in QGIS --------------------------------------------------------------

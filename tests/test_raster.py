@@ -31,7 +31,7 @@ from pyproj import Geod, Transformer
 from rasterio.transform import Affine
 
 import atlas
-from atlas import cli, densities, sources
+from atlas import builder, densities, sources
 from atlas.errors import InputError, NotFoundError
 
 from .conftest import require_tool, run_cli
@@ -285,9 +285,8 @@ def test_density_cli_and_bad_input_exit_2_with_nothing_written(gpkg, tmp_path):
 def test_build_product_writes_density_style_and_province_layer(gpkg, tmp_path):
     copy = tmp_path / "atlas.gpkg"
     shutil.copy(gpkg, copy)
-    assert cli.BUILD_PRODUCTS["density"] is cli._density_product
-    assert cli.PRODUCT_ORDER[0] == "density"
-    written = cli.BUILD_PRODUCTS["density"](cli.Context(quiet=True), copy)
+    assert next(iter(builder.PRODUCTS)) == "density"
+    written = builder.build_products(copy, ["density"])
     assert [p.name for p in written] == ["mine_density.tif", "mine_density.qml",
                                         "province_mine_density.gpkg"]
     assert all(p.is_file() and p.parent == tmp_path for p in written)
