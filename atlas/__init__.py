@@ -11,6 +11,7 @@ The public API mirrors the ``atlas`` command:
 
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
+from .dossier import dossier, dossier_record
 from .errors import (
     AmbiguousError,
     AtlasError,
@@ -36,6 +37,7 @@ from .query import (
 )
 from .raster import ChipsResult, chips, density, province_density
 from .schema import SCHEMAS
+from .site import build_site
 from .webmap import build_map, write_map
 
 __all__ = [
@@ -54,10 +56,13 @@ __all__ = [
     "assign_admin",
     "build",
     "build_map",
+    "build_site",
     "chips",
     "county_summary",
     "default_gpkg",
     "density",
+    "dossier",
+    "dossier_record",
     "export_qgis",
     "find",
     "import_layer",
