@@ -21,8 +21,9 @@ from .errors import (
     SourceError,
     ValidationError,
 )
-from .importer import import_layer, user_layers
+from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
+from .provenance import about
 from .qgis import export_qgis
 from .query import (
     Site,
@@ -36,6 +37,7 @@ from .query import (
     within,
 )
 from .raster import ChipsResult, chips, density, province_density
+from .record import Record, record, show
 from .schema import SCHEMAS
 from .site import build_site
 from .webmap import build_map, write_map
@@ -50,9 +52,11 @@ __all__ = [
     "InputError",
     "NoGeometryError",
     "NotFoundError",
+    "Record",
     "Site",
     "SourceError",
     "ValidationError",
+    "about",
     "assign_admin",
     "build",
     "build_map",
@@ -63,6 +67,7 @@ __all__ = [
     "density",
     "dossier",
     "dossier_record",
+    "drop_layer",
     "export_qgis",
     "find",
     "import_layer",
@@ -74,7 +79,9 @@ __all__ = [
     "province_summary",
     "read_layer",
     "read_layers",
+    "record",
     "resolve",
+    "show",
     "summary",
     "user_layers",
     "validate",

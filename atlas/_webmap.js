@@ -174,6 +174,24 @@ function atlasInit(map, spec) {
   setSea(bases[spec.bases[0].label]);
   map.on("baselayerchange", setSea);
 
+  /* name labels: shown in feature order where they overlap no label already shown */
+  var labelTimer = null;
+  function declutter() {
+    labelTimer = null;
+    var shown = [];
+    document.querySelectorAll(".atlas-proxy").forEach(function (e) { shown.push(e.getBoundingClientRect()); });
+    document.querySelectorAll(".atlas-label").forEach(function (e) {
+      e.classList.remove("atlas-label-hidden");
+      var r = e.getBoundingClientRect(), pad = 2;
+      var hit = shown.some(function (o) {
+        return r.left < o.right + pad && r.right > o.left - pad && r.top < o.bottom + pad && r.bottom > o.top - pad;
+      });
+      if (hit) e.classList.add("atlas-label-hidden"); else shown.push(r);
+    });
+  }
+  function declutterSoon() { if (!labelTimer) labelTimer = setTimeout(declutter, 0); }
+  map.on("zoomend moveend overlayadd overlayremove resize", declutterSoon);
+
   /* overlays */
   var canvas = L.canvas({ padding: 0.3, pane: "atlas-user" });
   function buildLayer(spec1) {
@@ -199,6 +217,12 @@ function atlasInit(map, spec) {
         if (f.label) m.bindTooltip(f.label, { permanent: true, direction: "auto", className: "atlas-proxy",
           offset: [0, num(f.dy, 0)] });
         else if (f.t) m.bindTooltip(f.t, { direction: "top", className: "atlas-tip" });
+        if (f.lbl) {  /* a name label, shown where it collides with no other (see declutter) */
+          m.atlasLabel = L.tooltip({ permanent: true, direction: "right", className: "atlas-label",
+            offset: [8, 0], interactive: false }).setContent(el("span", null, f.lbl).outerHTML);
+          m.on("add", function () { m.atlasLabel.setLatLng(m.getLatLng()).addTo(map); declutterSoon(); });
+          m.on("remove", function () { map.removeLayer(m.atlasLabel); });
+        }
         group.addLayer(m); group.atlasFeatures[i] = m;
       });
     } else if (spec1.kind === "rings") {
@@ -277,9 +301,21 @@ function atlasInit(map, spec) {
     if (s.show) group.addTo(map);
   });
 
-  /* layer control */
+  /* layer control, with a button that folds its list away */
   var control = L.control.layers(bases, overlays, { collapsed: false, position: "topright" }).addTo(map);
-  control.getContainer().classList.add("atlas-layers");
+  var layersBox = control.getContainer();
+  layersBox.classList.add("atlas-layers");
+  var layersHead = el("button", "atlas-fold-head", "Layers");
+  layersHead.type = "button";
+  layersHead.setAttribute("aria-expanded", "true");
+  layersHead.addEventListener("click", function () { fold(layersBox, !layersBox.classList.contains("atlas-folded")); });
+  layersBox.insertBefore(layersHead, layersBox.firstChild);
+  L.DomEvent.disableClickPropagation(layersHead);
+  function fold(box, folded) {
+    box.classList.toggle("atlas-folded", folded);
+    var head = box.querySelector(".atlas-fold-head");
+    if (head) head.setAttribute("aria-expanded", String(!folded));
+  }
 
   /* title and network note */
   var Info = L.Control.extend({ options: { position: "topright" }, onAdd: function () {
@@ -297,10 +333,11 @@ function atlasInit(map, spec) {
   var Legend = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () {
     var box = el("div", "atlas-legend leaflet-bar");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
-    var head = el("button", "atlas-legend-head", "Legend");
+    var head = el("button", "atlas-legend-head atlas-fold-head", "Legend");
     head.type = "button";
+    head.setAttribute("aria-expanded", "true");
     var body = el("div", "atlas-legend-body");
-    head.addEventListener("click", function () { box.classList.toggle("atlas-folded"); });
+    head.addEventListener("click", function () { fold(box, !box.classList.contains("atlas-folded")); });
     box.appendChild(head); box.appendChild(body);
     this._body = body;
     return box;
@@ -344,7 +381,23 @@ function atlasInit(map, spec) {
   } });
   var legend = new Legend().addTo(map);
   legend.refresh();
-  if (window.innerHeight < 700) legend.getContainer().classList.add("atlas-folded");
+  /* fold the panels on a small screen, and fold more until the panels cover at most a quarter
+     of the map: first the layer list, then the legend (each one click away) */
+  function panelsCover() {
+    var rect = map.getContainer().getBoundingClientRect(), area = rect.width * rect.height, sum = 0;
+    [layersBox, legend.getContainer()].forEach(function (box) {
+      var r = box.getBoundingClientRect();
+      var w = Math.max(0, Math.min(r.right, rect.right) - Math.max(r.left, rect.left));
+      var h = Math.max(0, Math.min(r.bottom, rect.bottom) - Math.max(r.top, rect.top));
+      sum += w * h;
+    });
+    return area ? sum / area : 0;
+  }
+  var small = window.innerWidth < 700 || window.innerHeight < 560;
+  if (small) { fold(layersBox, true); fold(legend.getContainer(), true); }
+  if (panelsCover() > 0.25) fold(layersBox, true);
+  if (panelsCover() > 0.25) fold(legend.getContainer(), true);
+  document.documentElement.classList.toggle("atlas-small", small);
   map.on("overlayadd overlayremove", function () { legend.refresh(); });
 
   /* scale bar (metric) */
@@ -481,8 +534,41 @@ function atlasInit(map, spec) {
   } });
   new Sources().addTo(map);
 
+  /* about: what this page is, what it was made from, which of your layers it holds */
+  var About = L.Control.extend({ options: { position: "bottomright" }, onAdd: function () {
+    var box = el("details", "atlas-about");
+    L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
+    var a = spec.about || {};
+    box.appendChild(el("summary", null, "About this map"));
+    box.appendChild(el("p", "atlas-about-title", spec.title));
+    var dl = el("dl");
+    function row(k, v) { if (v == null || v === "") return; dl.appendChild(el("dt", null, k)); dl.appendChild(el("dd", null, v)); }
+    row("Atlas version", a.atlas_version);
+    row("Built", a.build_date);
+    row("GeoPackage", a.gpkg);
+    row("GeoPackage sha256", a.gpkg_sha256);
+    row("Map written", a.written);
+    var users = a.user_layers || [];
+    row("Your layers included", users.length ? users.map(function (u) {
+      return u.layer + " (" + u.features + " features, from " + u.source_file + ", sha256 " +
+        String(u.source_sha256 || "").slice(0, 12) + "…" + (u.private ? ", PRIVATE" : "") +
+        (u.coarsen_km ? ", points coarsened to a " + u.coarsen_km + " km grid" : "") + ")";
+    }).join("; ") : "none");
+    if (a.private_left_out) row("Private layers left out", String(a.private_left_out));
+    box.appendChild(dl);
+    box.appendChild(el("p", "atlas-legend-note", spec.network_note));
+    return box;
+  } });
+  new About().addTo(map);
+  var attrBox = map.attributionControl.getContainer();
+  attrBox.addEventListener("click", function (e) {
+    if (e.target.tagName !== "A") attrBox.classList.toggle("atlas-open");
+  });
+
   map.fitBounds(spec.bounds);
+  declutter();
   var api = { map: map, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
+    declutter: declutter, panelsCover: panelsCover, fold: fold,
     reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend };
   window.atlasLayers = layers;
   window.atlas = api;

@@ -75,7 +75,9 @@ def _user_layers(path: Path) -> dict:
         names = [n for n, g in io.list_layers(path) if n.startswith("user_")]
     except AtlasError:
         return {}
-    return {n: io.read_layer(n, path) for n in names}
+    kept = {n: io.read_layer(n, path) for n in names}
+    # layers imported before the private flag existed were shared: say so, explicitly
+    return {n: df if "private" in df.columns else df.assign(private=False) for n, df in kept.items()}
 
 
 def validate(path: Path | None = None) -> None:

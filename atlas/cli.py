@@ -118,19 +118,40 @@ def validate(ctx: Context, path: Path | None) -> None:
 @main.command()
 @GPKG_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--drop", "drop", default=None, metavar="NAME",
+              help="Remove the user layer NAME (user_NAME) instead, atomically.")
+@pass_ctx
 @handle_errors
-def layers(gpkg: Path | None, as_json: bool) -> None:
-    """List each layer with its feature count, geometry type and sources."""
+def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> None:
+    """List each layer with its feature count, geometry type and sources.
+
+    User layers imported with --private are marked (private): no map, export
+    or site includes them unless asked. --drop NAME removes a user layer (the
+    GeoPackage is rewritten without it, atomically; nothing else changes).
+    """
+    if drop:
+        from .importer import drop_layer
+
+        click.echo(f"{drop_layer(drop, gpkg)}: removed")
+        ctx.progress("run `atlas map` / `atlas export` again: products made earlier still hold it")
+        return
+    from .importer import user_layer_records
+
     rows = _build.layer_summary(gpkg)
+    private = {r["layer"] for r in user_layer_records(gpkg) if r["private"]}
+    for r in rows:
+        if r["layer"].startswith("user_"):
+            r["private"] = r["layer"] in private
     if as_json:
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
-    width = max(len(r["layer"]) for r in rows)
+    width = max(len(r["layer"]) + (10 if r.get("private") else 0) for r in rows)
     click.echo(f"{'layer':<{width}}  features  geometry            sources")
     for r in rows:
         geom = r["geometry"] + (f" ({r['with_geometry']} located)"
                                 if r["geometry"] not in ("table",) and r["with_geometry"] != r["features"] else "")
-        click.echo(f"{r['layer']:<{width}}  {r['features']:>8}  {geom:<18}  {r['sources']}")
+        label = r["layer"] + (" (private)" if r.get("private") else "")
+        click.echo(f"{label:<{width}}  {r['features']:>8}  {geom:<18}  {r['sources']}")
 
 
 # Sub-commands of the other modules register themselves below, one import each.
@@ -145,17 +166,24 @@ def layers(gpkg: Path | None, as_json: bool) -> None:
 @click.option("--lon", default=None, help="CSV column with longitudes (decimal or DMS).")
 @click.option("--crs", default=None, help="CRS of the coordinates if the file does not say (e.g. 32652).")
 @click.option("--name-field", default=None, help="Column holding each feature's name.")
+@click.option("--private", is_flag=True,
+              help="Keep the layer on this machine: no map, export or site includes it unless "
+                   "run with --include-private.")
+@click.option("--replace", is_flag=True, help="Replace an existing layer of that name.")
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
-def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_field, gpkg) -> None:
+def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_field, private: bool,
+            replace: bool, gpkg) -> None:
     """Import a user's CSV, GeoJSON, KML/KMZ, GeoPackage or Shapefile as a layer.
 
     The file is validated (names present, valid points, inside or near the
     DPRK with outliers reported, no repeated ids, lat/lon not swapped), given
     province and county by spatial join, and stored as user_NAME in the atlas
-    GeoPackage; `atlas near`, `summary`, `map` and `export` then include it.
-    On any error the GeoPackage is unchanged and the exit code is 2.
+    GeoPackage; `atlas near`, `summary`, `map` and `export` then include it
+    (a --private layer only the queries, unless a product is asked with
+    --include-private). A layer of that name is replaced only with
+    --replace. On any error the GeoPackage is unchanged and the exit code is 2.
     """
     import warnings
 
@@ -164,11 +192,11 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         out = import_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
-                           gpkg=gpkg, progress=ctx.progress)
+                           gpkg=gpkg, progress=ctx.progress, private=private, replace=replace)
     for w in caught:
         if issubclass(w.category, UserWarning):
             _echo_err(f"atlas: warning: {w.message}")
-    click.echo(f"user_{name}: {len(out)} features")
+    click.echo(f"user_{name}: {len(out)} features" + (" (private)" if private else ""))
 
 
 @main.command("density")
@@ -422,6 +450,32 @@ def _qgis_product(ctx: Context, gpkg: Path) -> list[Path]:
 
 
 BUILD_PRODUCTS["qgis"] = _qgis_product
+
+
+# --- a site's whole record (atlas.record) -------------------------------------------------
+
+
+@main.command("show")
+@click.argument("site")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--layer", default=None,
+              help="Resolve SITE in this layer only (e.g. camps: Yodok means the camp).")
+@GPKG_OPTION
+@handle_errors
+def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
+    """Print a site's whole record: every field, finding, coordinate and discrepancy.
+
+    SITE is resolved like `atlas find` (an id, a camp number, a name in any
+    romanization or Hangul) and must be unambiguous. A camp's record lists
+    every finding (oldest first, with source and page), every published
+    coordinate with its distance from the point the atlas uses, and the
+    report's discrepancies that touch it; JSON carries the atlas version,
+    build date and GeoPackage sha256 to cite.
+    """
+    from .record import record
+
+    click.echo(record(site, gpkg, layer).format(fmt))
 
 
 # --- queries (atlas.query): find, near, nearest, summary ------------------------------------

@@ -16,6 +16,7 @@ import hashlib
 import io as _io
 import re
 import shutil
+import sqlite3
 import tempfile
 import warnings
 import zipfile
@@ -33,7 +34,16 @@ from . import io, schema, sources
 from .admin import join_admin
 from .errors import InputError, NotFoundError
 
-__all__ = ["MAX_IMPORT_BYTES", "USER_PREFIX", "import_layer", "parse_coordinate", "user_layers"]
+__all__ = [
+    "MAX_IMPORT_BYTES",
+    "USER_PREFIX",
+    "drop_layer",
+    "import_layer",
+    "layer_name",
+    "parse_coordinate",
+    "user_layer_records",
+    "user_layers",
+]
 
 #: Largest file :func:`import_layer` accepts (bytes). Larger files are refused before reading.
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
@@ -365,13 +375,78 @@ def _id_column(gdf: gpd.GeoDataFrame, path: Path) -> pd.Series:
 # --- the import -----------------------------------------------------------------------
 
 
-def user_layers(gpkg: Path | None = None) -> list[str]:
+def layer_name(name: str) -> str:
+    """The stored name of a user layer: ``interviews`` and ``user_interviews`` are ``user_interviews``.
+
+    Examples
+    --------
+    >>> layer_name("interviews"), layer_name("user_interviews")
+    ('user_interviews', 'user_interviews')
+    """
+    name = str(name or "")
+    return name if name.startswith(USER_PREFIX) else f"{USER_PREFIX}{name}"
+
+
+def _private_flag(con: sqlite3.Connection, layer: str) -> bool:
+    cols = {r[1] for r in con.execute(f'PRAGMA table_info("{layer.replace(chr(34), chr(34) * 2)}")')}
+    if "private" not in cols:
+        return False
+    row = con.execute(f'SELECT max(private) FROM "{layer.replace(chr(34), chr(34) * 2)}"').fetchone()
+    return bool(row and row[0])
+
+
+def user_layer_records(gpkg: Path | None = None, include_private: bool = True) -> list[dict]:
+    """One record per user layer: what a product that includes it says about it.
+
+    Parameters
+    ----------
+    gpkg : pathlib.Path, optional
+        Defaults to ``output/atlas.gpkg``.
+    include_private : bool, default True
+        Also list the layers imported with ``private=True``.
+
+    Returns
+    -------
+    list of dict
+        ``layer``, ``features``, ``private``, ``kind``, ``source_file``,
+        ``source_sha256`` and ``imported_at``, by layer name.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> all(r["layer"].startswith("user_") for r in atlas.importer.user_layer_records())
+    True
+    """
+    path = Path(gpkg or io.default_gpkg())
+    names = [n for n, g in io.list_layers(path) if n.startswith(USER_PREFIX) and g is not None]
+    out = []
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        for name in sorted(names):
+            q = name.replace('"', '""')
+            cols = {r[1] for r in con.execute(f'PRAGMA table_info("{q}")')}
+            wanted = [c for c in ("kind", "source_file", "source_sha256", "imported_at") if c in cols]
+            first = con.execute(f'SELECT {", ".join(wanted) or "1"} FROM "{q}" LIMIT 1').fetchone() or ()
+            rec = {"layer": name, "features": con.execute(f'SELECT count(*) FROM "{q}"').fetchone()[0],
+                   "private": _private_flag(con, name),
+                   **{c: (first[i] if i < len(first) else None) for i, c in enumerate(wanted)}}
+            if include_private or not rec["private"]:
+                out.append(rec)
+    finally:
+        con.close()
+    return out
+
+
+def user_layers(gpkg: Path | None = None, include_private: bool = True) -> list[str]:
     """Names of the user layers in the atlas GeoPackage.
 
     Parameters
     ----------
     gpkg : pathlib.Path, optional
         Defaults to ``output/atlas.gpkg``.
+    include_private : bool, default True
+        Also the layers imported with ``private=True`` (``atlas import
+        --private``), which no map, export or site includes unless asked.
 
     Returns
     -------
@@ -384,7 +459,62 @@ def user_layers(gpkg: Path | None = None) -> list[str]:
     >>> all(name.startswith("user_") for name in atlas.user_layers())
     True
     """
-    return [n for n, g in io.list_layers(gpkg) if n.startswith(USER_PREFIX) and g is not None]
+    if include_private:
+        return [n for n, g in io.list_layers(gpkg) if n.startswith(USER_PREFIX) and g is not None]
+    return [r["layer"] for r in user_layer_records(gpkg, include_private=False)]
+
+
+def drop_layer(name: str, gpkg: Path | None = None) -> str:
+    """Remove a user layer from the atlas GeoPackage, atomically.
+
+    The layer is removed from a copy, which is vacuumed (no row of the layer
+    stays in the file's free pages) and checked, then swapped in: on any
+    error the GeoPackage is unchanged.
+
+    Parameters
+    ----------
+    name : str
+        ``interviews`` or ``user_interviews``.
+    gpkg : pathlib.Path, optional
+        Defaults to ``output/atlas.gpkg``.
+
+    Returns
+    -------
+    str
+        The name of the layer removed.
+
+    Raises
+    ------
+    NotFoundError
+        No such user layer.
+    InputError
+        The name is an atlas layer (only user layers can be dropped).
+
+    Examples
+    --------
+    >>> import atlas, pathlib, tempfile
+    >>> csv_path = pathlib.Path(tempfile.mkdtemp()) / "gone.csv"
+    >>> _ = csv_path.write_text("name,lat,lon\\nA point,39.571086,126.055466\\n")
+    >>> _ = atlas.import_layer(csv_path, "doctest_gone", replace=True)
+    >>> atlas.drop_layer("doctest_gone")
+    'user_doctest_gone'
+    >>> "user_doctest_gone" in atlas.user_layers()
+    False
+    """
+    target = Path(gpkg or io.default_gpkg())
+    if name in schema.SCHEMAS:
+        raise InputError(f"{name!r} is an atlas layer; only user layers (user_...) can be dropped")
+    layer = layer_name(name)
+    present = user_layers(target)
+    if layer not in present:
+        raise NotFoundError(f"no user layer {layer!r} in {target}", present[:5])
+    with io.atomic_path(target) as tmp:
+        shutil.copyfile(target, tmp)
+        io.delete_layers(tmp, [layer])
+        left = dict(io.list_layers(tmp))
+        if layer in left or "camps" not in left:
+            raise InputError(f"{target}: removing {layer} failed; the GeoPackage is unchanged")
+    return layer
 
 
 def import_layer(
@@ -397,6 +527,9 @@ def import_layer(
     name_field: str | None = None,
     gpkg: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    *,
+    private: bool = False,
+    replace: bool = False,
 ) -> gpd.GeoDataFrame:
     """Import a user's file as a validated layer ``user_<name>`` of the atlas GeoPackage.
 
@@ -420,25 +553,33 @@ def import_layer(
         The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
     progress : callable, optional
         Called with a message at each stage of a long import.
+    private : bool, default False
+        Mark the layer private (column ``private``): no map, export or site
+        includes it unless asked (``include_private=True``,
+        ``--include-private``). For sources that must not leave your machine.
+    replace : bool, default False
+        Replace an existing layer of that name (otherwise an error: a
+        re-import never silently replaces a layer).
 
     Returns
     -------
     geopandas.GeoDataFrame
         The stored layer (EPSG:4326) with ``province``, ``county``,
-        ``outside_dprk_km``, ``source_file``, ``source_sha256`` and ``imported_at``.
+        ``outside_dprk_km``, ``source_file``, ``source_sha256``, ``imported_at``
+        and ``private``.
 
     Raises
     ------
     InputError
-        Naming the file, row and field, for any bad input; the GeoPackage is
-        then unchanged.
+        Naming the file, row and field, for any bad input, or a layer of that
+        name exists and ``replace`` is False; the GeoPackage is then unchanged.
 
     Examples
     --------
     >>> import atlas, pathlib, tempfile
     >>> csv_path = pathlib.Path(tempfile.mkdtemp()) / "sites.csv"
     >>> _ = csv_path.write_text("name,lat,lon\\nKLS-14 (Wikipedia point),39.571086,126.055466\\n")
-    >>> layer = atlas.import_layer(csv_path, "doctest_sites")
+    >>> layer = atlas.import_layer(csv_path, "doctest_sites", replace=True)
     >>> layer[["name", "province", "county_ko"]].iloc[0].tolist()
     ['KLS-14 (Wikipedia point)', 'South Pyongan Province', '개천시']
     """
@@ -458,7 +599,7 @@ def import_layer(
     if size == 0:
         raise InputError(f"{path}: the file is empty")
     target = Path(gpkg or io.default_gpkg())
-    io.list_layers(target)  # a clear error if the atlas has not been built
+    _refuse_existing(target, name, replace)
     if crs is not None:
         from pyproj import CRS
         from pyproj.exceptions import CRSError
@@ -506,6 +647,7 @@ def import_layer(
             "source": f"user import: {path.name}",
             "licence": "as supplied by the user",
             "precision": "as supplied by the user",
+            "private": bool(private),
         },
         geometry=gdf.geometry.to_numpy(),
         crs="EPSG:4326",
@@ -521,7 +663,10 @@ def import_layer(
     layer = f"{USER_PREFIX}{name}"
     say(f"writing layer {layer} into {target}")
     with io.atomic_path(target) as tmp_gpkg:
+        _refuse_existing(target, name, replace)
         shutil.copyfile(target, tmp_gpkg)
+        if replace:  # the old layer's rows must not stay in the file's free pages
+            io.delete_layers(tmp_gpkg, [layer])
         pyogrio.write_dataframe(out, tmp_gpkg, layer=layer, driver="GPKG",
                                 layer_options={"OVERWRITE": "YES",
                                                "DESCRIPTION": f"user import of {path.name}"})
@@ -531,6 +676,14 @@ def import_layer(
     return out
 
 
+def _refuse_existing(target: Path, name: str, replace: bool) -> None:
+    layer = f"{USER_PREFIX}{name}"
+    existing = [n for n, _ in io.list_layers(target)]  # a clear error if the atlas has not been built
+    if layer in existing and not replace:
+        raise InputError(f"{target} already has a layer {layer}; pass --replace (replace=True) to "
+                         f"replace it, or choose another name with --as")
+
+
 _RESERVED = {"user_id", "name", "kind", "outside_dprk_km", "source_file", "source_sha256",
-             "imported_at", "source", "licence", "precision", "province", "county", "county_ko",
+             "imported_at", "source", "licence", "precision", "private", "province", "county", "county_ko",
              "county_id", "admin_method", "admin_distance_km"}

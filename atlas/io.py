@@ -25,6 +25,7 @@ from .sources import REPO_DIR
 __all__ = [
     "atomic_path",
     "default_gpkg",
+    "delete_layers",
     "list_layers",
     "output_dir",
     "read_layer",
@@ -219,3 +220,48 @@ def read_layers(path: Path | None = None) -> dict[str, pd.DataFrame]:
     """
     path = _existing(path)
     return {name: read_layer(name, path) for name, _ in list_layers(path)}
+
+
+def delete_layers(path: Path, names: list[str]) -> None:
+    """Remove layers from a GeoPackage in place, leaving no trace of their data in the file.
+
+    Drops each table with its spatial index and its rows in the GeoPackage's
+    own tables (contents, geometry columns, extensions, feature counts,
+    styles), then ``VACUUM`` so that the deleted rows do not linger in free
+    pages of the file (a copy of it is then safe to share). Work on a copy
+    (:func:`atomic_path`) to make it atomic.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A GeoPackage.
+    names : list of str
+        Layer names; unknown names are ignored.
+    """
+    import sqlite3
+
+    con = sqlite3.connect(str(path))
+    try:
+        known = {r[0] for r in con.execute("SELECT table_name FROM gpkg_contents")}
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        with con:
+            for name in names:
+                if name not in known:
+                    continue
+                geom_cols = [r[0] for r in con.execute(
+                    "SELECT column_name FROM gpkg_geometry_columns WHERE lower(table_name) = lower(?)",
+                    (name,))]
+                for meta in ("gpkg_geometry_columns", "gpkg_extensions", "gpkg_ogr_contents",
+                             "gpkg_metadata_reference", "gpkg_data_columns", "gpkg_contents"):
+                    if meta in tables:
+                        con.execute(f"DELETE FROM {meta} WHERE lower(table_name) = lower(?)", (name,))
+                if "layer_styles" in tables:
+                    con.execute("DELETE FROM layer_styles WHERE lower(f_table_name) = lower(?)", (name,))
+                quoted = name.replace('"', '""')
+                for col in geom_cols:
+                    rtree = f"rtree_{name}_{col}".replace('"', '""')
+                    con.execute(f'DROP TABLE IF EXISTS "{rtree}"')
+                con.execute(f'DROP TABLE IF EXISTS "{quoted}"')
+        con.execute("VACUUM")
+    finally:
+        con.close()

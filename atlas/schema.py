@@ -211,11 +211,12 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
 
 
 #: Layers a user imports (``user_<name>``, see :mod:`atlas.importer`) share one schema.
-#: Points outside the DPRK are kept and flagged (``outside_dprk_km``), not refused.
+#: Points outside the DPRK are kept and flagged (``outside_dprk_km``), not refused; ``private``
+#: marks a layer that no map, export or site includes unless asked.
 USER_SCHEMA = LayerSchema(
     "user_*", "Point", "user_id", r"^\S.*$",
     _with(_f("user_id! name! kind! outside_dprk_km:float source_file! source_sha256! imported_at! "
-             "source! licence! precision! " + ADMIN),
+             "source! licence! precision! private:bool! " + ADMIN),
           kind=("sites", "mines", "camps"), admin_method=ADMIN_METHODS, province=REPORT_PROVINCES),
     geometry_required=False, inside_dprk=False,
     description="A layer imported by a user",

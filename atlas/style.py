@@ -5,8 +5,8 @@ A reader who learns a colour or a shape on the map sees the same in QGIS.
 
 from __future__ import annotations
 
-__all__ = ["COMMODITY_COLOURS", "DENSITY_RAMP", "KIND_LABELS", "KIND_SHAPES", "PROVINCE_RAMP",
-           "STATUS_COLOURS"]
+__all__ = ["COMMODITY_COLOURS", "DENSITY_RAMP", "FINDING_TYPE_LABELS", "KIND_LABELS", "KIND_SHAPES",
+           "PROVINCE_RAMP", "STATUS_COLOURS", "finding_type_label"]
 
 #: Fill colour per Table 1 commodity class.
 COMMODITY_COLOURS = {
@@ -30,3 +30,36 @@ PROVINCE_RAMP = ("#fff4d2", "#fdc36f", "#f08a3c", "#c9352b", "#6d0f3a")
 #: Density ramp (ColorBrewer YlOrRd): pale for the lowest value, darkest red for the highest.
 DENSITY_RAMP = ("#ffffcc", "#ffeda0", "#fed976", "#feb24c", "#fd8d3c", "#fc4e2a", "#e31a1c",
                 "#bd0026", "#800026")
+#: A finding's type (``camp_findings.finding_type``) in words, for readers.
+FINDING_TYPE_LABELS = {
+    "mine_active": "mine in operation",
+    "mine_present": "mine present",
+    "mine_inactive": "mine inactive",
+    "mine_dismantled": "mining facilities dismantled",
+    "economic_activity": "economic activity",
+    "housing_razed": "housing razed",
+    "housing_increase": "housing added",
+    "closure": "closure",
+    "rail_line": "rail line",
+    "imagery_coverage": "imagery coverage",
+    "security_upgrade": "security upgraded",
+    "camp_extent": "extent of the camp",
+    "population_increase": "population increase",
+    "infrastructure": "infrastructure",
+    "active_detention": "detention in operation",
+    "expansion": "expansion",
+    "demolition": "demolition",
+    "testimony": "testimony",
+}
+
+
+def finding_type_label(finding_type: str) -> str:
+    """A finding type in words (an unknown type: its underscores as spaces).
+
+    Examples
+    --------
+    >>> finding_type_label("mine_dismantled"), finding_type_label("new_type")
+    ('mining facilities dismantled', 'new type')
+    """
+    key = str(finding_type or "").strip()
+    return FINDING_TYPE_LABELS.get(key, key.replace("_", " "))

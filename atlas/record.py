@@ -1,0 +1,448 @@
+"""A site's whole record: every field, its findings, its published coordinates, the report's discrepancies.
+
+:func:`record` gathers, for one feature of the atlas (a camp, a mine, a
+named mine, a county, a user's point; resolved by id, number or any name as
+:func:`atlas.resolve` does), everything the GeoPackage holds about it:
+
+* every field of its row, in the layer's order, and its coordinates;
+* for a camp, every finding (``camp_findings``), oldest first, with its
+  source and page, and every published coordinate (``coordinate_candidates``)
+  with its distance from the point the atlas uses; for a mine, the other
+  published coordinates its ``cross_checks`` field lists;
+* the report's discrepancies (``report_discrepancies``) that touch it, by
+  the rules of :func:`discrepancies_for`.
+
+:func:`show` prints it as a text table, JSON or Markdown (``atlas show``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import io
+from .errors import InputError
+from .provenance import about
+from .schema import SCHEMAS
+from .style import KIND_LABELS, finding_type_label
+
+__all__ = ["FORMATS", "Record", "discrepancies_for", "record", "show"]
+
+#: Output formats of :func:`show` and ``atlas show``.
+FORMATS = ("table", "json", "markdown")
+_DISCREPANCY_TEXT = ("subject", "reading_a", "reading_a_where", "reading_b", "reading_b_where")
+# words that name a class of things, not one site
+_GENERIC = {"mine", "mines", "coal", "iron", "copper", "gold", "lead", "zinc", "magnesite", "youth",
+            "hero", "complex", "district", "camp", "prison", "county", "city", "province", "area",
+            "mmi", "plant", "concentration", "uranium", "mineral", "deposit", "region", "north",
+            "south", "remnant", "original", "site", "suspected", "enterprise", "political", "labour",
+            "labor", "total", "control", "zone", "zones", "revolutionizing", "workers"}
+
+
+def _blank(v) -> bool:
+    if v is None:
+        return True
+    if isinstance(v, float) and math.isnan(v):
+        return True
+    try:
+        if pd.isna(v) is True:
+            return True
+    except (TypeError, ValueError):
+        pass
+    return str(v).strip() == ""
+
+
+def _plain(v):
+    """A cell as a JSON-ready value (None when empty)."""
+    if _blank(v):
+        return None
+    if isinstance(v, bool | np.bool_):
+        return bool(v)
+    if isinstance(v, int | np.integer):
+        return int(v)
+    if isinstance(v, float | np.floating):
+        return int(v) if float(v).is_integer() and abs(v) < 1e15 else float(v)
+    if hasattr(v, "isoformat"):
+        return v.isoformat()[:10] if getattr(v, "hour", 0) == 0 else v.isoformat()
+    return str(v)
+
+
+@dataclass
+class Record:
+    """Everything the atlas holds about one feature.
+
+    Attributes
+    ----------
+    layer, id, name : str
+    fields : dict
+        Every field of the feature's row (``None`` when empty), in the layer's order.
+    coordinates : list of dict
+        The point the atlas uses first (``role="atlas point"``), then every
+        other published coordinate with its source and distance (km, geodesic).
+    findings : list of dict
+        A camp's findings, oldest first, with ``type_in_words``, source and page.
+    discrepancies : list of dict
+        The report's discrepancies that touch the feature, each with
+        ``why`` (how it was linked).
+    meta : dict
+        :func:`atlas.about` of the GeoPackage: version, build date, sha256, sources.
+    """
+
+    layer: str
+    id: str
+    name: str
+    fields: dict
+    coordinates: list = field(default_factory=list)
+    findings: list = field(default_factory=list)
+    discrepancies: list = field(default_factory=list)
+    meta: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """The record as plain data (what ``--format json`` prints)."""
+        return {"meta": self.meta, "layer": self.layer, "id": self.id, "name": self.name,
+                "fields": self.fields, "coordinates": self.coordinates, "findings": self.findings,
+                "discrepancies": self.discrepancies}
+
+    def to_json(self) -> str:
+        """JSON, UTF-8 text (Hangul kept as is)."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+
+    def to_text(self, width: int = 100) -> str:
+        """A plain-text view for a terminal."""
+        out = [self._title(), "=" * min(width, len(self._title())), ""]
+        key_w = max((len(k) for k in self.fields), default=10)
+        for k, v in self.fields.items():
+            out.append(f"{k:<{key_w}}  {_wrap(v, width - key_w - 2, key_w + 2)}")
+        out += ["", f"Coordinates ({len(self.coordinates)})", "-" * 15]
+        for c in self.coordinates:
+            out.append("  " + _wrap(_coordinate_line(c), width - 2, 4))
+        if not self.coordinates:
+            out.append("  no public coordinate")
+        if self.layer == "camps" or self.findings:
+            out += ["", f"Findings, oldest first ({len(self.findings)})", "-" * 25]
+            for f in self.findings:
+                out.append("  " + _wrap(_finding_line(f), width - 2, 4))
+            if not self.findings:
+                out.append("  none recorded")
+        out += ["", f"Report discrepancies touching it ({len(self.discrepancies)})", "-" * 33]
+        for d in self.discrepancies:
+            out.append("  " + _wrap(_discrepancy_text(d), width - 2, 4))
+        if not self.discrepancies:
+            out.append("  none")
+        out += ["", _wrap(_meta_line(self.meta), width, 0)]
+        return "\n".join(out)
+
+    def to_markdown(self) -> str:
+        """Markdown: a field table, then coordinates, findings and discrepancies as lists."""
+        def esc(v) -> str:
+            return ("" if v is None else str(v)).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+        out = [f"# {esc(self._title())}", "", "| field | value |", "|---|---|"]
+        out += [f"| {esc(k)} | {esc(v)} |" for k, v in self.fields.items()]
+        out += ["", f"## Coordinates ({len(self.coordinates)})", ""]
+        out += [f"- {esc(_coordinate_line(c))}" for c in self.coordinates] or ["- no public coordinate"]
+        if self.layer == "camps" or self.findings:
+            out += ["", f"## Findings, oldest first ({len(self.findings)})", ""]
+            out += [f"1. {esc(_finding_line(f))}" for f in self.findings] or ["- none recorded"]
+        out += ["", f"## Report discrepancies touching it ({len(self.discrepancies)})", ""]
+        out += [f"- {esc(_discrepancy_text(d))}" for d in self.discrepancies] or ["- none"]
+        out += ["", f"_{esc(_meta_line(self.meta))}_"]
+        return "\n".join(out)
+
+    def format(self, fmt: str = "table") -> str:
+        """The record as ``table`` (text), ``json`` or ``markdown``."""
+        if fmt == "table":
+            return self.to_text()
+        if fmt == "json":
+            return self.to_json()
+        if fmt == "markdown":
+            return self.to_markdown()
+        raise InputError(f"unknown format {fmt!r}: use {', '.join(FORMATS)}")
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+    def _repr_markdown_(self) -> str:  # a notebook shows the Markdown view
+        return self.to_markdown()
+
+    def _title(self) -> str:
+        kind = KIND_LABELS.get(str(self.fields.get("kind") or "")) if self.layer == "camps" else None
+        where = f"{self.layer}: {kind}" if kind else self.layer
+        return f"{self.id} {self.name} [{where}]" if self.id != self.name else f"{self.name} [{where}]"
+
+
+def _wrap(value, width: int, indent: int) -> str:
+    import textwrap
+
+    text = "" if value is None else str(value)
+    lines = textwrap.wrap(text, max(width, 30), break_on_hyphens=False) or [""]
+    return ("\n" + " " * indent).join(lines)
+
+
+def _coordinate_line(c: dict) -> str:
+    where = f"{c['lat']:.6f}, {c['lon']:.6f}" if c.get("lat") is not None else "(no coordinate)"
+    dist = c.get("distance_km")
+    parts = [f"{c['role']}: {where}", f"source: {c.get('source') or 'not given'}"]
+    if dist is not None and c["role"] != "atlas point":
+        parts.append(f"{dist:g} km from the atlas point")
+    for k in ("precision", "note"):
+        if c.get(k):
+            parts.append(f"{k}: {c[k]}")
+    return "; ".join(parts)
+
+
+def _finding_line(f: dict) -> str:
+    page = f" p. {f['page']}" if f.get("page") else ""
+    src = f.get("source_report") or "source not given"
+    return (f"{f.get('finding_id')}  {f.get('observed_text') or 'undated'} [{f.get('type_in_words')}] "
+            f"{f.get('description') or ''} (source: {src}{',' + page if page else ''})")
+
+
+def _discrepancy_text(d: dict) -> str:
+    return (f"{d.get('discrepancy_id')}: {d.get('subject')}. Reading A: {d.get('reading_a')} "
+            f"({d.get('reading_a_where')}). Reading B: {d.get('reading_b')} ({d.get('reading_b_where')})."
+            + (f" Check: {d['geography_or_check']}." if d.get("geography_or_check") else "")
+            + (f" In the atlas: {d['atlas_treatment']}." if d.get("atlas_treatment") else "")
+            + f" [linked: {d.get('why')}]")
+
+
+def _meta_line(meta: dict) -> str:
+    if not meta:
+        return ""
+    return (f"From {meta.get('gpkg')} (sha256 {meta.get('gpkg_sha256')}), built {meta.get('build_date')}, "
+            f"atlas {meta.get('atlas_version')}.")
+
+
+# --- gathering ----------------------------------------------------------------------------
+
+
+def _row(layer: str, frame: pd.DataFrame, site_id: str) -> pd.Series:
+    schema = SCHEMAS.get(layer)
+    id_col = schema.id_field if schema and schema.id_field in frame.columns else (
+        "user_id" if "user_id" in frame.columns else None)
+    if id_col is None:
+        raise InputError(f"layer {layer!r} has no id column; cannot show one of its features")
+    hits = frame[frame[id_col].astype(str) == str(site_id)]
+    if hits.empty:
+        raise InputError(f"no feature {site_id!r} in layer {layer!r}")
+    return hits.iloc[0]
+
+
+def _fields(row: pd.Series) -> dict:
+    out = {k: _plain(v) for k, v in row.items() if k != "geometry"}
+    geom = row.get("geometry")
+    if geom is not None and not getattr(geom, "is_empty", True):
+        rep = geom if geom.geom_type == "Point" else geom.representative_point()
+        out.setdefault("lat", round(float(rep.y), 6))
+        out.setdefault("lon", round(float(rep.x), 6))
+        if geom.geom_type != "Point":
+            out["geometry"] = f"{geom.geom_type} (lat/lon above: a point inside it)"
+    return out
+
+
+def _finding_key(f: dict) -> tuple:
+    start, end = f.get("date_start") or "", f.get("date_end") or ""
+    return (start or end or "9999", end or "9999", f.get("finding_id") or "")
+
+
+def _findings(site_id: str, gpkg: Path) -> list[dict]:
+    if "camp_findings" not in dict(io.list_layers(gpkg)):
+        return []
+    table = io.read_layer("camp_findings", gpkg)
+    rows = [{k: _plain(v) for k, v in r.items()}
+            for r in table[table["site_id"].astype(str) == site_id].to_dict("records")]
+    for r in rows:
+        r["type_in_words"] = finding_type_label(r.get("finding_type"))
+    return sorted(rows, key=_finding_key)
+
+
+def _candidates(row: pd.Series, layer: str, site_id: str, gpkg: Path) -> list[dict]:
+    out = []
+    geom = row.get("geometry")
+    if geom is not None and not getattr(geom, "is_empty", True) and geom.geom_type == "Point":
+        out.append({"role": "atlas point", "lat": round(float(geom.y), 6), "lon": round(float(geom.x), 6),
+                    "source": _plain(row.get("source")), "distance_km": 0.0,
+                    "precision": _plain(row.get("precision")),
+                    "note": _plain(row.get("location_precision"))})
+    if layer == "camps" and "coordinate_candidates" in dict(io.list_layers(gpkg)):
+        cands = io.read_layer("coordinate_candidates", gpkg)
+        cands = cands[cands["site_id"].astype(str) == site_id]
+        cands = cands.assign(_d=pd.to_numeric(cands["distance_km_from_atlas_point"], errors="coerce"))
+        for _, c in cands.sort_values(["_d", "candidate_id"], na_position="last").iterrows():
+            g = c.geometry
+            out.append({"role": "published coordinate" + (" (the one the atlas uses)"
+                                                          if bool(c.get("is_atlas_point")) else ""),
+                        "candidate_id": _plain(c["candidate_id"]),
+                        "lat": None if g is None or g.is_empty else round(float(g.y), 6),
+                        "lon": None if g is None or g.is_empty else round(float(g.x), 6),
+                        "source": _plain(c.get("source")), "distance_km": _plain(c["_d"]),
+                        "note": _plain(c.get("note"))})
+    checks = _plain(row.get("cross_checks"))
+    if checks:  # mines: "source: lat, lon (x km from this point) | ..."
+        for part in str(checks).split(" | "):
+            m = re.match(r"^(?P<src>.*): (?P<lat>-?[\d.]+), (?P<lon>-?[\d.]+) \((?P<km>[\d.]+) km", part)
+            if m:
+                out.append({"role": "published coordinate", "lat": float(m["lat"]), "lon": float(m["lon"]),
+                            "source": m["src"], "distance_km": float(m["km"])})
+    return out
+
+
+def _names(fields: dict) -> set[str]:
+    words = set()
+    for key in ("name", "name_in_report", "alt_names", "name_en"):
+        for w in re.split(r"[\s;,/()'\-]+", str(fields.get(key) or "")):
+            if len(w) >= 5 and w.isascii() and w.lower() not in _GENERIC and not w.isdigit():
+                words.add(w.lower())
+    return words
+
+
+def discrepancies_for(layer: str, fields: dict, table: pd.DataFrame) -> list[dict]:
+    """The report's discrepancies that touch one feature, each with why it was linked.
+
+    A discrepancy touches a feature when (in this order): the feature's
+    ``discrepancy_ref`` names it; its text names a camp by kind and number
+    (``camp 15``, ``political prison camp 15``, ``kwan-li-so 15``,
+    ``kyo-hwa-so No. 4``); its subject is about every camp of the feature's
+    kind (``a political prison camp``: every kwan-li-so); or its subject
+    holds a distinctive word of the feature's name (``Yongyang``, ``Yodok``).
+
+    Parameters
+    ----------
+    layer : str
+    fields : dict
+        The feature's fields (:attr:`Record.fields`).
+    table : pandas.DataFrame
+        ``report_discrepancies``.
+
+    Returns
+    -------
+    list of dict
+        The discrepancy rows plus ``why``.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> table = atlas.read_layer("report_discrepancies")
+    >>> [d["discrepancy_id"] for d in discrepancies_for("camps", {"kind": "kwan-li-so", "number": "15",
+    ...     "name": "Yodok (Camp 15)"}, table)]
+    ['D01', 'D04']
+    """
+    refs = set(re.findall(r"D\d{2}", str(fields.get("discrepancy_ref") or "")))
+    kind, number = str(fields.get("kind") or ""), str(fields.get("number") or "").strip().lstrip("0")
+    number_re = None
+    if layer == "camps" and number.isdigit():
+        if kind == "kwan-li-so":
+            number_re = re.compile(rf"\b(?:camp|kwan-li-so|kwalliso)\s*(?:no\.?\s*)?{number}\b", re.I)
+        elif kind == "kyo-hwa-so":
+            number_re = re.compile(rf"\bkyo-hwa-so\)?\s*(?:no\.?\s*)?{number}\b", re.I)
+    generic = {"kwan-li-so": re.compile(r"\ba political prison camp\b", re.I),
+               "kyo-hwa-so": re.compile(r"\ba (?:prison labou?r camp|kyo-hwa-so)\b", re.I)}.get(kind)
+    words = _names(fields)
+    out = []
+    for r in table.to_dict("records"):
+        text = " ".join(str(r.get(c) or "") for c in _DISCREPANCY_TEXT)
+        subject = str(r.get("subject") or "")
+        subject_words = {w.lower() for w in re.split(r"[\s;,/()'\-]+", subject)}
+        why = ""
+        if r.get("discrepancy_id") in refs:
+            why = "the feature's discrepancy_ref"
+        elif number_re is not None and number_re.search(text):
+            why = f"names {kind} {number}"
+        elif layer == "camps" and generic is not None and generic.search(subject):
+            why = f"about every {kind}"
+        elif words & subject_words:
+            why = "its subject names " + ", ".join(sorted(words & subject_words))
+        if why:
+            out.append({**{k: _plain(v) for k, v in r.items()}, "why": why})
+    return out
+
+
+def record(site, gpkg: Path | str | None = None, layer: str | None = None) -> Record:
+    """Everything the atlas holds about one site.
+
+    Parameters
+    ----------
+    site : str or atlas.Site
+        An id, camp number or name in any romanization or Hangul, resolved as
+        :func:`atlas.resolve` does (it must be unambiguous).
+    gpkg : path, optional
+        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    layer : str, optional
+        Resolve the site in this layer only (``Yodok`` → the camp with ``camps``).
+
+    Returns
+    -------
+    Record
+
+    Raises
+    ------
+    AmbiguousError, NotFoundError
+        The name does not resolve to exactly one feature (exit code 2).
+
+    Examples
+    --------
+    >>> import atlas
+    >>> r = atlas.record("camp 15")
+    >>> r.id, r.fields["name_ko"], [d["discrepancy_id"] for d in r.discrepancies]
+    ('KLS-15', '요덕 제15호 관리소', ['D01', 'D04'])
+    >>> len(r.findings) == r.fields["n_findings"], r.coordinates[0]["role"]
+    (True, 'atlas point')
+    """
+    from . import resolve  # the public API: wherever name resolution lives
+
+    path = Path(gpkg or io.default_gpkg())
+    s = resolve(site, path, [layer] if layer else None)
+    frame = io.read_layer(s.layer, path)
+    row = _row(s.layer, frame, s.id)
+    fields = _fields(row)
+    disc = io.read_layer("report_discrepancies", path) if "report_discrepancies" in dict(
+        io.list_layers(path)) else pd.DataFrame()
+    return Record(
+        layer=s.layer, id=s.id, name=s.name, fields=fields,
+        coordinates=_candidates(row, s.layer, s.id, path),
+        findings=_findings(s.id, path) if s.layer == "camps" else [],
+        discrepancies=discrepancies_for(s.layer, fields, disc) if len(disc) else [],
+        meta=about(path),
+    )
+
+
+def show(site, format: str = "table", gpkg: Path | str | None = None, layer: str | None = None,
+         file=None) -> None:
+    """Print a site's whole record (``atlas show``): every field, findings, coordinates, discrepancies.
+
+    Parameters
+    ----------
+    site : str or atlas.Site
+        As for :func:`record`.
+    format : {"table", "json", "markdown"}, default "table"
+    gpkg : path, optional
+    layer : str, optional
+        Resolve the site in this layer only.
+    file : file-like, optional
+        Where to print (default ``sys.stdout``).
+
+    Raises
+    ------
+    InputError
+        An unknown format; and as :func:`record`.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> atlas.show("KHS-04", format="markdown")  # doctest: +ELLIPSIS
+    # KHS-04 ...
+    ...
+    - D05: Province of kyo-hwa-so No. 4 (Kangdong)...
+    ...
+    """
+    if format not in FORMATS:
+        raise InputError(f"unknown format {format!r}: use {', '.join(FORMATS)}")
+    print(record(site, gpkg, layer).format(format), file=file or sys.stdout)
+

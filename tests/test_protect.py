@@ -1,0 +1,128 @@
+"""Source protection: private layers, --replace, --drop, --coarsen-km.
+
+Fixtures are synthetic (names made up for the test, points taken from the
+atlas's own camps so that they are real places) and live in temporary folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+from pyproj import Geod
+
+import atlas
+from atlas.protect import coarsen, shared_layers
+
+from .conftest import run_cli
+
+SECRET = "Synthetic witness house Zq7"  # a name that must never reach a shared product
+GEOD = Geod(ellps="WGS84")
+
+
+@pytest.fixture
+def atlas_copy(gpkg, tmp_path) -> Path:
+    dest = tmp_path / "atlas.gpkg"
+    shutil.copyfile(gpkg, dest)
+    return dest
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _csv(tmp_path: Path, layers, name: str = SECRET, n: int = 3) -> Path:
+    camps = layers["camps"]
+    pts = camps[~camps.geometry.is_empty & camps.geometry.notna()].head(n)
+    lines = ["name,lat,lon,note"] + [f"{name} {i},{p.y:.6f},{p.x:.6f},interview {i}"
+                                     for i, p in enumerate(pts.geometry)]
+    path = tmp_path / "synthetic_interviews.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_reimport_needs_replace_and_replace_leaves_no_old_rows(atlas_copy, layers, tmp_path):
+    first = _csv(tmp_path, layers, name="Old synthetic name Kx3")
+    assert run_cli("import", str(first), "--as", "talks", "--gpkg", str(atlas_copy)).returncode == 0
+    before = _sha(atlas_copy)
+    again = run_cli("import", str(first), "--as", "talks", "--gpkg", str(atlas_copy))
+    assert again.returncode == 2 and "--replace" in again.stderr and "Traceback" not in again.stderr
+    assert _sha(atlas_copy) == before  # nothing replaced, nothing touched
+    second = _csv(tmp_path, layers, name="New synthetic name Pw8", n=2)
+    done = run_cli("import", str(second), "--as", "talks", "--replace", "--gpkg", str(atlas_copy))
+    assert done.returncode == 0, done.stderr
+    names = set(atlas.read_layer("user_talks", atlas_copy)["name"])
+    assert names == {"New synthetic name Pw8 0", "New synthetic name Pw8 1"}
+    assert b"Old synthetic name Kx3" not in atlas_copy.read_bytes()  # not even in free pages
+
+
+def test_drop_removes_a_user_layer_and_every_trace_of_it(atlas_copy, layers, tmp_path):
+    path = _csv(tmp_path, layers)
+    assert run_cli("import", str(path), "--as", "gone", "--gpkg", str(atlas_copy)).returncode == 0
+    listed = run_cli("layers", "--gpkg", str(atlas_copy))
+    assert "user_gone" in listed.stdout
+    result = run_cli("layers", "--drop", "gone", "--gpkg", str(atlas_copy))
+    assert result.returncode == 0 and "user_gone: removed" in result.stdout, result.stderr
+    assert "user_gone" not in {n for n, _ in atlas.list_layers(atlas_copy)}
+    raw = atlas_copy.read_bytes()
+    assert SECRET.encode() not in raw and b"user_gone" not in raw and path.name.encode() not in raw
+    atlas.validate(atlas_copy)  # still a sound atlas
+    before = _sha(atlas_copy)
+    for bad in ("gone", "camps", "user_nothing"):
+        refused = run_cli("layers", "--drop", bad, "--gpkg", str(atlas_copy))
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, bad
+    assert _sha(atlas_copy) == before
+
+
+def test_private_flag_is_stored_listed_and_shared_only_when_asked(atlas_copy, layers, tmp_path):
+    path = _csv(tmp_path, layers)
+    result = run_cli("import", str(path), "--as", "witnesses", "--private", "--gpkg", str(atlas_copy))
+    assert result.returncode == 0 and "(private)" in result.stdout, result.stderr
+    atlas.import_layer(_csv(tmp_path, layers, name="Public synthetic site"), "public", gpkg=atlas_copy)
+    listed = run_cli("layers", "--gpkg", str(atlas_copy)).stdout
+    assert "user_witnesses (private)" in listed and "user_public (private)" not in listed
+    assert atlas.user_layers(atlas_copy, include_private=False) == ["user_public"]
+    assert set(atlas.user_layers(atlas_copy)) == {"user_public", "user_witnesses"}
+    shared, records = shared_layers(atlas_copy)
+    assert list(shared) == ["user_public"] and [r["private"] for r in records] == [False]
+    shared, records = shared_layers(atlas_copy, include_private=True)
+    assert {r["layer"]: r["private"] for r in records} == {"user_public": False, "user_witnesses": True}
+    atlas.validate(atlas_copy)
+
+
+def test_rebuild_keeps_the_private_flag(atlas_copy, layers, tmp_path, monkeypatch):
+    atlas.import_layer(_csv(tmp_path, layers), "kept_private", gpkg=atlas_copy, private=True)
+    atlas.build(atlas_copy)
+    assert atlas.user_layers(atlas_copy, include_private=False) == []
+    assert bool(atlas.read_layer("user_kept_private", atlas_copy)["private"].all())
+
+
+def test_coarsen_snaps_points_to_grid_centres_and_drops_coordinate_copies(gpkg, layers):
+    camps = layers["camps"]
+    pts = camps[~camps.geometry.is_empty & camps.geometry.notna()][["site_id", "name", "geometry"]].copy()
+    pts["lat"] = [f"{g.y:.6f}" for g in pts.geometry]
+    pts["where"] = [f"{g.y:.4f}, {g.x:.4f}" for g in pts.geometry]
+    pts = pts.join(atlas.assign_admin(pts[["geometry"]], gpkg)[["province", "county"]])
+    for km in (1, 5, 10):
+        out = coarsen(pts, km, gpkg=gpkg)
+        assert out.attrs["coarsened"]["columns_dropped"] == ["lat", "where"]
+        assert {"site_id", "name"} <= set(out.columns)
+        planar = out.geometry.to_crs("EPSG:5179")
+        size = km * 1000.0
+        for v in (planar.x.to_numpy(), planar.y.to_numpy()):  # every point on a cell centre (±0.5 m)
+            cells = (v - size / 2) / size
+            assert (np.abs(cells - np.round(cells)) * size < 0.5).all()
+        _, _, moved = GEOD.inv(pts.geometry.x, pts.geometry.y, out.geometry.x, out.geometry.y)
+        assert (np.asarray(moved) <= km * 1000 * np.sqrt(2) / 2 + 1).all()
+        assert (np.asarray(moved) > 0).any()
+        again = atlas.assign_admin(out[["geometry"]], gpkg)
+        assert list(out["county"]) == list(again["county"])  # admin columns follow the snapped point
+    with pytest.raises(atlas.InputError):
+        coarsen(pts, 0)
+    with pytest.raises(atlas.InputError):
+        coarsen(gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4326), 5)

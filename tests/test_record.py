@@ -1,0 +1,111 @@
+"""`atlas show SITE`: a site's whole record, checked against the built GeoPackage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pandas as pd
+import pytest
+
+import atlas
+from atlas.record import discrepancies_for
+
+from .conftest import run_cli
+
+
+def _show(gpkg, *args):
+    return run_cli("show", *args, "--gpkg", str(gpkg))
+
+
+def test_show_camp_15_has_every_field_finding_coordinate_and_discrepancy(gpkg, layers):
+    result = _show(gpkg, "camp 15")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    camp = layers["camps"].set_index("site_id").loc["KLS-15"]
+    for column in layers["camps"].columns.drop("geometry"):  # every field, named
+        assert f"\n{column} " in text, column
+    assert "요덕 제15호 관리소" in text
+    findings = layers["camp_findings"]
+    ids = list(findings.loc[findings["site_id"] == "KLS-15", "finding_id"])
+    assert ids and all(f"\n  {i}  " in text for i in ids)
+    positions = [text.index(f"\n  {i}  ") for i in ids]
+    dated = findings.set_index("finding_id").loc[ids]
+    start = dated["date_start"].fillna(dated["date_end"]).astype(str)
+    assert [i for _, i in sorted(zip(positions, ids))] == list(start.sort_values(kind="stable").index)
+    cands = layers["coordinate_candidates"]
+    flat = " ".join(text.split())  # the text view wraps long lines
+    for _, c in cands[cands["site_id"] == "KLS-15"].iterrows():  # every published coordinate, its distance
+        line = f"{c.geometry.y:.6f}, {c.geometry.x:.6f}; source: {c['source']}; "
+        assert f"{line}{float(c['distance_km_from_atlas_point']):g} km from the atlas point" in flat
+    assert "D01:" in text and "D04:" in text and "D05:" not in text
+    assert int(camp["n_findings"]) == len(ids)
+
+
+def test_show_json_carries_what_a_reader_cites(gpkg):
+    result = _show(gpkg, "KLS-15", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    meta = data["meta"]
+    assert meta["gpkg_sha256"] == hashlib.sha256(gpkg.read_bytes()).hexdigest()
+    assert meta["atlas_version"] and meta["build_date"].startswith("20")
+    assert {s["path"] for s in meta["sources"]} >= {"camps/camps.csv", "camps/findings.csv"}
+    assert data["fields"]["name_ko"] == "요덕 제15호 관리소"
+    keys = [(f["date_start"] or f["date_end"] or "9999") for f in data["findings"]]
+    assert keys == sorted(keys)
+    assert all(f["type_in_words"] and "_" not in f["type_in_words"] for f in data["findings"])
+    assert all("source_report" in f and "page" in f for f in data["findings"])
+    assert data["coordinates"][0]["role"] == "atlas point"
+    assert [d["discrepancy_id"] for d in data["discrepancies"]] == ["D01", "D04"]
+
+
+def test_show_markdown_escapes_table_cells(gpkg):
+    result = _show(gpkg, "KHS-04", "--format", "markdown")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("# KHS-04")
+    rows = [ln for ln in lines if ln.startswith("| ")]
+    assert all(ln.count(" | ") - ln.count("\\|") == 1 for ln in rows[1:])  # two cells each
+    assert any(ln.startswith("- D05:") for ln in lines)
+
+
+def test_show_mine_lists_other_published_coordinates_and_its_discrepancy(gpkg, layers):
+    mines = layers["mines"]
+    musan = mines[mines["name"] == "MMI Musan Mine"].iloc[0]
+    data = json.loads(_show(gpkg, musan["mine_id"], "--format", "json").stdout)
+    others = [c for c in data["coordinates"] if c["role"] == "published coordinate"]
+    assert len(others) == len(str(musan["cross_checks"]).split(" | ")) >= 1
+    assert all(c["distance_km"] >= 0 for c in others)
+    named = layers["named_mines"]
+    ref = named[named["discrepancy_ref"] == "D02"].iloc[0]
+    data = json.loads(_show(gpkg, ref["named_id"], "--format", "json").stdout)
+    assert (data["discrepancies"][0]["discrepancy_id"], data["discrepancies"][0]["why"]) == (
+        "D02", "the feature's discrepancy_ref")
+
+
+def test_show_refuses_ambiguous_and_unknown_sites(gpkg):
+    ambiguous = _show(gpkg, "Yodok")
+    assert ambiguous.returncode == 2 and "KLS-15" in ambiguous.stderr and "Traceback" not in ambiguous.stderr
+    assert _show(gpkg, "Yodok", "--layer", "camps").returncode == 0
+    unknown = _show(gpkg, "Nowhere-ri zzz")
+    assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
+
+
+def test_discrepancy_links_by_number_kind_and_class():
+    table = pd.DataFrame([
+        {"discrepancy_id": "D90", "subject": "Area of a political prison camp"},
+        {"discrepancy_id": "D91", "subject": "Date", "reading_b_where": "kyo-hwa-so No. 12 says so"},
+        {"discrepancy_id": "D92", "subject": "Province of Camp 12"},
+    ])
+    kls = {d["discrepancy_id"] for d in discrepancies_for("camps", {"kind": "kwan-li-so", "number": "12"}, table)}
+    khs = {d["discrepancy_id"] for d in discrepancies_for("camps", {"kind": "kyo-hwa-so", "number": "12"}, table)}
+    assert kls == {"D90", "D92"} and khs == {"D91"}
+
+
+def test_python_api_returns_and_prints_the_record(gpkg, capsys):
+    rec = atlas.record("KLS-14", gpkg)
+    assert rec.layer == "camps" and rec.fields["site_id"] == "KLS-14"
+    atlas.show("KLS-14", gpkg=gpkg, format="markdown")
+    assert capsys.readouterr().out.startswith("# KLS-14")
+    with pytest.raises(atlas.InputError):
+        atlas.show("KLS-14", gpkg=gpkg, format="xml")
