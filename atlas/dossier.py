@@ -21,12 +21,9 @@ Every string from the data reaches the page through Jinja2 with autoescape on
 from __future__ import annotations
 
 import base64
-import hashlib
 import math
 import re
-import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
@@ -37,9 +34,11 @@ import pandas as pd
 import shapely
 from pyproj import Geod, Transformer
 
-from . import io
+from . import io, provenance
 from .errors import InputError
+from .protect import shared_layers
 from .query import Site, near, resolve
+from .record import discrepancies_for
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
 
 __all__ = ["NEAR_KM", "RINGS_KM", "SITE_LAYERS", "Atlas", "dossier", "dossier_record", "render_dossier",
@@ -120,45 +119,26 @@ class Atlas:
         return self._cache[name]
 
     @cached_property
+    def _shared(self) -> tuple[dict, list]:
+        return shared_layers(self.gpkg, include_private=self.include_private)
+
+    @cached_property
+    def _about(self) -> dict:
+        return provenance.about(self.gpkg, user_layers=self._shared[1])
+
+    @property
     def sha256(self) -> str:
-        digest = hashlib.sha256()
-        with self.gpkg.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+        return self._about["gpkg_sha256"]
 
-    @cached_property
+    @property
     def build_date(self) -> str:
-        """When the atlas layers were built (``gpkg_contents.last_change`` of ``sources``), a date."""
-        con = sqlite3.connect(f"{self.gpkg.resolve().as_uri()}?mode=ro", uri=True)
-        try:
-            row = con.execute("SELECT last_change FROM gpkg_contents WHERE table_name = 'sources'"
-                              ).fetchone() or con.execute("SELECT max(last_change) FROM gpkg_contents"
-                                                          ).fetchone()
-        finally:
-            con.close()
-        text = str(row[0] or "") if row else ""
-        return text[:10] or datetime.fromtimestamp(self.gpkg.stat().st_mtime, timezone.utc).date().isoformat()
+        """The day the atlas layers were built (UTC), from the GeoPackage (see :mod:`atlas.provenance`)."""
+        return str(self._about["build_date"])[:10]
 
-    @cached_property
-    def version(self) -> str:
-        try:
-            from importlib.metadata import version
-
-            return version("gulag-inc-atlas")
-        except Exception:  # a checkout that was never installed
-            return "unknown"
-
-    @cached_property
+    @property
     def user_layers(self) -> dict[str, gpd.GeoDataFrame]:
-        """The user layers (``user_*``) a product may show: private ones only when asked."""
-        out = {}
-        for name in sorted(n for n in self.layer_names if n.startswith("user_")):
-            df = self.layer(name)
-            if not self.include_private and _is_private(df):
-                continue
-            out[name] = df
-        return out
+        """The user layers a product may show: private ones only when asked."""
+        return self._shared[0]
 
     @cached_property
     def planar(self) -> dict[str, gpd.GeoSeries]:
@@ -170,15 +150,9 @@ class Atlas:
         return out
 
     def about(self) -> dict:
-        return {"atlas_version": self.version, "build_date": self.build_date, "gpkg": self.gpkg.name,
-                "gpkg_sha256": self.sha256}
-
-
-def _is_private(df: pd.DataFrame) -> bool:
-    """Whether a user layer is marked private (a ``private`` column true on any row)."""
-    if "private" not in df.columns or not len(df):
-        return False
-    return bool(df["private"].astype(str).str.lower().isin(["1", "true", "yes"]).any())
+        """Atlas version, build date, GeoPackage name and sha256, and the user layers included."""
+        keys = ("atlas_version", "build_date", "gpkg", "gpkg_sha256", "user_layers")
+        return {k: self._about[k] for k in keys}
 
 
 # --- the record ------------------------------------------------------------------------------
@@ -386,40 +360,13 @@ def _passages(atlas: Atlas, s: Site) -> list[dict]:
             for r in hit.sort_values("passage_id").itertuples()]
 
 
-def _site_patterns(s: Site, row: pd.Series) -> list[re.Pattern]:
-    """Ways a discrepancy's text names the site: its id, kind and number, its proper names."""
-    pats = [re.compile(rf"\b{re.escape(s.id)}\b")]
-    num = _text(row.get("number")).rstrip("?")
-    kind = _text(row.get("kind"))
-    if num and kind == "kwan-li-so":
-        pats.append(re.compile(rf"\b(?:political prison camp|camp|kwan-li-so)\s+(?:no\.\s*)?{num}\b", re.I))
-    elif num and kind == "kyo-hwa-so":
-        pats.append(re.compile(rf"\bkyo-hwa-so\s+(?:no\.\s*)?{num}\b", re.I))
-    words = set()
-    for n in _split_names(row.get("name"), row.get("alt_names")):
-        head = re.split(r"[(/,]", n)[0].strip()
-        if s.layer == "mines":
-            head = re.sub(r"\b(youth|coal|iron|mine|mines|complex|MMI)\b", "", head, flags=re.I).strip()
-            if len(head) >= 5 and not _HANGUL.search(head):
-                words.add(head)
-    pats += [re.compile(rf"\b{re.escape(w)}\b", re.I) for w in sorted(words)]
-    return pats
-
-
 def _discrepancies(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
-    d = atlas.layer("report_discrepancies")
-    if not len(d):
+    """The report's discrepancies touching the site, by :func:`atlas.record.discrepancies_for`'s rules."""
+    table = atlas.layer("report_discrepancies")
+    if not len(table):
         return []
-    pats = _site_patterns(s, row)
-    out = []
-    for r in d.itertuples():
-        text = " ".join(_text(getattr(r, c, "")) for c in ("subject", "reading_a", "reading_a_where",
-                                                             "reading_b", "reading_b_where"))
-        if any(p.search(text) for p in pats):
-            out.append({k: _text(getattr(r, k, "")) for k in (
-                "discrepancy_id", "subject", "reading_a", "reading_a_where", "reading_b", "reading_b_where",
-                "geography_or_check", "atlas_treatment")})
-    return out
+    fields = {k: _text(v) for k, v in row.items() if k != "geometry"}
+    return [{k: _text(v) for k, v in d.items()} for d in discrepancies_for(s.layer, fields, table)]
 
 
 def _sources(atlas: Atlas, s: Site, header: dict, timeline: list[dict]) -> list[dict]:
