@@ -440,7 +440,7 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
         "header": header, "status": _status(atlas, s, row), "timeline": timeline, "nearby": nearby,
         "passages": _passages(atlas, s), "discrepancies": _discrepancies(atlas, s, row),
         "sources": _sources(atlas, s, header, timeline), "about": about, "citation": citation,
-        "user_layers": sorted(atlas.user_layers),
+        "user_layers": sorted(atlas.user_layers), "today": atlas.build_date,
     }
     rec["map"] = _map(atlas, s, nearby)
     rec["chip"] = _chip(atlas, s)
