@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -557,7 +558,8 @@ def _chip(atlas: Atlas, s: Site) -> dict | None:
             lo, hi = np.percentile(valid, [2, 98])
             scaled = np.clip((band.filled(lo) - lo) / ((hi - lo) or 1.0) * 255.0, 0, 255)
             out[i] = scaled.astype("uint8")
-    with MemoryFile() as mem:
+    with warnings.catch_warnings(), MemoryFile() as mem:
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)  # a PNG for a page
         with mem.open(driver="PNG", width=out.shape[2], height=out.shape[1], count=out.shape[0],
                       dtype="uint8") as dst:
             dst.write(out)

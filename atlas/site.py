@@ -185,8 +185,8 @@ def _write_csv(df: pd.DataFrame, path: Path) -> None:
             df["lat"] = [None if g is None or g.is_empty else round(g.y, 7) for g in geoms]
         df = df.drop(columns="geometry")
     for c in df.columns:
-        if df[c].dtype == object:
-            df[c] = df[c].map(_safe_cell)
+        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])):
+            df[c] = df[c].astype(object).map(_safe_cell)
     with path.open("w", encoding="utf-8", newline="") as f:
         df.to_csv(f, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
 
@@ -356,8 +356,10 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
     from .query import province_summary
 
     summary = province_summary(atlas.gpkg)
-    _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary),
-                                           meta=summary.attrs, **ctx))
+    hidden = [c for c in summary.columns if str(c).startswith("user_") and c not in atlas.user_layers]
+    meta = {**summary.attrs, "gpkg": atlas.gpkg.name}  # never a local path on a published page
+    _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary.drop(columns=hidden)),
+                                           meta=meta, **ctx))
     tables = []
     for name in ("report_table_1", "report_table_2", "report_table_3", "report_table_4", "report_table_5",
                  "report_discrepancies"):
