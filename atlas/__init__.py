@@ -11,6 +11,7 @@ The public API mirrors the ``atlas`` command:
 
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
+from .dates import DateInterval, DateParseError, parse_date_text
 from .dossier import dossier, dossier_record
 from .errors import (
     AmbiguousError,
@@ -21,6 +22,7 @@ from .errors import (
     SourceError,
     ValidationError,
 )
+from .evidence import SiteStatus, status_at, status_table
 from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .provenance import about
@@ -49,11 +51,14 @@ __all__ = [
     "AmbiguousError",
     "AtlasError",
     "ChipsResult",
+    "DateInterval",
+    "DateParseError",
     "InputError",
     "NoGeometryError",
     "NotFoundError",
     "Record",
     "Site",
+    "SiteStatus",
     "SourceError",
     "ValidationError",
     "about",
@@ -75,6 +80,7 @@ __all__ = [
     "list_layers",
     "near",
     "nearest",
+    "parse_date_text",
     "province_density",
     "province_summary",
     "read_layer",
@@ -82,6 +88,8 @@ __all__ = [
     "record",
     "resolve",
     "show",
+    "status_at",
+    "status_table",
     "summary",
     "user_layers",
     "validate",

@@ -549,7 +549,7 @@ function atlasInit(map, spec) {
     row("GeoPackage sha256", a.gpkg_sha256);
     row("Map written", a.written);
     var users = a.user_layers || [];
-    row("Your layers included", users.length ? users.map(function (u) {
+    if (a.user_layers) row("Your layers included", users.length ? users.map(function (u) {
       return u.layer + " (" + u.features + " features, from " + u.source_file + ", sha256 " +
         String(u.source_sha256 || "").slice(0, 12) + "…" + (u.private ? ", PRIVATE" : "") +
         (u.coarsen_km ? ", points coarsened to a " + u.coarsen_km + " km grid" : "") + ")";

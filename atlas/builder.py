@@ -118,7 +118,7 @@ def layer_summary(path: Path | None = None) -> list[dict]:
     --------
     >>> import atlas
     >>> {r["layer"]: r["with_geometry"] for r in atlas.layer_summary()}["camps"]
-    25
+    26
     """
     rows = []
     for name, df in io.read_layers(path).items():

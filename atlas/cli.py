@@ -576,23 +576,103 @@ def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
     _near_output(result, fmt, "nearest the site")
 
 
+@main.command("status")
+@click.argument("site", required=False)
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="YYYY, YYYY-MM or YYYY-MM-DD (a month or year means its last day); default today.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+@GPKG_OPTION
+@handle_errors
+def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None) -> None:
+    """Every camp's status as of a date (or one camp's, with its findings).
+
+    active, closed, relocated or unknown, by the rule of atlas.evidence: an
+    'active' finding counts until 5 years after its last day, a closure or
+    relocation from its last day on; no finding counting on the day is
+    'unknown', never 'active'. Also each camp's evidence tier, latest
+    evidence and whether its sources disagree.
+    """
+    from . import evidence as ev
+    from . import query as q
+
+    sites = None
+    if site:
+        sites = [q.resolve(site, gpkg, layers=["camps"]).id]
+    table = ev.status_table(as_of, gpkg, sites=sites)
+    a = table.attrs
+    foot = ["", f"As of {a['as_of']}: {a['rule']} (window {a['window_years']} years)."]
+    if site and fmt == "table":
+        s = ev.status_at(sites[0], a["as_of"], gpkg)
+        foot += ["", s.reason, "", "Deciding findings:", *_finding_lines(s.deciding)]
+        foot += ["Contradicting findings:"] + (_finding_lines(s.contradicting) or ["  none"])
+    if fmt == "json" and site:
+        s = ev.status_at(sites[0], a["as_of"], gpkg)
+        meta = {**dict(a), "findings": {k: _records(getattr(s, k)) for k in ("deciding", "contradicting")}}
+    else:
+        meta = dict(a)
+    columns = ["site_id", "kind", "name", "status", "deciding", "contradicting",
+               "evidence_tier", "latest_evidence_date", "sources_disagree"]
+    click.echo(q.format_table(_safe_cells(table) if fmt == "csv" else table, fmt,
+                              columns=columns, footer=foot, meta=meta, width=40))
+
+
+def _finding_lines(df) -> list[str]:
+    return [f"  {r['finding_id']}  {r['observed_text']}  {r['status_signal']}  "
+            f"[{r['evidence_basis']}] {r['description'][:70]}  ({r['source_report'][:60]})"
+            for r in df.to_dict("records")]
+
+
+def _records(df) -> list[dict]:
+    return [{k: (None if v is None or v != v else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+
+
+def _safe_cells(df):
+    """A copy whose text cells cannot run as spreadsheet formulas (=, +, -, @ at the start)."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or str(out[col].dtype) in ("str", "string"):
+            out[col] = [("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
+                        for v in out[col]]
+    return out
+
+
 @main.command("summary")
 @click.option("--by", type=click.Choice(["province", "county"]), default="province",
               show_default=True, help="One row per report province, or per county.")
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="Instead: camps by status (active, closed, relocated, unknown) per province "
+                   "as of DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
 @click.option("--all", "include_empty", is_flag=True, help="By county: list counties holding nothing too.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True, help="Output format.")
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
-def summary_cmd(ctx: Context, by: str, include_empty: bool, fmt: str, gpkg: Path | None) -> None:
+def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, fmt: str,
+                gpkg: Path | None) -> None:
     """The report's Table 2 beside the atlas's geolocated features, by province or county.
 
     reported_mines and reported_share_pct reproduce Table 2; the other
     columns count the atlas's features by spatial join against the
     GeoPackage's boundaries, whose source and vintage are stated below the table.
+    With --as-of DATE: camps by status per province as of that date (see
+    'atlas status --help' for the rule).
     """
     from . import query as q
+
+    if as_of is not None:
+        from . import evidence as ev
+
+        if by != "province":
+            raise click.UsageError("--as-of counts camps per province only (no --by county)")
+        table = ev.status_summary(as_of, gpkg)
+        a = table.attrs
+        foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']} (window {a['window_years']} "
+                "years). Province by spatial join of each camp's point; no point: unidentified."]
+        click.echo(q.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+        return
 
     table = q.summary(by, gpkg, include_empty)
     a = table.attrs

@@ -13,6 +13,7 @@ import tempfile
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import geopandas as gpd
@@ -81,8 +82,32 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
                 leftover.unlink()
 
 
+def _date_fields(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, dict]:
+    """Fields the schema declares ``date`` as Arrow dates, so GDAL writes GeoPackage ``DATE``.
+
+    pyogrio writes a pandas column as ``DATETIME`` at best; through Arrow a
+    ``date32`` column becomes a ``DATE`` field (ISO ``YYYY-MM-DD`` text, any
+    year, 1967 included). Returns the frame and the write options.
+    """
+    from .schema import schema_for
+
+    schema = schema_for(name)
+    dates = [f.name for f in (schema.fields if schema else ()) if f.kind == "date" and f.name in df]
+    if not dates:
+        return df, {}
+    import pyarrow as pa
+
+    df = df.copy()
+    for col in dates:
+        days = [None if v is None or (isinstance(v, float) and pd.isna(v)) or str(v) == ""
+                else date.fromisoformat(str(v)[:10]) for v in df[col]]
+        df[col] = pd.array(days, dtype=pd.ArrowDtype(pa.date32()))
+    return df, {"use_arrow": True}
+
+
 def _write_one(df: pd.DataFrame, path: Path, name: str, description: str = "") -> None:
-    opts = {"dataset_options": GPKG_OPTIONS} if not path.exists() else {}
+    df, arrow = _date_fields(df, name)
+    opts = {"dataset_options": GPKG_OPTIONS, **arrow} if not path.exists() else dict(arrow)
     layer_opts = {"DESCRIPTION": description} if description else {}
     if isinstance(df, gpd.GeoDataFrame):
         geom_type = df.geometry.geom_type.dropna()
@@ -196,8 +221,9 @@ def read_layer(name: str, path: Path | None = None) -> pd.DataFrame:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         if names[name] is None:
-            return pyogrio.read_dataframe(path, layer=name, read_geometry=False)
-        return pyogrio.read_dataframe(path, layer=name)
+            return pyogrio.read_dataframe(path, layer=name, read_geometry=False,
+                                          datetime_as_string=True)
+        return pyogrio.read_dataframe(path, layer=name, datetime_as_string=True)
 
 
 def read_layers(path: Path | None = None) -> dict[str, pd.DataFrame]:

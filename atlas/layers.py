@@ -9,7 +9,6 @@ never from a column of a source CSV.
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,6 +19,8 @@ from pyproj import Geod
 
 from . import sources
 from .admin import join_admin
+from .dates import parse_date_text
+from .evidence import site_evidence
 
 __all__ = ["BOUNDARY_VINTAGE", "build_layers"]
 
@@ -242,6 +243,7 @@ _ROLE = {
     "county-seat proxy only": ("town proxy, not the mine's location", False),
     "city proxy only": ("town proxy, not the mine's location", False),
     "not geolocated": ("no public coordinate", False),
+    "probable same mine (inferred from the name)": ("probable same mine (inferred from the name)", False),
 }
 _NAMED_PRECISION = {
     "the mine": "site",
@@ -249,7 +251,10 @@ _NAMED_PRECISION = {
     "a nearby mine, not the named one": "nearby mine",
     "town proxy, not the mine's location": "town proxy",
     "no public coordinate": "none",
+    "probable same mine (inferred from the name)": "probable same mine",
 }
+#: The report_discrepancies row of a named mine, where the report contradicts itself about it.
+_NAMED_DISCREPANCY = {"Yongyang Mine": "D02", "Musan": "D12", "Hakpo Coal Mine": "D16"}
 
 
 def named_mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
@@ -262,7 +267,7 @@ def named_mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
     df["is_town_proxy"] = df["location_role"].str.startswith("town proxy")
     df["precision"] = df["location_role"].map(_NAMED_PRECISION)
     df["commodity_class"] = df["commodity"].map(commodity_class)
-    df["discrepancy_ref"] = np.where(df["name_in_report"].str.startswith("Yongyang"), "D02", "")
+    df["discrepancy_ref"] = df["name_in_report"].map(_NAMED_DISCREPANCY).fillna("")
     df["source"] = df["source"].where(df["source"] != "", "Gulag, Inc. (HRNK 2016) names it; no open coordinate")
     df["licence"] = df["licence"].where(df["licence"] != "", "no coordinate")
     df["location_precision"] = df["location_precision"].where(df["location_precision"] != "", "none")
@@ -315,7 +320,7 @@ def status_class(status: str) -> str:
     return "unknown"
 
 
-def camps_layer(root, provinces, counties, n_findings, n_candidates) -> gpd.GeoDataFrame:
+def camps_layer(root, provinces, counties, findings, n_candidates) -> gpd.GeoDataFrame:
     """Every kwan-li-so, kyo-hwa-so and suspected site; sites without a coordinate keep their row."""
     df = sources.read_csv("camps/camps.csv", root)
     out = pd.DataFrame(
@@ -332,7 +337,10 @@ def camps_layer(root, provinces, counties, n_findings, n_candidates) -> gpd.GeoD
             "lat": df["lat"], "lon": df["lon"],
         }
     )
-    out["n_findings"] = out["site_id"].map(n_findings).fillna(0).astype(int)
+    out["n_findings"] = out["site_id"].map(findings["site_id"].value_counts()).fillna(0).astype(int)
+    evidence = site_evidence(findings, out["site_id"])
+    for col in ("evidence_tier", "evidence_tier_label", "latest_evidence_date", "sources_disagree"):
+        out[col] = out["site_id"].map(evidence[col])
     out["n_coordinate_candidates"] = out["site_id"].map(n_candidates).fillna(0).astype(int)
     gdf = gpd.GeoDataFrame(out, geometry=_points(df), crs="EPSG:4326")
     gdf["lat"] = pd.to_numeric(gdf["lat"].replace("", np.nan))
@@ -340,67 +348,28 @@ def camps_layer(root, provinces, counties, n_findings, n_candidates) -> gpd.GeoD
     return _with_admin(gdf, provinces, counties)
 
 
-def _month_end(y: int, m: int) -> date:
-    return (date(y + (m == 12), m % 12 + 1, 1) - timedelta(days=1))
-
-
-def _bounds(token: str) -> tuple[date | None, date | None]:
-    """First and last day a date token covers: ``2014``, ``2014-12`` or ``2014-12-31``."""
-    token = token.strip()
-    if m := re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", token):
-        d = date(*map(int, m.groups()))
-        return d, d
-    if m := re.fullmatch(r"(\d{4})-(\d{2})", token):
-        y, mo = map(int, m.groups())
-        return date(y, mo, 1), _month_end(y, mo)
-    if m := re.fullmatch(r"(\d{4})", token):
-        y = int(m.group(1))
-        return date(y, 1, 1), date(y, 12, 31)
-    return None, None
-
-
-def parse_observed(text: str) -> tuple[date | None, date | None, str]:
-    """Machine-readable range of a finding's ``observed_on_or_between`` text.
-
-    Returns
-    -------
-    tuple
-        ``(start, end, basis)``; basis is ``range``, ``open start``,
-        ``open end``, ``decades`` or ``none`` (testimony, undated, compound).
-    """
-    head = re.sub(r"\s*\(.*\)\s*$", "", text).strip()
-    if m := re.fullmatch(r"(\S+)\.\.(\S+)", head):
-        start, end = _bounds(m.group(1))[0], _bounds(m.group(2))[1]
-        if start and end:
-            return start, end, "range"
-    if m := re.fullmatch(r"(?:by|to) (\S+)", head):
-        return None, _bounds(m.group(1))[1], "open start"
-    if m := re.fullmatch(r"before (\d{4})", head):
-        return None, date(int(m.group(1)) - 1, 12, 31), "open start"
-    if m := re.fullmatch(r"(\d{4})s-(\d{4})s", head):
-        return date(int(m.group(1)), 1, 1), date(int(m.group(2)) + 9, 12, 31), "decades"
-    start, end = _bounds(head)
-    if start:
-        if "(post)" in text:
-            return start, None, "open end"
-        return start, end, "range"
-    return None, None, "none"
-
-
 def findings_table(root) -> pd.DataFrame:
-    """The dated findings, with a parsed ``date_start``/``date_end`` where the text allows."""
+    """The dated findings: each date text as an interval (:mod:`atlas.dates`), with its basis.
+
+    ``evidence_basis``, ``testimony_hand``, ``status_signal`` and
+    ``evidence_reason`` are curated in ``camps/findings.csv`` (see
+    :mod:`atlas.evidence`); the dates are parsed here, so a text no rule
+    reads fails the build.
+    """
     df = sources.read_csv("camps/findings.csv", root)
-    parsed = [parse_observed(t) for t in df["observed_on_or_between"]]
+    parsed = pd.DataFrame([parse_date_text(t).as_row() for t in df["observed_on_or_between"]])
     return pd.DataFrame(
         {
             "finding_id": [f"F{i:03d}" for i in range(1, len(df) + 1)],
             "site_id": df["site_id"],
             "observed_text": df["observed_on_or_between"],
-            "date_start": [p[0].isoformat() if p[0] else None for p in parsed],
-            "date_end": [p[1].isoformat() if p[1] else None for p in parsed],
-            "date_basis": [p[2] for p in parsed],
+            **{c: parsed[c] for c in parsed.columns},
             "finding_type": df["finding_type"],
             "description": df["description"],
+            "evidence_basis": df["evidence_basis"],
+            "testimony_hand": df["testimony_hand"],
+            "status_signal": df["status_signal"],
+            "evidence_reason": df["evidence_reason"],
             "source_report": df["source_report"],
             "page": df["page"],
         }
@@ -487,8 +456,7 @@ def build_layers(root: Path | None = None) -> dict[str, pd.DataFrame]:
     findings = findings_table(root)
     raw_candidates = sources.read_csv("camps/coordinate_candidates.csv", root)
     camps = camps_layer(
-        root, provinces, counties,
-        findings["site_id"].value_counts(), raw_candidates["site_id"].value_counts(),
+        root, provinces, counties, findings, raw_candidates["site_id"].value_counts(),
     )
     layers: dict[str, pd.DataFrame] = {
         "provinces": provinces,

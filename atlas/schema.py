@@ -17,7 +17,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .dates import PRECISIONS
 from .errors import ValidationError
+from .evidence import BASES, HANDS, SIGNALS, TIERS
 
 __all__ = [
     "INSIDE_TOLERANCE_KM",
@@ -138,17 +140,22 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
     LayerSchema(
         "named_mines", "Point", "named_id", r"^NM\d{2}$",
         _with(_f("named_id! name_in_report! alt_names commodity! commodity_class! "
-                 "province_as_given! county_or_place match_type! location_role! "
+                 "province_as_given place_as_given report_lines! province_inferred "
+                 "county_or_place match_type! location_role! "
                  "is_mine_location:bool! is_town_proxy:bool! precision! location_precision! source! "
                  "licence! notes discrepancy_ref " + ADMIN),
               location_role=("a mine of the district", "a nearby mine, not the named one",
                              "no public coordinate", "the mine",
+                             "probable same mine (inferred from the name)",
                              "town proxy, not the mine's location"),
-              precision=("site", "district member", "nearby mine", "town proxy", "none"),
+              precision=("site", "district member", "nearby mine", "probable same mine",
+                         "town proxy", "none"),
               commodity_class=COMMODITY_CLASSES, province=REPORT_PROVINCES,
               admin_method=ADMIN_METHODS),
         geometry_required=False,
-        description="The mines and districts the report names; town proxies flagged",
+        description=("The mines and districts the report names: province_as_given and "
+                     "place_as_given as printed (blank where the report gives none), "
+                     "province_inferred the atlas's reading with its reason; town proxies flagged"),
     ),
     LayerSchema(
         "mineral_deposits", "MultiPolygon", "region_id", r"^DEP-[A-Z-]+$",
@@ -162,10 +169,12 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         _with(_f("site_id! kind! number name! name_ko alt_names precision! location_precision! "
                  "province_as_given county_as_given agency status! status_class! status_date "
                  "area_km2 prisoners_estimate source! licence! lat:float lon:float "
-                 "n_findings:int! n_coordinate_candidates:int! " + ADMIN),
+                 "n_findings:int! n_coordinate_candidates:int! evidence_tier:int! "
+                 "evidence_tier_label! latest_evidence_date:date sources_disagree:bool! " + ADMIN),
               kind=("kwan-li-so", "kyo-hwa-so", "other"),
               precision=("site", "camp-area", "uncertain", "none"),
               status_class=("active", "closed", "contested", "unknown"),
+              evidence_tier_label=tuple(t[1] for t in TIERS),
               province=REPORT_PROVINCES, admin_method=ADMIN_METHODS),
         geometry_required=False,
         description="Political prison camps, prison labour camps and suspected sites",
@@ -173,8 +182,10 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
     LayerSchema(
         "camp_findings", None, "finding_id", r"^F\d{3}$",
         _with(_f("finding_id! site_id! observed_text! date_start:date date_end:date "
-                 "date_basis! finding_type! description! source_report! page"),
-              date_basis=("range", "open start", "open end", "decades", "none")),
+                 "date_precision! date_rule! finding_type! description! evidence_basis! "
+                 "testimony_hand status_signal! evidence_reason! source_report! page"),
+              date_precision=PRECISIONS, evidence_basis=BASES, testimony_hand=HANDS,
+              status_signal=SIGNALS),
         description="Dated observations per site (imagery and testimony)",
     ),
     LayerSchema(
@@ -184,7 +195,7 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         description="Every published coordinate of each camp",
     ),
     LayerSchema("report_table_1", None, "resource", None,
-                _f("resource! mines_lee_2014:int! mines_kores_2011:int printed_cells_note "
+                _f("resource! mines_lee_2014:int mines_kores_2011:int printed_cells_note "
                    "report_ref!"), description="Report Table 1: mines by type"),
     LayerSchema("report_table_2", None, "region", None,
                 _f("table_order:int! region! row_kind! mines:int! share_pct_printed:float! "
@@ -353,6 +364,38 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
             for fid, site in zip(df[id_field], df["site_id"]):
                 if site not in known:
                     problems.append(Problem(layer, str(fid), "site_id", f"{site!r} is not a camp"))
+    findings = layers.get("camp_findings")
+    if findings is not None and {"evidence_basis", "testimony_hand", "date_start",
+                                 "date_end"} <= set(findings.columns):
+        problems += _check_evidence(findings, camps)
+    return problems
+
+
+def _check_evidence(findings: pd.DataFrame, camps: pd.DataFrame | None) -> list[Problem]:
+    """Testimony says its hand, intervals run forward, camps' evidence columns follow the rule."""
+    problems = []
+    for fid, basis, hand, start, end in zip(findings["finding_id"], findings["evidence_basis"],
+                                            findings["testimony_hand"], findings["date_start"],
+                                            findings["date_end"]):
+        has_hand = isinstance(hand, str) and hand.strip() != ""
+        if (basis == "testimony") != has_hand:
+            problems.append(Problem("camp_findings", str(fid), "testimony_hand",
+                                    "set for testimony (first-hand, second-hand, unstated) only"))
+        if isinstance(start, str) and isinstance(end, str) and start and end and start > end:
+            problems.append(Problem("camp_findings", str(fid), "date_end",
+                                    f"{end} is before date_start {start}"))
+    cols = ["evidence_tier", "evidence_tier_label", "latest_evidence_date", "sources_disagree"]
+    if camps is None or not set(cols) <= set(camps.columns) or "status_signal" not in findings:
+        return problems
+    from .evidence import site_evidence
+
+    expected = site_evidence(findings, camps["site_id"])
+    for row in camps[["site_id", *cols]].to_dict("records"):
+        for col in cols:
+            want, got = expected.at[row["site_id"], col], row[col]
+            if not (pd.isna(want) and pd.isna(got)) and str(want) != str(got):
+                problems.append(Problem("camps", row["site_id"], col,
+                                        f"{got!r} but the rule of atlas.evidence gives {want!r}"))
     return problems
 
 

@@ -527,6 +527,8 @@ def test_online_adds_tile_base_layers_that_say_they_need_a_network(browser, gpkg
         assert any("Esri World Imagery" in b and "needs a network" in b for b in bases)
         assert "need a network" in page.inner_text(".atlas-net")
         assert s.blocked == []  # nothing fetched until a tile base layer is chosen
+        if page.evaluate("document.querySelector('.atlas-layers').classList.contains('atlas-folded')"):
+            page.click(".atlas-layers .atlas-fold-head")  # unfold the layer list
         page.click(".leaflet-control-layers-base label >> text=OpenStreetMap")
         page.wait_for_timeout(500)
         assert any(u.startswith("https://tile.openstreetmap.org/") for u in s.blocked)

@@ -1,0 +1,474 @@
+"""What does the evidence say about a site, as of when, and how sure is it?
+
+Each finding of ``camp_findings`` carries, curated in
+``geodata/camps/findings.csv`` with its reason (``evidence_reason``):
+
+- ``evidence_basis``: what it rests on, one of :data:`BASES`: ``imagery``
+  (dated satellite imagery, read by a named analyst), ``testimony`` (former
+  prisoners' or witnesses' accounts; ``testimony_hand`` says ``first-hand``,
+  ``second-hand`` or ``unstated``), ``official`` (a government or UN
+  statement), ``media`` (a news service), ``report`` (an analyst's or NGO's
+  conclusion that names no other basis);
+- ``status_signal``: what it says about the site as a place of detention, one
+  of :data:`SIGNALS`: ``active`` (it operated then), ``closed``, ``relocated``,
+  or ``none`` (it says nothing of that: a dismantled mine, a camp's extent).
+
+From these, by rules stated here and in the README (never typed by hand):
+
+**Status as of a date** (:func:`status_at`). A finding counts from the day it
+is known: an ``active`` finding from its first day (from its last day when its
+start is open: "by 2014-10"), a ``closed`` or ``relocated`` finding from its
+**last** day (a closure dated 2012-03..2012-06 is certain only from 2012-06-30).
+An ``active`` finding supports "active" until :data:`WINDOW_YEARS` years after
+its last day; a closure or relocation holds until later evidence. Of the
+findings that count on the day, the one known latest decides (ties: the later
+end, then the finding id); the status is its signal. No finding counting on
+the day: ``unknown`` (no evidence in the window is not "active"). Findings
+whose signal differs and whose time overlaps the deciding finding's state
+(``active``: its own interval; ``closed``/``relocated``: from its start on),
+and undated findings whose signal differs, are returned as contradicting.
+
+**Sources disagree** (``sources_disagree``) when two findings of a site with
+different signals overlap in that sense (undated ones overlap everything).
+
+**Evidence tier** (``evidence_tier``): the first row of :data:`TIERS` that
+holds for the site's findings that speak to its status (signal not ``none``).
+
+**Latest evidence** (``latest_evidence_date``): the latest day any dated
+finding of the site covers (its end; its start when the end is open).
+
+Examples
+--------
+>>> import atlas
+>>> s = atlas.status_at("KLS-22", "2012-01")
+>>> s.status, list(s.deciding["finding_type"])
+('active', ['mine_active'])
+>>> atlas.status_at("KLS-22", "2013").status
+'closed'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+
+from .dates import parse_as_of
+from .errors import InputError
+
+__all__ = [
+    "BASES",
+    "SIGNALS",
+    "STATUSES",
+    "TIERS",
+    "WINDOW_YEARS",
+    "SiteStatus",
+    "site_evidence",
+    "status_at",
+    "status_from_findings",
+    "status_summary",
+    "status_table",
+    "tier_of",
+]
+
+BASES = ("imagery", "testimony", "official", "media", "report")
+HANDS = ("first-hand", "second-hand", "unstated")
+SIGNALS = ("active", "closed", "relocated", "none")
+STATUSES = ("active", "closed", "relocated", "unknown")
+
+#: How long an ``active`` finding keeps a site "active" after its last day.
+WINDOW_YEARS = 5
+
+#: The evidence tier rule table: ``(tier, label, rule)``, first match wins. "Status findings"
+#: are a site's findings whose ``status_signal`` is not ``none``.
+TIERS = (
+    (1, "imagery and testimony agree",
+     "status findings rest on imagery and on testimony, and the sources do not disagree"),
+    (2, "imagery and testimony disagree",
+     "status findings rest on imagery and on testimony, and the sources disagree"),
+    (3, "imagery only", "status findings rest on imagery, none on testimony"),
+    (4, "testimony only", "status findings rest on testimony, none on imagery"),
+    (5, "secondary sources only",
+     "status findings rest only on official statements, media or reports"),
+    (6, "no status evidence", "no finding speaks to the site's status"),
+)
+
+_FAR_PAST, _FAR_FUTURE = date.min, date.max
+
+
+def tier_of(bases: set[str] | frozenset[str], disagree: bool) -> tuple[int, str]:
+    """The tier and label of :data:`TIERS` for a site.
+
+    Parameters
+    ----------
+    bases : set of str
+        The ``evidence_basis`` values of the site's status findings.
+    disagree : bool
+        Whether its sources disagree.
+
+    Examples
+    --------
+    >>> tier_of({"imagery", "testimony"}, False)
+    (1, 'imagery and testimony agree')
+    >>> tier_of({"imagery", "media"}, True)
+    (3, 'imagery only')
+    >>> tier_of({"media", "official"}, False)
+    (5, 'secondary sources only')
+    >>> tier_of(set(), False)
+    (6, 'no status evidence')
+    """
+    both = {"imagery", "testimony"} <= bases
+    checks = {
+        1: both and not disagree,
+        2: both and disagree,
+        3: "imagery" in bases and "testimony" not in bases,
+        4: "testimony" in bases and "imagery" not in bases,
+        5: bool(bases),
+        6: True,
+    }
+    for tier, label, _rule in TIERS:
+        if checks[tier]:
+            return tier, label
+    raise AssertionError("unreachable: the last tier always holds")
+
+
+def _d(value) -> date | None:
+    if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    return date.fromisoformat(text[:10]) if text else None
+
+
+def _add_years(d: date, years: int) -> date:
+    try:
+        return d.replace(year=d.year + years)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class _F:
+    """One status finding, with the days its rule uses."""
+
+    row: dict
+    signal: str
+    start: date | None
+    end: date | None
+
+    @property
+    def dated(self) -> bool:
+        return self.start is not None or self.end is not None
+
+    @property
+    def known_from(self) -> date:
+        if self.signal == "active":
+            return self.start or self.end
+        return self.end or self.start
+
+    def holds_to(self) -> date:
+        if self.signal == "active":
+            return _add_years(self.end, WINDOW_YEARS) if self.end else _FAR_FUTURE
+        return _FAR_FUTURE
+
+    def state(self) -> tuple[date, date]:
+        """The days over which the finding states its signal (for disagreement)."""
+        if not self.dated:
+            return _FAR_PAST, _FAR_FUTURE
+        if self.signal == "active":
+            return self.start or _FAR_PAST, self.end or _FAR_FUTURE
+        return self.start or self.end, _FAR_FUTURE
+
+    def overlaps(self, other: _F) -> bool:
+        a, b = self.state(), other.state()
+        return a[0] <= b[1] and b[0] <= a[1]
+
+
+def _findings(df: pd.DataFrame) -> list[_F]:
+    out = []
+    for row in df.to_dict("records"):
+        signal = str(row.get("status_signal") or "none")
+        if signal not in SIGNALS:
+            raise InputError(f"finding {row.get('finding_id')}: status_signal {signal!r} "
+                             f"is not one of {', '.join(SIGNALS)}")
+        if signal != "none":
+            out.append(_F(row, signal, _d(row.get("date_start")), _d(row.get("date_end"))))
+    return out
+
+
+@dataclass
+class SiteStatus:
+    """A site's status as of a day, and the findings behind it.
+
+    Attributes
+    ----------
+    site_id : str
+    as_of : datetime.date
+    status : str
+        One of :data:`STATUSES`.
+    deciding : pandas.DataFrame
+        The findings that count on the day with the status's signal, the
+        deciding one first.
+    contradicting : pandas.DataFrame
+        Findings that say otherwise over the same time (undated ones included).
+    reason : str
+        One sentence: why this status (the rule and the window).
+    """
+
+    site_id: str
+    as_of: date
+    status: str
+    deciding: pd.DataFrame = field(repr=False)
+    contradicting: pd.DataFrame = field(repr=False)
+    reason: str = ""
+
+    def as_dict(self) -> dict:
+        """Plain values for JSON."""
+        return {
+            "site_id": self.site_id, "as_of": self.as_of.isoformat(), "status": self.status,
+            "deciding": list(self.deciding.get("finding_id", [])),
+            "contradicting": list(self.contradicting.get("finding_id", [])),
+            "window_years": WINDOW_YEARS, "reason": self.reason,
+        }
+
+
+def _frame(items: list[_F], columns) -> pd.DataFrame:
+    return pd.DataFrame([f.row for f in items], columns=list(columns))
+
+
+def status_from_findings(findings: pd.DataFrame, as_of: str | date,
+                         site_id: str = "") -> SiteStatus:
+    """The status of one site as of a day, from its findings (the rule of this module).
+
+    Parameters
+    ----------
+    findings : pandas.DataFrame
+        The site's rows of ``camp_findings`` (``date_start``, ``date_end``,
+        ``status_signal``, ``finding_id``, ...).
+    as_of : str or datetime.date
+        ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; a month or year means its last day.
+    site_id : str, optional
+
+    Returns
+    -------
+    SiteStatus
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"finding_id": ["F1", "F2"], "date_start": ["2010-01-01", "2012-03-01"],
+    ...                   "date_end": ["2012-10-31", "2012-06-30"],
+    ...                   "status_signal": ["active", "closed"]})
+    >>> [status_from_findings(f, d).status for d in ("2009", "2012-06-29", "2012-06-30", "2030")]
+    ['unknown', 'active', 'closed', 'closed']
+    >>> list(status_from_findings(f, "2012-07").contradicting["finding_id"])
+    ['F1']
+    >>> status_from_findings(f.iloc[:1], "2018").status   # 2012-10-31 + 5 years < 2018-12-31
+    'unknown'
+    """
+    day = parse_as_of(as_of)
+    items = _findings(findings)
+    columns = findings.columns
+    counting = [f for f in items if f.dated and f.known_from <= day <= f.holds_to()]
+    if not counting:
+        dated = [f for f in items if f.dated]
+        earlier = [f for f in dated if f.known_from <= day]
+        if earlier:
+            last = max(earlier, key=lambda f: f.end or f.start)
+            why = (f"no finding counts on {day}: the last, {last.row.get('finding_id')} "
+                   f"({last.signal}, to {last.end or last.start}), is more than {WINDOW_YEARS} "
+                   "years earlier")
+        elif dated:
+            why = f"no finding known by {day} (the first is from {min(f.known_from for f in dated)})"
+        elif items:
+            why = "only undated findings: they cannot be placed in time"
+        else:
+            why = "no finding speaks to the site's status"
+        undated = [f for f in items if not f.dated]
+        return SiteStatus(site_id, day, "unknown", _frame([], columns), _frame(undated, columns),
+                          f"unknown: {why}")
+    decisive = max(counting, key=lambda f: (f.known_from, f.end or _FAR_FUTURE,
+                                            str(f.row.get("finding_id"))))
+    status = decisive.signal
+    deciding = [decisive, *sorted((f for f in counting if f.signal == status and f is not decisive), key=lambda f: (f.known_from, str(f.row.get("finding_id"))), reverse=True)]
+    contra = [f for f in items if f.signal != status
+              and (not f.dated or (f.known_from <= day and f.overlaps(decisive)))]
+    until = ("" if status != "active" or decisive.holds_to() == _FAR_FUTURE
+             else f", which counts to {decisive.holds_to()} ({WINDOW_YEARS}-year window)")
+    why = (f"{status}: decided by {decisive.row.get('finding_id')} "
+           f"({decisive.row.get('evidence_basis', '')}, known from {decisive.known_from}{until})")
+    if contra:
+        why += f"; contradicted by {', '.join(str(f.row.get('finding_id')) for f in contra)}"
+    return SiteStatus(site_id, day, status, _frame(deciding, columns), _frame(contra, columns), why)
+
+
+def site_evidence(findings: pd.DataFrame, site_ids) -> pd.DataFrame:
+    """Per site, by the rules of this module: tier, latest evidence, disagreement.
+
+    Parameters
+    ----------
+    findings : pandas.DataFrame
+        ``camp_findings`` (all sites).
+    site_ids : iterable of str
+        Every site to describe (sites without findings get tier 6).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``site_id``: ``evidence_tier``, ``evidence_tier_label``,
+        ``latest_evidence_date`` (ISO text or None), ``sources_disagree``,
+        ``evidence_bases`` (``basis n; ...`` over all findings).
+    """
+    rows = []
+    for site in site_ids:
+        f = findings[findings["site_id"] == site]
+        items = _findings(f)
+        disagree = any(a.signal != b.signal and a.overlaps(b)
+                       for i, a in enumerate(items) for b in items[i + 1:])
+        tier, label = tier_of({str(x.row.get("evidence_basis")) for x in items}, disagree)
+        days = [_d(e) or _d(s) for s, e in zip(f["date_start"], f["date_end"])]
+        days = [d for d in days if d]
+        counts = f["evidence_basis"].value_counts()
+        rows.append({
+            "site_id": site, "evidence_tier": tier, "evidence_tier_label": label,
+            "latest_evidence_date": max(days).isoformat() if days else None,
+            "sources_disagree": disagree,
+            "evidence_bases": "; ".join(f"{b} {counts[b]}" for b in BASES if b in counts),
+        })
+    return pd.DataFrame(rows).set_index("site_id")
+
+
+def _resolve(site, gpkg) -> str:
+    if isinstance(site, str) and site.strip():
+        from .query import resolve
+
+        return resolve(site, gpkg, layers=["camps"]).id
+    if hasattr(site, "id"):
+        return site.id
+    raise InputError(f"{site!r} is not a site")
+
+
+def status_at(site, as_of: str | date | None = None, gpkg: Path | str | None = None) -> SiteStatus:
+    """A camp's status as of a day: active, closed, relocated or unknown, with its findings.
+
+    Parameters
+    ----------
+    site : str or atlas.Site
+        Any id, number or name of a camp (``"KLS-15"``, ``"camp 22"``, ``"Yodok"``).
+    as_of : str or datetime.date, optional
+        ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (a month or year means its last
+        day); defaults to today.
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+
+    Returns
+    -------
+    SiteStatus
+
+    Raises
+    ------
+    NotFoundError, AmbiguousError
+        The site is not one camp.
+    DateParseError
+        ``as_of`` is not a date.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> s = atlas.status_at("Hoeryong", "2012-07-01")
+    >>> s.status, list(s.contradicting["finding_type"])
+    ('closed', ['mine_active'])
+    """
+    from .io import read_layer
+
+    site_id = _resolve(site, gpkg)
+    day = parse_as_of(as_of or date.today())
+    findings = read_layer("camp_findings", gpkg)
+    return status_from_findings(findings[findings["site_id"] == site_id], day, site_id)
+
+
+def status_table(as_of: str | date | None = None, gpkg: Path | str | None = None,
+                 sites=None) -> pd.DataFrame:
+    """Every camp's status as of a day (the rows of ``atlas status``).
+
+    Parameters
+    ----------
+    as_of : str or datetime.date, optional
+        Defaults to today.
+    gpkg : pathlib.Path or str, optional
+    sites : list of str, optional
+        Site ids to keep (default: every camp).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``site_id, kind, name, province, as_of, status, deciding, contradicting,
+        evidence_tier, evidence_tier_label, latest_evidence_date, sources_disagree,
+        reason``, in the camps layer's order; ``attrs`` holds the window and the rule.
+    """
+    from .io import read_layer
+
+    day = parse_as_of(as_of or date.today())
+    camps = read_layer("camps", gpkg)
+    findings = read_layer("camp_findings", gpkg)
+    if sites is not None:
+        camps = camps[camps["site_id"].isin(list(sites))]
+    rows = []
+    for c in camps.to_dict("records"):
+        s = status_from_findings(findings[findings["site_id"] == c["site_id"]], day, c["site_id"])
+        rows.append({
+            "site_id": c["site_id"], "kind": c["kind"], "name": c["name"],
+            "province": c.get("province") or "", "as_of": day.isoformat(), "status": s.status,
+            "deciding": " ".join(s.deciding.get("finding_id", [])),
+            "contradicting": " ".join(s.contradicting.get("finding_id", [])),
+            "evidence_tier": c["evidence_tier"], "evidence_tier_label": c["evidence_tier_label"],
+            "latest_evidence_date": c["latest_evidence_date"],
+            "sources_disagree": bool(c["sources_disagree"]), "reason": s.reason,
+        })
+    out = pd.DataFrame(rows)
+    out.attrs.update({
+        "as_of": day.isoformat(), "window_years": WINDOW_YEARS,
+        "rule": (f"status as of the day from the camp's dated findings; an 'active' finding counts "
+                 f"until {WINDOW_YEARS} years after its last day, a closure or relocation from its "
+                 "last day on; no finding counting on the day is 'unknown'"),
+    })
+    return out
+
+
+def status_summary(as_of: str | date | None = None, gpkg: Path | str | None = None) -> pd.DataFrame:
+    """Camps by status per province as of a day (``atlas summary --as-of``).
+
+    Provinces come from a spatial join of each camp's point against the
+    GeoPackage's boundaries (:func:`atlas.assign_admin`), as in
+    :func:`atlas.province_summary`; camps without a public coordinate count
+    under ``Unidentified or unknown``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``province`` (Table 2's order, then ``Unidentified or unknown`` and
+        ``Total``), one column per status of :data:`STATUSES`, ``camps``;
+        ``attrs`` holds the day, the window and the rule.
+    """
+    from .admin import assign_admin
+    from .io import read_layer
+
+    table = status_table(as_of, gpkg)
+    camps = read_layer("camps", gpkg)
+    located = camps[~(camps.geometry.isna() | camps.geometry.is_empty)]
+    province = assign_admin(located[["site_id", "geometry"]], gpkg).set_index("site_id")["province"]
+    unknown_row = "Unidentified or unknown"
+    table["where"] = table["site_id"].map(province).fillna("").replace("", unknown_row)
+    order = list(read_layer("provinces", gpkg).sort_values("table2_order")["name_en"])
+    rows = []
+    for name in [*order, unknown_row]:
+        sub = table[table["where"] == name]
+        rows.append({"province": name, **{s: int((sub["status"] == s).sum()) for s in STATUSES},
+                     "camps": len(sub)})
+    out = pd.DataFrame(rows)
+    total = {"province": "Total", **{c: int(out[c].sum()) for c in [*STATUSES, "camps"]}}
+    out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+    out.attrs.update(table.attrs)
+    return out
