@@ -243,33 +243,41 @@ def _timeline(atlas: Atlas, s: Site) -> list[dict]:
     rows = sorted(f[f["site_id"].astype(str) == s.id].itertuples(), key=_date_key)
     out = []
     for r in rows:
-        basis = _text(getattr(r, "evidence_basis", "")) or ""
+        basis = _text(getattr(r, "evidence_basis", ""))
+        hand = _text(getattr(r, "testimony_hand", ""))
+        if basis and hand and hand != "unstated":
+            basis += f" ({hand})"
         out.append({
             "id": _text(r.finding_id), "date_as_given": _text(r.observed_text),
-            "date_start": _text(r.date_start), "date_end": _text(r.date_end),
+            "date_start": _text(r.date_start)[:10], "date_end": _text(r.date_end)[:10],
+            "precision": _text(getattr(r, "date_precision", "")),
             "basis": basis, "finding_type": _text(r.finding_type).replace("_", " "),
+            "signal": _text(getattr(r, "status_signal", "")),
             "description": _text(r.description), "source": _text(r.source_report), "page": _text(r.page),
         })
     return out
 
 
 def _status(atlas: Atlas, s: Site, row: pd.Series) -> dict:
-    """Status as recorded, and as of the build date and of the report when ``status_at`` exists."""
+    """Status as recorded, and as of the build date and of the report (:func:`atlas.status_at`)."""
+    disagree = _text(row.get("sources_disagree"))
     out = {"recorded": _text(row.get("status")), "class": _text(row.get("status_class")),
            "date": _text(row.get("status_date")), "tier": _text(row.get("evidence_tier")),
-           "latest_evidence": _text(row.get("latest_evidence_date")),
-           "sources_disagree": _text(row.get("sources_disagree")), "as_of": []}
+           "tier_label": _text(row.get("evidence_tier_label")),
+           "latest_evidence": _text(row.get("latest_evidence_date"))[:10],
+           "sources_disagree": {"True": "yes", "1": "yes", "False": "no", "0": "no"}.get(disagree, disagree),
+           "as_of": []}
     import atlas as _api
 
     status_at = getattr(_api, "status_at", None)
-    if status_at is not None and s.layer == "camps":
-        for label, when in (("today (the build date)", atlas.build_date), ("the report (2016)", REPORT_DATE)):
-            try:
-                st = status_at(s.id, when, gpkg=atlas.gpkg)
-            except TypeError:
-                st = status_at(s.id, when)
-            status = getattr(st, "status", st.get("status") if isinstance(st, dict) else st)
-            out["as_of"].append({"label": label, "date": when, "status": _text(status)})
+    if status_at is None or s.layer != "camps":
+        return out
+    for label, when in (("the build date", atlas.build_date), ("the report (2016)", REPORT_DATE)):
+        st = status_at(s.id, when, gpkg=atlas.gpkg)
+        ids = [str(i) for i in st.deciding.get("finding_id", [])]
+        against = [str(i) for i in st.contradicting.get("finding_id", [])]
+        out["as_of"].append({"label": label, "date": when, "status": st.status, "reason": st.reason,
+                             "deciding": ids, "contradicting": against})
     return out
 
 

@@ -94,7 +94,8 @@ def _site_rows(atlas: Atlas) -> list[dict]:
             "name_ko": _text(r.name_ko), "alt": _text(r.alt_names), "layer": "camps",
             "kind": _text(r.kind), "province": _text(r.province) or "no public coordinate",
             "status": _text(r.status_class), "tier": _text(getattr(r, "evidence_tier", "")),
-            "latest": _text(getattr(r, "latest_evidence_date", "")), "precision": _text(r.precision),
+            "tier_label": _text(getattr(r, "evidence_tier_label", "")),
+            "latest": _text(getattr(r, "latest_evidence_date", ""))[:10], "precision": _text(r.precision),
             "lon": None if r.geometry is None or r.geometry.is_empty else r.geometry.x,
             "lat": None if r.geometry is None or r.geometry.is_empty else r.geometry.y,
         })
