@@ -88,12 +88,14 @@ def _write(path: Path, text: str) -> Path:
 def _site_rows(atlas: Atlas) -> list[dict]:
     rows = []
     camps = atlas.layer("camps")
+    today = _status_today(atlas)
     for r in camps.itertuples():
         rows.append({
             "id": r.site_id, "href": f"dossiers/{r.site_id}.html", "name": _text(r.name),
             "name_ko": _text(r.name_ko), "alt": _text(r.alt_names), "layer": "camps",
             "kind": _text(r.kind), "province": _text(r.province) or "no public coordinate",
-            "status": _text(r.status_class), "tier": _text(getattr(r, "evidence_tier", "")),
+            "status": today.get(r.site_id, _text(r.status_class)),
+            "tier": _text(getattr(r, "evidence_tier", "")),
             "tier_label": _text(getattr(r, "evidence_tier_label", "")),
             "latest": _text(getattr(r, "latest_evidence_date", ""))[:10], "precision": _text(r.precision),
             "lon": None if r.geometry is None or r.geometry.is_empty else r.geometry.x,
@@ -106,10 +108,21 @@ def _site_rows(atlas: Atlas) -> list[dict]:
             _text(getattr(r, "gem_name_ko", "")), "alt": _text(r.alt_names), "layer": "mines",
             "kind": f"mine: {_text(r.commodity)}", "province": _text(r.province),
             "status": _text(getattr(r, "gem_status", "")) or _text(r.status),
-            "tier": "", "latest": "", "precision": _text(r.precision), "lon": r.geometry.x, "lat": r.geometry.y,
+            "tier": "", "tier_label": "", "latest": "", "precision": _text(r.precision),
+            "lon": r.geometry.x, "lat": r.geometry.y,
             "class": _text(r.commodity_class),
         })
     return rows
+
+
+def _status_today(atlas: Atlas) -> dict[str, str]:
+    """Each camp's status as of the build date (:func:`atlas.evidence.status_table`), by id."""
+    try:
+        from .evidence import status_table
+    except ImportError:  # an atlas without the time-and-evidence module
+        return {}
+    table = status_table(atlas.build_date, gpkg=atlas.gpkg)
+    return dict(zip(table["site_id"].astype(str), table["status"].astype(str)))
 
 
 def _overview(atlas: Atlas, rows: list[dict], width: int = 600) -> dict:
@@ -138,7 +151,7 @@ def _overview(atlas: Atlas, rows: list[dict], width: int = 600) -> dict:
         camp = r["layer"] == "camps"
         marks.append({"x": round(fx(x), 1), "y": round(fy(y), 1), "href": r["href"],
                       "title": f"{r['id']} {r['name']}", "camp": camp,
-                      "fill": STATUS_COLOURS.get(r["status"], "#fff") if camp
+                      "fill": {**STATUS_COLOURS, "relocated": "#555555"}.get(r["status"], "#fff") if camp
                       else COMMODITY_COLOURS.get(r.get("class", ""), "#666")})
     marks.sort(key=lambda m: m["camp"])  # camps drawn on top
     return {"width": width, "height": height, "d": d, "marks": marks}
