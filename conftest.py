@@ -29,7 +29,7 @@ def _default_atlas_for_doctests(request):
         import atlas
 
         if not atlas.default_gpkg().is_file():
-            atlas.build()
+            atlas.build(products=())
     yield
 
 

@@ -12,6 +12,8 @@ The public API mirrors the ``atlas`` command:
 from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
 from .builder import build, layer_summary, validate
 from .dates import DateInterval, DateParseError, parse_date_text
+from .densities import density, province_density
+from .distance import near, nearest, within
 from .dossier import dossier, dossier_record
 from .errors import (
     AmbiguousError,
@@ -23,26 +25,18 @@ from .errors import (
     ValidationError,
 )
 from .evidence import SiteStatus, status_at, status_table
+from .imagery import ChipsResult, chips
 from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
 from .provenance import about
 from .qgis import export_qgis
-from .query import (
-    Site,
-    county_summary,
-    find,
-    near,
-    nearest,
-    province_summary,
-    resolve,
-    summary,
-    within,
-)
-from .raster import ChipsResult, chips, density, province_density
 from .record import Record, record, show
 from .schema import SCHEMAS
-from .site import build_site
+from .search import find, resolve
+from .sites import Site
+from .summaries import county_summary, province_summary, summary
 from .webmap import build_map, write_map
+from .website import build_site
 
 __all__ = [
     "PLANAR_CRS",

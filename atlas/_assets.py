@@ -8,8 +8,8 @@ the installed package and inlined, the images its stylesheet refers to become
 tools open would otherwise try to fetch them). Nothing third-party is copied
 into this repository.
 
-The atlas's own script and stylesheet (``_webmap.js``, ``_webmap.css``) live
-beside this module. :func:`png_rgba` encodes an RGBA array as PNG with the
+The atlas's own scripts and stylesheet (``_points.js``, ``_webmap.js``, ``_webmap.css``)
+live beside this module. :func:`png_rgba` encodes an RGBA array as PNG with the
 standard library only, so raster overlays are byte-identical across builds.
 """
 
@@ -123,8 +123,8 @@ def leaflet_icon_js() -> str:
 
 @cache
 def atlas_js() -> str:
-    """The atlas map's own script (layers, legend, search, measure, fullscreen)."""
-    return (_HERE / "_webmap.js").read_text(encoding="utf-8")
+    """The atlas map's own script: big point layers (``_points.js``), then the page (``_webmap.js``)."""
+    return "\n".join((_HERE / name).read_text(encoding="utf-8") for name in ("_points.js", "_webmap.js"))
 
 
 @cache

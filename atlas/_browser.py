@@ -116,8 +116,8 @@ def open_page(path: Path, size: tuple[int, int] = (1400, 900), allow: tuple[str,
         page.on("console", lambda msg: msg.type == "error" and session.console_errors.append(msg.text))
         page.on("pageerror", lambda exc: session.page_errors.append(str(exc)))
         page.goto(url, wait_until="load", timeout=timeout_ms)
-        if wait_for:
-            page.wait_for_function(wait_for, timeout=timeout_ms)
+        if wait_for:  # as a function: a bare expression would be eval'd on each poll, which the CSP forbids
+            page.wait_for_function(f"() => ({wait_for})", timeout=timeout_ms)
         yield session
     finally:
         context.close()

@@ -1,6 +1,6 @@
 /* Gulag, Inc. atlas: the interactive map's own script (MIT, written for this repository).
  *
- * atlasInit(map, spec) turns the spec built by atlas/webmap.py into Leaflet layers, a layer
+ * atlasInit(map, spec) turns the spec built by atlas/webmap.py and atlas/map_layers.py into Leaflet layers, a layer
  * control, a legend, name search, a measure tool, a fullscreen button and the attribution.
  * Popup and tooltip HTML in the spec was escaped in Python; every other string from data is
  * put into the page with textContent, never parsed as HTML.
@@ -192,8 +192,9 @@ function atlasInit(map, spec) {
   function declutterSoon() { if (!labelTimer) labelTimer = setTimeout(declutter, 0); }
   map.on("zoomend moveend overlayadd overlayremove resize", declutterSoon);
 
-  /* overlays */
-  var canvas = L.canvas({ padding: 0.3, pane: "atlas-user" });
+  /* overlays (user layers decode asynchronously: the page is ready when they are) */
+  var pending = [];
+  map.getPane("atlas-user").style.pointerEvents = "none";
   function buildLayer(spec1) {
     var group = L.featureGroup(), feats = spec1.features || [];
     group.atlasFeatures = [];
@@ -211,6 +212,7 @@ function atlasInit(map, spec) {
         return L.divIcon({ html: svg.html, className: "atlas-sym", iconSize: [svg.size, svg.size],
           iconAnchor: [svg.size / 2, svg.size / 2], popupAnchor: [0, -svg.size / 2], tooltipAnchor: [svg.size / 2, 0] });
       });
+      group.atlasIcons = icons;
       feats.forEach(function (f, i) {
         var m = L.marker(f.c, { icon: icons[f.s], pane: "atlas-points", riseOnHover: true });
         if (f.p) m.bindPopup(f.p, { maxWidth: 440, maxHeight: 460 });
@@ -255,43 +257,39 @@ function atlasInit(map, spec) {
         group.addLayer(l); group.atlasFeatures[i] = l;
       });
     } else if (spec1.kind === "user") {
-      var col = colour(spec1.colour), xy = spec1.xy || [], n = xy.length / 2, opts = { renderer: canvas,
-        pane: "atlas-user", radius: 4, color: "#ffffff", weight: 1, fillColor: col, fillOpacity: 0.85 };
-      var markers = new Array(n);
-      for (var k = 0; k < n; k++) {
-        var mk = L.circleMarker([xy[2 * k + 1], xy[2 * k]], opts);
-        mk.atlasRow = k; markers[k] = mk;
-      }
-      (spec1.geoms || []).forEach(function (g, j) {
-        var l = L.geoJSON(g, { style: function () { return pathStyle({ color: col, weight: 2, fillOpacity: 0.2 }, "atlas-user"); },
-          pointToLayer: function (_, ll) { return L.circleMarker(ll, opts); } });
-        l.atlasRow = n + j; markers.push(l);
-      });
-      markers.forEach(function (m) { group.addLayer(m); });
-      group.atlasFeatures = markers;
-      group.on("click", function (e) {
-        var row = e.propagatedFrom && e.propagatedFrom.atlasRow != null ? e.propagatedFrom.atlasRow :
-          (e.layer && e.layer.atlasRow);
-        if (row == null) return;
-        var box = el("div", "atlas-rec-box"), table = el("table", "atlas-rec");
-        box.appendChild(el("h3", null, spec1.title));
-        (spec1.cols || []).forEach(function (c, ci) {
-          var v = spec1.values[ci][row];
-          if (v == null || v === "") return;
-          var tr = el("tr"); tr.appendChild(el("th", null, c)); tr.appendChild(el("td", null, v));
-          table.appendChild(tr);
+      /* packed columns, decoded once; points drawn on one canvas (_points.js), other shapes as SVG */
+      var col = colour(spec1.colour), n = Number(spec1.n) || 0, shapes = spec1.geoms || [];
+      group.atlasCount = function () { return n + shapes.length; };
+      pending.push(atlasDecodePoints(spec1).then(function (data) {
+        var pts = new AtlasPoints(data, { colour: col, title: spec1.title, consts: spec1.consts || [] });
+        group.atlasPoints = pts;
+        if (n) group.addLayer(pts);
+        shapes.forEach(function (g, j) {
+          var l = L.geoJSON(g, { style: function () { return pathStyle({ color: col, weight: 2, fillOpacity: 0.2 }, "atlas-user"); },
+            pointToLayer: function (_, ll) { return L.circleMarker(ll, { pane: "atlas-user", radius: 4, color: "#ffffff",
+              weight: 1, fillColor: col, fillOpacity: 0.85 }); } });
+          l.on("click", function (e) { L.DomEvent.stop(e); userPopup(pts, n + j, e.latlng); });
+          group.addLayer(l);
         });
-        (spec1.consts || []).forEach(function (kv) {  /* one value for every feature of the layer */
-          if (kv[1] == null || kv[1] === "") return;
-          var tr = el("tr"); tr.appendChild(el("th", null, kv[0])); tr.appendChild(el("td", null, kv[1]));
-          table.appendChild(tr);
-        });
-        box.appendChild(table);
-        L.popup({ maxWidth: 420, maxHeight: 400 }).setLatLng(e.latlng).setContent(box).openOn(map);
-      });
+      }));
     }
     return group;
   }
+
+  /* the popup of a user feature: every attribute as text */
+  function userPopup(layer, row, latlng) {
+    var box = el("div", "atlas-rec-box"), table = el("table", "atlas-rec");
+    box.appendChild(el("h3", null, layer.options.title));
+    layer.record(row).concat(layer.options.consts.filter(function (kv) {  /* one value for every feature */
+      return kv[1] != null && kv[1] !== "";
+    })).forEach(function (kv) {
+      var tr = el("tr"); tr.appendChild(el("th", null, kv[0])); tr.appendChild(el("td", null, kv[1]));
+      table.appendChild(tr);
+    });
+    box.appendChild(table);
+    L.popup({ maxWidth: 420, maxHeight: 400 }).setLatLng(latlng).setContent(box).openOn(map);
+  }
+  atlasPointsRegistry(map).onClick = userPopup;
 
   spec.layers.forEach(function (s) {
     var group = buildLayer(s);
@@ -565,13 +563,123 @@ function atlasInit(map, spec) {
     if (e.target.tagName !== "A") attrBox.classList.toggle("atlas-open");
   });
 
+  /* time: a year slider (native range input: the keyboard works), play, and "all time".
+     A year filters the camps' findings to those on the record by then and recolours the camps
+     by their status as of 31 December of that year, precomputed in Python (atlas.evidence):
+     this script applies no rule of its own. The default is this year: today. */
+  var timeApi = null;
+  spec.layers.forEach(function (s) {
+    if (!s.time || !layers[s.id]) return;
+    var T = s.time, group = layers[s.id], feats = s.features || [];
+    var first = Math.round(num(T.first, 0)), last = Math.round(num(T.last, first));
+    var now = new Date().getFullYear(), top = Math.max(first, now);
+    var words = { a: "active", c: "closed", r: "relocated", u: "unknown" };
+    var state = { year: top, all: false, timer: null };
+    function statusOf(f, y) {
+      var codes = String(f.ys || ""), k = Math.min(y, last) - first;
+      var c = k < 0 ? "u" : codes.charAt(Math.min(k, codes.length - 1));
+      return words[c] ? c : "u";
+    }
+    function countFindings(y) {
+      return (T.finding_years || []).filter(function (fy) { return fy <= y; }).length;
+    }
+    function filterPopup(root, f) {
+      if (!root) return;
+      root.querySelectorAll("li.atlas-finding").forEach(function (li) {
+        var fy = li.getAttribute("data-y");
+        li.hidden = !state.all && (fy === "" || Number(fy) > state.year);
+      });
+      var asof = root.querySelector(".atlas-asof");
+      if (asof) asof.textContent = state.all ? "All time: every finding, undated ones included." :
+        "As of 31 December " + state.year + ": " + words[statusOf(f, state.year)] +
+        " (findings on the record by then; undated ones under \u201call time\u201d).";
+    }
+    function apply() {
+      feats.forEach(function (f, i) {
+        var m = group.atlasFeatures[i];
+        if (!m || !m.setIcon) return;
+        var c = state.all ? null : statusOf(f, state.year);
+        var sym = c === null ? f.s : f.yt[s.time.statuses.indexOf(words[c])];
+        m.setIcon(group.atlasIcons[sym == null ? f.s : sym]);
+        m.atlasStatus = c === null ? "" : words[c];
+        var e = m.getElement && m.getElement();
+        if (e) e.dataset.status = m.atlasStatus;
+        if (f.tn && m.getTooltip && m.getTooltip()) {
+          m.setTooltipContent(c === null ? f.t : f.tn + " · " + words[c] + " as of " + state.year);
+        }
+        if (m.isPopupOpen && m.isPopupOpen()) filterPopup(m.getPopup().getElement(), f);
+      });
+      slider.value = String(state.year);
+      slider.setAttribute("aria-valuetext", state.all ? "all time" : String(state.year));
+      out.textContent = state.all ? "all time" : String(state.year);
+      allBtn.setAttribute("aria-pressed", String(state.all));
+      box.classList.toggle("atlas-alltime", state.all);
+      note.textContent = state.all ?
+        "All " + num(T.findings, 0) + " findings; camps coloured by their status text." :
+        countFindings(state.year) + " of " + num(T.findings, 0) + " findings on the record by " + state.year +
+        "; camps coloured by status as of 31 December " + state.year + " (window " + num(T.window, 5) + " years).";
+    }
+    feats.forEach(function (f, i) {
+      var m = group.atlasFeatures[i];
+      if (m && m.on) m.on("popupopen", function (e) { filterPopup(e.popup.getElement(), f); });
+    });
+    var box = el("div", "atlas-time leaflet-bar");
+    L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
+    var label = el("label", "atlas-time-label", "Year ");
+    var slider = el("input");
+    slider.type = "range"; slider.min = String(first); slider.max = String(top); slider.step = "1";
+    slider.id = "atlas-year"; slider.setAttribute("aria-label", "Year: findings and camp status as of then");
+    label.htmlFor = "atlas-year";
+    var out = el("output", "atlas-time-year");
+    out.htmlFor = "atlas-year";
+    var play = el("button", "atlas-time-play", "Play"), allBtn = el("button", "atlas-time-all", "All time");
+    play.type = "button"; allBtn.type = "button";
+    var note = el("p", "atlas-time-note");
+    [label, slider, out, play, allBtn, note].forEach(function (x) { box.appendChild(x); });
+    function setYear(y) {
+      state.year = Math.max(first, Math.min(top, Math.round(num(y, top))));
+      state.all = false; apply();
+    }
+    function setAll(on) { state.all = on !== false; apply(); }
+    function stop() {
+      if (state.timer) clearInterval(state.timer);
+      state.timer = null; play.textContent = "Play"; play.setAttribute("aria-pressed", "false");
+    }
+    slider.addEventListener("input", function () { stop(); setYear(slider.value); });
+    allBtn.addEventListener("click", function () { stop(); setAll(!state.all); });
+    play.addEventListener("click", function () {
+      if (state.timer) { stop(); return; }
+      if (state.all || state.year >= top) setYear(first);
+      play.textContent = "Pause"; play.setAttribute("aria-pressed", "true");
+      state.timer = setInterval(function () {
+        if (state.year >= top) { stop(); return; }
+        setYear(state.year + 1);
+      }, 700);
+    });
+    var Time = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () { return box; } });
+    new Time().addTo(map);
+    apply();
+    timeApi = { setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top,
+      statusOf: function (i, y) { return words[statusOf(feats[i], y == null ? state.year : y)]; } };
+  });
+
   map.fitBounds(spec.bounds);
   declutter();
-  var api = { map: map, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
+  /* open the popup of row `row` of user layer `lid` (search results, tests) */
+  function openUserRecord(lid, row) {
+    var pts = layers[lid] && layers[lid].atlasPoints;
+    if (!pts || !(row >= 0 && row < pts.count())) return false;
+    userPopup(pts, row, pts.latLng(row));
+    return true;
+  }
+  var api = { map: map, openUserRecord: openUserRecord, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
     declutter: declutter, panelsCover: panelsCover, fold: fold,
-    reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend };
+    reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend, time: timeApi };
   window.atlasLayers = layers;
   window.atlas = api;
-  window.atlasReady = true;
+  api.ready = Promise.all(pending).then(function () { window.atlasReady = true; }, function (err) {
+    window.atlasError = String(err);
+    throw err;
+  });
   return api;
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,7 +20,7 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-__all__ = ["ADMIN_COLUMNS", "PLANAR_CRS", "TOLERANCE_KM", "assign_admin", "join_admin"]
+__all__ = ["ADMIN_COLUMNS", "PLANAR_CRS", "TOLERANCE_KM", "assign_admin", "gpkg_key", "join_admin"]
 
 PLANAR_CRS = "EPSG:5179"
 TOLERANCE_KM = 5.0
@@ -502,7 +503,7 @@ def join_admin(
 _UNITS_CACHE: dict[tuple, _AdminUnits] = {}
 
 
-def _gpkg_key(gpkg: Path | str | None) -> tuple:
+def gpkg_key(gpkg: Path | str | None) -> tuple:
     """Cache key of a GeoPackage: its resolved path, modification time and size."""
     from . import io
 
@@ -518,7 +519,7 @@ def _admin_units(gpkg: Path | str | None = None) -> _AdminUnits:
     """Provinces and counties of a GeoPackage, indexed once per file version."""
     from . import io
 
-    key = _gpkg_key(gpkg)
+    key = gpkg_key(gpkg)
     if key not in _UNITS_CACHE:
         path = Path(gpkg or io.default_gpkg())
         units = _AdminUnits(io.read_layer("provinces", path), io.read_layer("counties", path),
@@ -526,6 +527,31 @@ def _admin_units(gpkg: Path | str | None = None) -> _AdminUnits:
         _UNITS_CACHE.clear()  # one GeoPackage version at a time
         _UNITS_CACHE[key] = units
     return _UNITS_CACHE[key]
+
+
+def _is_dask(gdf) -> bool:
+    return type(gdf).__module__.split(".")[0] == "dask_geopandas"
+
+
+# The cached boundary index is shared by the threads of one process, and GEOS prepared geometries
+# and pyproj transformers are not safe to use from two threads at once: partitions joined in one
+# process take turns. Processes (dask's "processes" scheduler, a dask.distributed cluster) each
+# hold their own index and run in parallel.
+_PARTITION_LOCK = threading.Lock()
+
+
+def _assign_partition(part: gpd.GeoDataFrame, gpkg: str, tolerance_km: float) -> gpd.GeoDataFrame:
+    with _PARTITION_LOCK:
+        return assign_admin(part, gpkg, tolerance_km)
+
+
+def _assign_admin_dask(gdf, gpkg: Path | str | None, tolerance_km: float):
+    """assign_admin, partition by partition, on a dask-geopandas GeoDataFrame (lazy)."""
+    from . import io
+
+    path = str(Path(gpkg or io.default_gpkg()).resolve())
+    meta = assign_admin(gdf._meta, path, tolerance_km)  # a clear error now: no CRS, no GeoPackage
+    return gdf.map_partitions(_assign_partition, path, tolerance_km, meta=meta)
 
 
 def assign_admin(
@@ -543,9 +569,14 @@ def assign_admin(
     The boundaries are read and indexed once per GeoPackage version, so
     repeated calls are fast (10^6 points in about a second, see the README).
 
+    Past one machine's memory, pass a ``dask_geopandas.GeoDataFrame`` (the
+    ``dask`` extra: ``pip install -e '.[dask]'``), e.g. read from partitioned
+    GeoParquet with ``dask_geopandas.read_parquet``: each partition is joined
+    the same way, lazily, and the result equals the in-memory one.
+
     Parameters
     ----------
-    gdf : geopandas.GeoDataFrame
+    gdf : geopandas.GeoDataFrame or dask_geopandas.GeoDataFrame
         Points (or other geometries) in any CRS; rows without geometry get
         empty results.
     gpkg : pathlib.Path or str, optional
@@ -556,11 +587,13 @@ def assign_admin(
 
     Returns
     -------
-    geopandas.GeoDataFrame
+    geopandas.GeoDataFrame or dask_geopandas.GeoDataFrame
         A copy of ``gdf`` (same index, CRS and columns) with the columns of
         :data:`ADMIN_COLUMNS` added or replaced: ``province``, ``county``,
         ``county_ko``, ``county_id``, ``admin_method`` (``within``,
         ``nearest``, ``outside``; of the province) and ``admin_distance_km``.
+        Given a dask-geopandas frame, a lazy one (call ``.compute()`` or
+        write it with ``.to_parquet()``).
 
     Raises
     ------
@@ -583,10 +616,12 @@ def assign_admin(
     """
     from .errors import InputError
 
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        raise InputError(f"assign_admin needs a GeoDataFrame, not {type(gdf).__name__}")
     if not tolerance_km >= 0:
         raise InputError(f"tolerance_km must be 0 or more, not {tolerance_km!r}")
+    if _is_dask(gdf):
+        return _assign_admin_dask(gdf, gpkg, float(tolerance_km))
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(f"assign_admin needs a GeoDataFrame, not {type(gdf).__name__}")
     admin = _admin_units(gpkg).join(gdf, float(tolerance_km))
     out = gdf.copy()
     for col in ADMIN_COLUMNS:

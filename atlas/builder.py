@@ -2,33 +2,128 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from . import io, schema, sources
-from .errors import AtlasError
+from .errors import AtlasError, InputError
 from .layers import build_layers
 
-__all__ = ["build", "layer_summary", "validate"]
+__all__ = ["PRODUCTS", "build", "build_products", "layer_summary", "validate"]
+
+
+def _density_product(gpkg: Path, say: Callable[[str], None]) -> list[Path]:
+    """mine_density.tif (+ .qml) and province_mine_density.gpkg beside the GeoPackage."""
+    from .densities import density, province_density
+
+    say("writing the mine density surface and mines per province area")
+    tif = density(gpkg=gpkg, out=gpkg.parent / "mine_density.tif")
+    prov = gpkg.parent / "province_mine_density.gpkg"
+    province_density(gpkg=gpkg, out=prov)
+    return [tif, tif.with_suffix(".qml"), prov]
+
+
+def _map_product(gpkg: Path, say: Callable[[str], None]) -> list[Path]:
+    """atlas.html beside the GeoPackage (+ map.png when Chromium is installed)."""
+    from . import _browser
+    from .webmap import write_map
+
+    html_path = write_map(gpkg.parent / "atlas.html", gpkg=gpkg, progress=say)
+    if not _browser.available():
+        say("map: no Chromium/playwright installed, so no screenshot")
+        return [html_path]
+    png = gpkg.parent / "map.png"
+    try:
+        _browser.screenshot(html_path, png)
+    except Exception as exc:  # a screenshot is a convenience: never fail the build for it
+        say(f"map: screenshot failed ({exc.__class__.__name__}: {exc})")
+        return [html_path]
+    return [html_path, png]
+
+
+def _qgis_product(gpkg: Path, say: Callable[[str], None]) -> list[Path]:
+    """qgis/atlas.gpkg and qgis/atlas.qgz beside the GeoPackage."""
+    from .qgis import export_qgis
+
+    project = export_qgis(gpkg.parent / "qgis", gpkg, progress=say)
+    return [project.parent / "atlas.gpkg", project]
+
+
+#: The products :func:`build` writes beside the GeoPackage, in the order they run: rasters
+#: first, so that the map and the QGIS export include them. Each is ``(gpkg, progress) -> paths``.
+PRODUCTS: dict[str, Callable[[Path, Callable[[str], None]], list[Path]]] = {
+    "density": _density_product,
+    "map": _map_product,
+    "qgis": _qgis_product,
+}
+
+
+def _product_names(products: Iterable[str]) -> set[str]:
+    wanted = {products} if isinstance(products, str) else set(products)
+    unknown = wanted - set(PRODUCTS)
+    if unknown:
+        raise InputError(f"unknown product(s) {', '.join(sorted(unknown))}: choose from "
+                         + ", ".join(PRODUCTS))
+    return wanted
+
+
+def build_products(gpkg: Path | None = None, products: Iterable[str] = tuple(PRODUCTS),
+                   progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Write the products of an atlas GeoPackage beside it (density, map, QGIS export).
+
+    Parameters
+    ----------
+    gpkg : pathlib.Path, optional
+        Defaults to ``output/atlas.gpkg``.
+    products : iterable of str
+        Names from :data:`PRODUCTS` (run in that order whatever the order given).
+    progress : callable, optional
+        Called with a short message per step.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Every file written.
+
+    Raises
+    ------
+    InputError
+        An unknown product name.
+    """
+    say = progress or (lambda _msg: None)
+    wanted = _product_names(products)
+    gpkg = Path(gpkg or io.default_gpkg())
+    written: list[Path] = []
+    for name, make in PRODUCTS.items():
+        if name in wanted:
+            written += make(gpkg, say)
+    return written
 
 
 def build(
     out: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    products: Iterable[str] = tuple(PRODUCTS),
 ) -> Path:
-    """Build the atlas GeoPackage from the curated geodata.
+    """Build the atlas GeoPackage from the curated geodata, then its products.
 
     Verifies every source file's sha256, builds the layers, validates them,
     writes them to a temporary GeoPackage, validates that file as read back,
     and only then replaces ``out``. Any failure leaves an earlier ``out``
-    untouched.
+    untouched. The user layers of an earlier ``out`` are kept; they are read
+    under the GeoPackage's writer lock, so an import running meanwhile is
+    either waited for and kept, or waits for the build.
+    Then writes the products beside it (:func:`build_products`): the density
+    surface, the map and the QGIS export, as ``atlas build`` does.
 
     Parameters
     ----------
     out : pathlib.Path, optional
         Defaults to ``output/atlas.gpkg``.
     progress : callable, optional
-        Called with a short message per step.
+        Called with a short message per step (and ``wrote <path>`` per file).
+    products : iterable of str, default all of :data:`PRODUCTS`
+        The products to write; ``()`` builds the GeoPackage only.
 
     Returns
     -------
@@ -45,11 +140,12 @@ def build(
     Examples
     --------
     >>> import atlas, tempfile, pathlib
-    >>> path = atlas.build(pathlib.Path(tempfile.mkdtemp()) / "atlas.gpkg")
-    >>> path.name
-    'atlas.gpkg'
+    >>> path = atlas.build(pathlib.Path(tempfile.mkdtemp()) / "atlas.gpkg", products=["density"])
+    >>> sorted(p.name for p in path.parent.iterdir())
+    ['atlas.gpkg', 'mine_density.qml', 'mine_density.tif', 'province_mine_density.gpkg']
     """
     say = progress or (lambda _msg: None)
+    products = _product_names(products)
     out = Path(out or io.default_gpkg())
     say("verifying source hashes against geodata/manifest.csv")
     sources.verify()
@@ -57,13 +153,16 @@ def build(
     layers = build_layers()
     say("validating layers")
     schema.validate_layers(layers)
-    kept = _user_layers(out)
-    if kept:
-        say(f"keeping {len(kept)} user layer(s) from the previous build: {', '.join(kept)}")
-        layers.update(kept)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
-    io.write_layers(layers, out, descriptions, before_replace=validate, progress=say)
+    with io.writer_lock(out, say):  # no import may land between reading its layer and the replace
+        kept = _user_layers(out)
+        if kept:
+            say(f"keeping {len(kept)} user layer(s) from the previous build: {', '.join(kept)}")
+            layers.update(kept)
+        io.write_layers(layers, out, descriptions, before_replace=validate, progress=say)
     say(f"wrote {out}")
+    for path in build_products(out, products, say):
+        say(f"wrote {path}")
     return out
 
 

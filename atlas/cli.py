@@ -36,13 +36,49 @@ def handle_errors(func):
         try:
             return func(*args, **kwargs)
         except AtlasError as exc:
-            _echo_err(f"atlas: error: {exc}")
+            _echo_err(f"atlas: error: {exc}{_replaced_note()}")
             sys.exit(exc.exit_code)
+        except OSError as exc:  # the system refused (disk full, permission): not a bug of the atlas
+            where = f" ({exc.filename})" if exc.filename else ""
+            _echo_err(f"atlas: error: {exc.strerror or exc}{where}{_replaced_note()}")
+            sys.exit(2)
         except KeyboardInterrupt:
-            _echo_err("atlas: interrupted; nothing was replaced")
+            from .io import REPLACED
+
+            if REPLACED:
+                _echo_err(f"atlas: interrupted after replacing {', '.join(map(str, REPLACED))}; "
+                          "nothing else was replaced")
+            else:
+                _echo_err("atlas: interrupted; nothing was replaced")
             sys.exit(130)
 
     return wrapper
+
+
+def _replaced_note() -> str:
+    """What a failing command had already replaced, if anything (so that no message lies)."""
+    from .io import REPLACED
+
+    return f" (already replaced: {', '.join(map(str, REPLACED))})" if REPLACED else ""
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    from .io import CreatedFolder
+
+    _echo_err(f"atlas: {message}" if issubclass(category, CreatedFolder) else f"atlas: warning: {message}")
+
+
+def _out_file(ctx: click.Context, param: click.Parameter, value):
+    """Refuse an --out that is empty, a directory, a device or read-only (before any work)."""
+    if value is None:
+        return None
+    from .errors import OutputError
+    from .io import check_output_file
+
+    try:
+        return check_output_file(value, "--out")
+    except OutputError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 class Context:
@@ -72,33 +108,36 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     `atlas build`, then query the layers in output/atlas.gpkg.
     """
     ctx.obj = Context(verbose, quiet)
+    import warnings
+
+    warnings.showwarning = _show_warning
 
 
 @main.command()
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="GeoPackage to write (default: output/atlas.gpkg).")
+@click.option("--no-products", is_flag=True,
+              help="Write the GeoPackage only (no density surface, map or QGIS export).")
 @pass_ctx
 @handle_errors
-def build(ctx: Context, out: Path | None) -> None:
-    """Build output/atlas.gpkg (and the products) from geodata/.
+def build(ctx: Context, out: Path | None, no_products: bool) -> None:
+    """Build output/atlas.gpkg and its products (density, map, QGIS export) from the curated data.
 
-    Verifies every source file against geodata/manifest.csv, builds and
-    validates the layers, and replaces the output only when all of it is
-    sound: a failed build leaves the earlier output untouched.
+    Verifies every source file against its manifest, builds and validates
+    the layers, and replaces the output only when all of it is sound: a
+    failed build leaves the earlier output untouched. The products are
+    written beside the GeoPackage, as atlas.build() does.
     """
-    path = _build.build(out, progress=ctx.progress)
-    click.echo(str(path))
-    for name in PRODUCT_ORDER:
-        if name in BUILD_PRODUCTS:
-            for written in BUILD_PRODUCTS[name](ctx, path):
-                click.echo(str(written))
+    written: list[str] = []
 
+    def progress(msg: str) -> None:
+        if msg.startswith("wrote "):
+            written.append(msg[len("wrote "):])
+        ctx.progress(msg)
 
-#: Products `atlas build` writes after the GeoPackage, keyed by name: callables
-#: ``(ctx, gpkg_path) -> list of paths written``, registered by each command below.
-BUILD_PRODUCTS: dict = {}
-#: The order they run in: rasters first, so that the map and the QGIS export include them.
-PRODUCT_ORDER = ("density", "map", "qgis")
+    _build.build(out, progress=progress, products=() if no_products else tuple(_build.PRODUCTS))
+    for path in written:
+        click.echo(path)
 
 
 @main.command()
@@ -111,8 +150,10 @@ def validate(ctx: Context, path: Path | None) -> None:
     Every problem is listed with its layer, feature id and field; the exit
     code is 1 when there is any.
     """
+    from .io import default_gpkg
+
     _build.validate(path)
-    click.echo(f"{path or 'output/atlas.gpkg'}: valid")
+    click.echo(f"{path or default_gpkg()}: valid")
 
 
 @main.command()
@@ -175,7 +216,7 @@ def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> 
 @handle_errors
 def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_field, private: bool,
             replace: bool, gpkg) -> None:
-    """Import a user's CSV, GeoJSON, KML/KMZ, GeoPackage or Shapefile as a layer.
+    """Import a user's CSV, GeoJSON, KML/KMZ, GeoPackage, Shapefile or GeoParquet as a layer.
 
     The file is validated (names present, valid points, inside or near the
     DPRK with outliers reported, no repeated ids, lat/lon not swapped), given
@@ -187,16 +228,22 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
     """
     import warnings
 
-    from .importer import import_layer
+    import pyogrio
+
+    from . import io
+    from .importer import store_layer
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        out = import_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
-                           gpkg=gpkg, progress=ctx.progress, private=private, replace=replace)
-    for w in caught:
-        if issubclass(w.category, UserWarning):
-            _echo_err(f"atlas: warning: {w.message}")
-    click.echo(f"user_{name}: {len(out)} features" + (" (private)" if private else ""))
+        try:
+            layer = store_layer(path, name, kind=kind, lat=lat, lon=lon, crs=crs, name_field=name_field,
+                                gpkg=gpkg, progress=ctx.progress, private=private, replace=replace)
+        finally:
+            for w in caught:
+                if issubclass(w.category, UserWarning):
+                    _echo_err(f"atlas: warning: {w.message}")
+    n = pyogrio.read_info(gpkg or io.default_gpkg(), layer=layer)["features"]
+    click.echo(f"{layer}: {n} features" + (" (private)" if private else ""))
 
 
 @main.command("density")
@@ -205,7 +252,7 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
 @click.option("--bandwidth-km", type=float, default=25.0, show_default=True,
               help="Radius of the quartic kernel in km (> 0).")
 @click.option("--weight", default=None, help="Numeric field to weight each point by.")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="GeoTIFF to write (default: output/mine_density.tif).")
 @GPKG_OPTION
 @pass_ctx
@@ -218,7 +265,7 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
     outline, in points (or weight) per km²; the surface integrates to the
     number of points. A QGIS style (.qml) is written beside it.
     """
-    from .raster import density
+    from .densities import density
 
     path = density(layer=layer, cell_km=cell_km, bandwidth_km=bandwidth_km, weight=weight,
                    out=out, gpkg=gpkg)
@@ -226,14 +273,14 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
 
 
 @main.command("province-density")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="Also write the layer province_mine_density to this GeoPackage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @GPKG_OPTION
 @handle_errors
 def province_density_cmd(out: Path | None, as_json: bool, gpkg: Path | None) -> None:
     """The report's Table 2 mines per 1,000 km² of each province (geodesic area)."""
-    from .raster import province_density
+    from .densities import province_density
 
     table = province_density(gpkg=gpkg, out=out).drop(columns="geometry")
     cols = ["province_id", "name_en", "reported_mines", "area_km2", "mines_per_1000km2",
@@ -271,7 +318,7 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
     """
     import warnings
 
-    from .raster import chips
+    from .imagery import chips
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # reported below, one line per site
@@ -294,26 +341,14 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
     ctx.progress(f"{len(result.written)} chip(s) written")
 
 
-def _density_product(ctx: Context, gpkg: Path) -> list[Path]:
-    """`atlas build` product: output/mine_density.tif (+ .qml) and province_mine_density.gpkg."""
-    from .raster import density, province_density
-
-    ctx.progress("writing the mine density surface and mines per province area")
-    tif = density(gpkg=gpkg, out=Path(gpkg).parent / "mine_density.tif")
-    prov = Path(gpkg).parent / "province_mine_density.gpkg"
-    province_density(gpkg=gpkg, out=prov)
-    return [tif, tif.with_suffix(".qml"), prov]
-
-
-BUILD_PRODUCTS["density"] = _density_product
 
 
 @main.command("map")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=str, default=None, callback=_out_file,
               help="HTML file to write (default: output/atlas.html).")
 @click.option("--online", is_flag=True,
               help="Add OpenStreetMap and Esri satellite tiles as base layers (they need a network).")
-@click.option("--screenshot", type=click.Path(path_type=Path), default=None,
+@click.option("--screenshot", type=str, default=None, callback=_out_file,
               help="Also save a PNG of the page from headless Chromium.")
 @GPKG_OPTION
 @pass_ctx
@@ -336,25 +371,6 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
         click.echo(str(screenshot))
 
 
-def _map_product(ctx: Context, gpkg: Path) -> list[Path]:
-    """`atlas build` product: output/atlas.html (+ output/map.png when Chromium is installed)."""
-    from . import _browser
-    from .webmap import write_map
-
-    html_path = write_map(Path(gpkg).parent / "atlas.html", gpkg=gpkg, progress=ctx.progress)
-    if not _browser.available():
-        ctx.progress("map: no Chromium/playwright installed, so no screenshot")
-        return [html_path]
-    png = Path(gpkg).parent / "map.png"
-    try:
-        _browser.screenshot(html_path, png)
-    except Exception as exc:  # a screenshot is a convenience: never fail the build for it
-        ctx.progress(f"map: screenshot failed ({exc.__class__.__name__}: {exc})")
-        return [html_path]
-    return [html_path, png]
-
-
-BUILD_PRODUCTS["map"] = _map_product
 
 
 @main.command("dossier")
@@ -408,7 +424,7 @@ def site_cmd(ctx: Context, out: Path | None, include_private: bool, no_downloads
     from any static host; the same GeoPackage gives byte-identical files.
     Private user layers are left out unless --include-private.
     """
-    from .site import build_site
+    from .website import build_site
 
     index = build_site(out, gpkg=gpkg, include_private=include_private, progress=ctx.progress,
                        with_downloads=not no_downloads)
@@ -441,15 +457,6 @@ def export_cmd(ctx: Context, to_qgis: bool, out_dir: Path | None, gpkg: Path | N
     click.echo(str(project))
 
 
-def _qgis_product(ctx: Context, gpkg: Path) -> list[Path]:
-    """`atlas build` product: qgis/atlas.gpkg and qgis/atlas.qgz beside the GeoPackage."""
-    from .qgis import export_qgis
-
-    project = export_qgis(Path(gpkg).parent / "qgis", gpkg, progress=ctx.progress)
-    return [project.parent / "atlas.gpkg", project]
-
-
-BUILD_PRODUCTS["qgis"] = _qgis_product
 
 
 # --- a site's whole record (atlas.record) -------------------------------------------------
@@ -478,7 +485,7 @@ def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
     click.echo(record(site, gpkg, layer).format(fmt))
 
 
-# --- queries (atlas.query): find, near, nearest, summary ------------------------------------
+# --- queries (atlas.search, .distance, .summaries, .formats): find, near, nearest, summary ---
 
 _QUERY_FORMATS = ["table", "csv", "json", "geojson"]
 
@@ -502,17 +509,17 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
     first, with how it matched; an unknown name exits with code 2 and the
     closest names.
     """
-    from . import query as q
+    from . import formats, search
 
-    hits = q.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
+    hits = search.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
     meta = {"query": query, "candidates": len(hits)}
     cols = ["layer", "id", "name", "kind", "match", "score", "province", "county", "precision"]
     head = [f"{len(hits)} candidate(s) for {query!r}, best first:"]
-    click.echo(q.format_table(hits, fmt, cols, header=head, meta=meta))
+    click.echo(formats.format_table(hits, fmt, cols, header=head, meta=meta))
 
 
 def _near_output(result, fmt: str, what: str) -> None:
-    from . import query as q
+    from . import formats
 
     a = result.attrs
     meta = {k: a.get(k) for k in ("site_id", "site_name", "site_layer", "site_precision", "site",
@@ -529,7 +536,7 @@ def _near_output(result, fmt: str, what: str) -> None:
     cols = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
     if fmt == "csv":
         _echo_err(f"atlas: site: {a['site']}")
-    click.echo(q.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
+    click.echo(formats.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
 
 
 @main.command("near")
@@ -551,9 +558,9 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
     lists the candidates otherwise). Distances are geodesic (WGS 84); the
     output states how precise the site's own location is.
     """
-    from . import query as q
+    from . import distance
 
-    result = q.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
+    result = distance.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
     _near_output(result, fmt, f"within {km:g} km")
 
 
@@ -570,9 +577,9 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
 def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
                 gpkg: Path | None) -> None:
     """The k features of a layer nearest SITE, on the ellipsoid."""
-    from . import query as q
+    from . import distance
 
-    result = q.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
+    result = distance.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
     _near_output(result, fmt, "nearest the site")
 
 
@@ -594,11 +601,11 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
     evidence and whether its sources disagree.
     """
     from . import evidence as ev
-    from . import query as q
+    from . import formats, search
 
     sites = None
     if site:
-        sites = [q.resolve(site, gpkg, layers=["camps"]).id]
+        sites = [search.resolve(site, gpkg, layers=["camps"]).id]
     table = ev.status_table(as_of, gpkg, sites=sites)
     a = table.attrs
     foot = ["", f"As of {a['as_of']}: {a['rule']} (window {a['window_years']} years)."]
@@ -613,7 +620,7 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
         meta = dict(a)
     columns = ["site_id", "kind", "name", "status", "deciding", "contradicting",
                "evidence_tier", "latest_evidence_date", "sources_disagree"]
-    click.echo(q.format_table(_safe_cells(table) if fmt == "csv" else table, fmt,
+    click.echo(formats.format_table(_safe_cells(table) if fmt == "csv" else table, fmt,
                               columns=columns, footer=foot, meta=meta, width=40))
 
 
@@ -660,7 +667,7 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, f
     With --as-of DATE: camps by status per province as of that date (see
     'atlas status --help' for the rule).
     """
-    from . import query as q
+    from . import formats, summaries
 
     if as_of is not None:
         from . import evidence as ev
@@ -671,14 +678,14 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, f
         a = table.attrs
         foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']} (window {a['window_years']} "
                 "years). Province by spatial join of each camp's point; no point: unidentified."]
-        click.echo(q.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+        click.echo(formats.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
         return
 
-    table = q.summary(by, gpkg, include_empty)
+    table = summaries.summary(by, gpkg, include_empty)
     a = table.attrs
     foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
     if fmt == "csv":
         for line in foot[1:]:
             ctx.progress(line)
-    click.echo(q.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+    click.echo(formats.format_table(table, fmt, footer=foot, meta=dict(a), width=80))

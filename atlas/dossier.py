@@ -36,10 +36,12 @@ import shapely
 from pyproj import Geod, Transformer
 
 from . import io, provenance
+from .distance import near, nearest
 from .errors import InputError
 from .protect import shared_layers
-from .query import Site, near, resolve
 from .record import discrepancies_for
+from .search import resolve
+from .sites import Site
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
 
 __all__ = ["NEAR_KM", "RINGS_KM", "SITE_LAYERS", "Atlas", "dossier", "dossier_record", "render_dossier",
@@ -336,14 +338,12 @@ def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
             "sanction": _sanction(r.id, atlas.build_date) if target == "mines" else "",
             "status": _text(extra.get("status_class")), "lon": float(r.lon), "lat": float(r.lat),
         })
-    nearest = None
+    closest = None
     if not rows:
-        from .query import nearest as _nearest
-
-        nn = _nearest(s, target, k=1, gpkg=atlas.gpkg)
+        nn = nearest(s, target, k=1, gpkg=atlas.gpkg)
         if len(nn):
             r = nn.iloc[0]
-            nearest = {"id": r["id"], "name": _text(r["name"]), "distance_km": float(r["distance_km"]),
+            closest = {"id": r["id"], "name": _text(r["name"]), "distance_km": float(r["distance_km"]),
                        "compass": compass(r["bearing_deg"])}
     user = []
     for name, df in atlas.user_layers.items():
@@ -355,7 +355,7 @@ def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
                          "distance_km": float(r.distance_km), "compass": compass(r.bearing_deg),
                          "lon": float(r.lon), "lat": float(r.lat)})
     user.sort(key=lambda u: (u["distance_km"], u["layer"], u["id"]))
-    return {"layer": target, "rows": rows, "note": res.attrs.get("site", s.note), "nearest": nearest,
+    return {"layer": target, "rows": rows, "note": res.attrs.get("site", s.note), "nearest": closest,
             "user": user, "km": km}
 
 

@@ -14,6 +14,7 @@ __all__ = [
     "InputError",
     "NoGeometryError",
     "NotFoundError",
+    "OutputError",
     "SourceError",
     "ValidationError",
 ]
@@ -67,6 +68,13 @@ class AmbiguousError(InputError):
 
 class NoGeometryError(InputError):
     """A site has no public coordinate, so no distance can be measured."""
+
+
+class OutputError(AtlasError):
+    """An output cannot be written: a full disk, a read-only folder, a directory or
+    device in the way, or another atlas command holding the GeoPackage (exit code 2)."""
+
+    exit_code = 2
 
 
 class SourceError(AtlasError):

@@ -3,13 +3,22 @@
 Writes are atomic: layers go to a temporary file beside the target, which
 replaces the target only once every layer is written (and, in
 :func:`atlas.build`, validated). An interrupted or failed build leaves any
-earlier file untouched.
+earlier file untouched. Writers of one GeoPackage are serialised by a lock
+file beside it (:func:`writer_lock`): a second writer waits, saying so, and
+reads the GeoPackage only once the first has finished, so no update is lost.
 """
 
 from __future__ import annotations
 
+import fcntl
+import glob
 import os
+import re
+import shutil
+import stat
+import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,18 +29,22 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
-from .errors import InputError, NotFoundError
-from .sources import REPO_DIR
+from .errors import InputError, NotFoundError, OutputError
 
 __all__ = [
+    "REPLACED",
+    "CreatedFolder",
     "atomic_path",
+    "check_output_file",
     "default_gpkg",
     "delete_layers",
     "list_layers",
     "output_dir",
     "read_layer",
     "read_layers",
+    "remove_stale",
     "write_layers",
+    "writer_lock",
 ]
 
 #: Options every GeoPackage is written with: version 1.3, which QGIS 3.22 LTR reads without warning.
@@ -39,8 +52,8 @@ GPKG_OPTIONS = {"VERSION": "1.3"}
 
 
 def output_dir() -> Path:
-    """Folder of generated products: ``$ATLAS_OUTPUT`` or ``output/`` beside the package."""
-    return Path(os.environ.get("ATLAS_OUTPUT", REPO_DIR / "output"))
+    """Folder of generated products: ``$ATLAS_OUTPUT``, else ``output/`` in the current folder."""
+    return Path(os.environ.get("ATLAS_OUTPUT") or Path.cwd() / "output")
 
 
 def default_gpkg() -> Path:
@@ -60,26 +73,242 @@ def default_gpkg() -> Path:
     return output_dir() / "atlas.gpkg"
 
 
+#: Every file this process has replaced, in order: what an interrupted command reports.
+REPLACED: list[Path] = []
+#: Seconds a writer waits for another atlas command to finish writing the same GeoPackage
+#: (``$ATLAS_LOCK_WAIT`` overrides it) before it refuses with a message.
+LOCK_WAIT_S = 600.0
+
+
+class CreatedFolder(UserWarning):
+    """A folder the atlas created for an output (the command line says so)."""
+
+
+def check_output_file(target: Path | str, what: str = "output") -> Path:
+    """Refuse an output path that is empty, a directory, a device or read-only.
+
+    Parameters
+    ----------
+    target : pathlib.Path or str
+        The file about to be written (it may not exist yet).
+    what : str
+        How to name it in a message (e.g. ``"--out"``).
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    OutputError
+        Naming the path and what is wrong with it.
+
+    Examples
+    --------
+    >>> import atlas.io, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> atlas.io.check_output_file(folder + "/atlas.html").name
+    'atlas.html'
+    >>> try:
+    ...     atlas.io.check_output_file(folder, "--out")
+    ... except atlas.errors.OutputError as exc:
+    ...     print(str(exc).replace(folder, "FOLDER"))
+    --out FOLDER is a directory; give a file path inside it
+    """
+    if str(target).strip() == "":
+        raise OutputError(f"{what} is empty: give a file path")
+    target = Path(target)
+    if target.is_dir():
+        raise OutputError(f"{what} {target} is a directory; give a file path inside it")
+    if target.exists() or target.is_symlink():
+        st = target.stat() if target.exists() else None
+        if st is None or not stat.S_ISREG(st.st_mode):
+            raise OutputError(f"{what} {target} is not a regular file (a device, pipe or broken "
+                              "link); refusing to write to it")
+        if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
+            raise OutputError(f"{what} {target} is read-only; refusing to replace it")
+    parent = target.parent
+    if parent.exists() and not parent.is_dir():
+        raise OutputError(f"{what} {target}: {parent} is not a folder")
+    return target
+
+
+def _make_parent(target: Path) -> None:
+    parent = target.parent
+    if parent.exists():
+        return
+    try:
+        parent.mkdir(parents=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the folder {parent}: {exc.strerror}") from exc
+    warnings.warn(f"created the folder {parent}", CreatedFolder, stacklevel=3)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale(target: Path) -> list[Path]:
+    """Remove temporary files that killed atlas runs left beside ``target``.
+
+    A temporary file is named ``.<stem>-<pid>-<random><suffix>`` (see
+    :func:`atomic_path`); it is stale when that process no longer exists.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files removed.
+    """
+    target = Path(target)
+    pattern = re.compile(rf"^\.{re.escape(target.stem)}-(\d+)-")
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    for p in target.parent.glob(f".{glob.escape(target.stem)}-*"):
+        m = pattern.match(p.name)
+        if m and int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1))):
+            try:
+                if p.is_dir() and not p.is_symlink():
+                    shutil.rmtree(p)
+                else:
+                    p.unlink()
+                removed.append(p)
+            except OSError:
+                pass
+    return removed
+
+
 @contextmanager
 def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; move it onto ``target`` on success.
 
-    On any exception the temporary file is removed and ``target`` is left as it was.
+    On any exception the temporary file is removed and ``target`` is left as
+    it was. Temporary files of killed runs (their process gone) are removed
+    first. A missing parent folder is created with a :class:`CreatedFolder`
+    warning. Failures to write (a full disk, a read-only folder) raise
+    :class:`~atlas.errors.OutputError`; every file replaced is recorded in
+    :data:`REPLACED`.
     """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=suffix or target.suffix,
-                               dir=target.parent)
+    target = check_output_file(target)
+    _make_parent(target)
+    remove_stale(target)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}-{os.getpid()}-",
+                                   suffix=suffix or target.suffix, dir=target.parent)
+    except OSError as exc:
+        raise OutputError(f"cannot write in {target.parent}: {exc.strerror}; "
+                          f"{target} was not replaced") from exc
     os.close(fd)
     os.unlink(tmp)
     tmp_path = Path(tmp)
     try:
-        yield tmp_path
-        os.replace(tmp_path, target)
+        try:
+            yield tmp_path
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise OutputError(f"cannot write {target}: {exc.strerror or exc}; "
+                              f"{target} was not replaced") from exc
+        REPLACED.append(target)
     finally:
-        for leftover in (tmp_path, Path(f"{tmp_path}-journal"), Path(f"{tmp_path}-wal")):
-            if leftover.exists():
+        for leftover in (tmp_path, *(Path(f"{tmp_path}{e}") for e in ("-journal", "-wal", "-shm"))):
+            if leftover.is_dir() and not leftover.is_symlink():
+                shutil.rmtree(leftover, ignore_errors=True)
+            elif leftover.exists():
                 leftover.unlink()
+
+
+_HELD: dict[Path, list] = {}
+
+
+@contextmanager
+def writer_lock(gpkg: Path, progress: Callable[[str], None] | None = None,
+                wait_s: float | None = None) -> Iterator[Path]:
+    """Hold the lock that serialises the writers of one GeoPackage.
+
+    The lock is ``<gpkg>.lock`` beside it, held with ``flock`` (released by
+    the system even when a process is killed) and removed on release. A
+    second writer waits for it, saying so through ``progress``, and after
+    ``wait_s`` seconds refuses. The lock is re-entrant within a process.
+
+    Parameters
+    ----------
+    gpkg : pathlib.Path
+        The GeoPackage about to be written.
+    progress : callable, optional
+        Told when the lock is busy and this writer waits.
+    wait_s : float, optional
+        Defaults to ``$ATLAS_LOCK_WAIT`` or :data:`LOCK_WAIT_S`.
+
+    Raises
+    ------
+    OutputError
+        Another command still holds the lock after ``wait_s`` seconds.
+
+    Examples
+    --------
+    >>> import atlas.io, pathlib, tempfile
+    >>> gpkg = pathlib.Path(tempfile.mkdtemp()) / "atlas.gpkg"
+    >>> with atlas.io.writer_lock(gpkg) as lock:
+    ...     lock.name
+    'atlas.gpkg.lock'
+    """
+    gpkg = Path(gpkg).resolve()
+    lock = gpkg.with_name(gpkg.name + ".lock")
+    if gpkg in _HELD:
+        _HELD[gpkg][1] += 1
+        try:
+            yield lock
+        finally:
+            _HELD[gpkg][1] -= 1
+        return
+    wait_s = float(os.environ.get("ATLAS_LOCK_WAIT", LOCK_WAIT_S)) if wait_s is None else wait_s
+    _make_parent(gpkg)
+    deadline, told = time.monotonic() + wait_s, False
+    while True:  # the lock file is removed on release: lock it, then check it is still the file
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise OutputError(f"cannot write in {lock.parent}: {exc.strerror} (creating the lock file "
+                              f"{lock.name}); nothing was changed") from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip() or "another process"
+            os.close(fd)
+            if not told and progress:
+                progress(f"waiting for another atlas command writing {gpkg.name} ({holder}) "
+                         f"to finish (at most {wait_s:.0f} s)")
+            told = True
+            if time.monotonic() > deadline:
+                raise OutputError(
+                    f"{gpkg} is being written by another atlas command ({holder}) for more "
+                    f"than {wait_s:.0f} s; nothing was changed: try again when it has finished") from None
+            time.sleep(0.1)
+            continue
+        try:
+            same = os.fstat(fd).st_ino == os.stat(lock).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    try:
+        command = f" (atlas {sys.argv[1]})" if len(sys.argv) > 1 and not sys.argv[1].startswith("-") else ""
+        os.pwrite(fd, f"pid {os.getpid()}{command}".encode(), 0)
+        _HELD[gpkg] = [fd, 1]
+        try:
+            yield lock
+        finally:
+            del _HELD[gpkg]
+            lock.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
 
 
 def _date_fields(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, dict]:
@@ -150,7 +379,7 @@ def write_layers(
         ``path``.
     """
     descriptions = descriptions or {}
-    with atomic_path(Path(path)) as tmp:
+    with writer_lock(Path(path), progress), atomic_path(Path(path)) as tmp:
         for name, df in layers.items():
             if progress:
                 progress(f"writing {name} ({len(df)} rows)")

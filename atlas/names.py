@@ -13,16 +13,16 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["keys", "normalize"]
+__all__ = ["HANGUL_SUFFIXES", "LATIN_SUFFIXES", "is_hangul", "keys", "normalize", "rr_fold"]
 
-_HANGUL_SUFFIXES = re.compile(r"(특별시|직할시|특급시|구역|지구|군|시|구|읍|리|동|도)$")
-_LATIN_SUFFIXES = re.compile(
+HANGUL_SUFFIXES = re.compile(r"(특별시|직할시|특급시|구역|지구|군|시|구|읍|리|동|도)$")
+LATIN_SUFFIXES = re.compile(
     r"(county|city|district|province|gun|si|guyok|kuyok|up|ri|dong|do|ku|nodongjagu)$"
 )
 _BREVE = str.maketrans({"ŏ": "eo", "ŭ": "eu", "Ŏ": "eo", "Ŭ": "eu"})
 
 
-def _is_hangul(ch: str) -> bool:
+def is_hangul(ch: str) -> bool:
     return "\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
 
 
@@ -49,7 +49,7 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFC", str(text or ""))
     out = []
     for ch in text:
-        if _is_hangul(ch):
+        if is_hangul(ch):
             out.append(ch)
             continue
         base = unicodedata.normalize("NFD", ch)
@@ -58,7 +58,7 @@ def normalize(text: str) -> str:
     return re.sub(r"[^0-9a-z\uac00-\ud7a3]", "", "".join(out))
 
 
-def _rr_fold(latin: str) -> str:
+def rr_fold(latin: str) -> str:
     """Fold McCune-Reischauer and Revised Romanization onto one spelling."""
     s = latin
     s = s.replace("eo", "o").replace("eu", "u").replace("oo", "u").replace("oi", "oe")
@@ -104,17 +104,17 @@ def keys(text: str) -> set[str]:
         return set()
     out = {base}
     words = [normalize(w) for w in re.split(r"[\s;,/()]+", text)]
-    for hangul in {"".join(ch for ch in base if _is_hangul(ch)), *words}:
-        if not hangul or not all(_is_hangul(ch) for ch in hangul):
+    for hangul in {"".join(ch for ch in base if is_hangul(ch)), *words}:
+        if not hangul or not all(is_hangul(ch) for ch in hangul):
             continue
         out.add(hangul)
-        trimmed = _HANGUL_SUFFIXES.sub("", hangul)
+        trimmed = HANGUL_SUFFIXES.sub("", hangul)
         if len(trimmed) >= 2:
             out.add(trimmed)
     latin = re.sub(r"[^a-z0-9]", "", base)
     if latin:
-        for form in {latin, _LATIN_SUFFIXES.sub("", latin)}:
+        for form in {latin, LATIN_SUFFIXES.sub("", latin)}:
             if len(form) >= 3:
                 out.add(form)
-                out.add(_rr_fold(form))
+                out.add(rr_fold(form))
     return out

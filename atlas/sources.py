@@ -23,6 +23,8 @@ from .errors import SourceError
 __all__ = ["Source", "dprk_outline", "geodata_dir", "manifest", "read_csv", "read_geojson", "verify"]
 
 REPO_DIR = Path(__file__).resolve().parents[1]
+#: Where an installed wheel carries the curated data (``geodata/`` of the repository).
+PACKAGED_GEODATA = Path(__file__).resolve().parent / "geodata"
 
 
 def geodata_dir() -> Path:
@@ -31,9 +33,16 @@ def geodata_dir() -> Path:
     Returns
     -------
     pathlib.Path
-        ``$ATLAS_GEODATA`` if set, else ``geodata/`` beside the package.
+        ``$ATLAS_GEODATA`` if set; else the data installed with the package
+        (``atlas/geodata/`` of a wheel); else ``geodata/`` of the source
+        checkout (an editable install).
     """
-    return Path(os.environ.get("ATLAS_GEODATA", REPO_DIR / "geodata"))
+    env = os.environ.get("ATLAS_GEODATA")
+    if env:
+        return Path(env)
+    if (PACKAGED_GEODATA / "manifest.csv").is_file():
+        return PACKAGED_GEODATA
+    return REPO_DIR / "geodata"
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ COMMODITY_COLOURS = {
     "non-ferrous metal": "#1f6fb4",
     "non-metallic mineral": "#2e9d3a",
 }
-#: Fill colour per camp status class (contested: the sources disagree).
-STATUS_COLOURS = {"active": "#d7301f", "closed": "#8c8c8c", "contested": "#8e44ad", "unknown": "#ffffff"}
+#: Fill colour per camp status class (contested: the sources disagree; relocated: as of a date,
+#: :func:`atlas.status_at`).
+STATUS_COLOURS = {"active": "#d7301f", "closed": "#8c8c8c", "contested": "#8e44ad",
+                  "relocated": "#2b8cbe", "unknown": "#ffffff"}
 #: Marker shape per camp kind.
 KIND_SHAPES = {"kwan-li-so": "square", "kyo-hwa-so": "triangle", "other": "diamond"}
 #: What each camp kind is, in words.

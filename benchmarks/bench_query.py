@@ -37,8 +37,7 @@ import shapely
 from pyproj import Geod
 
 import atlas
-from atlas import admin, io
-from atlas import query as q
+from atlas import admin, distance, io
 
 DPRK_BBOX = (124.2, 37.6, 130.7, 43.0)
 GEOD = Geod(ellps="WGS84")
@@ -83,7 +82,7 @@ def bench_near(n: int, queries: int, km: float) -> dict:
     rss0 = rss_mb()
     tracemalloc.start()
     t = time.perf_counter()
-    index = q.SpatialIndex(pts)
+    index = distance.SpatialIndex(pts)
     build = time.perf_counter() - t
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()

@@ -13,7 +13,7 @@ import shapely
 
 import atlas
 from atlas import io, schema, sources
-from atlas.errors import SourceError, ValidationError
+from atlas.errors import InputError, SourceError, ValidationError
 
 from .conftest import run_cli
 
@@ -139,7 +139,7 @@ def test_manifest_hashes_match_and_tampering_is_caught(geodata_copy, monkeypatch
     target.write_text(target.read_text().replace(",82,", ",83,"))
     monkeypatch.setenv("ATLAS_GEODATA", str(geodata_copy))
     with pytest.raises(SourceError, match="table_2_mines_by_region"):
-        atlas.build(tmp_path / "tampered.gpkg")
+        atlas.build(tmp_path / "tampered.gpkg", products=())
     assert not (tmp_path / "tampered.gpkg").exists()
     result = run_cli("build", "--out", str(tmp_path / "cli.gpkg"), env={"ATLAS_GEODATA": str(geodata_copy)})
     assert result.returncode == 1
@@ -202,7 +202,7 @@ def test_failed_build_leaves_previous_output_intact(gpkg, tmp_path, monkeypatch)
 
     monkeypatch.setattr(pyogrio, "write_dataframe", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        atlas.build(target)
+        atlas.build(target, products=())
     assert hashlib.sha256(target.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["atlas.gpkg"]
 
@@ -220,7 +220,7 @@ def test_invalid_layers_abort_build_before_writing(tmp_path, monkeypatch):
 
     monkeypatch.setattr(builder, "build_layers", broken)
     with pytest.raises(ValidationError, match=r"camps\[KLS-14\]\.licence"):
-        atlas.build(tmp_path / "atlas.gpkg")
+        atlas.build(tmp_path / "atlas.gpkg", products=())
     assert not (tmp_path / "atlas.gpkg").exists()
 
 
@@ -245,3 +245,22 @@ def test_help_explains_commands():
     assert result.returncode == 0
     for cmd in ("build", "validate", "layers"):
         assert cmd in result.stdout
+
+
+def test_api_build_and_cli_build_write_the_same_products(tmp_path):
+    """`atlas build` and atlas.build() run one pipeline: the same files, products included."""
+    api = atlas.build(tmp_path / "api" / "atlas.gpkg")
+    res = run_cli("build", "--out", str(tmp_path / "cli" / "atlas.gpkg"))
+    assert res.returncode == 0, res.stderr
+
+    def files(root):
+        return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+    assert files(api.parent) == files(tmp_path / "cli")
+    assert {"atlas.gpkg", "mine_density.tif", "atlas.html", "qgis/atlas.qgz"} <= set(files(api.parent))
+    printed = res.stdout.split()
+    assert printed[0] == str(tmp_path / "cli" / "atlas.gpkg")
+    assert {str(tmp_path / "cli" / f) for f in files(tmp_path / "cli") if "/" not in f} <= set(printed)
+    with pytest.raises(InputError, match="unknown product"):
+        atlas.build(tmp_path / "bad" / "atlas.gpkg", products=["pdf"])
+    assert not (tmp_path / "bad").exists()

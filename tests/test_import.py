@@ -124,7 +124,7 @@ def test_rebuild_keeps_user_layers(atlas_copy, real_points, tmp_path, monkeypatc
     path = tmp_path / "synthetic.geojson"
     real_points.to_file(path, driver="GeoJSON")
     atlas.import_layer(path, "kept", gpkg=atlas_copy)
-    atlas.build(atlas_copy)
+    atlas.build(atlas_copy, products=())
     assert len(atlas.read_layer("user_kept", atlas_copy)) == len(real_points)
 
 
@@ -232,10 +232,10 @@ def test_imported_layer_flows_into_near_summary_map_and_export(browser_session, 
 
     with _browser.open_page(html, browser=browser_session) as page:
         titles = page.page.evaluate(
-            "Object.entries(window.atlasLayers).map(([k, v]) => [k, v.getLayers().length])")
+            "Object.entries(window.atlasLayers).map(([k, v]) => [k, v.atlasCount ? v.atlasCount() : "
+            "v.getLayers().length])")
         popup = page.page.evaluate(
-            "(() => { const g = window.atlasLayers['user:0']; g.addTo(window.atlas.map);"
-            " const m = g.getLayers()[0]; g.fire('click', {layer: m, propagatedFrom: m, latlng: m.getLatLng()});"
+            "(() => { window.atlas.openUserRecord('user:0', 0);"
             " return document.querySelector('.leaflet-popup-content').textContent; })()")
         assert not page.blocked and not page.page_errors
     # the popup shows the feature's own values and the layer-wide ones (written once in the page)

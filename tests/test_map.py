@@ -26,7 +26,7 @@ import shapely
 from pyproj import Geod
 
 import atlas
-from atlas import _browser, io, names, webmap
+from atlas import _browser, io, names, style, webmap
 
 from .conftest import REPO, require_tool, run_cli
 
@@ -66,7 +66,7 @@ def _do(page, js: str) -> None:
 
 def _counts(page) -> dict:
     return page.evaluate("Object.fromEntries(Object.entries(window.atlasLayers)"
-                         ".map(([k, v]) => [k, v.getLayers().length]))")
+                         ".map(([k, v]) => [k, v.atlasCount ? v.atlasCount() : v.getLayers().length]))")
 
 
 # --- offline, no errors -----------------------------------------------------------------
@@ -149,13 +149,15 @@ def test_symbols_distinguish_precision_kind_and_status(session, layers):
     assert all(len(v) == 1 for v in html_by_precision.values())
     assert len({next(iter(v)) for v in html_by_precision.values()}) == len(html_by_precision) == 3
     camps = layers["camps"][~(layers["camps"].geometry.isna() | layers["camps"].geometry.is_empty)]
+    _do(page, "window.atlas.time.setAll(true)")  # "all time": colours from the status text
     icons = page.evaluate("window.atlasLayers.camps.getLayers().map(m => m.options.icon.options.html)")
+    _do(page, "window.atlas.time.setYear(new Date().getFullYear())")  # back to the default, today
     by_kind = {}
     for kind, icon in zip(camps["kind"], icons):
         by_kind.setdefault(kind, set()).add(re.search(r'data-shape="(\w+)"', icon).group(1))
     assert len({frozenset(v) for v in by_kind.values()}) == len(by_kind)
     for status, icon in zip(camps["status_class"], icons):
-        assert f'fill="{webmap.STATUS_COLOURS[status]}"' in icon
+        assert f'fill="{style.STATUS_COLOURS[status]}"' in icon
 
 
 def test_town_proxies_are_labelled_not_the_mine(session, layers):
@@ -195,6 +197,7 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
     assert len(mine) >= 3
     mine["key"] = mine["date_start"].fillna(mine["date_end"]).fillna("9999")
     expected = mine.sort_values(["key", "date_end", "finding_id"], na_position="last")["description"].tolist()
+    _do(page, "window.atlas.time.setAll(true)")  # every finding, undated ones included
     _do(page, f"window.atlas.map.closePopup(); window.atlas.map.setView([{site.geometry.y}, {site.geometry.x}], 14,"
                   " {animate: false})")
     page.wait_for_timeout(200)
@@ -211,7 +214,7 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
     for label in ("Coordinates", "Precision", "Coordinate source", "Status date", "Agency",
                   "Prisoners (estimates)", "Location"):
         assert label in text
-    _do(page, "window.atlas.map.closePopup()")
+    _do(page, "window.atlas.map.closePopup(); window.atlas.time.setYear(new Date().getFullYear())")
 
 
 def test_rings_are_geodesic_distances(map_html, gpkg):
@@ -387,8 +390,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(browser, hostile_gpkg, t
                                ".map(e => e.textContent)")
         assert any(HOSTILE in la for la in labels)
         lid = page.evaluate("Object.keys(window.atlasLayers).find(k => k.startsWith('user:'))")
-        _do(page, f"window.atlasLayers['{lid}'].fire('click', {{latlng: L.latLng(40, 127),"
-                      f" propagatedFrom: window.atlasLayers['{lid}'].getLayers()[0]}})")
+        assert page.evaluate(f"window.atlas.openUserRecord('{lid}', 0)") is True
         popup = page.evaluate("document.querySelector('.leaflet-popup-content').textContent")
         assert HOSTILE in popup
         _do(page, "window.atlas.map.addLayer(window.atlasLayers.mineral_deposits);"
@@ -432,8 +434,8 @@ def test_extra_layers_are_drawn_and_clickable(browser, gpkg, tmp_path):
         page = s.page
         counts = _counts(page)
         assert counts["user:0"] == n and counts["user:1"] == 1
-        got = page.evaluate("window.atlasLayers['user:0'].getLayers().slice(0, 50)"
-                            ".map(m => [m.getLatLng().lng, m.getLatLng().lat])")
+        got = page.evaluate("Array.from({length: 50}, (_, i) => window.atlasLayers['user:0'].atlasPoints.latLng(i))"
+                            ".map(ll => [ll.lng, ll.lat])")
         want = pts.to_crs(4326).geometry.iloc[:50]
         assert np.allclose(got, np.column_stack([want.x, want.y]), atol=2e-6)
         _do(page, "window.atlas.map.removeLayer(window.atlasLayers.provinces)")
@@ -555,12 +557,12 @@ def test_cli_map_without_geopackage_is_a_clear_error(tmp_path):
 
 
 def test_build_registers_the_map_product(gpkg, tmp_path):
-    from atlas import cli
+    from atlas import builder
 
-    assert "map" in cli.PRODUCT_ORDER and "map" in cli.BUILD_PRODUCTS
+    assert "map" in builder.PRODUCTS
     copy = tmp_path / "atlas.gpkg"
     shutil.copy(gpkg, copy)
-    written = cli.BUILD_PRODUCTS["map"](cli.Context(quiet=True), copy)
+    written = builder.build_products(copy, ["map"])
     assert written[0] == tmp_path / "atlas.html" and written[0].stat().st_size > 100_000
     if _browser.available():
         assert written[1] == tmp_path / "map.png" and written[1].read_bytes()[:4] == b"\x89PNG"

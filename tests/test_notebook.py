@@ -38,8 +38,10 @@ def test_notebook_runs_top_to_bottom(gpkg, tmp_path, monkeypatch):
     )
     assert "KLS-15" in text  # the Hangul search found Yodok
     assert "360" in text  # Table 2's total reproduced
+    assert "status 2010" in text and "status today" in text  # the kwan-li-so then and now
+    assert "2012-03..2012-06" in text and "2016-06-02..2017-02-19" in text  # Camp 22's, Camp 15's timelines
     assert (out / "qgis" / "atlas.qgz").is_file()
     assert "user_notebook_demo" in {n for n, _ in __import__("atlas").list_layers(out / "atlas.gpkg")}
     images = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.outputs
               if "image/png" in o.get("data", {})]
-    assert len(images) >= 2  # the production and reserves charts
+    assert len(images) >= 3  # the production and reserves charts, the two timelines

@@ -97,7 +97,7 @@ def test_private_flag_is_stored_listed_and_shared_only_when_asked(atlas_copy, la
 
 def test_rebuild_keeps_the_private_flag(atlas_copy, layers, tmp_path, monkeypatch):
     atlas.import_layer(_csv(tmp_path, layers), "kept_private", gpkg=atlas_copy, private=True)
-    atlas.build(atlas_copy)
+    atlas.build(atlas_copy, products=())
     assert atlas.user_layers(atlas_copy, include_private=False) == []
     assert bool(atlas.read_layer("user_kept_private", atlas_copy)["private"].all())
 

@@ -33,6 +33,7 @@ from rasterio.transform import Affine
 import atlas
 from atlas import io, qgis
 from atlas.errors import NotFoundError, ValidationError
+from atlas.qml import USER_COLOUR
 
 from .conftest import REPO, require_tool, run_cli
 
@@ -273,9 +274,9 @@ def test_cli_export_writes_the_folder(gpkg, tmp_path):
 
 
 def test_build_registers_the_qgis_product():
-    from atlas import cli
+    from atlas import builder
 
-    assert "qgis" in cli.BUILD_PRODUCTS and "qgis" in cli.PRODUCT_ORDER
+    assert "qgis" in builder.PRODUCTS
 
 
 # --- the GeoPackage alone in QGIS --------------------------------------------------------------
@@ -580,7 +581,7 @@ def test_density_has_a_pseudocolour_ramp_darkest_at_the_highest_value(raster_exp
     user = found["user_synthetic_sites"]
     assert user["valid"] and user["features"] == 2
     assert user["renderer"]["type"] == "singleSymbol"
-    assert user["renderer"]["symbol"]["color"] == qgis.USER_COLOUR
+    assert user["renderer"]["symbol"]["color"] == USER_COLOUR
     yours = next(g for g in result["tree"]["children"] if g["group"] == "Your data")
     assert [n["id"] for n in yours["children"]] == [user["id"]]
 

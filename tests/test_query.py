@@ -25,8 +25,7 @@ from hypothesis import strategies as st
 from pyproj import Geod
 
 import atlas
-from atlas import query as q
-from atlas import sources
+from atlas import distance, search, sources
 from atlas.admin import join_admin
 from atlas.errors import AmbiguousError, InputError, NoGeometryError, NotFoundError
 
@@ -243,7 +242,7 @@ def test_near_properties_on_synthetic_points(points, far, site, r1, r2):
     pts = points + far
     gdf = gpd.GeoDataFrame({"name": [f"synthetic {i}" for i in range(len(pts))]},
                            geometry=[shapely.Point(x, y) for x, y in pts], crs="EPSG:4326")
-    index = q.SpatialIndex(gdf)
+    index = distance.SpatialIndex(gdf)
     small, big = sorted((r1, r2))
     a = atlas.near(site, km=small, layer=index)
     b = atlas.near(site, km=big, layer=index)
@@ -328,11 +327,11 @@ def test_fast_name_keys_equal_atlas_names(layers):
     for name in ("camps", "mines", "named_mines", "counties", "provinces"):
         for col in layers[name].columns:
             if layers[name][col].dtype == object or pd.api.types.is_string_dtype(layers[name][col]):
-                texts |= {v for t in layers[name][col].dropna().astype(str) for v in q._variants(t)}
+                texts |= {v for t in layers[name][col].dropna().astype(str) for v in search._variants(t)}
     assert len(texts) > 500
     for t in texts:
-        assert q._norm(t) == names.normalize(t), t
-        assert q._name_keys(t) == names.keys(t), t
+        assert search._norm(t) == names.normalize(t), t
+        assert search._name_keys(t) == names.keys(t), t
 
 
 @settings(max_examples=300, deadline=None)
@@ -340,8 +339,8 @@ def test_fast_name_keys_equal_atlas_names(layers):
 def test_fast_name_keys_equal_atlas_names_on_any_text(text):
     from atlas import names
 
-    assert q._norm(text) == names.normalize(text)
-    assert q._name_keys(text) == names.keys(text)
+    assert search._norm(text) == names.normalize(text)
+    assert search._name_keys(text) == names.keys(text)
 
 
 
@@ -365,7 +364,7 @@ def test_every_romanization_of_kaechon_finds_county_camps_and_mine(gpkg, layers,
     if spelling != "개천":  # the kyo-hwa-so and the mine have no Hangul name in the sources
         assert {"KHS-01", _mine_id(layers, "Gaecheon Coal Mine")} <= ids
     assert found["score"].is_monotonic_decreasing
-    assert set(found["match"]) <= set(q.MATCH_SCORES) | {"fuzzy"}
+    assert set(found["match"]) <= set(search.MATCH_SCORES) | {"fuzzy"}
 
 
 @pytest.mark.parametrize("spelling", ["Yodok", "Yodŏk", "Yodeok", "요덕", "yo-dok"])

@@ -31,7 +31,7 @@ from pyproj import Geod, Transformer
 from rasterio.transform import Affine
 
 import atlas
-from atlas import cli, raster, sources
+from atlas import builder, densities, sources
 from atlas.errors import InputError, NotFoundError
 
 from .conftest import require_tool, run_cli
@@ -49,7 +49,7 @@ def from_origin(west, north, xsize, ysize):
 
 
 def quartic(d_km, h_km):
-    """The quartic kernel, written out independently of atlas.raster."""
+    """The quartic kernel, written out independently of atlas.densities."""
     d_km = np.asarray(d_km, dtype=float)
     return np.where(d_km < h_km, 3.0 / (math.pi * h_km**2) * (1 - (d_km / h_km) ** 2) ** 2, 0.0)
 
@@ -100,14 +100,14 @@ LONE = _interior(126.95, 40.75)
 
 @pytest.fixture(scope="module")
 def mine_density(gpkg, tmp_path_factory):
-    return raster.density(gpkg=gpkg, out=tmp_path_factory.mktemp("density") / "mine_density.tif")
+    return densities.density(gpkg=gpkg, out=tmp_path_factory.mktemp("density") / "mine_density.tif")
 
 
 def test_real_mine_density_is_a_cog_in_5179_with_parameters_in_tags(mine_density, layers, gpkg):
     with rasterio.open(mine_density) as src:
         assert src.crs.to_epsg() == 5179
         assert src.res == (5000.0, 5000.0)
-        assert src.dtypes[0] == "float32" and src.nodata == raster.DENSITY_NODATA
+        assert src.dtypes[0] == "float32" and src.nodata == densities.DENSITY_NODATA
         structure = src.tags(ns="IMAGE_STRUCTURE")
         assert structure.get("LAYOUT") == "COG"
         assert structure.get("COMPRESSION") == "DEFLATE"
@@ -169,7 +169,7 @@ def test_synthetic_density_peaks_at_the_cluster_and_has_the_quartic_shape(gpkg, 
     rng = np.random.default_rng(6)
     cluster = [(CLUSTER[0] + dx, CLUSTER[1] + dy) for dx, dy in rng.normal(0, 3000, (12, 2))]
     src = synthetic_gpkg(tmp_path / "synthetic.gpkg", [*cluster, LONE])
-    tif = raster.density("synthetic_points", gpkg=src, out=tmp_path / "synthetic_density.tif")
+    tif = densities.density("synthetic_points", gpkg=src, out=tmp_path / "synthetic_density.tif")
     surface, transform, _, tags, _ = read_surface(tif)
     assert tags["n_points"] == "13" and tags["points_not_represented"] == "0"
     assert float(surface.sum()) * 25 == pytest.approx(13, rel=1e-4)
@@ -190,7 +190,7 @@ def test_synthetic_density_peaks_at_the_cluster_and_has_the_quartic_shape(gpkg, 
 
 def test_weighted_density_integrates_to_the_sum_of_weights(gpkg, tmp_path):
     src = synthetic_gpkg(tmp_path / "synthetic.gpkg", [CLUSTER, LONE], weights=[3.0, 0.5])
-    tif = raster.density("synthetic_points", weight="w", gpkg=src, out=tmp_path / "w.tif")
+    tif = densities.density("synthetic_points", weight="w", gpkg=src, out=tmp_path / "w.tif")
     surface, transform, _, tags, _ = read_surface(tif)
     assert tags["weight"] == "w" and tags["units"] == "w per km2"
     assert float(surface.sum()) * 25 == pytest.approx(3.5, rel=1e-4)
@@ -206,7 +206,7 @@ def test_coastal_point_keeps_its_whole_mass_inside_the_mask(gpkg, tmp_path):
     x, y = TO_5179.transform(127.55, 39.83)
     coast = shapely.ops.nearest_points(outline.boundary, shapely.Point(x, y))[0]
     src = synthetic_gpkg(tmp_path / "synthetic.gpkg", [(coast.x, coast.y)])
-    tif = raster.density("synthetic_points", gpkg=src, out=tmp_path / "coast.tif")
+    tif = densities.density("synthetic_points", gpkg=src, out=tmp_path / "coast.tif")
     surface, _, _, tags, _ = read_surface(tif)
     assert float(tags["kernel_mass_outside_mask_max"]) > 0.2
     assert float(surface.sum()) * 25 == pytest.approx(1.0, rel=1e-4)
@@ -230,7 +230,7 @@ def test_density_integrates_to_n_for_any_points_inside(gpkg, tmp_path_factory, n
             pts.append(TO_5179.transform(lon, lat))
     folder = tmp_path_factory.mktemp("synthetic_hypothesis")
     src = synthetic_gpkg(folder / "synthetic.gpkg", pts)
-    tif = raster.density("synthetic_points", cell_km=cell_km, bandwidth_km=bandwidth_km, gpkg=src,
+    tif = densities.density("synthetic_points", cell_km=cell_km, bandwidth_km=bandwidth_km, gpkg=src,
                          out=folder / "d.tif")
     surface, transform, _, tags, _ = read_surface(tif)
     assert transform.a == cell_km * 1000
@@ -241,8 +241,8 @@ def test_density_integrates_to_n_for_any_points_inside(gpkg, tmp_path_factory, n
 
 def test_density_without_the_cog_driver_writes_a_tiled_gtiff_with_overviews(gpkg, tmp_path,
                                                                              monkeypatch):
-    monkeypatch.setattr(raster, "_cog_available", lambda: False)
-    tif = raster.density(cell_km=1, gpkg=gpkg, out=tmp_path / "fallback.tif")
+    monkeypatch.setattr(densities, "_cog_available", lambda: False)
+    tif = densities.density(cell_km=1, gpkg=gpkg, out=tmp_path / "fallback.tif")
     with rasterio.open(tif) as src:
         assert src.profile["tiled"] and src.profile["compress"] == "deflate"
         assert src.overviews(1) and src.tags()["kernel"] == "quartic"
@@ -256,13 +256,13 @@ def test_density_bad_input_raises_and_writes_nothing(gpkg, tmp_path):
                    {"bandwidth_km": float("nan")}, {"layer": "camp_findings"},
                    {"layer": "provinces"}, {"cell_km": 0.001}):
         with pytest.raises(InputError):
-            raster.density(gpkg=gpkg, out=out, **kwargs)
+            densities.density(gpkg=gpkg, out=out, **kwargs)
     with pytest.raises(NotFoundError):
-        raster.density(layer="no_such_layer", gpkg=gpkg, out=out)
+        densities.density(layer="no_such_layer", gpkg=gpkg, out=out)
     with pytest.raises(NotFoundError):
-        raster.density(weight="no_such_field", gpkg=gpkg, out=out)
+        densities.density(weight="no_such_field", gpkg=gpkg, out=out)
     with pytest.raises(InputError, match="not numeric or negative"):
-        raster.density(weight="name", gpkg=gpkg, out=out)
+        densities.density(weight="name", gpkg=gpkg, out=out)
     assert not out.parent.exists()
 
 
@@ -285,9 +285,8 @@ def test_density_cli_and_bad_input_exit_2_with_nothing_written(gpkg, tmp_path):
 def test_build_product_writes_density_style_and_province_layer(gpkg, tmp_path):
     copy = tmp_path / "atlas.gpkg"
     shutil.copy(gpkg, copy)
-    assert cli.BUILD_PRODUCTS["density"] is cli._density_product
-    assert cli.PRODUCT_ORDER[0] == "density"
-    written = cli.BUILD_PRODUCTS["density"](cli.Context(quiet=True), copy)
+    assert next(iter(builder.PRODUCTS)) == "density"
+    written = builder.build_products(copy, ["density"])
     assert [p.name for p in written] == ["mine_density.tif", "mine_density.qml",
                                         "province_mine_density.gpkg"]
     assert all(p.is_file() and p.parent == tmp_path for p in written)

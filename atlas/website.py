@@ -41,6 +41,7 @@ from . import io
 from .dossier import _TEMPLATES, _TO_PLANAR, Atlas, _text, dossier_record, render_dossier
 from .errors import InputError
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
+from .summaries import province_summary
 
 __all__ = ["PAGES", "build_site"]
 
@@ -367,8 +368,6 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
     say("writing the index, provinces, report tables and about pages")
     _write(out / "index.html", _render("index.html.j2", rows=rows, overview=_overview(atlas, rows),
                                        kinds=KIND_LABELS, with_map=with_map, **ctx))
-    from .query import province_summary
-
     summary = province_summary(atlas.gpkg)
     hidden = [c for c in summary.columns if str(c).startswith("user_") and c not in atlas.user_layers]
     meta = {**summary.attrs, "gpkg": atlas.gpkg.name}  # never a local path on a published page

@@ -1,0 +1,111 @@
+"""Output formats: a query result as a text table, CSV, JSON, GeoJSON or Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable
+
+import geopandas as gpd
+import pandas as pd
+
+from .errors import InputError
+
+__all__ = ["format_table"]
+
+# --- output formats --------------------------------------------------------------------------
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(df.drop(columns="geometry")) if "geometry" in df.columns else df
+
+
+def _cell(v, width: int | None = None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        s = f"{v:.3f}".rstrip("0") if abs(v) < 1e6 else f"{v:.0f}"
+        s = s + "0" if s.endswith(".") else s
+    else:
+        s = str(v).replace("\n", " ")
+    if width and len(s) > width:
+        s = s[: width - 1] + "…"
+    return s
+
+
+def format_table(df: pd.DataFrame, fmt: str = "table", columns: list[str] | None = None,
+                 header: Iterable[str] = (), footer: Iterable[str] = (), meta: dict | None = None,
+                 width: int = 42) -> str:
+    """Render a query result as text: ``table``, ``csv``, ``json``, ``geojson`` or ``markdown``.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame or geopandas.GeoDataFrame
+    fmt : {"table", "csv", "json", "geojson", "markdown"}
+    columns : list of str, optional
+        Columns for ``table`` and ``markdown`` (all by default); ``csv``,
+        ``json`` and ``geojson`` always carry every column.
+    header, footer : iterable of str
+        Lines around a ``table`` or ``markdown`` (notes on the site, sources).
+    meta : dict, optional
+        Carried as ``"meta"`` in ``json`` and as a foreign member ``"atlas"`` in ``geojson``.
+    width : int, default 42
+        Longest cell in a ``table``.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputError
+        An unknown format, or ``geojson`` for a result without geometry.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from atlas.formats import format_table
+    >>> print(format_table(pd.DataFrame({"a": [1], "b": ["x|y"]}), "markdown"))
+    | a | b |
+    |---|---|
+    | 1 | x\\|y |
+    """
+    plain = _plain(df)
+    if fmt == "csv":
+        return plain.to_csv(index=False)
+    if fmt == "json":
+        rows = json.loads(plain.to_json(orient="records", force_ascii=False, double_precision=10))
+        return json.dumps({"meta": meta or {}, "rows": rows}, ensure_ascii=False, indent=1)
+    if fmt == "geojson":
+        if not isinstance(df, gpd.GeoDataFrame):
+            raise InputError("geojson needs features with geometry; use csv or json")
+        data = json.loads(df.to_json(na="null", drop_id=True, to_wgs84=True))
+        data["atlas"] = meta or {}
+        return json.dumps(data, ensure_ascii=False)
+    cols = [c for c in (columns or list(plain.columns)) if c in plain.columns]
+    if fmt == "markdown":
+        def esc(v):
+            return _cell(v).replace("|", "\\|")
+
+        lines = [*header, *([""] if header else [])]
+        lines.append("| " + " | ".join(cols) + " |")
+        lines.append("|" + "|".join("---" for _ in cols) + "|")
+        lines += ["| " + " | ".join(esc(v) for v in row) + " |"
+                  for row in plain[cols].itertuples(index=False)]
+        if footer:
+            lines += ["", *footer]
+        return "\n".join(lines)
+    if fmt == "table":
+        cells = [[_cell(v, width) for v in row] for row in plain[cols].itertuples(index=False)]
+        widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(cols)]
+        numeric = [pd.api.types.is_numeric_dtype(plain[c]) and not pd.api.types.is_bool_dtype(plain[c])
+                   for c in cols]
+
+        def line(vals):
+            return "  ".join(v.rjust(w) if num else v.ljust(w)
+                             for v, w, num in zip(vals, widths, numeric)).rstrip()
+
+        out = [*header, line(cols), line(["-" * w for w in widths]), *(line(r) for r in cells)]
+        return "\n".join([*out, *footer])
+    raise InputError(f"unknown format {fmt!r}: use table, csv, json, geojson or markdown")

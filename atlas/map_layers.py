@@ -1,0 +1,690 @@
+"""The map's layer specs: the features, popups, symbols and legend of each layer, as plain data.
+
+:mod:`atlas.webmap` assembles the page from these specs. Every layer is
+described in Python as plain data: coordinates (points to ~0.1 m, boundaries
+to ~10 m), a symbol per feature (numbered in a per-layer table), and
+popup/tooltip HTML in which **every data string went through**
+:func:`html.escape`. Rasters (the density surface, imagery chips) become PNG
+``data:`` URIs warped to Web Mercator. User layers are packed columns
+(:mod:`atlas._packing`: coordinates as integers, a repeated value written
+once), drawn by the page on one canvas.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Geod, Transformer
+
+from . import _assets, _packing, names
+from .errors import InputError
+from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
+from .style import COMMODITY_COLOURS, DENSITY_RAMP, KIND_LABELS, KIND_SHAPES, STATUS_COLOURS
+from .style import PROVINCE_RAMP as RAMP
+
+__all__ = [
+    "USER_COLOURS",
+    "camps_spec",
+    "candidates_spec",
+    "chip_spec",
+    "counties_spec",
+    "density_spec",
+    "deposits_spec",
+    "display_text",
+    "geojson_geometry",
+    "has_geometry",
+    "mines_spec",
+    "named_mines_spec",
+    "provinces_spec",
+    "rings_spec",
+    "user_spec",
+]
+
+GEOD = Geod(ellps="WGS84")
+_POINT_DIGITS = 6  # ~0.1 m: points keep their published precision
+_POLY_DIGITS = 4  # ~10 m: boundaries are generalised far beyond that
+_RASTER_MAX_PX = 1024
+
+
+# --- small helpers ---------------------------------------------------------------
+
+
+def _blank(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    try:
+        if pd.isna(value) is True:
+            return True
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip() == ""
+
+
+def display_text(value) -> str:
+    """A cell as display text ('' when empty; 12.0 -> '12')."""
+    if _blank(value):
+        return ""
+    if isinstance(value, float | np.floating) and float(value).is_integer():
+        return str(int(value))
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    return str(value).strip()
+
+
+def _e(value) -> str:
+    """Escaped display text of a data value."""
+    return html.escape(display_text(value), quote=True)
+
+
+def _rows(pairs) -> str:
+    """An HTML table of (label, escaped value) pairs, skipping empty values."""
+    cells = "".join(f"<tr><th>{html.escape(k)}</th><td>{v}</td></tr>" for k, v in pairs if v)
+    return f'<table class="atlas-rec">{cells}</table>' if cells else ""
+
+
+def has_geometry(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    geoms = gdf.geometry
+    return (~(geoms.isna() | geoms.is_empty)).to_numpy()
+
+
+def _latlon(geom) -> list[float]:
+    return [round(float(geom.y), _POINT_DIGITS), round(float(geom.x), _POINT_DIGITS)]
+
+
+def _round_coords(obj):
+    if isinstance(obj, float | int):
+        return round(float(obj), _POLY_DIGITS)
+    return [_round_coords(o) for o in obj]
+
+
+def geojson_geometry(geom) -> dict:
+    """A GeoJSON geometry (lon, lat) with coordinates rounded to ~10 m."""
+    mapping = geom.__geo_interface__
+    return {"type": mapping["type"], "coordinates": _round_coords(mapping["coordinates"])}
+
+
+def _symbol(shape: str, fill: str, stroke: str = "#222222", *, size: int = 14, dash: bool = False,
+            opacity: float = 1.0, mark: str = "", halo: bool = False) -> dict:
+    return {"shape": shape, "fill": fill, "stroke": stroke, "size": size, "dash": dash,
+            "opacity": opacity, "mark": mark, "halo": halo}
+
+
+def _split(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"[;|/,()]", display_text(text)) if p.strip()]
+
+
+def _keys(*texts) -> list[str]:
+    """Search keys (:func:`atlas.names.keys`) of names and their parts, sorted."""
+    out: set[str] = set()
+    for text in texts:
+        t = display_text(text)
+        if not t:
+            continue
+        out |= names.keys(t)
+        for part in _split(t):
+            out |= names.keys(part)
+    return sorted(out)
+
+
+class _Symbols:
+    """Distinct symbols of a layer, numbered in order of first use."""
+
+    def __init__(self):
+        self.table: list[dict] = []
+        self._index: dict[str, int] = {}
+
+    def __call__(self, sym: dict) -> int:
+        key = json.dumps(sym, sort_keys=True)
+        if key not in self._index:
+            self._index[key] = len(self.table)
+            self.table.append(sym)
+        return self._index[key]
+
+
+# --- layers -------------------------------------------------------------------
+
+
+def _breaks(values: np.ndarray, n: int = 5) -> list[int]:
+    """Upper class limits of an equal-interval classification with round steps."""
+    top = max(float(np.nanmax(values)), 1.0)
+    step = max(1, math.ceil(top / n / 5) * 5) if top > 25 else max(1, math.ceil(top / n))
+    return [step * (i + 1) for i in range(n)]
+
+
+def provinces_spec(prov: gpd.GeoDataFrame, mines: gpd.GeoDataFrame, search: list) -> dict:
+    counts = mines["province"].value_counts() if "province" in mines else pd.Series(dtype=int)
+    reported = pd.to_numeric(prov["reported_mines"]).to_numpy()
+    limits = _breaks(reported)
+    styles = [{"fillColor": c, "color": "#5b4636", "weight": 1.2, "fillOpacity": 0.55}
+              for c in RAMP]
+    feats = []
+    for i, (_, r) in enumerate(prov[has_geometry(prov)].iterrows()):
+        n = int(r["reported_mines"])
+        cls = next(k for k, lim in enumerate(limits) if n <= lim or k == len(limits) - 1)
+        geolocated = int(counts.get(r["name_en"], 0))
+        head = f'<b>{_e(r["name_en"])}</b> <span lang="ko">{_e(r["name_ko"])}</span>'
+        tip = (f'{head}<br>{n} mines reported ({_e(r["reported_share_pct"])}% of 360, '
+               f'{_e(r["report_ref"])})<br>{geolocated} geolocated in the atlas (mines layer)')
+        popup = f"<h3>{head}</h3>" + _rows([
+            ("Mines reported", f'{n} ({_e(r["reported_share_pct"])}% of 360)'),
+            ("Report reference", _e(r["report_ref"])),
+            ("Geolocated mines", f"{geolocated} (points of the mines layer joined to this province)"),
+            ("Special cities folded in", _e(r.get("folded_units"))),
+            ("Other names", _e(r.get("name_variants", "")).replace("|", "; ")),
+            ("Area", f'{_e(r["area_km2"])} km²'),
+            ("Boundary", f'{_e(r["boundary_source"])} ({_e(r["boundary_vintage"])})'),
+        ])
+        feats.append({"g": geojson_geometry(r.geometry), "s": cls, "t": tip, "p": popup})
+        search.append(_entry("provinces", i, r["name_en"], _keys(
+            r["name_en"], r["name_ko"], r.get("name_mr"), r.get("name_rr"),
+            *str(r.get("name_variants", "")).split("|"))))
+    lows = [0, *[lim + 1 for lim in limits[:-1]]]
+    items = [{"swatch": styles[k], "label": f"{lo}–{hi} mines reported"}
+             for k, (lo, hi) in enumerate(zip(lows, limits))]
+    return {"kind": "polygons", "styles": styles, "features": feats, "legend": {
+        "items": items,
+        "note": ("Counts are the report's Table 2 (360 mines, by province, special cities folded in); "
+                 "the report gives no coordinates for them. The tooltip adds how many mines the atlas "
+                 "has located in each province."),
+    }}
+
+
+def counties_spec(cnty: gpd.GeoDataFrame, search: list) -> dict:
+    style = {"fillColor": "#000000", "fillOpacity": 0.0, "color": "#6b6b6b", "weight": 0.7,
+             "dashArray": "3 3"}
+    feats = []
+    for i, (_, r) in enumerate(cnty[has_geometry(cnty)].iterrows()):
+        label = " ".join(x for x in (_e(r["name_en"]), f'<span lang="ko">{_e(r["name_ko"])}</span>') if x)
+        feats.append({"g": geojson_geometry(r.geometry), "s": 0,
+                      "t": f'{label}<br>{_e(r["province"])}'})
+        search.append(_entry("counties", i, display_text(r["name_en"]) or display_text(r["name_ko"]),
+                             _keys(r["name_en"], r["name_ko"]), display_text(r["province"])))
+    return {"kind": "polygons", "styles": [style], "features": feats, "legend": {
+        "items": [{"swatch": style, "label": "county-level unit (OpenStreetMap 2020, ODbL)"}]}}
+
+
+_MINE_PRECISION = {
+    "site": ("filled: the mine's site", {}),
+    "approximate": ("pale, dashed: approximate (mine area or district)", {"dash": True, "opacity": 0.35}),
+    "town": ("hollow with T: the town, not the mine", {"opacity": 0.0, "mark": "T", "dash": True}),
+}
+
+
+def _mine_symbol(cls: str, precision: str) -> dict:
+    colour = COMMODITY_COLOURS.get(cls, "#777777")
+    _, extra = _MINE_PRECISION.get(precision, _MINE_PRECISION["approximate"])
+    return _symbol("circle", colour, colour, **extra)
+
+
+def mines_spec(mines: gpd.GeoDataFrame, search: list) -> dict:
+    syms = _Symbols()
+    feats = []
+    for i, (_, r) in enumerate(mines[has_geometry(mines)].iterrows()):
+        precision = display_text(r["precision"])
+        town = precision == "town"
+        popup = (f'<h3>{_e(r["name"])}</h3>'
+                 + ('<p class="atlas-warn">Town-level location: the point is the town, '
+                    "not the mine's location.</p>" if town else "")
+                 + _rows([
+                     ("Also known as", _e(r["alt_names"])),
+                     ("Commodity", f'{_e(r["commodity"])} ({_e(r["commodity_class"])})'),
+                     ("Location", _admin(r)),
+                     ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
+                     ("Precision", f'{_e(precision)}: {_e(r["location_precision"])}'),
+                     ("Status", _e(r["status"])),
+                     ("Type", _e(r["feature_type"])),
+                     ("Source", _e(r["source"])),
+                     ("Source reference", _e(r["source_ref"])),
+                     ("Licence", _e(r["licence"])),
+                     ("Other published coordinates", _e(r.get("cross_checks"))),
+                     ("Notes", _e(r["notes"])),
+                 ]))
+        feats.append({"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
+                      "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
+                      "p": popup})
+        search.append(_entry("mines", i, r["name"], _keys(r["name"], *_split(r["alt_names"])),
+                             display_text(r["commodity"])))
+    items = [{"sym": _symbol("circle", c, c), "label": cls} for cls, c in COMMODITY_COLOURS.items()]
+    items += [{"sym": _mine_symbol("", p), "label": label}
+              for p, (label, _) in _MINE_PRECISION.items()]
+    return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
+        "items": items,
+        "note": ("Colour: commodity class (report Table 1). Symbol: how sure the location is. "
+                 "Only mines with open, cited coordinates are drawn; the report's 360 are counted by province."),
+    }}
+
+
+_ROLE_SYMBOL = {
+    "the mine": ("filled: the named mine itself", {}),
+    "a mine of the district": ("pale: a mine of the named district", {"opacity": 0.4}),
+    "a nearby mine, not the named one": ("dashed: a nearby mine, not the named one",
+                                         {"opacity": 0.15, "dash": True}),
+    "town proxy, not the mine's location": ("hollow with T, labelled: town proxy, NOT the mine's location",
+                                            {"opacity": 0.0, "dash": True, "mark": "T"}),
+}
+
+
+def _named_symbol(cls: str, role: str) -> dict:
+    colour = COMMODITY_COLOURS.get(cls, "#777777")
+    _, extra = _ROLE_SYMBOL.get(role, _ROLE_SYMBOL["a nearby mine, not the named one"])
+    return _symbol("star", colour, colour, size=18, **extra)
+
+
+def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
+    syms = _Symbols()
+    feats = []
+    located = has_geometry(named)
+    i = 0
+    for ok, (_, r) in zip(located, named.iterrows()):
+        keys = _keys(*_split(r["name_in_report"]), *_split(r["alt_names"]), r["county_or_place"])
+        if not ok:
+            search.append(_entry("named_mines", -1, r["name_in_report"], keys,
+                                 "no public coordinate: not on the map"))
+            continue
+        role = display_text(r["location_role"])
+        proxy = bool(r["is_town_proxy"])
+        warn = ('<p class="atlas-warn">Town proxy: this point is a town near the mine, '
+                "<b>not the mine's location</b>.</p>") if proxy else ""
+        popup = (f'<h3>{_e(r["name_in_report"])}</h3>{warn}' + _rows([
+            ("What the point is", _e(role)),
+            ("Also known as", _e(r["alt_names"])),
+            ("Commodity", f'{_e(r["commodity"])} ({_e(r["commodity_class"])})'),
+            ("Province in the report", _e(r["province_as_given"])),
+            ("County or place", _e(r["county_or_place"])),
+            ("Location (spatial join)", _admin(r)),
+            ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
+            ("Precision", f'{_e(r["precision"])}: {_e(r["location_precision"])}'),
+            ("Source", _e(r["source"])), ("Licence", _e(r["licence"])),
+            ("Notes", _e(r["notes"])),
+            ("Report discrepancy", _e(r.get("discrepancy_ref"))),
+        ]))
+        feat = {"c": _latlon(r.geometry), "s": syms(_named_symbol(r["commodity_class"], role)),
+                "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', "p": popup}
+        if proxy:
+            feat["label"] = "town proxy, not the mine's location"
+        feats.append(feat)
+        search.append(_entry("named_mines", i, r["name_in_report"], keys, role))
+        i += 1
+    _spread_labels([f for f in feats if "label" in f])
+    missing = [display_text(n) for n, ok in zip(named["name_in_report"], located) if not ok]
+    items = [{"sym": _named_symbol("", role), "label": label}
+             for role, (label, _) in _ROLE_SYMBOL.items()]
+    return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
+        "items": items,
+        "note": ("Colour: commodity class, as for mines. "
+                 + (f"Named in the report but with no public coordinate (not drawn): {'; '.join(missing)}."
+                    if missing else "")),
+    }}
+
+
+def _spread_labels(feats: list[dict], near_deg: float = 0.6, step_px: int = 18) -> None:
+    """Offset the permanent labels of points close together so that they do not overlap."""
+    done: set[int] = set()
+    order = sorted(range(len(feats)), key=lambda k: -feats[k]["c"][0])
+    for k in order:
+        if k in done:
+            continue
+        group = [j for j in order if j not in done and abs(feats[j]["c"][0] - feats[k]["c"][0]) < near_deg
+                 and abs(feats[j]["c"][1] - feats[k]["c"][1]) < 2 * near_deg]
+        for rank, j in enumerate(group):
+            feats[j]["dy"] = round((rank - (len(group) - 1) / 2) * step_px)
+            done.add(j)
+
+
+def deposits_spec(dep: gpd.GeoDataFrame, search: list) -> dict:
+    styles, index = [], {}
+    feats = []
+    for i, (_, r) in enumerate(dep[has_geometry(dep)].iterrows()):
+        cls = display_text(r["commodity_class"])
+        if cls not in index:
+            colour = COMMODITY_COLOURS.get(cls, "#777777")
+            index[cls] = len(styles)
+            styles.append({"fillColor": colour, "color": colour, "weight": 2, "fillOpacity": 0.12,
+                           "dashArray": "6 4"})
+        where = "; ".join(_split(r["provinces"]))
+        popup = f'<h3>{_e(r["commodity"])}</h3>' + _rows([
+            ("Region", _e(where)), ("Note", _e(r["region_note"])),
+            ("The report says", f'<q>{_e(r["quote"])}</q>'),
+            ("Where in the report", f'{_e(r["section"])} ({_e(r["report_ref"])})'),
+            ("Precision", _e(r["precision"])), ("Licence", _e(r["licence"])),
+        ])
+        feats.append({"g": geojson_geometry(r.geometry), "s": index[cls],
+                      "t": f'{_e(r["commodity"])} deposits<br>{_e(where)}', "p": popup})
+        search.append(_entry("mineral_deposits", i, f'{display_text(r["commodity"])} deposits',
+                             _keys(r["commodity"]), where))
+    items = [{"swatch": styles[k], "label": f"{cls} deposits (as the named provinces)"}
+             for cls, k in index.items()]
+    return {"kind": "polygons", "styles": styles, "features": feats, "legend": {
+        "items": items,
+        "note": "Each region is the province(s) the report's text names: coarser than the deposit itself.",
+    }}
+
+
+def _admin(r) -> str:
+    parts = []
+    county = _e(r.get("county"))
+    if county:
+        ko = _e(r.get("county_ko"))
+        parts.append(county + (f' <span lang="ko">{ko}</span>' if ko else ""))
+    if display_text(r.get("province")):
+        parts.append(_e(r.get("province")))
+    text = ", ".join(parts)
+    if display_text(r.get("admin_method")) == "nearest":
+        text += f' (nearest unit, point {_e(r.get("admin_distance_km"))} km outside the generalised boundary)'
+    return text
+
+
+def _finding_order(f) -> tuple:
+    start, end = display_text(f.get("date_start")), display_text(f.get("date_end"))
+    return (start or end or "9999", end or "9999", display_text(f.get("finding_id")))
+
+
+def _camp_symbol(kind: str, status: str, precision: str) -> dict:
+    return _symbol(KIND_SHAPES.get(kind, "diamond"), STATUS_COLOURS.get(status, "#ffffff"), "#1a1a1a",
+                   size=16, halo=precision == "camp-area", dash=precision == "uncertain",
+                   mark="?" if precision == "uncertain" else "")
+
+
+def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
+    kind = display_text(r["kind"])
+    number = display_text(r["number"])
+    sub = KIND_LABELS.get(kind, kind) + (f" No. {number}" if number else "") + f" · {display_text(r['site_id'])}"
+    has_geom = r.geometry is not None and not r.geometry.is_empty
+    coords = f"{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)" if has_geom else "no public coordinate"
+    given = ", ".join(x for x in (_e(r["county_as_given"]), _e(r["province_as_given"])) if x)
+    out = [f'<h3>{_e(r["name"])} <span lang="ko">{_e(r["name_ko"])}</span></h3>',
+           f'<p class="atlas-sub">{html.escape(sub)}</p>',
+           _rows([
+               ("Also known as", _e(r["alt_names"])),
+               ("Location", _admin(r)),
+               ("As the sources give it", given),
+               ("Coordinates", html.escape(coords)),
+               ("Precision", f'{_e(r["precision"])}: {_e(r["location_precision"])}'),
+               ("Coordinate source", _e(r["source"])),
+               ("Status", f'{_e(r["status"])} <span class="atlas-tag">{_e(r["status_class"])}</span>'),
+               ("Status date", _e(r["status_date"]) or "not given"),
+               ("Evidence", _evidence_text(r)),
+               ("Agency", _e(r["agency"])),
+               ("Area", _e(r["area_km2"])),
+               ("Prisoners (estimates)", _e(r["prisoners_estimate"])),
+           ])]
+    if findings:
+        items = []
+        for f in sorted(findings, key=_finding_order):
+            page = _e(f.get("page"))
+            year = first_year(f.get("date_start"), f.get("date_end"))
+            basis = _e(f.get("evidence_basis"))
+            hand = _e(f.get("testimony_hand"))
+            items.append(
+                f'<li class="atlas-finding" data-y="{year or ""}">'
+                f'<span class="atlas-when">{_e(f.get("observed_text")) or "undated"}</span> '
+                f'<span class="atlas-tag">{_e(f.get("finding_type"))}</span> '
+                f'<span class="atlas-tag atlas-basis">{basis}{", " + hand if hand else ""}</span> '
+                f'{_e(f.get("description"))}'
+                f'<span class="atlas-src">Source: {_e(f.get("source_report"))}'
+                f'{", p. " + page if page else ""}</span></li>')
+        out.append(f'<h4>Findings, oldest first ({len(findings)})</h4><p class="atlas-asof"></p>'
+                   '<ol class="atlas-findings">' + "".join(items) + "</ol>")
+    else:
+        out.append('<p class="atlas-sub">No dated findings recorded.</p>')
+    if len(candidates):
+        rows = "".join(
+            f'<li>{_e(c["source"])}: {c.geometry.y:.6f}, {c.geometry.x:.6f}'
+            f' ({_e(c["distance_km_from_atlas_point"])} km from this point'
+            f'{", the point used here" if bool(c["is_atlas_point"]) else ""})</li>'
+            for _, c in candidates.iterrows() if c.geometry is not None and not c.geometry.is_empty)
+        out.append(f"<h4>Published coordinates ({len(candidates)})</h4><ul>{rows}</ul>")
+    out.append(f'<p class="atlas-src">Licence: {_e(r["licence"])}</p>')
+    return "".join(out)
+
+
+def _evidence_text(r) -> str:
+    tier, label = display_text(r.get("evidence_tier")), _e(r.get("evidence_tier_label"))
+    if not tier:
+        return ""
+    latest = _e(r.get("latest_evidence_date")) or "none dated"
+    disagree = "; the sources disagree" if str(r.get("sources_disagree")) in ("True", "1") else ""
+    return f"tier {html.escape(tier)}: {label}; latest dated evidence {latest}{disagree}"
+
+
+def camps_spec(camps, findings, candidates, search: list) -> dict:
+    """The camps layer: one marker per located camp, its popup, and its status per year.
+
+    Each feature carries ``ys``, one letter per year from ``time.first`` to
+    ``time.last`` (``a`` active, ``c`` closed, ``r`` relocated, ``u`` unknown,
+    by :func:`atlas.evidence.status_from_findings` as of 31 December), and
+    ``yt``, its symbol for each status: the map's year slider recolours the
+    camps from these, with no rule of its own.
+    """
+    syms = _Symbols()
+    feats = []
+    by_site = {s: g.to_dict("records") for s, g in findings.groupby("site_id")} if len(findings) else {}
+    first, last = year_span(findings) if len(findings) else (0, 0)
+    yearly = yearly_status(findings, camps["site_id"], first, last) if len(findings) else {}
+    cand_by_site = dict(iter(candidates.groupby("site_id"))) if len(candidates) else {}
+    located = has_geometry(camps)
+    i = 0
+    for ok, (_, r) in zip(located, camps.iterrows()):
+        site = display_text(r["site_id"])
+        keys = _keys(r["name"], r["name_ko"], *_split(r["alt_names"]), site, r["county_as_given"])
+        if not ok:
+            search.append(_entry("camps", -1, r["name"], keys, "no public coordinate: not on the map"))
+            continue
+        popup = _camp_popup(r, by_site.get(site, []), cand_by_site.get(site, candidates.iloc[0:0]))
+        status = display_text(r["status_class"])
+        head = f'{_e(r["name"])}<br>{_e(KIND_LABELS.get(display_text(r["kind"]), r["kind"]))}'
+        precision = display_text(r["precision"])
+        feats.append({
+            "c": _latlon(r.geometry), "s": syms(_camp_symbol(r["kind"], status, precision)),
+            "t": f'{head} · {_e(status)}'
+                 + (f' ({_e(r["status_date"])})' if display_text(r["status_date"]) else ""),
+            "tn": head, "id": site,
+            "ys": "".join(x[0] for x in yearly.get(site, [])),
+            "yt": [syms(_camp_symbol(r["kind"], x, precision)) for x in STATUSES],
+            "p": popup})
+        search.append(_entry("camps", i, r["name"], keys, KIND_LABELS.get(display_text(r["kind"]), "")))
+        i += 1
+    grey = "#d9d9d9"
+    items = [{"sym": _symbol(shape, grey, "#1a1a1a", size=16), "label": KIND_LABELS[k]}
+             for k, shape in KIND_SHAPES.items()]
+    items += [{"sym": _symbol("circle", c, "#1a1a1a", size=12), "label": f"status: {s}"}
+              for s, c in STATUS_COLOURS.items()]
+    items += [
+        {"sym": _symbol("square", grey, "#1a1a1a", size=16, halo=True),
+         "label": "dashed halo: a point within a camp area of many km², not a building"},
+        {"sym": _symbol("square", grey, "#1a1a1a", size=16, dash=True, mark="?"),
+         "label": "dashed with ?: location uncertain"},
+    ]
+    missing = [display_text(n) for n, ok in zip(camps["name"], located) if not ok]
+    known = sorted(y for y in (first_year(a, b) for a, b in zip(findings["date_start"],
+                                                                 findings["date_end"])) if y)
+    time = {"first": first, "last": last, "window": WINDOW_YEARS, "statuses": list(STATUSES),
+            "finding_years": known, "findings": len(findings),
+            "colours": {x: STATUS_COLOURS.get(x, "#ffffff") for x in STATUSES}}
+    return {"kind": "points", "symbols": syms.table, "features": feats, "time": time, "legend": {
+        "items": items,
+        "note": ("Shape: kind of site. Colour: status (contested = sources disagree; the popup gives "
+                 "the status date); with the year control, the status as of 31 December of that year "
+                 f"by the atlas's rule (an 'active' finding counts for {WINDOW_YEARS} years after its "
+                 "last day; no finding then: unknown). "
+                 + (f"Without a public coordinate (not drawn): {'; '.join(missing)}." if missing else "")),
+    }}
+
+
+def rings_spec(camps: gpd.GeoDataFrame, radii: tuple) -> dict:
+    feats = []
+    az = np.linspace(0.0, 360.0, 96, endpoint=False)
+    for _, r in camps[has_geometry(camps)].iterrows():
+        x, y = float(r.geometry.x), float(r.geometry.y)
+        rings = []
+        for km in radii:
+            lons, lats, _ = GEOD.fwd(np.full(az.size, x), np.full(az.size, y), az,
+                                     np.full(az.size, km * 1000.0))
+            rings.append([[round(float(la), 5), round(float(lo), 5)] for la, lo in zip(lats, lons)])
+        feats.append({"rings": rings, "km": list(radii),
+                      "t": f'{_e(r["name"])}: {" / ".join(str(k) for k in radii)} km (geodesic)'})
+    style = {"color": "#7a1f1f", "weight": 1.2, "dashArray": "4 4", "fill": False}
+    return {"kind": "rings", "style": style, "features": feats, "legend": {
+        "items": [{"line": style, "label": f"{' / '.join(str(k) for k in radii)} km from the camp point"}],
+        "note": "True distances on the WGS84 ellipsoid (pyproj.Geod), not circles drawn on the flat map.",
+    }}
+
+
+def candidates_spec(cands: gpd.GeoDataFrame, camps: gpd.GeoDataFrame) -> dict:
+    camp_pt = {s: g for s, g in zip(camps["site_id"], camps.geometry)
+               if g is not None and not g.is_empty}
+    camp_name = dict(zip(camps["site_id"], camps["name"]))
+    feats = []
+    for _, c in cands[has_geometry(cands)].iterrows():
+        site = display_text(c["site_id"])
+        target = camp_pt.get(site)
+        same = bool(c["is_atlas_point"])
+        dist = display_text(c["distance_km_from_atlas_point"])
+        popup = f"<h3>{_e(camp_name.get(site, site))}</h3>" + _rows([
+            ("Published by", _e(c["source"])),
+            ("Coordinates", f"{c.geometry.y:.6f}, {c.geometry.x:.6f}"),
+            ("Note", _e(c["note"])),
+            ("Distance from the atlas point", f"{html.escape(dist)} km (geodesic)" if dist else
+             "the camp has no atlas point"),
+            ("Used by the atlas", "yes, this is the point the atlas uses" if same else "no"),
+        ])
+        feats.append({"c": _latlon(c.geometry),
+                      "to": _latlon(target) if (target is not None and not same) else None,
+                      "same": same, "p": popup,
+                      "t": f'{_e(c["source"])}: {html.escape(dist) + " km" if dist else "no atlas point"}'})
+    return {"kind": "candidates", "features": feats, "legend": {
+        "items": [{"sym": _symbol("circle", "#ff9f1c", "#8a4b00", size=10), "label": "a published coordinate"},
+                  {"sym": _symbol("circle", "#ffffff", "#8a4b00", size=10),
+                   "label": "the published coordinate the atlas uses"},
+                  {"line": {"color": "#8a4b00", "dashArray": "2 4", "weight": 1.5},
+                   "label": "line to the point the atlas uses (popup: source, distance)"}],
+        "note": "Where sources disagree on a camp's location.",
+    }}
+
+
+def _entry(layer: str, index: int, label, keys: list[str], note: str = "") -> dict:
+    return {"l": layer, "i": index, "n": display_text(label), "k": keys, "x": display_text(note)}
+
+
+# --- rasters -------------------------------------------------------------------
+
+
+def _ramp_rgb(t: np.ndarray, colours=DENSITY_RAMP) -> np.ndarray:
+    stops = np.linspace(0.0, 1.0, len(colours))
+    rgb = np.array([[int(c[i:i + 2], 16) for i in (1, 3, 5)] for c in colours], float)
+    return np.stack([np.interp(t, stops, rgb[:, k]) for k in range(3)], axis=-1)
+
+
+def _warp(path: Path, bands: list[int] | None = None):
+    """Read a GeoTIFF warped to Web Mercator (at most 1024 px a side): array and lat/lon bounds."""
+    import rasterio
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    with rasterio.open(path) as src:
+        if src.crs is None:
+            raise InputError(f"{path} has no CRS: the map cannot place it")
+        bands = bands or list(range(1, min(src.count, 3) + 1))
+        _, width, height = calculate_default_transform(src.crs, "EPSG:3857", src.width, src.height,
+                                                       *src.bounds)
+        scale = max(width, height) / _RASTER_MAX_PX
+        if scale > 1:
+            width, height = max(1, round(width / scale)), max(1, round(height / scale))
+        transform, width, height = calculate_default_transform(
+            src.crs, "EPSG:3857", src.width, src.height, *src.bounds, dst_width=width, dst_height=height)
+        data = src.read(bands, masked=True).astype("float64").filled(np.nan)
+        out = np.full((len(bands), height, width), np.nan)
+        reproject(data, out, src_transform=src.transform, src_crs=src.crs, src_nodata=np.nan,
+                  dst_transform=transform, dst_crs="EPSG:3857", dst_nodata=np.nan,
+                  resampling=Resampling.bilinear)
+        meta = {"units": (src.units[0] if src.units else "") or src.tags(bands[0]).get("units", "")
+                or src.tags().get("units", ""),
+                "description": (src.descriptions[0] if src.descriptions else "") or
+                src.tags().get("description", ""), "dtype": src.dtypes[0], "count": src.count}
+    left, top = transform.c, transform.f
+    right, bottom = left + width * transform.a, top + height * transform.e
+    to_ll = Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+    (w, e), (s, n) = to_ll.transform([left, right], [bottom, top])
+    bounds = [[round(s, 6), round(w, 6)], [round(n, 6), round(e, 6)]]
+    return out, bounds, meta
+
+
+def density_spec(path: Path) -> dict:
+    data, bounds, meta = _warp(path, [1])
+    v = data[0]
+    valid = np.isfinite(v) & (v > 0)
+    vmax = float(v[valid].max()) if valid.any() else 0.0
+    t = np.where(valid, v / vmax if vmax else 0.0, 0.0)
+    rgba = np.zeros((*v.shape, 4), np.uint8)
+    rgba[..., :3] = np.round(_ramp_rgb(t)).astype(np.uint8)
+    rgba[..., 3] = np.where(valid, 200, 0).astype(np.uint8)
+    unit = display_text(meta["units"])
+    desc = display_text(meta["description"])
+    return {"kind": "images", "features": [{
+        "url": _assets.data_uri(_assets.png_rgba(rgba), "image/png"), "bounds": bounds, "opacity": 0.8,
+        "t": html.escape(path.name)}], "legend": {
+        "items": [{"gradient": list(DENSITY_RAMP), "min": "0 (transparent)",
+                   "max": f"{vmax:.3g}{' ' + unit if unit else ''}"}],
+        "note": f"{desc + ': ' if desc else ''}from {path.name}; colour stretched linearly from 0 to the maximum.",
+    }}
+
+
+def chip_spec(path: Path) -> dict:
+    data, bounds, meta = _warp(path)
+    finite = np.all(np.isfinite(data), axis=0)
+    if data.shape[0] >= 3 and meta["dtype"] == "uint8":
+        rgb = np.nan_to_num(data[:3]).clip(0, 255)
+    else:
+        rgb = np.empty((3, *data.shape[1:]))
+        for k in range(3):
+            band = data[min(k, data.shape[0] - 1)]
+            lo, hi = (np.nanpercentile(band, (2, 98)) if finite.any() else (0.0, 1.0))
+            rgb[k] = np.clip((np.nan_to_num(band, nan=lo) - lo) / ((hi - lo) or 1.0), 0, 1) * 255
+    rgba = np.zeros((*data.shape[1:], 4), np.uint8)
+    rgba[..., :3] = np.round(np.moveaxis(rgb, 0, -1)).astype(np.uint8)
+    rgba[..., 3] = np.where(finite, 255, 0).astype(np.uint8)
+    return {"url": _assets.data_uri(_assets.png_rgba(rgba), "image/png"), "bounds": bounds,
+            "opacity": 1.0, "t": html.escape(path.name)}
+
+
+# --- user layers ------------------------------------------------------------------
+
+
+def user_spec(name: str, gdf, colour: str) -> dict:
+    """A user layer: points packed for the one-canvas renderer (:mod:`atlas._packing`), other shapes as GeoJSON."""
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        raise InputError(f"extra layer {name!r} is not a GeoDataFrame")
+    if gdf.crs is None:
+        raise InputError(f"extra layer {name!r} has no CRS: set one (e.g. gdf.set_crs(4326))")
+    gdf = gdf[has_geometry(gdf)]
+    gdf = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
+    src = [c for c in gdf.columns if c != gdf.geometry.name][:30]
+    cols = [str(c) for c in src]
+    is_point = (gdf.geometry.geom_type == "Point").to_numpy()
+    points = gdf.geometry.to_numpy()[is_point]
+    lon, lat = shapely.get_x(points), shapely.get_y(points)
+    order = np.concatenate([np.flatnonzero(is_point), np.flatnonzero(~is_point)])
+    # a value repeated on many rows is written once; a column with one value on every row (the
+    # source file, its sha256, the import time, ...) once for the layer
+    packed, consts = _packing.pack_columns(
+        {str(c): _packing.json_values(gdf[c].to_numpy()[order]) for c in src},
+        *((lon, lat) if is_point.all() else (None, None)))
+    spec = {"kind": "user", "colour": colour, "n": int(is_point.sum()), "columns": cols, "cols": packed,
+            "consts": consts, "geoms": [geojson_geometry(g) for g in gdf.geometry[~is_point]], "legend": {
+                "items": [{"sym": _symbol("circle", colour, "#ffffff", size=10), "label": f"{len(gdf)} features"}],
+                "note": "Your layer: point at a feature for its name, click it for all its attributes."}}
+    if len(points):
+        spec["xy"] = _packing.pack_points(lon, lat)
+    return spec
+
+
+USER_COLOURS = ("#0b7285", "#c2255c", "#5f3dc4", "#e67700", "#2b8a3e")

@@ -1,0 +1,527 @@
+"""Name search: find a camp, mine, county or province by any name, id or number.
+
+:func:`find` resolves a camp, mine, county or province from its id
+(``KLS-14``), its number with kind (``kwan-li-so 14``, ``camp 14``, ``14``)
+or its name in any romanization or in Hangul (``Kaechon``, ``Kaech'ŏn``,
+``Gaecheon``, ``개천``), through :func:`atlas.names.keys`. Every candidate
+comes back, ranked, with how it matched; :func:`resolve` insists on exactly
+one and raises :class:`~atlas.errors.AmbiguousError` (listing the
+candidates) or :class:`~atlas.errors.NotFoundError` (with the closest names)
+otherwise. The name index is cached per GeoPackage (path, modification
+time, size).
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import itertools
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import io, names, sources
+from .admin import gpkg_key
+from .errors import AmbiguousError, InputError, NotFoundError
+from .sites import Site, cached_layer, site_from_row, uniform_frame
+
+__all__ = ["FIND_LAYERS", "MATCH_SCORES", "find", "resolve"]
+
+#: Layers :func:`find` searches, in the order equal matches are listed.
+FIND_LAYERS = ("camps", "mines", "named_mines", "counties", "provinces", "mineral_deposits")
+#: How each kind of match scores (1 = certain).
+MATCH_SCORES = {
+    "exact id": 1.0,
+    "number and kind": 0.95,
+    "exact name": 0.9,
+    "number": 0.9,
+    "romanization fold": 0.8,
+    "part of name": 0.6,
+}
+_CAMP_KINDS = {
+    "kwanliso": "kwan-li-so", "kwalliso": "kwan-li-so", "kls": "kwan-li-so",
+    "politicalprisoncamp": "kwan-li-so", "관리소": "kwan-li-so",
+    "kyohwaso": "kyo-hwa-so", "khs": "kyo-hwa-so", "reeducationcamp": "kyo-hwa-so",
+    "prisonlabourcamp": "kyo-hwa-so", "prisonlaborcamp": "kyo-hwa-so", "교화소": "kyo-hwa-so",
+    "camp": None, "prisoncamp": None, "prison": None, "": None,
+}
+_NUMBER = re.compile(
+    r"(?P<kind>[a-z가-힣]*?)(?:no|number|nr|제)?(?P<num>\d{1,3})(?:호)?(?P<kind2>관리소|교화소)?"
+)
+# words too generic to identify a feature on their own
+_STOPWORDS = {
+    "mine", "mines", "coal", "mining", "complex", "youth", "hero", "district", "camp", "prison",
+    "the", "of", "and", "at", "with", "no", "kyo", "hwa", "so", "kyohwaso", "kwanliso", "county",
+    "city", "province", "site", "sites", "area", "mmi", "plant", "concentration", "uranium", "iron",
+    "copper", "gold", "lead", "zinc", "magnesite", "enterprise", "facility", "suspected",
+    "restricted", "remnant", "original", "mens", "womens", "associated", "second", "2nd",
+    "other", "zones", "zone", "revolutionizing", "total", "control", "hq", "entrance", "gate",
+    "km", "per", "gulag", "inc", "workers", "model", "village", "center", "correctional",
+    "numbering", "disputed", "hrnk", "map", "deposit", "region", "joint", "venture", "company",
+    "mineral", "ore", "blocks", "operated", "from", "by", "unclear", "link", "deposits",
+    "광산", "탄광", "관리소", "교화소", "청년",
+}
+
+
+# --- finding a site by name ----------------------------------------------------------------
+
+
+_ADMIN_LAYERS = {"counties", "provinces"}
+_ADMIN_SUFFIX = re.compile(r"(county|gun|kun|city|si|shi|province|do|guyok|kuyok|district|"
+                           r"특별시|직할시|특급시|구역|군|시|도)$")
+
+
+def _admin_suffix(norm: str) -> bool:
+    """The query ends with a county, city or province suffix (``Yodok County``, ``단천시``)."""
+    m = _ADMIN_SUFFIX.search(norm)
+    return bool(m) and len(norm) - len(m.group(1)) >= (2 if names.is_hangul(norm[0]) else 3)
+
+
+def _strip_suffix(norm: str) -> str:
+    if norm and all(names.is_hangul(ch) for ch in norm):
+        stripped = names.HANGUL_SUFFIXES.sub("", norm)
+        return stripped if len(stripped) >= 2 else norm
+    stripped = names.LATIN_SUFFIXES.sub("", norm)
+    return stripped if len(stripped) >= 3 else norm
+
+
+_NOT_LATIN = re.compile(r"[^0-9a-z]")
+
+
+def _norm(text: str) -> str:
+    """:func:`atlas.names.normalize`, with a fast path for ASCII text (user layers are large)."""
+    text = str(text or "")
+    if text.isascii():
+        return _NOT_LATIN.sub("", text.lower())
+    return names.normalize(text)
+
+
+def _name_keys(text: str) -> set[str]:
+    """:func:`atlas.names.keys`, with a fast path for ASCII text (the same keys; tested)."""
+    text = str(text or "")
+    if not text.isascii():
+        return names.keys(text)
+    base = _norm(text)
+    if not base:
+        return set()
+    out = {base}
+    for form in {base, names.LATIN_SUFFIXES.sub("", base)}:
+        if len(form) >= 3:
+            out.add(form)
+            out.add(names.rr_fold(form))
+    return out
+
+
+@functools.lru_cache(maxsize=100_000)
+def _keys(text: str) -> frozenset[str]:
+    """:func:`atlas.names.keys` without generic words (관리소, 제14호, mine) that name nothing."""
+    return frozenset(k for k in _name_keys(text)
+                     if k not in _STOPWORDS and not re.fullmatch(r"제?\d+호?", k))
+
+
+def _variants(*texts: object) -> list[str]:
+    """Every name a text holds: the whole, each ``;`` part, each part split at , / ( )."""
+    out: list[str] = []
+    for text in texts:
+        if text is None or (isinstance(text, float) and math.isnan(text)):
+            continue
+        text = str(text).strip()
+        if not text:
+            continue
+        out.append(text)
+        for part in re.split(r"[;|]", text):
+            part = re.sub(r"^[^:]{1,20}:\s*", "", part.strip())  # 'zones: Kuup-ri, ...'
+            out.append(part)
+            out += [p.strip() for p in re.split(r"[,/()]", part)]
+    seen, uniq = set(), []
+    for v in out:
+        if v and v not in seen and _norm(v):
+            seen.add(v)
+            uniq.append(v)
+    return uniq
+
+
+@functools.lru_cache(maxsize=100_000)
+def _parts(variant: str) -> tuple[str, ...]:
+    """Words (and pairs of words) of a name that could identify it on their own."""
+    words = [w for w in re.split(r"[\s,/();:&]+", variant) if w]
+    good = []
+    for w in words:
+        n = _norm(w)
+        if not n or n.isdigit() or n in _STOPWORDS or _strip_suffix(n) in _STOPWORDS:
+            good.append(None)
+            continue
+        hangul = all(names.is_hangul(ch) for ch in n)
+        good.append(w if len(n) >= (2 if hangul else 3) else None)
+    out = [w for w in good if w]
+    out += [f"{a} {b}" for a, b in itertools.pairwise(good) if a and b]
+    return tuple(out)
+
+
+@dataclass
+class _Entry:
+    layer: str
+    pos: int  # row position in the layer
+    id: str
+    name: str
+    kind: str
+    number: str = ""
+
+
+class _NameIndex:
+    """Inverted indexes from name keys to features, at three levels of match."""
+
+    def __init__(self, layers: dict[str, pd.DataFrame], geonames: pd.DataFrame | None):
+        self.entries: list[_Entry] = []
+        self.ids: dict[str, list[int]] = {}
+        self.exact: dict[str, list[tuple[int, str]]] = {}
+        self.fold: dict[str, list[tuple[int, str]]] = {}
+        self.part: dict[str, list[tuple[int, str]]] = {}
+        self.numbers: dict[int, list[int]] = {}
+        for layer, df in layers.items():
+            self._add_layer(layer, df, geonames)
+
+    def _add(self, table: dict, key: str, e: int, text: str) -> None:
+        if key:
+            table.setdefault(key, []).append((e, text))
+
+    def _add_layer(self, layer: str, df: pd.DataFrame, geonames: pd.DataFrame | None) -> None:
+        pres = uniform_frame(layer, df)
+        extra: dict[str, list[str]] = {}
+        if layer == "counties" and geonames is not None:
+            extra = _geonames_variants(df, geonames)
+        records = pd.DataFrame(df.drop(columns="geometry", errors="ignore")).to_dict("records")
+        for pos, (row, p) in enumerate(zip(records, pres.to_dict("records"))):
+            e = len(self.entries)
+            entry = _Entry(layer, pos, str(p["id"]), str(p["name"]), str(p["kind"] or ""))
+            ids = [p["id"]]
+            if layer == "camps":
+                texts = [row.get("name"), row.get("alt_names"), row.get("name_ko")]
+                num = re.match(r"\s*0*(\d+)", str(row.get("number") or ""))
+                if num:
+                    entry.number = num.group(1)
+                    self.numbers.setdefault(int(num.group(1)), []).append(e)
+            elif layer == "mines":
+                texts = [row.get("name"), row.get("alt_names")]
+            elif layer == "named_mines":
+                texts = [row.get("name_in_report"), row.get("alt_names")]
+            elif layer == "counties":
+                texts = [row.get("name_en"), row.get("name_ko"), row.get("name_hanja"),
+                         *extra.get(str(p["id"]), [])]
+                ids += [row.get("ocha_pcode"), row.get("wikidata")]
+            elif layer == "provinces":
+                texts = [row.get("name_en"), row.get("name_ko"), row.get("name_mr"),
+                         row.get("name_rr"), row.get("name_variants")]
+                ids += str(row.get("iso_3166_2") or "").split("|")
+            elif layer == "mineral_deposits":
+                texts = [p["name"], row.get("commodity")]
+            else:
+                texts = [p["name"]]
+            self.entries.append(entry)
+            for i in ids:
+                if i is not None and str(i).strip():
+                    self.ids.setdefault(_norm(str(i)), []).append(e)
+            for v in _variants(*texts):
+                norm = _norm(v)
+                self._add(self.exact, norm, e, v)
+                if _strip_suffix(norm) != norm:
+                    self._add(self.exact, _strip_suffix(norm), e, v)
+                for k in _keys(v):
+                    self._add(self.fold, k, e, v)
+                for w in _parts(v):
+                    for k in _keys(w):
+                        self._add(self.part, k, e, v)
+
+    def search(self, query: str, layers: Iterable[str] | None = None) -> list[dict]:
+        """Candidates for a query, best match per feature; empty when nothing matches.
+
+        A query with a county, city or province suffix (``Yodok County``,
+        ``Kaechon-si``, ``요덕군``) asks for the unit: other layers then match
+        it only as ``part of name`` unless one of their names is literally it.
+        """
+        qn = _norm(query)
+        allowed = set(layers) if layers else None
+        admin_query = _admin_suffix(qn)
+        found: dict[int, tuple[float, str, str]] = {}
+
+        def hit(e: int, match: str, text: str, literal: bool = False) -> None:
+            entry = self.entries[e]
+            if allowed is not None and entry.layer not in allowed:
+                return
+            if admin_query and not literal and entry.layer not in _ADMIN_LAYERS:
+                match = "part of name"
+            score = MATCH_SCORES[match]
+            if e not in found or score > found[e][0]:
+                found[e] = (score, match, text)
+
+        for e in self.ids.get(qn, []):
+            hit(e, "exact id", self.entries[e].id, literal=True)
+        m = _NUMBER.fullmatch(qn)
+        if m and (m.group("kind") or m.group("kind2") or "") in _CAMP_KINDS:
+            kind = _CAMP_KINDS[m.group("kind") or m.group("kind2") or ""]
+            for e in self.numbers.get(int(m.group("num")), []):
+                entry = self.entries[e]
+                if kind is None:
+                    hit(e, "number", f"{entry.kind} {entry.number}", literal=True)
+                elif entry.kind == kind:
+                    hit(e, "number and kind", f"{entry.kind} {entry.number}", literal=True)
+        for e, text in self.exact.get(qn, []):
+            hit(e, "exact name", text, literal=_norm(text) == qn)
+        if _strip_suffix(qn) != qn:
+            for e, text in self.exact.get(_strip_suffix(qn), []):
+                hit(e, "exact name", text)
+        for k in _keys(query):
+            for e, text in self.fold.get(k, []):
+                hit(e, "romanization fold", text)
+            for e, text in self.part.get(k, []):
+                hit(e, "part of name", text)
+        return [self._row(e, *found[e]) for e in found]
+
+    def fuzzy(self, query: str, layers: Iterable[str] | None = None, n: int = 8,
+              cutoff: float = 0.75) -> list[dict]:
+        """Features whose names are close to the query (difflib), with the ratio as score."""
+        qn = _norm(query)
+        allowed = set(layers) if layers else None
+        keys = [k for k, hits in self.exact.items()
+                if allowed is None or any(self.entries[e].layer in allowed for e, _ in hits)]
+        found: dict[int, tuple[float, str, str]] = {}
+        for key in difflib.get_close_matches(qn, keys, n=n, cutoff=cutoff):
+            ratio = difflib.SequenceMatcher(None, qn, key).ratio()
+            for e, text in self.exact[key]:
+                if allowed is not None and self.entries[e].layer not in allowed:
+                    continue
+                score = round(0.5 * ratio, 3)
+                if e not in found or score > found[e][0]:
+                    found[e] = (score, "fuzzy", text)
+        return [self._row(e, *found[e]) for e in found]
+
+    def _row(self, e: int, score: float, match: str, text: str) -> dict:
+        entry = self.entries[e]
+        return {"layer": entry.layer, "id": entry.id, "name": entry.name, "kind": entry.kind,
+                "match": match, "score": score, "matched": text, "_pos": entry.pos}
+
+
+def _geonames_variants(counties: pd.DataFrame, geonames: pd.DataFrame) -> dict[str, list[str]]:
+    """GeoNames names of the towns a county is named after (Kaech'ŏn → Kaechon county)."""
+    by_ko = {}
+    for _, c in counties.iterrows():
+        by_ko.setdefault(str(c.get("name_ko") or ""), []).append(c)
+    out: dict[str, list[str]] = {}
+    for _, g in geonames.iterrows():
+        town = _name_keys(g["name"])
+        alts = [a for a in str(g["alternatenames"] or "").split("|") if a]
+        for c in by_ko.get(str(g.get("osm_unit_ko") or ""), []):
+            county = _name_keys(c.get("name_en")) | _name_keys(c.get("name_ko"))
+            alt_keys = set().union(*(_name_keys(a) for a in alts)) if alts else set()
+            if town & county or alt_keys & county:  # the town the county is named after
+                out.setdefault(str(c["county_id"]), []).extend([g["name"], *alts])
+    return out
+
+
+_NAME_CACHE: dict[tuple, _NameIndex] = {}
+
+
+def _name_index(gpkg: Path | str | None) -> _NameIndex:
+    key = gpkg_key(gpkg)
+    if key not in _NAME_CACHE:
+        available = {n for n, g in io.list_layers(Path(gpkg) if gpkg else None)}
+        user = sorted(n for n in available if n.startswith("user_"))
+        layers = {n: cached_layer(n, gpkg) for n in (*FIND_LAYERS, *user) if n in available}
+        try:
+            geonames = sources.read_csv("boundaries/geonames_kp_cities500.csv")
+        except Exception:  # the GeoNames names are a bonus; the atlas layers suffice
+            geonames = None
+        _NAME_CACHE.clear()
+        _NAME_CACHE[key] = _NameIndex(layers, geonames)
+    return _NAME_CACHE[key]
+
+
+def _candidates_frame(rows: list[dict], gpkg: Path | str | None) -> gpd.GeoDataFrame:
+    layer_rank = {n: i for i, n in enumerate(FIND_LAYERS)}
+    rows = sorted(rows, key=lambda r: (-r["score"], layer_rank.get(r["layer"], 99), r["id"]))
+    extra = {"province": [], "county": [], "precision": [], "lon": [], "lat": [], "geometry": []}
+    for r in rows:
+        df = cached_layer(r["layer"], gpkg)
+        row = df.iloc[[r["_pos"]]]
+        p = uniform_frame(r["layer"], row).iloc[0]
+        geom = row.geometry.iloc[0] if isinstance(row, gpd.GeoDataFrame) else None
+        if geom is not None and geom.is_empty:
+            geom = None
+        rep = None if geom is None else (geom if geom.geom_type == "Point" else geom.representative_point())
+        extra["province"].append(p["province"])
+        extra["county"].append(p["county"])
+        extra["precision"].append(p["precision"])
+        extra["lon"].append(None if rep is None else round(rep.x, 6))
+        extra["lat"].append(None if rep is None else round(rep.y, 6))
+        extra["geometry"].append(geom)
+    out = pd.DataFrame([{k: v for k, v in r.items() if k != "_pos"} for r in rows],
+                       columns=["layer", "id", "name", "kind", "match", "score", "matched"])
+    for k, v in extra.items():
+        if k != "geometry":
+            out[k] = pd.Series(v, dtype=object)
+    return gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(extra["geometry"], crs="EPSG:4326"))
+
+
+def find(
+    query: str,
+    gpkg: Path | str | None = None,
+    layers: Iterable[str] | None = None,
+    fuzzy: bool = True,
+) -> gpd.GeoDataFrame:
+    """Every camp, mine, county or province a query may mean, ranked.
+
+    The query may be an id (``KLS-14``, ``M005``, ``KP-02``,
+    ``relation/5453657``), a camp number with or without its kind
+    (``kwan-li-so 14``, ``kyo-hwa-so 22``, ``camp 14``, ``14``) or a name in
+    any romanization or in Hangul (``Kaechon``, ``Kaech'ŏn``, ``Gaecheon``,
+    ``개천``); case, diacritics, apostrophes, hyphens and administrative
+    suffixes (``-gun``, ``County``, ``군``, ``시``) are ignored. Names come
+    from every name field of the layers and, for counties, from the GeoNames
+    alternate names of the town the county is named after.
+
+    Parameters
+    ----------
+    query : str
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    layers : iterable of str, optional
+        Search only these layers (default: camps, mines, named_mines,
+        counties, provinces, mineral_deposits and any ``user_`` layer).
+    fuzzy : bool, default True
+        When nothing matches exactly, return names close in spelling
+        (``match="fuzzy"``) instead of raising.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+        One row per feature, best first: ``layer``, ``id``, ``name``,
+        ``kind``, ``match`` (``exact id``, ``number and kind``, ``exact
+        name``, ``number``, ``romanization fold``, ``part of name`` or
+        ``fuzzy``), ``score`` (see :data:`MATCH_SCORES`), ``matched`` (the
+        name that matched), ``province``, ``county``, ``precision``, ``lon``,
+        ``lat`` (a point on an area) and the feature's geometry (EPSG:4326;
+        empty for a site without a public coordinate).
+
+    Raises
+    ------
+    NotFoundError
+        Nothing matches; the message lists the closest names (exit code 2).
+    InputError
+        An empty query.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> hits = atlas.find("Kaech'ŏn")
+    >>> {"KLS-14", "KHS-01", "M005"} <= set(hits["id"])
+    True
+    >>> sorted(atlas.find("22")["id"])
+    ['KHS-22', 'KLS-22']
+    >>> atlas.find("단천").iloc[0]["layer"] in {"counties", "camps"}
+    True
+    """
+    if not _norm(query or ""):
+        raise InputError("the query is empty: give a name, an id (KLS-14) or a camp number")
+    index = _name_index(gpkg)
+    rows = index.search(query, layers)
+    if not rows and fuzzy:
+        rows = index.fuzzy(query, layers)
+    if not rows:
+        raise NotFoundError(f"nothing in the atlas matches {query!r}", _suggestions(index, query, layers))
+    return _candidates_frame(rows, gpkg)
+
+
+def _suggestions(index: _NameIndex, query: str, layers: Iterable[str] | None) -> list[str]:
+    rows = index.fuzzy(query, layers, n=12, cutoff=0.45)
+    rows.sort(key=lambda r: -r["score"])
+    out = []
+    for r in rows:
+        label = f"{r['name']} ({r['id']})" if r["id"] != r["name"] else r["name"]
+        if label not in out:
+            out.append(label)
+    return out[:5]
+
+
+def resolve(
+    query: str | Site,
+    gpkg: Path | str | None = None,
+    layers: Iterable[str] | None = None,
+) -> Site:
+    """Exactly one feature for a query, or an error listing the candidates.
+
+    A query resolves when exactly one feature matches it by id, number or
+    name (in any romanization); features that only hold the query as a word
+    of a longer name (``Gaecheon Coal Mine`` for ``Kaechon``) count only when
+    nothing else matches. Otherwise it is ambiguous: ``Yodok`` is both
+    kwan-li-so 15 and Yodok County; ``KLS-15``, ``camp 15`` and ``Yodok
+    County`` are not.
+
+    Parameters
+    ----------
+    query : str or Site
+        As for :func:`find`; a :class:`Site` is returned as is.
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    layers : iterable of str, optional
+        Consider only these layers (e.g. ``["camps"]`` to make ``Yodok`` the camp).
+
+    Returns
+    -------
+    Site
+        With its geometry (None when it has no public coordinate) and a note
+        on what its location means for distances.
+
+    Raises
+    ------
+    AmbiguousError
+        Several candidates; ``.candidates`` holds them, ranked (exit code 2).
+    NotFoundError
+        Nothing, or only names close in spelling, matches; the message lists
+        the closest (exit code 2).
+
+    Examples
+    --------
+    >>> import atlas
+    >>> atlas.resolve("kwan-li-so 14").id
+    'KLS-14'
+    >>> atlas.resolve("Yodok", layers=["camps"]).id
+    'KLS-15'
+    >>> atlas.resolve("Kaechon")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    atlas.errors.AmbiguousError: 'Kaechon' matches ...
+    """
+    if isinstance(query, Site):
+        return query
+    hits = find(query, gpkg, layers, fuzzy=True)
+    ids = hits[hits["match"] == "exact id"]
+    named = hits[~hits["match"].isin(["part of name", "fuzzy"])]
+    parts = hits[hits["match"] == "part of name"]
+    if len(ids) == 1:
+        top = ids.iloc[0]
+    elif len(named) == 1 or (named.empty and len(parts) == 1):
+        top = (named if len(named) else parts).iloc[0]
+    elif named.empty and parts.empty:
+        labels = [f"{n} ({i})" for n, i in zip(hits["name"], hits["id"])][:5]
+        raise NotFoundError(f"nothing in the atlas is named {query!r}", labels)
+    else:
+        cands = named if len(named) else parts
+        listing = "; ".join(
+            f"{r.id} {r.name} [{r.layer}, {r.match}]" for r in cands.head(12).itertuples())
+        more = f" and {len(cands) - 12} more" if len(cands) > 12 else ""
+        if len(named) and len(parts):
+            more += ("; and by a word of a longer name: "
+                     + "; ".join(f"{r.id} {r.name}" for r in parts.head(6).itertuples()))
+        raise AmbiguousError(
+            f"{query!r} matches {len(cands)} features: {listing}{more}. Give an id "
+            "(e.g. KLS-14), add the kind (kwan-li-so 22, Yodok County) or restrict the layer.",
+            hits.drop(columns="geometry").to_dict("records"))
+    frame = cached_layer(top["layer"], gpkg)
+    pos = int(np.flatnonzero(uniform_frame(top["layer"], frame)["id"].to_numpy() == top["id"])[0])
+    return site_from_row(top["layer"], frame, pos)

@@ -1,0 +1,223 @@
+"""Sites: the feature a query measures from, and any layer's rows in uniform columns.
+
+A :class:`Site` is one feature of the atlas (or a point given by
+coordinates) with a note on what its location means for a distance measured
+from it. :func:`uniform_columns` gives the rows of any layer (atlas or
+``user_``) the same columns (id, name, kind, commodity, precision, source,
+province, county), so name search and distance queries treat every layer
+alike. :func:`cached_layer` reads a layer once per GeoPackage version.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import io
+from .admin import gpkg_key
+
+__all__ = ["Site", "cached_layer", "site_from_row", "uniform_columns", "uniform_frame"]
+
+# --- the site a query resolves to ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Site:
+    """One feature of the atlas (or a point given by coordinates) to measure from.
+
+    Attributes
+    ----------
+    layer : str
+        The layer it comes from (``"coordinates"`` for a point given as such).
+    id, name, kind : str
+    geometry : shapely geometry or None
+        In EPSG:4326; None when the atlas has no public coordinate for it.
+    precision : str
+        The layer's precision class (``site``, ``camp-area``, ``town proxy``, ...).
+    location_precision : str
+        The source's own words on how the location was fixed.
+    note : str
+        What the location means for a distance measured from it.
+    """
+
+    layer: str
+    id: str
+    name: str
+    kind: str
+    geometry: object
+    precision: str = ""
+    location_precision: str = ""
+    note: str = ""
+    attrs: dict = field(default_factory=dict, compare=False, repr=False)
+
+    def describe(self) -> str:
+        """One paragraph on the site and how precise its location is."""
+        head = f"{self.id} {self.name}" if self.id != self.name else self.name
+        kind = f" ({self.kind})" if self.kind else ""
+        prec = f"; precision: {self.precision}" if self.precision else ""
+        return f"{head}{kind}{prec}. {self.note}".strip()
+
+
+def _first_numbers(text: str) -> list[float]:
+    """The areas (km²) an area text gives: '539 (53,900 ha, ...); 549 (Wikipedia); perimeter 119 km'."""
+    out = []
+    for part in str(text or "").split(";"):
+        m = re.match(r"\s*([\d,]*\.?\d+)\s*(?:\(|$)", part)
+        if m:
+            out.append(float(m.group(1).replace(",", "")))
+    return out
+
+
+def _area_range(values: list[float]) -> str:
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+
+    def fmt(v: float) -> str:
+        return f"{v:,.0f}" if v >= 100 else f"{v:,.1f}" if v >= 10 else f"{v:,.3g}"
+
+    return f"{fmt(lo)} km²" if lo == hi else f"{fmt(lo)}–{fmt(hi)} km²"
+
+
+def _camp_note(row: pd.Series, camps: pd.DataFrame) -> str:
+    prec = str(row.get("precision") or "")
+    if prec == "none":
+        return ("It has no public coordinate (" + str(row.get("location_precision") or "none")
+                + "), so no distance can be measured from it.")
+    areas = _first_numbers(row.get("area_km2"))
+    if prec == "camp-area":
+        same = camps[(camps["kind"] == row["kind"]) & (camps["precision"] == "camp-area")]
+        span = _area_range([a for t in same["area_km2"] for a in _first_numbers(t)])
+        size = (f"a camp of {_area_range(areas)} (a circle of that area has a "
+                f"{math.sqrt(max(areas) / math.pi):.1f} km radius)") if areas else "a camp of unpublished area"
+        return (f"The point marks one spot inside {size}; the {row['kind']} camp areas in the atlas "
+                f"run {span}. Distances are to that point, not to the camp's perimeter: a feature "
+                "can be that much nearer the camp itself. Source: "
+                + str(row.get("location_precision") or ""))
+    if prec == "uncertain":
+        return ("Its location is uncertain: " + str(row.get("location_precision") or "")
+                + ". Treat distances from it with that margin.")
+    size = f" (a facility of {_area_range(areas)})" if areas else ""
+    return f"The point marks the facility itself{size}: {row.get('location_precision') or ''}."
+
+
+def site_from_row(layer: str, frame: pd.DataFrame, pos: int) -> Site:
+    row = frame.iloc[pos]
+    geom = frame.geometry.iloc[pos] if isinstance(frame, gpd.GeoDataFrame) else None
+    if geom is not None and (not isinstance(geom, shapely.Geometry) or geom.is_empty):
+        geom = None
+    present = uniform_frame(layer, frame.iloc[[pos]]).iloc[0]
+    prec = str(present["precision"] or "")
+    lp = str(present["location_precision"] or "")
+    if layer == "camps":
+        note = _camp_note(row, frame)
+    elif geom is None:
+        note = f"It has no public coordinate ({lp or 'none'}), so no distance can be measured from it."
+    elif layer == "named_mines" and row.get("is_town_proxy"):
+        note = ("The point is a town proxy, not the mine's location: distances say how far the "
+                f"town is. {lp}")
+    elif layer == "named_mines":
+        note = f"The point is {row.get('location_role')}. {lp}"
+    elif geom.geom_type != "Point":
+        note = ("It is an area: distances are measured from its boundary (0 for features "
+                f"inside it). {lp}").strip()
+    else:
+        note = f"Location precision: {prec}" + (f" ({lp})" if lp and lp != prec else "") + "."
+    return Site(layer, str(present["id"]), str(present["name"]), str(present["kind"] or ""),
+                geom, prec, lp, note)
+
+
+# --- layer access and presentation --------------------------------------------------------
+
+
+_LAYER_CACHE: dict[tuple, pd.DataFrame] = {}
+
+
+def cached_layer(name: str, gpkg: Path | str | None) -> pd.DataFrame:
+    """A layer of the GeoPackage, read once per file version."""
+    key = (*gpkg_key(gpkg), name)
+    if key not in _LAYER_CACHE:
+        if len(_LAYER_CACHE) > 64:
+            _LAYER_CACHE.clear()
+        _LAYER_CACHE[key] = io.read_layer(name, Path(gpkg) if gpkg else None)
+    return _LAYER_CACHE[key]
+
+
+def _col(df: pd.DataFrame, name: str | None, default=None) -> np.ndarray:
+    """A column as an object array, None for missing values (or ``default`` if no such column)."""
+    if name and name in df.columns:
+        values = df[name].to_numpy(dtype=object)
+        missing = pd.isna(values)
+        if missing.any():
+            values = values.copy()
+            values[missing] = None
+        return values
+    return np.full(len(df), default, dtype=object)
+
+
+def _id_column(layer: str, df: pd.DataFrame) -> str | None:
+    from .schema import SCHEMAS
+
+    schema = SCHEMAS.get(layer)
+    if schema and schema.id_field in df.columns:
+        return schema.id_field
+    for col in ("user_id", "id", "site_id", "mine_id", "fid"):
+        if col in df.columns:
+            return col
+    return None
+
+
+def uniform_columns(layer: str, df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The uniform columns (id, name, kind, commodity, precision, ...) of a layer, as arrays."""
+    n = len(df)
+
+    def const(v):
+        return np.full(n, v, dtype=object)
+
+    idc = _id_column(layer, df)
+    ids = _col(df, idc) if idc else np.array([str(i) for i in df.index], dtype=object)
+    out = {"id": np.array([str(v) for v in ids], dtype=object)}
+    if layer == "camps":
+        out.update(name=_col(df, "name"), kind=_col(df, "kind"), commodity=const(None))
+    elif layer == "mines":
+        out.update(name=_col(df, "name"), kind=const("mine"), commodity=_col(df, "commodity"))
+    elif layer == "named_mines":
+        out.update(name=_col(df, "name_in_report"), kind=_col(df, "location_role"),
+                   commodity=_col(df, "commodity"))
+    elif layer == "mineral_deposits":
+        com = _col(df, "commodity")
+        out.update(name=np.array([f"{c} deposit region" for c in com], dtype=object),
+                   kind=const("deposit region"), commodity=com)
+    elif layer in ("counties", "provinces"):
+        out.update(name=_col(df, "name_en"), kind=const({"counties": "county"}.get(layer, "province")),
+                   commodity=const(None))
+    else:
+        name_col = next((c for c in ("name", "title", "label") if c in df.columns), None)
+        out.update(name=_col(df, name_col) if name_col else out["id"], kind=_col(df, "kind"),
+                   commodity=_col(df, "commodity"))
+    if layer == "counties":
+        out.update(precision=const("boundary"), location_precision=_col(df, "boundary_vintage"),
+                   source=_col(df, "source"), province=_col(df, "province"), county=_col(df, "name_en"))
+    elif layer == "provinces":
+        out.update(precision=const("boundary"), location_precision=_col(df, "boundary_vintage"),
+                   source=_col(df, "boundary_source"), province=_col(df, "name_en"), county=const(None))
+    else:
+        lp = _col(df, "location_precision")
+        if layer == "mineral_deposits":
+            note, provs = _col(df, "region_note"), _col(df, "provinces")
+            lp = np.array([a if a not in (None, "") else b for a, b in zip(note, provs)], dtype=object)
+        out.update(precision=_col(df, "precision"), location_precision=lp, source=_col(df, "source"),
+                   province=_col(df, "province"), county=_col(df, "county"))
+    return out
+
+
+def uniform_frame(layer: str, df: pd.DataFrame) -> pd.DataFrame:
+    """The uniform columns of a layer's rows, as a DataFrame indexed like ``df``."""
+    return pd.DataFrame(uniform_columns(layer, df), index=df.index)

@@ -1,0 +1,249 @@
+"""Summaries: the report's Table 2 beside the atlas's geolocated features, by province or county.
+
+:func:`province_summary` sets the report's Table 2 beside the atlas's
+geolocated features, counted by a spatial join
+(:func:`atlas.admin.assign_admin`) against the GeoPackage's boundaries,
+never from a column of a source file; :func:`county_summary` does the same
+by county; :func:`summary` is either, as ``atlas summary --by``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from . import io
+from .admin import assign_admin
+from .errors import InputError
+from .sites import cached_layer
+
+__all__ = ["county_summary", "province_summary", "summary"]
+
+# --- summaries -------------------------------------------------------------------------------
+
+
+def _count_by(frame: pd.DataFrame, key: str, kinds: dict[str, pd.Series]) -> pd.DataFrame:
+    return pd.DataFrame({k: v.groupby(frame[key].fillna("\0")).sum() for k, v in kinds.items()})
+
+
+def _by_type(classes: pd.Series) -> str:
+    from .schema import COMMODITY_CLASSES
+
+    counts = classes.value_counts()
+    return "; ".join(f"{c} {int(counts[c])}" for c in COMMODITY_CLASSES if counts.get(c, 0))
+
+
+def _joined(layer: str, gpkg, cols: list[str]) -> gpd.GeoDataFrame:
+    df = cached_layer(layer, gpkg)
+    return assign_admin(df[[*cols, "geometry"]], gpkg)
+
+
+def _features(gpkg) -> dict[str, gpd.GeoDataFrame]:
+    mines = _joined("mines", gpkg, ["mine_id", "commodity_class"])
+    camps = _joined("camps", gpkg, ["site_id", "kind"])
+    named = _joined("named_mines", gpkg, ["named_id", "commodity_class"])
+    feats = {"mines": mines, "camps": camps, "named_mines": named}
+    for name, gtype in io.list_layers(gpkg):
+        if name.startswith("user_") and gtype is not None:  # a user's imported layer: one count column
+            feats[name] = _joined(name, gpkg, [])
+    return feats
+
+
+def _user_columns(feats: dict) -> list[str]:
+    return [k for k in feats if k.startswith("user_")]
+
+
+_UNKNOWN = "Unidentified or unknown"
+_SUMMARY_COUNTS = ["geolocated_mines", "geolocated_by_type", "kwan_li_so", "kyo_hwa_so",
+                   "other_camp_sites", "named_mines"]
+
+
+def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value) -> dict:
+    """The geolocated columns for the features whose ``key`` equals ``value`` (None: unassigned)."""
+    def sel(df):
+        v = df[key].astype(object)
+        return df[v.isna()] if value is None else df[v == value]
+
+    m, c, n = sel(feats["mines"]), sel(feats["camps"]), sel(feats["named_mines"])
+    users = {k: len(sel(feats[k])) for k in _user_columns(feats)}
+    return {
+        "geolocated_mines": len(m) if value is not None else int((~m.geometry.isna() & ~m.geometry.is_empty).sum()),
+        "geolocated_by_type": _by_type(m["commodity_class"]),
+        "kwan_li_so": int((c["kind"] == "kwan-li-so").sum()),
+        "kyo_hwa_so": int((c["kind"] == "kyo-hwa-so").sum()),
+        "other_camp_sites": int((c["kind"] == "other").sum()),
+        "named_mines": len(n),
+        **users,
+    }
+
+
+def _summary_attrs(gpkg) -> dict:
+    prov = cached_layer("provinces", gpkg)
+    cnty = cached_layer("counties", gpkg)
+    return {
+        "boundary_source": f"provinces: {prov['boundary_source'].iloc[0]}; counties: "
+                           f"{cnty['source'].iloc[0]} ({cnty['attribution'].iloc[0]})",
+        "boundary_vintage": f"{prov['boundary_vintage'].iloc[0]}; counties: "
+                            f"{cnty['boundary_vintage'].iloc[0]}",
+        "report": str(prov["report_ref"].iloc[0]),
+        "method": ("features counted by a spatial join in EPSG:5179 against the "
+                   "GeoPackage's boundaries (atlas.assign_admin; points up to 5 km outside every "
+                   "polygon go to the nearest); the 'Unidentified or unknown' row counts features "
+                   "without a public coordinate or outside every unit"),
+        "gpkg": str(Path(gpkg or io.default_gpkg())),
+    }
+
+
+def province_summary(gpkg: Path | str | None = None) -> pd.DataFrame:
+    """The report's Table 2 beside the atlas's geolocated features, per province.
+
+    Parameters
+    ----------
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per report province in Table 2's order, then
+        ``Unidentified or unknown`` and ``Total``. Columns: ``province``,
+        ``reported_mines`` and ``reported_share_pct`` (Table 2 as printed),
+        ``geolocated_mines`` and ``geolocated_by_type`` (the mines layer, by
+        Table 1 class), ``kwan_li_so``, ``kyo_hwa_so``, ``other_camp_sites``
+        (camps), ``named_mines`` (the mines and districts the report names,
+        by their point; town proxies included) - each counted by spatial
+        join, and in the unknown row the features with no public coordinate;
+        then one count column per layer a user imported (``user_<name>``,
+        see :func:`atlas.import_layer`). ``attrs`` holds ``boundary_source``, ``boundary_vintage``, ``report``
+        and ``method``.
+
+    Raises
+    ------
+    NotFoundError
+        No GeoPackage at ``gpkg``.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> t = atlas.province_summary().set_index("province")
+    >>> int(t.loc["Total", "reported_mines"]), float(t.loc["South Pyongan Province", "reported_share_pct"])
+    (360, 22.8)
+    """
+    prov = cached_layer("provinces", gpkg).sort_values("table2_order")
+    t2 = cached_layer("report_table_2", gpkg)
+    feats = _features(gpkg)
+    rows = []
+    for _, p in prov.iterrows():
+        rows.append({"province": p["name_en"], "reported_mines": int(p["reported_mines"]),
+                     "reported_share_pct": float(p["reported_share_pct"]),
+                     **_counts(feats, "province", p["name_en"])})
+    unk = t2[t2["row_kind"] == "unidentified"].iloc[0]
+    rows.append({"province": _UNKNOWN, "reported_mines": int(unk["mines"]),
+                 "reported_share_pct": float(unk["share_pct_printed"]),
+                 **_counts(feats, "province", None)})
+    total = t2[t2["row_kind"] == "total"].iloc[0]
+    rows.append(_total(rows, "province", {"reported_mines": int(total["mines"]),
+                                          "reported_share_pct": float(total["share_pct_printed"])},
+                       feats))
+    out = pd.DataFrame(rows, columns=["province", "reported_mines", "reported_share_pct",
+                                      *_SUMMARY_COUNTS, *_user_columns(feats)])
+    out.attrs.update(_summary_attrs(gpkg))
+    return out
+
+
+def _total(rows: list[dict], label_col: str, fixed: dict, feats) -> dict:
+    tot = {label_col: "Total", **fixed}
+    for c in [*_SUMMARY_COUNTS, *_user_columns(feats)]:
+        if c == "geolocated_by_type":
+            m = feats["mines"]
+            tot[c] = _by_type(m.loc[~(m.geometry.isna() | m.geometry.is_empty), "commodity_class"])
+        else:
+            tot[c] = int(sum(r[c] for r in rows))
+    return tot
+
+
+def county_summary(gpkg: Path | str | None = None, include_empty: bool = False) -> pd.DataFrame:
+    """The atlas's geolocated features per county (the report gives no county figures).
+
+    Parameters
+    ----------
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    include_empty : bool, default False
+        Also list the counties holding no feature.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per county (by its report province in Table 2's order, then
+        name), then ``Unidentified or unknown`` and ``Total``. Columns:
+        ``county``, ``county_ko``, ``county_id``, ``province`` (the county's
+        province in the counties layer) and the geolocated columns of
+        :func:`province_summary`, counted by spatial join. ``attrs`` as there.
+
+    Raises
+    ------
+    NotFoundError
+        No GeoPackage at ``gpkg``.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> t = atlas.county_summary()
+    >>> t.iloc[-1]["county"], int(t.iloc[-1]["kwan_li_so"]) >= 6
+    ('Total', True)
+    """
+    cnty = cached_layer("counties", gpkg)
+    order = {n: i for i, n in enumerate(cached_layer("provinces", gpkg).sort_values("table2_order")["name_en"])}
+    cnty = cnty.assign(_o=cnty["province"].map(order)).sort_values(["_o", "name_en"])
+    feats = _features(gpkg)
+    rows = []
+    for _, c in cnty.iterrows():
+        counts = _counts(feats, "county_id", c["county_id"])
+        if not include_empty and not any(v for k, v in counts.items() if k != "geolocated_by_type"):
+            continue
+        rows.append({"county": c["name_en"], "county_ko": c["name_ko"], "county_id": c["county_id"],
+                     "province": c["province"], **counts})
+    rows.append({"county": _UNKNOWN, "county_ko": "", "county_id": "", "province": "",
+                 **_counts(feats, "county_id", None)})
+    tot = _total(rows, "county", {"county_ko": "", "county_id": "", "province": ""}, feats)
+    rows.append(tot)
+    out = pd.DataFrame(rows, columns=["county", "county_ko", "county_id", "province", *_SUMMARY_COUNTS,
+                                      *_user_columns(feats)])
+    out.attrs.update(_summary_attrs(gpkg))
+    return out
+
+
+def summary(by: str = "province", gpkg: Path | str | None = None,
+            include_empty: bool = False) -> pd.DataFrame:
+    """:func:`province_summary` or :func:`county_summary`, as ``atlas summary --by``.
+
+    Parameters
+    ----------
+    by : {"province", "county"}, default "province"
+    gpkg : pathlib.Path or str, optional
+    include_empty : bool, default False
+        By county: also list the counties holding no feature.
+
+    Returns
+    -------
+    pandas.DataFrame
+
+    Raises
+    ------
+    InputError
+        ``by`` is neither ``province`` nor ``county``.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> list(atlas.summary(by="province")["province"])[-2:]
+    ['Unidentified or unknown', 'Total']
+    """
+    if by == "province":
+        return province_summary(gpkg)
+    if by == "county":
+        return county_summary(gpkg, include_empty)
+    raise InputError(f"summary by {by!r}: use province or county")
