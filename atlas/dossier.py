@@ -38,6 +38,7 @@ from pyproj import Geod, Transformer
 from . import io, provenance
 from .distance import near, nearest
 from .errors import InputError
+from .evidence import status_at
 from .protect import shared_layers
 from .record import discrepancies_for
 from .search import resolve
@@ -269,10 +270,7 @@ def _status(atlas: Atlas, s: Site, row: pd.Series) -> dict:
            "latest_evidence": _text(row.get("latest_evidence_date"))[:10],
            "sources_disagree": {"True": "yes", "1": "yes", "False": "no", "0": "no"}.get(disagree, disagree),
            "as_of": []}
-    import atlas as _api
-
-    status_at = getattr(_api, "status_at", None)
-    if status_at is None or s.layer != "camps":
+    if s.layer != "camps":
         return out
     for label, when in (("the build date", atlas.build_date), ("the report (2016)", REPORT_DATE)):
         st = status_at(s.id, when, gpkg=atlas.gpkg)

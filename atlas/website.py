@@ -393,19 +393,11 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
 
 
 def _write_map(atlas: Atlas, path: Path) -> None:
-    import inspect
-
+    """The interactive map, with the user layers the site may show (never a private one unless asked)."""
     from .webmap import write_map
 
-    params = inspect.signature(write_map).parameters
-    from .webmap import build_map
-
-    kwargs = {}
-    if "include_private" in params or "include_private" in inspect.signature(build_map).parameters:
-        kwargs["include_private"] = atlas.include_private
-    elif len(atlas.user_layers) != len([n for n in atlas.layer_names if n.startswith("user_")]):
-        kwargs.update(include_user_layers=False, extra_layers=dict(atlas.user_layers))
-    write_map(path, atlas.gpkg, **kwargs)
+    shared = {f"Your layer: {name[len('user_'):]}": df for name, df in atlas.user_layers.items()}
+    write_map(path, atlas.gpkg, include_user_layers=False, extra_layers=shared)
 
 
 def _layer_counts(atlas: Atlas) -> list[dict]:
