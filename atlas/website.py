@@ -22,16 +22,17 @@ left out unless ``include_private=True``.
 
 from __future__ import annotations
 
-import csv
 import hashlib
+import os
 import shutil
 import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
@@ -62,7 +63,6 @@ _LICENCES = {
     "camp_findings": "facts cited to their sources",
     "sources": "provenance table",
 }
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _nav(prefix: str = "") -> list[tuple[str, str]]:
@@ -184,28 +184,6 @@ def _fmt(v) -> str:
 # --- downloads -----------------------------------------------------------------------------
 
 
-def _safe_cell(v):
-    """A CSV cell that a spreadsheet cannot run as a formula (``'`` before = + - @ tab CR)."""
-    if isinstance(v, str) and v.startswith(_FORMULA_START):
-        return "'" + v
-    return v
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    df = pd.DataFrame(df).copy()
-    if "geometry" in df.columns:
-        geoms = gpd.GeoSeries(df["geometry"])
-        if (geoms.geom_type.dropna() == "Point").all():
-            df["lon"] = [None if g is None or g.is_empty else round(g.x, 7) for g in geoms]
-            df["lat"] = [None if g is None or g.is_empty else round(g.y, 7) for g in geoms]
-        df = df.drop(columns="geometry")
-    for c in df.columns:
-        if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])):
-            df[c] = df[c].astype(object).map(_safe_cell)
-    with path.open("w", encoding="utf-8", newline="") as f:
-        df.to_csv(f, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
-
-
 def _zip(folder: Path, dest: Path) -> None:
     """A zip with sorted names and fixed timestamps, so the same files give the same bytes."""
     with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as z:
@@ -256,12 +234,29 @@ def _public_gpkg(atlas: Atlas, dest: Path) -> None:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
 
 
+@contextmanager
+def _epoch(day: str):
+    """``SOURCE_DATE_EPOCH`` set to a day (UTC midnight) while the downloads are written."""
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+
+
+def _rows(gpkg: Path, name: str) -> int:
+    return len(io.read_layer(name, gpkg))
+
+
 def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list[dict]:
     folder = out / "downloads"
     if folder.exists():
         shutil.rmtree(folder)
-    (folder / "geojson").mkdir(parents=True)
-    (folder / "csv").mkdir()
+    folder.mkdir(parents=True)
     items = []
 
     def item(path: Path, what: str, licence: str, group: str):
@@ -274,27 +269,34 @@ def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list
     item(gpkg, "every layer, validated (GeoPackage 1.3, EPSG:4326)",
          "ODbL 1.0 as a whole (counties derive from OpenStreetMap); each layer's sources keep their own terms",
          "GeoPackage")
-    progress("downloads: GeoJSON and CSV of every layer")
-    for name in _GEO_LAYERS:
-        df = atlas.layer(name)
-        if not len(df):
-            continue
-        path = folder / "geojson" / f"{name}.geojson"
-        df = df[~(df.geometry.isna() | df.geometry.is_empty)]
-        pyogrio.write_dataframe(df, path, driver="GeoJSON", layer_options={"WRITE_BBOX": "NO",
-                                                                            "COORDINATE_PRECISION": 7})
-        item(path, f"layer {name}: {len(df)} features with a geometry (WGS 84)",
-             _LICENCES.get(name, "see sources"), "GeoJSON")
-    for name in sorted(atlas.layer_names):
-        if name.startswith("user_") and name not in atlas.user_layers:
-            continue
-        df = atlas.layer(name)
-        path = folder / "csv" / f"{name}.csv"
-        _write_csv(df, path)
-        item(path, f"layer {name}: {len(df)} rows" + (", lon/lat columns" if "lon" in df or name in
-                                                      ("camps", "mines") else ""),
+    progress("downloads: GeoJSON, CSV, KMZ and GeoParquet of every layer")
+    from .export import export_csv, export_geojson, export_geoparquet, export_kmz
+
+    spatial = [n for n in _GEO_LAYERS if n in atlas.layer_names] + sorted(atlas.user_layers)
+    with _epoch(atlas.build_date):  # the exports' "exported_at" is the build date: same bytes each time
+        geojson = export_geojson(folder / "geojson", layers=spatial, gpkg=gpkg,
+                                 include_private=atlas.include_private)
+        tables = sorted(n for n in atlas.layer_names if not n.startswith("user_")) + sorted(atlas.user_layers)
+        csvs = export_csv(folder / "csv", layers=tables, gpkg=gpkg, include_private=atlas.include_private)
+        kmz = export_kmz(folder / "atlas.kmz", gpkg=gpkg, include_private=atlas.include_private)
+        parquet = export_geoparquet(folder / "geoparquet", layers=spatial, gpkg=gpkg,
+                                    include_private=atlas.include_private)
+    for path in geojson:
+        name = path.stem
+        item(path, f"layer {name}: {_rows(gpkg, name)} features (RFC 7946, WGS 84; provenance in member "
+             "\"atlas\")", _LICENCES.get(name, "as the layer's sources"), "GeoJSON")
+    for path in csvs:
+        name = path.stem
+        item(path, f"layer {name}: {_rows(gpkg, name)} rows (UTF-8 with BOM; lon/lat columns for points)",
              _LICENCES.get(name, "facts cited to the report" if name.startswith("report_")
-                           else "as the layer's sources"), "CSV (UTF-8)")
+                           else "as the layer's sources"), "CSV")
+    for path in kmz:
+        item(path, "every layer for Google Earth (KML 2.2, one folder per layer; town proxies labelled)",
+             "as the GeoPackage (ODbL 1.0)", "KMZ")
+    for path in parquet:
+        name = path.stem
+        item(path, f"layer {name}: GeoParquet 1.1 (zstd, bbox covering, spatially ordered)",
+             _LICENCES.get(name, "as the layer's sources"), "GeoParquet")
     progress("downloads: the QGIS project")
     from .qgis import export_qgis
 
