@@ -178,12 +178,14 @@ def validate(ctx: Context, path: Path | None) -> None:
 
 @main.command()
 @GPKG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--drop", "drop", default=None, metavar="NAME",
               help="Remove the user layer NAME (user_NAME) instead, atomically.")
 @pass_ctx
 @handle_errors
-def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> None:
+def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str | None) -> None:
     """List each layer with its feature count, geometry type and sources.
 
     User layers imported with --private are marked (private): no map, export
@@ -204,8 +206,15 @@ def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> 
     for r in rows:
         if r["layer"].startswith("user_"):
             r["private"] = r["layer"] in private
-    if as_json:
+    if as_json or fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if fmt == "csv":
+        import pandas as pd
+
+        from .formats import csv_text
+
+        click.echo(csv_text(pd.DataFrame(rows)), nl=False)
         return
     width = max(len(r["layer"]) + (10 if r.get("private") else 0) for r in rows)
     click.echo(f"{'layer':<{width}}  features  geometry            sources")
@@ -602,6 +611,30 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
     click.echo(formats.format_table(hits, fmt, cols, header=head, meta=meta))
 
 
+_SANCTIONS_HELP = ("Add the UN Security Council measure in force on each mine's commodities "
+                   "(after the last resolution, or on --sanctions-on DATE).")
+_SANCTIONS_ON_HELP = "The day for --sanctions (YYYY-MM-DD); implies --sanctions."
+
+
+def _with_sanctions(result, on: str | None):
+    """The result with a ``sanctions`` column: the measure in force on ``on`` (or the latest)."""
+    from . import sanctions as sx
+
+    if result.attrs.get("layer") not in ("mines", "named_mines") or "commodity" not in result.columns:
+        raise click.UsageError(f"--sanctions needs a layer of mines (mines, named_mines), not "
+                               f"{result.attrs.get('layer')}")
+    table = sx.measures_table()
+    day = sx._day_or_latest(on, table)
+    out = result.copy()
+    out.insert(list(out.columns).index("commodity") + 1, "sanctions",
+               sx.measures_on(out["commodity"], day, table))
+    out.attrs.update(result.attrs)
+    out.attrs["sanctions"] = (f"UN Security Council measures in force on {day}" if on else
+                              f"UN Security Council measures in force after {day} (latest resolution)")
+    out.attrs["sanctions_note"] = sx.NOT_CITED
+    return out
+
+
 def _near_output(result, fmt: str, what: str) -> None:
     from . import formats
 
@@ -618,6 +651,11 @@ def _near_output(result, fmt: str, what: str) -> None:
                     "coordinate and are not measured.")
     foot.append(f"Method: {a['method']}.")
     cols = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
+    if "sanctions" in result.columns:
+        cols.insert(3, "sanctions")
+        meta.update(sanctions=a["sanctions"], sanctions_note=a["sanctions_note"])
+        foot.append(f"Sanctions: {a['sanctions']}; a measure applies from the day of its resolution "
+                    f"({a['sanctions_note']}).")
     if fmt == "csv":
         _echo_err(f"atlas: site: {a['site']}")
     click.echo(formats.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
@@ -630,21 +668,27 @@ def _near_output(result, fmt: str, what: str) -> None:
               help="Layer to search: mines, named_mines, camps, mineral_deposits, counties or a user_ layer.")
 @click.option("--site-layer", default=None,
               help="Resolve SITE in this layer only (e.g. camps: Yodok means the camp).")
+@click.option("--sanctions", is_flag=True, help=_SANCTIONS_HELP)
+@click.option("--sanctions-on", "sanctions_on", default=None, metavar="DATE", help=_SANCTIONS_ON_HELP)
 @click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS), default="table",
               show_default=True, help="Output format.")
 @GPKG_OPTION
 @handle_errors
-def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
-             gpkg: Path | None) -> None:
+def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions: bool,
+             sanctions_on: str | None, fmt: str, gpkg: Path | None) -> None:
     """Every feature of a layer within --km of SITE, nearest first.
 
     SITE is resolved like `atlas find` and must be unambiguous (exit code 2
     lists the candidates otherwise). Distances are geodesic (WGS 84); the
-    output states how precise the site's own location is.
+    output states how precise the site's own location is. With --sanctions,
+    each mine also shows the UN measure on its commodities (as in
+    atlas.sanctions_status).
     """
     from . import distance
 
     result = distance.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
+    if sanctions or sanctions_on:
+        result = _with_sanctions(result, sanctions_on)
     _near_output(result, fmt, f"within {km:g} km")
 
 
@@ -725,13 +769,17 @@ def _records(df) -> list[dict]:
               help="Instead: camps by status (active, closed, relocated, unknown) per province "
                    "as of DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
 @click.option("--all", "include_empty", is_flag=True, help="By county: list counties holding nothing too.")
+@click.option("--sanctions", is_flag=True,
+              help="Also count the geolocated mines under a UN measure, by commodity "
+                   "(after the last resolution, or on --sanctions-on DATE).")
+@click.option("--sanctions-on", "sanctions_on", default=None, metavar="DATE", help=_SANCTIONS_ON_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True, help="Output format.")
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
-def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, fmt: str,
-                gpkg: Path | None) -> None:
+def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, sanctions: bool,
+                sanctions_on: str | None, fmt: str, gpkg: Path | None) -> None:
     """The report's Table 2 beside the atlas's geolocated features, by province or county.
 
     reported_mines and reported_share_pct reproduce Table 2; the other
@@ -742,6 +790,9 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, f
     """
     from . import formats, summaries
 
+    wanted = sanctions_on if sanctions_on else (True if sanctions else None)
+    if wanted is not None and as_of is not None:
+        raise click.UsageError("--sanctions counts mines; --as-of counts camps: use one")
     if as_of is not None:
         from . import evidence as ev
 
@@ -754,10 +805,12 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, f
         click.echo(formats.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
         return
 
-    table = summaries.summary(by, gpkg, include_empty)
+    table = summaries.summary(by, gpkg, include_empty, sanctions=wanted)
     a = table.attrs
     foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
+    if "sanctions" in a:
+        foot.append(f"Sanctions: {a['sanctions']}.")
     if fmt == "csv":
         for line in foot[1:]:
             ctx.progress(line)

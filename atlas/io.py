@@ -530,7 +530,7 @@ def read_layers(path: Path | str | None = None) -> dict[str, pd.DataFrame]:
     --------
     >>> import atlas
     >>> len(atlas.read_layers()["mines"])
-    35
+    36
     """
     from . import postgis
 

@@ -382,12 +382,18 @@ def _timeline_folder(doc: ET.Element, styles: _Styles, camps: pd.DataFrame, find
         what = _text(f.get("finding_type")).replace("_", " ")
         _sub(pm, "name", f"{_text(camp.get('name'))}: {what} ({_text(f.get('observed_text'))})")
         page = _text(f.get("page"))
+        basis = " · ".join(html.escape(x) for x in (
+            _text(f.get("date_precision")) and f"date to the {_text(f.get('date_precision'))}",
+            _text(f.get("evidence_basis")) and f"evidence: {_text(f.get('evidence_basis'))}"
+            + (f" ({_text(f.get('testimony_hand'))})" if _text(f.get("testimony_hand")) else ""),
+            _text(f.get("status_signal")) and f"status signal: {_text(f.get('status_signal'))}") if x)
         _sub(pm, "description",
              f"<h3>{html.escape(_text(camp.get('name')))}</h3>"
              f"<p><b>{html.escape(_text(f.get('observed_text')))}</b> · {html.escape(what)}</p>"
-             f"<p>{html.escape(_text(f.get('description')))}</p>"
+             + (f"<p>{basis}</p>" if basis else "")
+             + f"<p>{html.escape(_text(f.get('description')))}</p>"
              f"<p>Source: {html.escape(_text(f.get('source_report')))}"
-             + (f", p. {html.escape(page)}" if page else "") + "</p>")
+             + (f", {html.escape(page)}" if page else "") + "</p>")
         span = _sub(pm, "TimeSpan")
         if begin:
             _sub(span, "begin", begin)

@@ -295,13 +295,16 @@ def test_csv_export_neutralises_formulas_keeps_negative_numbers(evil_atlas, tmp_
     ["nearest", "KLS-14", "--layer", "user_formulas", "-k", "7", "--format", "csv"],
     ["find", "HYPERLINK", "--layer", "user_formulas", "--format", "csv"],
     ["export", "--format", "csv", "--layers", "user_formulas", "--out", "{tmp}/x.csv"],
+    ["layers", "--format", "csv"],
 ], ids=lambda a: a[0])
 def test_every_cli_csv_writer_neutralises_formulas(evil_atlas, tmp_path, args):
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     res = run_cli(*args, "--gpkg", str(evil_atlas))
     assert res.returncode == 0, res.stderr
     text = _raw(Path(args[-1])) if args[0] == "export" else res.stdout
-    _assert_neutralised(text, names_expected=args[0] != "find")
+    _assert_neutralised(text, names_expected=args[0] not in ("find", "layers"))
+    if args[0] == "layers":
+        assert "user_formulas" in text and len(_cells(text)) == len(atlas.list_layers(evil_atlas)) + 1
     if args[0] == "find":
         assert "'=HYPERLINK" in text
 
