@@ -38,9 +38,10 @@ from pyproj import Geod, Transformer
 from . import io, provenance
 from .distance import near, nearest
 from .errors import InputError
-from .evidence import status_at
+from .evidence import status_at, status_table
 from .protect import shared_layers
 from .record import discrepancies_for
+from .sanctions import sanctions_status
 from .search import resolve
 from .sites import Site
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
@@ -138,6 +139,12 @@ class Atlas:
     def build_date(self) -> str:
         """The day the atlas layers were built (UTC), from the GeoPackage (see :mod:`atlas.provenance`)."""
         return str(self._about["build_date"])[:10]
+
+    @cached_property
+    def status_today(self) -> dict[str, str]:
+        """Each camp's status as of the build date (:func:`atlas.evidence.status_table`), by id."""
+        table = status_table(self.build_date, gpkg=self.gpkg)
+        return dict(zip(table["site_id"].astype(str), table["status"].astype(str)))
 
     @property
     def user_layers(self) -> dict[str, gpd.GeoDataFrame]:
@@ -300,21 +307,17 @@ def _header(atlas: Atlas, s: Site, row: pd.Series) -> dict:
     }
 
 
-def _sanction(mine_id: str, when: str) -> str:
-    import atlas as _api
-
-    fn = getattr(_api, "sanctions_status", None)
-    if fn is None:
-        return ""
-    try:
-        res = fn(mine_id, when)
-    except Exception as exc:  # a mine without a sanctioned commodity, or no sanctions table
-        return "" if isinstance(exc, LookupError) else f"unknown ({exc})"
-    if isinstance(res, pd.DataFrame):
-        return "; ".join(" ".join(_text(v) for v in r if _text(v)) for r in res.itertuples(index=False))
-    if isinstance(res, list | tuple):
-        return "; ".join(_text(getattr(r, "summary", r)) for r in res)
-    return _text(getattr(res, "summary", res))
+def _sanction(mine_id: str, when: str, gpkg: Path) -> str:
+    """The UN measure in force on a day for each commodity of a mine (:func:`atlas.sanctions_status`)."""
+    rows = sanctions_status(mine_id, when, gpkg=gpkg)
+    parts = []
+    for r in rows.itertuples():
+        what = f"{_text(r.commodity)}: " if len(rows) > 1 else ""
+        if not _text(r.resolution):
+            parts.append(f"{what}{_text(r.measure)}")
+        else:
+            parts.append(f"{what}{_text(r.measure)} since {_text(r.adopted)}, {_text(r.resolution)}")
+    return "; ".join(parts)
 
 
 def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
@@ -333,8 +336,9 @@ def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
             "bearing_deg": float(r.bearing_deg) if np.isfinite(r.bearing_deg) else None,
             "compass": compass(r.bearing_deg), "county": _text(r.county), "province": _text(r.province),
             "gem_status": _text(extra.get("gem_status")),
-            "sanction": _sanction(r.id, atlas.build_date) if target == "mines" else "",
-            "status": _text(extra.get("status_class")), "lon": float(r.lon), "lat": float(r.lat),
+            "sanction": _sanction(r.id, atlas.build_date, atlas.gpkg) if target == "mines" else "",
+            "status": atlas.status_today.get(r.id, _text(extra.get("status_class"))),
+            "lon": float(r.lon), "lat": float(r.lat),
         })
     closest = None
     if not rows:
@@ -436,6 +440,10 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     s = _resolve(site, atlas)
     row = _row(atlas, s)
     header = _header(atlas, s, row)
+    if s.layer == "mines":
+        header["sanctions"] = [{"label": label, "date": when, "text": _sanction(s.id, when, atlas.gpkg)}
+                               for label, when in (("the build date", atlas.build_date),
+                                                   ("the report (2016)", REPORT_DATE))]
     timeline = _timeline(atlas, s)
     nearby = _nearby(atlas, s, km)
     about = atlas.about()

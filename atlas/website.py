@@ -89,7 +89,7 @@ def _write(path: Path, text: str) -> Path:
 def _site_rows(atlas: Atlas) -> list[dict]:
     rows = []
     camps = atlas.layer("camps")
-    today = _status_today(atlas)
+    today = atlas.status_today
     for r in camps.itertuples():
         rows.append({
             "id": r.site_id, "href": f"dossiers/{r.site_id}.html", "name": _text(r.name),
@@ -114,16 +114,6 @@ def _site_rows(atlas: Atlas) -> list[dict]:
             "class": _text(r.commodity_class),
         })
     return rows
-
-
-def _status_today(atlas: Atlas) -> dict[str, str]:
-    """Each camp's status as of the build date (:func:`atlas.evidence.status_table`), by id."""
-    try:
-        from .evidence import status_table
-    except ImportError:  # an atlas without the time-and-evidence module
-        return {}
-    table = status_table(atlas.build_date, gpkg=atlas.gpkg)
-    return dict(zip(table["site_id"].astype(str), table["status"].astype(str)))
 
 
 def _overview(atlas: Atlas, rows: list[dict], width: int = 600) -> dict:

@@ -139,6 +139,24 @@ def test_camp_14_nearby_mines_equal_atlas_near_with_distances_and_bearings(gpkg,
     assert [int(r[7].split("°")[0]) for r in rows] == [round(b) for b in near["bearing_deg"]]
 
 
+def test_mine_dossier_has_gem_status_and_sanctions_in_force(gpkg, layers, tmp_path):
+    mines = layers["mines"]
+    mine = mines[mines["gem_status"].astype(str).str.len() > 0].iloc[0]
+    html = atlas.dossier(mine["mine_id"], out=tmp_path, gpkg=gpkg).read_text(encoding="utf-8")
+    assert str(mine["gem_status"]) in html
+    today = atlas.provenance.build_date(gpkg)[:10]
+    for when in (today, "2016-12-31"):
+        for r in atlas.sanctions_status(mine["mine_id"], when, gpkg=gpkg).itertuples():
+            if r.resolution:
+                assert f"{r.measure} since {r.adopted}, {r.resolution}" in html, when
+    # a camp's nearby table carries the sanction in force for each mine
+    camp_html = atlas.dossier("KLS-14", out=tmp_path, gpkg=gpkg).read_text(encoding="utf-8")
+    first = atlas.near("KLS-14", km=25, gpkg=gpkg).iloc[0]["id"]
+    row = next(r for r in _rows(camp_html, "nearest first</h2>") if r[1] == first)
+    rule = atlas.sanctions_status(first, today, gpkg=gpkg).iloc[0]
+    assert rule["adopted"] in row[5] and rule["resolution"] in row[5]
+
+
 def test_mine_dossier_lists_camps_nearby(gpkg, tmp_path):
     mine = atlas.near("KLS-14", km=25, gpkg=gpkg).iloc[0]["id"]
     html = atlas.dossier(mine, out=tmp_path, gpkg=gpkg).read_text(encoding="utf-8")
@@ -159,6 +177,10 @@ def test_pdf_has_two_a4_pages_and_the_text(gpkg, tmp_path):
     for needle in ("Yodok (Camp 15)", "요덕제15호관리소", "Timeline of findings", "Cite this page",
                    atlas.provenance.gpkg_sha256(gpkg)[:32]):
         assert re.sub(r"\s+", "", needle) in flat, needle
+    # every kwan-li-so prints on one or two A4 pages too
+    for site in ("KLS-14", "KLS-16", "KLS-18", "KLS-22", "KLS-25"):
+        pdf = atlas.dossier(site, out=tmp_path, gpkg=gpkg, pdf=True).with_suffix(".pdf")
+        assert 1 <= len(pypdf.PdfReader(pdf).pages) <= 2, site
     # the Hangul is drawn with a real font, not boxes: the embedded fonts include Nanum
     fonts = {str(f.get_object().get("/BaseFont")) for p in reader.pages
              for f in (p.get("/Resources") or {}).get("/Font", {}).values()}
