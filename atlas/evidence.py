@@ -415,6 +415,13 @@ def status_table(as_of: str | date | None = None, gpkg: Path | str | None = None
         ``site_id, kind, name, province, as_of, status, deciding, contradicting,
         evidence_tier, evidence_tier_label, latest_evidence_date, sources_disagree,
         reason``, in the camps layer's order; ``attrs`` holds the window and the rule.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> t = atlas.status_table("2013", sites=["KLS-22", "KLS-25"])
+    >>> t[["site_id", "status", "deciding"]].values.tolist()
+    [['KLS-22', 'closed', 'F025 F027'], ['KLS-25', 'active', 'F028']]
     """
     from .io import read_layer
 
