@@ -44,7 +44,7 @@ import pyogrio
 import pyogrio.raw
 import shapely
 
-from . import io, schema, sources
+from . import io, schema
 from .admin import TOLERANCE_KM, _admin_units
 from .errors import InputError, NotFoundError, OutputError
 
@@ -660,7 +660,7 @@ class _Import:
         self.id_col = _find_column(attrs, _ID_NAMES, None, "ids", path)
         self.names, self.renamed = _stored_names(attrs, self.label)
         self.units = _admin_units(target)
-        self.outline = sources.dprk_outline("EPSG:5179")
+        self.outline = io.dprk_outline(target, "EPSG:5179")
         self.imported_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         self.n = self.empty = self.valid = self.inside = self.swapped = 0
         self.outliers: list[int] = []

@@ -26,7 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import io, names, sources
+from . import io, names
 from .admin import gpkg_key
 from .errors import AmbiguousError, InputError, NotFoundError
 from .sites import Site, cached_layer, site_from_row, uniform_frame
@@ -333,10 +333,8 @@ def _name_index(gpkg: Path | str | None) -> _NameIndex:
         available = {n for n, g in io.list_layers(Path(gpkg) if gpkg else None)}
         user = sorted(n for n in available if n.startswith("user_"))
         layers = {n: cached_layer(n, gpkg) for n in (*FIND_LAYERS, *user) if n in available}
-        try:
-            geonames = sources.read_csv("boundaries/geonames_kp_cities500.csv")
-        except Exception:  # the GeoNames names are a bonus; the atlas layers suffice
-            geonames = None
+        # the GeoNames towns' names are a bonus; the atlas layers suffice without them
+        geonames = cached_layer("geonames_places", gpkg) if "geonames_places" in available else None
         _NAME_CACHE.clear()
         _NAME_CACHE[key] = _NameIndex(layers, geonames)
     return _NAME_CACHE[key]

@@ -45,7 +45,7 @@ import geopandas as gpd
 import pandas as pd
 from branca.element import Element
 
-from . import _assets, io, sources
+from . import _assets, io
 from .errors import InputError
 from .map_layers import (
     USER_COLOURS,
@@ -298,7 +298,7 @@ def build_map(
                       "show": lid in SHOWN or lid.startswith("user:")})
         out_layers.append(layer)
 
-    context = sources.read_geojson("boundaries/ne10m_admin0_context_clip.geojson")
+    context = io.read_layer("basemap_countries", gpkg)
     attribution, listing = _attribution(layers["sources"])
     bases = [{"label": html.escape(VECTOR_BASE), "kind": "vector"}]
     if online:
@@ -315,7 +315,7 @@ def build_map(
         "bounds": [[round(s, 4), round(w, 4)], [round(n, 4), round(e, 4)]],
         "bases": bases,
         "context": [{"g": geojson_geometry(g), "prk": a3 == "PRK"}
-                    for g, a3 in zip(context.geometry, context["ADM0_A3"])],
+                    for g, a3 in zip(context.geometry, context["country_code"])],
         "layers": out_layers,
         "search": search,
         "attribution": attribution,
