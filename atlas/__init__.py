@@ -24,9 +24,11 @@ from .errors import (
     ValidationError,
 )
 from .evidence import SiteStatus, status_at, status_table
+from .export import export_csv, export_geojson, export_geoparquet, export_kmz
 from .imagery import ChipsResult, chips
 from .importer import drop_layer, import_layer, user_layers
 from .io import default_gpkg, list_layers, read_layer, read_layers
+from .postgis import export_postgis
 from .provenance import about
 from .qgis import export_qgis
 from .record import Record, record, show
@@ -62,6 +64,11 @@ __all__ = [
     "default_gpkg",
     "density",
     "drop_layer",
+    "export_csv",
+    "export_geojson",
+    "export_geoparquet",
+    "export_kmz",
+    "export_postgis",
     "export_qgis",
     "find",
     "import_layer",

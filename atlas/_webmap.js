@@ -212,6 +212,7 @@ function atlasInit(map, spec) {
         return L.divIcon({ html: svg.html, className: "atlas-sym", iconSize: [svg.size, svg.size],
           iconAnchor: [svg.size / 2, svg.size / 2], popupAnchor: [0, -svg.size / 2], tooltipAnchor: [svg.size / 2, 0] });
       });
+      group.atlasIcons = icons;
       feats.forEach(function (f, i) {
         var m = L.marker(f.c, { icon: icons[f.s], pane: "atlas-points", riseOnHover: true });
         if (f.p) m.bindPopup(f.p, { maxWidth: 440, maxHeight: 460 });
@@ -562,6 +563,106 @@ function atlasInit(map, spec) {
     if (e.target.tagName !== "A") attrBox.classList.toggle("atlas-open");
   });
 
+  /* time: a year slider (native range input: the keyboard works), play, and "all time".
+     A year filters the camps' findings to those on the record by then and recolours the camps
+     by their status as of 31 December of that year, precomputed in Python (atlas.evidence):
+     this script applies no rule of its own. The default is this year: today. */
+  var timeApi = null;
+  spec.layers.forEach(function (s) {
+    if (!s.time || !layers[s.id]) return;
+    var T = s.time, group = layers[s.id], feats = s.features || [];
+    var first = Math.round(num(T.first, 0)), last = Math.round(num(T.last, first));
+    var now = new Date().getFullYear(), top = Math.max(first, now);
+    var words = { a: "active", c: "closed", r: "relocated", u: "unknown" };
+    var state = { year: top, all: false, timer: null };
+    function statusOf(f, y) {
+      var codes = String(f.ys || ""), k = Math.min(y, last) - first;
+      var c = k < 0 ? "u" : codes.charAt(Math.min(k, codes.length - 1));
+      return words[c] ? c : "u";
+    }
+    function countFindings(y) {
+      return (T.finding_years || []).filter(function (fy) { return fy <= y; }).length;
+    }
+    function filterPopup(root, f) {
+      if (!root) return;
+      root.querySelectorAll("li.atlas-finding").forEach(function (li) {
+        var fy = li.getAttribute("data-y");
+        li.hidden = !state.all && (fy === "" || Number(fy) > state.year);
+      });
+      var asof = root.querySelector(".atlas-asof");
+      if (asof) asof.textContent = state.all ? "All time: every finding, undated ones included." :
+        "As of 31 December " + state.year + ": " + words[statusOf(f, state.year)] +
+        " (findings on the record by then; undated ones under \u201call time\u201d).";
+    }
+    function apply() {
+      feats.forEach(function (f, i) {
+        var m = group.atlasFeatures[i];
+        if (!m || !m.setIcon) return;
+        var c = state.all ? null : statusOf(f, state.year);
+        var sym = c === null ? f.s : f.yt[s.time.statuses.indexOf(words[c])];
+        m.setIcon(group.atlasIcons[sym == null ? f.s : sym]);
+        m.atlasStatus = c === null ? "" : words[c];
+        var e = m.getElement && m.getElement();
+        if (e) e.dataset.status = m.atlasStatus;
+        if (f.tn && m.getTooltip && m.getTooltip()) {
+          m.setTooltipContent(c === null ? f.t : f.tn + " · " + words[c] + " as of " + state.year);
+        }
+        if (m.isPopupOpen && m.isPopupOpen()) filterPopup(m.getPopup().getElement(), f);
+      });
+      slider.value = String(state.year);
+      slider.setAttribute("aria-valuetext", state.all ? "all time" : String(state.year));
+      out.textContent = state.all ? "all time" : String(state.year);
+      allBtn.setAttribute("aria-pressed", String(state.all));
+      box.classList.toggle("atlas-alltime", state.all);
+      note.textContent = state.all ?
+        "All " + num(T.findings, 0) + " findings; camps coloured by their status text." :
+        countFindings(state.year) + " of " + num(T.findings, 0) + " findings on the record by " + state.year +
+        "; camps coloured by status as of 31 December " + state.year + " (window " + num(T.window, 5) + " years).";
+    }
+    feats.forEach(function (f, i) {
+      var m = group.atlasFeatures[i];
+      if (m && m.on) m.on("popupopen", function (e) { filterPopup(e.popup.getElement(), f); });
+    });
+    var box = el("div", "atlas-time leaflet-bar");
+    L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
+    var label = el("label", "atlas-time-label", "Year ");
+    var slider = el("input");
+    slider.type = "range"; slider.min = String(first); slider.max = String(top); slider.step = "1";
+    slider.id = "atlas-year"; slider.setAttribute("aria-label", "Year: findings and camp status as of then");
+    label.htmlFor = "atlas-year";
+    var out = el("output", "atlas-time-year");
+    out.htmlFor = "atlas-year";
+    var play = el("button", "atlas-time-play", "Play"), allBtn = el("button", "atlas-time-all", "All time");
+    play.type = "button"; allBtn.type = "button";
+    var note = el("p", "atlas-time-note");
+    [label, slider, out, play, allBtn, note].forEach(function (x) { box.appendChild(x); });
+    function setYear(y) {
+      state.year = Math.max(first, Math.min(top, Math.round(num(y, top))));
+      state.all = false; apply();
+    }
+    function setAll(on) { state.all = on !== false; apply(); }
+    function stop() {
+      if (state.timer) clearInterval(state.timer);
+      state.timer = null; play.textContent = "Play"; play.setAttribute("aria-pressed", "false");
+    }
+    slider.addEventListener("input", function () { stop(); setYear(slider.value); });
+    allBtn.addEventListener("click", function () { stop(); setAll(!state.all); });
+    play.addEventListener("click", function () {
+      if (state.timer) { stop(); return; }
+      if (state.all || state.year >= top) setYear(first);
+      play.textContent = "Pause"; play.setAttribute("aria-pressed", "true");
+      state.timer = setInterval(function () {
+        if (state.year >= top) { stop(); return; }
+        setYear(state.year + 1);
+      }, 700);
+    });
+    var Time = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () { return box; } });
+    new Time().addTo(map);
+    apply();
+    timeApi = { setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top,
+      statusOf: function (i, y) { return words[statusOf(feats[i], y == null ? state.year : y)]; } };
+  });
+
   map.fitBounds(spec.bounds);
   declutter();
   /* open the popup of row `row` of user layer `lid` (search results, tests) */
@@ -573,7 +674,7 @@ function atlasInit(map, spec) {
   }
   var api = { map: map, openUserRecord: openUserRecord, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
     declutter: declutter, panelsCover: panelsCover, fold: fold,
-    reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend };
+    reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend, time: timeApi };
   window.atlasLayers = layers;
   window.atlas = api;
   api.ready = Promise.all(pending).then(function () { window.atlasReady = true; }, function (err) {

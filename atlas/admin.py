@@ -504,9 +504,14 @@ _UNITS_CACHE: dict[tuple, _AdminUnits] = {}
 
 
 def gpkg_key(gpkg: Path | str | None) -> tuple:
-    """Cache key of a GeoPackage: its resolved path, modification time and size."""
-    from . import io
+    """Cache key of a GeoPackage: its resolved path, modification time and size.
 
+    For an atlas in PostGIS: its URL and the time and hash of its export.
+    """
+    from . import io, postgis
+
+    if postgis.is_database_url(gpkg):
+        return postgis.version_key(gpkg)
     path = Path(gpkg or io.default_gpkg())
     try:
         st = os.stat(path)
@@ -517,11 +522,11 @@ def gpkg_key(gpkg: Path | str | None) -> tuple:
 
 def _admin_units(gpkg: Path | str | None = None) -> _AdminUnits:
     """Provinces and counties of a GeoPackage, indexed once per file version."""
-    from . import io
+    from . import io, postgis
 
     key = gpkg_key(gpkg)
     if key not in _UNITS_CACHE:
-        path = Path(gpkg or io.default_gpkg())
+        path = gpkg if postgis.is_database_url(gpkg) else Path(gpkg or io.default_gpkg())
         units = _AdminUnits(io.read_layer("provinces", path), io.read_layer("counties", path),
                             grid_from=20_000)
         _UNITS_CACHE.clear()  # one GeoPackage version at a time

@@ -18,9 +18,29 @@ import click
 from . import builder as _build
 from .errors import AtlasError
 
+
+class _Source(click.ParamType):
+    """A GeoPackage path, or a ``postgresql://`` URL of an atlas exported to PostGIS (kept as text)."""
+
+    name = "PATH|URL"
+
+    def convert(self, value, param, ctx):
+        from .postgis import is_database_url
+
+        if value is None or isinstance(value, Path) or is_database_url(value):
+            return value
+        return Path(value)
+
+
 GPKG_OPTION = click.option(
+    "--gpkg", "--source", "gpkg", type=_Source(), default=None,
+    help="Atlas to read: a GeoPackage (default: output/atlas.gpkg) or an atlas exported to "
+         "PostGIS, postgresql://user@host/dbname?schema=atlas.",
+)
+#: For the commands that write into the GeoPackage (import): a file, never a database.
+GPKG_FILE_OPTION = click.option(
     "--gpkg", type=click.Path(path_type=Path), default=None,
-    help="Atlas GeoPackage to read (default: output/atlas.gpkg).",
+    help="Atlas GeoPackage to write into (default: output/atlas.gpkg).",
 )
 
 
@@ -141,11 +161,11 @@ def build(ctx: Context, out: Path | None, no_products: bool) -> None:
 
 
 @main.command()
-@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.argument("path", type=_Source(), required=False)
 @pass_ctx
 @handle_errors
 def validate(ctx: Context, path: Path | None) -> None:
-    """Check a GeoPackage (default output/atlas.gpkg) against the layer schemas.
+    """Check a GeoPackage (default output/atlas.gpkg), or an atlas in PostGIS, against the layer schemas.
 
     Every problem is listed with its layer, feature id and field; the exit
     code is 1 when there is any.
@@ -158,12 +178,14 @@ def validate(ctx: Context, path: Path | None) -> None:
 
 @main.command()
 @GPKG_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table",
+              show_default=True, help="Output format.")
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--drop", "drop", default=None, metavar="NAME",
               help="Remove the user layer NAME (user_NAME) instead, atomically.")
 @pass_ctx
 @handle_errors
-def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> None:
+def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str | None) -> None:
     """List each layer with its feature count, geometry type and sources.
 
     User layers imported with --private are marked (private): no map, export
@@ -176,15 +198,23 @@ def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> 
         click.echo(f"{drop_layer(drop, gpkg)}: removed")
         ctx.progress("run `atlas map` / `atlas export` again: products made earlier still hold it")
         return
-    from .importer import user_layer_records
+    from .export import private_layers
+    from .io import default_gpkg
 
     rows = _build.layer_summary(gpkg)
-    private = {r["layer"] for r in user_layer_records(gpkg) if r["private"]}
+    private = private_layers(gpkg or default_gpkg(), [r["layer"] for r in rows])
     for r in rows:
         if r["layer"].startswith("user_"):
             r["private"] = r["layer"] in private
-    if as_json:
+    if as_json or fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
+    if fmt == "csv":
+        import pandas as pd
+
+        from .formats import csv_text
+
+        click.echo(csv_text(pd.DataFrame(rows)), nl=False)
         return
     width = max(len(r["layer"]) + (10 if r.get("private") else 0) for r in rows)
     click.echo(f"{'layer':<{width}}  features  geometry            sources")
@@ -211,7 +241,7 @@ def layers(ctx: Context, gpkg: Path | None, as_json: bool, drop: str | None) -> 
               help="Keep the layer on this machine: no map, export or site includes it unless "
                    "run with --include-private.")
 @click.option("--replace", is_flag=True, help="Replace an existing layer of that name.")
-@GPKG_OPTION
+@GPKG_FILE_OPTION
 @pass_ctx
 @handle_errors
 def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_field, private: bool,
@@ -373,30 +403,93 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
 
 
 
+_EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
+
+
 @main.command("export")
 @click.option("--qgis", "to_qgis", is_flag=True,
               help="A styled GeoPackage (atlas.gpkg) and a QGIS project (atlas.qgz).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
-              help="Folder to write (default: output/qgis/).")
+@click.option("--format", "fmt", type=click.Choice(_EXPORT_FORMATS), default=None,
+              help="Files for other tools: GeoParquet 1.1, KMZ (Google Earth), GeoJSON or CSV.")
+@click.option("--postgis", "postgis_url", metavar="URL", default=None,
+              help="Write every layer to a PostGIS database, postgresql://user@host/dbname?schema=atlas, "
+                   "in one transaction (replaces what an earlier export wrote there).")
+@click.option("--layers", "layer_names", multiple=True, metavar="NAMES",
+              help="With --format: only these layers (repeatable, or comma-separated).")
+@click.option("--include-private", is_flag=True,
+              help="With --format or --postgis: also the layers imported with --private "
+                   "(left out otherwise).")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+              help="Where to write: a folder (default: output/qgis/ or output/<format>/), "
+                   "or one file when one layer goes to a path with the format's suffix.")
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
-def export_cmd(ctx: Context, to_qgis: bool, out_dir: Path | None, gpkg: Path | None) -> None:
-    """Export the atlas for other tools; --qgis writes a folder a user can zip and send.
+def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | None,
+               layer_names: tuple[str, ...], include_private: bool, out: Path | None,
+               gpkg: Path | str | None) -> None:
+    """Export the atlas for other tools: --qgis, --format FORMAT or --postgis URL.
 
-    atlas.gpkg (GeoPackage 1.3, a default style per layer in layer_styles),
-    atlas.qgz (groups, EPSG:5179, the same styles, forms, map tips, relations,
-    metadata) and, when present, the density raster and chips with styles.
-    An earlier export is replaced only once the new one is complete.
+    \b
+    --qgis      atlas.gpkg (GeoPackage 1.3, a default style per layer in
+                layer_styles), atlas.qgz (groups, EPSG:5179, the same styles,
+                forms, map tips, relations, metadata) and, when present, the
+                density raster and chips with styles: a folder to zip and send.
+    --format    geoparquet: GeoParquet 1.1, zstd, rows in Hilbert order, a bbox
+                covering column, the layer's provenance in the file metadata;
+                kmz: one file for Google Earth, a folder per layer, the map's
+                symbols and popups, the camps' findings on the time slider;
+                geojson: RFC 7946; csv: coordinates as lon/lat columns, cells
+                that a spreadsheet would run as formulas neutralised.
+                All in WGS 84 and UTF-8.
+    --postgis   every layer into one schema (default atlas) of a PostGIS
+                database, in one transaction: SRID 4326, GiST indexes, keys,
+                the findings->camps foreign key, QGIS styles in
+                public.layer_styles. Re-running replaces the schema.
+
+    Earlier files are replaced only once the new ones are complete; a
+    failed PostGIS export leaves the database as it was.
     """
     from .errors import InputError
-    from .qgis import export_qgis
 
-    if not to_qgis:
-        raise InputError("say what to export: --qgis")
-    project = export_qgis(out_dir, gpkg, progress=ctx.progress)
-    click.echo(str(project.parent / "atlas.gpkg"))
-    click.echo(str(project))
+    chosen = [name for name, on in (("--qgis", to_qgis), ("--format", fmt), ("--postgis", postgis_url)) if on]
+    if len(chosen) != 1:
+        raise InputError("say what to export: one of --qgis, --format geoparquet|kmz|geojson|csv, "
+                         "--postgis postgresql://…" + (f" (not {' and '.join(chosen)} together)" if chosen else ""))
+    names = [n.strip() for item in layer_names for n in item.split(",") if n.strip()]
+    if names and not fmt:
+        raise InputError("--layers goes with --format; --qgis and --postgis export every layer")
+    if to_qgis:
+        from .postgis import is_database_url
+        from .qgis import export_qgis
+
+        if is_database_url(gpkg):
+            raise InputError("--qgis copies the GeoPackage itself: give --gpkg FILE "
+                             "(QGIS opens the PostGIS tables styled as they are)")
+
+        project = export_qgis(out, gpkg, progress=ctx.progress)
+        click.echo(str(project.parent / "atlas.gpkg"))
+        click.echo(str(project))
+        return
+    if postgis_url:
+        if out:
+            raise InputError("--out goes with --qgis or --format; --postgis writes to the database URL")
+        from .postgis import export_postgis
+
+        result = export_postgis(postgis_url, gpkg, include_private, progress=ctx.progress)
+        rows = sum(w["rows"] for w in result["layers"])
+        if result["private_left_out"]:
+            ctx.progress(f"private layers left out: {', '.join(result['private_left_out'])}")
+        click.echo(f"{result['database']}: {len(result['layers'])} tables, {rows} rows, "
+                   f"{len(result['foreign_keys'])} foreign keys, {result['styles']} QGIS styles "
+                   f"(PostGIS {result['postgis']})")
+        return
+    from . import export
+
+    writer = {"geoparquet": export.export_geoparquet, "kmz": export.export_kmz,
+              "geojson": export.export_geojson, "csv": export.export_csv}[fmt]
+    for path in writer(out, names or None, gpkg, include_private, progress=ctx.progress):
+        click.echo(str(path))
 
 
 
@@ -562,8 +655,7 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
         meta = dict(a)
     columns = ["site_id", "kind", "name", "status", "deciding", "contradicting",
                "evidence_tier", "latest_evidence_date", "sources_disagree"]
-    click.echo(formats.format_table(_safe_cells(table) if fmt == "csv" else table, fmt,
-                              columns=columns, footer=foot, meta=meta, width=40))
+    click.echo(formats.format_table(table, fmt, columns=columns, footer=foot, meta=meta, width=40))
 
 
 def _finding_lines(df) -> list[str]:
@@ -575,16 +667,6 @@ def _finding_lines(df) -> list[str]:
 def _records(df) -> list[dict]:
     return [{k: (None if v is None or v != v else v) for k, v in r.items()}
             for r in df.to_dict("records")]
-
-
-def _safe_cells(df):
-    """A copy whose text cells cannot run as spreadsheet formulas (=, +, -, @ at the start)."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object or str(out[col].dtype) in ("str", "string"):
-            out[col] = [("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v
-                        for v in out[col]]
-    return out
 
 
 @main.command("summary")

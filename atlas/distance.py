@@ -255,7 +255,7 @@ _INDEX_CACHE: dict[tuple, SpatialIndex] = {}
 def _layer_index(layer: str, gpkg: Path | str | None) -> SpatialIndex:
     key = (*gpkg_key(gpkg), layer)
     if key not in _INDEX_CACHE:
-        available = dict(io.list_layers(Path(gpkg) if gpkg else None))
+        available = dict(io.list_layers(io.source(gpkg)))
         if layer not in available:
             geo = sorted(n for n, g in available.items() if g)
             raise NotFoundError(f"no layer {layer!r} in the atlas; layers with geometry: "

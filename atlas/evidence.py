@@ -65,12 +65,15 @@ __all__ = [
     "TIERS",
     "WINDOW_YEARS",
     "SiteStatus",
+    "first_year",
     "site_evidence",
     "status_at",
     "status_from_findings",
     "status_summary",
     "status_table",
     "tier_of",
+    "year_span",
+    "yearly_status",
 ]
 
 BASES = ("imagery", "testimony", "official", "media", "report")
@@ -472,3 +475,62 @@ def status_summary(as_of: str | date | None = None, gpkg: Path | str | None = No
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
     out.attrs.update(table.attrs)
     return out
+
+
+def first_year(date_start, date_end) -> int | None:
+    """The year from which a finding is on the record: its start's, else its end's; None undated.
+
+    The map's year slider shows, for a year, the findings whose first year is
+    that year or earlier (undated findings only under "all time").
+
+    Examples
+    --------
+    >>> first_year("2013-09-01", "2014-12-31"), first_year(None, "2008-12-31"), first_year(None, None)
+    (2013, 2008, None)
+    """
+    day = _d(date_start) or _d(date_end)
+    return day.year if day else None
+
+
+def yearly_status(findings: pd.DataFrame, site_ids, first: int, last: int) -> dict[str, list[str]]:
+    """Each site's status as of 31 December of every year from ``first`` to ``last``.
+
+    Parameters
+    ----------
+    findings : pandas.DataFrame
+        ``camp_findings``.
+    site_ids : iterable of str
+    first, last : int
+        Years, inclusive.
+
+    Returns
+    -------
+    dict of str to list of str
+        One status of :data:`STATUSES` per year.
+
+    Examples
+    --------
+    >>> f = pd.DataFrame({"finding_id": ["F1"], "site_id": ["S"], "date_start": ["2010-11-01"],
+    ...                   "date_end": ["2012-10-31"], "status_signal": ["active"]})
+    >>> yearly_status(f, ["S"], 2009, 2018)["S"]
+    ['unknown', 'active', 'active', 'active', 'active', 'active', 'active', 'active', 'unknown', 'unknown']
+    """
+    out = {}
+    for site in site_ids:
+        mine = findings[findings["site_id"] == site]
+        out[site] = [status_from_findings(mine, date(y, 12, 31), site).status
+                     for y in range(first, last + 1)]
+    return out
+
+
+def year_span(findings: pd.DataFrame) -> tuple[int, int]:
+    """The first year any finding covers, and the last year after which no status can change.
+
+    After the last dated day of any finding plus :data:`WINDOW_YEARS`, every
+    ``active`` finding has lapsed and closures hold: statuses are constant.
+    """
+    days = [d for v in (*findings["date_start"], *findings["date_end"]) if (d := _d(v))]
+    if not days:
+        year = date.today().year
+        return year, year
+    return min(days).year, max(days).year + WINDOW_YEARS + 1

@@ -45,6 +45,9 @@ __all__ = [
     "read_layer",
     "read_layers",
     "remove_stale",
+    "source",
+    "source_name",
+    "source_path",
     "write_layers",
     "writer_lock",
 ]
@@ -399,13 +402,60 @@ def _existing(path: Path | None) -> Path:
     return path
 
 
+def source(path: Path | str | None) -> Path | str | None:
+    """A source as the readers take it: a ``postgresql://`` URL as given, a file as a Path.
+
+    Examples
+    --------
+    >>> source("out/atlas.gpkg"), source(None), source("postgresql://me@db/gis")
+    (PosixPath('out/atlas.gpkg'), None, 'postgresql://me@db/gis')
+    """
+    from .postgis import is_database_url
+
+    if path is None or is_database_url(path):
+        return path
+    return Path(path)
+
+
+def source_name(path: Path | str | None) -> str:
+    """How a source is shown: the file's path, or the URL with its password masked.
+
+    Examples
+    --------
+    >>> source_name("postgresql://me:secret@db/gis")
+    'postgresql://me:***@db/gis?schema=atlas'
+    """
+    from .postgis import Database, is_database_url
+
+    if is_database_url(path):
+        return Database.parse(path).shown
+    return str(Path(path or default_gpkg()))
+
+
+def source_path(path: Path | str | None = None) -> Path:
+    """The GeoPackage file a command reads: ``path`` or ``output/atlas.gpkg``, which must exist.
+
+    Raises
+    ------
+    NotFoundError
+        No file there.
+    InputError
+        ``path`` is a database URL where a GeoPackage file is needed.
+    """
+    from .postgis import is_database_url
+
+    if is_database_url(path):
+        raise InputError("this needs a GeoPackage file, not a database URL")
+    return _existing(path)
+
+
 @functools.lru_cache(maxsize=8)
 def _outline(key: tuple, crs: str):
-    gdf = read_layer("dprk_outline", Path(key[0]))
+    gdf = read_layer("dprk_outline", source(key[0]))
     return gdf.to_crs(crs).union_all()
 
 
-def dprk_outline(path: Path | None = None, crs: str = "EPSG:5179"):
+def dprk_outline(path: Path | str | None = None, crs: str = "EPSG:5179"):
     """The DPRK outline the GeoPackage holds (layer ``dprk_outline``), read once per file version.
 
     Parameters
@@ -419,10 +469,6 @@ def dprk_outline(path: Path | None = None, crs: str = "EPSG:5179"):
     -------
     shapely geometry
         A (Multi)Polygon.
-
-    Raises
-    ------
-    NotFoundError
         No GeoPackage, or one without the layer (built before it existed: run ``atlas build``).
 
     Examples
@@ -431,18 +477,23 @@ def dprk_outline(path: Path | None = None, crs: str = "EPSG:5179"):
     >>> round(atlas.io.dprk_outline().area / 1e6, -3)
     122000.0
     """
+    from .postgis import is_database_url
+
+    if is_database_url(path):
+        return _outline((str(path), None, None), crs)
     path = _existing(path)
     st = path.stat()
     return _outline((str(path.resolve()), st.st_mtime_ns, st.st_size), crs)
 
 
-def list_layers(path: Path | None = None) -> list[tuple[str, str | None]]:
+def list_layers(path: Path | str | None = None) -> list[tuple[str, str | None]]:
     """Names and geometry types of the layers in a GeoPackage.
 
     Parameters
     ----------
-    path : pathlib.Path, optional
-        Defaults to ``output/atlas.gpkg``.
+    path : pathlib.Path or str, optional
+        Defaults to ``output/atlas.gpkg``; a ``postgresql://`` URL reads an
+        atlas written by :func:`atlas.postgis.export_postgis`.
 
     Returns
     -------
@@ -455,6 +506,10 @@ def list_layers(path: Path | None = None) -> list[tuple[str, str | None]]:
     >>> ("camps", "Point") in atlas.list_layers()
     True
     """
+    from . import postgis
+
+    if postgis.is_database_url(path):
+        return postgis.list_layers(path)
     path = _existing(path)
     try:
         return [(str(n), None if g is None else str(g)) for n, g in pyogrio.list_layers(path)]
@@ -462,15 +517,15 @@ def list_layers(path: Path | None = None) -> list[tuple[str, str | None]]:
         raise InputError(f"{path} is not a readable GeoPackage: {exc}") from exc
 
 
-def read_layer(name: str, path: Path | None = None) -> pd.DataFrame:
+def read_layer(name: str, path: Path | str | None = None) -> pd.DataFrame:
     """Read one layer (a GeoDataFrame) or attribute table (a DataFrame).
 
     Parameters
     ----------
     name : str
         Layer name, e.g. ``"camps"``.
-    path : pathlib.Path, optional
-        Defaults to ``output/atlas.gpkg``.
+    path : pathlib.Path or str, optional
+        Defaults to ``output/atlas.gpkg``; or a ``postgresql://`` URL.
 
     Returns
     -------
@@ -482,6 +537,10 @@ def read_layer(name: str, path: Path | None = None) -> pd.DataFrame:
     >>> len(atlas.read_layer("provinces"))
     10
     """
+    from . import postgis
+
+    if postgis.is_database_url(path):
+        return postgis.read_layer(name, path)
     path = _existing(path)
     names = dict(list_layers(path))
     if name not in names:
@@ -494,13 +553,13 @@ def read_layer(name: str, path: Path | None = None) -> pd.DataFrame:
         return pyogrio.read_dataframe(path, layer=name, datetime_as_string=True)
 
 
-def read_layers(path: Path | None = None) -> dict[str, pd.DataFrame]:
-    """Read every layer of a GeoPackage, keyed by name.
+def read_layers(path: Path | str | None = None) -> dict[str, pd.DataFrame]:
+    """Read every layer of a GeoPackage (or an atlas in PostGIS), keyed by name.
 
     Parameters
     ----------
-    path : pathlib.Path, optional
-        Defaults to ``output/atlas.gpkg``.
+    path : pathlib.Path or str, optional
+        Defaults to ``output/atlas.gpkg``; or a ``postgresql://`` URL.
 
     Returns
     -------
@@ -512,7 +571,10 @@ def read_layers(path: Path | None = None) -> dict[str, pd.DataFrame]:
     >>> len(atlas.read_layers()["mines"])
     35
     """
-    path = _existing(path)
+    from . import postgis
+
+    if not postgis.is_database_url(path):
+        path = _existing(path)
     return {name: read_layer(name, path) for name, _ in list_layers(path)}
 
 

@@ -26,6 +26,7 @@ from pyproj import Geod, Transformer
 
 from . import _assets, _packing, names
 from .errors import InputError
+from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
 from .style import COMMODITY_COLOURS, DENSITY_RAMP, KIND_LABELS, KIND_SHAPES, STATUS_COLOURS
 from .style import PROVINCE_RAMP as RAMP
 
@@ -412,6 +413,7 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
                ("Coordinate source", _e(r["source"])),
                ("Status", f'{_e(r["status"])} <span class="atlas-tag">{_e(r["status_class"])}</span>'),
                ("Status date", _e(r["status_date"]) or "not given"),
+               ("Evidence", _evidence_text(r)),
                ("Agency", _e(r["agency"])),
                ("Area", _e(r["area_km2"])),
                ("Prisoners (estimates)", _e(r["prisoners_estimate"])),
@@ -420,13 +422,19 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
         items = []
         for f in sorted(findings, key=_finding_order):
             page = _e(f.get("page"))
+            year = first_year(f.get("date_start"), f.get("date_end"))
+            basis = _e(f.get("evidence_basis"))
+            hand = _e(f.get("testimony_hand"))
             items.append(
-                f'<li><span class="atlas-when">{_e(f.get("observed_text"))}</span> '
-                f'<span class="atlas-tag">{_e(f.get("finding_type"))}</span> {_e(f.get("description"))}'
+                f'<li class="atlas-finding" data-y="{year or ""}">'
+                f'<span class="atlas-when">{_e(f.get("observed_text")) or "undated"}</span> '
+                f'<span class="atlas-tag">{_e(f.get("finding_type"))}</span> '
+                f'<span class="atlas-tag atlas-basis">{basis}{", " + hand if hand else ""}</span> '
+                f'{_e(f.get("description"))}'
                 f'<span class="atlas-src">Source: {_e(f.get("source_report"))}'
                 f'{", p. " + page if page else ""}</span></li>')
-        out.append(f'<h4>Findings, oldest first ({len(findings)})</h4><ol class="atlas-findings">'
-                   + "".join(items) + "</ol>")
+        out.append(f'<h4>Findings, oldest first ({len(findings)})</h4><p class="atlas-asof"></p>'
+                   '<ol class="atlas-findings">' + "".join(items) + "</ol>")
     else:
         out.append('<p class="atlas-sub">No dated findings recorded.</p>')
     if len(candidates):
@@ -440,10 +448,29 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
     return "".join(out)
 
 
+def _evidence_text(r) -> str:
+    tier, label = display_text(r.get("evidence_tier")), _e(r.get("evidence_tier_label"))
+    if not tier:
+        return ""
+    latest = _e(r.get("latest_evidence_date")) or "none dated"
+    disagree = "; the sources disagree" if str(r.get("sources_disagree")) in ("True", "1") else ""
+    return f"tier {html.escape(tier)}: {label}; latest dated evidence {latest}{disagree}"
+
+
 def camps_spec(camps, findings, candidates, search: list) -> dict:
+    """The camps layer: one marker per located camp, its popup, and its status per year.
+
+    Each feature carries ``ys``, one letter per year from ``time.first`` to
+    ``time.last`` (``a`` active, ``c`` closed, ``r`` relocated, ``u`` unknown,
+    by :func:`atlas.evidence.status_from_findings` as of 31 December), and
+    ``yt``, its symbol for each status: the map's year slider recolours the
+    camps from these, with no rule of its own.
+    """
     syms = _Symbols()
     feats = []
     by_site = {s: g.to_dict("records") for s, g in findings.groupby("site_id")} if len(findings) else {}
+    first, last = year_span(findings) if len(findings) else (0, 0)
+    yearly = yearly_status(findings, camps["site_id"], first, last) if len(findings) else {}
     cand_by_site = dict(iter(candidates.groupby("site_id"))) if len(candidates) else {}
     located = has_geometry(camps)
     i = 0
@@ -455,10 +482,15 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
             continue
         popup = _camp_popup(r, by_site.get(site, []), cand_by_site.get(site, candidates.iloc[0:0]))
         status = display_text(r["status_class"])
+        head = f'{_e(r["name"])}<br>{_e(KIND_LABELS.get(display_text(r["kind"]), r["kind"]))}'
+        precision = display_text(r["precision"])
         feats.append({
-            "c": _latlon(r.geometry), "s": syms(_camp_symbol(r["kind"], status, display_text(r["precision"]))),
-            "t": f'{_e(r["name"])}<br>{_e(KIND_LABELS.get(display_text(r["kind"]), r["kind"]))} · {_e(status)}'
+            "c": _latlon(r.geometry), "s": syms(_camp_symbol(r["kind"], status, precision)),
+            "t": f'{head} · {_e(status)}'
                  + (f' ({_e(r["status_date"])})' if display_text(r["status_date"]) else ""),
+            "tn": head, "id": site,
+            "ys": "".join(x[0] for x in yearly.get(site, [])),
+            "yt": [syms(_camp_symbol(r["kind"], x, precision)) for x in STATUSES],
             "p": popup})
         search.append(_entry("camps", i, r["name"], keys, KIND_LABELS.get(display_text(r["kind"]), "")))
         i += 1
@@ -474,10 +506,17 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
          "label": "dashed with ?: location uncertain"},
     ]
     missing = [display_text(n) for n, ok in zip(camps["name"], located) if not ok]
-    return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
+    known = sorted(y for y in (first_year(a, b) for a, b in zip(findings["date_start"],
+                                                                 findings["date_end"])) if y)
+    time = {"first": first, "last": last, "window": WINDOW_YEARS, "statuses": list(STATUSES),
+            "finding_years": known, "findings": len(findings),
+            "colours": {x: STATUS_COLOURS.get(x, "#ffffff") for x in STATUSES}}
+    return {"kind": "points", "symbols": syms.table, "features": feats, "time": time, "legend": {
         "items": items,
         "note": ("Shape: kind of site. Colour: status (contested = sources disagree; the popup gives "
-                 "the status date). "
+                 "the status date); with the year control, the status as of 31 December of that year "
+                 f"by the atlas's rule (an 'active' finding counts for {WINDOW_YEARS} years after its "
+                 "last day; no finding then: unknown). "
                  + (f"Without a public coordinate (not drawn): {'; '.join(missing)}." if missing else "")),
     }}
 

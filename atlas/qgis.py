@@ -50,6 +50,7 @@ from .errors import InputError, NotFoundError
 from .qml import (
     DOCTYPE,
     QGIS_VERSION,
+    TIER_STYLE,
     LayerStyle,
     RasterInfo,
     el,
@@ -57,6 +58,7 @@ from .qml import (
     qml_document,
     raster_elements,
     read_raster,
+    tier_style,
     vector_style,
 )
 
@@ -322,6 +324,10 @@ def _vector_maplayer(name: str, df: pd.DataFrame, style: LayerStyle, title: str,
                     rights, crs)
     el(ml, "provider", {"encoding": "UTF-8"}, text="ogr")
     ml.extend(style.elements)
+    if name == "camps" and "evidence_tier" in df.columns:
+        manager = el(ml, "map-layer-style-manager", {"current": "default"})
+        el(manager, "map-layer-style", {"name": "default"})
+        el(manager, "map-layer-style", {"name": TIER_STYLE}).append(tier_style(df))
     return _Entry(name, lid, title, source, "ogr", ml, name not in HIDDEN)
 
 

@@ -27,7 +27,15 @@ from pyproj import CRS
 
 from . import schema
 from .errors import InputError
-from .style import COMMODITY_COLOURS, DENSITY_RAMP, KIND_LABELS, KIND_SHAPES, PROVINCE_RAMP, STATUS_COLOURS
+from .style import (
+    COMMODITY_COLOURS,
+    DENSITY_RAMP,
+    KIND_LABELS,
+    KIND_SHAPES,
+    PROVINCE_RAMP,
+    STATUS_COLOURS,
+    TIER_COLOURS,
+)
 
 __all__ = [
     "DOCTYPE",
@@ -534,6 +542,8 @@ def vector_style(name: str, df: pd.DataFrame,
         el(holder, "featureBlendMode", text="0")
         el(holder, "layerOpacity", text="1")
         el(holder, "legend", {"type": "default-vector", "showLabelLegend": 0})
+    if name == "camp_findings" and {"date_start", "date_end"} <= set(columns):
+        _temporal(holder, "date_start", "date_end")
     _form(holder, name, columns, relations)
     title = _title_field(columns)
     id_field = schema.SCHEMAS[name].id_field if name in schema.SCHEMAS else None
@@ -545,6 +555,51 @@ def vector_style(name: str, df: pd.DataFrame,
     geom_code = {"Point": 0, "Line": 1, "Polygon": 2, "No geometry": 4}[geometry]
     el(holder, "layerGeometryType", text=str(geom_code))
     return LayerStyle(list(holder), labels, geometry)
+
+
+#: The camps' second named style in the project: colour by evidence tier.
+TIER_STYLE = "evidence tier"
+
+
+def _temporal(parent: ET.Element, start: str, end: str) -> None:
+    """Temporal properties: each feature's time from a start and an end field (an empty end is open).
+
+    Mode 2 is QGIS's ``ModeFeatureDateTimeStartAndEndFromFields``; its filter
+    keeps a feature whose start or end is NULL on that side, so an open start
+    ("2008 or earlier") or an open end matches every frame on that side.
+    """
+    temporal = el(parent, "temporal", {"enabled": 1, "mode": 2, "startField": start, "endField": end,
+                            "startExpression": "", "endExpression": "", "durationField": "",
+                            "durationUnit": "min", "fixedDuration": 0, "accumulate": 0,
+                            "limitMode": 0})
+    fixed = el(temporal, "fixedRange")
+    el(fixed, "start")
+    el(fixed, "end")
+
+
+def tier_style(df: pd.DataFrame) -> ET.Element:
+    """The camps coloured by ``evidence_tier`` (shape by kind), as a ``<qgis>`` style element.
+
+    Stored in the project as the camps' second named style (:data:`TIER_STYLE`;
+    Layer Properties → Styles), beside the default one by status.
+    """
+    from .evidence import TIERS
+
+    root = el(None, "qgis", {"version": QGIS_VERSION, "styleCategories": "AllStyleCategories",
+                             "labelsEnabled": 1})
+    combos = set(zip(df["kind"].astype(str), df["evidence_tier"].astype(int)))
+    cats = []
+    for kind_ in _present(df, "kind", KIND_SHAPES):
+        shape = KIND_SHAPES.get(kind_, "diamond")
+        for tier, label, _rule in TIERS:
+            if (kind_, tier) in combos:
+                cats.append((f"{kind_} | {tier}", f"{KIND_LABELS.get(kind_, kind_)}: tier {tier}, {label}",
+                             [("SimpleMarker", _marker(shape, TIER_COLOURS[tier], 4.0,
+                                                       outline="#1a1a1a", width=0.5))]))
+    _categorized(root, f"{_q('kind')} || ' | ' || to_string({_q('evidence_tier')})", "marker", cats)
+    _labeling(root, f"'T' || to_string({_q('evidence_tier')}) || ' ' || {_q('name')}", size=7,
+              colour="#000000", priority=6)
+    return root
 
 
 def qml_document(elements: list[ET.Element], attrs: dict) -> str:

@@ -397,7 +397,7 @@ def record(site, gpkg: Path | str | None = None, layer: str | None = None) -> Re
     """
     from . import resolve  # the public API: wherever name resolution lives
 
-    path = Path(gpkg or io.default_gpkg())
+    path = io.source(gpkg) or io.default_gpkg()
     s = resolve(site, path, [layer] if layer else None)
     frame = io.read_layer(s.layer, path)
     row = _row(s.layer, frame, s.id)

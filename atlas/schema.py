@@ -22,6 +22,7 @@ from .errors import ValidationError
 from .evidence import BASES, HANDS, SIGNALS, TIERS
 
 __all__ = [
+    "FOREIGN_KEYS",
     "INSIDE_TOLERANCE_KM",
     "REPORT_PROVINCES",
     "SCHEMAS",
@@ -247,6 +248,13 @@ USER_SCHEMA = LayerSchema(
 )
 
 
+#: Foreign keys between layers: (table, column, referenced table, referenced column).
+FOREIGN_KEYS = (
+    ("camp_findings", "site_id", "camps", "site_id"),
+    ("coordinate_candidates", "site_id", "camps", "site_id"),
+)
+
+
 def schema_for(name: str) -> LayerSchema | None:
     """The schema of a layer name: an atlas layer, a user layer, or None."""
     if name in SCHEMAS:
@@ -369,7 +377,7 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
     camps = layers.get("camps")
     if camps is not None and "site_id" in camps:
         known = set(camps["site_id"])
-        for layer in ("camp_findings", "coordinate_candidates"):
+        for layer in (t for t, _c, target, _tc in FOREIGN_KEYS if target == "camps"):
             df = layers.get(layer)
             if df is None or "site_id" not in df:
                 continue

@@ -330,7 +330,7 @@ _NAME_CACHE: dict[tuple, _NameIndex] = {}
 def _name_index(gpkg: Path | str | None) -> _NameIndex:
     key = gpkg_key(gpkg)
     if key not in _NAME_CACHE:
-        available = {n for n, g in io.list_layers(Path(gpkg) if gpkg else None)}
+        available = {n for n, g in io.list_layers(io.source(gpkg))}
         user = sorted(n for n in available if n.startswith("user_"))
         layers = {n: cached_layer(n, gpkg) for n in (*FIND_LAYERS, *user) if n in available}
         # the GeoNames towns' names are a bonus; the atlas layers suffice without them

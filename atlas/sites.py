@@ -146,7 +146,7 @@ def cached_layer(name: str, gpkg: Path | str | None) -> pd.DataFrame:
     if key not in _LAYER_CACHE:
         if len(_LAYER_CACHE) > 64:
             _LAYER_CACHE.clear()
-        _LAYER_CACHE[key] = io.read_layer(name, Path(gpkg) if gpkg else None)
+        _LAYER_CACHE[key] = io.read_layer(name, io.source(gpkg))
     return _LAYER_CACHE[key]
 
 

@@ -6,7 +6,7 @@ A reader who learns a colour or a shape on the map sees the same in QGIS.
 from __future__ import annotations
 
 __all__ = ["COMMODITY_COLOURS", "DENSITY_RAMP", "FINDING_TYPE_LABELS", "KIND_LABELS", "KIND_SHAPES",
-           "PROVINCE_RAMP", "STATUS_COLOURS", "finding_type_label"]
+           "PROVINCE_RAMP", "STATUS_COLOURS", "TIER_COLOURS", "finding_type_label"]
 
 #: Fill colour per Table 1 commodity class.
 COMMODITY_COLOURS = {
@@ -15,8 +15,13 @@ COMMODITY_COLOURS = {
     "non-ferrous metal": "#1f6fb4",
     "non-metallic mineral": "#2e9d3a",
 }
-#: Fill colour per camp status class (contested: the sources disagree).
-STATUS_COLOURS = {"active": "#d7301f", "closed": "#8c8c8c", "contested": "#8e44ad", "unknown": "#ffffff"}
+#: Fill colour per camp status class (contested: the sources disagree; relocated: as of a date,
+#: :func:`atlas.status_at`).
+STATUS_COLOURS = {"active": "#d7301f", "closed": "#8c8c8c", "contested": "#8e44ad",
+                  "relocated": "#2b8cbe", "unknown": "#ffffff"}
+#: Fill colour per evidence tier (:data:`atlas.evidence.TIERS`): dark blue for imagery and
+#: testimony agreeing, purple where they disagree, paler for weaker bases, white for none.
+TIER_COLOURS = {1: "#08306b", 2: "#8e44ad", 3: "#2171b5", 4: "#6baed6", 5: "#c6dbef", 6: "#ffffff"}
 #: Marker shape per camp kind.
 KIND_SHAPES = {"kwan-li-so": "square", "kyo-hwa-so": "triangle", "other": "diamond"}
 #: What each camp kind is, in words.

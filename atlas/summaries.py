@@ -92,7 +92,7 @@ def _summary_attrs(gpkg) -> dict:
                    "GeoPackage's boundaries (atlas.assign_admin; points up to 5 km outside every "
                    "polygon go to the nearest); the 'Unidentified or unknown' row counts features "
                    "without a public coordinate or outside every unit"),
-        "gpkg": str(Path(gpkg or io.default_gpkg())),
+        "gpkg": io.source_name(gpkg),
     }
 
 

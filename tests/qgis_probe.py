@@ -9,6 +9,8 @@ Usage::
     qgis_probe.py gpkg PATH            # every table of a GeoPackage, as a user adds it
     qgis_probe.py project PATH [--render PNG] [--samples JSON]
     qgis_probe.py raster PATH          # a raster with its sidecar .qml, as a user adds it
+    qgis_probe.py layers JSON          # [[name, uri, provider], ...]: any vector sources
+                                       # (a KMZ's folders, PostGIS tables), as a user adds them
 
 ``--samples`` is a JSON list of ``[lon, lat]`` (EPSG:4326) whose rendered
 colour is reported. Per layer: validity, feature count, fields, renderer
@@ -28,9 +30,11 @@ from qgis.core import (
     QgsApplication,
     QgsCoordinateReferenceSystem,
     QgsCoordinateTransform,
+    QgsDateTimeRange,
     QgsExpression,
     QgsExpressionContext,
     QgsExpressionContextUtils,
+    QgsFeatureRequest,
     QgsMapRendererParallelJob,
     QgsMapSettings,
     QgsPointXY,
@@ -39,9 +43,10 @@ from qgis.core import (
     QgsRectangle,
     QgsRenderContext,
     QgsVectorLayer,
+    QgsVectorLayerTemporalContext,
     QgsWkbTypes,
 )
-from qgis.PyQt.QtCore import QSize
+from qgis.PyQt.QtCore import QDate, QDateTime, QSize, QTime
 from qgis.PyQt.QtGui import QColor, QImage
 
 MESSAGES: list[list] = []
@@ -122,6 +127,35 @@ def _form(lyr: QgsVectorLayer) -> dict:
     return {"layout": int(cfg.layout()), "tabs": tabs, "fields": fields, "relations": relations}
 
 
+def _temporal(lyr: QgsVectorLayer) -> dict:
+    """The layer's temporal properties, and how many features each year's frame keeps."""
+    tp = lyr.temporalProperties()
+    out = {"active": tp.isActive(), "mode": int(tp.mode()), "start_field": tp.startField(),
+           "end_field": tp.endField(), "frames": {}}
+    if tp.isActive():
+        ctx = QgsVectorLayerTemporalContext()
+        ctx.setLayer(lyr)
+        for year in (1967, 1990, 2010, 2014, 2020):
+            frame = QgsDateTimeRange(QDateTime(QDate(year, 1, 1), QTime(0, 0, 0)),
+                                     QDateTime(QDate(year, 12, 31), QTime(23, 59, 59)))
+            expr = tp.createFilterString(ctx, frame)
+            out["frames"][str(year)] = sum(
+                1 for _ in lyr.getFeatures(QgsFeatureRequest().setFilterExpression(expr)))
+    return out
+
+
+def _styles(lyr: QgsVectorLayer) -> dict:
+    """Every named style of the layer, with its renderer (the current style is restored)."""
+    manager = lyr.styleManager()
+    current = manager.currentStyle()
+    out = {"current": current, "styles": {}}
+    for name in manager.styles():
+        manager.setCurrentStyle(name)
+        out["styles"][name] = _renderer(lyr) if lyr.isSpatial() else {}
+    manager.setCurrentStyle(current)
+    return out
+
+
 def describe_vector(lyr: QgsVectorLayer) -> dict:
     d: dict = {"kind": "vector", "valid": lyr.isValid(), "name": lyr.name()}
     if not lyr.isValid():
@@ -156,6 +190,9 @@ def describe_vector(lyr: QgsVectorLayer) -> dict:
             tips[_key(f)] = QgsExpression.replaceExpressionText(lyr.mapTipTemplate(), ctx)
         d["map_tips"] = tips
     d["display_expression"] = lyr.displayExpression()
+    d["field_types"] = {f.name(): f.typeName() for f in lyr.fields()}
+    d["temporal"] = _temporal(lyr)
+    d["styles"] = _styles(lyr)
     d["form"] = _form(lyr)
     md = lyr.metadata()
     d["metadata"] = {"title": md.title(), "licenses": md.licenses(), "rights": md.rights()}
@@ -190,6 +227,13 @@ def probe_gpkg(path: str) -> dict:
     for name in _tables(path):
         lyr = QgsVectorLayer(f"{path}|layername={name}", name, "ogr")
         layers[name] = describe_vector(lyr)
+    return {"layers": layers}
+
+
+def probe_layers(spec: list) -> dict:
+    layers = {}
+    for name, uri, provider in spec:
+        layers[name] = describe_vector(QgsVectorLayer(uri, name, provider))
     return {"layers": layers}
 
 
@@ -303,6 +347,8 @@ def main(argv: list[str]) -> int:
     samples = json.loads(argv[argv.index("--samples") + 1]) if "--samples" in argv else []
     if kind == "gpkg":
         result = probe_gpkg(path)
+    elif kind == "layers":
+        result = probe_layers(json.loads(path))
     elif kind == "raster":
         result = probe_raster(path, png, samples)
     else:

@@ -149,7 +149,9 @@ def test_symbols_distinguish_precision_kind_and_status(session, layers):
     assert all(len(v) == 1 for v in html_by_precision.values())
     assert len({next(iter(v)) for v in html_by_precision.values()}) == len(html_by_precision) == 3
     camps = layers["camps"][~(layers["camps"].geometry.isna() | layers["camps"].geometry.is_empty)]
+    _do(page, "window.atlas.time.setAll(true)")  # "all time": colours from the status text
     icons = page.evaluate("window.atlasLayers.camps.getLayers().map(m => m.options.icon.options.html)")
+    _do(page, "window.atlas.time.setYear(new Date().getFullYear())")  # back to the default, today
     by_kind = {}
     for kind, icon in zip(camps["kind"], icons):
         by_kind.setdefault(kind, set()).add(re.search(r'data-shape="(\w+)"', icon).group(1))
@@ -195,6 +197,7 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
     assert len(mine) >= 3
     mine["key"] = mine["date_start"].fillna(mine["date_end"]).fillna("9999")
     expected = mine.sort_values(["key", "date_end", "finding_id"], na_position="last")["description"].tolist()
+    _do(page, "window.atlas.time.setAll(true)")  # every finding, undated ones included
     _do(page, f"window.atlas.map.closePopup(); window.atlas.map.setView([{site.geometry.y}, {site.geometry.x}], 14,"
                   " {animate: false})")
     page.wait_for_timeout(200)
@@ -211,7 +214,7 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
     for label in ("Coordinates", "Precision", "Coordinate source", "Status date", "Agency",
                   "Prisoners (estimates)", "Location"):
         assert label in text
-    _do(page, "window.atlas.map.closePopup()")
+    _do(page, "window.atlas.map.closePopup(); window.atlas.time.setYear(new Date().getFullYear())")
 
 
 def test_rings_are_geodesic_distances(map_html, gpkg):

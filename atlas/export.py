@@ -1,0 +1,516 @@
+"""File exports for other tools: GeoParquet, GeoJSON, CSV and KMZ, one call per format.
+
+Every export reads the atlas GeoPackage (or an atlas in PostGIS), writes WGS 84
+(EPSG:4326) in UTF-8, carries each layer's provenance (its sources and
+licences, the source GeoPackage's sha256, the atlas version), and replaces
+earlier files only once every file is written.
+
+- **GeoParquet** 1.1: one ``<layer>.parquet`` per layer, zstd, rows in Hilbert
+  order of their geometry, the ``bbox`` covering column, the provenance as
+  JSON under the file metadata key ``atlas``. Attribute tables (findings,
+  the report's tables, sources) are plain Parquet with the same metadata.
+- **GeoJSON** (RFC 7946): one ``<layer>.geojson`` per layer, the provenance as
+  the foreign member ``atlas``.
+- **CSV**: one ``<layer>.csv`` per layer, point coordinates as ``lon``/``lat``
+  columns, every text cell passed through :func:`atlas.formats.csv_text`
+  (formula injection neutralised).
+- **KMZ** for Google Earth: see :func:`export_kmz`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from . import io, schema
+from .errors import InputError, NotFoundError
+
+__all__ = ["FORMATS", "export_csv", "export_geojson", "export_geoparquet", "export_kmz", "private_layers",
+           "provenance", "select_layers"]
+
+#: File formats of ``atlas export --format`` and their file suffix.
+FORMATS = {"geoparquet": ".parquet", "geojson": ".geojson", "csv": ".csv", "kmz": ".kmz"}
+#: Metadata key (Parquet) and foreign member (GeoJSON) holding a layer's provenance.
+META_KEY = "atlas"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("gulag-inc-atlas")
+    except metadata.PackageNotFoundError:  # pragma: no cover - a bare checkout
+        return "unknown"
+
+
+def _now() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = datetime.fromtimestamp(int(epoch), timezone.utc) if epoch else datetime.now(timezone.utc)
+    return when.isoformat(timespec="seconds")
+
+
+def _sha256(source: Path | str) -> str | None:
+    import hashlib
+
+    if not isinstance(source, Path):
+        return None
+    h = hashlib.sha256()
+    with open(source, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _distinct(df: pd.DataFrame, column: str) -> list[str]:
+    if column not in df.columns:
+        return []
+    values = df[column].dropna().astype(str).str.strip()
+    return sorted(v for v in values.unique() if v)
+
+
+def provenance(name: str, df: pd.DataFrame, sources: pd.DataFrame | None,
+               source: Path | str, sha256: str | None) -> dict:
+    """What an exported layer carries about where it comes from.
+
+    Parameters
+    ----------
+    name : str
+        Layer name.
+    df : (Geo)DataFrame
+        The layer.
+    sources : DataFrame, optional
+        The atlas's ``sources`` table (every source file: origin, licence,
+        attribution, sha256).
+    source : pathlib.Path or str
+        The GeoPackage (or database) the layer was read from.
+    sha256 : str, optional
+        The GeoPackage's sha256.
+
+    Returns
+    -------
+    dict
+        ``layer``, ``description``, ``rows``, ``crs``, ``sources`` and
+        ``licences`` (the distinct values of the layer's own columns),
+        ``source_files`` (the sources table), ``atlas_version``,
+        ``exported_from``, ``exported_from_sha256``, ``exported_at``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> p = provenance("x", pd.DataFrame({"source": ["A", "B", "A"], "licence": ["CC BY 4.0"] * 3}),
+    ...                None, "atlas.gpkg", None)
+    >>> p["sources"], p["licences"]
+    (['A', 'B'], ['CC BY 4.0'])
+    """
+    spec = schema.schema_for(name)
+    src_cols = ("source", "source_report", "report_ref", "origin")
+    return {
+        "layer": name,
+        "description": spec.description if spec is not None else "",
+        "rows": len(df),
+        "crs": "EPSG:4326",
+        "sources": sorted({v for c in src_cols for v in _distinct(df, c)}),
+        "licences": _distinct(df, "licence"),
+        "source_files": [] if sources is None else json.loads(
+            sources.drop(columns="geometry", errors="ignore").to_json(orient="records", force_ascii=False)),
+        "atlas_version": _version(),
+        "exported_from": Path(source).name if isinstance(source, Path) else str(source),
+        "exported_from_sha256": sha256,
+        "exported_at": _now(),
+    }
+
+
+def private_layers(source: Path | str, names: Iterable[str]) -> set[str]:
+    """The user layers among ``names`` imported as private (``atlas import --private``).
+
+    Parameters
+    ----------
+    source : pathlib.Path or str
+        The atlas GeoPackage, or a PostGIS URL.
+    names : iterable of str
+        Layer names.
+
+    Returns
+    -------
+    set of str
+    """
+    from .importer import user_layer_records
+    from .postgis import is_database_url
+
+    users = [n for n in names if n.startswith("user_")]
+    if not users:
+        return set()
+    if not is_database_url(source):
+        return {r["layer"] for r in user_layer_records(source, include_private=True) if r["private"]}
+    out = set()
+    for name in users:
+        df = io.read_layer(name, source)
+        if "private" in df and df["private"].fillna(False).astype(bool).any():
+            out.add(name)
+    return out
+
+
+def select_layers(source: Path | str, layers: Iterable[str] | None, include_private: bool,
+                  spatial_only: bool = False) -> list[str]:
+    """The layers an export writes: those asked for, or every one; private layers only when asked.
+
+    Raises
+    ------
+    NotFoundError
+        A layer asked for is not in the atlas.
+    InputError
+        A private layer asked for by name without ``include_private``.
+    """
+    from .postgis import Database, is_database_url
+
+    shown = Database.parse(source).shown if is_database_url(source) else source
+    available = dict(io.list_layers(source))
+    available.pop("layer_styles", None)
+    wanted = list(layers or [])
+    for name in wanted:
+        if name not in available:
+            close = [n for n in available if name.lower() in n or n in name.lower()]
+            raise NotFoundError(f"no layer {name!r} in {shown}", close or sorted(available)[:5])
+    private = set() if include_private else private_layers(source, wanted or available)
+    if wanted and private:
+        raise InputError(f"{', '.join(sorted(private))}: imported as private; add --include-private "
+                         "(include_private=True) to export it")
+    if not wanted:
+        wanted = [n for n, g in available.items()
+                  if (g is not None or not spatial_only) and n not in private]
+    return wanted
+
+
+class _Selection:
+    """The layers an export writes, read once, with their provenance."""
+
+    def __init__(self, layers: Iterable[str] | None, gpkg, spatial_only: bool, include_private: bool):
+        from .postgis import Database, is_database_url
+
+        self.source = gpkg if is_database_url(gpkg) else io.source_path(gpkg)
+        shown = Database.parse(gpkg).shown if is_database_url(gpkg) else self.source
+        available = dict(io.list_layers(self.source))
+        wanted = select_layers(self.source, layers, include_private, spatial_only)
+        self.names = wanted
+        self.geometry = {n: available[n] for n in wanted}
+        sha = _sha256(self.source)
+        sources = io.read_layer("sources", self.source) if "sources" in available else None
+        self.frames = {n: io.read_layer(n, self.source) for n in wanted}
+        self.meta = {n: provenance(n, df, sources, shown, sha) for n, df in self.frames.items()}
+
+
+def _located(df: pd.DataFrame) -> np.ndarray:
+    geom = df.geometry
+    return (~(geom.isna() | geom.is_empty)).to_numpy()
+
+
+def hilbert_order(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    """Row positions in Hilbert-curve order of the geometries' centres (rows without geometry last).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> g = gpd.GeoDataFrame(geometry=[shapely.Point(1, 1), None, shapely.Point(0, 0)], crs=4326)
+    >>> hilbert_order(g).tolist()
+    [2, 0, 1]
+    """
+    located = _located(gdf)
+    keys = np.full(len(gdf), np.iinfo(np.int64).max, dtype=np.int64)
+    if located.any():
+        part = gdf.geometry[located]
+        keys[located] = part.hilbert_distance(total_bounds=part.total_bounds).to_numpy()
+    return np.argsort(keys, kind="stable")
+
+
+class _Staging:
+    """Files written into a temporary folder, moved into place only when all are written."""
+
+    def __init__(self, target_dir: Path):
+        self.target_dir = Path(target_dir)
+        self.target_dir.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=".atlas-export-", dir=self.target_dir))
+        self.files: list[tuple[Path, Path]] = []
+
+    def path(self, final: Path) -> Path:
+        tmp = self.tmp / final.name
+        self.files.append((tmp, final))
+        return tmp
+
+    def __enter__(self) -> _Staging:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                for tmp, final in self.files:
+                    os.replace(tmp, final)
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _targets(out: Path | None, names: list[str], fmt: str) -> dict[str, Path]:
+    """One file per layer in a folder, or the file itself when one layer goes to a path with the suffix."""
+    suffix = FORMATS[fmt]
+    out = Path(out) if out else io.output_dir() / fmt
+    if out.suffix.lower() == suffix:
+        if len(names) != 1:
+            raise InputError(f"{out} is one file, but {len(names)} layers were asked for: "
+                             "give a folder, or one layer with --layers")
+        return {names[0]: out}
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} exists and is not a folder")
+    return {n: out / f"{n}{suffix}" for n in names}
+
+
+def _export(fmt: str, out, layers, gpkg, progress, write, spatial_only: bool,
+            include_private: bool) -> list[Path]:
+    say = progress or (lambda _msg: None)
+    sel = _Selection(layers, gpkg, spatial_only, include_private)
+    if not sel.names:
+        raise InputError("no layer to export")
+    targets = _targets(out, sel.names, fmt)
+    folder = next(iter(targets.values())).parent
+    with _Staging(folder) as stage:
+        for name in sel.names:
+            say(f"{fmt}: writing {name} ({len(sel.frames[name])} rows)")
+            write(sel.frames[name], stage.path(targets[name]), sel.meta[name])
+    return list(targets.values())
+
+
+def _to_wgs84(df: pd.DataFrame) -> pd.DataFrame:
+    if isinstance(df, gpd.GeoDataFrame) and df.crs is not None and df.crs.to_epsg() != 4326:
+        return df.to_crs(4326)
+    return df
+
+
+def _write_parquet(df: pd.DataFrame, path: Path, meta: dict) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    df = _to_wgs84(df)
+    if isinstance(df, gpd.GeoDataFrame):
+        df = df.iloc[hilbert_order(df)].reset_index(drop=True)
+        df.to_parquet(path, index=False, compression="zstd", schema_version="1.1.0",
+                      write_covering_bbox=True)
+        table = pq.read_table(path)
+    else:
+        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    extra = {META_KEY.encode(): json.dumps(meta, ensure_ascii=False).encode("utf-8")}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), **extra})
+    pq.write_table(table, path, compression="zstd")
+
+
+def export_geoparquet(out: Path | None = None, layers: Iterable[str] | None = None,
+                      gpkg: Path | str | None = None, include_private: bool = False,
+                      progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Write layers as GeoParquet 1.1 files (zstd, Hilbert-ordered rows, bbox covering column).
+
+    Parameters
+    ----------
+    out : pathlib.Path, optional
+        A folder (one ``<layer>.parquet`` each; default ``output/geoparquet/``),
+        or a ``.parquet`` file when one layer is asked for.
+    layers : iterable of str, optional
+        Layer names; default every layer and table of the atlas.
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage (default ``output/atlas.gpkg``) or a PostGIS URL.
+    include_private : bool, default False
+        Also the user layers imported as private (never by default).
+    progress : callable, optional
+        Called with a message per layer.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The files written.
+
+    Examples
+    --------
+    >>> import atlas, tempfile, geopandas
+    >>> [path] = atlas.export_geoparquet(tempfile.mkdtemp(), layers=["camps"])
+    >>> len(geopandas.read_parquet(path))
+    27
+    """
+    return _export("geoparquet", out, layers, gpkg, progress, _write_parquet, spatial_only=False,
+                   include_private=include_private)
+
+
+def _write_geojson(df: pd.DataFrame, path: Path, meta: dict) -> None:
+    df = _to_wgs84(df)
+    if not isinstance(df, gpd.GeoDataFrame):
+        df = gpd.GeoDataFrame(df, geometry=gpd.GeoSeries([None] * len(df), index=df.index), crs=4326)
+    data = json.loads(df.to_json(na="null", drop_id=True))
+    data.pop("crs", None)  # RFC 7946: WGS 84 implied, no crs member
+    data[META_KEY] = meta
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+
+
+def export_geojson(out: Path | None = None, layers: Iterable[str] | None = None,
+                   gpkg: Path | str | None = None, include_private: bool = False,
+                   progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Write layers as GeoJSON (RFC 7946, WGS 84, UTF-8), the provenance as member ``atlas``.
+
+    Parameters
+    ----------
+    out : pathlib.Path, optional
+        A folder (one ``<layer>.geojson`` each; default ``output/geojson/``),
+        or a ``.geojson`` file when one layer is asked for.
+    layers : iterable of str, optional
+        Layer names; default every layer with geometry (a table asked for by
+        name is written as features without geometry).
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage or a PostGIS URL.
+    include_private : bool, default False
+        Also the user layers imported as private (never by default).
+    progress : callable, optional
+
+    Returns
+    -------
+    list of pathlib.Path
+
+    Examples
+    --------
+    >>> import atlas, json, tempfile
+    >>> [path] = atlas.export_geojson(tempfile.mkdtemp(), layers=["mines"])
+    >>> data = json.loads(path.read_text(encoding="utf-8"))
+    >>> len(data["features"]), data["atlas"]["layer"]
+    (35, 'mines')
+    """
+    return _export("geojson", out, layers, gpkg, progress, _write_geojson, spatial_only=True,
+                   include_private=include_private)
+
+
+def _coordinate_columns(df: pd.DataFrame) -> pd.DataFrame:
+    """The attributes, plus the geometry as columns: lon/lat for points, a point inside for polygons."""
+    if not isinstance(df, gpd.GeoDataFrame):
+        return pd.DataFrame(df)
+    df = _to_wgs84(df)
+    geom = df.geometry
+    located = _located(df)
+    attrs = pd.DataFrame(df.drop(columns=geom.name))
+    points = set(geom[located].geom_type) <= {"Point"}
+    where = geom.where(located, None)
+    if points:
+        x = np.where(located, where.x, np.nan) if located.any() else np.full(len(df), np.nan)
+        y = np.where(located, where.y, np.nan) if located.any() else np.full(len(df), np.nan)
+        names = ("lon", "lat")
+    else:
+        rep = where.representative_point()
+        x, y = rep.x.to_numpy(), rep.y.to_numpy()
+        names = ("point_lon", "point_lat")
+    if names[0] in attrs and names[1] in attrs and np.allclose(
+            pd.to_numeric(attrs[names[0]], errors="coerce"), x, atol=1e-9, equal_nan=True) and np.allclose(
+            pd.to_numeric(attrs[names[1]], errors="coerce"), y, atol=1e-9, equal_nan=True):
+        return attrs  # the layer's own lon/lat columns are the geometry
+    if names[0] in attrs or names[1] in attrs:
+        names = ("geometry_" + names[0], "geometry_" + names[1])
+    attrs[names[0]] = x
+    attrs[names[1]] = y
+    return attrs
+
+
+def _write_csv(df: pd.DataFrame, path: Path, meta: dict) -> None:
+    from .formats import csv_text
+
+    path.write_text(csv_text(_coordinate_columns(df)), encoding="utf-8-sig", newline="")
+
+
+def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
+               gpkg: Path | str | None = None, include_private: bool = False,
+               progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Write layers as CSV: UTF-8, WGS 84 coordinates as columns, formulas neutralised.
+
+    Point layers carry ``lon`` and ``lat`` (the layer's own columns when they
+    hold the geometry), polygon layers ``point_lon`` and ``point_lat``, a point
+    inside each polygon (the outlines are in GeoJSON and GeoParquet). Text
+    cells that a spreadsheet would run as a formula are neutralised by
+    :func:`atlas.formats.csv_text`. The files start with a UTF-8 byte-order
+    mark, so that Excel reads Hangul correctly.
+
+    Parameters
+    ----------
+    out : pathlib.Path, optional
+        A folder (one ``<layer>.csv`` each; default ``output/csv/``), or a
+        ``.csv`` file when one layer is asked for.
+    layers : iterable of str, optional
+        Layer names; default every layer and table.
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage or a PostGIS URL.
+    include_private : bool, default False
+        Also the user layers imported as private (never by default).
+    progress : callable, optional
+
+    Returns
+    -------
+    list of pathlib.Path
+
+    Examples
+    --------
+    >>> import atlas, pandas, tempfile
+    >>> [path] = atlas.export_csv(tempfile.mkdtemp(), layers=["camps"])
+    >>> {"site_id", "lon", "lat"} <= set(pandas.read_csv(path).columns)
+    True
+    """
+    return _export("csv", out, layers, gpkg, progress, _write_csv, spatial_only=False,
+                   include_private=include_private)
+
+
+def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
+               gpkg: Path | str | None = None, include_private: bool = False,
+               progress: Callable[[str], None] | None = None) -> list[Path]:
+    """Write the atlas as one KMZ for Google Earth (KML 2.2), one folder per layer.
+
+    The map's symbols, colours and popups (:mod:`atlas.kml`): a style per
+    symbol with its icon inside the KMZ, balloons holding the popup (every
+    data string escaped), town proxies named as such, the camps' dated
+    findings in a folder with a time span each (Google Earth's time slider),
+    the attributes as ``ExtendedData``.
+
+    Parameters
+    ----------
+    out : pathlib.Path, optional
+        The ``.kmz`` file (default ``output/atlas.kmz``); a folder gets
+        ``atlas.kmz`` inside.
+    layers : iterable of str, optional
+        Layers with geometry; default every one (user layers included,
+        private ones only with ``include_private``).
+    gpkg : pathlib.Path or str, optional
+        The atlas GeoPackage or a PostGIS URL.
+    include_private : bool, default False
+        Also the user layers imported as private.
+    progress : callable, optional
+
+    Returns
+    -------
+    list of pathlib.Path
+        The KMZ written.
+
+    Examples
+    --------
+    >>> import atlas, tempfile, zipfile
+    >>> [kmz] = atlas.export_kmz(tempfile.mkdtemp(), layers=["camps"])
+    >>> zipfile.ZipFile(kmz).namelist()[0]
+    'doc.kml'
+    """
+    from .kml import kmz_bytes
+
+    sel = _Selection(layers, gpkg, spatial_only=True, include_private=include_private)
+    tables = [n for n in sel.names if sel.geometry[n] is None]
+    if tables:
+        raise InputError(f"KML holds features with a location; {', '.join(tables)} has none "
+                         "(the camps' findings are in their balloons and on the time slider)")
+    out = Path(out) if out else io.output_dir() / "atlas.kmz"
+    if out.suffix.lower() != ".kmz":
+        out = out / "atlas.kmz"
+    data = kmz_bytes(sel.frames, sel.meta, lambda n: io.read_layer(n, sel.source), progress)
+    with _Staging(out.parent) as stage:
+        stage.path(out).write_bytes(data)
+    return [out]

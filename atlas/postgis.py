@@ -1,0 +1,462 @@
+"""PostGIS: write the atlas to a PostgreSQL database, and read it back as a source.
+
+:func:`export_postgis` copies every layer of the atlas GeoPackage into one
+schema of a PostGIS database (``postgresql://user@host/db?schema=atlas``) in
+one transaction: geometry columns in SRID 4326 with GiST indexes, an integer
+primary key ``fid`` (the GeoPackage's row order) and the layer's own id as a
+unique key, the foreign keys of :data:`atlas.schema.FOREIGN_KEYS`, the
+provenance tables (``sources``, the report's tables, ``report_discrepancies``),
+and one default QGIS style per layer in QGIS's ``public.layer_styles`` table.
+A failure rolls everything back; a second export replaces the first.
+
+:func:`list_layers` and :func:`read_layer` read such a schema back, so that
+every command reading the atlas accepts the URL instead of a GeoPackage
+(``atlas near KLS-14 --source postgresql://…``). Needs the ``postgis`` extra
+(SQLAlchemy and psycopg).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+
+from . import io, schema
+from .errors import AtlasError, InputError, NotFoundError
+
+__all__ = ["DEFAULT_SCHEMA", "Database", "export_postgis", "is_database_url", "list_layers",
+           "read_layer"]
+
+#: Schema written and read when the URL has no ``?schema=``.
+DEFAULT_SCHEMA = "atlas"
+#: Marker at the start of the comment on a schema the atlas wrote (nothing else is ever dropped).
+_MARKER = "gulag-inc-atlas export "
+_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_RESERVED = ("public", "information_schema", "topology", "tiger", "tiger_data")
+_ENGINES: dict[str, object] = {}
+_GEOMETRY_TYPES = {t.upper(): t for t in ("Point", "MultiPoint", "LineString", "MultiLineString",
+                                          "Polygon", "MultiPolygon", "GeometryCollection")}
+#: QGIS's own definition of its style table (QGIS 3.22, PostgreSQL provider).
+_LAYER_STYLES_DDL = (
+    "CREATE TABLE IF NOT EXISTS public.layer_styles (id SERIAL PRIMARY KEY, "
+    "f_table_catalog varchar, f_table_schema varchar, f_table_name varchar, "
+    "f_geometry_column varchar, stylename text, styleqml xml, stylesld xml, "
+    "useasdefault boolean, description text, owner varchar(63) DEFAULT CURRENT_USER, "
+    "ui xml, update_time timestamp DEFAULT CURRENT_TIMESTAMP, type varchar)"
+)
+
+
+def is_database_url(source: object) -> bool:
+    """Whether a source is a PostgreSQL URL rather than a GeoPackage path.
+
+    Examples
+    --------
+    >>> is_database_url("postgresql://me@localhost/gis?schema=atlas")
+    True
+    >>> is_database_url("output/atlas.gpkg")
+    False
+    """
+    return isinstance(source, str) and source.split("://", 1)[0].lower() in _SCHEMES \
+        and "://" in source
+
+
+@dataclass(frozen=True)
+class Database:
+    """A PostgreSQL URL split into the connection and the schema the atlas uses.
+
+    Parameters
+    ----------
+    url : str
+        ``postgresql://[user[:password]@][host][:port]/dbname[?schema=NAME&…]``;
+        libpq parameters such as ``host=/run/postgresql`` may follow ``?``.
+
+    Examples
+    --------
+    >>> db = Database.parse("postgresql://me:secret@db.example/gis?schema=team_atlas")
+    >>> db.schema, db.shown
+    ('team_atlas', 'postgresql://me:***@db.example/gis?schema=team_atlas')
+    """
+
+    url: str
+    schema: str
+    shown: str
+
+    @classmethod
+    def parse(cls, url: str) -> Database:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        if not is_database_url(url):
+            raise InputError(f"not a PostgreSQL URL: {url!r} (postgresql://user@host/dbname?schema=atlas)")
+        try:
+            parsed = make_url(url)
+        except ArgumentError as exc:
+            raise InputError(f"not a valid PostgreSQL URL: {exc}") from exc
+        query = dict(parsed.query)
+        name = query.pop("schema", DEFAULT_SCHEMA)
+        if not isinstance(name, str) or not _NAME.match(name):
+            raise InputError(f"schema {name!r}: use lower-case letters, digits and _ (at most 63)")
+        if name in _RESERVED or name.startswith("pg_"):
+            raise InputError(f"schema {name!r} is not the atlas's to replace: choose ?schema=atlas")
+        if not parsed.database:
+            raise InputError(f"no database name in {url!r} (postgresql://user@host/dbname)")
+        conn = parsed.set(drivername="postgresql+psycopg", query=query)
+        shown = conn.set(drivername=parsed.drivername.split("+")[0], query={**query, "schema": name})
+        return cls(conn.render_as_string(hide_password=False), name,
+                   shown.render_as_string(hide_password=True))
+
+
+def _engine(db: Database):
+    try:
+        import psycopg  # noqa: F401
+        from sqlalchemy import create_engine
+        from sqlalchemy.pool import NullPool
+    except ImportError as exc:
+        raise AtlasError(f"PostGIS needs the optional dependencies: pip install "
+                         f"'gulag-inc-atlas[postgis]' ({exc.name} is missing)") from exc
+    if db.url not in _ENGINES:
+        _ENGINES[db.url] = create_engine(db.url, poolclass=NullPool)
+    return _ENGINES[db.url]
+
+
+def _connect_error(db: Database, exc: Exception) -> AtlasError:
+    msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return InputError(f"cannot use the database {db.shown}: {msg[0] if msg else exc}")
+
+
+def _q(name: str) -> str:
+    """A quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(value: str) -> str:
+    """A quoted SQL string literal (COMMENT takes no parameters)."""
+    from psycopg import sql
+
+    return sql.Literal(value).as_string(None)
+
+
+def _stamp(conn, db: Database) -> dict | None:
+    """The atlas's marker comment on the schema, or None if the schema is not the atlas's."""
+    from sqlalchemy import text
+
+    row = conn.execute(text("SELECT obj_description(n.oid, 'pg_namespace') FROM pg_namespace n "
+                            "WHERE nspname = :s"), {"s": db.schema}).first()
+    if row is None:
+        return None
+    comment = row[0] or ""
+    if not comment.startswith(_MARKER):
+        return {"foreign": True}
+    try:
+        return json.loads(comment[len(_MARKER):])
+    except ValueError:
+        return {"foreign": True}
+
+
+def _ensure_postgis(conn, db: Database) -> str:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    version = conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")).scalar()
+    if version:
+        return version
+    try:
+        with conn.begin_nested():
+            conn.execute(text("CREATE EXTENSION postgis"))
+    except DBAPIError as exc:
+        raise InputError(f"PostGIS is not enabled in {db.shown} and could not be: "
+                         "ask an administrator to run CREATE EXTENSION postgis") from exc
+    return conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")).scalar()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _version() -> str:
+    try:
+        return metadata.version("gulag-inc-atlas")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+        return "unknown"
+
+
+def _geometry_type(df: gpd.GeoDataFrame, declared: str | None) -> str:
+    present = df.geometry.dropna()
+    present = present[~present.is_empty]
+    types = set(present.geom_type)
+    if len(types) == 1:
+        return types.pop()
+    return declared or "Geometry"
+
+
+def _cells(frame: pd.DataFrame) -> list[list]:
+    """Rows as Python values, missing cells as None (NULL); empty strings stay empty strings."""
+    cols = []
+    for c in frame.columns:
+        col = frame[c]
+        values = col.astype(object).where(col.notna(), None).tolist()
+        cols.append(values)
+    return [list(r) for r in zip(*cols)] if cols else [[] for _ in range(len(frame))]
+
+
+def _copy(conn, table: str, columns: list[str], rows: list[list]) -> None:
+    """COPY rows into a table (psycopg keeps '' and NULL apart, unlike a CSV round trip)."""
+    raw = conn.connection.driver_connection
+    names = ", ".join(_q(c) for c in columns)
+    with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _write_table(conn, db: Database, name: str, df: pd.DataFrame, declared: str | None) -> dict:
+    """One layer as a table: fid primary key, the id as unique key, GiST index on the geometry."""
+    import shapely
+    from sqlalchemy import text
+
+    frame = df.copy()
+    frame.index = pd.RangeIndex(1, len(frame) + 1, name="fid")
+    table = f"{_q(db.schema)}.{_q(name)}"
+    geom = None
+    attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name)
+                         if isinstance(frame, gpd.GeoDataFrame) else frame)
+    attrs.head(0).to_sql(name, conn, schema=db.schema, index=True, index_label="fid")
+    columns = ["fid", *map(str, attrs.columns)]
+    rows = _cells(attrs.reset_index())
+    if isinstance(frame, gpd.GeoDataFrame):
+        if frame.crs is None:
+            frame = frame.set_crs(4326)
+        elif frame.crs.to_epsg() != 4326:
+            frame = frame.to_crs(4326)
+        gcol = frame.geometry.name
+        geom = _geometry_type(frame, declared)
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {_q(gcol)} geometry({geom}, 4326)"))
+        geoms = frame.geometry.to_numpy()
+        # an empty geometry is stored as NULL: PostGIS and QGIS read both as "no location"
+        geoms = [None if g is None or g.is_empty else g for g in geoms]
+        wkb = shapely.to_wkb(shapely.set_srid(pd.Series(geoms, dtype=object).to_numpy(), 4326),
+                             hex=True, include_srid=True)
+        rows = [[*r, w] for r, w in zip(rows, wkb.tolist())]
+        columns.append(gcol)
+        _copy(conn, table, columns, rows)
+        conn.execute(text(f"CREATE INDEX {_q(f'{name}_{gcol}_gist')} ON {table} USING GIST ({_q(gcol)})"))
+    else:
+        _copy(conn, table, columns, rows)
+    conn.execute(text(f"ALTER TABLE {table} ADD PRIMARY KEY (fid)"))
+    spec = schema.schema_for(name)
+    if spec is not None and spec.id_field and spec.id_field in frame.columns:
+        conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {_q(spec.id_field)} SET NOT NULL, "
+                          f"ADD CONSTRAINT {_q(f'{name}_{spec.id_field}_key')} UNIQUE ({_q(spec.id_field)})"))
+    description = spec.description if spec is not None and spec.name == name else ""
+    if description:
+        conn.execute(text(f"COMMENT ON TABLE {table} IS {_literal(description)}"))
+    return {"name": name, "geometry": geom, "rows": len(frame)}
+
+
+def _foreign_keys(conn, db: Database, names: set[str]) -> list[str]:
+    from sqlalchemy import text
+
+    done = []
+    for table, column, target, target_column in schema.FOREIGN_KEYS:
+        if table in names and target in names:
+            conn.execute(text(
+                f"ALTER TABLE {_q(db.schema)}.{_q(table)} ADD CONSTRAINT {_q(f'{table}_{column}_fkey')} "
+                f"FOREIGN KEY ({_q(column)}) REFERENCES {_q(db.schema)}.{_q(target)} ({_q(target_column)})"))
+            done.append(f"{table}.{column} -> {target}.{target_column}")
+    return done
+
+
+def _write_styles(conn, db: Database, layers: dict[str, pd.DataFrame]) -> int:
+    """One default QGIS style per geometry layer in ``public.layer_styles``, replacing the atlas's."""
+    from sqlalchemy import text
+
+    from .qgis import layer_qml
+
+    conn.execute(text(_LAYER_STYLES_DDL))
+    conn.execute(text("DELETE FROM public.layer_styles WHERE f_table_catalog = current_database() "
+                      "AND f_table_schema = :s"), {"s": db.schema})
+    rows = [{"s": db.schema, "t": name, "g": df.geometry.name, "n": f"atlas {name}",
+             "q": layer_qml(name, df), "d": f"Gulag, Inc. atlas default style: {name}"}
+            for name, df in layers.items() if isinstance(df, gpd.GeoDataFrame)]
+    if rows:
+        conn.execute(text(
+            "INSERT INTO public.layer_styles (f_table_catalog, f_table_schema, f_table_name, "
+            "f_geometry_column, stylename, styleqml, stylesld, useasdefault, description) "
+            "VALUES (current_database(), :s, :t, :g, :n, XMLPARSE(DOCUMENT :q), NULL, true, :d)"), rows)
+    return len(rows)
+
+
+def export_postgis(
+    url: str,
+    gpkg: Path | str | None = None,
+    include_private: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Write every layer of the atlas to a PostGIS schema, in one transaction.
+
+    The schema (``?schema=``, default ``atlas``) is dropped and written anew
+    when the atlas wrote it before; a schema the atlas did not write is never
+    touched (an error asks for another name). Any failure rolls the whole
+    export back and leaves the database as it was.
+
+    Parameters
+    ----------
+    url : str
+        ``postgresql://user@host:port/dbname?schema=atlas``.
+    gpkg : pathlib.Path, optional
+        The atlas GeoPackage to copy; defaults to ``output/atlas.gpkg``.
+    include_private : bool, default False
+        Also the user layers imported as private; without it they stay on
+        this machine (and are listed under ``private_left_out``).
+    progress : callable, optional
+        Called with a message per layer.
+
+    Returns
+    -------
+    dict
+        ``schema``, ``layers`` (name, geometry type, rows), ``foreign_keys``,
+        ``styles``, ``postgis`` version, the source GeoPackage's ``sha256``
+        and ``private_left_out``.
+
+    Raises
+    ------
+    InputError
+        A bad URL, an unreachable database, a schema the atlas does not own,
+        PostGIS missing and not installable.
+    AtlasError
+        The database refused the data (e.g. a broken foreign key); nothing
+        was changed.
+    """
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    say = progress or (lambda _msg: None)
+    db = Database.parse(url)
+    from .export import private_layers
+
+    path = io.source_path(gpkg)
+    declared = dict(io.list_layers(path))
+    declared.pop("layer_styles", None)
+    left_out = set() if include_private else private_layers(path, declared)
+    layers = {n: io.read_layer(n, path) for n in declared if n not in left_out}
+    engine = _engine(db)
+    stamp = {"atlas": _version(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+             "source": path.name, "sha256": _sha256(path)}
+    try:
+        with engine.begin() as conn:
+            postgis = _ensure_postgis(conn, db)
+            old = _stamp(conn, db)
+            if old and old.get("foreign"):
+                raise InputError(f"schema {db.schema!r} of {db.shown} was not written by the atlas; "
+                                 "choose another ?schema= (the atlas replaces only its own)")
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {_q(db.schema)} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {_q(db.schema)}"))
+            written = []
+            for name, df in layers.items():
+                say(f"postgis: writing {name} ({len(df)} rows)")
+                written.append(_write_table(conn, db, name, df, declared.get(name)))
+            fks = _foreign_keys(conn, db, set(layers))
+            styles = _write_styles(conn, db, layers)
+            stamp["layers"] = [[w["name"], declared.get(w["name"]) if w["geometry"] else None]
+                               for w in written]
+            comment = _literal(_MARKER + json.dumps(stamp, ensure_ascii=False))
+            conn.execute(text(f"COMMENT ON SCHEMA {_q(db.schema)} IS {comment}"))
+    except AtlasError:
+        raise
+    except OperationalError as exc:
+        raise _connect_error(db, exc) from exc
+    except DBAPIError as exc:
+        first = str(exc.orig or exc).strip().splitlines()[0]
+        raise AtlasError(f"the database refused the export, nothing was changed: {first}") from exc
+    _STAMPS.pop(db.url, None)
+    say(f"postgis: {len(written)} tables in schema {db.schema} of {db.shown}")
+    return {"schema": db.schema, "database": db.shown, "layers": written, "foreign_keys": fks,
+            "styles": styles, "postgis": postgis, "sha256": stamp["sha256"],
+            "private_left_out": sorted(left_out)}
+
+
+_STAMPS: dict[str, dict] = {}
+
+
+def _read_stamp(url: str) -> tuple[Database, dict]:
+    from sqlalchemy.exc import DBAPIError
+
+    db = Database.parse(url)
+    try:
+        with _engine(db).connect() as conn:
+            stamp = _stamp(conn, db)
+    except DBAPIError as exc:
+        raise _connect_error(db, exc) from exc
+    if stamp is None:
+        raise NotFoundError(f"no schema {db.schema!r} in {db.shown} (run `atlas export --postgis` first)")
+    if stamp.get("foreign"):
+        raise InputError(f"schema {db.schema!r} of {db.shown} was not written by `atlas export --postgis`")
+    return db, stamp
+
+
+def version_key(url: str) -> tuple:
+    """Cache key of an exported atlas: the URL and the time and hash of its export."""
+    db, stamp = _read_stamp(url)
+    return (db.shown, stamp.get("exported_at"), stamp.get("sha256"))
+
+
+def list_layers(url: str) -> list[tuple[str, str | None]]:
+    """Names and geometry types of the layers of an exported atlas, in the GeoPackage's order.
+
+    Parameters
+    ----------
+    url : str
+        ``postgresql://…?schema=atlas``.
+
+    Returns
+    -------
+    list of (str, str or None)
+        ``None`` as geometry type marks an attribute table.
+    """
+    _db, stamp = _read_stamp(url)
+    return [(str(n), g) for n, g in stamp.get("layers", [])]
+
+
+def read_layer(name: str, url: str) -> pd.DataFrame:
+    """Read one layer of an exported atlas, as :func:`atlas.read_layer` reads it from a GeoPackage.
+
+    Parameters
+    ----------
+    name : str
+        Layer name, e.g. ``"camps"``.
+    url : str
+        ``postgresql://…?schema=atlas``.
+
+    Returns
+    -------
+    geopandas.GeoDataFrame or pandas.DataFrame
+        Rows in the GeoPackage's order, the same columns (without ``fid``).
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    db, stamp = _read_stamp(url)
+    names = dict(stamp.get("layers", []))
+    if name not in names:
+        raise NotFoundError(f"no layer {name!r} in {db.shown}", sorted(names)[:5])
+    sql = f"SELECT * FROM {_q(db.schema)}.{_q(name)} ORDER BY fid"
+    try:
+        with _engine(db).connect() as conn:
+            if names[name] is None:
+                df = pd.read_sql(sql, conn)
+            else:
+                df = gpd.read_postgis(sql, conn, geom_col="geometry")
+    except DBAPIError as exc:
+        raise _connect_error(db, exc) from exc
+    return df.drop(columns="fid")
