@@ -32,6 +32,7 @@ from .postgis import export_postgis
 from .provenance import about
 from .qgis import export_qgis
 from .record import Record, record, show
+from .sanctions import sanctions_status
 from .schema import SCHEMAS
 from .search import find, resolve
 from .sites import Site
@@ -83,6 +84,7 @@ __all__ = [
     "read_layers",
     "record",
     "resolve",
+    "sanctions_status",
     "show",
     "status_at",
     "status_table",

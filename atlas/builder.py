@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import contextlib
+import os
+import subprocess
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from pathlib import Path
 
-from . import io, schema, sources
+import pyogrio
+
+from . import io, schema, search, sources
 from .errors import AtlasError, InputError
 from .layers import build_layers
 
@@ -154,16 +160,62 @@ def build(
     say("validating layers")
     schema.validate_layers(layers)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
-    with io.writer_lock(out, say):  # no import may land between reading its layer and the replace
+    with io.writer_lock(out, say), _fixed_timestamp(build_timestamp()):
+        # no import may land between reading its layer and the replace
         kept = _user_layers(out)
         if kept:
             say(f"keeping {len(kept)} user layer(s) from the previous build: {', '.join(kept)}")
             layers.update(kept)
-        io.write_layers(layers, out, descriptions, before_replace=validate, progress=say)
+
+        def carry_keys_and_validate(tmp: Path) -> None:
+            search.copy_name_keys(out, tmp, kept)  # the user layers' name keys (atlas.search)
+            validate(tmp)
+
+        io.write_layers(layers, out, descriptions, before_replace=carry_keys_and_validate, progress=say)
     say(f"wrote {out}")
     for path in build_products(out, products, say):
         say(f"wrote {path}")
     return out
+
+
+def build_timestamp() -> str:
+    """The time a build writes as ``gpkg_contents.last_change``, so that rebuilding is byte-identical.
+
+    ``$SOURCE_DATE_EPOCH`` when set (the reproducible-builds convention), else the
+    time of the repository's last commit, else the modification time of
+    ``geodata/manifest.csv``: never the clock, so the same sources and code give
+    the same bytes.
+
+    Returns
+    -------
+    str
+        ``YYYY-MM-DDTHH:MM:SS.000Z`` (UTC).
+
+    Examples
+    --------
+    >>> build_timestamp() == build_timestamp()
+    True
+    """
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not epoch.isdigit():
+        try:
+            epoch = subprocess.run(
+                ["git", "log", "-1", "--format=%ct"], cwd=sources.REPO_DIR, capture_output=True,
+                text=True, timeout=10, check=True).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            epoch = ""
+    if not epoch.isdigit():
+        epoch = str(int((sources.geodata_dir() / "manifest.csv").stat().st_mtime))
+    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+@contextlib.contextmanager
+def _fixed_timestamp(stamp: str) -> Iterator[None]:
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
 
 
 def _user_layers(path: Path) -> dict:

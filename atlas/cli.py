@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -96,9 +97,51 @@ def _out_file(ctx: click.Context, param: click.Parameter, value):
     from .io import check_output_file
 
     try:
-        return check_output_file(value, "--out")
+        path = check_output_file(value, "--out")
     except OutputError as exc:
         raise click.BadParameter(str(exc)) from None
+    _make_folder(path.parent)
+    return path
+
+
+def _make_folder(folder: Path) -> None:
+    """Create a missing output folder, saying so (never silently)."""
+    if folder.exists():
+        return
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot create the folder {folder}: {exc.strerror}") from None
+    _echo_err(f"atlas: created the folder {folder}")
+
+
+def _out_path(ctx: click.Context, param: click.Parameter, value):
+    """An output that may be a folder or a file: refuse '', devices and read-only targets."""
+    if value is None:
+        return None
+    if str(value).strip() == "":
+        raise click.BadParameter("--out is empty: give a folder or a file")
+    path = Path(value)
+    if path.exists() and not (path.is_dir() or path.is_file()):
+        raise click.BadParameter(f"--out {path} is not a regular file or folder (a device or pipe)")
+    if (path.exists() and not os.access(path, os.W_OK)) or (path.is_file() and not path.stat().st_mode & 0o222):
+        raise click.BadParameter(f"--out {path} is read-only")
+    return path
+
+
+def _out_dir(ctx: click.Context, param: click.Parameter, value):
+    """An output folder: refuse '' and anything in the way that is not a writable folder."""
+    if value is None:
+        return None
+    if str(value).strip() == "":
+        raise click.BadParameter("--out is empty: give a folder")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"--out {path} exists and is not a folder")
+    if path.is_dir() and not os.access(path, os.W_OK):
+        raise click.BadParameter(f"--out {path} is a read-only folder")
+    _make_folder(path)
+    return path
 
 
 class Context:
@@ -330,7 +373,7 @@ def province_density_cmd(out: Path | None, as_json: bool, gpkg: Path | None) -> 
 @click.argument("imagery", type=click.Path(path_type=Path))
 @click.option("--sites", default="camps", show_default=True, help="Point layer of the sites.")
 @click.option("--size-km", type=float, default=5.0, show_default=True, help="Side of each chip in km (> 0).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "out_dir", type=str, default=None, callback=_out_dir,
               help="Folder of the chips (default: output/chips/).")
 @click.option("--resolution-m", type=float, default=None,
               help="Pixel size of the chips (default: the imagery's own at each site).")
@@ -419,7 +462,7 @@ _EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
 @click.option("--include-private", is_flag=True,
               help="With --format or --postgis: also the layers imported with --private "
                    "(left out otherwise).")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "out", type=str, default=None, callback=_out_path,
               help="Where to write: a folder (default: output/qgis/ or output/<format>/), "
                    "or one file when one layer goes to a path with the format's suffix.")
 @GPKG_OPTION
@@ -467,6 +510,10 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
             raise InputError("--qgis copies the GeoPackage itself: give --gpkg FILE "
                              "(QGIS opens the PostGIS tables styled as they are)")
 
+        if out is not None and out.exists() and not out.is_dir():
+            raise InputError(f"--out {out} exists and is not a folder: --qgis writes a folder")
+        if out is not None:
+            _make_folder(out)
         project = export_qgis(out, gpkg, progress=ctx.progress)
         click.echo(str(project.parent / "atlas.gpkg"))
         click.echo(str(project))
@@ -553,6 +600,30 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
     click.echo(formats.format_table(hits, fmt, cols, header=head, meta=meta))
 
 
+_SANCTIONS_HELP = ("Add the UN Security Council measure in force on each mine's commodities "
+                   "(after the last resolution, or on --sanctions-on DATE).")
+_SANCTIONS_ON_HELP = "The day for --sanctions (YYYY-MM-DD); implies --sanctions."
+
+
+def _with_sanctions(result, on: str | None):
+    """The result with a ``sanctions`` column: the measure in force on ``on`` (or the latest)."""
+    from . import sanctions as sx
+
+    if result.attrs.get("layer") not in ("mines", "named_mines") or "commodity" not in result.columns:
+        raise click.UsageError(f"--sanctions needs a layer of mines (mines, named_mines), not "
+                               f"{result.attrs.get('layer')}")
+    table = sx.measures_table()
+    day = sx._day_or_latest(on, table)
+    out = result.copy()
+    out.insert(list(out.columns).index("commodity") + 1, "sanctions",
+               sx.measures_on(out["commodity"], day, table))
+    out.attrs.update(result.attrs)
+    out.attrs["sanctions"] = (f"UN Security Council measures in force on {day}" if on else
+                              f"UN Security Council measures in force after {day} (latest resolution)")
+    out.attrs["sanctions_note"] = sx.NOT_CITED
+    return out
+
+
 def _near_output(result, fmt: str, what: str) -> None:
     from . import formats
 
@@ -569,6 +640,11 @@ def _near_output(result, fmt: str, what: str) -> None:
                     "coordinate and are not measured.")
     foot.append(f"Method: {a['method']}.")
     cols = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
+    if "sanctions" in result.columns:
+        cols.insert(3, "sanctions")
+        meta.update(sanctions=a["sanctions"], sanctions_note=a["sanctions_note"])
+        foot.append(f"Sanctions: {a['sanctions']}; a measure applies from the day of its resolution "
+                    f"({a['sanctions_note']}).")
     if fmt == "csv":
         _echo_err(f"atlas: site: {a['site']}")
     click.echo(formats.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
@@ -581,21 +657,27 @@ def _near_output(result, fmt: str, what: str) -> None:
               help="Layer to search: mines, named_mines, camps, mineral_deposits, counties or a user_ layer.")
 @click.option("--site-layer", default=None,
               help="Resolve SITE in this layer only (e.g. camps: Yodok means the camp).")
+@click.option("--sanctions", is_flag=True, help=_SANCTIONS_HELP)
+@click.option("--sanctions-on", "sanctions_on", default=None, metavar="DATE", help=_SANCTIONS_ON_HELP)
 @click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS), default="table",
               show_default=True, help="Output format.")
 @GPKG_OPTION
 @handle_errors
-def near_cmd(site: str, km: float, layer: str, site_layer: str | None, fmt: str,
-             gpkg: Path | None) -> None:
+def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions: bool,
+             sanctions_on: str | None, fmt: str, gpkg: Path | None) -> None:
     """Every feature of a layer within --km of SITE, nearest first.
 
     SITE is resolved like `atlas find` and must be unambiguous (exit code 2
     lists the candidates otherwise). Distances are geodesic (WGS 84); the
-    output states how precise the site's own location is.
+    output states how precise the site's own location is. With --sanctions,
+    each mine also shows the UN measure on its commodities (as in
+    atlas.sanctions_status).
     """
     from . import distance
 
     result = distance.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
+    if sanctions or sanctions_on:
+        result = _with_sanctions(result, sanctions_on)
     _near_output(result, fmt, f"within {km:g} km")
 
 
@@ -676,13 +758,17 @@ def _records(df) -> list[dict]:
               help="Instead: camps by status (active, closed, relocated, unknown) per province "
                    "as of DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
 @click.option("--all", "include_empty", is_flag=True, help="By county: list counties holding nothing too.")
+@click.option("--sanctions", is_flag=True,
+              help="Also count the geolocated mines under a UN measure, by commodity "
+                   "(after the last resolution, or on --sanctions-on DATE).")
+@click.option("--sanctions-on", "sanctions_on", default=None, metavar="DATE", help=_SANCTIONS_ON_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True, help="Output format.")
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
-def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, fmt: str,
-                gpkg: Path | None) -> None:
+def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, sanctions: bool,
+                sanctions_on: str | None, fmt: str, gpkg: Path | None) -> None:
     """The report's Table 2 beside the atlas's geolocated features, by province or county.
 
     reported_mines and reported_share_pct reproduce Table 2; the other
@@ -693,6 +779,9 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, f
     """
     from . import formats, summaries
 
+    wanted = sanctions_on if sanctions_on else (True if sanctions else None)
+    if wanted is not None and as_of is not None:
+        raise click.UsageError("--sanctions counts mines; --as-of counts camps: use one")
     if as_of is not None:
         from . import evidence as ev
 
@@ -705,10 +794,12 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, f
         click.echo(formats.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
         return
 
-    table = summaries.summary(by, gpkg, include_empty)
+    table = summaries.summary(by, gpkg, include_empty, sanctions=wanted)
     a = table.attrs
     foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
+    if "sanctions" in a:
+        foot.append(f"Sanctions: {a['sanctions']}.")
     if fmt == "csv":
         for line in foot[1:]:
             ctx.progress(line)

@@ -44,8 +44,8 @@ import pyogrio
 import pyogrio.raw
 import shapely
 
-from . import io, schema
-from .admin import TOLERANCE_KM, _admin_units
+from . import io, schema, search
+from .admin import TOLERANCE_KM, _AdminUnits
 from .errors import InputError, NotFoundError, OutputError
 
 __all__ = [
@@ -71,7 +71,7 @@ MAX_INFLATED_BYTES = 200 * 1024 * 1024
 #: Highest compression ratio accepted for an archive member larger than 1 MB.
 MAX_ZIP_RATIO = 200
 #: Rows read, checked and written at a time: memory is bounded by a chunk, not the file.
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 20_000
 #: Prefix of user layers inside the atlas GeoPackage.
 USER_PREFIX = "user_"
 #: Bounding box of the region a point may lie in before it is called an outlier (lon/lat).
@@ -659,7 +659,9 @@ class _Import:
                              "every imported feature needs a name: pass --name-field COL")
         self.id_col = _find_column(attrs, _ID_NAMES, None, "ids", path)
         self.names, self.renamed = _stored_names(attrs, self.label)
-        self.units = _admin_units(target)
+        # no classification grid (it would cost ~90 MB): chunks are small, memory is the point
+        self.units = _AdminUnits(io.read_layer("provinces", target), io.read_layer("counties", target),
+                                 grid_from=1 << 62)
         self.outline = io.dprk_outline(target, "EPSG:5179")
         self.imported_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         self.n = self.empty = self.valid = self.inside = self.swapped = 0
@@ -1083,6 +1085,8 @@ def store_layer(
                     say(f"{state.n:,} features read, checked and written")
             state.finish()
             _check_ids(tmp_gpkg, layer, path, state.id_col)
+            say(f"keying the names of {state.n:,} features for atlas find")
+            search.write_name_keys(tmp_gpkg, layer, say)
             written = pyogrio.read_info(tmp_gpkg, layer=layer)["features"]
             if written != state.n:
                 raise OutputError(f"{target}: {written} of {state.n} features were written; "

@@ -17,7 +17,7 @@ import pandas as pd
 import shapely
 from pyproj import Geod
 
-from . import sources
+from . import gem, sanctions, sources
 from .admin import join_admin
 from .dates import parse_date_text
 from .evidence import site_evidence
@@ -168,7 +168,12 @@ def mine_precision(note: str, town_flag: str) -> str:
 
 
 def mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
-    """The 35 geolocated mines: the 34 distinct points and the Hyesan Youth Copper Mine."""
+    """The geolocated mines: the 34 distinct points, the Hyesan Youth Copper Mine, GEM's proposed mines.
+
+    Every mine that Global Energy Monitor's iron ore and coal trackers hold carries
+    GEM's record in its ``gem_`` columns (see :mod:`atlas.gem`); ``attrs["gem_records"]``
+    holds what became of every GEM record.
+    """
     distinct = sources.read_csv("mines/nk_mines_distinct.csv", root)
     extra = sources.read_csv("mines/article_cited_points_2.csv", root)
     rows = []
@@ -202,9 +207,21 @@ def mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
     df.insert(0, "mine_id", [f"M{i:03d}" for i in range(1, len(df) + 1)])
     df["commodity_class"] = df["commodity"].map(commodity_class)
     gdf = gpd.GeoDataFrame(df, geometry=_points(df), crs="EPSG:4326")
+    gdf, records = gem.join_gem(gdf, gem.gem_records(root))
+    new = gem.proposed_mines(records)
+    if len(new):
+        new.insert(0, "mine_id", [f"M{i:03d}" for i in range(len(gdf) + 1, len(gdf) + len(new) + 1)])
+        new["commodity_class"] = new["commodity"].map(commodity_class)
+        new_gdf = gpd.GeoDataFrame(new, geometry=_points(new.astype({"lat": str, "lon": str})),
+                                   crs="EPSG:4326")
+        new_gdf, _ = gem.join_gem(new_gdf, records[records["match"] == "new point (proposed mine)"]
+                                  .drop(columns=["match", "mine_id", "match_km", "reason"]))
+        records.loc[records["match"] == "new point (proposed mine)", "mine_id"] = list(new["mine_id"])
+        gdf = gpd.GeoDataFrame(pd.concat([gdf, new_gdf], ignore_index=True), crs="EPSG:4326")
     gdf["lat"] = gdf.geometry.y
     gdf["lon"] = gdf.geometry.x
     gdf["cross_checks"] = _mine_cross_checks(gdf, root)
+    gdf.attrs["gem_records"] = records
     return _with_admin(gdf, provinces, counties)
 
 
@@ -494,16 +511,25 @@ def build_layers(root: Path | None = None) -> dict[str, pd.DataFrame]:
     camps = camps_layer(
         root, provinces, counties, findings, raw_candidates["site_id"].value_counts(),
     )
+    mines = mines_layer(root, provinces, counties)
+    records = mines.attrs.pop("gem_records")
     layers: dict[str, pd.DataFrame] = {
         "provinces": provinces,
         "counties": counties,
-        "mines": mines_layer(root, provinces, counties),
+        "mines": mines,
+        "steel_plants": _with_admin(gem.steel_plants_layer(root), provinces, counties),
         "named_mines": named_mines_layer(root, provinces, counties),
         "mineral_deposits": deposits_layer(root, provinces),
         "camps": camps,
         "camp_findings": findings,
         "coordinate_candidates": candidates_layer(root, camps),
     }
+    layers["gem_records"] = records.assign(licence=gem.LICENCE)
+    measures = sanctions.measures_table(root)
+    for name in ("mines", "named_mines"):
+        cols = sanctions.sanctions_columns(layers[name]["commodity"], measures)
+        layers[name] = layers[name].assign(**{c: cols[c] for c in cols.columns})
+    layers["sanctions_measures"] = measures
     layers.update(report_tables(root))
     layers.update(reference_layers(root))
     layers["sources"] = sources_table(root)

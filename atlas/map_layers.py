@@ -45,6 +45,7 @@ __all__ = [
     "named_mines_spec",
     "provinces_spec",
     "rings_spec",
+    "steel_plants_spec",
     "user_spec",
 ]
 
@@ -226,10 +227,106 @@ def _mine_symbol(cls: str, precision: str) -> dict:
     return _symbol("circle", colour, colour, **extra)
 
 
-def mines_spec(mines: gpd.GeoDataFrame, search: list) -> dict:
+def _sanctions_line(r) -> str:
+    """The UN measure on a mine's commodities, and since when (escaped HTML; empty without the columns)."""
+    measure = display_text(r.get("sanctions_measure"))
+    if not measure:
+        return ""
+    first = display_text(r.get("sanctions_first_date"))[:10]
+    return _e(measure) + (f" (first measure on its commodity: {_e(first)})" if first else "")
+
+
+def _gem_line(r) -> str:
+    """GEM's record of a mine in one line (escaped HTML; empty where GEM has none)."""
+    gid = display_text(r.get("gem_id"))
+    if not gid:
+        return ""
+    parts = [f"{_e(r.get('gem_name'))} ({_e(gid)})", f"status {_e(r.get('gem_status'))}"]
+    for col, label in (("gem_owner", "owner"), ("gem_name_ko", "Korean name"),
+                       ("gem_coordinate_accuracy", "coordinate accuracy"),
+                       ("gem_capacity_mtpa", "capacity Mt/yr"), ("gem_reserves_mt", "reserves Mt"),
+                       ("gem_workforce", "workforce"), ("gem_start_year", "start"),
+                       ("gem_second_names", "also at this point")):
+        v = display_text(r.get(col))
+        if v:
+            parts.append(f"{label} {_e(v)}")
+    wiki = display_text(r.get("gem_wiki"))
+    text = "; ".join(parts) + (f"; {_e(wiki)}" if wiki else "")
+    return text + f" <i>{_e(r.get('gem_citation'))} CC BY 4.0</i>"
+
+
+def steel_plants_spec(plants: gpd.GeoDataFrame, search: list) -> dict:
+    """GEM's steel plants: where the iron ore goes (processing, not mines)."""
     syms = _Symbols()
     feats = []
-    for i, (_, r) in enumerate(mines[has_geometry(mines)].iterrows()):
+    for i, (_, r) in enumerate(plants[has_geometry(plants)].iterrows()):
+        cancelled = display_text(r["status"]) != "operating"
+        sym = _symbol("square", "#4d4d4d", "#111111", size=13, dash=cancelled,
+                      opacity=0.25 if cancelled else 0.9)
+        popup = (f'<h3>{_e(r["name"])}</h3><p class="atlas-warn">A steel plant (processing), not a mine.</p>'
+                 + _rows([
+                     ("Korean name", _e(r["name_ko"])), ("Status", _e(r["status"])),
+                     ("Owner", _e(r["owner"])), ("Start", _e(r["start_year"])),
+                     ("Equipment", _e(r["equipment"])), ("Location", _admin(r)),
+                     ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
+                     ("Precision", f'{_e(r["precision"])}: GEM coordinate accuracy {_e(r["coordinate_accuracy"])}'),
+                     ("GEM wiki", _e(r["gem_wiki"])), ("Source", _e(r["source"])),
+                     ("Licence", _e(r["licence"])),
+                 ]))
+        feats.append({"c": _latlon(r.geometry), "s": syms(sym),
+                      "t": f'{_e(r["name"])}<br>steel plant · {_e(r["status"])}', "p": popup})
+        search.append(_entry("steel_plants", i, r["name"], _keys(r["name"], r["name_ko"]), "steel plant"))
+    return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
+        "items": [{"sym": _symbol("square", "#4d4d4d", "#111111", size=13, opacity=0.9), "label": "operating"},
+                  {"sym": _symbol("square", "#4d4d4d", "#111111", size=13, dash=True, opacity=0.25),
+                   "label": "cancelled or not operating"}],
+        "note": "Global Energy Monitor, Global Iron and Steel Tracker (CC BY 4.0): where the iron ore goes.",
+    }}
+
+
+def _sanction_steps(commodities: pd.Series) -> list[list]:
+    """Per mine, the UN measures on its commodities as ``[[from_year, text], ...]`` (31 December).
+
+    Measures change only when a resolution is adopted, so the text as of 31
+    December of a year is the text as of the last adoption year up to it.
+    """
+    from . import sanctions
+
+    table = sanctions.measures_table()
+    years = sorted({int(str(a)[:4]) for a in table["adopted"]})
+    texts = [sanctions.measures_on(commodities, f"{y}-12-31", table)
+             for y in [years[0] - 1, *years]]
+    out = []
+    for k in range(len(commodities)):
+        steps: list[list] = []
+        for y, t in zip([0, *years], texts):
+            if not steps or steps[-1][1] != t.iloc[k]:
+                steps.append([y, str(t.iloc[k])])
+        out.append(steps)
+    return out
+
+
+def _gem_steps(r) -> list[list]:
+    """GEM's status of a mine by year: before its start year, "not started"; then GEM's status."""
+    status = display_text(r.get("gem_status"))
+    if not status:
+        return []
+    start = pd.to_numeric(display_text(r.get("gem_start_year")), errors="coerce")
+    now = f"{status} (GEM's status at its release)"
+    if pd.isna(start):
+        return [[0, now + "; no start year given"]]
+    start = int(start)
+    return [[0, f"not started: GEM gives start year {start}"], [start, now + f"; started {start}"]]
+
+
+def mines_spec(mines: gpd.GeoDataFrame, search: list) -> dict:
+    """The mines layer; with GEM and sanctions columns, each mine's status per year (``yw``, ``yg``)."""
+    syms = _Symbols()
+    feats = []
+    located = mines[has_geometry(mines)]
+    steps = (_sanction_steps(located["commodity"]) if "sanctions_measure" in located.columns
+             and len(located) else [[] for _ in range(len(located))])
+    for i, (_, r) in enumerate(located.iterrows()):
         precision = display_text(r["precision"])
         town = precision == "town"
         popup = (f'<h3>{_e(r["name"])}</h3>'
@@ -247,11 +344,17 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list) -> dict:
                      ("Source reference", _e(r["source_ref"])),
                      ("Licence", _e(r["licence"])),
                      ("Other published coordinates", _e(r.get("cross_checks"))),
+                     ("UN sanctions", _sanctions_line(r)),
+                     ("Global Energy Monitor", _gem_line(r)),
                      ("Notes", _e(r["notes"])),
                  ]))
-        feats.append({"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
-                      "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
-                      "p": popup})
+        feat = {"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
+                "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
+                "p": popup}
+        if steps[i] or _gem_steps(r):
+            feat.update({"yw": steps[i], "yg": _gem_steps(r)})
+            feat["p"] = popup + '<p class="atlas-asof-mine"></p>'
+        feats.append(feat)
         search.append(_entry("mines", i, r["name"], _keys(r["name"], *_split(r["alt_names"])),
                              display_text(r["commodity"])))
     items = [{"sym": _symbol("circle", c, c), "label": cls} for cls, c in COMMODITY_COLOURS.items()]
@@ -269,6 +372,8 @@ _ROLE_SYMBOL = {
     "a mine of the district": ("pale: a mine of the named district", {"opacity": 0.4}),
     "a nearby mine, not the named one": ("dashed: a nearby mine, not the named one",
                                          {"opacity": 0.15, "dash": True}),
+    "probable same mine (inferred from the name)": ("dashed: probably the named mine (inferred from the name)",
+                                                    {"opacity": 0.25, "dash": True}),
     "town proxy, not the mine's location": ("hollow with T, labelled: town proxy, NOT the mine's location",
                                             {"opacity": 0.0, "dash": True, "mark": "T"}),
 }
@@ -299,12 +404,16 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
             ("What the point is", _e(role)),
             ("Also known as", _e(r["alt_names"])),
             ("Commodity", f'{_e(r["commodity"])} ({_e(r["commodity_class"])})'),
-            ("Province in the report", _e(r["province_as_given"])),
+            ("Province in the report", _e(r["province_as_given"]) or "(none given)"),
+            ("Place in the report", _e(r.get("place_as_given"))),
+            ("Province (the atlas's reading)", _e(r.get("province_inferred"))),
+            ("Report lines", _e(r.get("report_lines"))),
             ("County or place", _e(r["county_or_place"])),
             ("Location (spatial join)", _admin(r)),
             ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
             ("Precision", f'{_e(r["precision"])}: {_e(r["location_precision"])}'),
             ("Source", _e(r["source"])), ("Licence", _e(r["licence"])),
+            ("UN sanctions", _sanctions_line(r)),
             ("Notes", _e(r["notes"])),
             ("Report discrepancy", _e(r.get("discrepancy_ref"))),
         ]))

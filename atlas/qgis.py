@@ -75,6 +75,9 @@ TITLES = {
     "counties": "Counties (OpenStreetMap 2020)",
     "mines": "Mines with open coordinates",
     "named_mines": "Mines named in the report",
+    "steel_plants": "Steel plants (processing, not mines; GEM)",
+    "gem_records": "Global Energy Monitor records and their join",
+    "sanctions_measures": "UN sanctions on mineral exports",
     "mineral_deposits": "Deposit regions named in the report",
     "camps": "Prison camps",
     "coordinate_candidates": "Published camp coordinates",
@@ -88,10 +91,11 @@ TITLES = {
 #: The project's groups, top of the drawing order first; each lists table names.
 GROUPS = (
     ("Penal system", ("camps", "coordinate_candidates")),
-    ("Mining", ("mines", "named_mines", "mineral_deposits")),
+    ("Mining", ("mines", "named_mines", "steel_plants", "mineral_deposits")),
     ("Reference", ("geonames_places", "counties", "provinces", "dprk_outline", "basemap_countries")),
     ("Tables", ("camp_findings", "report_table_1", "report_table_2", "report_table_3",
-                "report_table_4", "report_table_5", "report_discrepancies", "sources")),
+                "report_table_4", "report_table_5", "report_discrepancies", "gem_records",
+                "sanctions_measures", "sources")),
 )
 #: Layers drawn but switched off when the project opens (they cover the others).
 HIDDEN = ("mineral_deposits", "coordinate_candidates", "geonames_places", "dprk_outline")

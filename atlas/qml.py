@@ -57,7 +57,8 @@ __all__ = [
 QGIS_VERSION = "3.22.16-Białowieża"
 #: Layers with a style of their own (every other layer gets a plain one).
 STYLED_LAYERS = ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
-                 "coordinate_candidates", "basemap_countries", "dprk_outline", "geonames_places")
+                 "coordinate_candidates", "steel_plants", "basemap_countries", "dprk_outline",
+                 "geonames_places")
 DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
 
 # --- palette: atlas.style, shared with the HTML map ----------------------------------------
@@ -449,6 +450,13 @@ def _renderer_for(name: str, df: pd.DataFrame, geometry: str, parent: ET.Element
                                  [("SimpleMarker", _marker(shape, colour, size, outline="#1a1a1a",
                                                            width=0.5))]))
         _categorized(parent, f"{_q('kind')} || ' | ' || {_q('status_class')}", "marker", cats)
+    elif name == "steel_plants":  # processing, not mines: grey squares, a cancelled plant hollow
+        _categorized(parent, f"if({_q('status')} = 'operating', 'operating', 'other')", "marker", [
+            ("operating", "steel plant, operating",
+             [("SimpleMarker", _marker("square", "#4d4d4d", 3.4, outline="#111111", width=0.4))]),
+            ("other", "steel plant, cancelled or not operating",
+             [("SimpleMarker", _marker("square", "none", 3.4, outline="#4d4d4d", width=0.4,
+                                       outline_style="dash"))])])
     elif name == "coordinate_candidates":
         _categorized(parent, f"if({_q('is_atlas_point')}, 'atlas point', 'other published')",
                      "marker", [

@@ -110,6 +110,15 @@ def _with(fields: tuple[Field, ...], **allowed: tuple) -> tuple[Field, ...]:
 COMMODITY_CLASSES = ("coal", "iron ore", "non-ferrous metal", "non-metallic mineral")
 ADMIN = "province county county_ko county_id admin_method admin_distance_km:float"
 ADMIN_METHODS = ("within", "nearest", "outside")
+#: Global Energy Monitor's record of a mine (see :mod:`atlas.gem`), empty where GEM has none.
+GEM = ("gem_id gem_name gem_name_ko gem_status gem_owner gem_owner_ko gem_coordinate_accuracy "
+       "gem_capacity_mtpa:float gem_production_mtpa:float gem_reserves_mt:float "
+       "gem_resources_mt:float gem_workforce:int gem_start_year:int gem_mine_type gem_coal_type "
+       "gem_wiki gem_second_names gem_match_km:float gem_citation ")
+#: What UN measure covers a mine's commodities (see :mod:`atlas.sanctions`).
+SANCTIONS = "sanctions_commodities sanctions_measure! sanctions_first_date:date sanctions_history "
+GEM_STATUS = ("operating", "proposed", "cancelled", "shelved", "mothballed", "retired", "closed")
+GEM_MATCH = ("same mine", "second name at an existing point", "new point (proposed mine)", "unmatched")
 
 SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
     LayerSchema(
@@ -133,10 +142,28 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         _with(_f("mine_id! name! alt_names commodity! commodity_class! precision! "
                  "location_precision! town_centroid_flag:bool status feature_type source! "
                  "source_ref licence! notes record_origin! lat:float! lon:float! cross_checks "
-                 + ADMIN),
+                 + GEM + SANCTIONS + ADMIN),
               commodity_class=COMMODITY_CLASSES, precision=("site", "approximate", "town"),
+              province=REPORT_PROVINCES, admin_method=ADMIN_METHODS, gem_status=GEM_STATUS,
+              gem_coordinate_accuracy=("exact", "approximate")),
+        description="Geolocated mines (open coordinates only), with Global Energy Monitor's records",
+    ),
+    LayerSchema(
+        "steel_plants", "Point", "plant_id", r"^P\d+$",
+        _with(_f("plant_id! name! name_ko owner parent status! start_year:int equipment "
+                 "coordinate_accuracy! precision! kind! gem_wiki! source! licence! lat:float! "
+                 "lon:float! " + ADMIN),
+              status=GEM_STATUS, precision=("site", "approximate"),
+              coordinate_accuracy=("exact", "approximate"),
               province=REPORT_PROVINCES, admin_method=ADMIN_METHODS),
-        description="Geolocated mines (open coordinates only)",
+        description="Steel plants (Global Energy Monitor): where the iron ore goes; processing, not mines",
+    ),
+    LayerSchema(
+        "gem_records", None, "gem_id", r"^(P\d+|M\d+)$",
+        _with(_f("gem_id! tracker! commodity_class! gem_name! gem_status! lat:float! lon:float! "
+                 "match! mine_id match_km:float reason! gem_citation! licence!"),
+              commodity_class=COMMODITY_CLASSES, gem_status=GEM_STATUS, match=GEM_MATCH),
+        description="Every Global Energy Monitor mine record and what the atlas made of it",
     ),
     LayerSchema(
         "named_mines", "Point", "named_id", r"^NM\d{2}$",
@@ -144,7 +171,7 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
                  "province_as_given place_as_given report_lines! province_inferred "
                  "county_or_place match_type! location_role! "
                  "is_mine_location:bool! is_town_proxy:bool! precision! location_precision! source! "
-                 "licence! notes discrepancy_ref " + ADMIN),
+                 "licence! notes discrepancy_ref " + SANCTIONS + ADMIN),
               location_role=("a mine of the district", "a nearby mine, not the named one",
                              "no public coordinate", "the mine",
                              "probable same mine (inferred from the name)",
@@ -194,6 +221,14 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         _f("candidate_id! site_id! source! lat:float! lon:float! note precision! licence! "
            "distance_km_from_atlas_point:float is_atlas_point:bool!"),
         description="Every published coordinate of each camp",
+    ),
+    LayerSchema(
+        "sanctions_measures", None, "measure_id", r"^UNSC-\d{2}$",
+        _with(_f("measure_id! resolution! adopted:date! measure! commodities_as_worded! "
+                 "atlas_commodities! note source! licence! citation_note!"),
+              measure=("ban", "ban with exception", "cap")),
+        description="UN Security Council measures on DPRK mineral exports (no paragraph numbers or "
+                    "HS codes: no copy of the resolution text was read)",
     ),
     LayerSchema("report_table_1", None, "resource", None,
                 _f("resource! mines_lee_2014:int mines_kores_2011:int printed_cells_note "
@@ -374,6 +409,7 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
         if total != 360:
             problems.append(Problem("provinces", "", "reported_mines",
                                     f"provinces + unidentified = {total}, expected 360"))
+    problems += _check_gem(layers) + _check_sanctions(layers)
     camps = layers.get("camps")
     if camps is not None and "site_id" in camps:
         known = set(camps["site_id"])
@@ -417,6 +453,64 @@ def _check_evidence(findings: pd.DataFrame, camps: pd.DataFrame | None) -> list[
             if not (pd.isna(want) and pd.isna(got)) and str(want) != str(got):
                 problems.append(Problem("camps", row["site_id"], col,
                                         f"{got!r} but the rule of atlas.evidence gives {want!r}"))
+    return problems
+
+
+def _check_gem(layers: dict[str, pd.DataFrame]) -> list[Problem]:
+    """GEM columns against the GEM records: every join within 0.5 km, every id known."""
+    problems: list[Problem] = []
+    mines, recs = layers.get("mines"), layers.get("gem_records")
+    if mines is None or recs is None or "gem_id" not in mines or "mine_id" not in recs:
+        return problems
+    known = set(mines["mine_id"])
+    same = {}
+    for gid, mid, match, km in zip(recs["gem_id"], recs["mine_id"], recs["match"], recs["match_km"]):
+        if match == "unmatched":
+            continue
+        if str(mid or "") not in known:
+            problems.append(Problem("gem_records", str(gid), "mine_id", f"{mid!r} is not a mine"))
+        if match != "new point (proposed mine)" and not (pd.notna(km) and float(km) <= 0.5):
+            problems.append(Problem("gem_records", str(gid), "match_km", f"{km} km: a join must lie within 0.5 km"))
+        if match in ("same mine", "new point (proposed mine)"):
+            same[str(gid)] = str(mid)
+    for mid, gid, cit in zip(mines["mine_id"], mines["gem_id"], mines.get("gem_citation", [""] * len(mines))):
+        if gid is None or (isinstance(gid, float) and np.isnan(gid)) or not str(gid).strip():
+            continue
+        if same.get(str(gid)) != str(mid):
+            problems.append(Problem("mines", str(mid), "gem_id", f"{gid!r} is not a GEM record joined to this mine"))
+        if not str(cit or "").strip():
+            problems.append(Problem("mines", str(mid), "gem_citation", "a GEM value without GEM's citation"))
+    return problems
+
+
+def _check_sanctions(layers: dict[str, pd.DataFrame]) -> list[Problem]:
+    """Each feature's sanctioned commodities and first date against the measures table."""
+    problems: list[Problem] = []
+    table = layers.get("sanctions_measures")
+    if table is None or not {"atlas_commodities", "adopted"} <= set(table.columns):
+        return problems
+    first: dict[str, str] = {}
+    for names, adopted in zip(table["atlas_commodities"], table["adopted"]):
+        for c in str(names).split(";"):
+            c = c.strip()
+            first[c] = min(first.get(c, str(adopted)), str(adopted))
+    for name in ("mines", "named_mines"):
+        df = layers.get(name)
+        if df is None or "sanctions_commodities" not in df:
+            continue
+        id_field = SCHEMAS[name].id_field
+        for fid, comms, date in zip(df[id_field], df["sanctions_commodities"], df["sanctions_first_date"]):
+            names = [c.strip() for c in str(comms or "").split(";") if c.strip() and str(comms) != "nan"]
+            unknown = [c for c in names if c not in first]
+            if unknown:
+                problems.append(Problem(name, str(fid), "sanctions_commodities",
+                                        f"{', '.join(unknown)} not in sanctions_measures"))
+                continue
+            want = min((first[c] for c in names), default=None)
+            got = None if date is None or (isinstance(date, float) and np.isnan(date)) else str(date)[:10]
+            if want != got:
+                problems.append(Problem(name, str(fid), "sanctions_first_date",
+                                        f"{got} but the measures table gives {want}"))
     return problems
 
 

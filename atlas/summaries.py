@@ -41,7 +41,7 @@ def _joined(layer: str, gpkg, cols: list[str]) -> gpd.GeoDataFrame:
 
 
 def _features(gpkg) -> dict[str, gpd.GeoDataFrame]:
-    mines = _joined("mines", gpkg, ["mine_id", "commodity_class"])
+    mines = _joined("mines", gpkg, ["mine_id", "commodity_class", "commodity"])
     camps = _joined("camps", gpkg, ["site_id", "kind"])
     named = _joined("named_mines", gpkg, ["named_id", "commodity_class"])
     feats = {"mines": mines, "camps": camps, "named_mines": named}
@@ -60,7 +60,20 @@ _SUMMARY_COUNTS = ["geolocated_mines", "geolocated_by_type", "kwan_li_so", "kyo_
                    "other_camp_sites", "named_mines"]
 
 
-def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value) -> dict:
+_SANCTIONS_COUNTS = ["sanctioned_mines", "sanctioned_by_commodity"]
+
+
+def _sanctioned(mines: gpd.GeoDataFrame, sanctions) -> dict:
+    """``sanctioned_mines`` and ``sanctioned_by_commodity`` of these mines (see :mod:`atlas.sanctions`)."""
+    if sanctions is None:
+        return {}
+    from . import sanctions as sx
+
+    n, by = sx.count_sanctioned(mines["commodity"], sanctions["date"], sanctions["table"])
+    return {"sanctioned_mines": n, "sanctioned_by_commodity": by}
+
+
+def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value, sanctions=None) -> dict:
     """The geolocated columns for the features whose ``key`` equals ``value`` (None: unassigned)."""
     def sel(df):
         v = df[key].astype(object)
@@ -69,6 +82,7 @@ def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value) -> dict:
     m, c, n = sel(feats["mines"]), sel(feats["camps"]), sel(feats["named_mines"])
     users = {k: len(sel(feats[k])) for k in _user_columns(feats)}
     return {
+        **_sanctioned(m if value is not None else m[m.geometry.isna() | m.geometry.is_empty], sanctions),
         "geolocated_mines": len(m) if value is not None else int((~m.geometry.isna() & ~m.geometry.is_empty).sum()),
         "geolocated_by_type": _by_type(m["commodity_class"]),
         "kwan_li_so": int((c["kind"] == "kwan-li-so").sum()),
@@ -79,10 +93,21 @@ def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value) -> dict:
     }
 
 
-def _summary_attrs(gpkg) -> dict:
+def _proposed_note(gpkg) -> str:
+    mines = cached_layer("mines", gpkg)
+    n = int((mines["status"].astype(str) == "proposed").sum()) if "status" in mines else 0
+    return (f"; geolocated_mines includes {n} proposed mine(s) (Global Energy Monitor status "
+            "'proposed', not yet a working mine)") if n else ""
+
+
+def _summary_attrs(gpkg, sx=None) -> dict:
     prov = cached_layer("provinces", gpkg)
     cnty = cached_layer("counties", gpkg)
-    return {
+    extra = {} if not sx else {"sanctions": (
+        f"sanctioned_mines: geolocated mines producing a commodity under a UN Security Council measure "
+        f"in force {sx['as_of'] if sx['date'] is None else 'on ' + sx['as_of']} (ban, ban with exception "
+        "or cap; the sanctions_measures layer); sanctioned_by_commodity counts a mine once per such commodity")}
+    return {**extra,
         "boundary_source": f"provinces: {prov['boundary_source'].iloc[0]}; counties: "
                            f"{cnty['source'].iloc[0]} ({cnty['attribution'].iloc[0]})",
         "boundary_vintage": f"{prov['boundary_vintage'].iloc[0]}; counties: "
@@ -91,18 +116,34 @@ def _summary_attrs(gpkg) -> dict:
         "method": ("features counted by a spatial join in EPSG:5179 against the "
                    "GeoPackage's boundaries (atlas.assign_admin; points up to 5 km outside every "
                    "polygon go to the nearest); the 'Unidentified or unknown' row counts features "
-                   "without a public coordinate or outside every unit"),
+                   "without a public coordinate or outside every unit" + _proposed_note(gpkg)),
         "gpkg": io.source_name(gpkg),
     }
 
 
-def province_summary(gpkg: Path | str | None = None) -> pd.DataFrame:
+def _sanctions_arg(sanctions) -> dict | None:
+    """None (no sanctions columns), or the measures table and the day: True means after the last resolution."""
+    if sanctions is None or sanctions is False:
+        return None
+    from . import sanctions as sx
+
+    table = sx.measures_table()
+    day = None if sanctions is True else sx._day_or_latest(sanctions, table)
+    return {"table": table, "date": day, "as_of": day or f"after {table['adopted'].max()} (latest resolution)"}
+
+
+def province_summary(gpkg: Path | str | None = None, sanctions=None) -> pd.DataFrame:
     """The report's Table 2 beside the atlas's geolocated features, per province.
 
     Parameters
     ----------
     gpkg : pathlib.Path or str, optional
         The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    sanctions : True or date, optional
+        Also count the geolocated mines whose commodity is under a UN measure
+        (``sanctioned_mines``, ``sanctioned_by_commodity``): True after the
+        last resolution of the table, or on a date (``YYYY-MM-DD``); see
+        :func:`atlas.sanctions_status`.
 
     Returns
     -------
@@ -134,37 +175,42 @@ def province_summary(gpkg: Path | str | None = None) -> pd.DataFrame:
     prov = cached_layer("provinces", gpkg).sort_values("table2_order")
     t2 = cached_layer("report_table_2", gpkg)
     feats = _features(gpkg)
+    sx = _sanctions_arg(sanctions)
     rows = []
     for _, p in prov.iterrows():
         rows.append({"province": p["name_en"], "reported_mines": int(p["reported_mines"]),
                      "reported_share_pct": float(p["reported_share_pct"]),
-                     **_counts(feats, "province", p["name_en"])})
+                     **_counts(feats, "province", p["name_en"], sx)})
     unk = t2[t2["row_kind"] == "unidentified"].iloc[0]
     rows.append({"province": _UNKNOWN, "reported_mines": int(unk["mines"]),
                  "reported_share_pct": float(unk["share_pct_printed"]),
-                 **_counts(feats, "province", None)})
+                 **_counts(feats, "province", None, sx)})
     total = t2[t2["row_kind"] == "total"].iloc[0]
     rows.append(_total(rows, "province", {"reported_mines": int(total["mines"]),
                                           "reported_share_pct": float(total["share_pct_printed"])},
-                       feats))
+                       feats, sx))
     out = pd.DataFrame(rows, columns=["province", "reported_mines", "reported_share_pct",
-                                      *_SUMMARY_COUNTS, *_user_columns(feats)])
-    out.attrs.update(_summary_attrs(gpkg))
+                                      *_SUMMARY_COUNTS, *(_SANCTIONS_COUNTS if sx else []),
+                                      *_user_columns(feats)])
+    out.attrs.update(_summary_attrs(gpkg, sx))
     return out
 
 
-def _total(rows: list[dict], label_col: str, fixed: dict, feats) -> dict:
+def _total(rows: list[dict], label_col: str, fixed: dict, feats, sx=None) -> dict:
     tot = {label_col: "Total", **fixed}
+    m = feats["mines"]
     for c in [*_SUMMARY_COUNTS, *_user_columns(feats)]:
         if c == "geolocated_by_type":
-            m = feats["mines"]
             tot[c] = _by_type(m.loc[~(m.geometry.isna() | m.geometry.is_empty), "commodity_class"])
         else:
             tot[c] = int(sum(r[c] for r in rows))
+    if sx:
+        tot.update(_sanctioned(m, sx))
     return tot
 
 
-def county_summary(gpkg: Path | str | None = None, include_empty: bool = False) -> pd.DataFrame:
+def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
+                   sanctions=None) -> pd.DataFrame:
     """The atlas's geolocated features per county (the report gives no county figures).
 
     Parameters
@@ -173,6 +219,8 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False) 
         The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
     include_empty : bool, default False
         Also list the counties holding no feature.
+    sanctions : True or date, optional
+        As in :func:`province_summary`.
 
     Returns
     -------
@@ -199,25 +247,27 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False) 
     order = {n: i for i, n in enumerate(cached_layer("provinces", gpkg).sort_values("table2_order")["name_en"])}
     cnty = cnty.assign(_o=cnty["province"].map(order)).sort_values(["_o", "name_en"])
     feats = _features(gpkg)
+    sx = _sanctions_arg(sanctions)
     rows = []
     for _, c in cnty.iterrows():
-        counts = _counts(feats, "county_id", c["county_id"])
-        if not include_empty and not any(v for k, v in counts.items() if k != "geolocated_by_type"):
+        counts = _counts(feats, "county_id", c["county_id"], sx)
+        if not include_empty and not any(v for k, v in counts.items()
+                                         if k not in ("geolocated_by_type", *_SANCTIONS_COUNTS)):
             continue
         rows.append({"county": c["name_en"], "county_ko": c["name_ko"], "county_id": c["county_id"],
                      "province": c["province"], **counts})
     rows.append({"county": _UNKNOWN, "county_ko": "", "county_id": "", "province": "",
-                 **_counts(feats, "county_id", None)})
-    tot = _total(rows, "county", {"county_ko": "", "county_id": "", "province": ""}, feats)
+                 **_counts(feats, "county_id", None, sx)})
+    tot = _total(rows, "county", {"county_ko": "", "county_id": "", "province": ""}, feats, sx)
     rows.append(tot)
     out = pd.DataFrame(rows, columns=["county", "county_ko", "county_id", "province", *_SUMMARY_COUNTS,
-                                      *_user_columns(feats)])
-    out.attrs.update(_summary_attrs(gpkg))
+                                      *(_SANCTIONS_COUNTS if sx else []), *_user_columns(feats)])
+    out.attrs.update(_summary_attrs(gpkg, sx))
     return out
 
 
 def summary(by: str = "province", gpkg: Path | str | None = None,
-            include_empty: bool = False) -> pd.DataFrame:
+            include_empty: bool = False, sanctions=None) -> pd.DataFrame:
     """:func:`province_summary` or :func:`county_summary`, as ``atlas summary --by``.
 
     Parameters
@@ -226,6 +276,8 @@ def summary(by: str = "province", gpkg: Path | str | None = None,
     gpkg : pathlib.Path or str, optional
     include_empty : bool, default False
         By county: also list the counties holding no feature.
+    sanctions : True or date, optional
+        Also count the mines under a UN measure (see :func:`province_summary`).
 
     Returns
     -------
@@ -243,7 +295,7 @@ def summary(by: str = "province", gpkg: Path | str | None = None,
     ['Unidentified or unknown', 'Total']
     """
     if by == "province":
-        return province_summary(gpkg)
+        return province_summary(gpkg, sanctions)
     if by == "county":
-        return county_summary(gpkg, include_empty)
+        return county_summary(gpkg, include_empty, sanctions)
     raise InputError(f"summary by {by!r}: use province or county")

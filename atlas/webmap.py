@@ -62,6 +62,7 @@ from .map_layers import (
     named_mines_spec,
     provinces_spec,
     rings_spec,
+    steel_plants_spec,
     user_spec,
 )
 
@@ -74,6 +75,7 @@ LAYER_TITLES = {
     "provinces": "Provinces: mines reported (report Table 2)",
     "counties": "Counties (OpenStreetMap 2020)",
     "mines": "Mines with open coordinates, by commodity class",
+    "steel_plants": "Steel plants (where the iron ore goes; not mines)",
     "named_mines": "Mines the report names",
     "mineral_deposits": "Mineral-deposit regions named in the report",
     "camps": "Prison camps and suspected sites",
@@ -245,6 +247,9 @@ def build_map(
     layers = {name: io.read_layer(name, gpkg) for name in (
         "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps", "camp_findings",
         "coordinate_candidates", "sources")}
+    names = {n for n, _ in io.list_layers(gpkg)}
+    if "steel_plants" in names:  # a GeoPackage built before the layer existed has none
+        layers["steel_plants"] = io.read_layer("steel_plants", gpkg)
     search: list[dict] = []
     spec_layers: dict[str, dict] = {
         "provinces": provinces_spec(layers["provinces"], layers["mines"], search),
@@ -254,6 +259,7 @@ def build_map(
         "camp_rings": rings_spec(layers["camps"], tuple(rings_km)),
         "mines": mines_spec(layers["mines"], search),
         "named_mines": named_mines_spec(layers["named_mines"], search),
+        **({"steel_plants": steel_plants_spec(layers["steel_plants"], search)} if "steel_plants" in layers else {}),
         "camps": camps_spec(layers["camps"], layers["camp_findings"], layers["coordinate_candidates"], search),
     }
     dens, chip_files = _raster_paths(gpkg, density, chips)
@@ -286,9 +292,10 @@ def build_map(
         "camps": f"{int(has_geometry(camps).sum())} of {len(camps)} located",
         "camp_rings": " / ".join(f"{k:g}" for k in rings_km) + " km, geodesic",
         "coordinate_candidates": f"{int(has_geometry(layers['coordinate_candidates']).sum())}",
+        "steel_plants": f"{len(layers.get('steel_plants', []))}",
     }
     order = ["provinces", "counties", "mineral_deposits", "density", "chips", "camp_rings",
-             "coordinate_candidates", "mines", "named_mines", "camps"]
+             "coordinate_candidates", "steel_plants", "mines", "named_mines", "camps"]
     order = [k for k in order if k in spec_layers] + [k for k in spec_layers if k.startswith("user:")]
     out_layers = []
     for lid in order:

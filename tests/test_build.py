@@ -22,6 +22,7 @@ EXPECTED_LAYERS = {
     "camp_findings", "coordinate_candidates", "report_table_1", "report_table_2",
     "report_table_3", "report_table_4", "report_table_5", "report_discrepancies", "sources",
     "dprk_outline", "basemap_countries", "geonames_places",
+    "steel_plants", "gem_records", "sanctions_measures",
 }
 
 
@@ -45,7 +46,7 @@ def test_geopackage_is_version_1_3_in_epsg_4326(gpkg, layers):
 
 def test_feature_counts_match_sources(layers):
     assert len(layers["provinces"]) == 10
-    assert len(layers["mines"]) == 35
+    assert len(layers["mines"]) == 36  # 35 geolocated mines + GEM's proposed Seonhaeri mine
     camps_csv = pd.read_csv(sources.geodata_dir() / "camps/camps.csv", dtype=str)
     assert sorted(layers["camps"]["site_id"]) == sorted(camps_csv["site_id"])
     assert len(layers["counties"]) == 197
@@ -93,7 +94,8 @@ def test_kwan_li_so_provinces_computed_from_geometry(layers):
 
 
 def test_every_feature_carries_source_licence_precision(layers):
-    for name in ("mines", "named_mines", "camps", "coordinate_candidates", "mineral_deposits"):
+    for name in ("mines", "named_mines", "camps", "coordinate_candidates", "mineral_deposits",
+                 "steel_plants"):
         df = layers[name]
         for col in ("source", "licence", "precision"):
             assert (df[col].astype(str).str.strip() != "").all(), (name, col)
@@ -231,7 +233,7 @@ def test_layers_cli_lists_counts(gpkg):
     import json
 
     rows = {r["layer"]: r for r in json.loads(result.stdout)}
-    assert rows["mines"]["features"] == 35
+    assert rows["mines"]["features"] == 36
     assert rows["camps"]["with_geometry"] == 26
 
 

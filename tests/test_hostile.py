@@ -208,6 +208,7 @@ def test_build_during_an_import_keeps_the_import(atlas_copy, tmp_path, points):
 
 
 def test_a_writer_refuses_after_waiting(atlas_copy, tmp_path, points):
+    before = _sha(atlas_copy)
     with atlas.io.writer_lock(atlas_copy):
         holder = atlas_copy.with_name(atlas_copy.name + ".lock").read_text()
         result = run_cli("import", str(_csv(tmp_path / "synthetic.csv", points)), "--as", "late",
@@ -215,7 +216,7 @@ def test_a_writer_refuses_after_waiting(atlas_copy, tmp_path, points):
     assert holder.startswith(f"pid {os.getpid()}")
     assert result.returncode == 2 and "being written by another atlas command" in result.stderr
     assert "waiting for another atlas command" in result.stderr
-    assert "user_late" not in {n for n, _ in atlas.list_layers(atlas_copy)}
+    assert _sha(atlas_copy) == before
 
 
 # --- 3. archives: limits from the directory, enforced while inflating -------------------------------
@@ -439,3 +440,17 @@ def test_layer_names_refuse_control_characters(atlas_copy, tmp_path, points, nam
 def test_validate_names_the_path_it_checked(atlas_copy):
     result = run_cli("validate", str(atlas_copy))
     assert result.returncode == 0 and result.stdout.strip() == f"{atlas_copy}: valid"
+
+
+def test_folder_outputs_refuse_files_and_say_what_they_create(atlas_copy, tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me")
+    result = run_cli("export", "--qgis", "--out", str(a_file), "--gpkg", str(atlas_copy))
+    assert result.returncode == 2 and "not a folder" in result.stderr and "Traceback" not in result.stderr
+    assert a_file.read_text() == "keep me"
+    result = run_cli("export", "--qgis", "--out", "", "--gpkg", str(atlas_copy))
+    assert result.returncode == 2 and "--out is empty" in result.stderr
+    new = tmp_path / "new" / "qgis"
+    result = run_cli("export", "--qgis", "--out", str(new), "--gpkg", str(atlas_copy))
+    assert result.returncode == 0, result.stderr
+    assert f"created the folder {new}" in result.stderr and (new / "atlas.qgz").is_file()

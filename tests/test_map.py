@@ -34,7 +34,7 @@ GEOD = Geod(ellps="WGS84")
 HOSTILE = ("<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
            "{{ 7*7 }} {% if 1 %}x{% endif %} ${window.__pwned=3} `tick` 'single' \"double\" &amp; </div>")
 ATLAS_LAYERS = {"provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
-                "camp_rings", "coordinate_candidates"}
+                "camp_rings", "coordinate_candidates", "steel_plants"}
 
 
 def _located(df) -> int:
@@ -115,7 +115,7 @@ def test_each_layer_holds_exactly_the_features_with_geometry(session, layers):
     counts = _counts(session.page)
     assert set(counts) == ATLAS_LAYERS
     for name in ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
-                 "coordinate_candidates"):
+                 "coordinate_candidates", "steel_plants"):
         assert counts[name] == _located(layers[name]), name
     assert counts["camp_rings"] == _located(layers["camps"])
     rings = session.page.evaluate("window.atlasLayers.camp_rings.getLayers()"
@@ -186,6 +186,48 @@ def test_province_tooltips_give_reported_and_geolocated_counts(session, layers):
         # the atlas's spatial join also takes points up to 5 km outside (admin_method = nearest)
         nearest = int(((mines["province"] == r["name_en"]) & (mines["admin_method"] == "nearest")).sum())
         assert inside <= geolocated <= inside + nearest
+
+
+def _popup_text(page, layer: str, index: int) -> str:
+    """Open one feature's popup as a reader would (its layer switched on) and read what it shows."""
+    shown = page.evaluate(f"window.atlas.map.hasLayer(window.atlasLayers.{layer})")
+    marker = f"window.atlasLayers.{layer}.getLayers()[{index}]"
+    _do(page, f"window.atlas.map.closePopup(); window.atlas.map.addLayer(window.atlasLayers.{layer}); "
+              f"window.atlas.map.setView({marker}.getLatLng(), 12, {{animate: false}}); {marker}.openPopup()")
+    title = page.evaluate(f"(() => {{ const d = document.createElement('div'); d.innerHTML = "
+                          f"{marker}.getPopup().getContent(); return d.querySelector('h3').textContent; }})()")
+    page.wait_for_function("t => { const e = document.querySelector('.leaflet-popup-content h3'); "
+                           "return e && e.textContent === t; }", arg=title)
+    text = page.inner_text(".leaflet-popup-content")
+    _do(page, "window.atlas.map.closePopup()" + ("" if shown else
+                                                 f"; window.atlas.map.removeLayer(window.atlasLayers.{layer})"))
+    return text
+
+
+def test_mine_popup_says_the_un_sanctions_and_gem_record(session, layers):
+    page = session.page
+    mines = layers["mines"][~layers["mines"].geometry.is_empty].reset_index(drop=True)
+    names = page.evaluate("window.atlasLayers.mines.getLayers().map(m => m.getPopup().getContent())")
+    for name in ("Cheongnam Coal Mine", "Ryongyang mine", "Pyongsan uranium mine and concentration plant"):
+        i = next(k for k, html in enumerate(names) if f"<h3>{name}</h3>" in html)
+        row = mines.set_index("name").loc[name]
+        text = _popup_text(page, "mines", i)
+        assert "UN sanctions" in text and row["sanctions_measure"] in text, name
+        if name == "Cheongnam Coal Mine":
+            assert "ban since 2017-08-05 (S/RES/2371 (2017))" in text and "2016-03-02" in text
+            assert "Global Energy Monitor" in text and "M0745" in text and "Hwapung" in text
+        if name.startswith("Pyongsan"):
+            assert "no measure in the atlas's table" in text
+
+
+def test_steel_plants_are_drawn_as_plants_not_mines(session, layers):
+    page = session.page
+    plants = layers["steel_plants"]
+    html = page.evaluate("window.atlasLayers.steel_plants.getLayers().map(m => m.options.icon.options.html)")
+    assert len(html) == len(plants) and all('data-shape="square"' in h for h in html)
+    text = _popup_text(page, "steel_plants", 0)
+    assert "not a mine" in text and "Global Iron and Steel Tracker" in text
+    assert not webmap.LAYER_TITLES["steel_plants"].startswith("Mines")
 
 
 def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers):

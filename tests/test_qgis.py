@@ -40,13 +40,15 @@ from .conftest import REPO, require_tool, run_cli
 QGIS_PYTHON = "/usr/bin/python3"
 PROBE = Path(__file__).with_name("qgis_probe.py")
 SPATIAL = ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
-           "coordinate_candidates", "dprk_outline", "basemap_countries", "geonames_places")
+           "coordinate_candidates", "steel_plants", "dprk_outline", "basemap_countries",
+           "geonames_places")
 GROUPS = {
     "Reference": {"provinces", "counties", "dprk_outline", "basemap_countries", "geonames_places"},
-    "Mining": {"mines", "named_mines", "mineral_deposits"},
+    "Mining": {"mines", "named_mines", "steel_plants", "mineral_deposits"},
     "Penal system": {"camps", "coordinate_candidates"},
     "Tables": {"camp_findings", "report_table_1", "report_table_2", "report_table_3",
-               "report_table_4", "report_table_5", "report_discrepancies", "sources"},
+               "report_table_4", "report_table_5", "report_discrepancies", "gem_records",
+               "sanctions_measures", "sources"},
 }
 
 
@@ -357,6 +359,14 @@ def check_styles(found: dict, layers: dict) -> None:
         assert label and row["name"] in label
         if row["number"]:
             assert row["number"] in label
+
+    plants = found["steel_plants"]  # processing, not mines: squares, not the mines' circles
+    assert plants["renderer"]["type"] == "categorizedSymbol"
+    _drawn_once(plants)
+    assert {c["symbol"]["layers"][0]["name"] for c in plants["renderer"]["categories"]} == {"square"}
+    st = layers["steel_plants"].set_index("plant_id")["status"]
+    for plant_id, labels in plants["renderer"]["features"].items():
+        assert ("cancelled" in labels[0]) == (st.get(plant_id, "operating") != "operating"), labels
 
     dep = found["mineral_deposits"]
     assert dep["renderer"]["type"] == "categorizedSymbol"
