@@ -248,8 +248,9 @@ def build_map(
         "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps", "camp_findings",
         "coordinate_candidates", "sources")}
     names = {n for n, _ in io.list_layers(gpkg)}
-    if "steel_plants" in names:  # a GeoPackage built before the layer existed has none
-        layers["steel_plants"] = io.read_layer("steel_plants", gpkg)
+    for name in ("steel_plants", "sanctions_measures"):  # a GeoPackage built before them has none
+        if name in names:
+            layers[name] = io.read_layer(name, gpkg)
     search: list[dict] = []
     spec_layers: dict[str, dict] = {
         "provinces": provinces_spec(layers["provinces"], layers["mines"], search),
@@ -257,7 +258,7 @@ def build_map(
         "mineral_deposits": deposits_spec(layers["mineral_deposits"], search),
         "coordinate_candidates": candidates_spec(layers["coordinate_candidates"], layers["camps"]),
         "camp_rings": rings_spec(layers["camps"], tuple(rings_km)),
-        "mines": mines_spec(layers["mines"], search),
+        "mines": mines_spec(layers["mines"], search, layers.get("sanctions_measures")),
         "named_mines": named_mines_spec(layers["named_mines"], search),
         **({"steel_plants": steel_plants_spec(layers["steel_plants"], search)} if "steel_plants" in layers else {}),
         "camps": camps_spec(layers["camps"], layers["camp_findings"], layers["coordinate_candidates"], search),
