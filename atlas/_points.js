@@ -29,7 +29,7 @@ var ATLAS_TYPED = { u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, i32: Int
 
 /* One packed section: a typed array (byte-shuffled, maybe as differences) or a JSON array. */
 function atlasSection(sec) {
-  return atlasInflate(sec.z).then(function (bytes) {
+  return Promise.resolve(sec.z).then(atlasInflate).then(function (bytes) {  /* errors reject, never throw */
     if (sec.t === "json") return JSON.parse(new TextDecoder().decode(bytes));
     var Typed = ATLAS_TYPED[sec.t];
     if (!Typed) throw new Error("unknown section type " + sec.t);

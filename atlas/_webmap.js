@@ -271,6 +271,10 @@ function atlasInit(map, spec) {
           l.on("click", function (e) { L.DomEvent.stop(e); userPopup(pts, n + j, e.latlng); });
           group.addLayer(l);
         });
+      }).catch(function (err) {  /* say so in the legend; the rest of the map works */
+        spec1.legend = { items: [], note: "This layer could not be unpacked in this browser (" + String(err && err.message || err) +
+          "): the map needs a browser from 2023 or later (Chrome 80, Firefox 113, Safari 16.4)." };
+        throw err;
       }));
     }
     return group;
@@ -706,6 +710,7 @@ function atlasInit(map, spec) {
   window.atlas = api;
   api.ready = Promise.all(pending).then(function () { window.atlasReady = true; }, function (err) {
     window.atlasError = String(err);
+    legend.refresh();
     throw err;
   });
   return api;

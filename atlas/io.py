@@ -395,6 +395,10 @@ def write_layers(
 
 
 def _existing(path: Path | None) -> Path:
+    if str(path or "").split(":/", 1)[0].lower() in ("postgresql", "postgres"):  # a URL made a Path
+        raise InputError("this command reads a GeoPackage file (--gpkg FILE); an atlas in PostGIS "
+                         "(--source postgresql://…) is read by find, near, nearest, summary, status, "
+                         "show, layers, validate and export --format/--postgis")
     path = Path(path or default_gpkg())
     if not path.is_file():
         hint = " (run `atlas build` first)" if path == default_gpkg() else ""
