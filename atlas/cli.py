@@ -460,6 +460,64 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
 
 
 
+@main.command("dossier")
+@click.argument("site")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder (default output/dossiers/) or .html file to write.")
+@click.option("--pdf", is_flag=True, help="Also print the page to an A4 PDF beside it (WeasyPrint).")
+@click.option("--km", type=float, default=25.0, show_default=True, help="Radius of the nearby list.")
+@click.option("--include-private", is_flag=True, help="List nearby features of private user layers too.")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def dossier_cmd(ctx: Context, site: str, out: Path | None, pdf: bool, km: float, include_private: bool,
+                gpkg: Path | None) -> None:
+    """Write one self-contained HTML page about a camp or a mine.
+
+    SITE is an id (KLS-15, M005), a number (camp 15) or any name in any
+    romanization or Hangul. The page holds the site's record (names, kind,
+    county and province, coordinates and every other published coordinate,
+    area, agency, prisoners, status, evidence), its findings oldest first,
+    the mines (or camps) within --km nearest first, a small offline map and
+    your imagery chip if any, what the report says about it, the report's
+    discrepancies touching it, sources with licences and a citation (atlas
+    version, build date, GeoPackage sha256). It opens from disk with no
+    network. --pdf prints it to A4 (Hangul in NanumGothic: fonts-nanum).
+    """
+    from .dossier import dossier
+
+    path = dossier(site, out=out, gpkg=gpkg, pdf=pdf, km=km, include_private=include_private)
+    click.echo(str(path))
+    if pdf:
+        click.echo(str(path.with_suffix(".pdf")))
+
+
+@main.command("site")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder to write (default output/site/).")
+@click.option("--include-private", is_flag=True, help="Include user layers imported as private.")
+@click.option("--no-downloads", is_flag=True, help="Leave out the downloads (GeoPackage, GeoJSON, CSV, QGIS).")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def site_cmd(ctx: Context, out: Path | None, include_private: bool, no_downloads: bool,
+             gpkg: Path | None) -> None:
+    """Write the whole atlas as a static website (a folder; relative links only).
+
+    index.html (overview map, the interactive map, a searchable and sortable
+    table of every site), a dossier per camp and mine, the province summary
+    (Table 2 beside the atlas's counts), the report's tables, downloads with
+    licences and sha256 checksums, and an about page. Works from disk and
+    from any static host; the same GeoPackage gives byte-identical files.
+    Private user layers are left out unless --include-private.
+    """
+    from .website import build_site
+
+    index = build_site(out, gpkg=gpkg, include_private=include_private, progress=ctx.progress,
+                       with_downloads=not no_downloads)
+    click.echo(str(index))
+
+
 _EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
 
 
@@ -625,15 +683,17 @@ _SANCTIONS_HELP = ("Add the UN Security Council measure in force on each mine's 
 _SANCTIONS_ON_HELP = "The day for --sanctions (YYYY-MM-DD); implies --sanctions."
 
 
-def _with_sanctions(result, on: str | None):
+def _with_sanctions(result, on: str | None, gpkg):
     """The result with a ``sanctions`` column: the measure in force on ``on`` (or the latest)."""
     from . import sanctions as sx
 
     if result.attrs.get("layer") not in ("mines", "named_mines") or "commodity" not in result.columns:
         raise click.UsageError(f"--sanctions needs a layer of mines (mines, named_mines), not "
                                f"{result.attrs.get('layer')}")
-    table = sx.measures_table()
-    day = sx._day_or_latest(on, table)
+    from . import io
+
+    table = io.read_layer("sanctions_measures", io.source(gpkg))  # the GeoPackage's copy
+    day = sx.day_or_latest(on, table)
     out = result.copy()
     out.insert(list(out.columns).index("commodity") + 1, "sanctions",
                sx.measures_on(out["commodity"], day, table))
@@ -726,7 +786,7 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
 
     result = distance.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
     if sanctions or sanctions_on:
-        result = _with_sanctions(result, sanctions_on)
+        result = _with_sanctions(result, sanctions_on, gpkg)
     _near_output(result, fmt, f"within {km:g} km", gpkg, columns)
 
 

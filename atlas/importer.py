@@ -44,7 +44,7 @@ import pyogrio
 import pyogrio.raw
 import shapely
 
-from . import io, schema, search, sources
+from . import io, schema, search
 from .admin import TOLERANCE_KM, _AdminUnits
 from .errors import InputError, NotFoundError, OutputError
 
@@ -662,7 +662,8 @@ class _Import:
         # no classification grid (it would cost ~90 MB): chunks are small, memory is the point
         self.units = _AdminUnits(io.read_layer("provinces", target), io.read_layer("counties", target),
                                  grid_from=1 << 62)
-        self.outline = sources.dprk_outline("EPSG:5179")
+        self.outline = io.dprk_outline(target, "EPSG:5179")
+        shapely.prepare(self.outline)
         self.imported_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         self.n = self.empty = self.valid = self.inside = self.swapped = 0
         self.outliers: list[int] = []
@@ -698,8 +699,11 @@ class _Import:
         dist = np.full(len(gdf), np.nan)
         keep = valid & ~((np.abs(y) > 90) | (np.abs(x) > 180))
         if keep.any():
-            pts = gpd.GeoSeries(wgs.to_numpy()[keep], crs="EPSG:4326").to_crs("EPSG:5179")
-            dist[keep] = pts.distance(self.outline).to_numpy() / 1000.0
+            pts = gpd.GeoSeries(wgs.to_numpy()[keep], crs="EPSG:4326").to_crs("EPSG:5179").to_numpy()
+            km = np.zeros(len(pts))
+            out = ~shapely.contains_xy(self.outline, shapely.get_x(pts), shapely.get_y(pts))
+            km[out] = shapely.distance(pts[out], self.outline) / 1000.0  # inside: 0, no measuring
+            dist[keep] = km
         far = np.flatnonzero(dist > schema.INSIDE_TOLERANCE_KM)
         self.n_outliers += len(far)
         self.outliers += [int(rows[i]) for i in far[: max(0, 11 - len(self.outliers))]]
@@ -1075,7 +1079,7 @@ def store_layer(
                 del gdf
                 try:
                     pyogrio.write_dataframe(
-                        out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out),
+                        out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out), use_arrow=True,
                         geometry_type="Point", promote_to_multi=False,
                         layer_options=({} if state.n > len(out) else
                                        {"OVERWRITE": "YES", "DESCRIPTION": f"user import of {path.name}"}))
