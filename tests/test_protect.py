@@ -151,6 +151,23 @@ def test_private_layer_absent_from_the_map_and_the_qgis_export(atlas_copy, layer
         raw = product.read_bytes() if product.suffix != ".qgz" else _qgs(product).encode()
         assert not [s for s in leaks if s in raw], product
         assert b"Public synthetic site" in raw or product.suffix == ".qgz"
+    site = tmp_path / "site"  # the website, its downloads (GeoPackage, GeoJSON, CSV, KMZ, QGIS) included
+    result = run_cli("site", "--out", str(site), "--gpkg", str(atlas_copy))
+    assert result.returncode == 0, result.stderr
+    files = [p for p in site.rglob("*") if p.is_file()]
+    assert len(files) > 20
+    for f in files:
+        raw = f.read_bytes()
+        if f.suffix in (".qgz", ".kmz", ".zip"):
+            import zipfile
+
+            with zipfile.ZipFile(f) as z:
+                raw = b"".join(z.read(n) for n in z.namelist())
+        elif f.suffix == ".parquet":  # compressed pages: read the table itself
+            import pyarrow.parquet as pq
+
+            raw = str(pq.read_table(f).to_pylist()).encode() + raw
+        assert not [s for s in leaks if s in raw], f
     # every product lists the user layers it holds, and says a private one was left out
     abstract = _qgs(out / "atlas.qgz")
     assert "user_public: 3 features from synthetic_public.csv" in abstract
