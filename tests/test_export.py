@@ -30,7 +30,7 @@ from atlas.export import hilbert_order
 from .conftest import REPO, run_cli
 
 SPATIAL = ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
-           "coordinate_candidates")
+           "coordinate_candidates", "steel_plants")
 
 
 def _sha(path: Path) -> str:
