@@ -14,6 +14,7 @@ from .builder import build, layer_summary, validate
 from .dates import DateInterval, DateParseError, parse_date_text
 from .densities import density, province_density
 from .distance import near, nearest, within
+from .dossier import dossier, dossier_record
 from .errors import (
     AmbiguousError,
     AtlasError,
@@ -38,6 +39,7 @@ from .search import find, resolve
 from .sites import Site
 from .summaries import county_summary, province_summary, summary
 from .webmap import build_map, write_map
+from .website import build_site
 
 __all__ = [
     "PLANAR_CRS",
@@ -60,10 +62,13 @@ __all__ = [
     "assign_admin",
     "build",
     "build_map",
+    "build_site",
     "chips",
     "county_summary",
     "default_gpkg",
     "density",
+    "dossier",
+    "dossier_record",
     "drop_layer",
     "export_csv",
     "export_geojson",

@@ -29,7 +29,7 @@ var ATLAS_TYPED = { u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, i32: Int
 
 /* One packed section: a typed array (byte-shuffled, maybe as differences) or a JSON array. */
 function atlasSection(sec) {
-  return atlasInflate(sec.z).then(function (bytes) {
+  return Promise.resolve(sec.z).then(atlasInflate).then(function (bytes) {  /* errors reject, never throw */
     if (sec.t === "json") return JSON.parse(new TextDecoder().decode(bytes));
     var Typed = ATLAS_TYPED[sec.t];
     if (!Typed) throw new Error("unknown section type " + sec.t);
@@ -171,7 +171,7 @@ function atlasStamp(r, fill) {
 }
 
 var AtlasPoints = L.Layer.extend({
-  options: { pane: "atlas-user", padding: 0.2, colour: "#0b7285" },
+  options: { pane: "atlas-user", padding: 0.1, colour: "#0b7285" },
 
   initialize: function (data, options) {
     L.setOptions(this, options);
@@ -181,7 +181,7 @@ var AtlasPoints = L.Layer.extend({
   },
 
   /* marker radius in CSS pixels at a zoom: small when the whole country is in view */
-  radius: function (zoom) { return zoom <= 6 ? 2 : zoom <= 8 ? 3 : 4; },
+  radius: function (zoom) { return zoom <= 6 ? 2 : zoom <= 9 ? 3 : 4; },
 
   onAdd: function (map) {
     var c = this._canvas = L.DomUtil.create("canvas", "atlas-points-canvas");
@@ -245,22 +245,28 @@ var AtlasPoints = L.Layer.extend({
     } else {
       this._buf.fill(0);
     }
-    var buf = this._buf, st = atlasStamp(this.radius(zoom) * ratio, this._fill), m = st.col.length;
+    var buf = this._buf, st = atlasStamp(this.radius(zoom) * ratio, this._fill), m = st.col.length, col = st.col;
     var off = new Int32Array(m);
     for (var s = 0; s < m; s++) off[s] = st.dy[s] * w + st.dx[s];
-    var S = 256 * Math.pow(2, zoom) * ratio, ox = origin.x * ratio, oy = origin.y * ratio, R = st.reach;
+    var S = 256 * Math.pow(2, zoom) * ratio, ox = origin.x * ratio - 0.5, oy = origin.y * ratio - 0.5, R = st.reach;
     var x = this._data.x, y = this._data.y, n = this._data.n, drawn = 0;
+    /* a stamp at a pixel already stamped changes nothing: skip it (most points, country-wide) */
+    if (!this._seen || this._seen.length !== w * h) this._seen = new Uint8Array(w * h);
+    else this._seen.fill(0);
+    var seen = this._seen;
     for (var i = 0; i < n; i++) {
-      var px = Math.round(x[i] * S - ox), py = Math.round(y[i] * S - oy);
+      var px = Math.floor(x[i] * S - ox), py = Math.floor(y[i] * S - oy);
       if (px < -R || py < -R || px >= w + R || py >= h + R) continue;
       drawn++;
       if (px >= R && py >= R && px < w - R && py < h - R) {
         var at = py * w + px;
-        for (var k = 0; k < m; k++) buf[at + off[k]] = st.col[k];
+        if (seen[at] === 1) continue;
+        seen[at] = 1;
+        for (var k = 0; k < m; k++) buf[at + off[k]] = col[k];
       } else {
         for (var q = 0; q < m; q++) {
           var xx = px + st.dx[q], yy = py + st.dy[q];
-          if (xx >= 0 && yy >= 0 && xx < w && yy < h) buf[yy * w + xx] = st.col[q];
+          if (xx >= 0 && yy >= 0 && xx < w && yy < h) buf[yy * w + xx] = col[q];
         }
       }
     }

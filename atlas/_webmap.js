@@ -271,6 +271,10 @@ function atlasInit(map, spec) {
           l.on("click", function (e) { L.DomEvent.stop(e); userPopup(pts, n + j, e.latlng); });
           group.addLayer(l);
         });
+      }).catch(function (err) {  /* say so in the legend; the rest of the map works */
+        spec1.legend = { items: [], note: "This layer could not be unpacked in this browser (" + String(err && err.message || err) +
+          "): the map needs a browser from 2023 or later (Chrome 80, Firefox 113, Safari 16.4)." };
+        throw err;
       }));
     }
     return group;
@@ -594,7 +598,33 @@ function atlasInit(map, spec) {
         "As of 31 December " + state.year + ": " + words[statusOf(f, state.year)] +
         " (findings on the record by then; undated ones under \u201call time\u201d).";
     }
+    function stepAt(steps, y) {
+      var text = "";
+      (steps || []).forEach(function (st) { if (num(st[0], 0) <= y) text = String(st[1]); });
+      return text;
+    }
+    function fillMine(root, f) {
+      var p = root && root.querySelector(".atlas-asof-mine");
+      if (!p) return;
+      p.textContent = "";
+      if (state.all) { p.textContent = "All time: see UN sanctions and Global Energy Monitor above."; return; }
+      p.appendChild(el("b", null, "As of 31 December " + state.year + ": "));
+      if (f.yw && f.yw.length) p.appendChild(el("span", "atlas-asof-un", "UN sanctions: " + stepAt(f.yw, state.year) + ". "));
+      if (f.yg && f.yg.length) p.appendChild(el("span", "atlas-asof-gem", "GEM: " + stepAt(f.yg, state.year) + "."));
+    }
+    var mineHooks = [];
+    spec.layers.forEach(function (ms) {
+      var mg = layers[ms.id];
+      (ms.features || []).forEach(function (f, i) {
+        if (!f.yw && !f.yg) return;
+        var m = mg.atlasFeatures[i];
+        if (!m || !m.on) return;
+        m.on("popupopen", function (e) { fillMine(e.popup.getElement(), f); });
+        mineHooks.push(function () { if (m.isPopupOpen()) fillMine(m.getPopup().getElement(), f); });
+      });
+    });
     function apply() {
+      mineHooks.forEach(function (h) { h(); });
       feats.forEach(function (f, i) {
         var m = group.atlasFeatures[i];
         if (!m || !m.setIcon) return;
@@ -660,7 +690,8 @@ function atlasInit(map, spec) {
     new Time().addTo(map);
     apply();
     timeApi = { setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top,
-      statusOf: function (i, y) { return words[statusOf(feats[i], y == null ? state.year : y)]; } };
+      statusOf: function (i, y) { return words[statusOf(feats[i], y == null ? state.year : y)]; },
+      sanctionsAt: stepAt };
   });
 
   map.fitBounds(spec.bounds);
@@ -679,6 +710,7 @@ function atlasInit(map, spec) {
   window.atlas = api;
   api.ready = Promise.all(pending).then(function () { window.atlasReady = true; }, function (err) {
     window.atlasError = String(err);
+    legend.refresh();
     throw err;
   });
   return api;

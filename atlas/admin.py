@@ -393,7 +393,7 @@ def _admin_frame(
     prov: gpd.GeoDataFrame, cnty: gpd.GeoDataFrame, c_idx: np.ndarray,
 ) -> pd.DataFrame:
     def pick(values: pd.Series, idx: np.ndarray):
-        if isinstance(values.dtype, pd.StringDtype) and (idx >= 0).any():
+        if isinstance(values.dtype, pd.StringDtype):
             return values.array.take(idx, allow_fill=True)  # same column, without re-inferring
         objects = values.to_numpy(dtype=object)
         return np.where(idx >= 0, objects[np.clip(idx, 0, None)], None)

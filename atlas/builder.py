@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyogrio
 
-from . import io, schema, sources
+from . import io, schema, search, sources
 from .errors import AtlasError, InputError
 from .layers import build_layers
 
@@ -166,7 +166,12 @@ def build(
         if kept:
             say(f"keeping {len(kept)} user layer(s) from the previous build: {', '.join(kept)}")
             layers.update(kept)
-        io.write_layers(layers, out, descriptions, before_replace=validate, progress=say)
+
+        def carry_keys_and_validate(tmp: Path) -> None:
+            search.copy_name_keys(out, tmp, kept)  # the user layers' name keys (atlas.search)
+            validate(tmp)
+
+        io.write_layers(layers, out, descriptions, before_replace=carry_keys_and_validate, progress=say)
     say(f"wrote {out}")
     with _fixed_timestamp(build_epoch()):  # the products' dates too: a rebuild gives the same bytes
         for path in build_products(out, products, say):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -96,9 +97,51 @@ def _out_file(ctx: click.Context, param: click.Parameter, value):
     from .io import check_output_file
 
     try:
-        return check_output_file(value, "--out")
+        path = check_output_file(value, "--out")
     except OutputError as exc:
         raise click.BadParameter(str(exc)) from None
+    _make_folder(path.parent)
+    return path
+
+
+def _make_folder(folder: Path) -> None:
+    """Create a missing output folder, saying so (never silently)."""
+    if folder.exists():
+        return
+    try:
+        folder.mkdir(parents=True)
+    except OSError as exc:
+        raise click.BadParameter(f"cannot create the folder {folder}: {exc.strerror}") from None
+    _echo_err(f"atlas: created the folder {folder}")
+
+
+def _out_path(ctx: click.Context, param: click.Parameter, value):
+    """An output that may be a folder or a file: refuse '', devices and read-only targets."""
+    if value is None:
+        return None
+    if str(value).strip() == "":
+        raise click.BadParameter("--out is empty: give a folder or a file")
+    path = Path(value)
+    if path.exists() and not (path.is_dir() or path.is_file()):
+        raise click.BadParameter(f"--out {path} is not a regular file or folder (a device or pipe)")
+    if (path.exists() and not os.access(path, os.W_OK)) or (path.is_file() and not path.stat().st_mode & 0o222):
+        raise click.BadParameter(f"--out {path} is read-only")
+    return path
+
+
+def _out_dir(ctx: click.Context, param: click.Parameter, value):
+    """An output folder: refuse '' and anything in the way that is not a writable folder."""
+    if value is None:
+        return None
+    if str(value).strip() == "":
+        raise click.BadParameter("--out is empty: give a folder")
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise click.BadParameter(f"--out {path} exists and is not a folder")
+    if path.is_dir() and not os.access(path, os.W_OK):
+        raise click.BadParameter(f"--out {path} is a read-only folder")
+    _make_folder(path)
+    return path
 
 
 class Context:
@@ -330,7 +373,7 @@ def province_density_cmd(out: Path | None, as_json: bool, gpkg: Path | None) -> 
 @click.argument("imagery", type=click.Path(path_type=Path))
 @click.option("--sites", default="camps", show_default=True, help="Point layer of the sites.")
 @click.option("--size-km", type=float, default=5.0, show_default=True, help="Side of each chip in km (> 0).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "out_dir", type=str, default=None, callback=_out_dir,
               help="Folder of the chips (default: output/chips/).")
 @click.option("--resolution-m", type=float, default=None,
               help="Pixel size of the chips (default: the imagery's own at each site).")
@@ -403,6 +446,64 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
 
 
 
+@main.command("dossier")
+@click.argument("site")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder (default output/dossiers/) or .html file to write.")
+@click.option("--pdf", is_flag=True, help="Also print the page to an A4 PDF beside it (WeasyPrint).")
+@click.option("--km", type=float, default=25.0, show_default=True, help="Radius of the nearby list.")
+@click.option("--include-private", is_flag=True, help="List nearby features of private user layers too.")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def dossier_cmd(ctx: Context, site: str, out: Path | None, pdf: bool, km: float, include_private: bool,
+                gpkg: Path | None) -> None:
+    """Write one self-contained HTML page about a camp or a mine.
+
+    SITE is an id (KLS-15, M005), a number (camp 15) or any name in any
+    romanization or Hangul. The page holds the site's record (names, kind,
+    county and province, coordinates and every other published coordinate,
+    area, agency, prisoners, status, evidence), its findings oldest first,
+    the mines (or camps) within --km nearest first, a small offline map and
+    your imagery chip if any, what the report says about it, the report's
+    discrepancies touching it, sources with licences and a citation (atlas
+    version, build date, GeoPackage sha256). It opens from disk with no
+    network. --pdf prints it to A4 (Hangul in NanumGothic: fonts-nanum).
+    """
+    from .dossier import dossier
+
+    path = dossier(site, out=out, gpkg=gpkg, pdf=pdf, km=km, include_private=include_private)
+    click.echo(str(path))
+    if pdf:
+        click.echo(str(path.with_suffix(".pdf")))
+
+
+@main.command("site")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder to write (default output/site/).")
+@click.option("--include-private", is_flag=True, help="Include user layers imported as private.")
+@click.option("--no-downloads", is_flag=True, help="Leave out the downloads (GeoPackage, GeoJSON, CSV, QGIS).")
+@GPKG_OPTION
+@pass_ctx
+@handle_errors
+def site_cmd(ctx: Context, out: Path | None, include_private: bool, no_downloads: bool,
+             gpkg: Path | None) -> None:
+    """Write the whole atlas as a static website (a folder; relative links only).
+
+    index.html (overview map, the interactive map, a searchable and sortable
+    table of every site), a dossier per camp and mine, the province summary
+    (Table 2 beside the atlas's counts), the report's tables, downloads with
+    licences and sha256 checksums, and an about page. Works from disk and
+    from any static host; the same GeoPackage gives byte-identical files.
+    Private user layers are left out unless --include-private.
+    """
+    from .website import build_site
+
+    index = build_site(out, gpkg=gpkg, include_private=include_private, progress=ctx.progress,
+                       with_downloads=not no_downloads)
+    click.echo(str(index))
+
+
 _EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
 
 
@@ -419,7 +520,7 @@ _EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
 @click.option("--include-private", is_flag=True,
               help="With --format or --postgis: also the layers imported with --private "
                    "(left out otherwise).")
-@click.option("--out", "out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", "out", type=str, default=None, callback=_out_path,
               help="Where to write: a folder (default: output/qgis/ or output/<format>/), "
                    "or one file when one layer goes to a path with the format's suffix.")
 @GPKG_OPTION
@@ -467,6 +568,10 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
             raise InputError("--qgis copies the GeoPackage itself: give --gpkg FILE "
                              "(QGIS opens the PostGIS tables styled as they are)")
 
+        if out is not None and out.exists() and not out.is_dir():
+            raise InputError(f"--out {out} exists and is not a folder: --qgis writes a folder")
+        if out is not None:
+            _make_folder(out)
         project = export_qgis(out, gpkg, progress=ctx.progress)
         click.echo(str(project.parent / "atlas.gpkg"))
         click.echo(str(project))

@@ -272,8 +272,13 @@ def status_from_findings(findings: pd.DataFrame, as_of: str | date,
     'unknown'
     """
     day = parse_as_of(as_of)
-    items = _findings(findings)
     columns = findings.columns
+    status, deciding, contra, why = _decide(_findings(findings), day)
+    return SiteStatus(site_id, day, status, _frame(deciding, columns), _frame(contra, columns), why)
+
+
+def _decide(items: list[_F], day: date) -> tuple[str, list[_F], list[_F], str]:
+    """The rule of this module on parsed findings: status, deciding, contradicting, reason."""
     counting = [f for f in items if f.dated and f.known_from <= day <= f.holds_to()]
     if not counting:
         dated = [f for f in items if f.dated]
@@ -289,13 +294,13 @@ def status_from_findings(findings: pd.DataFrame, as_of: str | date,
             why = "only undated findings: they cannot be placed in time"
         else:
             why = "no finding speaks to the site's status"
-        undated = [f for f in items if not f.dated]
-        return SiteStatus(site_id, day, "unknown", _frame([], columns), _frame(undated, columns),
-                          f"unknown: {why}")
+        return "unknown", [], [f for f in items if not f.dated], f"unknown: {why}"
     decisive = max(counting, key=lambda f: (f.known_from, f.end or _FAR_FUTURE,
                                             str(f.row.get("finding_id"))))
     status = decisive.signal
-    deciding = [decisive, *sorted((f for f in counting if f.signal == status and f is not decisive), key=lambda f: (f.known_from, str(f.row.get("finding_id"))), reverse=True)]
+    deciding = [decisive, *sorted(
+        (f for f in counting if f.signal == status and f is not decisive),
+        key=lambda f: (f.known_from, str(f.row.get("finding_id"))), reverse=True)]
     contra = [f for f in items if f.signal != status
               and (not f.dated or (f.known_from <= day and f.overlaps(decisive)))]
     until = ("" if status != "active" or decisive.holds_to() == _FAR_FUTURE
@@ -304,7 +309,7 @@ def status_from_findings(findings: pd.DataFrame, as_of: str | date,
            f"({decisive.row.get('evidence_basis', '')}, known from {decisive.known_from}{until})")
     if contra:
         why += f"; contradicted by {', '.join(str(f.row.get('finding_id')) for f in contra)}"
-    return SiteStatus(site_id, day, status, _frame(deciding, columns), _frame(contra, columns), why)
+    return status, deciding, contra, why
 
 
 def site_evidence(findings: pd.DataFrame, site_ids) -> pd.DataFrame:
@@ -410,6 +415,13 @@ def status_table(as_of: str | date | None = None, gpkg: Path | str | None = None
         ``site_id, kind, name, province, as_of, status, deciding, contradicting,
         evidence_tier, evidence_tier_label, latest_evidence_date, sources_disagree,
         reason``, in the camps layer's order; ``attrs`` holds the window and the rule.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> t = atlas.status_table("2013", sites=["KLS-22", "KLS-25"])
+    >>> t[["site_id", "status", "deciding"]].values.tolist()
+    [['KLS-22', 'closed', 'F025 F027'], ['KLS-25', 'active', 'F028']]
     """
     from .io import read_layer
 
@@ -516,10 +528,10 @@ def yearly_status(findings: pd.DataFrame, site_ids, first: int, last: int) -> di
     ['unknown', 'active', 'active', 'active', 'active', 'active', 'active', 'active', 'unknown', 'unknown']
     """
     out = {}
+    groups = dict(iter(findings.groupby("site_id"))) if len(findings) else {}
     for site in site_ids:
-        mine = findings[findings["site_id"] == site]
-        out[site] = [status_from_findings(mine, date(y, 12, 31), site).status
-                     for y in range(first, last + 1)]
+        items = _findings(groups[site]) if site in groups else []
+        out[site] = [_decide(items, date(y, 12, 31))[0] for y in range(first, last + 1)]
     return out
 
 

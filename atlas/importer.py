@@ -44,8 +44,8 @@ import pyogrio
 import pyogrio.raw
 import shapely
 
-from . import io, schema, sources
-from .admin import TOLERANCE_KM, _admin_units
+from . import io, schema, search, sources
+from .admin import TOLERANCE_KM, _AdminUnits
 from .errors import InputError, NotFoundError, OutputError
 
 __all__ = [
@@ -71,7 +71,7 @@ MAX_INFLATED_BYTES = 200 * 1024 * 1024
 #: Highest compression ratio accepted for an archive member larger than 1 MB.
 MAX_ZIP_RATIO = 200
 #: Rows read, checked and written at a time: memory is bounded by a chunk, not the file.
-CHUNK_ROWS = 50_000
+CHUNK_ROWS = 20_000
 #: Prefix of user layers inside the atlas GeoPackage.
 USER_PREFIX = "user_"
 #: Bounding box of the region a point may lie in before it is called an outlier (lon/lat).
@@ -659,8 +659,11 @@ class _Import:
                              "every imported feature needs a name: pass --name-field COL")
         self.id_col = _find_column(attrs, _ID_NAMES, None, "ids", path)
         self.names, self.renamed = _stored_names(attrs, self.label)
-        self.units = _admin_units(target)
+        # no classification grid (it would cost ~90 MB): chunks are small, memory is the point
+        self.units = _AdminUnits(io.read_layer("provinces", target), io.read_layer("counties", target),
+                                 grid_from=1 << 62)
         self.outline = sources.dprk_outline("EPSG:5179")
+        shapely.prepare(self.outline)
         self.imported_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         self.n = self.empty = self.valid = self.inside = self.swapped = 0
         self.outliers: list[int] = []
@@ -696,8 +699,11 @@ class _Import:
         dist = np.full(len(gdf), np.nan)
         keep = valid & ~((np.abs(y) > 90) | (np.abs(x) > 180))
         if keep.any():
-            pts = gpd.GeoSeries(wgs.to_numpy()[keep], crs="EPSG:4326").to_crs("EPSG:5179")
-            dist[keep] = pts.distance(self.outline).to_numpy() / 1000.0
+            pts = gpd.GeoSeries(wgs.to_numpy()[keep], crs="EPSG:4326").to_crs("EPSG:5179").to_numpy()
+            km = np.zeros(len(pts))
+            out = ~shapely.contains_xy(self.outline, shapely.get_x(pts), shapely.get_y(pts))
+            km[out] = shapely.distance(pts[out], self.outline) / 1000.0  # inside: 0, no measuring
+            dist[keep] = km
         far = np.flatnonzero(dist > schema.INSIDE_TOLERANCE_KM)
         self.n_outliers += len(far)
         self.outliers += [int(rows[i]) for i in far[: max(0, 11 - len(self.outliers))]]
@@ -1073,7 +1079,7 @@ def store_layer(
                 del gdf
                 try:
                     pyogrio.write_dataframe(
-                        out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out),
+                        out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out), use_arrow=True,
                         geometry_type="Point", promote_to_multi=False,
                         layer_options=({} if state.n > len(out) else
                                        {"OVERWRITE": "YES", "DESCRIPTION": f"user import of {path.name}"}))
@@ -1083,6 +1089,8 @@ def store_layer(
                     say(f"{state.n:,} features read, checked and written")
             state.finish()
             _check_ids(tmp_gpkg, layer, path, state.id_col)
+            say(f"keying the names of {state.n:,} features for atlas find")
+            search.write_name_keys(tmp_gpkg, layer, say)
             written = pyogrio.read_info(tmp_gpkg, layer=layer)["features"]
             if written != state.n:
                 raise OutputError(f"{target}: {written} of {state.n} features were written; "

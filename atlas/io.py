@@ -393,6 +393,10 @@ def write_layers(
 
 
 def _existing(path: Path | None) -> Path:
+    if str(path or "").split(":/", 1)[0].lower() in ("postgresql", "postgres"):  # a URL made a Path
+        raise InputError("this command reads a GeoPackage file (--gpkg FILE); an atlas in PostGIS "
+                         "(--source postgresql://…) is read by find, near, nearest, summary, status, "
+                         "show, layers, validate and export --format/--postgis")
     path = Path(path or default_gpkg())
     if not path.is_file():
         hint = " (run `atlas build` first)" if path == default_gpkg() else ""
@@ -478,7 +482,7 @@ def list_layers(path: Path | str | None = None) -> list[tuple[str, str | None]]:
         raise InputError(f"{path} is not a readable GeoPackage: {exc}") from exc
 
 
-def read_layer(name: str, path: Path | str | None = None) -> pd.DataFrame:
+def read_layer(name: str, path: Path | str | None = None, **options) -> pd.DataFrame:
     """Read one layer (a GeoDataFrame) or attribute table (a DataFrame).
 
     Parameters
@@ -487,6 +491,9 @@ def read_layer(name: str, path: Path | str | None = None) -> pd.DataFrame:
         Layer name, e.g. ``"camps"``.
     path : pathlib.Path or str, optional
         Defaults to ``output/atlas.gpkg``; or a ``postgresql://`` URL.
+    **options
+        Passed to :func:`pyogrio.read_dataframe` to read part of a layer
+        (``fids=[...]``, ``where="..."``, ``columns=[...]``).
 
     Returns
     -------
@@ -510,8 +517,8 @@ def read_layer(name: str, path: Path | str | None = None) -> pd.DataFrame:
         warnings.simplefilter("ignore", RuntimeWarning)
         if names[name] is None:
             return pyogrio.read_dataframe(path, layer=name, read_geometry=False,
-                                          datetime_as_string=True)
-        return pyogrio.read_dataframe(path, layer=name, datetime_as_string=True)
+                                          datetime_as_string=True, **options)
+        return pyogrio.read_dataframe(path, layer=name, datetime_as_string=True, **options)
 
 
 def read_layers(path: Path | str | None = None) -> dict[str, pd.DataFrame]:
@@ -579,6 +586,9 @@ def delete_layers(path: Path, names: list[str]) -> None:
                     rtree = f"rtree_{name}_{col}".replace('"', '""')
                     con.execute(f'DROP TABLE IF EXISTS "{rtree}"')
                 con.execute(f'DROP TABLE IF EXISTS "{quoted}"')
+                for keys in ("atlas_name_keys", "atlas_name_layers"):  # atlas.search's name keys
+                    if keys in tables:
+                        con.execute(f"DELETE FROM {keys} WHERE layer = ?", (name,))
         con.execute("VACUUM")
     finally:
         con.close()

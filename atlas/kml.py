@@ -302,6 +302,9 @@ def _spec(name: str, frames: dict[str, pd.DataFrame], read: Callable[[str], pd.D
         return ml.camps_spec(df, layer("camp_findings"), layer("coordinate_candidates"), search)
     if name == "coordinate_candidates":
         return ml.candidates_spec(df, layer("camps"))
+    simple = getattr(ml, f"{name}_spec", None)  # a layer whose spec needs only itself (steel_plants, …)
+    if simple is not None and not name.startswith("user_"):
+        return simple(df, search)
     return None
 
 

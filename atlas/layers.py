@@ -438,8 +438,10 @@ def report_tables(root) -> dict[str, pd.DataFrame]:
     t5 = num(num(sources.read_csv("report/table_5_coal_iron_1998_2014.csv", root), ["value"]),
              ["year"], "int64")
     disc = sources.read_csv("report/discrepancies.csv", root)
+    passages = sources.read_csv("report/site_passages.csv", root)
     return {"report_table_1": t1, "report_table_2": t2, "report_table_3": t3,
-            "report_table_4": t4, "report_table_5": t5, "report_discrepancies": disc}
+            "report_table_4": t4, "report_table_5": t5, "report_discrepancies": disc,
+            "report_passages": passages}
 
 
 def sources_table(root) -> pd.DataFrame:

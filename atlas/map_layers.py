@@ -284,10 +284,49 @@ def steel_plants_spec(plants: gpd.GeoDataFrame, search: list) -> dict:
     }}
 
 
+def _sanction_steps(commodities: pd.Series) -> list[list]:
+    """Per mine, the UN measures on its commodities as ``[[from_year, text], ...]`` (31 December).
+
+    Measures change only when a resolution is adopted, so the text as of 31
+    December of a year is the text as of the last adoption year up to it.
+    """
+    from . import sanctions
+
+    table = sanctions.measures_table()
+    years = sorted({int(str(a)[:4]) for a in table["adopted"]})
+    texts = [sanctions.measures_on(commodities, f"{y}-12-31", table)
+             for y in [years[0] - 1, *years]]
+    out = []
+    for k in range(len(commodities)):
+        steps: list[list] = []
+        for y, t in zip([0, *years], texts):
+            if not steps or steps[-1][1] != t.iloc[k]:
+                steps.append([y, str(t.iloc[k])])
+        out.append(steps)
+    return out
+
+
+def _gem_steps(r) -> list[list]:
+    """GEM's status of a mine by year: before its start year, "not started"; then GEM's status."""
+    status = display_text(r.get("gem_status"))
+    if not status:
+        return []
+    start = pd.to_numeric(display_text(r.get("gem_start_year")), errors="coerce")
+    now = f"{status} (GEM's status at its release)"
+    if pd.isna(start):
+        return [[0, now + "; no start year given"]]
+    start = int(start)
+    return [[0, f"not started: GEM gives start year {start}"], [start, now + f"; started {start}"]]
+
+
 def mines_spec(mines: gpd.GeoDataFrame, search: list) -> dict:
+    """The mines layer; with GEM and sanctions columns, each mine's status per year (``yw``, ``yg``)."""
     syms = _Symbols()
     feats = []
-    for i, (_, r) in enumerate(mines[has_geometry(mines)].iterrows()):
+    located = mines[has_geometry(mines)]
+    steps = (_sanction_steps(located["commodity"]) if "sanctions_measure" in located.columns
+             and len(located) else [[] for _ in range(len(located))])
+    for i, (_, r) in enumerate(located.iterrows()):
         precision = display_text(r["precision"])
         town = precision == "town"
         popup = (f'<h3>{_e(r["name"])}</h3>'
@@ -309,9 +348,13 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list) -> dict:
                      ("Global Energy Monitor", _gem_line(r)),
                      ("Notes", _e(r["notes"])),
                  ]))
-        feats.append({"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
-                      "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
-                      "p": popup})
+        feat = {"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
+                "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
+                "p": popup}
+        if steps[i] or _gem_steps(r):
+            feat.update({"yw": steps[i], "yg": _gem_steps(r)})
+            feat["p"] = popup + '<p class="atlas-asof-mine"></p>'
+        feats.append(feat)
         search.append(_entry("mines", i, r["name"], _keys(r["name"], *_split(r["alt_names"])),
                              display_text(r["commodity"])))
     items = [{"sym": _symbol("circle", c, c), "label": cls} for cls, c in COMMODITY_COLOURS.items()]

@@ -32,8 +32,8 @@ import pandas as pd
 from . import io, schema
 from .errors import AtlasError, InputError, NotFoundError
 
-__all__ = ["DEFAULT_SCHEMA", "Database", "export_postgis", "is_database_url", "list_layers",
-           "read_layer"]
+__all__ = ["DEFAULT_SCHEMA", "Database", "export_postgis", "export_stamp", "is_database_url",
+           "list_layers", "read_layer"]
 
 #: Schema written and read when the URL has no ``?schema=``.
 DEFAULT_SCHEMA = "atlas"
@@ -352,8 +352,10 @@ def export_postgis(
     left_out = set() if include_private else private_layers(path, declared)
     layers = {n: io.read_layer(n, path) for n in declared if n not in left_out}
     engine = _engine(db)
+    from .provenance import build_date
+
     stamp = {"atlas": _version(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "source": path.name, "sha256": _sha256(path)}
+             "source": path.name, "sha256": _sha256(path), "build_date": build_date(path)}
     try:
         with engine.begin() as conn:
             postgis = _ensure_postgis(conn, db)
@@ -404,6 +406,13 @@ def _read_stamp(url: str) -> tuple[Database, dict]:
     if stamp.get("foreign"):
         raise InputError(f"schema {db.schema!r} of {db.shown} was not written by `atlas export --postgis`")
     return db, stamp
+
+
+def export_stamp(url: str) -> dict:
+    """What an export recorded on its schema: atlas version, export time, the GeoPackage's name,
+    sha256 and build date, and its layers."""
+    _db, stamp = _read_stamp(url)
+    return dict(stamp)
 
 
 def version_key(url: str) -> tuple:

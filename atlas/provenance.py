@@ -142,6 +142,14 @@ def about(gpkg: Path | str | None = None, user_layers: list[dict] | None = None,
     >>> sorted(meta)[:4], len(meta["gpkg_sha256"])
     (['atlas_version', 'build_date', 'gpkg', 'gpkg_sha256'], 64)
     """
+    from .postgis import Database, export_stamp, is_database_url
+
+    if is_database_url(gpkg):  # an atlas exported to PostGIS: what its export recorded
+        stamp = export_stamp(gpkg)
+        return {"atlas_version": atlas_version(), "build_date": stamp.get("build_date", ""),
+                "gpkg": stamp.get("source", ""), "gpkg_sha256": stamp.get("sha256", ""),
+                "sources": _sources(gpkg), "user_layers": list(user_layers or []),
+                "database": Database.parse(gpkg).shown, **extra}
     path = Path(gpkg or io.default_gpkg())
     return {
         "atlas_version": atlas_version(),

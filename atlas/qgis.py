@@ -83,6 +83,7 @@ TITLES = {
     "coordinate_candidates": "Published camp coordinates",
     "camp_findings": "Camp findings (dated)",
     "report_discrepancies": "Report discrepancies",
+    "report_passages": "What the report says (quotes)",
     "sources": "Sources",
 }
 #: The project's groups, top of the drawing order first; each lists table names.
@@ -91,8 +92,8 @@ GROUPS = (
     ("Mining", ("mines", "named_mines", "steel_plants", "mineral_deposits")),
     ("Reference", ("counties", "provinces")),
     ("Tables", ("camp_findings", "report_table_1", "report_table_2", "report_table_3",
-                "report_table_4", "report_table_5", "report_discrepancies", "gem_records",
-                "sanctions_measures", "sources")),
+                "report_table_4", "report_table_5", "report_discrepancies", "report_passages",
+                "gem_records", "sanctions_measures", "sources")),
 )
 #: Layers drawn but switched off when the project opens (they cover the others).
 HIDDEN = ("mineral_deposits", "coordinate_candidates")

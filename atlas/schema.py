@@ -251,6 +251,9 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
                 _f("discrepancy_id! subject! reading_a! reading_a_where! reading_b! "
                    "reading_b_where! geography_or_check atlas_treatment!"),
                 description="Where the report contradicts itself or geography"),
+    LayerSchema("report_passages", None, "passage_id", r"^P\d{2}$",
+                _f("passage_id! site_ids! about! quote! lines! section! page report_ref!"),
+                description="What the report says about each camp and mine, quoted with its lines"),
     LayerSchema("sources", None, "path", None,
                 _f("path! description! origin! licence! attribution! sha256!"),
                 description="Provenance of every source file"),
@@ -408,6 +411,14 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
             for fid, site in zip(df[id_field], df["site_id"]):
                 if site not in known:
                     problems.append(Problem(layer, str(fid), "site_id", f"{site!r} is not a camp"))
+    passages, mines = layers.get("report_passages"), layers.get("mines")
+    if passages is not None and camps is not None and mines is not None and "site_ids" in passages:
+        sites = set(camps["site_id"]) | set(mines["mine_id"])
+        for pid, ids in zip(passages["passage_id"], passages["site_ids"]):
+            for site in str(ids).split(";"):
+                if site.strip() not in sites:
+                    problems.append(Problem("report_passages", str(pid), "site_ids",
+                                            f"{site.strip()!r} is not a camp or a mine"))
     findings = layers.get("camp_findings")
     if findings is not None and {"evidence_basis", "testimony_hand", "date_start",
                                  "date_end"} <= set(findings.columns):

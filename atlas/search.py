@@ -9,6 +9,13 @@ one and raises :class:`~atlas.errors.AmbiguousError` (listing the
 candidates) or :class:`~atlas.errors.NotFoundError` (with the closest names)
 otherwise. The name index is cached per GeoPackage (path, modification
 time, size).
+
+The names of the atlas layers are indexed in memory; those of the layers a
+user imported are keyed once, at import (:func:`write_name_keys`), into a
+table of the GeoPackage (:data:`NAME_KEYS`, which GDAL and QGIS do not list),
+and looked up there: a query reads only the user features whose keys it
+shares, so its time does not grow with the size of user layers it does not
+match.
 """
 
 from __future__ import annotations
@@ -18,7 +25,8 @@ import functools
 import itertools
 import math
 import re
-from collections.abc import Iterable
+import sqlite3
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +39,7 @@ from .admin import gpkg_key
 from .errors import AmbiguousError, InputError, NotFoundError
 from .sites import Site, cached_layer, site_from_row, uniform_frame
 
-__all__ = ["FIND_LAYERS", "MATCH_SCORES", "find", "resolve"]
+__all__ = ["FIND_LAYERS", "MATCH_SCORES", "NAME_KEYS", "find", "name_keys", "resolve", "write_name_keys"]
 
 #: Layers :func:`find` searches, in the order equal matches are listed.
 FIND_LAYERS = ("camps", "mines", "named_mines", "counties", "provinces", "mineral_deposits")
@@ -178,6 +186,7 @@ class _NameIndex:
     """Inverted indexes from name keys to features, at three levels of match."""
 
     def __init__(self, layers: dict[str, pd.DataFrame], geonames: pd.DataFrame | None):
+        self.keyed: dict[str, int] = {}  # user layers searched through their keys in the GeoPackage
         self.entries: list[_Entry] = []
         self.ids: dict[str, list[int]] = {}
         self.exact: dict[str, list[tuple[int, str]]] = {}
@@ -324,21 +333,181 @@ def _geonames_variants(counties: pd.DataFrame, geonames: pd.DataFrame) -> dict[s
     return out
 
 
+# --- name keys of user layers, kept in the GeoPackage ------------------------------------------
+
+#: Table of the GeoPackage holding the name keys of user layers: (key, layer, fid). An
+#: unregistered table, which GDAL does not list beside the atlas's attribute tables.
+NAME_KEYS = "atlas_name_keys"
+#: Which user layers are keyed, with their feature count and largest fid when keyed.
+_KEYED = "atlas_name_layers"
+#: Keyed user layers up to this size are also searched for names close in spelling.
+FUZZY_USER_MAX = 20_000
+
+
+def name_keys(feature_id: object, name: object) -> set[str]:
+    """Every key under which :func:`find` can reach a user feature (id, name, folds, words).
+
+    Examples
+    --------
+    >>> sorted(name_keys("U000001", "Kaech'ŏn site"))
+    ['kaecheon', 'kaecheonsite', 'kaechon', 'kaechonsite', 'u000001']
+    """
+    keys = {_norm(str(feature_id))} if feature_id is not None else set()
+    keys_of, parts_of = _keys.__wrapped__, _parts.__wrapped__  # whole names: unique, not cached
+    for v in _variants(name):
+        norm = _norm(v)
+        keys |= {norm, _strip_suffix(norm), *keys_of(v)}
+        for w in parts_of(v):
+            keys |= _keys(w)  # words recur from name to name: cached
+    keys.discard("")
+    return keys
+
+
+def write_name_keys(gpkg: Path, layer: str, progress: Callable[[str], None] | None = None) -> int:
+    """Key the names of a user layer into :data:`NAME_KEYS` (the importer calls it once).
+
+    Parameters
+    ----------
+    gpkg : pathlib.Path
+        A GeoPackage holding ``layer`` (the importer's temporary copy).
+    layer : str
+        A user layer (``user_id`` and ``name`` columns).
+    progress : callable, optional
+        Told how far it has got on a big layer.
+
+    Returns
+    -------
+    int
+        The number of keys written.
+    """
+    q = layer.replace('"', '""')
+    con = sqlite3.connect(str(gpkg))
+    n = 0
+    try:
+        with con:
+            con.execute(f"CREATE TABLE IF NOT EXISTS {NAME_KEYS} (key TEXT NOT NULL, layer TEXT NOT NULL, "
+                        "fid INTEGER NOT NULL, PRIMARY KEY (key, layer, fid)) WITHOUT ROWID")
+            con.execute(f"CREATE TABLE IF NOT EXISTS {_KEYED} (layer TEXT PRIMARY KEY, features INTEGER, "
+                        "max_fid INTEGER)")
+            con.execute(f"DELETE FROM {NAME_KEYS} WHERE layer = ?", (layer,))
+            con.execute(f"DELETE FROM {_KEYED} WHERE layer = ?", (layer,))
+            cur = con.execute(f'SELECT fid, user_id, name FROM "{q}" ORDER BY fid')
+            done = 0
+            while rows := cur.fetchmany(10_000):
+                batch = [(k, layer, fid) for fid, uid, name in rows for k in name_keys(uid, name)]
+                con.executemany(f"INSERT OR IGNORE INTO {NAME_KEYS} VALUES (?, ?, ?)", batch)
+                n += len(batch)
+                done += len(rows)
+                if progress and done % 100_000 == 0:
+                    progress(f"keyed the names of {done:,} features")
+            features, max_fid = con.execute(f'SELECT count(*), max(fid) FROM "{q}"').fetchone()
+            con.execute(f"INSERT INTO {_KEYED} VALUES (?, ?, ?)", (layer, features, max_fid))
+    finally:
+        con.close()
+    return n
+
+
+def copy_name_keys(src: Path, dst: Path, layers: Iterable[str]) -> None:
+    """Carry the keys of user layers copied unchanged (same fids) from ``src`` into ``dst``."""
+    layers = list(layers)
+    if not layers or not Path(src).is_file():
+        return
+    con = sqlite3.connect(str(dst))
+    try:
+        con.execute("ATTACH DATABASE ? AS src", (f"{Path(src).resolve().as_uri()}?mode=ro",))
+        have = {r[0] for r in con.execute("SELECT name FROM src.sqlite_master WHERE type = 'table'")}
+        if {NAME_KEYS, _KEYED} <= have:
+            marks = ", ".join("?" * len(layers))
+            with con:
+                con.execute(f"CREATE TABLE IF NOT EXISTS {NAME_KEYS} (key TEXT NOT NULL, layer TEXT NOT "
+                            "NULL, fid INTEGER NOT NULL, PRIMARY KEY (key, layer, fid)) WITHOUT ROWID")
+                con.execute(f"CREATE TABLE IF NOT EXISTS {_KEYED} (layer TEXT PRIMARY KEY, features "
+                            "INTEGER, max_fid INTEGER)")
+                con.execute(f"INSERT OR IGNORE INTO {NAME_KEYS} SELECT * FROM src.{NAME_KEYS} "
+                            f"WHERE layer IN ({marks})", layers)
+                con.execute(f"INSERT OR REPLACE INTO {_KEYED} SELECT * FROM src.{_KEYED} "
+                            f"WHERE layer IN ({marks})", layers)
+        con.execute("DETACH DATABASE src")
+    finally:
+        con.close()
+
+
+def _keyed_layers(gpkg: Path, user: list[str]) -> dict[str, int]:
+    """User layers whose keys are current (same count and largest fid as when keyed): features each."""
+    if not user:
+        return {}
+    con = sqlite3.connect(f"{gpkg.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (_KEYED,)).fetchone():
+            return {}
+        keyed = {}
+        for layer, features, max_fid in con.execute(f"SELECT layer, features, max_fid FROM {_KEYED}"):
+            if layer in user:
+                q = layer.replace('"', '""')
+                if con.execute(f'SELECT count(*), max(fid) FROM "{q}"').fetchone() == (features, max_fid):
+                    keyed[layer] = features
+        return keyed
+    finally:
+        con.close()
+
+
+def _read_fids(gpkg: Path, layer: str, fids: list[int]) -> gpd.GeoDataFrame:
+    frame = io.read_layer(layer, gpkg, fids=sorted(fids)) if fids else None
+    return frame.reset_index(drop=True)
+
+
+def _keyed_search(index: _NameIndex, gpkg: Path, query: str, layers: Iterable[str] | None,
+                  fuzzy: bool = False) -> list[dict]:
+    """Matches in keyed user layers: their keys looked up in SQLite, only those rows read."""
+    allowed = [n for n in index.keyed if layers is None or n in set(layers)]
+    if not allowed:
+        return []
+    if fuzzy:  # names close in spelling: only small layers, read whole
+        small = [n for n in allowed if index.keyed[n] <= FUZZY_USER_MAX]
+        frames = {n: cached_layer(n, gpkg) for n in small}
+        rows = _NameIndex(frames, None).fuzzy(query, small, **({} if fuzzy is True else fuzzy))
+        return rows
+    qn = _norm(query)
+    qkeys = sorted({qn, _strip_suffix(qn), *_keys(query)} - {""})
+    con = sqlite3.connect(f"{gpkg.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        found = con.execute(
+            f"SELECT DISTINCT layer, fid FROM {NAME_KEYS} WHERE key IN ({', '.join('?' * len(qkeys))}) "
+            f"AND layer IN ({', '.join('?' * len(allowed))})", [*qkeys, *allowed]).fetchall()
+    finally:
+        con.close()
+    by_layer: dict[str, list[int]] = {}
+    for layer, fid in found:
+        by_layer.setdefault(layer, []).append(fid)
+    rows = []
+    for layer, fids in by_layer.items():
+        frame = _read_fids(gpkg, layer, fids)
+        for r in _NameIndex({layer: frame}, None).search(query, [layer]):
+            r["_frame"] = frame
+            rows.append(r)
+    return rows
+
+
 _NAME_CACHE: dict[tuple, _NameIndex] = {}
 
 
 def _name_index(gpkg: Path | str | None) -> _NameIndex:
     key = gpkg_key(gpkg)
     if key not in _NAME_CACHE:
-        available = {n for n, g in io.list_layers(io.source(gpkg))}
+        path = io.source(gpkg)
+        available = {n for n, g in io.list_layers(path)}
         user = sorted(n for n in available if n.startswith("user_"))
-        layers = {n: cached_layer(n, gpkg) for n in (*FIND_LAYERS, *user) if n in available}
+        keyed = {} if isinstance(path, str) else _keyed_layers(Path(path or io.default_gpkg()), user)
+        layers = {n: cached_layer(n, gpkg) for n in (*FIND_LAYERS, *user)
+                  if n in available and n not in keyed}
         try:
             geonames = sources.read_csv("boundaries/geonames_kp_cities500.csv")
         except Exception:  # the GeoNames names are a bonus; the atlas layers suffice
             geonames = None
         _NAME_CACHE.clear()
-        _NAME_CACHE[key] = _NameIndex(layers, geonames)
+        index = _NameIndex(layers, geonames)
+        index.keyed = keyed
+        _NAME_CACHE[key] = index
     return _NAME_CACHE[key]
 
 
@@ -347,7 +516,7 @@ def _candidates_frame(rows: list[dict], gpkg: Path | str | None) -> gpd.GeoDataF
     rows = sorted(rows, key=lambda r: (-r["score"], layer_rank.get(r["layer"], 99), r["id"]))
     extra = {"province": [], "county": [], "precision": [], "lon": [], "lat": [], "geometry": []}
     for r in rows:
-        df = cached_layer(r["layer"], gpkg)
+        df = r["_frame"] if "_frame" in r else cached_layer(r["layer"], gpkg)
         row = df.iloc[[r["_pos"]]]
         p = uniform_frame(r["layer"], row).iloc[0]
         geom = row.geometry.iloc[0] if isinstance(row, gpd.GeoDataFrame) else None
@@ -360,7 +529,7 @@ def _candidates_frame(rows: list[dict], gpkg: Path | str | None) -> gpd.GeoDataF
         extra["lon"].append(None if rep is None else round(rep.x, 6))
         extra["lat"].append(None if rep is None else round(rep.y, 6))
         extra["geometry"].append(geom)
-    out = pd.DataFrame([{k: v for k, v in r.items() if k != "_pos"} for r in rows],
+    out = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
                        columns=["layer", "id", "name", "kind", "match", "score", "matched"])
     for k, v in extra.items():
         if k != "geometry":
@@ -428,17 +597,20 @@ def find(
     """
     if not _norm(query or ""):
         raise InputError("the query is empty: give a name, an id (KLS-14) or a camp number")
+    path = Path(gpkg or io.default_gpkg())
     index = _name_index(gpkg)
-    rows = index.search(query, layers)
+    rows = index.search(query, layers) + _keyed_search(index, path, query, layers)
     if not rows and fuzzy:
-        rows = index.fuzzy(query, layers)
+        rows = index.fuzzy(query, layers) + _keyed_search(index, path, query, layers, fuzzy=True)
     if not rows:
-        raise NotFoundError(f"nothing in the atlas matches {query!r}", _suggestions(index, query, layers))
+        raise NotFoundError(f"nothing in the atlas matches {query!r}",
+                            _suggestions(index, path, query, layers))
     return _candidates_frame(rows, gpkg)
 
 
-def _suggestions(index: _NameIndex, query: str, layers: Iterable[str] | None) -> list[str]:
+def _suggestions(index: _NameIndex, path: Path, query: str, layers: Iterable[str] | None) -> list[str]:
     rows = index.fuzzy(query, layers, n=12, cutoff=0.45)
+    rows += _keyed_search(index, path, query, layers, fuzzy={"n": 12, "cutoff": 0.45})
     rows.sort(key=lambda r: -r["score"])
     out = []
     for r in rows:
@@ -522,6 +694,11 @@ def resolve(
             f"{query!r} matches {len(cands)} features: {listing}{more}. Give an id "
             "(e.g. KLS-14), add the kind (kwan-li-so 22, Yodok County) or restrict the layer.",
             hits.drop(columns="geometry").to_dict("records"))
-    frame = cached_layer(top["layer"], gpkg)
+    if top["layer"] in _name_index(gpkg).keyed:  # read only the feature, not the user's whole layer
+        where = f"user_id = '{str(top['id']).replace(chr(39), chr(39) * 2)}'"
+        frame = io.read_layer(top["layer"], Path(gpkg or io.default_gpkg()), where=where)
+        frame = frame.reset_index(drop=True)
+    else:
+        frame = cached_layer(top["layer"], gpkg)
     pos = int(np.flatnonzero(uniform_frame(top["layer"], frame)["id"].to_numpy() == top["id"])[0])
     return site_from_row(top["layer"], frame, pos)

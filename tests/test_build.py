@@ -15,12 +15,12 @@ import atlas
 from atlas import io, schema, sources
 from atlas.errors import InputError, SourceError, ValidationError
 
-from .conftest import run_cli
+from .conftest import REPO, require_tool, run_cli
 
 EXPECTED_LAYERS = {
     "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
     "camp_findings", "coordinate_candidates", "report_table_1", "report_table_2",
-    "report_table_3", "report_table_4", "report_table_5", "report_discrepancies", "sources",
+    "report_table_3", "report_table_4", "report_table_5", "report_discrepancies", "report_passages", "sources",
     "steel_plants", "gem_records", "sanctions_measures",
 }
 
@@ -266,3 +266,32 @@ def test_api_build_and_cli_build_write_the_same_products(tmp_path):
     with pytest.raises(InputError, match="unknown product"):
         atlas.build(tmp_path / "bad" / "atlas.gpkg", products=["pdf"])
     assert not (tmp_path / "bad").exists()
+
+
+def _seed_text() -> list[str] | None:
+    """The report's text (``shared/seed/`` beside the repository, as CI lays it out), or None."""
+    for folder in (REPO.parent / "shared" / "seed", REPO.parent.parent / "shared" / "seed"):
+        path = folder / "000_1cbb880e432bd13a.txt"
+        if path.is_file():
+            return path.read_text(encoding="utf-8").split("\n")
+    return None
+
+
+def test_report_passages_quote_the_report_exactly(layers):
+    """Each quoted segment is in the report's text at the lines given ([…] separates ranges)."""
+    lines = _seed_text()
+    require_tool(lines is not None, "the report's text (../shared/seed/)")
+    passages = layers["report_passages"]
+    assert len(passages) >= 15
+    for row in passages.itertuples():
+        ranges = [tuple(int(x) for x in part.strip().lstrip("L").split("–")) for part in row.lines.split(";")]
+        segments = row.quote.split(" […] ")
+        assert len(ranges) == len(segments), row.passage_id
+        for rng, seg in zip(ranges, segments):
+            a, b = rng[0], rng[-1]
+            text = " ".join(x.strip() for x in lines[a - 1:b] if x.strip())
+            assert seg in text, (row.passage_id, rng, seg)
+    by_site = passages.assign(site=passages["site_ids"].str.split(";")).explode("site")
+    assert {"KLS-14", "KLS-15", "KLS-16", "KLS-18", "KLS-22", "KLS-25", "KHS-04", "KHS-12",
+            "OTH-DHR"} <= set(by_site["site"])
+    assert "M034" not in set(by_site["site"])  # the Taehung mine is never labelled a prison

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 import atlas
+from atlas.admin import ADMIN_COLUMNS
 
 from .conftest import require_tool
 
@@ -56,3 +57,17 @@ def test_assign_admin_on_dask_checks_its_input(gpkg, tmp_path):
                                                          npartitions=2), gpkg)
     with pytest.raises(atlas.NotFoundError):
         atlas.assign_admin(dask_geopandas.from_geopandas(pts, npartitions=2), tmp_path / "missing.gpkg")
+
+
+def test_assign_admin_from_partitioned_geoparquet_to_geoparquet(gpkg, tmp_path):
+    """The README's path: partitioned GeoParquet in, partitioned GeoParquet out, equal to in memory."""
+    pts = _synthetic_points(4_000, seed=5)
+    dask_geopandas.from_geopandas(pts, npartitions=4).spatial_shuffle().to_parquet(tmp_path / "in")
+    atlas.assign_admin(dask_geopandas.read_parquet(tmp_path / "in"), gpkg).to_parquet(tmp_path / "out")
+    assert len(list((tmp_path / "out").glob("*.parquet"))) == 4
+    got = dask_geopandas.read_parquet(tmp_path / "out").compute().sort_values("synthetic_id")
+    want = atlas.assign_admin(pts, gpkg)
+    assert got["province"].notna().sum() > 1_000
+    for col in ADMIN_COLUMNS:
+        pd.testing.assert_series_equal(got[col].reset_index(drop=True), want[col].reset_index(drop=True),
+                                       check_dtype=False)

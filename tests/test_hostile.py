@@ -107,7 +107,7 @@ def _kml_with_vrt_comment(source: Path) -> str:
 
 
 @pytest.mark.parametrize("ext", [".kml", ".csv", ".txt", ".tsv", ".geojson", ".json", ".kmz", ".zip",
-                                 ".gpkg", ".shp", ".parquet"])
+                                 ".gpkg", ".shp", ".parquet", ".geoparquet"])
 def test_a_vrt_with_any_accepted_extension_is_refused(atlas_copy, tmp_path, ext):
     secret = _secret_csv(tmp_path)
     path = tmp_path / f"synthetic_vrt{ext}"
@@ -168,6 +168,7 @@ def test_two_concurrent_imports_ten_rounds_keep_both_layers(atlas_copy, tmp_path
     a = _csv(tmp_path / "synthetic_a.csv", points)
     b = _csv(tmp_path / "synthetic_b.csv", points.iloc[::-1])
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    waited = 0
     for round_ in range(10):
         procs = [subprocess.Popen([sys.executable, "-m", "atlas", "import", str(f), "--as", name,
                                    "--gpkg", str(atlas_copy)], cwd=REPO, env=env, text=True,
@@ -175,10 +176,12 @@ def test_two_concurrent_imports_ten_rounds_keep_both_layers(atlas_copy, tmp_path
                  for f, name in ((a, f"one_{round_}"), (b, f"two_{round_}"))]
         outs = [p.communicate(timeout=300) for p in procs]
         assert [p.returncode for p in procs] == [0, 0], outs
+        waited += any("waiting for another atlas command" in err for _, err in outs)
         names = {n for n, _ in atlas.list_layers(atlas_copy)}
         assert {f"user_one_{round_}", f"user_two_{round_}"} <= names, (round_, outs)
     assert len([n for n in names if n.startswith("user_")]) == 20
     atlas.validate(atlas_copy)
+    print(f"rounds in which one import waited for the other: {waited} of 10")
 
 
 def _big_csv(path: Path, points, n: int) -> Path:
@@ -205,9 +208,12 @@ def test_build_during_an_import_keeps_the_import(atlas_copy, tmp_path, points):
     assert "user_during: 150000 features" in out
     assert len(atlas.read_layer("user_during", atlas_copy)) == 150_000
     assert "keeping 1 user layer(s) from the previous build: user_during" in build.stderr
+    print("the build waited for the import" if "waiting for another" in build.stderr
+          else "the import had finished before the build took the lock")
 
 
 def test_a_writer_refuses_after_waiting(atlas_copy, tmp_path, points):
+    before = _sha(atlas_copy)
     with atlas.io.writer_lock(atlas_copy):
         holder = atlas_copy.with_name(atlas_copy.name + ".lock").read_text()
         result = run_cli("import", str(_csv(tmp_path / "synthetic.csv", points)), "--as", "late",
@@ -215,7 +221,7 @@ def test_a_writer_refuses_after_waiting(atlas_copy, tmp_path, points):
     assert holder.startswith(f"pid {os.getpid()}")
     assert result.returncode == 2 and "being written by another atlas command" in result.stderr
     assert "waiting for another atlas command" in result.stderr
-    assert "user_late" not in {n for n, _ in atlas.list_layers(atlas_copy)}
+    assert _sha(atlas_copy) == before
 
 
 # --- 3. archives: limits from the directory, enforced while inflating -------------------------------
@@ -439,3 +445,17 @@ def test_layer_names_refuse_control_characters(atlas_copy, tmp_path, points, nam
 def test_validate_names_the_path_it_checked(atlas_copy):
     result = run_cli("validate", str(atlas_copy))
     assert result.returncode == 0 and result.stdout.strip() == f"{atlas_copy}: valid"
+
+
+def test_folder_outputs_refuse_files_and_say_what_they_create(atlas_copy, tmp_path):
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me")
+    result = run_cli("export", "--qgis", "--out", str(a_file), "--gpkg", str(atlas_copy))
+    assert result.returncode == 2 and "not a folder" in result.stderr and "Traceback" not in result.stderr
+    assert a_file.read_text() == "keep me"
+    result = run_cli("export", "--qgis", "--out", "", "--gpkg", str(atlas_copy))
+    assert result.returncode == 2 and "--out is empty" in result.stderr
+    new = tmp_path / "new" / "qgis"
+    result = run_cli("export", "--qgis", "--out", str(new), "--gpkg", str(atlas_copy))
+    assert result.returncode == 0, result.stderr
+    assert f"created the folder {new}" in result.stderr and (new / "atlas.qgz").is_file()

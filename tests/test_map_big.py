@@ -272,3 +272,18 @@ def test_user_points_never_block_provinces_counties_camps_and_mines(browser, gpk
             assert name in _popup(page)
             _close_popup(page)
         assert json.loads(json.dumps(s.page_errors)) == [] and s.console_errors == []
+
+
+def test_a_browser_that_cannot_unpack_says_so_and_keeps_the_rest_of_the_map(browser, gpkg, tmp_path):
+    pts = _synthetic_points(1_000, seed=9)
+    out = atlas.write_map(tmp_path / "synthetic_old_browser.html", gpkg=gpkg, extra_layers={"Synthetic points": pts})
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.add_init_script("delete window.DecompressionStream;")  # as in a browser from before 2023
+        page.goto(out.resolve().as_uri())
+        page.wait_for_function("() => window.atlasError !== undefined", timeout=30_000)
+        assert "could not be unpacked in this browser" in page.inner_text(".atlas-legend")
+        assert page.evaluate("window.atlasLayers.camps.getLayers().length") > 20  # the atlas's own layers
+    finally:
+        context.close()

@@ -24,7 +24,6 @@ import pytest
 import atlas
 from atlas import io, postgis
 from atlas.errors import AtlasError, InputError
-from atlas.qml import STYLED_LAYERS
 
 from .conftest import require_tool, run_cli
 from .test_qgis import probe
@@ -198,7 +197,8 @@ def test_rerun_replaces_the_schema_idempotently(cluster, url, gpkg):
     print(f"second export (CLI): {time.perf_counter() - started:.2f} s")
     assert res.returncode == 0, res.stderr
     second = _snapshot(cluster, url)
-    assert second["tables"] == first["tables"] and second["styles"] == first["styles"] == str(len(STYLED_LAYERS))  # one per spatial layer
+    n_geometry = sum(1 for _, g in io.list_layers(gpkg) if g is not None)
+    assert second["tables"] == first["tables"] and second["styles"] == first["styles"] == str(n_geometry)
     assert second["comment"] != first["comment"]  # a new export stamp
     # a table a user left in the schema goes with it (the schema is the atlas's), styles not doubled
     _psql(cluster, "CREATE TABLE atlas.scratch (x int)", _db(url))
@@ -221,13 +221,17 @@ def test_schema_not_written_by_the_atlas_is_never_touched(cluster, url, gpkg):
 def test_queries_read_the_database_as_a_source(cluster, url, gpkg):
     atlas.export_postgis(url, gpkg)
     for args in (["near", "KLS-14", "--km", "30"], ["nearest", "Yodok", "--site-layer", "camps", "-k", "3"],
-                 ["find", "개천", "--format", "csv"], ["summary", "--format", "csv"], ["layers"]):
+                 ["find", "개천", "--format", "csv"], ["summary", "--format", "csv"], ["layers"],
+                 ["show", "KLS-15"], ["status", "--as-of", "2014-06", "--format", "csv"]):
         from_db = run_cli(*args, "--source", url)
         from_file = run_cli(*args, "--gpkg", str(gpkg))
         assert from_db.returncode == 0, from_db.stderr
         assert from_db.stdout == from_file.stdout, args
     missing = run_cli("near", "KLS-14", "--source", url.replace("schema=atlas", "schema=nothing_here"))
     assert missing.returncode == 2 and "atlas export --postgis" in missing.stderr
+    # a command that needs the file says so, in one line
+    res = run_cli("map", "--out", "unused.html", "--source", url)
+    assert res.returncode == 2 and "reads a GeoPackage file" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path, gpkg):

@@ -113,3 +113,35 @@ def test_play_steps_through_the_years(session):
     assert page.get_attribute(".atlas-time-play", "aria-pressed") == "false"
     assert first < year < first + 5
     page.evaluate("() => { window.atlas.time.setYear(new Date().getFullYear()); }")
+
+
+@pytest.mark.parametrize("year", [2005, 2016, 2017, 2020])
+def test_mine_popups_give_sanctions_and_gem_status_as_of_the_year(session, layers, year):
+    from atlas import sanctions
+
+    page = session.page
+    _set_year_with_keyboard(page, year)
+    mines = _located(layers["mines"])
+    if "sanctions_measure" not in mines.columns:
+        pytest.skip("no sanctions columns in this GeoPackage")
+    want = sanctions.measures_on(mines["commodity"], f"{year}-12-31")
+    checked = 0
+    for i, r in mines.iterrows():
+        if not isinstance(r.get("gem_status"), str) or not r["gem_status"] or checked >= 4:
+            continue
+        page.evaluate(f"() => {{ window.atlasLayers.mines.getLayers()[{i}].openPopup(); }}")
+        page.wait_for_selector(".leaflet-popup-content .atlas-asof-mine b")
+        text = page.inner_text(".leaflet-popup-content .atlas-asof-mine")
+        assert f"As of 31 December {year}:" in text
+        assert f"UN sanctions: {want.iloc[i]}." in text
+        start = str(r.get("gem_start_year") or "")
+        if start.isdigit() and int(start) > year:
+            assert "GEM: not started" in text
+        else:
+            assert f"GEM: {r['gem_status']} (GEM's status at its release)" in text
+        page.evaluate("() => { window.atlas.map.closePopup(); }")
+        checked += 1
+    assert checked == 4
+    if year == 2005:
+        assert all(w in ("none", "no measure in the atlas's table") or w.count(": none") == w.count(":")
+                   for w in want)

@@ -1,0 +1,686 @@
+"""One page about one site: a camp's or a mine's whole record, offline, citable, printable.
+
+:func:`dossier` writes a self-contained HTML page (no request when opened from
+disk: styles inline, the map an inline SVG drawn from the GeoPackage, the
+imagery chip a ``data:`` URI) and, with ``pdf=True``, the same page as an A4
+PDF printed by WeasyPrint. :func:`dossier_record` gathers what the page says,
+as plain data, through the public API (:func:`atlas.resolve`,
+:func:`atlas.near`, :func:`atlas.read_layer`): the header block (names in
+every romanization and Hangul, kind, number, county and province in both
+boundary vintages, coordinates with their precision and every other
+published coordinate, area, agency, prisoners, status, evidence), the
+timeline of findings oldest first, the features within 25 km nearest first,
+what the report says about the site (quoted with its lines), the report's
+discrepancies touching it, the sources with their licences and a citation
+naming the atlas version, the build date and the GeoPackage's sha256.
+
+Every string from the data reaches the page through Jinja2 with autoescape on
+(templates in ``atlas/templates/``), never by string concatenation.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import geopandas as gpd
+import jinja2
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Geod, Transformer
+
+from . import io, provenance
+from .distance import near, nearest
+from .errors import InputError
+from .evidence import status_at, status_table
+from .protect import shared_layers
+from .record import discrepancies_for
+from .sanctions import sanctions_status
+from .search import resolve
+from .sites import Site
+from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
+
+__all__ = ["NEAR_KM", "RINGS_KM", "SITE_LAYERS", "Atlas", "dossier", "dossier_record", "render_dossier",
+           "write_pdf"]
+
+#: The layers a dossier can be written for.
+SITE_LAYERS = ("camps", "mines")
+#: Radius of the "nearby" list (km, geodesic).
+NEAR_KM = 25.0
+#: Rings drawn around the site on the small map (km, geodesic).
+RINGS_KM = (10.0, 25.0)
+#: The year of the report: the header gives the status then as well as at the build date.
+REPORT_DATE = "2016-12-31"
+REPORT_CITATION = ("Committee for Human Rights in North Korea, \u201cGulag, Inc.: The Use of Forced Labor "
+                   "in North Korea\u2019s Export Industries\u201d (Washington, DC: HRNK, 2016)")
+
+GEOD = Geod(ellps="WGS84")
+_TO_PLANAR = Transformer.from_crs("EPSG:4326", "EPSG:5179", always_xy=True)
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("atlas", "templates"),
+    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+    keep_trailing_newline=True,
+)
+_COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW",
+            "NW", "NNW")
+
+
+def _text(value) -> str:
+    """A cell as text: '' for missing values."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def compass(bearing: float) -> str:
+    """A bearing in degrees as one of 16 compass points.
+
+    Examples
+    --------
+    >>> compass(0), compass(95), compass(359)
+    ('N', 'E', 'N')
+    """
+    if bearing is None or not np.isfinite(bearing):
+        return ""
+    return _COMPASS[int(((bearing % 360) + 11.25) // 22.5) % 16]
+
+
+# --- what the atlas is: layers read once, provenance -----------------------------------------
+
+
+@dataclass
+class Atlas:
+    """The GeoPackage a dossier (or the site) is made from, its layers read once.
+
+    Parameters
+    ----------
+    gpkg : path, optional
+        Defaults to ``output/atlas.gpkg``.
+    include_private : bool, default False
+        Include user layers marked private (never, unless asked).
+    """
+
+    gpkg: Path | None = None
+    include_private: bool = False
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        self.gpkg = Path(self.gpkg or io.default_gpkg())
+        self.layer_names = dict(io.list_layers(self.gpkg))
+
+    def layer(self, name: str) -> pd.DataFrame:
+        """A layer of the GeoPackage (an empty frame when the GeoPackage lacks it)."""
+        if name not in self._cache:
+            self._cache[name] = (io.read_layer(name, self.gpkg) if name in self.layer_names
+                                 else pd.DataFrame())
+        return self._cache[name]
+
+    @cached_property
+    def _shared(self) -> tuple[dict, list]:
+        return shared_layers(self.gpkg, include_private=self.include_private)
+
+    @cached_property
+    def _about(self) -> dict:
+        return provenance.about(self.gpkg, user_layers=self._shared[1])
+
+    @property
+    def sha256(self) -> str:
+        return self._about["gpkg_sha256"]
+
+    @property
+    def build_date(self) -> str:
+        """The day the atlas layers were built (UTC), from the GeoPackage (see :mod:`atlas.provenance`)."""
+        return str(self._about["build_date"])[:10]
+
+    @cached_property
+    def status_today(self) -> dict[str, str]:
+        """Each camp's status as of the build date (:func:`atlas.evidence.status_table`), by id."""
+        table = status_table(self.build_date, gpkg=self.gpkg)
+        return dict(zip(table["site_id"].astype(str), table["status"].astype(str)))
+
+    @property
+    def user_layers(self) -> dict[str, gpd.GeoDataFrame]:
+        """The user layers a product may show: private ones only when asked."""
+        return self._shared[0]
+
+    @cached_property
+    def planar(self) -> dict[str, gpd.GeoSeries]:
+        """Boundaries in EPSG:5179 for the small maps."""
+        out = {}
+        for name in ("provinces", "counties"):
+            df = self.layer(name)
+            out[name] = df.geometry.to_crs("EPSG:5179") if len(df) else gpd.GeoSeries()
+        return out
+
+    def about(self) -> dict:
+        """Atlas version, build date, GeoPackage name and sha256, and the user layers included."""
+        keys = ("atlas_version", "build_date", "gpkg", "gpkg_sha256", "user_layers")
+        return {k: self._about[k] for k in keys}
+
+
+# --- the record ------------------------------------------------------------------------------
+
+
+def _resolve(site, atlas: Atlas) -> Site:
+    if isinstance(site, Site):
+        s = site
+    else:
+        s = resolve(str(site), atlas.gpkg, SITE_LAYERS)
+    if s.layer not in SITE_LAYERS:
+        raise InputError(f"{s.id} ({s.name}) is in layer {s.layer}: a dossier is written for a camp or a mine")
+    return s
+
+
+def _row(atlas: Atlas, s: Site) -> pd.Series:
+    df = atlas.layer(s.layer)
+    key = "site_id" if s.layer == "camps" else "mine_id"
+    return df[df[key].astype(str) == s.id].iloc[0]
+
+
+def _split_names(*texts: str) -> list[str]:
+    out: list[str] = []
+    for t in texts:
+        for part in re.split(r";\s*", _text(t)):
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return out
+
+
+_HANGUL = re.compile(r"[\uac00-\ud7a3]")
+
+
+def _names(s: Site, row: pd.Series) -> dict:
+    names = _split_names(row.get("name"), row.get("alt_names"), row.get("name_ko"),
+                         *(row.get(c) for c in row.index if str(c).startswith("gem_name")))
+    hangul = [n for n in names if _HANGUL.search(n)]
+    return {"primary": _text(row.get("name")), "romanizations": [n for n in names if n not in hangul
+                                                                  and n != _text(row.get("name"))],
+            "hangul": hangul}
+
+
+def _admin(atlas: Atlas, row: pd.Series) -> dict:
+    """Province and county in both boundary vintages, and as the sources give them."""
+    prov = atlas.layer("provinces")
+    counties = atlas.layer("counties")
+    out = {"province": _text(row.get("province")), "county": _text(row.get("county")),
+           "county_ko": _text(row.get("county_ko")), "method": _text(row.get("admin_method")),
+           "distance_km": _text(row.get("admin_distance_km")),
+           "province_as_given": _text(row.get("province_as_given")),
+           "county_as_given": _text(row.get("county_as_given")),
+           "province_vintage": "", "county_vintage": "", "county_province": "", "differs": False}
+    if len(prov):
+        out["province_vintage"] = _text(prov["boundary_vintage"].iloc[0]) + " (" + _text(
+            prov["boundary_source"].iloc[0]) + ")"
+    cid = _text(row.get("county_id"))
+    if cid and len(counties):
+        hit = counties[counties["county_id"].astype(str) == cid]
+        if len(hit):
+            out["county_province"] = _text(hit["province"].iloc[0])
+            out["county_vintage"] = _text(hit["boundary_vintage"].iloc[0])
+    out["differs"] = bool(out["county_province"] and out["county_province"] != out["province"])
+    return out
+
+
+def _candidates(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
+    if s.layer == "camps":
+        cc = atlas.layer("coordinate_candidates")
+        cc = cc[cc["site_id"].astype(str) == s.id].sort_values("distance_km_from_atlas_point")
+        return [{"source": _text(r.source), "lat": float(r.lat), "lon": float(r.lon), "note": _text(r.note),
+                 "distance_km": float(r.distance_km_from_atlas_point), "is_atlas_point": bool(r.is_atlas_point)}
+                for r in cc.itertuples()]
+    return [{"source": "", "lat": None, "lon": None, "note": c, "distance_km": None, "is_atlas_point": False}
+            for c in _split_names(row.get("cross_checks"))]
+
+
+def _date_key(r) -> tuple:
+    start, end = _text(getattr(r, "date_start", "")), _text(getattr(r, "date_end", ""))
+    return (start or end or "9999", end or "9999", _text(getattr(r, "finding_id", "")))
+
+
+def _timeline(atlas: Atlas, s: Site) -> list[dict]:
+    f = atlas.layer("camp_findings")
+    if not len(f) or s.layer != "camps":
+        return []
+    rows = sorted(f[f["site_id"].astype(str) == s.id].itertuples(), key=_date_key)
+    out = []
+    for r in rows:
+        basis = _text(getattr(r, "evidence_basis", ""))
+        hand = _text(getattr(r, "testimony_hand", ""))
+        if basis and hand and hand != "unstated":
+            basis += f" ({hand})"
+        out.append({
+            "id": _text(r.finding_id), "date_as_given": _text(r.observed_text),
+            "date_start": _text(r.date_start)[:10], "date_end": _text(r.date_end)[:10],
+            "precision": _text(getattr(r, "date_precision", "")),
+            "basis": basis, "finding_type": _text(r.finding_type).replace("_", " "),
+            "signal": _text(getattr(r, "status_signal", "")),
+            "description": _text(r.description), "source": _text(r.source_report), "page": _text(r.page),
+        })
+    return out
+
+
+def _status(atlas: Atlas, s: Site, row: pd.Series) -> dict:
+    """Status as recorded, and as of the build date and of the report (:func:`atlas.status_at`)."""
+    disagree = _text(row.get("sources_disagree"))
+    out = {"recorded": _text(row.get("status")), "class": _text(row.get("status_class")),
+           "date": _text(row.get("status_date")), "tier": _text(row.get("evidence_tier")),
+           "tier_label": _text(row.get("evidence_tier_label")),
+           "latest_evidence": _text(row.get("latest_evidence_date"))[:10],
+           "sources_disagree": {"True": "yes", "1": "yes", "False": "no", "0": "no"}.get(disagree, disagree),
+           "as_of": []}
+    if s.layer != "camps":
+        return out
+    for label, when in (("the build date", atlas.build_date), ("the report (2016)", REPORT_DATE)):
+        st = status_at(s.id, when, gpkg=atlas.gpkg)
+        ids = [str(i) for i in st.deciding.get("finding_id", [])]
+        against = [str(i) for i in st.contradicting.get("finding_id", [])]
+        out["as_of"].append({"label": label, "date": when, "status": st.status, "reason": st.reason,
+                             "deciding": ids, "contradicting": against})
+    return out
+
+
+def _header(atlas: Atlas, s: Site, row: pd.Series) -> dict:
+    geom = s.geometry
+    return {
+        "id": s.id, "layer": s.layer, "kind": _text(row.get("kind")) or ("mine" if s.layer == "mines" else ""),
+        "kind_label": KIND_LABELS.get(_text(row.get("kind")), _text(row.get("feature_type")) or "mine"),
+        "number": _text(row.get("number")), "names": _names(s, row), "admin": _admin(atlas, row),
+        "lat": None if geom is None else float(geom.y), "lon": None if geom is None else float(geom.x),
+        "precision": s.precision, "location_precision": s.location_precision, "location_note": s.note,
+        "candidates": _candidates(atlas, s, row),
+        "area": _text(row.get("area_km2")), "agency": _text(row.get("agency")),
+        "prisoners": _text(row.get("prisoners_estimate")),
+        "commodity": _text(row.get("commodity")), "commodity_class": _text(row.get("commodity_class")),
+        "feature_type": _text(row.get("feature_type")), "notes": _text(row.get("notes")),
+        "gem": {c[4:]: _text(row.get(c)) for c in row.index if str(c).startswith("gem_") and _text(row.get(c))},
+        "source": _text(row.get("source")), "source_ref": _text(row.get("source_ref")),
+        "licence": _text(row.get("licence")),
+    }
+
+
+def _sanction(mine_id: str, when: str, gpkg: Path) -> str:
+    """The UN measure in force on a day for each commodity of a mine (:func:`atlas.sanctions_status`)."""
+    rows = sanctions_status(mine_id, when, gpkg=gpkg)
+    parts = []
+    for r in rows.itertuples():
+        what = f"{_text(r.commodity)}: " if len(rows) > 1 else ""
+        if not _text(r.resolution):
+            parts.append(f"{what}{_text(r.measure)}")
+        else:
+            parts.append(f"{what}{_text(r.measure)} since {_text(r.adopted)}, {_text(r.resolution)}")
+    return "; ".join(parts)
+
+
+def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
+    """Features within ``km`` (mines for a camp, camps for a mine; user layers too), nearest first."""
+    if s.geometry is None:
+        return {"layer": "", "rows": [], "note": s.note, "nearest": None, "user": []}
+    target = "mines" if s.layer == "camps" else "camps"
+    res = near(s, km=km, layer=target, gpkg=atlas.gpkg)
+    own = atlas.layer(target).set_index("mine_id" if target == "mines" else "site_id")
+    rows = []
+    for i, r in enumerate(res.itertuples(), 1):
+        extra = own.loc[r.id] if r.id in own.index else pd.Series(dtype=object)
+        rows.append({
+            "n": i, "id": r.id, "name": _text(r.name), "kind": _text(r.kind), "commodity": _text(r.commodity),
+            "precision": _text(r.precision), "distance_km": float(r.distance_km),
+            "bearing_deg": float(r.bearing_deg) if np.isfinite(r.bearing_deg) else None,
+            "compass": compass(r.bearing_deg), "county": _text(r.county), "province": _text(r.province),
+            "gem_status": _text(extra.get("gem_status")),
+            "sanction": _sanction(r.id, atlas.build_date, atlas.gpkg) if target == "mines" else "",
+            "status": atlas.status_today.get(r.id, _text(extra.get("status_class"))),
+            "lon": float(r.lon), "lat": float(r.lat),
+        })
+    closest = None
+    if not rows:
+        nn = nearest(s, target, k=1, gpkg=atlas.gpkg)
+        if len(nn):
+            r = nn.iloc[0]
+            closest = {"id": r["id"], "name": _text(r["name"]), "distance_km": float(r["distance_km"]),
+                       "compass": compass(r["bearing_deg"])}
+    user = []
+    for name, df in atlas.user_layers.items():
+        if not len(df) or df.geometry.isna().all():
+            continue
+        hits = near(s, km=km, layer=df[~(df.geometry.isna() | df.geometry.is_empty)], gpkg=atlas.gpkg)
+        for r in hits.itertuples():
+            user.append({"layer": name, "id": _text(r.id), "name": _text(r.name), "kind": _text(r.kind),
+                         "distance_km": float(r.distance_km), "compass": compass(r.bearing_deg),
+                         "lon": float(r.lon), "lat": float(r.lat)})
+    user.sort(key=lambda u: (u["distance_km"], u["layer"], u["id"]))
+    return {"layer": target, "rows": rows, "note": res.attrs.get("site", s.note), "nearest": closest,
+            "user": user, "km": km}
+
+
+def _passages(atlas: Atlas, s: Site) -> list[dict]:
+    p = atlas.layer("report_passages")
+    if not len(p):
+        return []
+    hit = p[p["site_ids"].astype(str).str.split(";").apply(lambda ids: s.id in [i.strip() for i in ids])]
+    return [{"id": _text(r.passage_id), "quote": _text(r.quote), "lines": _text(r.lines),
+             "section": _text(r.section), "page": _text(r.page), "about": _text(r.about)}
+            for r in hit.sort_values("passage_id").itertuples()]
+
+
+def _discrepancies(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
+    """The report's discrepancies touching the site, by :func:`atlas.record.discrepancies_for`'s rules."""
+    table = atlas.layer("report_discrepancies")
+    if not len(table):
+        return []
+    fields = {k: _text(v) for k, v in row.items() if k != "geometry"}
+    return [{k: _text(v) for k, v in d.items()} for d in discrepancies_for(s.layer, fields, table)]
+
+
+def _sources(atlas: Atlas, s: Site, header: dict, timeline: list[dict]) -> list[dict]:
+    """Every source the page cites, with its licence: the feature's, the findings', the files'."""
+    out: list[dict] = []
+
+    def add(what, sources, licence):
+        items = list(dict.fromkeys(_text(x) for x in sources if _text(x)))
+        if items:
+            out.append({"what": what, "sources": items, "licence": _text(licence)})
+
+    add("location and record", [header["source"] + (f" [{header['source_ref']}]" if header["source_ref"]
+                                                    else "")], header["licence"])
+    add("published coordinates", [c["source"] for c in header["candidates"]], "facts cited to their sources")
+    add("findings", [f["source"] for f in timeline], "facts cited to their sources")
+    src = atlas.layer("sources")
+    paths = src["path"].astype(str) if "path" in src else pd.Series(dtype=str)
+    files = [p for p in paths if p.startswith("camps/" if s.layer == "camps" else "mines/")]
+    files += ["boundaries/ne10m_admin1_prk.geojson", "boundaries/osm_adm2_prk_2020_landclip.geojson"]
+    for r in src.itertuples():
+        if str(r.path) in files:
+            add(f"file {r.path}", [_text(r.attribution) or _text(r.origin)], r.licence)
+    add("report quoted", [REPORT_CITATION], "quoted for research and reporting; facts cited to the report")
+    return out
+
+
+def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float = NEAR_KM,
+                   include_private: bool = False, atlas: Atlas | None = None) -> dict:
+    """Everything a site's dossier says, as plain data (what :func:`render_dossier` draws).
+
+    Parameters
+    ----------
+    site : str or Site
+        A camp or a mine: an id (``KLS-15``, ``M005``), a number (``camp 15``) or any name.
+    gpkg : path, optional
+        The atlas GeoPackage (default ``output/atlas.gpkg``).
+    km : float, default 25
+        Radius of the nearby list.
+    include_private : bool, default False
+        List nearby features of user layers marked private too.
+    atlas : Atlas, optional
+        Layers already read (the site builder passes one for every page).
+
+    Returns
+    -------
+    dict
+        Keys ``header``, ``status``, ``timeline``, ``nearby``, ``passages``,
+        ``discrepancies``, ``sources``, ``about``, ``citation``, ``map``.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> rec = atlas.dossier_record("camp 15")
+    >>> rec["header"]["id"], rec["header"]["names"]["hangul"][0]
+    ('KLS-15', '요덕 제15호 관리소')
+    """
+    atlas = atlas or Atlas(Path(gpkg) if gpkg else None, include_private)
+    if km <= 0:
+        raise InputError(f"the radius must be positive, not {km}")
+    s = _resolve(site, atlas)
+    row = _row(atlas, s)
+    header = _header(atlas, s, row)
+    if s.layer == "mines":
+        header["sanctions"] = [{"label": label, "date": when, "text": _sanction(s.id, when, atlas.gpkg)}
+                               for label, when in (("the build date", atlas.build_date),
+                                                   ("the report (2016)", REPORT_DATE))]
+    timeline = _timeline(atlas, s)
+    nearby = _nearby(atlas, s, km)
+    about = atlas.about()
+    title = header["names"]["primary"]
+    citation = (f"\u201c{s.id} {title}\u201d, dossier in the Gulag, Inc. atlas, version {about['atlas_version']}, "
+                f"built {about['build_date']} from {about['gpkg']} (sha256 {about['gpkg_sha256']}). "
+                f"After {REPORT_CITATION}.")
+    rec = {
+        "header": header, "status": _status(atlas, s, row), "timeline": timeline, "nearby": nearby,
+        "passages": _passages(atlas, s), "discrepancies": _discrepancies(atlas, s, row),
+        "sources": _sources(atlas, s, header, timeline), "about": about, "citation": citation,
+        "user_layers": sorted(atlas.user_layers), "today": atlas.build_date,
+    }
+    rec["map"] = _map(atlas, s, nearby)
+    rec["chip"] = _chip(atlas, s)
+    return rec
+
+
+# --- the small map: an inline SVG in EPSG:5179 ------------------------------------------------
+
+_SIZE = 480  # px, the SVG's width and height
+
+
+def _path_d(geom, fx, fy) -> str:
+    """SVG path data of a (multi)polygon's or line's rings, in page coordinates."""
+    parts = []
+    for g in getattr(geom, "geoms", [geom]):
+        if g.is_empty:
+            continue
+        rings = [g.exterior, *g.interiors] if g.geom_type == "Polygon" else [g]
+        for ring in rings:
+            xy = np.asarray(ring.coords)
+            if len(xy) < 2:
+                continue
+            pts = " ".join(f"{fx(x):.1f},{fy(y):.1f}" for x, y in xy[:, :2])
+            parts.append(f"M{pts}" + ("Z" if g.geom_type == "Polygon" else ""))
+    return " ".join(parts)
+
+
+def _map(atlas: Atlas, s: Site, nearby: dict) -> dict | None:
+    """The small map's drawing, as data the template turns into SVG (so every label is escaped)."""
+    if s.geometry is None:
+        return None
+    half = (max(RINGS_KM) + 3.0) * 1000.0
+    cx, cy = _TO_PLANAR.transform(s.geometry.x, s.geometry.y)
+    x0, y0, x1, y1 = cx - half, cy - half, cx + half, cy + half
+    scale = _SIZE / (2 * half)
+
+    def fx(x):
+        return (x - x0) * scale
+
+    def fy(y):
+        return (y1 - y) * scale
+
+    def xy(lon, lat):
+        x, y = _TO_PLANAR.transform(lon, lat)
+        return round(fx(x), 1), round(fy(y), 1)
+
+    box = shapely.box(x0, y0, x1, y1)
+    layers = []
+    for name in ("counties", "provinces"):
+        geoms = atlas.planar[name]
+        sel = geoms[geoms.intersects(box)]
+        d = " ".join(_path_d(shapely.clip_by_rect(g, x0, y0, x1, y1), fx, fy) for g in sel)
+        layers.append({"cls": name, "d": d})
+    rings = []
+    for r in RINGS_KM:
+        lons, lats, _ = GEOD.fwd(np.full(73, s.geometry.x), np.full(73, s.geometry.y),
+                                 np.arange(0, 365, 5.0), np.full(73, r * 1000.0))
+        pts = " ".join(f"{a:.1f},{b:.1f}" for a, b in (xy(lo, la) for lo, la in zip(lons, lats)))
+        lx, ly = xy(*GEOD.fwd(s.geometry.x, s.geometry.y, 45.0, r * 1000.0)[:2])
+        rings.append({"km": r, "d": f"M{pts}Z", "lx": lx, "ly": ly})
+    marks = []
+    for row in nearby["rows"]:
+        x, y = xy(row["lon"], row["lat"])
+        colour = (COMMODITY_COLOURS.get(_commodity_class(atlas, row["id"]), "#666")
+                  if nearby["layer"] == "mines" else STATUS_COLOURS.get(row["status"], "#fff"))
+        marks.append({"x": x, "y": y, "label": str(row["n"]), "title": f"{row['n']}. {row['name']} ({row['id']})",
+                      "fill": colour, "shape": "circle" if nearby["layer"] == "mines" else "square"})
+    for i, u in enumerate(nearby["user"], 1):
+        x, y = xy(u["lon"], u["lat"])
+        marks.append({"x": x, "y": y, "label": f"u{i}", "title": f"u{i}. {u['name']} ({u['layer']})",
+                      "fill": "#f2c200", "shape": "diamond"})
+    site_x, site_y = xy(s.geometry.x, s.geometry.y)
+    cands = []
+    for c in _candidates(atlas, s, pd.Series(dtype=object)) if s.layer == "camps" else []:
+        if not c["is_atlas_point"] and c["lat"] is not None:
+            x, y = xy(c["lon"], c["lat"])
+            if 0 <= x <= _SIZE and 0 <= y <= _SIZE:
+                cands.append({"x": x, "y": y, "title": f"{c['source']}: {c['distance_km']:.2f} km"})
+    bar_km = 10
+    return {"size": _SIZE, "layers": layers, "rings": rings, "marks": marks, "candidates": cands,
+            "site": {"x": site_x, "y": site_y, "title": f"{s.id} {s.name}",
+                     "fill": STATUS_COLOURS.get(_text(_row(atlas, s).get("status_class")), "#000")
+                     if s.layer == "camps" else COMMODITY_COLOURS.get(_commodity_class(atlas, s.id), "#000"),
+                     "shape": "square" if s.layer == "camps" else "circle"},
+            "scalebar": {"km": bar_km, "px": round(bar_km * 1000 * scale, 1)},
+            "extent_km": round(2 * half / 1000)}
+
+
+def _commodity_class(atlas: Atlas, mine_id: str) -> str:
+    m = atlas.layer("mines")
+    hit = m.loc[m["mine_id"].astype(str) == mine_id, "commodity_class"]
+    return _text(hit.iloc[0]) if len(hit) else ""
+
+
+# --- the imagery chip ------------------------------------------------------------------------
+
+
+def _chip(atlas: Atlas, s: Site) -> dict | None:
+    """The user's imagery chip of the site (``chips/<id>.tif`` beside the GeoPackage) as a PNG data URI."""
+    path = atlas.gpkg.parent / "chips" / f"{s.id}.tif"
+    if not path.is_file():
+        return None
+    import rasterio
+    from rasterio.io import MemoryFile
+
+    with rasterio.open(path) as src:
+        bands = [1, 2, 3] if src.count >= 3 else [1]
+        data = src.read(bands, masked=True).astype("float64")
+        tags = src.tags()
+    out = np.zeros(data.shape, dtype="uint8")
+    for i, band in enumerate(data):
+        valid = band.compressed()
+        if valid.size:
+            lo, hi = np.percentile(valid, [2, 98])
+            scaled = np.clip((band.filled(lo) - lo) / ((hi - lo) or 1.0) * 255.0, 0, 255)
+            out[i] = scaled.astype("uint8")
+    with warnings.catch_warnings(), MemoryFile() as mem:
+        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)  # a PNG for a page
+        with mem.open(driver="PNG", width=out.shape[2], height=out.shape[1], count=out.shape[0],
+                      dtype="uint8") as dst:
+            dst.write(out)
+        png = mem.read()
+    return {"uri": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+            "file": path.name, "imagery": tags.get("source_imagery", ""),
+            "imagery_date": tags.get("source_imagery_date", ""), "size_km": tags.get("size_km", "")}
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def render_dossier(record: dict, links: dict | None = None, standalone: bool = True) -> str:
+    """The HTML page of a dossier record (every data string escaped by Jinja2's autoescape).
+
+    Parameters
+    ----------
+    record : dict
+        From :func:`dossier_record`.
+    links : dict, optional
+        Relative links to other pages (the site passes ``index``, ``site`` hrefs by id).
+    standalone : bool, default True
+        A page on its own (no navigation to a site).
+
+    Returns
+    -------
+    str
+    """
+    return _TEMPLATES.get_template("dossier.html.j2").render(
+        r=record, links=links or {}, standalone=standalone, colours=STATUS_COLOURS)
+
+
+def write_pdf(html: str, path: Path) -> Path:
+    """Print a page to an A4 PDF with WeasyPrint (Hangul in NanumGothic, from Debian's fonts-nanum).
+
+    Raises
+    ------
+    InputError
+        WeasyPrint (or the Pango libraries it needs) is not installed.
+    """
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:
+        raise InputError("--pdf needs WeasyPrint and Pango: pip install 'gulag-inc-atlas[pdf]' and "
+                         f"apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-nanum ({exc})") from exc
+    path = Path(path)
+    with io.atomic_path(path) as tmp:
+        HTML(string=html, base_url=str(path.parent)).write_pdf(tmp)
+    return path
+
+
+def _slug(site_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", site_id).strip("-") or "site"
+
+
+def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | None = None,
+            pdf: bool = False, km: float = NEAR_KM, include_private: bool = False) -> Path:
+    """Write one self-contained HTML page (and optionally a PDF) about a camp or a mine.
+
+    Parameters
+    ----------
+    site : str or Site
+        A camp or a mine, by id, number or any name (``KLS-15``, ``camp 15``, ``요덕``).
+    out : path, optional
+        A folder (default ``output/dossiers/``) or an ``.html`` file.
+    gpkg : path, optional
+        The atlas GeoPackage (default ``output/atlas.gpkg``).
+    pdf : bool, default False
+        Also print the page to ``<id>.pdf`` beside it (WeasyPrint).
+    km : float, default 25
+        Radius of the nearby list.
+    include_private : bool, default False
+        List nearby features of private user layers too.
+
+    Returns
+    -------
+    pathlib.Path
+        The HTML page written (the PDF, if asked, is beside it with suffix ``.pdf``).
+
+    Raises
+    ------
+    NotFoundError, AmbiguousError
+        The site does not resolve to exactly one camp or mine.
+
+    Examples
+    --------
+    >>> import atlas, tempfile
+    >>> page = atlas.dossier("KLS-15", out=tempfile.mkdtemp())
+    >>> page.name, "요덕" in page.read_text(encoding="utf-8")
+    ('KLS-15.html', True)
+    """
+    rec = dossier_record(site, gpkg, km=km, include_private=include_private)
+    out = Path(out) if out else io.output_dir() / "dossiers"
+    path = out if out.suffix.lower() in (".html", ".htm") else out / f"{_slug(rec['header']['id'])}.html"
+    page = render_dossier(rec)
+    with io.atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    if pdf:
+        write_pdf(page, path.with_suffix(".pdf"))
+    return path
+
+
+def dossier_ids(atlas: Atlas) -> list[tuple[str, str]]:
+    """``(layer, id)`` of every camp and mine, in layer order."""
+    out = []
+    for layer, key in (("camps", "site_id"), ("mines", "mine_id")):
+        df = atlas.layer(layer)
+        out += [(layer, str(i)) for i in df[key]] if len(df) else []
+    return out
+

@@ -1,0 +1,402 @@
+"""The whole atlas as a static website: a folder that works from disk and from any static host.
+
+:func:`build_site` writes, from one GeoPackage:
+
+* ``index.html``: an overview map (an inline SVG; every site a link to its
+  dossier), a link to the interactive map, and a searchable, sortable table of
+  every camp and mine (kind, province, status, evidence tier, latest evidence);
+* ``map.html``: the interactive map (:func:`atlas.write_map`, offline);
+* ``dossiers/<id>.html``: one dossier per camp and per mine (:mod:`atlas.dossier`);
+* ``provinces.html``: the report's Table 2 beside the atlas's own counts;
+* ``tables.html``: the report's Tables 1–5 and its discrepancies, as printed;
+* ``downloads.html`` and ``downloads/``: the GeoPackage, GeoJSON and CSV of
+  every layer and the QGIS project, with licences and sha256 checksums
+  (``downloads/SHA256SUMS``);
+* ``about.html``: method, boundary vintages, and what the data cannot say.
+
+Links are relative; nothing is fetched from anywhere. The same GeoPackage
+gives a byte-identical folder (no clock is read: dates come from the
+GeoPackage; archives have fixed timestamps). User layers marked private are
+left out unless ``include_private=True``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import sqlite3
+import tempfile
+import zipfile
+from collections.abc import Callable
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+
+from . import io
+from .dossier import _TEMPLATES, _TO_PLANAR, Atlas, _text, dossier_record, render_dossier
+from .errors import InputError
+from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
+from .summaries import province_summary
+
+__all__ = ["PAGES", "build_site"]
+
+#: The site's top-level pages and their titles, in the navigation's order.
+PAGES = (("index.html", "Sites"), ("map.html", "Map"), ("provinces.html", "Provinces"),
+         ("tables.html", "Report tables"), ("downloads.html", "Downloads"), ("about.html", "About"))
+#: Layers written as GeoJSON (geometry) and CSV (every layer) on the downloads page.
+_GEO_LAYERS = ("camps", "mines", "named_mines", "coordinate_candidates", "mineral_deposits", "provinces",
+               "counties")
+_LICENCES = {
+    "provinces": "public domain (Natural Earth) + facts cited to the report (Table 2)",
+    "counties": "ODbL 1.0 (© OpenStreetMap contributors)",
+    "mines": "CC BY 4.0 (ICMM Global Mining Dataset) and facts cited to their articles, per row",
+    "named_mines": "as per row (CC BY 4.0 for ICMM and GeoNames points)",
+    "mineral_deposits": "public domain boundaries + facts cited to the report",
+    "camps": "facts cited to their sources (no open data licence)",
+    "coordinate_candidates": "facts cited to their sources",
+    "camp_findings": "facts cited to their sources",
+    "sources": "provenance table",
+}
+
+
+def _nav(prefix: str = "") -> list[tuple[str, str]]:
+    return [(prefix + href, label) for href, label in PAGES]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8", newline="\n")
+    return path
+
+
+# --- index: overview map and the table of sites -------------------------------------------
+
+
+def _site_rows(atlas: Atlas) -> list[dict]:
+    rows = []
+    camps = atlas.layer("camps")
+    today = atlas.status_today
+    for r in camps.itertuples():
+        rows.append({
+            "id": r.site_id, "href": f"dossiers/{r.site_id}.html", "name": _text(r.name),
+            "name_ko": _text(r.name_ko), "alt": _text(r.alt_names), "layer": "camps",
+            "kind": _text(r.kind), "province": _text(r.province) or "no public coordinate",
+            "status": today.get(r.site_id, _text(r.status_class)),
+            "tier": _text(getattr(r, "evidence_tier", "")),
+            "tier_label": _text(getattr(r, "evidence_tier_label", "")),
+            "latest": _text(getattr(r, "latest_evidence_date", ""))[:10], "precision": _text(r.precision),
+            "lon": None if r.geometry is None or r.geometry.is_empty else r.geometry.x,
+            "lat": None if r.geometry is None or r.geometry.is_empty else r.geometry.y,
+        })
+    mines = atlas.layer("mines")
+    for r in mines.itertuples():
+        rows.append({
+            "id": r.mine_id, "href": f"dossiers/{r.mine_id}.html", "name": _text(r.name), "name_ko":
+            _text(getattr(r, "gem_name_ko", "")), "alt": _text(r.alt_names), "layer": "mines",
+            "kind": f"mine: {_text(r.commodity)}", "province": _text(r.province),
+            "status": _text(getattr(r, "gem_status", "")) or _text(r.status),
+            "tier": "", "tier_label": "", "latest": "", "precision": _text(r.precision),
+            "lon": r.geometry.x, "lat": r.geometry.y,
+            "class": _text(r.commodity_class),
+        })
+    return rows
+
+
+def _overview(atlas: Atlas, rows: list[dict], width: int = 600) -> dict:
+    """The index's overview map: provinces and every site with a coordinate, in EPSG:5179."""
+    prov = atlas.planar["provinces"]
+    x0, y0, x1, y1 = prov.total_bounds
+    pad = 10_000.0
+    x0, y0, x1, y1 = x0 - pad, y0 - pad, x1 + pad, y1 + pad
+    scale = width / (x1 - x0)
+    height = round((y1 - y0) * scale)
+
+    def fx(x):
+        return (x - x0) * scale
+
+    def fy(y):
+        return (y1 - y) * scale
+
+    from .dossier import _path_d
+
+    d = " ".join(_path_d(shapely.simplify(g, 500), fx, fy) for g in prov)
+    marks = []
+    for r in rows:
+        if r["lon"] is None:
+            continue
+        x, y = _TO_PLANAR.transform(r["lon"], r["lat"])
+        camp = r["layer"] == "camps"
+        marks.append({"x": round(fx(x), 1), "y": round(fy(y), 1), "href": r["href"],
+                      "title": f"{r['id']} {r['name']}", "camp": camp,
+                      "fill": {**STATUS_COLOURS, "relocated": "#555555"}.get(r["status"], "#fff") if camp
+                      else COMMODITY_COLOURS.get(r.get("class", ""), "#666")})
+    marks.sort(key=lambda m: m["camp"])  # camps drawn on top
+    return {"width": width, "height": height, "d": d, "marks": marks}
+
+
+# --- tables --------------------------------------------------------------------------------
+
+
+def _frame_table(df: pd.DataFrame, numeric: tuple[str, ...] = ()) -> dict:
+    df = pd.DataFrame(df).drop(columns=["geometry"], errors="ignore")
+    cols = [str(c) for c in df.columns]
+    num = [c in numeric or pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
+    body = []
+    for row in df.itertuples(index=False):
+        body.append([_fmt(v) for v in row])
+    return {"columns": cols, "numeric": num, "rows": body}
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float | np.floating):
+        if not np.isfinite(v):
+            return ""
+        return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}".rstrip("0").rstrip(".")
+    if isinstance(v, int | np.integer):
+        return f"{v:,}" if abs(v) >= 10000 else str(v)
+    return _text(v)
+
+
+# --- downloads -----------------------------------------------------------------------------
+
+
+def _zip(folder: Path, dest: Path) -> None:
+    """A zip with sorted names and fixed timestamps, so the same files give the same bytes."""
+    with zipfile.ZipFile(dest, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for p in sorted(folder.rglob("*")):
+            if p.is_file():
+                info = zipfile.ZipInfo(p.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                z.writestr(info, p.read_bytes())
+
+
+def _pin_times(folder: Path, day: str) -> None:
+    """Make the QGIS export reproducible: its style times set to the build date, its .qgz re-zipped.
+
+    ``export_qgis`` stamps ``layer_styles.update_time`` and the ``.qgz`` members with the
+    current time; the site states the build date instead, so the same GeoPackage gives the
+    same bytes.
+    """
+    stamp = f"{day}T00:00:00.000Z"
+    for gpkg in folder.glob("*.gpkg"):
+        con = sqlite3.connect(gpkg)
+        try:
+            if con.execute("SELECT 1 FROM sqlite_master WHERE name = 'layer_styles'").fetchone():
+                con.execute("UPDATE layer_styles SET update_time = ?", (stamp,))
+                con.execute("UPDATE gpkg_contents SET last_change = ? WHERE table_name = 'layer_styles'",
+                            (stamp,))
+                con.commit()
+        finally:
+            con.close()
+    for qgz in folder.glob("*.qgz"):
+        with tempfile.TemporaryDirectory() as tmp:
+            with zipfile.ZipFile(qgz) as z:
+                z.extractall(tmp)
+            _zip(Path(tmp), qgz)
+
+
+def _public_gpkg(atlas: Atlas, dest: Path) -> None:
+    """The GeoPackage to publish: a copy, without the private user layers unless asked."""
+    private = [n for n in atlas.layer_names if n.startswith("user_") and n not in atlas.user_layers]
+    if not private:
+        shutil.copyfile(atlas.gpkg, dest)
+        return
+    layers = {n: atlas.layer(n) for n in atlas.layer_names if n not in private}
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": atlas.build_date + "T00:00:00.000Z"})
+    try:
+        io.write_layers(layers, dest)
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+
+
+@contextmanager
+def _epoch(day: str):
+    """``SOURCE_DATE_EPOCH`` set to a day (UTC midnight) while the downloads are written."""
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()))
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = old
+
+
+def _rows(gpkg: Path, name: str) -> int:
+    return len(io.read_layer(name, gpkg))
+
+
+def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list[dict]:
+    folder = out / "downloads"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    items = []
+
+    def item(path: Path, what: str, licence: str, group: str):
+        items.append({"href": path.relative_to(out).as_posix(), "name": path.name, "what": what,
+                      "licence": licence, "group": group, "bytes": path.stat().st_size,
+                      "sha256": _sha256(path)})
+
+    gpkg = folder / "atlas.gpkg"
+    _public_gpkg(atlas, gpkg)
+    item(gpkg, "every layer, validated (GeoPackage 1.3, EPSG:4326)",
+         "ODbL 1.0 as a whole (counties derive from OpenStreetMap); each layer's sources keep their own terms",
+         "GeoPackage")
+    progress("downloads: GeoJSON, CSV, KMZ and GeoParquet of every layer")
+    from .export import export_csv, export_geojson, export_geoparquet, export_kmz
+
+    spatial = [n for n in _GEO_LAYERS if n in atlas.layer_names] + sorted(atlas.user_layers)
+    with _epoch(atlas.build_date):  # the exports' "exported_at" is the build date: same bytes each time
+        geojson = export_geojson(folder / "geojson", layers=spatial, gpkg=gpkg,
+                                 include_private=atlas.include_private)
+        tables = sorted(n for n in atlas.layer_names if not n.startswith("user_")) + sorted(atlas.user_layers)
+        csvs = export_csv(folder / "csv", layers=tables, gpkg=gpkg, include_private=atlas.include_private)
+        kmz = export_kmz(folder / "atlas.kmz", gpkg=gpkg, include_private=atlas.include_private)
+        parquet = export_geoparquet(folder / "geoparquet", layers=spatial, gpkg=gpkg,
+                                    include_private=atlas.include_private)
+    for path in geojson:
+        name = path.stem
+        item(path, f"layer {name}: {_rows(gpkg, name)} features (RFC 7946, WGS 84; provenance in member "
+             "\"atlas\")", _LICENCES.get(name, "as the layer's sources"), "GeoJSON")
+    for path in csvs:
+        name = path.stem
+        item(path, f"layer {name}: {_rows(gpkg, name)} rows (UTF-8 with BOM; lon/lat columns for points)",
+             _LICENCES.get(name, "facts cited to the report" if name.startswith("report_")
+                           else "as the layer's sources"), "CSV")
+    for path in kmz:
+        item(path, "every layer for Google Earth (KML 2.2, one folder per layer; town proxies labelled)",
+             "as the GeoPackage (ODbL 1.0)", "KMZ")
+    for path in parquet:
+        name = path.stem
+        item(path, f"layer {name}: GeoParquet 1.1 (zstd, bbox covering, spatially ordered)",
+             _LICENCES.get(name, "as the layer's sources"), "GeoParquet")
+    progress("downloads: the QGIS project")
+    from .qgis import export_qgis
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export_qgis(Path(tmp) / "qgis", gpkg)
+        _pin_times(Path(tmp) / "qgis", atlas.build_date)
+        dest = folder / "atlas-qgis.zip"
+        _zip(Path(tmp) / "qgis", dest)
+    item(dest, "QGIS project (atlas.qgz) with the styled GeoPackage: unzip and open atlas.qgz",
+         "as the GeoPackage (ODbL 1.0)", "QGIS")
+    sums = "".join(f"{i['sha256']}  {Path(i['href']).relative_to('downloads').as_posix()}\n" for i in items)
+    (folder / "SHA256SUMS").write_text(sums, encoding="utf-8", newline="\n")
+    return items
+
+
+# --- the site ------------------------------------------------------------------------------
+
+
+def _render(template: str, **ctx) -> str:
+    return _TEMPLATES.get_template(template).render(**ctx)
+
+
+def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, include_private: bool = False,
+               progress: Callable[[str], None] | None = None, with_map: bool = True,
+               with_downloads: bool = True) -> Path:
+    """Write the whole atlas as a static website.
+
+    Parameters
+    ----------
+    out : path, optional
+        The folder (default ``output/site/``); pages in it are replaced.
+    gpkg : path, optional
+        The atlas GeoPackage (default ``output/atlas.gpkg``).
+    include_private : bool, default False
+        Include user layers imported as private (never, unless asked).
+    progress : callable, optional
+        Called with a message per step.
+    with_map, with_downloads : bool, default True
+        Write the interactive map and the downloads (the slow parts).
+
+    Returns
+    -------
+    pathlib.Path
+        The folder's ``index.html``.
+
+    Examples
+    --------
+    >>> import atlas, tempfile
+    >>> index = atlas.build_site(tempfile.mkdtemp(), with_downloads=False, with_map=False)
+    >>> sorted(p.name for p in index.parent.glob("*.html"))[:3]
+    ['about.html', 'downloads.html', 'index.html']
+    """
+    say = progress or (lambda _m: None)
+    atlas = Atlas(Path(gpkg) if gpkg else None, include_private)
+    out = Path(out) if out else io.output_dir() / "site"
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    about = atlas.about()
+    rows = _site_rows(atlas)
+    ids = {r["id"]: r["href"] for r in rows}
+    say(f"writing {len(rows)} dossiers")
+    dossier_dir = out / "dossiers"
+    if dossier_dir.exists():
+        shutil.rmtree(dossier_dir)
+    links = {"nav": _nav("../"), "dossier": {i: f"{i}.html" for i in ids}}
+    for r in rows:
+        rec = dossier_record(r["id"], atlas=atlas)
+        _write(dossier_dir / f"{r['id']}.html", render_dossier(rec, links=links, standalone=False))
+    ctx = {"about": about, "nav": _nav(), "user_layers": sorted(atlas.user_layers)}
+    say("writing the index, provinces, report tables and about pages")
+    _write(out / "index.html", _render("index.html.j2", rows=rows, overview=_overview(atlas, rows),
+                                       kinds=KIND_LABELS, with_map=with_map, **ctx))
+    summary = province_summary(atlas.gpkg)
+    hidden = [c for c in summary.columns if str(c).startswith("user_") and c not in atlas.user_layers]
+    meta = {**summary.attrs, "gpkg": atlas.gpkg.name}  # never a local path on a published page
+    _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary.drop(columns=hidden)),
+                                           meta=meta, **ctx))
+    tables = []
+    for name in ("report_table_1", "report_table_2", "report_table_3", "report_table_4", "report_table_5",
+                 "report_discrepancies"):
+        df = atlas.layer(name)
+        if len(df):
+            tables.append({"name": name, "table": _frame_table(df)})
+    _write(out / "tables.html", _render("tables.html.j2", tables=tables, **ctx))
+    _write(out / "about.html", _render("about.html.j2", layers=_layer_counts(atlas),
+                                       prov=atlas.layer("provinces"), counties=atlas.layer("counties"), **ctx))
+    items = _downloads(atlas, out, say) if with_downloads else []
+    _write(out / "downloads.html", _render("downloads.html.j2", items=items, **ctx))
+    if with_map:
+        say("writing the interactive map")
+        _write_map(atlas, out / "map.html")
+    else:
+        _write(out / "map.html", _render("nomap.html.j2", **ctx))
+    return out / "index.html"
+
+
+def _write_map(atlas: Atlas, path: Path) -> None:
+    """The interactive map, with the user layers the site may show (never a private one unless asked)."""
+    from .webmap import write_map
+
+    shared = {f"Your layer: {name[len('user_'):]}": df for name, df in atlas.user_layers.items()}
+    write_map(path, atlas.gpkg, include_user_layers=False, extra_layers=shared)
+
+
+def _layer_counts(atlas: Atlas) -> list[dict]:
+    out = []
+    for name in sorted(atlas.layer_names):
+        if name.startswith("user_") and name not in atlas.user_layers:
+            continue
+        out.append({"name": name, "rows": len(atlas.layer(name))})
+    return out
+

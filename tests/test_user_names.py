@@ -1,0 +1,97 @@
+"""User layers' names are keyed once, at import, and looked up in the GeoPackage.
+
+The names are synthetic, written by the test; the points are real atlas camps.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import atlas
+from atlas import search
+
+
+@pytest.fixture
+def atlas_copy(gpkg, tmp_path) -> Path:
+    dest = tmp_path / "atlas.gpkg"
+    shutil.copyfile(gpkg, dest)
+    return dest
+
+
+_NAMES = ["Kaechon Test Site", "요덕 test camp", "KLS-14", "Yodok County annex", "Hamhung-si depot",
+          "Kaech'ŏn riverside", "Tanchon Magnesia (synthetic)", "개천 광산 synthetic", "Camp 15 echo"]
+
+
+@pytest.fixture
+def keyed(atlas_copy, layers, tmp_path) -> Path:
+    camps = layers["camps"]
+    pts = camps[camps.geometry.notna() & ~camps.geometry.is_empty].geometry
+    rows = [f'"{n}",{pts.iloc[i % len(pts)].y},{pts.iloc[i % len(pts)].x},S{i}' for i, n in enumerate(_NAMES)]
+    path = tmp_path / "synthetic_names.csv"
+    path.write_text("name,lat,lon,id\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    atlas.import_layer(path, "names", gpkg=atlas_copy)
+    return atlas_copy
+
+
+def _unkeyed(path: Path, tmp_path: Path) -> Path:
+    """The same atlas without the keys table: every name indexed in memory, as before."""
+    plain = tmp_path / "plain.gpkg"
+    shutil.copyfile(path, plain)
+    with sqlite3.connect(plain) as con:
+        con.execute(f"DROP TABLE {search.NAME_KEYS}")
+        con.execute("DROP TABLE atlas_name_layers")
+    return plain
+
+
+_QUERIES = ["Kaechon", "kaechon test site", "요덕", "KLS-14", "S3", "Yodok", "Hamhung", "개천",
+            "Tanchon", "camp 15", "Kaechn Tset Site", "synthetic", "zzz-nothing"]
+
+
+@pytest.mark.parametrize("query", _QUERIES)
+def test_keyed_search_equals_the_in_memory_index(keyed, tmp_path, query):
+    plain = _unkeyed(keyed, tmp_path)
+    assert search._name_index(keyed).keyed == {"user_names": len(_NAMES)}
+    assert search._name_index(plain).keyed == {}
+    cols = ["layer", "id", "name", "match", "score", "matched", "province"]
+
+    def run(path):
+        try:
+            return atlas.find(query, gpkg=path)[cols].reset_index(drop=True)
+        except atlas.errors.NotFoundError as exc:
+            return str(exc).replace(str(path), "GPKG")
+
+    got, want = run(keyed), run(plain)
+    if isinstance(want, str):
+        assert got == want
+    else:
+        pd.testing.assert_frame_equal(got, want)
+
+
+def test_a_query_reads_no_user_layer_it_does_not_match(keyed, monkeypatch):
+    read = []
+    real = atlas.io.read_layer
+    monkeypatch.setattr(atlas.io, "read_layer", lambda name, *a, **k: read.append((name, k)) or real(name, *a, **k))
+    search._NAME_CACHE.clear()
+    atlas.near("KLS-15", km=10, gpkg=keyed)
+    assert [r for r in read if r[0] == "user_names"] == []
+    hits = atlas.find("KLS-14", gpkg=keyed)  # the camp, and the user feature of that name
+    assert set(hits["layer"]) == {"camps", "user_names"}
+    assert [r for r in read if r[0] == "user_names"] == [("user_names", {"fids": [3]})]
+    site = atlas.resolve("S2", gpkg=keyed)  # reads the one feature, by its id
+    assert site.name == "KLS-14" and read[-1] == ("user_names", {"where": "user_id = 'S2'"})
+
+
+def test_rebuild_and_drop_keep_the_keys_true(keyed, tmp_path, layers):
+    atlas.build(keyed)
+    search._NAME_CACHE.clear()
+    assert search._name_index(keyed).keyed == {"user_names": len(_NAMES)}
+    assert set(atlas.find("Hamhung depot", gpkg=keyed)["id"]) >= {"S4"}
+    atlas.drop_layer("names", gpkg=keyed)
+    with sqlite3.connect(keyed) as con:
+        assert con.execute(f"SELECT count(*) FROM {search.NAME_KEYS}").fetchone() == (0,)
+    assert "user_names" not in {n for n, _ in atlas.list_layers(keyed)}
