@@ -85,18 +85,21 @@ TITLES = {
     "report_discrepancies": "Report discrepancies",
     "report_passages": "What the report says (quotes)",
     "sources": "Sources",
+    "dprk_outline": "DPRK outline (Natural Earth)",
+    "basemap_countries": "Countries (Natural Earth, basemap)",
+    "geonames_places": "Towns (GeoNames)",
 }
 #: The project's groups, top of the drawing order first; each lists table names.
 GROUPS = (
     ("Penal system", ("camps", "coordinate_candidates")),
     ("Mining", ("mines", "named_mines", "steel_plants", "mineral_deposits")),
-    ("Reference", ("counties", "provinces")),
+    ("Reference", ("geonames_places", "counties", "provinces", "dprk_outline", "basemap_countries")),
     ("Tables", ("camp_findings", "report_table_1", "report_table_2", "report_table_3",
                 "report_table_4", "report_table_5", "report_discrepancies", "report_passages",
                 "gem_records", "sanctions_measures", "sources")),
 )
 #: Layers drawn but switched off when the project opens (they cover the others).
-HIDDEN = ("mineral_deposits", "coordinate_candidates")
+HIDDEN = ("mineral_deposits", "coordinate_candidates", "geonames_places", "dprk_outline")
 #: Relations in the project: (id, name, referenced layer, referencing layer, field).
 RELATIONS = (
     ("camps_camp_findings_site_id", "Findings", "camps", "camp_findings", "site_id"),
