@@ -663,15 +663,17 @@ _SANCTIONS_HELP = ("Add the UN Security Council measure in force on each mine's 
 _SANCTIONS_ON_HELP = "The day for --sanctions (YYYY-MM-DD); implies --sanctions."
 
 
-def _with_sanctions(result, on: str | None):
+def _with_sanctions(result, on: str | None, gpkg):
     """The result with a ``sanctions`` column: the measure in force on ``on`` (or the latest)."""
     from . import sanctions as sx
 
     if result.attrs.get("layer") not in ("mines", "named_mines") or "commodity" not in result.columns:
         raise click.UsageError(f"--sanctions needs a layer of mines (mines, named_mines), not "
                                f"{result.attrs.get('layer')}")
-    table = sx.measures_table()
-    day = sx._day_or_latest(on, table)
+    from . import io
+
+    table = io.read_layer("sanctions_measures", io.source(gpkg))  # the GeoPackage's copy
+    day = sx.day_or_latest(on, table)
     out = result.copy()
     out.insert(list(out.columns).index("commodity") + 1, "sanctions",
                sx.measures_on(out["commodity"], day, table))
@@ -735,7 +737,7 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
 
     result = distance.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
     if sanctions or sanctions_on:
-        result = _with_sanctions(result, sanctions_on)
+        result = _with_sanctions(result, sanctions_on, gpkg)
     _near_output(result, fmt, f"within {km:g} km")
 
 

@@ -284,15 +284,15 @@ def steel_plants_spec(plants: gpd.GeoDataFrame, search: list) -> dict:
     }}
 
 
-def _sanction_steps(commodities: pd.Series) -> list[list]:
+def _sanction_steps(commodities: pd.Series, table: pd.DataFrame) -> list[list]:
     """Per mine, the UN measures on its commodities as ``[[from_year, text], ...]`` (31 December).
 
     Measures change only when a resolution is adopted, so the text as of 31
     December of a year is the text as of the last adoption year up to it.
+    ``table`` is the GeoPackage's ``sanctions_measures``.
     """
     from . import sanctions
 
-    table = sanctions.measures_table()
     years = sorted({int(str(a)[:4]) for a in table["adopted"]})
     texts = [sanctions.measures_on(commodities, f"{y}-12-31", table)
              for y in [years[0] - 1, *years]]
@@ -319,13 +319,17 @@ def _gem_steps(r) -> list[list]:
     return [[0, f"not started: GEM gives start year {start}"], [start, now + f"; started {start}"]]
 
 
-def mines_spec(mines: gpd.GeoDataFrame, search: list) -> dict:
-    """The mines layer; with GEM and sanctions columns, each mine's status per year (``yw``, ``yg``)."""
+def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | None = None) -> dict:
+    """The mines layer; with GEM and sanctions columns, each mine's status per year (``yw``, ``yg``).
+
+    ``measures`` is the GeoPackage's ``sanctions_measures`` table (none: no yearly sanctions).
+    """
     syms = _Symbols()
     feats = []
     located = mines[has_geometry(mines)]
-    steps = (_sanction_steps(located["commodity"]) if "sanctions_measure" in located.columns
-             and len(located) else [[] for _ in range(len(located))])
+    steps = (_sanction_steps(located["commodity"], measures)
+             if measures is not None and "sanctions_measure" in located.columns and len(located)
+             else [[] for _ in range(len(located))])
     for i, (_, r) in enumerate(located.iterrows()):
         precision = display_text(r["precision"])
         town = precision == "town"

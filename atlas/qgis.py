@@ -37,7 +37,6 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
@@ -61,6 +60,7 @@ from .qml import (
     tier_style,
     vector_style,
 )
+from .raster import creation_time
 
 __all__ = ["GROUPS", "PROJECT_CRS", "RELATIONS", "TITLES", "export_qgis"]
 
@@ -85,18 +85,21 @@ TITLES = {
     "report_discrepancies": "Report discrepancies",
     "report_passages": "What the report says (quotes)",
     "sources": "Sources",
+    "dprk_outline": "DPRK outline (Natural Earth)",
+    "basemap_countries": "Countries (Natural Earth, basemap)",
+    "geonames_places": "Towns (GeoNames)",
 }
 #: The project's groups, top of the drawing order first; each lists table names.
 GROUPS = (
     ("Penal system", ("camps", "coordinate_candidates")),
     ("Mining", ("mines", "named_mines", "steel_plants", "mineral_deposits")),
-    ("Reference", ("counties", "provinces")),
+    ("Reference", ("geonames_places", "counties", "provinces", "dprk_outline", "basemap_countries")),
     ("Tables", ("camp_findings", "report_table_1", "report_table_2", "report_table_3",
                 "report_table_4", "report_table_5", "report_discrepancies", "report_passages",
                 "gem_records", "sanctions_measures", "sources")),
 )
 #: Layers drawn but switched off when the project opens (they cover the others).
-HIDDEN = ("mineral_deposits", "coordinate_candidates")
+HIDDEN = ("mineral_deposits", "coordinate_candidates", "geonames_places", "dprk_outline")
 #: Relations in the project: (id, name, referenced layer, referencing layer, field).
 RELATIONS = (
     ("camps_camp_findings_site_id", "Findings", "camps", "camp_findings", "site_id"),
@@ -133,7 +136,7 @@ def _geometry_columns(path: Path) -> dict[str, str]:
 def _write_layer_styles(path: Path, styles: dict[str, str], descriptions: dict[str, str]) -> None:
     """(Re)create ``layer_styles`` as QGIS does and store one default style per layer."""
     geom_cols = _geometry_columns(path)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    now = creation_time().strftime("%Y-%m-%dT%H:%M:%S.000Z")  # SOURCE_DATE_EPOCH when set
     with sqlite3.connect(path) as con:
         con.execute("DROP TABLE IF EXISTS layer_styles")
         con.execute("DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
@@ -591,7 +594,10 @@ def export_qgis(
                            layers.get("sources"))
         tmp_qgz = tmp / "atlas.qgz"
         with zipfile.ZipFile(tmp_qgz, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr("atlas.qgs", qgs)
+            stamp = creation_time()  # a fixed entry date: the same project gives the same bytes
+            info = zipfile.ZipInfo("atlas.qgs", date_time=stamp.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, qgs)
 
         say(f"replacing the export in {out_dir}")
         for f in raster_files:

@@ -121,14 +121,14 @@ def _summary_attrs(gpkg, sx=None) -> dict:
     }
 
 
-def _sanctions_arg(sanctions) -> dict | None:
+def _sanctions_arg(sanctions, gpkg) -> dict | None:
     """None (no sanctions columns), or the measures table and the day: True means after the last resolution."""
     if sanctions is None or sanctions is False:
         return None
     from . import sanctions as sx
 
-    table = sx.measures_table()
-    day = None if sanctions is True else sx._day_or_latest(sanctions, table)
+    table = io.read_layer("sanctions_measures", io.source(gpkg))  # the GeoPackage's copy
+    day = None if sanctions is True else sx.day_or_latest(sanctions, table)
     return {"table": table, "date": day, "as_of": day or f"after {table['adopted'].max()} (latest resolution)"}
 
 
@@ -175,7 +175,7 @@ def province_summary(gpkg: Path | str | None = None, sanctions=None) -> pd.DataF
     prov = cached_layer("provinces", gpkg).sort_values("table2_order")
     t2 = cached_layer("report_table_2", gpkg)
     feats = _features(gpkg)
-    sx = _sanctions_arg(sanctions)
+    sx = _sanctions_arg(sanctions, gpkg)
     rows = []
     for _, p in prov.iterrows():
         rows.append({"province": p["name_en"], "reported_mines": int(p["reported_mines"]),
@@ -247,7 +247,7 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
     order = {n: i for i, n in enumerate(cached_layer("provinces", gpkg).sort_values("table2_order")["name_en"])}
     cnty = cnty.assign(_o=cnty["province"].map(order)).sort_values(["_o", "name_en"])
     feats = _features(gpkg)
-    sx = _sanctions_arg(sanctions)
+    sx = _sanctions_arg(sanctions, gpkg)
     rows = []
     for _, c in cnty.iterrows():
         counts = _counts(feats, "county_id", c["county_id"], sx)

@@ -45,7 +45,7 @@ import geopandas as gpd
 import pandas as pd
 from branca.element import Element
 
-from . import _assets, io, sources
+from . import _assets, io
 from .errors import InputError
 from .map_layers import (
     USER_COLOURS,
@@ -248,8 +248,9 @@ def build_map(
         "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps", "camp_findings",
         "coordinate_candidates", "sources")}
     names = {n for n, _ in io.list_layers(gpkg)}
-    if "steel_plants" in names:  # a GeoPackage built before the layer existed has none
-        layers["steel_plants"] = io.read_layer("steel_plants", gpkg)
+    for name in ("steel_plants", "sanctions_measures"):  # a GeoPackage built before them has none
+        if name in names:
+            layers[name] = io.read_layer(name, gpkg)
     search: list[dict] = []
     spec_layers: dict[str, dict] = {
         "provinces": provinces_spec(layers["provinces"], layers["mines"], search),
@@ -257,7 +258,7 @@ def build_map(
         "mineral_deposits": deposits_spec(layers["mineral_deposits"], search),
         "coordinate_candidates": candidates_spec(layers["coordinate_candidates"], layers["camps"]),
         "camp_rings": rings_spec(layers["camps"], tuple(rings_km)),
-        "mines": mines_spec(layers["mines"], search),
+        "mines": mines_spec(layers["mines"], search, layers.get("sanctions_measures")),
         "named_mines": named_mines_spec(layers["named_mines"], search),
         **({"steel_plants": steel_plants_spec(layers["steel_plants"], search)} if "steel_plants" in layers else {}),
         "camps": camps_spec(layers["camps"], layers["camp_findings"], layers["coordinate_candidates"], search),
@@ -305,7 +306,7 @@ def build_map(
                       "show": lid in SHOWN or lid.startswith("user:")})
         out_layers.append(layer)
 
-    context = sources.read_geojson("boundaries/ne10m_admin0_context_clip.geojson")
+    context = io.read_layer("basemap_countries", gpkg)
     attribution, listing = _attribution(layers["sources"])
     bases = [{"label": html.escape(VECTOR_BASE), "kind": "vector"}]
     if online:
@@ -322,7 +323,7 @@ def build_map(
         "bounds": [[round(s, 4), round(w, 4)], [round(n, 4), round(e, 4)]],
         "bases": bases,
         "context": [{"g": geojson_geometry(g), "prk": a3 == "PRK"}
-                    for g, a3 in zip(context.geometry, context["ADM0_A3"])],
+                    for g, a3 in zip(context.geometry, context["country_code"])],
         "layers": out_layers,
         "search": search,
         "attribution": attribution,
