@@ -37,7 +37,6 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
@@ -62,6 +61,7 @@ from .qml import (
     tier_style,
     vector_style,
 )
+from .raster import creation_time
 
 __all__ = ["GROUPS", "PROJECT_CRS", "RELATIONS", "TITLES", "export_qgis"]
 
@@ -165,7 +165,7 @@ def _geometry_columns(path: Path) -> dict[str, str]:
 def _write_layer_styles(path: Path, styles: dict[str, str], descriptions: dict[str, str]) -> None:
     """(Re)create ``layer_styles`` as QGIS does and store one default style per layer."""
     geom_cols = _geometry_columns(path)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    now = creation_time().strftime("%Y-%m-%dT%H:%M:%S.000Z")  # SOURCE_DATE_EPOCH when set
     with sqlite3.connect(path) as con:
         con.execute("DROP TABLE IF EXISTS layer_styles")
         con.execute("DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
@@ -656,7 +656,10 @@ def export_qgis(
                            layers.get("sources"), note)
         tmp_qgz = tmp / "atlas.qgz"
         with zipfile.ZipFile(tmp_qgz, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr("atlas.qgs", qgs)
+            stamp = creation_time()  # a fixed entry date: the same project gives the same bytes
+            info = zipfile.ZipInfo("atlas.qgs", date_time=stamp.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, qgs)
 
         say(f"replacing the export in {out_dir}")
         for f in raster_files:
