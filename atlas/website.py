@@ -188,8 +188,8 @@ def _zip(folder: Path, dest: Path) -> None:
 def _pin_times(folder: Path, day: str) -> None:
     """Make the QGIS export reproducible: its style times set to the build date, its .qgz re-zipped.
 
-    ``export_qgis`` stamps ``layer_styles.update_time`` and the ``.qgz`` members with the
-    current time; the site states the build date instead, so the same GeoPackage gives the
+    ``export_qgis`` stamps ``layer_styles.update_time`` and the ``.qgz`` members with
+    ``SOURCE_DATE_EPOCH`` or the build time; the site states the build day instead, so the same GeoPackage gives the
     same bytes.
     """
     stamp = f"{day}T00:00:00.000Z"
