@@ -253,9 +253,10 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
     positions = [text.find(d.split(" (")[0][:60]) for d in expected]
     assert all(p >= 0 for p in positions), expected
     assert positions == sorted(positions)
-    for label in ("Coordinates", "Precision", "Coordinate source", "Status date", "Agency",
-                  "Prisoners (estimates)", "Location"):
+    for label in ("Coordinates", "Precision", "Status as of", "Agency", "Prisoners (estimates)", "Location"):
         assert label in text
+    folded = page.evaluate("document.querySelector('.leaflet-popup-content details.atlas-prov').textContent")
+    assert "Coordinate source" in folded and "Licence" in folded  # the provenance chain, folded
     _do(page, "window.atlas.map.closePopup(); window.atlas.time.setYear(new Date().getFullYear())")
 
 
