@@ -596,6 +596,8 @@ def find(
     if not _norm(query or ""):
         raise InputError("the query is empty: give a name, an id (KLS-14) or a camp number")
     path = Path(gpkg or io.default_gpkg())
+    if layers:  # a layer imported with --as NAME is user_NAME
+        layers = [io.layer_name(n, io.source(gpkg)) for n in ([layers] if isinstance(layers, str) else layers)]
     index = _name_index(gpkg)
     rows = index.search(query, layers) + _keyed_search(index, path, query, layers)
     if not rows and fuzzy:
