@@ -170,6 +170,21 @@ function atlasStamp(r, fill) {
   return { dx: dx, dy: dy, col: new Uint32Array(col), reach: R };
 }
 
+/* A point far outside the DPRK: a dashed ring in the layer's colour around a white centre. */
+function atlasStampOutside(r, fill) {
+  var dx = [], dy = [], col = [], white = 0xffffffff, rim = r + 0.5, inner = r - 1.3;
+  var R = Math.ceil(rim);
+  for (var y = -R; y <= R; y++) {
+    for (var x = -R; x <= R; x++) {
+      var d = Math.sqrt(x * x + y * y);
+      if (d > rim) continue;
+      if (d > inner && Math.floor((Math.atan2(y, x) + Math.PI) / (Math.PI / 4)) % 2) continue;  /* dashes */
+      dx.push(x); dy.push(y); col.push(d > inner ? fill : white);
+    }
+  }
+  return { dx: dx, dy: dy, col: new Uint32Array(col), reach: R };
+}
+
 var AtlasPoints = L.Layer.extend({
   options: { pane: "atlas-user", padding: 0.1, colour: "#0b7285" },
 
@@ -178,6 +193,8 @@ var AtlasPoints = L.Layer.extend({
     this._data = data;
     this._grid = new AtlasGrid(data.x, data.y, data.n);
     this._fill = atlasColourInt(this.options.colour);
+    this._outside = new Uint8Array(data.n);  /* rows drawn as outside the DPRK */
+    (this.options.outside || []).forEach(function (i) { if (i >= 0 && i < data.n) this._outside[i] = 1; }, this);
   },
 
   /* marker radius in CSS pixels at a zoom: small when the whole country is in view */
@@ -245,16 +262,23 @@ var AtlasPoints = L.Layer.extend({
     } else {
       this._buf.fill(0);
     }
-    var buf = this._buf, st = atlasStamp(this.radius(zoom) * ratio, this._fill), m = st.col.length, col = st.col;
-    var off = new Int32Array(m);
-    for (var s = 0; s < m; s++) off[s] = st.dy[s] * w + st.dx[s];
-    var S = 256 * Math.pow(2, zoom) * ratio, ox = origin.x * ratio - 0.5, oy = origin.y * ratio - 0.5, R = st.reach;
+    var buf = this._buf, inside = atlasStamp(this.radius(zoom) * ratio, this._fill);
+    var outside = atlasStampOutside(this.radius(zoom) * ratio + ratio, this._fill);
+    function offsets(t) {
+      var o = new Int32Array(t.col.length);
+      for (var s = 0; s < o.length; s++) o[s] = t.dy[s] * w + t.dx[s];
+      return o;
+    }
+    var offIn = offsets(inside), offOut = offsets(outside), flag = this._outside;
+    var S = 256 * Math.pow(2, zoom) * ratio, ox = origin.x * ratio - 0.5, oy = origin.y * ratio - 0.5;
     var x = this._data.x, y = this._data.y, n = this._data.n, drawn = 0;
     /* a stamp at a pixel already stamped changes nothing: skip it (most points, country-wide) */
     if (!this._seen || this._seen.length !== w * h) this._seen = new Uint8Array(w * h);
     else this._seen.fill(0);
     var seen = this._seen;
     for (var i = 0; i < n; i++) {
+      var st = flag[i] ? outside : inside, off = flag[i] ? offOut : offIn, m = st.col.length, R = st.reach;
+      var col = st.col;
       var px = Math.floor(x[i] * S - ox), py = Math.floor(y[i] * S - oy);
       if (px < -R || py < -R || px >= w + R || py >= h + R) continue;
       drawn++;

@@ -178,14 +178,18 @@ function atlasInit(map, spec) {
   var labelTimer = null;
   function declutter() {
     labelTimer = null;
-    var shown = [];
-    document.querySelectorAll(".atlas-proxy").forEach(function (e) { shown.push(e.getBoundingClientRect()); });
+    var shown = [];  /* what a label may not cover: the town-proxy warnings and the controls */
+    document.querySelectorAll(".atlas-proxy, .leaflet-control").forEach(function (e) {
+      if (getComputedStyle(e).display !== "none") shown.push(e.getBoundingClientRect());
+    });
     document.querySelectorAll(".atlas-label").forEach(function (e) {
       e.classList.remove("atlas-label-hidden");
       var r = e.getBoundingClientRect(), pad = 2;
       var hit = shown.some(function (o) {
         return r.left < o.right + pad && r.right > o.left - pad && r.top < o.bottom + pad && r.bottom > o.top - pad;
       });
+      var box = map.getContainer().getBoundingClientRect();
+      hit = hit || r.right > box.right || r.left < box.left || r.top < box.top || r.bottom > box.bottom;
       if (hit) e.classList.add("atlas-label-hidden"); else shown.push(r);
     });
   }
@@ -261,7 +265,8 @@ function atlasInit(map, spec) {
       var col = colour(spec1.colour), n = Number(spec1.n) || 0, shapes = spec1.geoms || [];
       group.atlasCount = function () { return n + shapes.length; };
       pending.push(atlasDecodePoints(spec1).then(function (data) {
-        var pts = new AtlasPoints(data, { colour: col, title: spec1.title, consts: spec1.consts || [] });
+        var pts = new AtlasPoints(data, { colour: col, title: spec1.title, consts: spec1.consts || [],
+          outside: spec1.out || [] });
         group.atlasPoints = pts;
         if (n) group.addLayer(pts);
         shapes.forEach(function (g, j) {
@@ -422,10 +427,34 @@ function atlasInit(map, spec) {
       });
       if (score) hits.push({ e: e.s, score: score });
     });
+    /* the user layers' features, by their name (normalised once per layer, on the first search) */
+    spec.layers.forEach(function (s1) {
+      var pts = s1.kind === "user" && layers[s1.id] && layers[s1.id].atlasPoints, found = 0;
+      if (!pts) return;
+      if (!pts._names) {
+        pts._names = new Array(pts.count());
+        for (var r = 0; r < pts.count(); r++) pts._names[r] = atlasNormalize(pts.label(r));
+      }
+      for (var i = 0; i < pts._names.length && found < 15; i++) {
+        var nm = pts._names[i], score = nm === qn ? 3 : nm.indexOf(qn) === 0 ? 2 : qn.length >= 4 && nm.indexOf(qn) > 0 ? 1 : 0;
+        if (!score) continue;
+        found++;
+        hits.push({ e: { l: s1.id, i: i, n: pts.label(i), x: "your layer", user: true }, score: score });
+      }
+    });
     hits.sort(function (a, b) { return b.score - a.score || (a.e.n < b.e.n ? -1 : a.e.n > b.e.n ? 1 : 0); });
     return hits.slice(0, 15).map(function (h) { return h.e; });
   }
   function reveal(s) {
+    if (s.user) {  /* a feature of a user layer: go there and open its record */
+      var g = layers[s.l];
+      if (!g || !g.atlasPoints) return;
+      if (!map.hasLayer(g)) map.addLayer(g);
+      legend.refresh();
+      map.setView(g.atlasPoints.latLng(s.i), Math.max(map.getZoom(), 11), { animate: false });
+      openUserRecord(s.l, s.i);
+      return;
+    }
     var group = layers[s.l], f = group && group.atlasFeatures[s.i];
     if (!f) return;
     if (!map.hasLayer(group)) map.addLayer(group);
@@ -695,6 +724,29 @@ function atlasInit(map, spec) {
   });
 
   map.fitBounds(spec.bounds);
+  /* print: the open popup is printed beside the map (a copy, its folded parts opened) */
+  var printBox = el("div", "atlas-print-popup");
+  document.body.appendChild(printBox);
+  map.on("popupopen", function (e) {
+    printBox.textContent = "";
+    var content = e.popup.getElement() && e.popup.getElement().querySelector(".leaflet-popup-content");
+    if (!content) return;
+    var copy = content.cloneNode(true);
+    copy.removeAttribute("style");  /* Leaflet sizes the popup for the screen */
+    copy.querySelectorAll("details").forEach(function (d) { d.open = true; });
+    printBox.appendChild(copy);
+  });
+  map.on("popupclose", function () { printBox.textContent = ""; });
+  function forPrint() {
+    map.invalidateSize({ pan: false });
+    var p = printBox.firstChild && map._popup;
+    if (p && map.hasLayer(p)) map.panTo(p.getLatLng(), { animate: false });
+  }
+  var printQuery = window.matchMedia("print");
+  if (printQuery.addEventListener) printQuery.addEventListener("change", forPrint);
+  window.addEventListener("beforeprint", forPrint);
+  window.addEventListener("afterprint", forPrint);
+
   declutter();
   /* open the popup of row `row` of user layer `lid` (search results, tests) */
   function openUserRecord(lid, row) {

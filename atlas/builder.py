@@ -160,7 +160,7 @@ def build(
     say("validating layers")
     schema.validate_layers(layers)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
-    with io.writer_lock(out, say), _fixed_timestamp(build_timestamp()):
+    with io.writer_lock(out, say), _fixed_timestamp(build_epoch()):
         # no import may land between reading its layer and the replace
         kept = _user_layers(out)
         if kept:
@@ -177,27 +177,29 @@ def build(
 
         io.write_layers(layers, out, descriptions, before_replace=carry_keys_and_validate, progress=say)
     say(f"wrote {out}")
-    for path in build_products(out, products, say):
-        say(f"wrote {path}")
+    with _fixed_timestamp(build_epoch()):  # the products' dates too: a rebuild gives the same bytes
+        for path in build_products(out, products, say):
+            say(f"wrote {path}")
     return out
 
 
-def build_timestamp() -> str:
-    """The time a build writes as ``gpkg_contents.last_change``, so that rebuilding is byte-identical.
+def build_epoch() -> int:
+    """The time a build writes in its outputs, so that rebuilding is byte-identical.
 
     ``$SOURCE_DATE_EPOCH`` when set (the reproducible-builds convention), else the
     time of the repository's last commit, else the modification time of
     ``geodata/manifest.csv``: never the clock, so the same sources and code give
-    the same bytes.
+    the same bytes (``gpkg_contents.last_change``, the density GeoTIFF's tags, the
+    QGIS export's style dates).
 
     Returns
     -------
-    str
-        ``YYYY-MM-DDTHH:MM:SS.000Z`` (UTC).
+    int
+        Seconds since 1970-01-01 UTC.
 
     Examples
     --------
-    >>> build_timestamp() == build_timestamp()
+    >>> build_epoch() == build_epoch()
     True
     """
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
@@ -210,16 +212,24 @@ def build_timestamp() -> str:
             epoch = ""
     if not epoch.isdigit():
         epoch = str(int((sources.geodata_dir() / "manifest.csv").stat().st_mtime))
-    return datetime.fromtimestamp(int(epoch), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    return int(epoch)
 
 
 @contextlib.contextmanager
-def _fixed_timestamp(stamp: str) -> Iterator[None]:
+def _fixed_timestamp(epoch: int) -> Iterator[None]:
+    """GDAL's ``OGR_CURRENT_DATE`` and ``$SOURCE_DATE_EPOCH`` set to ``epoch`` for the duration."""
+    stamp = datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
     try:
         yield
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+        if before is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before
 
 
 def _user_layers(path: Path) -> dict:

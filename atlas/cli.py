@@ -45,6 +45,15 @@ GPKG_FILE_OPTION = click.option(
 )
 
 
+def protect_options(func):
+    """--include-private and --coarsen-km: what a shared product may hold of the user's layers."""
+    func = click.option("--coarsen-km", type=float, default=None, metavar="N",
+                        help="Snap the points of user layers to the centres of an N-km grid "
+                             "(recorded in the product's metadata).")(func)
+    return click.option("--include-private", is_flag=True,
+                        help="Also include user layers imported with --private (left out by default).")(func)
+
+
 def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -148,11 +157,19 @@ class Context:
     """Options shared by every sub-command."""
 
     def __init__(self, verbose: int = 0, quiet: bool = False):
+        import time
+
         self.verbose = verbose
         self.quiet = quiet
+        self._clock = time.perf_counter
+        self._started = time.perf_counter()
 
     def progress(self, msg: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.verbose:  # -v: when each step started, in seconds since the command started
+            _echo_err(f"atlas: [{self._clock() - self._started:6.1f} s] {msg}")
+        else:
             _echo_err(f"atlas: {msg}")
 
 
@@ -160,7 +177,8 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="Say more.")
+@click.option("-v", "--verbose", count=True,
+              help="Time each step: progress lines say when it started (seconds since the command did).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
 @click.version_option(package_name="gulag-inc-atlas")
 @click.pass_context
@@ -429,10 +447,12 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
               help="Add OpenStreetMap and Esri satellite tiles as base layers (they need a network).")
 @click.option("--screenshot", type=str, default=None, callback=_out_file,
               help="Also save a PNG of the page from headless Chromium.")
+@protect_options
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
-def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | None, gpkg: Path | None) -> None:
+def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | None, include_private: bool,
+            coarsen_km: float | None, gpkg: Path | None) -> None:
     """Write the interactive map: one self-contained HTML file, every layer.
 
     Opens from disk with no network (Leaflet and everything else inlined; a
@@ -440,11 +460,14 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
     counties, mines by commodity and location precision, the report's named
     mines (town proxies marked), deposit regions, camps with their findings,
     distance rings, other published coordinates, the density raster and image
-    chips if present, and imported user layers. Search, measure, fullscreen.
+    chips if present, and imported user layers (not the private ones unless
+    --include-private). Search, measure, fullscreen; the about box says which
+    GeoPackage (sha256) and which of your layers the page holds.
     """
     from .webmap import write_map
 
-    path = write_map(out, gpkg=gpkg, online=online, screenshot=screenshot, progress=ctx.progress)
+    path = write_map(out, gpkg=gpkg, online=online, screenshot=screenshot, progress=ctx.progress,
+                     include_private=include_private, coarsen_km=coarsen_km)
     click.echo(str(path))
     if screenshot:
         click.echo(str(screenshot))
@@ -524,17 +547,20 @@ _EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
 @click.option("--layers", "layer_names", multiple=True, metavar="NAMES",
               help="With --format: only these layers (repeatable, or comma-separated).")
 @click.option("--include-private", is_flag=True,
-              help="With --format or --postgis: also the layers imported with --private "
-                   "(left out otherwise).")
+              help="Also the user layers imported with --private (left out otherwise, from every "
+                   "export: --qgis, --format, --postgis).")
 @click.option("--out", "out", type=str, default=None, callback=_out_path,
               help="Where to write: a folder (default: output/qgis/ or output/<format>/), "
                    "or one file when one layer goes to a path with the format's suffix.")
+@click.option("--coarsen-km", type=float, default=None, metavar="N",
+              help="With --qgis: snap the points of user layers to the centres of an N-km grid "
+                   "(recorded in the project's metadata).")
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
 def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | None,
                layer_names: tuple[str, ...], include_private: bool, out: Path | None,
-               gpkg: Path | str | None) -> None:
+               coarsen_km: float | None, gpkg: Path | str | None) -> None:
     """Export the atlas for other tools: --qgis, --format FORMAT or --postgis URL.
 
     \b
@@ -566,6 +592,8 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
     names = [n.strip() for item in layer_names for n in item.split(",") if n.strip()]
     if names and not fmt:
         raise InputError("--layers goes with --format; --qgis and --postgis export every layer")
+    if coarsen_km is not None and not to_qgis:
+        raise InputError("--coarsen-km goes with --qgis (and with `atlas map`)")
     if to_qgis:
         from .postgis import is_database_url
         from .qgis import export_qgis
@@ -578,7 +606,8 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
             raise InputError(f"--out {out} exists and is not a folder: --qgis writes a folder")
         if out is not None:
             _make_folder(out)
-        project = export_qgis(out, gpkg, progress=ctx.progress)
+        project = export_qgis(out, gpkg, progress=ctx.progress, include_private=include_private,
+                              coarsen_km=coarsen_km)
         click.echo(str(project.parent / "atlas.gpkg"))
         click.echo(str(project))
         return
@@ -669,15 +698,17 @@ _SANCTIONS_HELP = ("Add the UN Security Council measure in force on each mine's 
 _SANCTIONS_ON_HELP = "The day for --sanctions (YYYY-MM-DD); implies --sanctions."
 
 
-def _with_sanctions(result, on: str | None):
+def _with_sanctions(result, on: str | None, gpkg):
     """The result with a ``sanctions`` column: the measure in force on ``on`` (or the latest)."""
     from . import sanctions as sx
 
     if result.attrs.get("layer") not in ("mines", "named_mines") or "commodity" not in result.columns:
         raise click.UsageError(f"--sanctions needs a layer of mines (mines, named_mines), not "
                                f"{result.attrs.get('layer')}")
-    table = sx.measures_table()
-    day = sx._day_or_latest(on, table)
+    from . import io
+
+    table = io.read_layer("sanctions_measures", io.source(gpkg))  # the GeoPackage's copy
+    day = sx.day_or_latest(on, table)
     out = result.copy()
     out.insert(list(out.columns).index("commodity") + 1, "sanctions",
                sx.measures_on(out["commodity"], day, table))
@@ -688,30 +719,58 @@ def _with_sanctions(result, on: str | None):
     return out
 
 
-def _near_output(result, fmt: str, what: str) -> None:
+def _near_output(result, fmt: str, what: str, gpkg: Path | None = None, columns: str | None = None) -> None:
     from . import formats
+    from .distance import layer_columns
+    from .importer import user_layer_records
+    from .provenance import about
 
     a = result.attrs
     meta = {k: a.get(k) for k in ("site_id", "site_name", "site_layer", "site_precision", "site",
-                                  "layer", "km", "k", "features_without_geometry", "method")
+                                  "layer", "km", "k", "features_without_geometry", "method",
+                                  "nearest_beyond_radius", "site_area_km2", "area_caveat")
             if a.get(k) is not None}
     site = textwrap.fill(f"Site: {a['site']}", 100, subsequent_indent="  ") if fmt == "table" else a["site"]
     head = [site, "", f"{len(result)} feature(s) of layer {a['layer']} {what}, "
             "nearest first (distance on the WGS 84 ellipsoid; bearing from the site, ° from north):"]
     foot = [] if len(result) else [f"No feature of {a['layer']} {what}."]
+    near1 = a.get("nearest_beyond_radius")
+    if near1:
+        bearing = f", bearing {near1['bearing_deg']:g}°" if near1.get("bearing_deg") is not None else ""
+        foot.append(f"The nearest is {near1['id']} {near1['name']}, {near1['distance_km']:.1f} km from the "
+                    f"site's point{bearing}.")
+    if a.get("area_caveat"):
+        foot.append(a["area_caveat"])
     if a.get("features_without_geometry"):
         foot.append(f"{a['features_without_geometry']} feature(s) of {a['layer']} have no public "
                     "coordinate and are not measured.")
     foot.append(f"Method: {a['method']}.")
+    if fmt == "table":
+        foot = [textwrap.fill(line, 100, subsequent_indent="  ") for line in foot]
     cols = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
     if "sanctions" in result.columns:
         cols.insert(3, "sanctions")
         meta.update(sanctions=a["sanctions"], sanctions_note=a["sanctions_note"])
         foot.append(f"Sanctions: {a['sanctions']}; a measure applies from the day of its resolution "
                     f"({a['sanctions_note']}).")
+    wanted = [c.strip() for c in columns.split(",") if c.strip()] if columns else None
+    if fmt != "table" or wanted:  # every column of the layer (or those asked for)
+        result = layer_columns(result, gpkg, wanted)
+        cols = wanted or cols
+    if fmt in ("json", "geojson"):  # what a reader cites
+        users = [r for r in user_layer_records(gpkg) if r["layer"] == a.get("layer")]
+        meta.update(about(gpkg, user_layers=users))
     if fmt == "csv":
         _echo_err(f"atlas: site: {a['site']}")
+        for line in foot[:-1]:
+            _echo_err(f"atlas: {line}")
     click.echo(formats.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
+
+
+_COLUMNS_OPTION = click.option(
+    "--columns", default=None, metavar="A,B,...",
+    help="Only these columns, in this order (any column of the layer; csv, json and geojson carry "
+         "every column by default).")
 
 
 @main.command("near")
@@ -725,10 +784,11 @@ def _near_output(result, fmt: str, what: str) -> None:
 @click.option("--sanctions-on", "sanctions_on", default=None, metavar="DATE", help=_SANCTIONS_ON_HELP)
 @click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS), default="table",
               show_default=True, help="Output format.")
+@_COLUMNS_OPTION
 @GPKG_OPTION
 @handle_errors
 def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions: bool,
-             sanctions_on: str | None, fmt: str, gpkg: Path | None) -> None:
+             sanctions_on: str | None, fmt: str, columns: str | None, gpkg: Path | None) -> None:
     """Every feature of a layer within --km of SITE, nearest first.
 
     SITE is resolved like `atlas find` and must be unambiguous (exit code 2
@@ -741,8 +801,8 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
 
     result = distance.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
     if sanctions or sanctions_on:
-        result = _with_sanctions(result, sanctions_on)
-    _near_output(result, fmt, f"within {km:g} km")
+        result = _with_sanctions(result, sanctions_on, gpkg)
+    _near_output(result, fmt, f"within {km:g} km", gpkg, columns)
 
 
 @main.command("nearest")
@@ -753,15 +813,16 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
 @click.option("--site-layer", default=None, help="Resolve SITE in this layer only.")
 @click.option("--format", "fmt", type=click.Choice(_QUERY_FORMATS), default="table",
               show_default=True, help="Output format.")
+@_COLUMNS_OPTION
 @GPKG_OPTION
 @handle_errors
-def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
+def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str, columns: str | None,
                 gpkg: Path | None) -> None:
     """The k features of a layer nearest SITE, on the ellipsoid."""
     from . import distance
 
     result = distance.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
-    _near_output(result, fmt, "nearest the site")
+    _near_output(result, fmt, "nearest the site", gpkg, columns)
 
 
 @main.command("status")

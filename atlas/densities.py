@@ -53,7 +53,7 @@ import rasterio.windows
 from rasterio.enums import Resampling
 from rasterio.features import geometry_mask
 
-from . import io, sources
+from . import io
 from .admin import PLANAR_CRS
 from .errors import InputError, NotFoundError
 from .raster import (
@@ -80,8 +80,8 @@ PROVINCE_LAYER = "province_mine_density"
 _RAMP = DENSITY_RAMP  # pale for low, dark red for the highest density
 
 
-def _outline_5179() -> gpd.GeoSeries:
-    return gpd.GeoSeries([sources.dprk_outline(PLANAR_CRS)], crs=PLANAR_CRS)
+def _outline_5179(gpkg: Path) -> gpd.GeoSeries:
+    return gpd.GeoSeries([io.dprk_outline(gpkg, PLANAR_CRS)], crs=PLANAR_CRS)
 
 
 def _grid(bounds: tuple[float, float, float, float], cell_m: float):
@@ -348,7 +348,7 @@ def density(
         pts = exploded
     xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
 
-    outline = _outline_5179()
+    outline = _outline_5179(gpkg)
     transform, width, height = _grid(tuple(outline.total_bounds), cell_km * 1000.0)
     inside = geometry_mask(list(outline), out_shape=(height, width), transform=transform,
                            invert=True)

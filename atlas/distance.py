@@ -28,9 +28,9 @@ from . import io
 from .admin import PLANAR_CRS, gpkg_key
 from .errors import InputError, NoGeometryError, NotFoundError
 from .search import resolve
-from .sites import Site, cached_layer, uniform_columns
+from .sites import Site, cached_layer, site_area_km2, uniform_columns
 
-__all__ = ["NEAR_COLUMNS", "SpatialIndex", "near", "nearest", "within"]
+__all__ = ["NEAR_COLUMNS", "SpatialIndex", "layer_columns", "near", "nearest", "within"]
 
 GEOD = Geod(ellps="WGS84")
 #: The columns :func:`near` returns, whatever the layer (plus ``geometry``).
@@ -253,6 +253,7 @@ _INDEX_CACHE: dict[tuple, SpatialIndex] = {}
 
 
 def _layer_index(layer: str, gpkg: Path | str | None) -> SpatialIndex:
+    layer = io.layer_name(layer, io.source(gpkg))
     key = (*gpkg_key(gpkg), layer)
     if key not in _INDEX_CACHE:
         available = dict(io.list_layers(io.source(gpkg)))
@@ -298,6 +299,7 @@ def _target(layer, gpkg) -> tuple[str, SpatialIndex]:
         return "features", SpatialIndex(layer)
     if not isinstance(layer, str):
         raise InputError(f"layer is a layer name or a GeoDataFrame, not {type(layer).__name__}")
+    layer = io.layer_name(layer, io.source(gpkg))  # --as NAME: user_NAME
     return layer, _layer_index(layer, gpkg)
 
 
@@ -402,6 +404,86 @@ def _radius_query(site, km, layer, gpkg, site_layer, own_columns: bool) -> gpd.G
     res = _drop_self(name, idx, s, idx.query(s.geometry, km))
     out = _result(name, idx, s, res, own_columns=own_columns)
     out.attrs["km"] = float(km)
+    if not len(out):  # an honest "none": where the nearest one is, and what the radius means
+        out.attrs.update(_beyond_radius(name, idx, s, float(km), gpkg))
+    return out
+
+
+def _beyond_radius(name: str, idx: SpatialIndex, s: Site, km: float, gpkg) -> dict:
+    """The nearest feature beyond an empty radius, and for a camp that is an area, what that means."""
+    out: dict = {}
+    exclude = set(np.flatnonzero(idx.uniform(name)["id"] == s.id).tolist()) if s.layer == name else set()
+    if len(idx.rows) > len(exclude):
+        rows, dist, az, _, _ = idx.nearest(s.geometry, 1, exclude)
+        if len(rows):
+            u = idx.uniform(name)
+            out["nearest_beyond_radius"] = {
+                "id": str(u["id"][rows[0]]), "name": str(u["name"][rows[0]]),
+                "distance_km": round(float(dist[0]) / 1000.0, 3),
+                "bearing_deg": None if not np.isfinite(az[0]) else round(float(az[0]), 1)}
+    if s.layer == "camps" and s.precision in ("camp-area", "uncertain"):
+        area = site_area_km2(s, gpkg)
+        size = (f"a camp of {area:,.0f} km² (a circle of that area has a radius of "
+                f"{math.sqrt(area / math.pi):.1f} km)") if area else "a camp whose area is not published"
+        out["site_area_km2"] = area
+        out["area_caveat"] = (f"{s.id} is an area, not a point: {size}. A feature beyond {km:g} km from the "
+                              "point can still be inside or near the camp.")
+    return out
+
+
+def layer_columns(result: gpd.GeoDataFrame, gpkg: Path | str | None = None,
+                  columns: list[str] | None = None) -> gpd.GeoDataFrame:
+    """A :func:`near` or :func:`nearest` result with every column of the layer searched.
+
+    The result's own columns (id, name, ..., distance_km, bearing_deg, site_id)
+    come first, then the layer's other columns (a user layer's own columns
+    included), joined by id; ``columns`` keeps only those named, in that order.
+
+    Parameters
+    ----------
+    result : geopandas.GeoDataFrame
+        From :func:`near` or :func:`nearest` on a layer of the GeoPackage.
+    gpkg : path, optional
+    columns : list of str, optional
+
+    Returns
+    -------
+    geopandas.GeoDataFrame
+
+    Raises
+    ------
+    InputError
+        A column that neither the result nor the layer has.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> full = layer_columns(atlas.near("KLS-14", km=20))
+    >>> {"mine_id", "licence", "source_ref", "distance_km"} <= set(full.columns)
+    True
+    """
+    out = result.copy()
+    layer = result.attrs.get("layer")
+    names = {n for n, _ in io.list_layers(Path(gpkg) if gpkg else None)}
+    if layer in names:
+        frame = cached_layer(layer, gpkg)
+        ids = uniform_columns(layer, frame)["id"]
+        own = frame.drop(columns=frame.geometry.name if hasattr(frame, "geometry") else [], errors="ignore")
+        own = own.assign(_id=ids).drop_duplicates("_id").set_index("_id")
+        extra = [c for c in own.columns if c not in out.columns]
+        joined = own.reindex(out["id"].astype(str).to_numpy())[extra]
+        for c in extra:
+            out[c] = joined[c].to_numpy()
+        if "geometry" in out.columns:  # the geometry last, after the layer's columns
+            out = out[[c for c in out.columns if c != "geometry"] + ["geometry"]]
+    if columns:
+        unknown = [c for c in columns if c not in out.columns]
+        if unknown:
+            raise InputError(f"no column {', '.join(map(repr, unknown))} in the result; columns are: "
+                             + ", ".join(c for c in out.columns if c != "geometry"))
+        keep = list(columns) + (["geometry"] if "geometry" in out.columns and "geometry" not in columns else [])
+        out = out[keep]
+    out.attrs = dict(result.attrs)
     return out
 
 

@@ -238,7 +238,7 @@ def _candidates(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
                  "distance_km": float(r.distance_km_from_atlas_point), "is_atlas_point": bool(r.is_atlas_point)}
                 for r in cc.itertuples()]
     return [{"source": "", "lat": None, "lon": None, "note": c, "distance_km": None, "is_atlas_point": False}
-            for c in _split_names(row.get("cross_checks"))]
+            for c in re.split(r"\s+\|\s+|;\s+", _text(row.get("cross_checks"))) if c.strip()]
 
 
 def _date_key(r) -> tuple:

@@ -60,6 +60,11 @@ GEM_COLUMNS = (
 )
 
 
+_NUMERIC = ("gem_capacity_mtpa", "gem_production_mtpa", "gem_reserves_mt", "gem_resources_mt",
+            "gem_workforce", "gem_start_year", "gem_match_km")
+_INTEGER = ("gem_workforce", "gem_start_year")
+
+
 def _num(value: str, scale: float = 1.0) -> float:
     try:
         return round(float(str(value).strip()) * scale, 6)
@@ -67,9 +72,9 @@ def _num(value: str, scale: float = 1.0) -> float:
         return np.nan  # GEM writes "unknown", "N/A" or nothing
 
 
-def _year(value: str) -> str:
+def _year(value: str) -> float:
     m = re.match(r"\s*(\d{4})", str(value))
-    return m.group(1) if m else ""
+    return float(m.group(1)) if m else np.nan
 
 
 def _ko(text: str) -> str:
@@ -214,8 +219,7 @@ def join_gem(mines: gpd.GeoDataFrame, records: pd.DataFrame) -> tuple[gpd.GeoDat
         out.append({**records.iloc[i].to_dict(), **decided[i]})
     recs = pd.DataFrame(out)
     for col in GEM_COLUMNS:
-        mines[col] = np.nan if col in ("gem_capacity_mtpa", "gem_production_mtpa", "gem_reserves_mt",
-                                       "gem_resources_mt", "gem_workforce", "gem_match_km") else ""
+        mines[col] = np.nan if col in _NUMERIC else ""
     by_id = mines.set_index("mine_id").index
     for _, r in recs[recs["match"] == "same mine"].iterrows():
         k = by_id.get_loc(r["mine_id"])
@@ -231,6 +235,9 @@ def join_gem(mines: gpd.GeoDataFrame, records: pd.DataFrame) -> tuple[gpd.GeoDat
         alts = [a.strip() for a in str(mines.iloc[k, mines.columns.get_loc("alt_names")]).split(";") if a.strip()]
         if r["gem_name"] not in alts:
             mines.iloc[k, mines.columns.get_loc("alt_names")] = "; ".join([*alts, r["gem_name"]])
+    for frame in (mines, recs):
+        for col in _INTEGER:
+            frame[col] = pd.to_numeric(frame[col]).round().astype("Int64")
     return mines, recs
 
 
@@ -268,7 +275,7 @@ def steel_plants_layer(root: Path | None = None) -> gpd.GeoDataFrame:
     out = pd.DataFrame({
         "plant_id": df["plant-id"], "name": df["plant-name-(english)"],
         "name_ko": df["plant-name-(other-language)"], "owner": df["owner"], "parent": df["parent"],
-        "status": df["plant-status"], "start_year": df["start-date"].map(_year),
+        "status": df["plant-status"], "start_year": df["start-date"].map(_year).astype("Int64"),
         "equipment": df["main-production-equipment"],
         "coordinate_accuracy": df["coordinate-accuracy"],
         "precision": np.where(df["coordinate-accuracy"] == "exact", "site", "approximate"),

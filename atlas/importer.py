@@ -44,7 +44,7 @@ import pyogrio
 import pyogrio.raw
 import shapely
 
-from . import io, schema, search, sources
+from . import io, schema, search
 from .admin import TOLERANCE_KM, _AdminUnits
 from .errors import InputError, NotFoundError, OutputError
 
@@ -662,7 +662,7 @@ class _Import:
         # no classification grid (it would cost ~90 MB): chunks are small, memory is the point
         self.units = _AdminUnits(io.read_layer("provinces", target), io.read_layer("counties", target),
                                  grid_from=1 << 62)
-        self.outline = sources.dprk_outline("EPSG:5179")
+        self.outline = io.dprk_outline(target, "EPSG:5179")
         shapely.prepare(self.outline)
         self.imported_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         self.n = self.empty = self.valid = self.inside = self.swapped = 0

@@ -11,6 +11,7 @@ reads the GeoPackage only once the first has finished, so no update is lost.
 from __future__ import annotations
 
 import fcntl
+import functools
 import glob
 import os
 import re
@@ -38,6 +39,8 @@ __all__ = [
     "check_output_file",
     "default_gpkg",
     "delete_layers",
+    "dprk_outline",
+    "layer_name",
     "list_layers",
     "output_dir",
     "read_layer",
@@ -449,6 +452,59 @@ def source_path(path: Path | str | None = None) -> Path:
     if is_database_url(path):
         raise InputError("this needs a GeoPackage file, not a database URL")
     return _existing(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _outline(key: tuple, crs: str):
+    gdf = read_layer("dprk_outline", source(key[0]))
+    return gdf.to_crs(crs).union_all()
+
+
+def dprk_outline(path: Path | str | None = None, crs: str = "EPSG:5179"):
+    """The DPRK outline the GeoPackage holds (layer ``dprk_outline``), read once per file version.
+
+    Parameters
+    ----------
+    path : pathlib.Path, optional
+        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    crs : str, default "EPSG:5179"
+        CRS of the returned geometry (EPSG:5179 gives distances in metres).
+
+    Returns
+    -------
+    shapely geometry
+        A (Multi)Polygon.
+        No GeoPackage, or one without the layer (built before it existed: run ``atlas build``).
+
+    Examples
+    --------
+    >>> import atlas.io
+    >>> round(atlas.io.dprk_outline().area / 1e6, -3)
+    122000.0
+    """
+    from .postgis import is_database_url
+
+    if is_database_url(path):
+        return _outline((str(path), None, None), crs)
+    path = _existing(path)
+    st = path.stat()
+    return _outline((str(path.resolve()), st.st_mtime_ns, st.st_size), crs)
+
+
+def layer_name(name: str, path: Path | str | None = None) -> str:
+    """A layer's name as the GeoPackage holds it: ``NAME``, or ``user_NAME`` for a layer a user
+    imported with ``--as NAME`` (when no layer is called ``NAME`` itself).
+
+    Examples
+    --------
+    >>> import atlas.io
+    >>> atlas.io.layer_name("camps")
+    'camps'
+    """
+    if not name or name.startswith("user_"):
+        return name
+    names = {n for n, _ in list_layers(path)}
+    return f"user_{name}" if name not in names and f"user_{name}" in names else name
 
 
 def list_layers(path: Path | str | None = None) -> list[tuple[str, str | None]]:

@@ -444,6 +444,42 @@ def report_tables(root) -> dict[str, pd.DataFrame]:
             "report_passages": passages}
 
 
+def _manifest_row(rel: str, root) -> dict:
+    src = sources.manifest(root)[rel]
+    return {"source": rel, "licence": src.licence, "attribution": src.attribution}
+
+
+def _countries(rel: str, root) -> gpd.GeoDataFrame:
+    """Natural Earth admin-0 polygons as a layer: code, names, provenance."""
+    ne = sources.read_geojson(rel, root)
+    out = gpd.GeoDataFrame({
+        "country_code": ne["ADM0_A3"].astype(str), "name_en": ne["NAME_EN"].astype(str),
+        "name_ko": ne["NAME_KO"].fillna("").astype(str), **_manifest_row(rel, root),
+    }, geometry=ne.geometry.to_crs(4326).values, crs="EPSG:4326")
+    out["geometry"] = [g if g.geom_type == "MultiPolygon" else shapely.MultiPolygon([g])
+                       for g in out.geometry]
+    return out
+
+
+def reference_layers(root) -> dict[str, pd.DataFrame]:
+    """What products need besides the atlas's own layers: the DPRK outline (density mask,
+    import checks), the offline basemap's countries, and the GeoNames towns whose alternate
+    names let a county be found by its town's spellings."""
+    geonames = sources.read_csv("boundaries/geonames_kp_cities500.csv", root)
+    towns = gpd.GeoDataFrame({
+        "geonameid": geonames["geonameid"].astype(str), "name": geonames["name"],
+        "alternatenames": geonames["alternatenames"].fillna(""),
+        "osm_unit_ko": geonames["osm_unit_ko"].fillna(""), "osm_unit_en": geonames["osm_unit_en"].fillna(""),
+        "lat": pd.to_numeric(geonames["lat"]), "lon": pd.to_numeric(geonames["lon"]),
+        **_manifest_row("boundaries/geonames_kp_cities500.csv", root),
+    }, geometry=_points(geonames).values, crs="EPSG:4326")
+    return {
+        "dprk_outline": _countries("boundaries/ne10m_admin0_prk.geojson", root),
+        "basemap_countries": _countries("boundaries/ne10m_admin0_context_clip.geojson", root),
+        "geonames_places": towns,
+    }
+
+
 def sources_table(root) -> pd.DataFrame:
     """The provenance manifest as a table: every file, origin, licence, attribution, sha256."""
     rows = [vars(s) for s in sources.manifest(root).values()]
@@ -497,5 +533,6 @@ def build_layers(root: Path | None = None) -> dict[str, pd.DataFrame]:
         layers[name] = layers[name].assign(**{c: cols[c] for c in cols.columns})
     layers["sanctions_measures"] = measures
     layers.update(report_tables(root))
+    layers.update(reference_layers(root))
     layers["sources"] = sources_table(root)
     return layers

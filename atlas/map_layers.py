@@ -27,7 +27,14 @@ from pyproj import Geod, Transformer
 from . import _assets, _packing, names
 from .errors import InputError
 from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
-from .style import COMMODITY_COLOURS, DENSITY_RAMP, KIND_LABELS, KIND_SHAPES, STATUS_COLOURS
+from .style import (
+    COMMODITY_COLOURS,
+    DENSITY_RAMP,
+    KIND_LABELS,
+    KIND_SHAPES,
+    STATUS_COLOURS,
+    finding_type_label,
+)
 from .style import PROVINCE_RAMP as RAMP
 
 __all__ = [
@@ -284,15 +291,15 @@ def steel_plants_spec(plants: gpd.GeoDataFrame, search: list) -> dict:
     }}
 
 
-def _sanction_steps(commodities: pd.Series) -> list[list]:
+def _sanction_steps(commodities: pd.Series, table: pd.DataFrame) -> list[list]:
     """Per mine, the UN measures on its commodities as ``[[from_year, text], ...]`` (31 December).
 
     Measures change only when a resolution is adopted, so the text as of 31
     December of a year is the text as of the last adoption year up to it.
+    ``table`` is the GeoPackage's ``sanctions_measures``.
     """
     from . import sanctions
 
-    table = sanctions.measures_table()
     years = sorted({int(str(a)[:4]) for a in table["adopted"]})
     texts = [sanctions.measures_on(commodities, f"{y}-12-31", table)
              for y in [years[0] - 1, *years]]
@@ -319,13 +326,17 @@ def _gem_steps(r) -> list[list]:
     return [[0, f"not started: GEM gives start year {start}"], [start, now + f"; started {start}"]]
 
 
-def mines_spec(mines: gpd.GeoDataFrame, search: list) -> dict:
-    """The mines layer; with GEM and sanctions columns, each mine's status per year (``yw``, ``yg``)."""
+def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | None = None) -> dict:
+    """The mines layer; with GEM and sanctions columns, each mine's status per year (``yw``, ``yg``).
+
+    ``measures`` is the GeoPackage's ``sanctions_measures`` table (none: no yearly sanctions).
+    """
     syms = _Symbols()
     feats = []
     located = mines[has_geometry(mines)]
-    steps = (_sanction_steps(located["commodity"]) if "sanctions_measure" in located.columns
-             and len(located) else [[] for _ in range(len(located))])
+    steps = (_sanction_steps(located["commodity"], measures)
+             if measures is not None and "sanctions_measure" in located.columns and len(located)
+             else [[] for _ in range(len(located))])
     for i, (_, r) in enumerate(located.iterrows()):
         precision = display_text(r["precision"])
         town = precision == "town"
@@ -504,29 +515,43 @@ def _camp_symbol(kind: str, status: str, precision: str) -> dict:
                    mark="?" if precision == "uncertain" else "")
 
 
+_AREA_NUMBER = re.compile(r"^(\s*[\d,]*\.?\d+)(?=\s*(?:\(|$))")
+
+
+def area_text(value) -> str:
+    """An area as the sources give it, each bare number given its unit: '378 (Wikipedia)' -> '378 km² (Wikipedia)'.
+
+    Examples
+    --------
+    >>> area_text("378 (Wikipedia); >22 km N-S x >20 km E-W (Melvin 2014)")
+    '378 km² (Wikipedia); >22 km N-S x >20 km E-W (Melvin 2014)'
+    """
+    parts = [p.strip() for p in display_text(value).split(";")]
+    return "; ".join(_AREA_NUMBER.sub(lambda m: f"{m.group(1).strip()} km²", p, count=1) for p in parts if p)
+
+
+def camp_label(r) -> str:
+    """A camp's map label: its name, with its number when the name does not say it."""
+    name, number = display_text(r["name"]), display_text(r["number"])
+    if len(name) > 32 and " (" in name:  # a long name's parenthesis stays in the popup and tooltip
+        name = name.split(" (")[0]
+    return name if not number or re.search(rf"\b{re.escape(number)}\b", name) else f"{name} (No. {number})"
+
+
 def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
+    """What a reader needs first (name, kind, status and date, findings), then where, then provenance folded."""
     kind = display_text(r["kind"])
     number = display_text(r["number"])
     sub = KIND_LABELS.get(kind, kind) + (f" No. {number}" if number else "") + f" · {display_text(r['site_id'])}"
     has_geom = r.geometry is not None and not r.geometry.is_empty
     coords = f"{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)" if has_geom else "no public coordinate"
     given = ", ".join(x for x in (_e(r["county_as_given"]), _e(r["province_as_given"])) if x)
+    date = _e(r["status_date"])
     out = [f'<h3>{_e(r["name"])} <span lang="ko">{_e(r["name_ko"])}</span></h3>',
            f'<p class="atlas-sub">{html.escape(sub)}</p>',
-           _rows([
-               ("Also known as", _e(r["alt_names"])),
-               ("Location", _admin(r)),
-               ("As the sources give it", given),
-               ("Coordinates", html.escape(coords)),
-               ("Precision", f'{_e(r["precision"])}: {_e(r["location_precision"])}'),
-               ("Coordinate source", _e(r["source"])),
-               ("Status", f'{_e(r["status"])} <span class="atlas-tag">{_e(r["status_class"])}</span>'),
-               ("Status date", _e(r["status_date"]) or "not given"),
-               ("Evidence", _evidence_text(r)),
-               ("Agency", _e(r["agency"])),
-               ("Area", _e(r["area_km2"])),
-               ("Prisoners (estimates)", _e(r["prisoners_estimate"])),
-           ])]
+           f'<p class="atlas-status"><span class="atlas-tag">{_e(r["status_class"])}</span> '
+           f'{_e(r["status"])}<span class="atlas-src">Status as of: {date or "no date given"}</span></p>',
+           _rows([("Evidence", _evidence_text(r))])]
     if findings:
         items = []
         for f in sorted(findings, key=_finding_order):
@@ -537,8 +562,8 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
             items.append(
                 f'<li class="atlas-finding" data-y="{year or ""}">'
                 f'<span class="atlas-when">{_e(f.get("observed_text")) or "undated"}</span> '
-                f'<span class="atlas-tag">{_e(f.get("finding_type"))}</span> '
-                f'<span class="atlas-tag atlas-basis">{basis}{", " + hand if hand else ""}</span> '
+                f'<span class="atlas-tag">{html.escape(finding_type_label(display_text(f.get("finding_type"))))}'
+                f'</span> <span class="atlas-tag atlas-basis">{basis}{", " + hand if hand else ""}</span> '
                 f'{_e(f.get("description"))}'
                 f'<span class="atlas-src">Source: {_e(f.get("source_report"))}'
                 f'{", p. " + page if page else ""}</span></li>')
@@ -546,14 +571,28 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
                    '<ol class="atlas-findings">' + "".join(items) + "</ol>")
     else:
         out.append('<p class="atlas-sub">No dated findings recorded.</p>')
+    out.append("<h4>Where</h4>" + _rows([
+        ("Coordinates", html.escape(coords)),
+        ("Precision", f'{_e(r["precision"])}: {_e(r["location_precision"])}'),
+        ("Location", _admin(r)),
+        ("Area", html.escape(area_text(r["area_km2"]))),
+    ]))
+    out.append(_rows([
+        ("Also known as", _e(r["alt_names"])),
+        ("Agency", _e(r["agency"])),
+        ("Prisoners (estimates)", _e(r["prisoners_estimate"])),
+    ]))
+    prov = [_rows([("Coordinate source", _e(r["source"])), ("As the sources give it", given),
+                   ("Licence", _e(r["licence"]))])]
     if len(candidates):
         rows = "".join(
             f'<li>{_e(c["source"])}: {c.geometry.y:.6f}, {c.geometry.x:.6f}'
             f' ({_e(c["distance_km_from_atlas_point"])} km from this point'
             f'{", the point used here" if bool(c["is_atlas_point"]) else ""})</li>'
             for _, c in candidates.iterrows() if c.geometry is not None and not c.geometry.is_empty)
-        out.append(f"<h4>Published coordinates ({len(candidates)})</h4><ul>{rows}</ul>")
-    out.append(f'<p class="atlas-src">Licence: {_e(r["licence"])}</p>')
+        prov.append(f"<h4>Published coordinates ({len(candidates)})</h4><ul>{rows}</ul>")
+    out.append('<details class="atlas-prov"><summary>Provenance: sources, published coordinates, '
+               f'licence</summary>{"".join(prov)}</details>')
     return "".join(out)
 
 
@@ -600,7 +639,7 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
             "tn": head, "id": site,
             "ys": "".join(x[0] for x in yearly.get(site, [])),
             "yt": [syms(_camp_symbol(r["kind"], x, precision)) for x in STATUSES],
-            "p": popup})
+            "p": popup, "lbl": camp_label(r)})
         search.append(_entry("camps", i, r["name"], keys, KIND_LABELS.get(display_text(r["kind"]), "")))
         i += 1
     grey = "#d9d9d9"
@@ -768,8 +807,24 @@ def chip_spec(path: Path) -> dict:
 # --- user layers ------------------------------------------------------------------
 
 
-def user_spec(name: str, gdf, colour: str) -> dict:
-    """A user layer: points packed for the one-canvas renderer (:mod:`atlas._packing`), other shapes as GeoJSON."""
+def outside_rows(gdf: gpd.GeoDataFrame, outline=None, tolerance_km: float = 5.0) -> np.ndarray:
+    """Which features lie more than ``tolerance_km`` outside the DPRK (boolean, per row).
+
+    From the layer's ``outside_dprk_km`` (written by ``atlas import``) when it has
+    one, else measured to ``outline`` (a geometry in EPSG:5179); all False without either.
+    """
+    if "outside_dprk_km" in gdf.columns:
+        return (pd.to_numeric(gdf["outside_dprk_km"], errors="coerce").fillna(0) > tolerance_km).to_numpy()
+    if outline is None or not len(gdf):
+        return np.zeros(len(gdf), bool)
+    return (gdf.geometry.to_crs("EPSG:5179").distance(outline).to_numpy() / 1000.0) > tolerance_km
+
+
+def user_spec(name: str, gdf, colour: str, outline=None) -> dict:
+    """A user layer: points packed for the one-canvas renderer (:mod:`atlas._packing`), other shapes as GeoJSON.
+
+    Points more than 5 km outside the DPRK (``out``: their rows) are drawn hollow and dashed.
+    """
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(f"extra layer {name!r} is not a GeoDataFrame")
     if gdf.crs is None:
@@ -793,6 +848,12 @@ def user_spec(name: str, gdf, colour: str) -> dict:
                 "note": "Your layer: point at a feature for its name, click it for all its attributes."}}
     if len(points):
         spec["xy"] = _packing.pack_points(lon, lat)
+    out_rows = np.flatnonzero(outside_rows(gdf, outline)[order]).tolist()  # rows in the drawing order
+    if out_rows:
+        spec["out"] = out_rows
+        spec["legend"]["items"].append({
+            "sym": _symbol("circle", "#ffffff", colour, size=10, dash=True, opacity=0.6),
+            "label": f"hollow, dashed: {len(out_rows)} point(s) more than 5 km outside the DPRK (kept as given)"})
     return spec
 
 

@@ -37,12 +37,12 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 from pyproj import CRS
 
 from . import io, schema
@@ -61,6 +61,7 @@ from .qml import (
     tier_style,
     vector_style,
 )
+from .raster import creation_time
 
 __all__ = ["GROUPS", "PROJECT_CRS", "RELATIONS", "TITLES", "export_qgis"]
 
@@ -85,18 +86,21 @@ TITLES = {
     "report_discrepancies": "Report discrepancies",
     "report_passages": "What the report says (quotes)",
     "sources": "Sources",
+    "dprk_outline": "DPRK outline (Natural Earth)",
+    "basemap_countries": "Countries (Natural Earth, basemap)",
+    "geonames_places": "Towns (GeoNames)",
 }
 #: The project's groups, top of the drawing order first; each lists table names.
 GROUPS = (
     ("Penal system", ("camps", "coordinate_candidates")),
     ("Mining", ("mines", "named_mines", "steel_plants", "mineral_deposits")),
-    ("Reference", ("counties", "provinces")),
+    ("Reference", ("geonames_places", "counties", "provinces", "dprk_outline", "basemap_countries")),
     ("Tables", ("camp_findings", "report_table_1", "report_table_2", "report_table_3",
                 "report_table_4", "report_table_5", "report_discrepancies", "report_passages",
                 "gem_records", "sanctions_measures", "sources")),
 )
 #: Layers drawn but switched off when the project opens (they cover the others).
-HIDDEN = ("mineral_deposits", "coordinate_candidates")
+HIDDEN = ("mineral_deposits", "coordinate_candidates", "geonames_places", "dprk_outline")
 #: Relations in the project: (id, name, referenced layer, referencing layer, field).
 RELATIONS = (
     ("camps_camp_findings_site_id", "Findings", "camps", "camp_findings", "site_id"),
@@ -125,6 +129,34 @@ def _copy_gpkg(src: Path, dst: Path) -> None:
         io.write_layers(layers, dst, {n: s.description for n, s in schema.SCHEMAS.items()})
 
 
+def _protect_user_layers(src: Path, gpkg: Path, include_private: bool, coarsen_km: float | None,
+                         say: Callable[[str], None]) -> str:
+    """Drop the private user layers from the copy (no trace left), coarsen the others; the note to print."""
+    from .importer import user_layer_records
+    from .protect import coarsen
+    from .provenance import about
+
+    records = user_layer_records(src)
+    left_out = [r["layer"] for r in records if r["private"] and not include_private]
+    kept = [r for r in records if r["layer"] not in left_out]
+    if left_out:
+        say(f"leaving out {len(left_out)} private layer(s)")
+        io.delete_layers(gpkg, left_out)
+    if coarsen_km:
+        coarse = {r["layer"]: coarsen(io.read_layer(r["layer"], gpkg), coarsen_km, gpkg=src) for r in kept}
+        if coarse:
+            say(f"snapping the points of {len(coarse)} user layer(s) to a {coarsen_km:g} km grid")
+            io.delete_layers(gpkg, list(coarse))  # vacuumed: the exact points leave the file
+            for name, df in coarse.items():
+                pyogrio.write_dataframe(df, gpkg, layer=name, driver="GPKG",
+                                        layer_options={"DESCRIPTION": f"user layer, points coarsened to "
+                                                                      f"{coarsen_km:g} km"})
+        for r in kept:
+            r.update(coarse[r["layer"]].attrs["coarsened"])
+    meta = about(src, user_layers=kept, private_left_out=len(left_out), coarsen_km=coarsen_km)
+    return _product_note(meta)
+
+
 def _geometry_columns(path: Path) -> dict[str, str]:
     with sqlite3.connect(path) as con:
         return dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
@@ -133,7 +165,7 @@ def _geometry_columns(path: Path) -> dict[str, str]:
 def _write_layer_styles(path: Path, styles: dict[str, str], descriptions: dict[str, str]) -> None:
     """(Re)create ``layer_styles`` as QGIS does and store one default style per layer."""
     geom_cols = _geometry_columns(path)
-    now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    now = creation_time().strftime("%Y-%m-%dT%H:%M:%S.000Z")  # SOURCE_DATE_EPOCH when set
     with sqlite3.connect(path) as con:
         con.execute("DROP TABLE IF EXISTS layer_styles")
         con.execute("DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
@@ -230,7 +262,25 @@ def _layer_licences(df: pd.DataFrame) -> tuple[list[str], list[str]]:
     return licences[:20], rights[:20]
 
 
-def _project_metadata(parent: ET.Element, sources: pd.DataFrame | None) -> None:
+def _product_note(meta: dict) -> str:
+    """What this export was made from and which of the user's layers it holds (for the abstract)."""
+    users = meta.get("user_layers") or []
+    listing = "\n".join(
+        f"- {u['layer']}: {u['features']} features from {u.get('source_file')} (sha256 "
+        f"{u.get('source_sha256')}), imported {u.get('imported_at')}"
+        + (", PRIVATE (included on request)" if u.get("private") else "")
+        + (f"; points snapped to the centres of a {u['coarsen_km']:g} km grid, columns dropped: "
+           f"{', '.join(u.get('columns_dropped') or []) or 'none'}" if u.get("coarsen_km") else "")
+        for u in users) or "- none"
+    left = meta.get("private_left_out") or 0
+    return (f"Made by gulag-inc-atlas {meta.get('atlas_version')} from {meta.get('gpkg')} "
+            f"(sha256 {meta.get('gpkg_sha256')}), built {meta.get('build_date')}.\n\n"
+            f"Your layers included:\n{listing}"
+            + (f"\n\n{left} private layer(s) left out (atlas export --include-private adds them)."
+               if left else ""))
+
+
+def _project_metadata(parent: ET.Element, sources: pd.DataFrame | None, note: str = "") -> None:
     licences = sorted(set(_split_values(sources["licence"]))) if sources is not None else []
     attributions = _split_values(sources["attribution"]) if sources is not None else []
     abstract = (
@@ -247,6 +297,7 @@ def _project_metadata(parent: ET.Element, sources: pd.DataFrame | None) -> None:
         + "\n\nSources, one per file (path: origin; licence; attribution):\n"
         + "\n".join(f"- {r.path}: {r.origin}; {r.licence}; {r.attribution}"
                     for r in (sources.itertuples() if sources is not None else []))
+        + (f"\n\n{note}" if note else "")
     )
     md = el(parent, "projectMetadata")
     for tag, text in (("identifier", "gulag-inc-atlas"), ("parentidentifier", ""),
@@ -370,7 +421,8 @@ def _extent_5179(layers: dict[str, pd.DataFrame]) -> tuple[float, float, float, 
 
 def _project_xml(entries: list[_Entry], groups: list[tuple[str, list[_Entry]]],
                  relations: list[tuple[str, str, _Entry, _Entry, str]],
-                 extent: tuple[float, float, float, float], sources: pd.DataFrame | None) -> str:
+                 extent: tuple[float, float, float, float], sources: pd.DataFrame | None,
+                 note: str = "") -> str:
     title = "Gulag, Inc. atlas: North Korea's mines and prison camps"
     root = el(None, "qgis", {"version": QGIS_VERSION, "projectname": title})
     el(root, "homePath", {"path": ""})
@@ -427,7 +479,7 @@ def _project_xml(entries: list[_Entry], groups: list[tuple[str, list[_Entry]]],
     pos = el(props, "PositionPrecision")
     el(pos, "Automatic", {"type": "bool"}, text="true")
     el(pos, "DecimalPlaces", {"type": "int"}, text="2")
-    _project_metadata(root, sources)
+    _project_metadata(root, sources, note)
     view = el(root, "ProjectViewSettings", {"UseProjectScales": 0, "rotation": 0})
     el(view, "Scales")
     dve = el(view, "DefaultViewExtent", dict(zip(("xmin", "ymin", "xmax", "ymax"),
@@ -460,6 +512,8 @@ def export_qgis(
     density: Path | None = None,
     chips: Path | None = None,
     progress: Callable[[str], None] | None = None,
+    include_private: bool = False,
+    coarsen_km: float | None = None,
 ) -> Path:
     """Write a styled GeoPackage and a QGIS project that opens it.
 
@@ -484,6 +538,16 @@ def export_qgis(
         Folder of imagery chips (``*.tif``); default ``chips/`` beside ``gpkg``.
     progress : callable, optional
         Called with a short message per step.
+    include_private : bool, default False
+        Also export the user layers imported with ``private=True`` (left out
+        by default, without a trace in the exported file).
+    coarsen_km : float, optional
+        Snap the user layers' points to the centres of an N-km grid
+        (:func:`atlas.protect.coarsen`).
+
+    The project's abstract says which user layers the export holds (file,
+    sha256, import time, coarsening), how many private ones it left out, and
+    the atlas version, build date and sha256 of the GeoPackage it came from.
 
     Returns
     -------
@@ -519,6 +583,7 @@ def export_qgis(
         say(f"copying {src} to a GeoPackage 1.3")
         tmp_gpkg = tmp / "atlas.gpkg"
         _copy_gpkg(src, tmp_gpkg)
+        note = _protect_user_layers(src, tmp_gpkg, include_private, coarsen_km, say)
         layers = io.read_layers(tmp_gpkg)
         layers.pop("layer_styles", None)
         descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
@@ -588,10 +653,13 @@ def export_qgis(
         all_entries = [e for _, members in groups for e in members]
         say("writing the project atlas.qgz (EPSG:5179)")
         qgs = _project_xml(all_entries, groups, relations, _extent_5179(layers),
-                           layers.get("sources"))
+                           layers.get("sources"), note)
         tmp_qgz = tmp / "atlas.qgz"
         with zipfile.ZipFile(tmp_qgz, "w", zipfile.ZIP_DEFLATED) as z:
-            z.writestr("atlas.qgs", qgs)
+            stamp = creation_time()  # a fixed entry date: the same project gives the same bytes
+            info = zipfile.ZipInfo("atlas.qgs", date_time=stamp.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, qgs)
 
         say(f"replacing the export in {out_dir}")
         for f in raster_files:

@@ -57,7 +57,8 @@ __all__ = [
 QGIS_VERSION = "3.22.16-Białowieża"
 #: Layers with a style of their own (every other layer gets a plain one).
 STYLED_LAYERS = ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
-                 "coordinate_candidates", "steel_plants")
+                 "coordinate_candidates", "steel_plants", "basemap_countries", "dprk_outline",
+                 "geonames_places")
 DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
 
 # --- palette: atlas.style, shared with the HTML map ----------------------------------------
@@ -395,6 +396,13 @@ def _renderer_for(name: str, df: pd.DataFrame, geometry: str, parent: ET.Element
             (lo, hi, f"{label} mines reported", [("SimpleFill", _fill(
                 c, alpha=0.55, outline="#5b4636", width=0.4))])
             for (lo, hi, label), c in zip(ranges, PROVINCE_RAMP)])
+    elif name == "basemap_countries":
+        _single(parent, "fill", [("SimpleFill", _fill("#f2efe9", outline="#b0b0b0", width=0.2))])
+    elif name == "dprk_outline":
+        _single(parent, "fill", [("SimpleFill", _fill("none", style="no", outline="#4d4d4d",
+                                                      width=0.5))])
+    elif name == "geonames_places":
+        _single(parent, "marker", [("SimpleMarker", _marker("circle", "#9e9e9e", 1.4, width=0.1))])
     elif name == "counties":
         _single(parent, "fill", [("SimpleFill", _fill("none", style="no", outline="#8c8c8c",
                                                       width=0.15))])

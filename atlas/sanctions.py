@@ -26,7 +26,7 @@ import pandas as pd
 from . import sources
 from .errors import InputError, NotFoundError
 
-__all__ = ["SOURCE", "count_sanctioned", "measures_on", "measures_table", "mine_commodities",
+__all__ = ["SOURCE", "commodity_names", "count_sanctioned", "day_or_latest", "measures_on", "measures_table", "mine_commodities",
            "sanctions_columns", "sanctions_status", "status_on"]
 
 SOURCE = "sanctions/unscr_dprk_commodity_measures.csv"
@@ -67,7 +67,7 @@ def measures_table(root: Path | None = None) -> pd.DataFrame:
     return df
 
 
-def mine_commodities(commodity: str) -> list[str]:
+def mine_commodities(commodity: str, table: pd.DataFrame | None = None) -> list[str]:
     """The commodity names of the measures table that a mine's commodity text covers.
 
     Examples
@@ -81,7 +81,7 @@ def mine_commodities(commodity: str) -> list[str]:
         if not p:
             continue
         name = "coal" if _COAL.search(p) else "iron ore" if "iron" in p else p
-        if name in _known() and name not in out:
+        if name in (_known() if table is None else commodity_names(table)) and name not in out:
             out.append(name)
     return out
 
@@ -89,11 +89,15 @@ def mine_commodities(commodity: str) -> list[str]:
 _KNOWN: set[str] | None = None
 
 
+def commodity_names(table: pd.DataFrame) -> set[str]:
+    """The commodities a measures table names (its ``atlas_commodities``)."""
+    return {c.strip() for cs in table["atlas_commodities"] for c in cs.split(";") if c.strip()}
+
+
 def _known() -> set[str]:
     global _KNOWN
     if _KNOWN is None:
-        t = measures_table()
-        _KNOWN = {c.strip() for cs in t["atlas_commodities"] for c in cs.split(";") if c.strip()}
+        _KNOWN = commodity_names(measures_table())
     return _KNOWN
 
 
@@ -150,7 +154,7 @@ def status_on(commodity: str, date, table: pd.DataFrame | None = None) -> dict:
             "measure": r["measure"], "adopted": r["adopted"], "note": r["note"]}
 
 
-def _day_or_latest(date, table: pd.DataFrame) -> str:
+def day_or_latest(date, table: pd.DataFrame) -> str:
     """``date`` as ISO text; None means after the table's last resolution."""
     return table["adopted"].max() if date is None else _date(date).isoformat()
 
@@ -180,11 +184,11 @@ def measures_on(commodities: pd.Series, date=None, table: pd.DataFrame | None = 
     ['coal: cap (S/RES/2321 (2016), 2016-11-30)', "no measure in the atlas's table"]
     """
     table = measures_table() if table is None else table
-    day = _day_or_latest(date, table)
+    day = day_or_latest(date, table)
     out = []
     for text in commodities:
         parts = []
-        for c in mine_commodities(text):
+        for c in mine_commodities(text, table):
             st = status_on(c, day, table)
             parts.append(f"{c}: {st['measure']}" + (f" ({st['resolution']}, {st['adopted']})"
                                                      if st["resolution"] else ""))
@@ -208,11 +212,11 @@ def count_sanctioned(commodities: pd.Series, date=None, table: pd.DataFrame | No
     (2, 'coal 1; zinc 1')
     """
     table = measures_table() if table is None else table
-    day = _day_or_latest(date, table)
+    day = day_or_latest(date, table)
     counts: dict[str, int] = {}
     mines = 0
     for text in commodities:
-        hit = [c for c in mine_commodities(text) if status_on(c, day, table)["measure"] != "none"]
+        hit = [c for c in mine_commodities(text, table) if status_on(c, day, table)["measure"] != "none"]
         mines += bool(hit)
         for c in hit:
             counts[c] = counts.get(c, 0) + 1
@@ -239,7 +243,7 @@ def sanctions_columns(commodities: pd.Series, table: pd.DataFrame) -> pd.DataFra
     last = table["adopted"].max()
     out = []
     for text in commodities:
-        names = mine_commodities(text)
+        names = mine_commodities(text, table)
         now, history, first = [], [], []
         for c in names:
             s = status_on(c, last, table)
@@ -309,9 +313,9 @@ def sanctions_status(mine, date=None, gpkg: Path | str | None = None) -> pd.Data
     layer = io.read_layer(site.layer, gpkg)
     id_col = "mine_id" if site.layer == "mines" else "named_id"
     row = layer[layer[id_col] == site.id].iloc[0]
-    table = measures_table()
+    table = io.read_layer("sanctions_measures", gpkg)  # the GeoPackage's copy: one input
     day = _date(date)
-    names = mine_commodities(row["commodity"])
+    names = mine_commodities(row["commodity"], table)
     rows = [status_on(c, day, table) for c in names] or [
         {"commodity": row["commodity"], "date": day.isoformat(), "resolution": "",
          "measure": NO_MEASURE, "adopted": "", "note": "uranium and other commodities the table "

@@ -251,6 +251,19 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
                 _f("discrepancy_id! subject! reading_a! reading_a_where! reading_b! "
                    "reading_b_where! geography_or_check atlas_treatment!"),
                 description="Where the report contradicts itself or geography"),
+    LayerSchema("dprk_outline", "MultiPolygon", "country_code", r"^PRK$",
+                _f("country_code! name_en! name_ko source! licence! attribution!"),
+                inside_dprk=False,
+                description="The DPRK outline (Natural Earth admin-0): the density mask and import checks"),
+    LayerSchema("basemap_countries", "MultiPolygon", "country_code", r"^[A-Z]{3}$",
+                _f("country_code! name_en! name_ko source! licence! attribution!"),
+                inside_dprk=False,
+                description="Countries around the DPRK (Natural Earth admin-0): the map's offline basemap"),
+    LayerSchema("geonames_places", "Point", "geonameid", r"^\d+$",
+                _f("geonameid! name! alternatenames osm_unit_ko osm_unit_en lat:float! lon:float! "
+                   "source! licence! attribution!"),
+                inside_dprk=False,
+                description="GeoNames towns (cities500): their alternate names find a county by its town"),
     LayerSchema("report_passages", None, "passage_id", r"^P\d{2}$",
                 _f("passage_id! site_ids! about! quote! lines! section! page report_ref!"),
                 description="What the report says about each camp and mine, quoted with its lines"),
@@ -520,7 +533,8 @@ def check_layers(layers: dict[str, pd.DataFrame], outline=None, required=True) -
     layers : dict of str to (Geo)DataFrame
     outline : shapely geometry, optional
         The DPRK outline in EPSG:5179 for the inside-the-country test;
-        defaults to the Natural Earth outline from the geodata.
+        defaults to the layers' own ``dprk_outline`` (without it, and
+        without ``outline``, the test is skipped: the layer is reported missing).
     required : bool, default True
         Report a missing atlas layer as a problem.
 
@@ -528,10 +542,8 @@ def check_layers(layers: dict[str, pd.DataFrame], outline=None, required=True) -
     -------
     list of Problem
     """
-    if outline is None and any(schema_for(n) and schema_for(n).inside_dprk for n in layers):
-        from .sources import dprk_outline
-
-        outline = dprk_outline("EPSG:5179")
+    if outline is None and isinstance(layers.get("dprk_outline"), gpd.GeoDataFrame):
+        outline = layers["dprk_outline"].to_crs("EPSG:5179").union_all()
     problems: list[Problem] = []
     for name, schema in SCHEMAS.items():
         if name not in layers:

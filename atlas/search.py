@@ -34,7 +34,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from . import io, names, sources
+from . import io, names
 from .admin import gpkg_key
 from .errors import AmbiguousError, InputError, NotFoundError
 from .sites import Site, cached_layer, site_from_row, uniform_frame
@@ -507,10 +507,8 @@ def _name_index(gpkg: Path | str | None) -> _NameIndex:
         keyed = {} if isinstance(path, str) else _keyed_layers(Path(path or io.default_gpkg()), user)
         layers = {n: cached_layer(n, gpkg) for n in (*FIND_LAYERS, *user)
                   if n in available and n not in keyed}
-        try:
-            geonames = sources.read_csv("boundaries/geonames_kp_cities500.csv")
-        except Exception:  # the GeoNames names are a bonus; the atlas layers suffice
-            geonames = None
+        # the GeoNames towns' names are a bonus; the atlas layers suffice without them
+        geonames = cached_layer("geonames_places", gpkg) if "geonames_places" in available else None
         _NAME_CACHE.clear()
         index = _NameIndex(layers, geonames)
         index.keyed = keyed
@@ -605,6 +603,8 @@ def find(
     if not _norm(query or ""):
         raise InputError("the query is empty: give a name, an id (KLS-14) or a camp number")
     path = Path(gpkg or io.default_gpkg())
+    if layers:  # a layer imported with --as NAME is user_NAME
+        layers = [io.layer_name(n, io.source(gpkg)) for n in ([layers] if isinstance(layers, str) else layers)]
     index = _name_index(gpkg)
     rows = index.search(query, layers) + _keyed_search(index, path, query, layers)
     if not rows and fuzzy:

@@ -75,6 +75,23 @@ def _first_numbers(text: str) -> list[float]:
     return out
 
 
+def site_area_km2(site: Site, gpkg: Path | str | None = None) -> float | None:
+    """The largest area (km²) the sources give for a camp, or None (other layers, no area published).
+
+    Examples
+    --------
+    >>> import atlas
+    >>> site_area_km2(atlas.resolve("KLS-15"))
+    378.0
+    """
+    if site.layer != "camps":
+        return None
+    camps = cached_layer("camps", gpkg)
+    row = camps[camps["site_id"].astype(str) == site.id]
+    areas = _first_numbers(row["area_km2"].iloc[0]) if len(row) else []
+    return max(areas) if areas else None
+
+
 def _area_range(values: list[float]) -> str:
     if not values:
         return ""

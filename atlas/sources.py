@@ -9,7 +9,6 @@ its hash matched, so a build can never run on a silently altered source.
 from __future__ import annotations
 
 import csv
-import functools
 import hashlib
 import os
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ import pandas as pd
 
 from .errors import SourceError
 
-__all__ = ["Source", "dprk_outline", "geodata_dir", "manifest", "read_csv", "read_geojson", "verify"]
+__all__ = ["Source", "geodata_dir", "manifest", "read_csv", "read_geojson", "verify"]
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 #: Where an installed wheel carries the curated data (``geodata/`` of the repository).
@@ -175,32 +174,3 @@ def read_geojson(rel: str, root: Path | None = None) -> gpd.GeoDataFrame:
     geopandas.GeoDataFrame
     """
     return gpd.read_file(_registered(rel, root))
-
-
-@functools.lru_cache(maxsize=4)
-def _outline(root: str, crs: str):
-    return read_geojson("boundaries/ne10m_admin0_prk.geojson", Path(root)).to_crs(crs).union_all()
-
-
-def dprk_outline(crs: str = "EPSG:5179", root: Path | None = None):
-    """The DPRK outline (Natural Earth 10m admin-0), read once per process and CRS.
-
-    Parameters
-    ----------
-    crs : str, default "EPSG:5179"
-        CRS of the returned geometry (EPSG:5179 gives distances in metres).
-    root : pathlib.Path, optional
-        The geodata folder; defaults to :func:`geodata_dir`.
-
-    Returns
-    -------
-    shapely geometry
-        A (Multi)Polygon.
-
-    Examples
-    --------
-    >>> import atlas.sources
-    >>> round(atlas.sources.dprk_outline().area / 1e6, -3)
-    122000.0
-    """
-    return _outline(str(Path(root or geodata_dir()).resolve()), crs)

@@ -9,6 +9,7 @@ by county; :func:`summary` is either, as ``atlas summary --by``.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,10 +41,46 @@ def _joined(layer: str, gpkg, cols: list[str]) -> gpd.GeoDataFrame:
     return assign_admin(df[[*cols, "geometry"]], gpkg)
 
 
+def _province_of_text(texts: pd.Series, provinces: pd.DataFrame) -> pd.Series:
+    """The report province a province text names ('South Pyongan' -> 'South Pyongan Province'), or None."""
+    def norm(t) -> str:
+        return re.sub(r"[^a-z]", "", str(t or "").lower())
+
+    bases = [(norm(re.sub(r" (Province|City)$", "", n)), n) for n in provinces["name_en"]]
+    bases.sort(key=lambda b: -len(b[0]))  # 'south pyongan' before 'pyongan'
+
+    def one(t):
+        t = norm(t)
+        return next((name for base, name in bases if t and t.startswith(base)), None)
+
+    return texts.map(one)
+
+
+def _with_given_province(df: gpd.GeoDataFrame, layer: str, id_col: str, gpkg) -> gpd.GeoDataFrame:
+    """Features without a coordinate count in the province their sources give, flagged (``_given``)."""
+    raw = cached_layer(layer, gpkg)
+    cols = [c for c in ("province_inferred", "province_as_given") if c in raw.columns]
+    df = df.copy()
+    df["_given"] = False
+    if not cols:
+        return df
+    missing = (df.geometry.isna() | df.geometry.is_empty).to_numpy()
+    if missing.any():
+        texts = raw.set_index(id_col)[cols].reindex(df.loc[missing, id_col]).fillna("").astype(str)
+        given = texts.apply(lambda r: next((v for v in r if v.strip()), ""), axis=1)
+        named = _province_of_text(given, cached_layer("provinces", gpkg)).to_numpy()
+        df.loc[missing, "province"] = named
+        df.loc[missing, "_given"] = pd.notna(named)
+    return df
+
+
 def _features(gpkg) -> dict[str, gpd.GeoDataFrame]:
-    mines = _joined("mines", gpkg, ["mine_id", "commodity_class", "commodity"])
-    camps = _joined("camps", gpkg, ["site_id", "kind"])
-    named = _joined("named_mines", gpkg, ["named_id", "commodity_class"])
+    mines = _with_given_province(_joined("mines", gpkg, ["mine_id", "commodity_class", "commodity"]), "mines",
+                                 "mine_id", gpkg)
+    camps = _with_given_province(_joined("camps", gpkg, ["site_id", "kind", "status_class"]), "camps",
+                                 "site_id", gpkg)
+    named = _with_given_province(_joined("named_mines", gpkg, ["named_id", "commodity_class"]), "named_mines",
+                                 "named_id", gpkg)
     feats = {"mines": mines, "camps": camps, "named_mines": named}
     for name, gtype in io.list_layers(gpkg):
         if name.startswith("user_") and gtype is not None:  # a user's imported layer: one count column
@@ -56,8 +93,12 @@ def _user_columns(feats: dict) -> list[str]:
 
 
 _UNKNOWN = "Unidentified or unknown"
+_NO_PROVINCE = "Atlas: no province known"
+#: Camp status columns (``status_class``): camps are counted by status, not all together.
+_STATUS_COLUMNS = {"active": "camps_active", "contested": "camps_contested", "closed": "camps_closed",
+                   "unknown": "camps_status_unknown"}
 _SUMMARY_COUNTS = ["geolocated_mines", "geolocated_by_type", "kwan_li_so", "kyo_hwa_so",
-                   "other_camp_sites", "named_mines"]
+                   "other_camp_sites", *_STATUS_COLUMNS.values(), "named_mines", "counted_without_coordinate"]
 
 
 _SANCTIONS_COUNTS = ["sanctioned_mines", "sanctioned_by_commodity"]
@@ -81,16 +122,28 @@ def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value, sanctions=None)
 
     m, c, n = sel(feats["mines"]), sel(feats["camps"]), sel(feats["named_mines"])
     users = {k: len(sel(feats[k])) for k in _user_columns(feats)}
+    flagged = [f"{i} ({layer})" for layer, df, col in (("camps", c, "site_id"), ("named_mines", n, "named_id"),
+                                                       ("mines", m, "mine_id"))
+               if key == "province" and "_given" in df for i in df.loc[df["_given"].astype(bool), col]]
     return {
-        **_sanctioned(m if value is not None else m[m.geometry.isna() | m.geometry.is_empty], sanctions),
-        "geolocated_mines": len(m) if value is not None else int((~m.geometry.isna() & ~m.geometry.is_empty).sum()),
+        **_sanctioned(m, sanctions),
+        "geolocated_mines": int((~m.geometry.isna() & ~m.geometry.is_empty).sum()),
         "geolocated_by_type": _by_type(m["commodity_class"]),
         "kwan_li_so": int((c["kind"] == "kwan-li-so").sum()),
         "kyo_hwa_so": int((c["kind"] == "kyo-hwa-so").sum()),
         "other_camp_sites": int((c["kind"] == "other").sum()),
+        **{col: int((c["status_class"] == st).sum()) for st, col in _STATUS_COLUMNS.items()},
         "named_mines": len(n),
+        "counted_without_coordinate": "; ".join(flagged),
         **users,
     }
+
+
+def _empty_counts(feats, sx=None) -> dict:
+    """The atlas's columns on the report's own 'Unidentified or unknown' row: nothing of the atlas."""
+    text = ("geolocated_by_type", "counted_without_coordinate", "sanctioned_by_commodity")
+    return {c: ("" if c in text else 0)
+            for c in [*_SUMMARY_COUNTS, *(_SANCTIONS_COUNTS if sx else []), *_user_columns(feats)]}
 
 
 def _proposed_note(gpkg) -> str:
@@ -115,20 +168,24 @@ def _summary_attrs(gpkg, sx=None) -> dict:
         "report": str(prov["report_ref"].iloc[0]),
         "method": ("features counted by a spatial join in EPSG:5179 against the "
                    "GeoPackage's boundaries (atlas.assign_admin; points up to 5 km outside every "
-                   "polygon go to the nearest); the 'Unidentified or unknown' row counts features "
-                   "without a public coordinate or outside every unit" + _proposed_note(gpkg)),
+                   "polygon go to the nearest); a feature without a public coordinate counts in the "
+                   "province its sources give, listed in counted_without_coordinate; by province, "
+                   "'Unidentified or unknown' is the report's own row (Table 2) and holds none of the "
+                   f"atlas's features, which go to '{_NO_PROVINCE}' when no province is known; camps "
+                   "are counted by kind and by status (status_class: active, contested, closed, unknown)"
+                   + _proposed_note(gpkg)),
         "gpkg": io.source_name(gpkg),
     }
 
 
-def _sanctions_arg(sanctions) -> dict | None:
+def _sanctions_arg(sanctions, gpkg) -> dict | None:
     """None (no sanctions columns), or the measures table and the day: True means after the last resolution."""
     if sanctions is None or sanctions is False:
         return None
     from . import sanctions as sx
 
-    table = sx.measures_table()
-    day = None if sanctions is True else sx._day_or_latest(sanctions, table)
+    table = io.read_layer("sanctions_measures", io.source(gpkg))  # the GeoPackage's copy
+    day = None if sanctions is True else sx.day_or_latest(sanctions, table)
     return {"table": table, "date": day, "as_of": day or f"after {table['adopted'].max()} (latest resolution)"}
 
 
@@ -175,7 +232,7 @@ def province_summary(gpkg: Path | str | None = None, sanctions=None) -> pd.DataF
     prov = cached_layer("provinces", gpkg).sort_values("table2_order")
     t2 = cached_layer("report_table_2", gpkg)
     feats = _features(gpkg)
-    sx = _sanctions_arg(sanctions)
+    sx = _sanctions_arg(sanctions, gpkg)
     rows = []
     for _, p in prov.iterrows():
         rows.append({"province": p["name_en"], "reported_mines": int(p["reported_mines"]),
@@ -183,8 +240,10 @@ def province_summary(gpkg: Path | str | None = None, sanctions=None) -> pd.DataF
                      **_counts(feats, "province", p["name_en"], sx)})
     unk = t2[t2["row_kind"] == "unidentified"].iloc[0]
     rows.append({"province": _UNKNOWN, "reported_mines": int(unk["mines"]),
-                 "reported_share_pct": float(unk["share_pct_printed"]),
-                 **_counts(feats, "province", None, sx)})
+                 "reported_share_pct": float(unk["share_pct_printed"]), **_empty_counts(feats, sx)})
+    nowhere = _counts(feats, "province", None, sx)
+    if any(v for k, v in nowhere.items() if k not in ("geolocated_by_type", "sanctioned_by_commodity")):
+        rows.append({"province": _NO_PROVINCE, "reported_mines": None, "reported_share_pct": None, **nowhere})
     total = t2[t2["row_kind"] == "total"].iloc[0]
     rows.append(_total(rows, "province", {"reported_mines": int(total["mines"]),
                                           "reported_share_pct": float(total["share_pct_printed"])},
@@ -192,6 +251,7 @@ def province_summary(gpkg: Path | str | None = None, sanctions=None) -> pd.DataF
     out = pd.DataFrame(rows, columns=["province", "reported_mines", "reported_share_pct",
                                       *_SUMMARY_COUNTS, *(_SANCTIONS_COUNTS if sx else []),
                                       *_user_columns(feats)])
+    out["reported_mines"] = out["reported_mines"].astype("Int64")  # blank on the atlas's own row
     out.attrs.update(_summary_attrs(gpkg, sx))
     return out
 
@@ -202,6 +262,8 @@ def _total(rows: list[dict], label_col: str, fixed: dict, feats, sx=None) -> dic
     for c in [*_SUMMARY_COUNTS, *_user_columns(feats)]:
         if c == "geolocated_by_type":
             tot[c] = _by_type(m.loc[~(m.geometry.isna() | m.geometry.is_empty), "commodity_class"])
+        elif c == "counted_without_coordinate":
+            tot[c] = "; ".join(r[c] for r in rows if r.get(c))
         else:
             tot[c] = int(sum(r[c] for r in rows))
     if sx:
@@ -247,7 +309,7 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
     order = {n: i for i, n in enumerate(cached_layer("provinces", gpkg).sort_values("table2_order")["name_en"])}
     cnty = cnty.assign(_o=cnty["province"].map(order)).sort_values(["_o", "name_en"])
     feats = _features(gpkg)
-    sx = _sanctions_arg(sanctions)
+    sx = _sanctions_arg(sanctions, gpkg)
     rows = []
     for _, c in cnty.iterrows():
         counts = _counts(feats, "county_id", c["county_id"], sx)

@@ -43,10 +43,12 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import pandas as pd
+import shapely
 from branca.element import Element
 
-from . import _assets, io, sources
+from . import _assets, io
 from .errors import InputError
+from .importer import user_layer_records
 from .map_layers import (
     USER_COLOURS,
     camps_spec,
@@ -65,6 +67,8 @@ from .map_layers import (
     steel_plants_spec,
     user_spec,
 )
+from .protect import coarsen, shared_layers
+from .provenance import about
 
 __all__ = ["LAYER_TITLES", "RING_KM", "build_map", "write_map"]
 
@@ -196,6 +200,8 @@ def build_map(
     chips: str | Path | bool | None = None,
     rings_km: tuple[float, ...] = RING_KM,
     include_user_layers: bool = True,
+    include_private: bool = False,
+    coarsen_km: float | None = None,
 ) -> folium.Map:
     """The atlas's interactive map: every layer, a legend, search, measure, fullscreen.
 
@@ -221,7 +227,13 @@ def build_map(
         Radii of the geodesic distance rings around camps.
     include_user_layers : bool, default True
         Also show the ``user_*`` layers imported into the GeoPackage
-        (``atlas import``).
+        (``atlas import``), except the private ones.
+    include_private : bool, default False
+        Also show the user layers imported with ``private=True``: only for a
+        page that stays on your machine.
+    coarsen_km : float, optional
+        Snap the user layers' points to an N-km grid first
+        (:func:`atlas.protect.coarsen`); the about box says so.
 
     Returns
     -------
@@ -248,8 +260,9 @@ def build_map(
         "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps", "camp_findings",
         "coordinate_candidates", "sources")}
     names = {n for n, _ in io.list_layers(gpkg)}
-    if "steel_plants" in names:  # a GeoPackage built before the layer existed has none
-        layers["steel_plants"] = io.read_layer("steel_plants", gpkg)
+    for name in ("steel_plants", "sanctions_measures"):  # a GeoPackage built before them has none
+        if name in names:
+            layers[name] = io.read_layer(name, gpkg)
     search: list[dict] = []
     spec_layers: dict[str, dict] = {
         "provinces": provinces_spec(layers["provinces"], layers["mines"], search),
@@ -257,7 +270,7 @@ def build_map(
         "mineral_deposits": deposits_spec(layers["mineral_deposits"], search),
         "coordinate_candidates": candidates_spec(layers["coordinate_candidates"], layers["camps"]),
         "camp_rings": rings_spec(layers["camps"], tuple(rings_km)),
-        "mines": mines_spec(layers["mines"], search),
+        "mines": mines_spec(layers["mines"], search, layers.get("sanctions_measures")),
         "named_mines": named_mines_spec(layers["named_mines"], search),
         **({"steel_plants": steel_plants_spec(layers["steel_plants"], search)} if "steel_plants" in layers else {}),
         "camps": camps_spec(layers["camps"], layers["camp_findings"], layers["coordinate_candidates"], search),
@@ -271,15 +284,17 @@ def build_map(
                                  "(file name in the tooltip)."}}
     titles = {k: LAYER_TITLES[k] for k in spec_layers}
     extras: dict[str, gpd.GeoDataFrame] = {}
-    if include_user_layers:
-        prefix = "user_"
-        for name, geom_type in io.list_layers(gpkg):
-            if name.startswith(prefix) and geom_type is not None:
-                extras[f"Your layer: {name[len(prefix):]}"] = io.read_layer(name, gpkg)
-    extras.update(dict(extra_layers or {}))
+    records: list[dict] = []
+    if include_user_layers:  # private layers only when asked: the page is made to be shared
+        shared, records = shared_layers(gpkg, include_private=include_private, coarsen_km=coarsen_km)
+        for name, gdf in shared.items():
+            extras[f"Your layer: {name[len('user_'):]}"] = gdf
+    for title, gdf in dict(extra_layers or {}).items():
+        extras[title] = coarsen(gdf, coarsen_km, gpkg=gpkg) if coarsen_km else gdf
+    outline = shapely.union_all(layers["provinces"].to_crs("EPSG:5179").geometry.to_numpy())
     for k, (title, gdf) in enumerate(extras.items()):
         lid = f"user:{k}"
-        spec_layers[lid] = user_spec(str(title), gdf, USER_COLOURS[k % len(USER_COLOURS)])
+        spec_layers[lid] = user_spec(str(title), gdf, USER_COLOURS[k % len(USER_COLOURS)], outline)
         titles[lid] = str(title)
     # counts in the titles: the reader sees at once what is drawn and what is not
     camps, named = layers["camps"], layers["named_mines"]
@@ -305,7 +320,7 @@ def build_map(
                       "show": lid in SHOWN or lid.startswith("user:")})
         out_layers.append(layer)
 
-    context = sources.read_geojson("boundaries/ne10m_admin0_context_clip.geojson")
+    context = io.read_layer("basemap_countries", gpkg)
     attribution, listing = _attribution(layers["sources"])
     bases = [{"label": html.escape(VECTOR_BASE), "kind": "vector"}]
     if online:
@@ -322,13 +337,20 @@ def build_map(
         "bounds": [[round(s, 4), round(w, 4)], [round(n, 4), round(e, 4)]],
         "bases": bases,
         "context": [{"g": geojson_geometry(g), "prk": a3 == "PRK"}
-                    for g, a3 in zip(context.geometry, context["ADM0_A3"])],
+                    for g, a3 in zip(context.geometry, context["country_code"])],
         "layers": out_layers,
         "search": search,
         "attribution": attribution,
         "sources": listing,
         "credit": "Gulag, Inc. atlas (MIT code; data licences in Sources & licences)",
+        "about": about(gpkg, user_layers=[{k: v for k, v in r.items() if k != "columns_dropped"}
+                                          for r in records],
+                       extra_layers=[str(t) for t in (extra_layers or {})],
+                       private_left_out=len(user_layer_records(gpkg)) - len(records)
+                       if include_user_layers else 0,
+                       coarsen_km=coarsen_km),
     }
+    spec["about"].pop("sources")  # listed in full by the Sources & licences box
     m = _AtlasMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=7, tiles=None, control_scale=False,
                   font_size="13px")
     m.options["maxZoom"] = 18

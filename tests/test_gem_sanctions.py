@@ -157,13 +157,18 @@ def test_mines_layer_states_each_measure_and_since_when(layers):
 
 
 def test_rebuild_is_byte_identical(tmp_path, monkeypatch):
+    """Two builds, the GeoPackage and every product (density, map, QGIS export): the same bytes."""
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
-    first = atlas.build(tmp_path / "one.gpkg", products=())
-    second = atlas.build(tmp_path / "two.gpkg", products=())
-    digest = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (first, second)]
-    assert digest[0] == digest[1]
+    digests = []
+    for run in ("one", "two"):
+        gpkg = atlas.build(tmp_path / run / "atlas.gpkg")
+        files = sorted(p for p in gpkg.parent.rglob("*") if p.is_file())
+        digests.append({str(p.relative_to(gpkg.parent)): hashlib.sha256(p.read_bytes()).hexdigest()
+                        for p in files})
+    assert {"atlas.gpkg", "mine_density.tif", "atlas.html", "qgis/atlas.gpkg", "qgis/atlas.qgz"} <= set(digests[0])
+    assert digests[0] == digests[1]
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    third = atlas.build(tmp_path / "three.gpkg", products=())
+    third = atlas.build(tmp_path / "three" / "atlas.gpkg", products=())
     assert atlas.about(third)["build_date"] == "2023-11-14T22:13:20.000Z"
 
 

@@ -253,9 +253,10 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
     positions = [text.find(d.split(" (")[0][:60]) for d in expected]
     assert all(p >= 0 for p in positions), expected
     assert positions == sorted(positions)
-    for label in ("Coordinates", "Precision", "Coordinate source", "Status date", "Agency",
-                  "Prisoners (estimates)", "Location"):
+    for label in ("Coordinates", "Precision", "Status as of", "Agency", "Prisoners (estimates)", "Location"):
         assert label in text
+    folded = page.evaluate("document.querySelector('.leaflet-popup-content details.atlas-prov').textContent")
+    assert "Coordinate source" in folded and "Licence" in folded  # the provenance chain, folded
     _do(page, "window.atlas.map.closePopup(); window.atlas.time.setYear(new Date().getFullYear())")
 
 
@@ -613,3 +614,11 @@ def test_build_registers_the_map_product(gpkg, tmp_path):
 def test_file_stays_small(map_html):
     size = map_html.stat().st_size
     assert size < 4_000_000, size
+
+
+def test_verbose_times_each_step(gpkg, tmp_path):
+    quiet = run_cli("map", "--gpkg", str(gpkg), "--out", str(tmp_path / "a.html"))
+    timed = run_cli("-v", "map", "--gpkg", str(gpkg), "--out", str(tmp_path / "b.html"))
+    assert quiet.returncode == timed.returncode == 0, timed.stderr
+    assert not re.search(r"\[\s*\d+\.\d s\]", quiet.stderr)
+    assert re.search(r"^atlas: \[\s*\d+\.\d s\] map: ", timed.stderr, re.M), timed.stderr

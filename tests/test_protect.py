@@ -36,12 +36,13 @@ def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _csv(tmp_path: Path, layers, name: str = SECRET, n: int = 3) -> Path:
+def _csv(tmp_path: Path, layers, name: str = SECRET, n: int = 3, fname: str = "synthetic_interviews.csv") -> Path:
     camps = layers["camps"]
     pts = camps[~camps.geometry.is_empty & camps.geometry.notna()].head(n)
-    lines = ["name,lat,lon,note"] + [f"{name} {i},{p.y:.6f},{p.x:.6f},interview {i}"
+    # ~1.5 km from each camp point: real places, but not the atlas's own coordinates
+    lines = ["name,lat,lon,note"] + [f"{name} {i},{p.y + 0.012345:.6f},{p.x + 0.012345:.6f},interview {i}"
                                      for i, p in enumerate(pts.geometry)]
-    path = tmp_path / "synthetic_interviews.csv"
+    path = tmp_path / fname
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -126,3 +127,79 @@ def test_coarsen_snaps_points_to_grid_centres_and_drops_coordinate_copies(gpkg, 
         coarsen(pts, 0)
     with pytest.raises(atlas.InputError):
         coarsen(gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1)], crs=4326), 5)
+
+
+def _qgs(project: Path) -> str:
+    import zipfile
+
+    with zipfile.ZipFile(project) as z:
+        return z.read("atlas.qgs").decode("utf-8")
+
+
+def test_private_layer_absent_from_the_map_and_the_qgis_export(atlas_copy, layers, tmp_path):
+    secret = _csv(tmp_path, layers)
+    assert run_cli("import", str(secret), "--as", "witnesses", "--private",
+                   "--gpkg", str(atlas_copy)).returncode == 0
+    public_csv = _csv(tmp_path, layers, name="Public synthetic site", fname="synthetic_public.csv")
+    assert run_cli("import", str(public_csv), "--as", "public", "--gpkg", str(atlas_copy)).returncode == 0
+    html = tmp_path / "map.html"
+    assert run_cli("map", "--out", str(html), "--gpkg", str(atlas_copy)).returncode == 0
+    out = tmp_path / "qgis"
+    assert run_cli("export", "--qgis", "--out", str(out), "--gpkg", str(atlas_copy)).returncode == 0
+    leaks = [SECRET.encode(), b"user_witnesses", secret.name.encode(), _sha(secret).encode()]
+    for product in (html, out / "atlas.gpkg", out / "atlas.qgz"):
+        raw = product.read_bytes() if product.suffix != ".qgz" else _qgs(product).encode()
+        assert not [s for s in leaks if s in raw], product
+        assert b"Public synthetic site" in raw or product.suffix == ".qgz"
+    site = tmp_path / "site"  # the website, its downloads (GeoPackage, GeoJSON, CSV, KMZ, QGIS) included
+    result = run_cli("site", "--out", str(site), "--gpkg", str(atlas_copy))
+    assert result.returncode == 0, result.stderr
+    files = [p for p in site.rglob("*") if p.is_file()]
+    assert len(files) > 20
+    for f in files:
+        raw = f.read_bytes()
+        if f.suffix in (".qgz", ".kmz", ".zip"):
+            import zipfile
+
+            with zipfile.ZipFile(f) as z:
+                raw = b"".join(z.read(n) for n in z.namelist())
+        elif f.suffix == ".parquet":  # compressed pages: read the table itself
+            import pyarrow.parquet as pq
+
+            raw = str(pq.read_table(f).to_pylist()).encode() + raw
+        assert not [s for s in leaks if s in raw], f
+    # every product lists the user layers it holds, and says a private one was left out
+    abstract = _qgs(out / "atlas.qgz")
+    assert "user_public: 3 features from synthetic_public.csv" in abstract
+    assert "1 private layer(s) left out" in abstract
+    page = html.read_text(encoding="utf-8")
+    assert '"layer":"user_public"' in page and '"private_left_out":1' in page
+    # asked for, it is included (and says so)
+    assert run_cli("map", "--out", str(html), "--include-private", "--gpkg", str(atlas_copy)).returncode == 0
+    assert SECRET in html.read_text(encoding="utf-8")
+    assert run_cli("export", "--qgis", "--out", str(out), "--include-private",
+                   "--gpkg", str(atlas_copy)).returncode == 0
+    assert "user_witnesses" in {n for n, _ in atlas.list_layers(out / "atlas.gpkg")}
+    assert "PRIVATE (included on request)" in _qgs(out / "atlas.qgz")
+
+
+def test_coarsened_export_holds_no_exact_point(atlas_copy, layers, tmp_path):
+    path = _csv(tmp_path, layers)
+    atlas.import_layer(path, "places", gpkg=atlas_copy)
+    exact = atlas.read_layer("user_places", atlas_copy)
+    out = tmp_path / "qgis"
+    result = run_cli("export", "--qgis", "--coarsen-km", "5", "--out", str(out), "--gpkg", str(atlas_copy))
+    assert result.returncode == 0, result.stderr
+    shared = atlas.read_layer("user_places", out / "atlas.gpkg")
+    assert "lat" not in shared.columns and "lon" not in shared.columns
+    _, _, moved = GEOD.inv(exact.geometry.x, exact.geometry.y, shared.geometry.x, shared.geometry.y)
+    assert (np.asarray(moved) > 1).all() and (np.asarray(moved) <= 5000 * np.sqrt(2) / 2 + 1).all()
+    raw = (out / "atlas.gpkg").read_bytes()
+    for g in exact.geometry:  # neither the coordinates as text nor the exact doubles remain
+        assert f"{g.y:.6f}".encode() not in raw
+        assert np.float64(g.x).tobytes() not in raw
+    assert "points snapped to the centres of a 5 km grid" in _qgs(out / "atlas.qgz")
+    html = atlas.write_map(tmp_path / "coarse.html", gpkg=atlas_copy, coarsen_km=5)
+    page = html.read_text(encoding="utf-8")
+    assert '"coarsen_km":5' in page
+    assert not any(f"{g.y:.6f}" in page for g in exact.geometry)

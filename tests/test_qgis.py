@@ -40,9 +40,10 @@ from .conftest import REPO, require_tool, run_cli
 QGIS_PYTHON = "/usr/bin/python3"
 PROBE = Path(__file__).with_name("qgis_probe.py")
 SPATIAL = ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
-           "coordinate_candidates", "steel_plants")
+           "coordinate_candidates", "steel_plants", "dprk_outline", "basemap_countries",
+           "geonames_places")
 GROUPS = {
-    "Reference": {"provinces", "counties"},
+    "Reference": {"provinces", "counties", "dprk_outline", "basemap_countries", "geonames_places"},
     "Mining": {"mines", "named_mines", "steel_plants", "mineral_deposits"},
     "Penal system": {"camps", "coordinate_candidates"},
     "Tables": {"camp_findings", "report_table_1", "report_table_2", "report_table_3",

@@ -54,8 +54,13 @@ def quartic(d_km, h_km):
     return np.where(d_km < h_km, 3.0 / (math.pi * h_km**2) * (1 - (d_km / h_km) ** 2) ** 2, 0.0)
 
 
-def synthetic_gpkg(path: Path, xy_5179, weights=None, layer="synthetic_points") -> Path:
-    """A GeoPackage with one synthetic point layer (coordinates given in EPSG:5179)."""
+def synthetic_gpkg(path: Path, xy_5179, atlas_gpkg: Path, weights=None, layer="synthetic_points") -> Path:
+    """A GeoPackage with one synthetic point layer (coordinates given in EPSG:5179).
+
+    The DPRK outline, which masks a density surface, is the atlas's own (a density reads
+    nothing but the GeoPackage it is given).
+    """
+    pyogrio.write_dataframe(atlas.read_layer("dprk_outline", atlas_gpkg), path, layer="dprk_outline", driver="GPKG")
     xs, ys = zip(*xy_5179)
     lon, lat = FROM_5179.transform(xs, ys)
     data = {"site_id": [f"SYN-{i:03d}" for i in range(len(xs))],
@@ -63,7 +68,7 @@ def synthetic_gpkg(path: Path, xy_5179, weights=None, layer="synthetic_points") 
     if weights is not None:
         data["w"] = list(weights)
     gdf = gpd.GeoDataFrame(data, geometry=gpd.points_from_xy(lon, lat), crs=4326)
-    pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG")
+    pyogrio.write_dataframe(gdf, path, layer=layer, driver="GPKG", append=True)
     return path
 
 
@@ -168,7 +173,7 @@ def test_real_mine_density_peaks_where_mines_cluster(mine_density, layers):
 def test_synthetic_density_peaks_at_the_cluster_and_has_the_quartic_shape(gpkg, tmp_path):
     rng = np.random.default_rng(6)
     cluster = [(CLUSTER[0] + dx, CLUSTER[1] + dy) for dx, dy in rng.normal(0, 3000, (12, 2))]
-    src = synthetic_gpkg(tmp_path / "synthetic.gpkg", [*cluster, LONE])
+    src = synthetic_gpkg(tmp_path / "synthetic.gpkg", [*cluster, LONE], gpkg)
     tif = densities.density("synthetic_points", gpkg=src, out=tmp_path / "synthetic_density.tif")
     surface, transform, _, tags, _ = read_surface(tif)
     assert tags["n_points"] == "13" and tags["points_not_represented"] == "0"
@@ -189,7 +194,7 @@ def test_synthetic_density_peaks_at_the_cluster_and_has_the_quartic_shape(gpkg, 
 
 
 def test_weighted_density_integrates_to_the_sum_of_weights(gpkg, tmp_path):
-    src = synthetic_gpkg(tmp_path / "synthetic.gpkg", [CLUSTER, LONE], weights=[3.0, 0.5])
+    src = synthetic_gpkg(tmp_path / "synthetic.gpkg", [CLUSTER, LONE], gpkg, weights=[3.0, 0.5])
     tif = densities.density("synthetic_points", weight="w", gpkg=src, out=tmp_path / "w.tif")
     surface, transform, _, tags, _ = read_surface(tif)
     assert tags["weight"] == "w" and tags["units"] == "w per km2"
@@ -205,7 +210,7 @@ def test_coastal_point_keeps_its_whole_mass_inside_the_mask(gpkg, tmp_path):
     outline = OUTLINE_5179
     x, y = TO_5179.transform(127.55, 39.83)
     coast = shapely.ops.nearest_points(outline.boundary, shapely.Point(x, y))[0]
-    src = synthetic_gpkg(tmp_path / "synthetic.gpkg", [(coast.x, coast.y)])
+    src = synthetic_gpkg(tmp_path / "synthetic.gpkg", [(coast.x, coast.y)], gpkg)
     tif = densities.density("synthetic_points", gpkg=src, out=tmp_path / "coast.tif")
     surface, _, _, tags, _ = read_surface(tif)
     assert float(tags["kernel_mass_outside_mask_max"]) > 0.2
@@ -229,7 +234,7 @@ def test_density_integrates_to_n_for_any_points_inside(gpkg, tmp_path_factory, n
         if OUTLINE_4326.contains(shapely.Point(lon, lat)):
             pts.append(TO_5179.transform(lon, lat))
     folder = tmp_path_factory.mktemp("synthetic_hypothesis")
-    src = synthetic_gpkg(folder / "synthetic.gpkg", pts)
+    src = synthetic_gpkg(folder / "synthetic.gpkg", pts, gpkg)
     tif = densities.density("synthetic_points", cell_km=cell_km, bandwidth_km=bandwidth_km, gpkg=src,
                          out=folder / "d.tif")
     surface, transform, _, tags, _ = read_surface(tif)
