@@ -69,6 +69,7 @@ def existing_gpkg(gpkg: Path | None) -> Path:
 
 
 def point_layer(layer: str, gpkg: Path) -> gpd.GeoDataFrame:
+    layer = io.layer_name(layer, gpkg)
     df = io.read_layer(layer, gpkg)
     if not isinstance(df, gpd.GeoDataFrame):
         raise InputError(f"layer {layer!r} is a table without geometry; give a point layer")

@@ -334,6 +334,22 @@ def _check_schema(name: str, df: pd.DataFrame, schema: LayerSchema, outline) -> 
     def add(i, fld, msg):
         problems.append(Problem(name, ids.iloc[i] if i is not None else "", fld, msg))
 
+    _check_fields(df, schema, add)
+    if schema.id_field and schema.id_field in df:
+        for dup in sorted(set(ids[ids.duplicated()])):
+            problems.append(Problem(name, dup, schema.id_field, "id is not unique"))
+        if schema.id_pattern:
+            pat = re.compile(schema.id_pattern)
+            for i, v in enumerate(ids):
+                if not pat.match(v):
+                    add(i, schema.id_field, f"{v!r} does not match {schema.id_pattern}")
+    if schema.geometry is not None:
+        _check_geometry(df, schema, outline, add)
+    return problems
+
+
+def _check_fields(df: pd.DataFrame, schema: LayerSchema, add) -> None:
+    """Every field present, required values set, values of the field's kind and allowed set."""
     for f in schema.fields:
         if f.name not in df.columns:
             add(None, f.name, "field missing")
@@ -349,19 +365,13 @@ def _check_schema(name: str, df: pd.DataFrame, schema: LayerSchema, outline) -> 
             bad = ~empty & ~col.astype(str).isin(f.allowed).to_numpy()
             for i in np.flatnonzero(bad):
                 add(i, f.name, f"{col.iloc[i]!r} is not one of {', '.join(f.allowed)}")
-    if schema.id_field and schema.id_field in df:
-        for dup in sorted(set(ids[ids.duplicated()])):
-            problems.append(Problem(name, dup, schema.id_field, "id is not unique"))
-        if schema.id_pattern:
-            pat = re.compile(schema.id_pattern)
-            for i, v in enumerate(ids):
-                if not pat.match(v):
-                    add(i, schema.id_field, f"{v!r} does not match {schema.id_pattern}")
-    if schema.geometry is None:
-        return problems
+
+
+def _check_geometry(df: pd.DataFrame, schema: LayerSchema, outline, add) -> None:
+    """A geometry column in EPSG:4326, of the schema's type, valid, and (points) inside the DPRK."""
     if not isinstance(df, gpd.GeoDataFrame) or df.geometry.name not in df:
         add(None, "geometry", f"no geometry column (expected {schema.geometry})")
-        return problems
+        return
     if df.crs is None or df.crs.to_epsg() != 4326:
         add(None, "geometry", f"CRS is {df.crs}, expected EPSG:4326")
     geoms = df.geometry
@@ -381,7 +391,6 @@ def _check_schema(name: str, df: pd.DataFrame, schema: LayerSchema, outline) -> 
             if d > INSIDE_TOLERANCE_KM:
                 add(i, "geometry", f"point lies {d:.1f} km outside the DPRK "
                     f"(tolerance {INSIDE_TOLERANCE_KM} km)")
-    return problems
 
 
 def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
