@@ -14,7 +14,6 @@ so the tests check every renderer.
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from .style import (
     PROVINCE_RAMP,
     STATUS_COLOURS,
     TIER_COLOURS,
+    class_breaks,
 )
 
 __all__ = [
@@ -318,15 +318,12 @@ def _symbol_kind(geometry: str) -> str:
 
 
 def _equal_ranges(values: pd.Series, n: int = 5) -> list[tuple[float, float, str]]:
-    """Equal-interval classes with round steps from 0, as the HTML map draws the provinces.
+    """The classes of :func:`atlas.style.class_breaks` as (low, high, label), as the map draws them.
 
     Counts are whole numbers, so class ``k`` runs from the previous limit + 1
     to its own limit, both included.
     """
-    vals = pd.to_numeric(values, errors="coerce").dropna().to_numpy()
-    top = max(float(vals.max()) if len(vals) else 1.0, 1.0)
-    step = max(1, math.ceil(top / n / 5) * 5) if top > 25 else max(1, math.ceil(top / n))
-    limits = [step * (i + 1) for i in range(n)]
+    limits = class_breaks(pd.to_numeric(values, errors="coerce").dropna().to_numpy(), n)
     lows = [0, *[lim + 1 for lim in limits[:-1]]]
     return [(float(lo), float(hi), f"{lo}–{hi}") for lo, hi in zip(lows, limits)]
 
