@@ -79,8 +79,6 @@ _SOURCE_FIELDS = {
     "notes", "cross_checks", "discrepancy_ref", "origin", "sha256", "note",
     "printed_cells_note", "province_basis",
 }
-_NAME_FIELDS = ("name", "name_in_report", "name_en", "subject", "region", "resource",
-                "commodity", "description", "path")
 
 
 # --- small XML helpers ---------------------------------------------------------------------------
@@ -264,17 +262,14 @@ def _html_line(label: str, field: str) -> str:
             f"'<br/><i>{label}:</i> ' || {_escaped(field)}) %]")
 
 
-def _title_field(columns: Iterable[str]) -> str | None:
+def _title_field(name: str, columns: Iterable[str]) -> str | None:
     cols = list(columns)
-    for f in _NAME_FIELDS:
-        if f in cols:
-            return f
-    return cols[0] if cols else None
+    return schema.name_column(name, cols) or (cols[0] if cols else None)
 
 
 def _maptip(name: str, columns: list[str]) -> str:
     """An HTML map tip: the feature's name, then precision and source when the layer has them."""
-    title = _title_field(columns)
+    title = _title_field(name, columns)
     id_field = schema.SCHEMAS[name].id_field if name in schema.SCHEMAS else None
     head = ""
     if title:
@@ -563,7 +558,7 @@ def vector_style(name: str, df: pd.DataFrame,
     if name == "camp_findings" and {"date_start", "date_end"} <= set(columns):
         _temporal(holder, "date_start", "date_end")
     _form(holder, name, columns, relations)
-    title = _title_field(columns)
+    title = _title_field(name, columns)
     id_field = schema.SCHEMAS[name].id_field if name in schema.SCHEMAS else None
     preview = _q(title) if title else ""
     if id_field and id_field in columns and id_field != title and title:
