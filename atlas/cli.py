@@ -316,6 +316,12 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
     (a --private layer only the queries, unless a product is asked with
     --include-private). A layer of that name is replaced only with
     --replace. On any error the GeoPackage is unchanged and the exit code is 2.
+
+    The file is read in chunks (progress on stderr) and opened only by the
+    reader of its format: no GDAL virtual dataset, one KML of a KMZ
+    (doc.kml, else the first at the root), archives refused past 200 MB
+    inflated or 200:1. Columns the GeoPackage cannot hold are renamed, and
+    said so. Another command writing the same GeoPackage is waited for.
     """
     import warnings
 

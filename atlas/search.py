@@ -442,9 +442,16 @@ def _keyed_layers(gpkg: Path, user: list[str]) -> dict[str, int]:
             return {}
         keyed = {}
         for layer, features, max_fid in con.execute(f"SELECT layer, features, max_fid FROM {_KEYED}"):
-            if layer in user:
+            if layer in user:  # both read in constant time: GDAL keeps the count, fid is the key
                 q = layer.replace('"', '""')
-                if con.execute(f'SELECT count(*), max(fid) FROM "{q}"').fetchone() == (features, max_fid):
+                try:
+                    row = con.execute("SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = ?",
+                                      (layer,)).fetchone()
+                except sqlite3.OperationalError:  # a GeoPackage written without GDAL's counts
+                    row = None
+                count = row[0] if row and row[0] is not None else \
+                    con.execute(f'SELECT count(*) FROM "{q}"').fetchone()[0]
+                if (count, con.execute(f'SELECT max(fid) FROM "{q}"').fetchone()[0]) == (features, max_fid):
                     keyed[layer] = features
         return keyed
     finally:
