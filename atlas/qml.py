@@ -14,7 +14,6 @@ so the tests check every renderer.
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -35,6 +34,7 @@ from .style import (
     PROVINCE_RAMP,
     STATUS_COLOURS,
     TIER_COLOURS,
+    class_breaks,
 )
 
 __all__ = [
@@ -79,8 +79,6 @@ _SOURCE_FIELDS = {
     "notes", "cross_checks", "discrepancy_ref", "origin", "sha256", "note",
     "printed_cells_note", "province_basis",
 }
-_NAME_FIELDS = ("name", "name_in_report", "name_en", "subject", "region", "resource",
-                "commodity", "description", "path")
 
 
 # --- small XML helpers ---------------------------------------------------------------------------
@@ -264,17 +262,14 @@ def _html_line(label: str, field: str) -> str:
             f"'<br/><i>{label}:</i> ' || {_escaped(field)}) %]")
 
 
-def _title_field(columns: Iterable[str]) -> str | None:
+def _title_field(name: str, columns: Iterable[str]) -> str | None:
     cols = list(columns)
-    for f in _NAME_FIELDS:
-        if f in cols:
-            return f
-    return cols[0] if cols else None
+    return schema.name_column(name, cols) or (cols[0] if cols else None)
 
 
 def _maptip(name: str, columns: list[str]) -> str:
     """An HTML map tip: the feature's name, then precision and source when the layer has them."""
-    title = _title_field(columns)
+    title = _title_field(name, columns)
     id_field = schema.SCHEMAS[name].id_field if name in schema.SCHEMAS else None
     head = ""
     if title:
@@ -318,15 +313,12 @@ def _symbol_kind(geometry: str) -> str:
 
 
 def _equal_ranges(values: pd.Series, n: int = 5) -> list[tuple[float, float, str]]:
-    """Equal-interval classes with round steps from 0, as the HTML map draws the provinces.
+    """The classes of :func:`atlas.style.class_breaks` as (low, high, label), as the map draws them.
 
     Counts are whole numbers, so class ``k`` runs from the previous limit + 1
     to its own limit, both included.
     """
-    vals = pd.to_numeric(values, errors="coerce").dropna().to_numpy()
-    top = max(float(vals.max()) if len(vals) else 1.0, 1.0)
-    step = max(1, math.ceil(top / n / 5) * 5) if top > 25 else max(1, math.ceil(top / n))
-    limits = [step * (i + 1) for i in range(n)]
+    limits = class_breaks(pd.to_numeric(values, errors="coerce").dropna().to_numpy(), n)
     lows = [0, *[lim + 1 for lim in limits[:-1]]]
     return [(float(lo), float(hi), f"{lo}–{hi}") for lo, hi in zip(lows, limits)]
 
@@ -566,7 +558,7 @@ def vector_style(name: str, df: pd.DataFrame,
     if name == "camp_findings" and {"date_start", "date_end"} <= set(columns):
         _temporal(holder, "date_start", "date_end")
     _form(holder, name, columns, relations)
-    title = _title_field(columns)
+    title = _title_field(name, columns)
     id_field = schema.SCHEMAS[name].id_field if name in schema.SCHEMAS else None
     preview = _q(title) if title else ""
     if id_field and id_field in columns and id_field != title and title:
