@@ -324,6 +324,15 @@ def test_every_page_loads_offline_without_errors_and_every_link_resolves(browser
     assert n_links > 500
 
 
+def test_pages_fit_a_phone_screen_without_sideways_scrolling(browser, site):
+    """At 375 px only the wide tables scroll (inside their frame), never the page itself."""
+    root = site.resolve().as_uri()
+    for rel in ("index.html", "provinces.html", "about.html", "dossiers/KLS-15.html", "dossiers/M013.html"):
+        with _browser.open_page(site / rel, browser=browser, size=(375, 667), wait_for=None, allow=(root,)) as s:
+            width = s.page.evaluate("document.documentElement.scrollWidth")
+            assert width <= 375, (rel, width)
+
+
 def test_index_table_searches_and_sorts(browser, site, layers):
     with _browser.open_page(site / "index.html", browser=browser, size=(375, 667)) as s:
         page = s.page
