@@ -196,6 +196,18 @@ function atlasInit(map, spec) {
   function declutterSoon() { if (!labelTimer) labelTimer = setTimeout(declutter, 0); }
   map.on("zoomend moveend overlayadd overlayremove resize", declutterSoon);
 
+  /* a popup fits the screen: on a phone (375 px) a 440 px popup ran off both sides and under the
+     controls; there it stays narrower than the map and opens between the controls at the top left
+     (zoom, search, measure, fullscreen) and those at the bottom (year slider, legend) */
+  function popupOpts(w, h) {
+    var el = map.getContainer(), narrow = el.clientWidth < 600;
+    var o = { maxWidth: Math.max(180, Math.min(w, el.clientWidth - 70)),
+      autoPanPaddingTopLeft: L.point(10, narrow ? 215 : 10),
+      autoPanPaddingBottomRight: L.point(10, narrow ? 155 : 10) };
+    if (h) o.maxHeight = Math.max(160, Math.min(h, el.clientHeight - (narrow ? 420 : 90)));
+    return o;
+  }
+
   /* overlays (user layers decode asynchronously: the page is ready when they are) */
   var pending = [];
   map.getPane("atlas-user").style.pointerEvents = "none";
@@ -207,7 +219,7 @@ function atlasInit(map, spec) {
       feats.forEach(function (f, i) {
         var l = L.geoJSON(f.g, { style: function () { return pathStyle(styles[f.s], "atlas-polys"); } });
         if (f.t) l.bindTooltip(f.t, { sticky: true, className: "atlas-tip" });
-        if (f.p) l.bindPopup(f.p, { maxWidth: 420, maxHeight: 440 });
+        if (f.p) l.bindPopup(f.p, popupOpts(420, 440));
         group.addLayer(l); group.atlasFeatures[i] = l;
       });
     } else if (spec1.kind === "points") {
@@ -219,7 +231,7 @@ function atlasInit(map, spec) {
       group.atlasIcons = icons;
       feats.forEach(function (f, i) {
         var m = L.marker(f.c, { icon: icons[f.s], pane: "atlas-points", riseOnHover: true });
-        if (f.p) m.bindPopup(f.p, { maxWidth: 440, maxHeight: 460 });
+        if (f.p) m.bindPopup(f.p, popupOpts(440, 460));
         if (f.label) m.bindTooltip(f.label, { permanent: true, direction: "auto", className: "atlas-proxy",
           offset: [0, num(f.dy, 0)] });
         else if (f.t) m.bindTooltip(f.t, { direction: "top", className: "atlas-tip" });
@@ -248,7 +260,7 @@ function atlasInit(map, spec) {
           interactive: false }).addTo(g);
         var m = L.circleMarker(f.c, { pane: "atlas-lines", radius: 5, color: "#8a4b00", weight: 1.5,
           fillColor: f.same ? "#ffffff" : "#ff9f1c", fillOpacity: 1 }).addTo(g);
-        m.bindPopup(f.p, { maxWidth: 380 });
+        m.bindPopup(f.p, popupOpts(380));
         m.bindTooltip(f.t, { className: "atlas-tip" });
         group.addLayer(g); group.atlasFeatures[i] = g;
       });
@@ -296,7 +308,7 @@ function atlasInit(map, spec) {
       table.appendChild(tr);
     });
     box.appendChild(table);
-    L.popup({ maxWidth: 420, maxHeight: 400 }).setLatLng(latlng).setContent(box).openOn(map);
+    L.popup(popupOpts(420, 400)).setLatLng(latlng).setContent(box).openOn(map);
   }
   atlasPointsRegistry(map).onClick = userPopup;
 
