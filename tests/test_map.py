@@ -221,17 +221,24 @@ def test_camp_popup_fits_a_phone_screen_clear_of_the_controls(browser, map_html)
     """At 375 x 667 a clicked camp's popup lies inside the screen and under no map control."""
     with _browser.open_page(map_html, browser=browser, size=(375, 667)) as s:
         page = s.page
+        page.wait_for_timeout(1000)  # as a reader: the page drawn before the first click
         x, y = page.evaluate("""() => { const m = window.atlasLayers.camps.getLayers()
             .find(m => m.getPopup().getContent().includes('Camp 15'));
             const r = m._icon.getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }""")
         page.mouse.click(x, y)
         page.wait_for_selector(".leaflet-popup-content h3")
-        page.wait_for_timeout(600)  # the map pans the popup into view
-        box, controls = page.evaluate("""() => {
+        script = """() => {
             const rect = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
             return [rect(document.querySelector('.leaflet-popup-content-wrapper')),
                     [...document.querySelectorAll('.leaflet-control')].filter(e => e.offsetParent)
-                        .map(e => [e.className, rect(e)])]; }""")
+                        .map(e => [e.className, rect(e)])]; }"""
+        box, controls = page.evaluate(script)
+        for _ in range(20):  # the map pans the popup into view: read it once it stands still
+            page.wait_for_timeout(300)
+            again, controls = page.evaluate(script)
+            if again == box:
+                break
+            box = again
         left, top, right, bottom = box
         assert left >= 0 and top >= 0 and right <= 375 and bottom <= 667, box
         for name, (cl, ct, cr, cb) in controls:
