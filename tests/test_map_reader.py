@@ -17,8 +17,6 @@ import pytest
 import atlas
 from atlas import _browser
 
-from .conftest import require_tool
-
 #: The fraction of the map a set of elements covers (their union, on a 2-px grid).
 COVER_JS = """(selector) => {
   const box = window.atlas.map.getContainer().getBoundingClientRect(), cell = 2;
@@ -32,13 +30,6 @@ COVER_JS = """(selector) => {
   let n = 0; grid.forEach(v => n += v); return n / grid.length; }"""
 PANELS = ".atlas-layers, .atlas-legend"
 CONTROLS = ".leaflet-control"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
-    with _browser.chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")
