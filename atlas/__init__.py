@@ -3,18 +3,15 @@
 The public API mirrors the ``atlas`` command:
 
 >>> import atlas
->>> path = atlas.build()                # writes output/atlas.gpkg
+>>> path = atlas.build(products=())   # writes output/atlas.gpkg (and no map, ...)
 >>> camps = atlas.read_layer("camps")   # a GeoDataFrame
 >>> sorted(camps["kind"].unique())
 ['kwan-li-so', 'kyo-hwa-so', 'other']
 """
 
-from .admin import PLANAR_CRS, TOLERANCE_KM, assign_admin
-from .builder import build, layer_summary, validate
-from .dates import DateInterval, DateParseError, parse_date_text
-from .densities import density, province_density
-from .distance import near, nearest, within
-from .dossier import dossier, dossier_record
+import sys
+import types
+
 from .errors import (
     AmbiguousError,
     AtlasError,
@@ -24,22 +21,89 @@ from .errors import (
     SourceError,
     ValidationError,
 )
-from .evidence import SiteStatus, status_at, status_table
-from .export import export_csv, export_geojson, export_geoparquet, export_kmz
-from .imagery import ChipsResult, chips
-from .importer import drop_layer, import_layer, user_layers
-from .io import default_gpkg, list_layers, read_layer, read_layers
-from .postgis import export_postgis
-from .provenance import about
-from .qgis import export_qgis
-from .record import Record, record, show
-from .sanctions import sanctions_status
-from .schema import SCHEMAS
-from .search import find, resolve
-from .sites import Site
-from .summaries import county_summary, province_summary, summary
-from .webmap import build_map, write_map
-from .website import build_site
+
+#: Where each public name lives; imported on first use (PEP 562), so that ``import atlas``
+#: stays light: folium, rasterio and the other heavy libraries load only when needed.
+_LAZY = {
+    "PLANAR_CRS": "admin",
+    "TOLERANCE_KM": "admin",
+    "assign_admin": "admin",
+    "build": "builder",
+    "layer_summary": "builder",
+    "validate": "builder",
+    "DateInterval": "dates",
+    "DateParseError": "dates",
+    "parse_date_text": "dates",
+    "density": "densities",
+    "province_density": "densities",
+    "near": "distance",
+    "nearest": "distance",
+    "within": "distance",
+    "dossier": "dossier",
+    "dossier_record": "dossier",
+    "SiteStatus": "evidence",
+    "status_at": "evidence",
+    "status_table": "evidence",
+    "export_csv": "export",
+    "export_geojson": "export",
+    "export_geoparquet": "export",
+    "export_kmz": "export",
+    "ChipsResult": "imagery",
+    "chips": "imagery",
+    "drop_layer": "importer",
+    "import_layer": "importer",
+    "user_layers": "importer",
+    "default_gpkg": "io",
+    "list_layers": "io",
+    "read_layer": "io",
+    "read_layers": "io",
+    "export_postgis": "postgis",
+    "about": "provenance",
+    "export_qgis": "qgis",
+    "Record": "record",
+    "record": "record",
+    "show": "record",
+    "sanctions_status": "sanctions",
+    "SCHEMAS": "schema",
+    "find": "search",
+    "resolve": "search",
+    "Site": "sites",
+    "county_summary": "summaries",
+    "province_summary": "summaries",
+    "summary": "summaries",
+    "build_map": "webmap",
+    "write_map": "webmap",
+    "build_site": "website",
+}
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'atlas' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function (and win over a submodule)
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+class _Package(types.ModuleType):
+    """``atlas`` itself: importing the submodule ``atlas.record`` (or ``atlas.dossier``) never
+    hides the function of that name, as an eager ``from .record import record`` never did."""
+
+    def __setattr__(self, name: str, value) -> None:
+        if name in _LAZY and isinstance(value, types.ModuleType):
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+
 
 __all__ = [
     "PLANAR_CRS",

@@ -157,11 +157,19 @@ class Context:
     """Options shared by every sub-command."""
 
     def __init__(self, verbose: int = 0, quiet: bool = False):
+        import time
+
         self.verbose = verbose
         self.quiet = quiet
+        self._clock = time.perf_counter
+        self._started = time.perf_counter()
 
     def progress(self, msg: str) -> None:
-        if not self.quiet:
+        if self.quiet:
+            return
+        if self.verbose:  # -v: when each step started, in seconds since the command started
+            _echo_err(f"atlas: [{self._clock() - self._started:6.1f} s] {msg}")
+        else:
             _echo_err(f"atlas: {msg}")
 
 
@@ -169,7 +177,8 @@ pass_ctx = click.make_pass_decorator(Context)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("-v", "--verbose", count=True, help="Say more.")
+@click.option("-v", "--verbose", count=True,
+              help="Time each step: progress lines say when it started (seconds since the command did).")
 @click.option("-q", "--quiet", is_flag=True, help="Print only results and errors.")
 @click.version_option(package_name="gulag-inc-atlas")
 @click.pass_context
@@ -307,6 +316,12 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
     (a --private layer only the queries, unless a product is asked with
     --include-private). A layer of that name is replaced only with
     --replace. On any error the GeoPackage is unchanged and the exit code is 2.
+
+    The file is read in chunks (progress on stderr) and opened only by the
+    reader of its format: no GDAL virtual dataset, one KML of a KMZ
+    (doc.kml, else the first at the root), archives refused past 200 MB
+    inflated or 200:1. Columns the GeoPackage cannot hold are renamed, and
+    said so. Another command writing the same GeoPackage is waited for.
     """
     import warnings
 

@@ -41,7 +41,6 @@ whose metres are true to ≤ 620 ppm over the DPRK):
 from __future__ import annotations
 
 import math
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import geopandas as gpd
@@ -65,9 +64,8 @@ from .raster import (
     point_layer,
     positive,
 )
-from .style import DENSITY_RAMP
 
-__all__ = ["DENSITY_NODATA", "KERNEL", "density", "density_style", "province_density"]
+__all__ = ["DENSITY_NODATA", "KERNEL", "density", "province_density"]
 
 #: The kernel :func:`density` uses; its bandwidth is the radius of support.
 KERNEL = "quartic"
@@ -77,7 +75,6 @@ DENSITY_NODATA = -9999.0
 MAX_CELLS = 25_000_000
 OUTLINE = "boundaries/ne10m_admin0_prk.geojson"
 PROVINCE_LAYER = "province_mine_density"
-_RAMP = DENSITY_RAMP  # pale for low, dark red for the highest density
 
 
 def _outline_5179(gpkg: Path) -> gpd.GeoSeries:
@@ -186,82 +183,6 @@ def _write_cog(path: Path, array: np.ndarray, profile: dict, tags: dict, band_ta
             staging.unlink()
 
 
-def density_style(vmin: float, vmax: float, unit: str = "points/km²") -> str:
-    """A QGIS style (QML) for a density raster: pseudocolour, highest values darkest.
-
-    QGIS's default for a single float band is a grey stretch that draws the
-    densest cells white, like the background. This style is an interpolated
-    YlOrRd ramp from transparent pale yellow at ``vmin`` to dark red at
-    ``vmax``, so the highest density is the most visible colour and the
-    areas of no density let the layers beneath show through.
-
-    Parameters
-    ----------
-    vmin, vmax : float
-        The value range of the ramp (usually 0 and the raster's maximum).
-    unit : str, default "points/km²"
-        Appended to the label of the top class.
-
-    Returns
-    -------
-    str
-        The QML document; load it with ``QgsRasterLayer.loadNamedStyle`` or
-        save it beside the raster as ``<name>.qml`` (QGIS then applies it
-        when the raster is added).
-
-    Examples
-    --------
-    >>> qml = density_style(0.0, 0.004)
-    >>> "singlebandpseudocolor" in qml and "#800026" in qml
-    True
-    """
-    vmax = vmax if vmax > vmin else vmin + 1.0
-    root = ET.Element("qgis", version="3.22.16", styleCategories="AllStyleCategories",
-                      hasScaleBasedVisibilityFlag="0", minScale="1e+08", maxScale="0")
-    pipe = ET.SubElement(root, "pipe")
-    renderer = ET.SubElement(
-        pipe, "rasterrenderer", type="singlebandpseudocolor", band="1", opacity="1",
-        alphaBand="-1", classificationMin=repr(float(vmin)), classificationMax=repr(float(vmax)),
-        nodataColor="",
-    )
-    ET.SubElement(renderer, "rasterTransparency")
-    mmo = ET.SubElement(renderer, "minMaxOrigin")
-    for tag, text in (("limits", "None"), ("extent", "WholeRaster"), ("statAccuracy", "Exact"),
-                      ("cumulativeCutLower", "0.02"), ("cumulativeCutUpper", "0.98"),
-                      ("stdDevFactor", "2")):
-        ET.SubElement(mmo, tag).text = text
-    shader = ET.SubElement(renderer, "rastershader")
-    crs = ET.SubElement(shader, "colorrampshader", colorRampType="INTERPOLATED",
-                        classificationMode="2", clip="0", minimumValue=repr(float(vmin)),
-                        maximumValue=repr(float(vmax)), labelPrecision="6")
-    ramp = ET.SubElement(crs, "colorramp", type="gradient", name="[source]")
-    stops = ";".join(f"{i / (len(_RAMP) - 1):.4f};{_rgba(c, 255)}" for i, c in
-                     enumerate(_RAMP[1:-1], start=1))
-    for k, v in (("color1", _rgba(_RAMP[0], 0)), ("color2", _rgba(_RAMP[-1], 255)),
-                 ("discrete", "0"), ("rampType", "gradient"), ("stops", stops)):
-        ET.SubElement(ramp, "prop", k=k, v=v)
-    n = len(_RAMP)
-    for i, colour in enumerate(_RAMP):
-        value = vmin + (vmax - vmin) * i / (n - 1)
-        label = f"{value:.4g}" + (f" {unit}" if i == n - 1 else "")
-        ET.SubElement(crs, "item", alpha="0" if i == 0 else "255", value=repr(float(value)),
-                      label=label, color=colour)
-    ET.SubElement(pipe, "brightnesscontrast", brightness="0", contrast="0", gamma="1")
-    ET.SubElement(pipe, "huesaturation", saturation="0", grayscaleMode="0", colorizeOn="0",
-                  colorizeRed="255", colorizeGreen="128", colorizeBlue="128",
-                  colorizeStrength="100", invertColors="0")
-    ET.SubElement(pipe, "rasterresampler", maxOversampling="2")
-    ET.SubElement(root, "blendMode").text = "0"
-    ET.indent(root)
-    return ("<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-            + ET.tostring(root, encoding="unicode") + "\n")
-
-
-def _rgba(hex_colour: str, alpha: int) -> str:
-    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
-    return f"{r},{g},{b},{alpha}"
-
-
 def density(
     layer: str = "mines",
     cell_km: float = 5.0,
@@ -280,7 +201,7 @@ def density(
     (:data:`DENSITY_NODATA`). The GeoTIFF has the Cloud Optimized layout,
     DEFLATE compression, a band description and unit, and the generating
     parameters in its tags; a QGIS style is written beside it
-    (``<out>.qml``, see :func:`density_style`). Both replace earlier files
+    (``<out>.qml``, :func:`atlas.qml.raster_qml`, the style the QGIS export gives it). Both replace earlier files
     only once fully written.
 
     Parameters
@@ -395,9 +316,10 @@ def density(
     description = f"{layer} kernel density ({unit})"
     with io.atomic_path(out) as tmp:
         _write_cog(tmp, data, profile, tags, band_tags, description, unit)
-    qml = density_style(0.0, float(surface.max()), "per km²" if weight else "points/km²")
+    from .qml import raster_qml  # the one style of the density raster, as the QGIS export's
+
     with io.atomic_path(out.with_suffix(".qml")) as tmp:
-        tmp.write_text(qml, encoding="utf-8")
+        tmp.write_text(raster_qml(out, density=True), encoding="utf-8")
     return out
 
 

@@ -253,6 +253,7 @@ _INDEX_CACHE: dict[tuple, SpatialIndex] = {}
 
 
 def _layer_index(layer: str, gpkg: Path | str | None) -> SpatialIndex:
+    layer = io.layer_name(layer, io.source(gpkg))
     key = (*gpkg_key(gpkg), layer)
     if key not in _INDEX_CACHE:
         available = dict(io.list_layers(io.source(gpkg)))
@@ -298,6 +299,7 @@ def _target(layer, gpkg) -> tuple[str, SpatialIndex]:
         return "features", SpatialIndex(layer)
     if not isinstance(layer, str):
         raise InputError(f"layer is a layer name or a GeoDataFrame, not {type(layer).__name__}")
+    layer = io.layer_name(layer, io.source(gpkg))  # --as NAME: user_NAME
     return layer, _layer_index(layer, gpkg)
 
 

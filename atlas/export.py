@@ -174,7 +174,8 @@ def select_layers(source: Path | str, layers: Iterable[str] | None, include_priv
     shown = Database.parse(source).shown if is_database_url(source) else source
     available = dict(io.list_layers(source))
     available.pop("layer_styles", None)
-    wanted = list(layers or [])
+    wanted = [n if n in available or f"user_{n}" not in available else f"user_{n}"
+              for n in ([layers] if isinstance(layers, str) else layers or [])]  # --as NAME: user_NAME
     for name in wanted:
         if name not in available:
             close = [n for n in available if name.lower() in n or n in name.lower()]

@@ -40,6 +40,7 @@ __all__ = [
     "default_gpkg",
     "delete_layers",
     "dprk_outline",
+    "layer_name",
     "list_layers",
     "output_dir",
     "read_layer",
@@ -488,6 +489,22 @@ def dprk_outline(path: Path | str | None = None, crs: str = "EPSG:5179"):
     path = _existing(path)
     st = path.stat()
     return _outline((str(path.resolve()), st.st_mtime_ns, st.st_size), crs)
+
+
+def layer_name(name: str, path: Path | str | None = None) -> str:
+    """A layer's name as the GeoPackage holds it: ``NAME``, or ``user_NAME`` for a layer a user
+    imported with ``--as NAME`` (when no layer is called ``NAME`` itself).
+
+    Examples
+    --------
+    >>> import atlas.io
+    >>> atlas.io.layer_name("camps")
+    'camps'
+    """
+    if not name or name.startswith("user_"):
+        return name
+    names = {n for n, _ in list_layers(path)}
+    return f"user_{name}" if name not in names and f"user_{name}" in names else name
 
 
 def list_layers(path: Path | str | None = None) -> list[tuple[str, str | None]]:

@@ -33,6 +33,7 @@ from .style import (
     KIND_LABELS,
     KIND_SHAPES,
     STATUS_COLOURS,
+    class_breaks,
     finding_type_label,
 )
 from .style import PROVINCE_RAMP as RAMP
@@ -162,17 +163,10 @@ class _Symbols:
 # --- layers -------------------------------------------------------------------
 
 
-def _breaks(values: np.ndarray, n: int = 5) -> list[int]:
-    """Upper class limits of an equal-interval classification with round steps."""
-    top = max(float(np.nanmax(values)), 1.0)
-    step = max(1, math.ceil(top / n / 5) * 5) if top > 25 else max(1, math.ceil(top / n))
-    return [step * (i + 1) for i in range(n)]
-
-
 def provinces_spec(prov: gpd.GeoDataFrame, mines: gpd.GeoDataFrame, search: list) -> dict:
     counts = mines["province"].value_counts() if "province" in mines else pd.Series(dtype=int)
     reported = pd.to_numeric(prov["reported_mines"]).to_numpy()
-    limits = _breaks(reported)
+    limits = class_breaks(reported)
     styles = [{"fillColor": c, "color": "#5b4636", "weight": 1.2, "fillOpacity": 0.55}
               for c in RAMP]
     feats = []

@@ -71,25 +71,7 @@ PROJECT_CRS = "EPSG:5179"
 _SRSID = {4326: 3452, 5179: 28043}
 _ID_NAMESPACE = uuid.UUID("6f1c7a64-4a51-4b7e-9d0f-2b1e7e6a0c11")
 #: Display names in the project's layer tree.
-TITLES = {
-    "provinces": "Provinces: mines reported (Table 2)",
-    "counties": "Counties (OpenStreetMap 2020)",
-    "mines": "Mines with open coordinates",
-    "named_mines": "Mines named in the report",
-    "steel_plants": "Steel plants (processing, not mines; GEM)",
-    "gem_records": "Global Energy Monitor records and their join",
-    "sanctions_measures": "UN sanctions on mineral exports",
-    "mineral_deposits": "Deposit regions named in the report",
-    "camps": "Prison camps",
-    "coordinate_candidates": "Published camp coordinates",
-    "camp_findings": "Camp findings (dated)",
-    "report_discrepancies": "Report discrepancies",
-    "report_passages": "What the report says (quotes)",
-    "sources": "Sources",
-    "dprk_outline": "DPRK outline (Natural Earth)",
-    "basemap_countries": "Countries (Natural Earth, basemap)",
-    "geonames_places": "Towns (GeoNames)",
-}
+TITLES = {n: s.title for n, s in schema.SCHEMAS.items()}  # the schema's titles
 #: The project's groups, top of the drawing order first; each lists table names.
 GROUPS = (
     ("Penal system", ("camps", "coordinate_candidates")),

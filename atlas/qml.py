@@ -14,9 +14,8 @@ so the tests check every renderer.
 
 from __future__ import annotations
 
-import math
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from .style import (
     PROVINCE_RAMP,
     STATUS_COLOURS,
     TIER_COLOURS,
+    class_breaks,
 )
 
 __all__ = [
@@ -55,10 +55,6 @@ __all__ = [
 
 #: The QGIS version the XML is written for (the oldest LTR the atlas supports).
 QGIS_VERSION = "3.22.16-Białowieża"
-#: Layers with a style of their own (every other layer gets a plain one).
-STYLED_LAYERS = ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
-                 "coordinate_candidates", "steel_plants", "basemap_countries", "dprk_outline",
-                 "geonames_places")
 DOCTYPE = "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>"
 
 # --- palette: atlas.style, shared with the HTML map ----------------------------------------
@@ -83,8 +79,6 @@ _SOURCE_FIELDS = {
     "notes", "cross_checks", "discrepancy_ref", "origin", "sha256", "note",
     "printed_cells_note", "province_basis",
 }
-_NAME_FIELDS = ("name", "name_in_report", "name_en", "subject", "region", "resource",
-                "commodity", "description", "path")
 
 
 # --- small XML helpers ---------------------------------------------------------------------------
@@ -268,17 +262,14 @@ def _html_line(label: str, field: str) -> str:
             f"'<br/><i>{label}:</i> ' || {_escaped(field)}) %]")
 
 
-def _title_field(columns: Iterable[str]) -> str | None:
+def _title_field(name: str, columns: Iterable[str]) -> str | None:
     cols = list(columns)
-    for f in _NAME_FIELDS:
-        if f in cols:
-            return f
-    return cols[0] if cols else None
+    return schema.name_column(name, cols) or (cols[0] if cols else None)
 
 
 def _maptip(name: str, columns: list[str]) -> str:
     """An HTML map tip: the feature's name, then precision and source when the layer has them."""
-    title = _title_field(columns)
+    title = _title_field(name, columns)
     id_field = schema.SCHEMAS[name].id_field if name in schema.SCHEMAS else None
     head = ""
     if title:
@@ -322,15 +313,12 @@ def _symbol_kind(geometry: str) -> str:
 
 
 def _equal_ranges(values: pd.Series, n: int = 5) -> list[tuple[float, float, str]]:
-    """Equal-interval classes with round steps from 0, as the HTML map draws the provinces.
+    """The classes of :func:`atlas.style.class_breaks` as (low, high, label), as the map draws them.
 
     Counts are whole numbers, so class ``k`` runs from the previous limit + 1
     to its own limit, both included.
     """
-    vals = pd.to_numeric(values, errors="coerce").dropna().to_numpy()
-    top = max(float(vals.max()) if len(vals) else 1.0, 1.0)
-    step = max(1, math.ceil(top / n / 5) * 5) if top > 25 else max(1, math.ceil(top / n))
-    limits = [step * (i + 1) for i in range(n)]
+    limits = class_breaks(pd.to_numeric(values, errors="coerce").dropna().to_numpy(), n)
     lows = [0, *[lim + 1 for lim in limits[:-1]]]
     return [(float(lo), float(hi), f"{lo}–{hi}") for lo, hi in zip(lows, limits)]
 
@@ -388,92 +376,109 @@ def _named_symbol(colour: str, precision: str) -> tuple[str, list[tuple[str, dic
     return label, layers
 
 
+def _provinces_renderer(df: pd.DataFrame, parent: ET.Element) -> None:
+    ranges = _equal_ranges(df["reported_mines"], len(PROVINCE_RAMP))
+    _graduated(parent, "reported_mines", "fill", [
+        (lo, hi, f"{label} mines reported", [("SimpleFill", _fill(
+            c, alpha=0.55, outline="#5b4636", width=0.4))])
+        for (lo, hi, label), c in zip(ranges, PROVINCE_RAMP)])
+
+
+def _by_class_and_precision(df: pd.DataFrame, parent: ET.Element, precisions: Iterable[str],
+                            symbol: Callable) -> None:
+    """Mines and named mines: colour by commodity class, symbol by location precision."""
+    combos = set(zip(df["commodity_class"].astype(str), df["precision"].astype(str)))
+    cats = []
+    for cls in _present(df, "commodity_class", COMMODITY_COLOURS):
+        colour = COMMODITY_COLOURS.get(cls, "#777777")
+        for prec in _present(df, "precision", precisions):
+            if (cls, prec) in combos:
+                label, layers = symbol(colour, prec)
+                cats.append((f"{cls} | {prec}", f"{cls}: {label}", layers))
+    _categorized(parent, f"{_q('commodity_class')} || ' | ' || {_q('precision')}", "marker", cats)
+
+
+def _deposits_renderer(df: pd.DataFrame, parent: ET.Element) -> None:
+    cats = []
+    for i, com in enumerate(_present(df, "commodity")):
+        cls = str(df.loc[df["commodity"] == com, "commodity_class"].iloc[0])
+        colour = COMMODITY_COLOURS.get(cls, "#999999")
+        cats.append((com, f"{com} ({cls})", [
+            ("SimpleFill", _fill(colour, style=_HATCHES[i % len(_HATCHES)], outline=colour,
+                                 width=0.5, outline_style="dash"))]))
+    _categorized(parent, "commodity", "fill", cats)
+
+
+def _camps_renderer(df: pd.DataFrame, parent: ET.Element) -> None:
+    combos = set(zip(df["kind"].astype(str), df["status_class"].astype(str)))
+    cats = []
+    for kind_ in _present(df, "kind", KIND_SHAPES):
+        shape = KIND_SHAPES.get(kind_, "diamond")
+        size = 4.2 if kind_ == "kwan-li-so" else 3.8
+        for status in _present(df, "status_class", STATUS_COLOURS):
+            if (kind_, status) in combos:
+                colour = STATUS_COLOURS.get(status, "#ffffff")
+                cats.append((f"{kind_} | {status}", f"{KIND_LABELS.get(kind_, kind_)}: {status}",
+                             [("SimpleMarker", _marker(shape, colour, size, outline="#1a1a1a",
+                                                       width=0.5))]))
+    _categorized(parent, f"{_q('kind')} || ' | ' || {_q('status_class')}", "marker", cats)
+
+
+def _steel_renderer(df: pd.DataFrame, parent: ET.Element) -> None:
+    """Processing, not mines: grey squares, a cancelled plant hollow."""
+    _categorized(parent, f"if({_q('status')} = 'operating', 'operating', 'other')", "marker", [
+        ("operating", "steel plant, operating",
+         [("SimpleMarker", _marker("square", "#4d4d4d", 3.4, outline="#111111", width=0.4))]),
+        ("other", "steel plant, cancelled or not operating",
+         [("SimpleMarker", _marker("square", "none", 3.4, outline="#4d4d4d", width=0.4,
+                                   outline_style="dash"))])])
+
+
+def _candidates_renderer(df: pd.DataFrame, parent: ET.Element) -> None:
+    _categorized(parent, f"if({_q('is_atlas_point')}, 'atlas point', 'other published')",
+                 "marker", [
+                     ("atlas point", "the point the atlas uses",
+                      [("SimpleMarker", _marker("circle", "#000000", 1.2, width=0))]),
+                     ("other published", "another published coordinate",
+                      [("SimpleMarker", _marker("cross2", "#000000", 2.2, outline="#4d4d4d",
+                                                width=0.35))])])
+
+
+#: The renderer of each atlas layer; any other layer (a user's) gets a plain one for its geometry.
+_RENDERERS: dict[str, Callable[[pd.DataFrame, ET.Element], None]] = {
+    "provinces": _provinces_renderer,
+    "basemap_countries": lambda df, parent: _single(parent, "fill", [
+        ("SimpleFill", _fill("#f2efe9", outline="#b0b0b0", width=0.2))]),
+    "dprk_outline": lambda df, parent: _single(parent, "fill", [
+        ("SimpleFill", _fill("none", style="no", outline="#4d4d4d", width=0.5))]),
+    "geonames_places": lambda df, parent: _single(parent, "marker", [
+        ("SimpleMarker", _marker("circle", "#9e9e9e", 1.4, width=0.1))]),
+    "counties": lambda df, parent: _single(parent, "fill", [
+        ("SimpleFill", _fill("none", style="no", outline="#8c8c8c", width=0.15))]),
+    "mines": lambda df, parent: _by_class_and_precision(
+        df, parent, ("site", "approximate", "town"), _mine_symbol),
+    "named_mines": lambda df, parent: _by_class_and_precision(df, parent, _NAMED_ROLES, _named_symbol),
+    "mineral_deposits": _deposits_renderer,
+    "camps": _camps_renderer,
+    "steel_plants": _steel_renderer,
+    "coordinate_candidates": _candidates_renderer,
+}
+#: Layers with a style of their own (every other layer gets a plain one).
+STYLED_LAYERS = tuple(_RENDERERS)
+_USER_SYMBOLS = {
+    "marker": [("SimpleMarker", _marker("circle", USER_COLOUR, 2.6))],
+    "fill": [("SimpleFill", _fill(USER_COLOUR, alpha=0.3, outline=USER_COLOUR, width=0.5))],
+    "line": [("SimpleLine", {"line_color": _rgba(USER_COLOUR), "line_width": "0.6",
+                             "line_width_unit": "MM", "line_style": "solid"})],
+}
+
+
 def _renderer_for(name: str, df: pd.DataFrame, geometry: str, parent: ET.Element) -> None:
-    kind = _symbol_kind(geometry) if geometry != "No geometry" else None
-    if name == "provinces":
-        ranges = _equal_ranges(df["reported_mines"], len(PROVINCE_RAMP))
-        _graduated(parent, "reported_mines", "fill", [
-            (lo, hi, f"{label} mines reported", [("SimpleFill", _fill(
-                c, alpha=0.55, outline="#5b4636", width=0.4))])
-            for (lo, hi, label), c in zip(ranges, PROVINCE_RAMP)])
-    elif name == "basemap_countries":
-        _single(parent, "fill", [("SimpleFill", _fill("#f2efe9", outline="#b0b0b0", width=0.2))])
-    elif name == "dprk_outline":
-        _single(parent, "fill", [("SimpleFill", _fill("none", style="no", outline="#4d4d4d",
-                                                      width=0.5))])
-    elif name == "geonames_places":
-        _single(parent, "marker", [("SimpleMarker", _marker("circle", "#9e9e9e", 1.4, width=0.1))])
-    elif name == "counties":
-        _single(parent, "fill", [("SimpleFill", _fill("none", style="no", outline="#8c8c8c",
-                                                      width=0.15))])
-    elif name == "mines":
-        combos = set(zip(df["commodity_class"].astype(str), df["precision"].astype(str)))
-        cats = []
-        for cls in _present(df, "commodity_class", COMMODITY_COLOURS):
-            colour = COMMODITY_COLOURS.get(cls, "#777777")
-            for prec in _present(df, "precision", ("site", "approximate", "town")):
-                if (cls, prec) in combos:
-                    label, layers = _mine_symbol(colour, prec)
-                    cats.append((f"{cls} | {prec}", f"{cls}: {label}", layers))
-        _categorized(parent, f"{_q('commodity_class')} || ' | ' || {_q('precision')}",
-                     "marker", cats)
-    elif name == "named_mines":
-        combos = set(zip(df["commodity_class"].astype(str), df["precision"].astype(str)))
-        cats = []
-        for cls in _present(df, "commodity_class", COMMODITY_COLOURS):
-            colour = COMMODITY_COLOURS.get(cls, "#777777")
-            for prec in _present(df, "precision", _NAMED_ROLES):
-                if (cls, prec) in combos:
-                    label, layers = _named_symbol(colour, prec)
-                    cats.append((f"{cls} | {prec}", f"{cls}: {label}", layers))
-        _categorized(parent, f"{_q('commodity_class')} || ' | ' || {_q('precision')}",
-                     "marker", cats)
-    elif name == "mineral_deposits":
-        cats = []
-        for i, com in enumerate(_present(df, "commodity")):
-            cls = str(df.loc[df["commodity"] == com, "commodity_class"].iloc[0])
-            colour = COMMODITY_COLOURS.get(cls, "#999999")
-            cats.append((com, f"{com} ({cls})", [
-                ("SimpleFill", _fill(colour, style=_HATCHES[i % len(_HATCHES)], outline=colour,
-                                     width=0.5, outline_style="dash"))]))
-        _categorized(parent, "commodity", "fill", cats)
-    elif name == "camps":
-        combos = set(zip(df["kind"].astype(str), df["status_class"].astype(str)))
-        cats = []
-        for kind_ in _present(df, "kind", KIND_SHAPES):
-            shape = KIND_SHAPES.get(kind_, "diamond")
-            size = 4.2 if kind_ == "kwan-li-so" else 3.8
-            for status in _present(df, "status_class", STATUS_COLOURS):
-                if (kind_, status) in combos:
-                    colour = STATUS_COLOURS.get(status, "#ffffff")
-                    cats.append((f"{kind_} | {status}", f"{KIND_LABELS.get(kind_, kind_)}: {status}",
-                                 [("SimpleMarker", _marker(shape, colour, size, outline="#1a1a1a",
-                                                           width=0.5))]))
-        _categorized(parent, f"{_q('kind')} || ' | ' || {_q('status_class')}", "marker", cats)
-    elif name == "steel_plants":  # processing, not mines: grey squares, a cancelled plant hollow
-        _categorized(parent, f"if({_q('status')} = 'operating', 'operating', 'other')", "marker", [
-            ("operating", "steel plant, operating",
-             [("SimpleMarker", _marker("square", "#4d4d4d", 3.4, outline="#111111", width=0.4))]),
-            ("other", "steel plant, cancelled or not operating",
-             [("SimpleMarker", _marker("square", "none", 3.4, outline="#4d4d4d", width=0.4,
-                                       outline_style="dash"))])])
-    elif name == "coordinate_candidates":
-        _categorized(parent, f"if({_q('is_atlas_point')}, 'atlas point', 'other published')",
-                     "marker", [
-                         ("atlas point", "the point the atlas uses",
-                          [("SimpleMarker", _marker("circle", "#000000", 1.2, width=0))]),
-                         ("other published", "another published coordinate",
-                          [("SimpleMarker", _marker("cross2", "#000000", 2.2, outline="#4d4d4d",
-                                                    width=0.35))])])
-    elif kind == "marker":
-        _single(parent, kind, [("SimpleMarker", _marker("circle", USER_COLOUR, 2.6))])
-    elif kind == "fill":
-        _single(parent, kind, [("SimpleFill", _fill(USER_COLOUR, alpha=0.3, outline=USER_COLOUR,
-                                                    width=0.5))])
-    elif kind == "line":
-        _single(parent, kind, [("SimpleLine", {"line_color": _rgba(USER_COLOUR),
-                                               "line_width": "0.6", "line_width_unit": "MM",
-                                               "line_style": "solid"})])
+    if name in _RENDERERS:
+        _RENDERERS[name](df, parent)
+    elif geometry != "No geometry":
+        kind = _symbol_kind(geometry)
+        _single(parent, kind, _USER_SYMBOLS[kind])
 
 
 def _label_for(name: str, parent: ET.Element) -> bool:
@@ -553,7 +558,7 @@ def vector_style(name: str, df: pd.DataFrame,
     if name == "camp_findings" and {"date_start", "date_end"} <= set(columns):
         _temporal(holder, "date_start", "date_end")
     _form(holder, name, columns, relations)
-    title = _title_field(columns)
+    title = _title_field(name, columns)
     id_field = schema.SCHEMAS[name].id_field if name in schema.SCHEMAS else None
     preview = _q(title) if title else ""
     if id_field and id_field in columns and id_field != title and title:

@@ -19,7 +19,7 @@ from rasterio.transform import Affine
 
 from . import io
 from .errors import InputError, NotFoundError
-from .schema import SCHEMAS
+from .schema import id_column, name_column
 
 __all__ = [
     "apply_affine",
@@ -69,6 +69,7 @@ def existing_gpkg(gpkg: Path | None) -> Path:
 
 
 def point_layer(layer: str, gpkg: Path) -> gpd.GeoDataFrame:
+    layer = io.layer_name(layer, gpkg)
     df = io.read_layer(layer, gpkg)
     if not isinstance(df, gpd.GeoDataFrame):
         raise InputError(f"layer {layer!r} is a table without geometry; give a point layer")
@@ -86,12 +87,10 @@ def point_layer(layer: str, gpkg: Path) -> gpd.GeoDataFrame:
 
 def ids_and_names(df: pd.DataFrame, layer: str) -> tuple[pd.Series, pd.Series]:
     """The id and the name of each feature, from the layer's schema or common field names."""
-    id_field = SCHEMAS[layer].id_field if layer in SCHEMAS else None
-    if not id_field or id_field not in df:
-        id_field = next((c for c in ("site_id", "mine_id", "id", "fid") if c in df), None)
+    id_field = id_column(layer, df.columns)
     ids = (df[id_field].astype(str) if id_field
            else pd.Series([f"{layer}-{i + 1}" for i in range(len(df))], index=df.index))
-    name_field = next((c for c in ("name", "name_en", "name_in_report") if c in df), None)
+    name_field = name_column(layer, df.columns)
     names = df[name_field].fillna("").astype(str) if name_field else pd.Series("", index=df.index)
     return ids, names
 

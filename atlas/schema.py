@@ -11,7 +11,8 @@ single :class:`~atlas.errors.ValidationError`.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import numpy as np
@@ -30,6 +31,9 @@ __all__ = [
     "LayerSchema",
     "Problem",
     "check_layers",
+    "id_column",
+    "name_column",
+    "schema_for",
     "validate_layers",
 ]
 
@@ -75,6 +79,10 @@ class LayerSchema:
     geometry_required: bool = True
     inside_dprk: bool = True
     description: str = ""
+    #: What the map's layer control and the QGIS layer tree call the layer.
+    title: str = ""
+    #: The field that names a feature (a camp's ``name``, a county's ``name_en``).
+    name_field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -273,6 +281,32 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
 ]}
 
 
+#: What the map and QGIS call each layer (a report table is called by its description).
+_TITLES = {
+    "provinces": "Provinces: mines reported (report Table 2)",
+    "counties": "Counties (OpenStreetMap 2020)",
+    "mines": "Mines with open coordinates, by commodity class",
+    "steel_plants": "Steel plants (where the iron ore goes; not mines)",
+    "named_mines": "Mines the report names",
+    "mineral_deposits": "Mineral-deposit regions named in the report",
+    "camps": "Prison camps and suspected sites",
+    "coordinate_candidates": "Other published coordinates of camps",
+    "gem_records": "Global Energy Monitor records and their join",
+    "sanctions_measures": "UN sanctions on mineral exports",
+    "camp_findings": "Camp findings (dated)",
+    "report_discrepancies": "Report discrepancies",
+    "report_passages": "What the report says (quotes)",
+    "sources": "Sources",
+    "dprk_outline": "DPRK outline (Natural Earth)",
+    "basemap_countries": "Countries (Natural Earth, basemap)",
+    "geonames_places": "Towns (GeoNames)",
+}
+_NAMES = {"provinces": "name_en", "counties": "name_en", "mines": "name", "named_mines": "name_in_report",
+          "camps": "name", "steel_plants": "name", "geonames_places": "name", "dprk_outline": "name_en",
+          "basemap_countries": "name_en"}
+SCHEMAS = {n: replace(s, title=_TITLES.get(n) or s.description, name_field=_NAMES.get(n))
+           for n, s in SCHEMAS.items()}
+
 #: Layers a user imports (``user_<name>``, see :mod:`atlas.importer`) share one schema.
 #: Points outside the DPRK are kept and flagged (``outside_dprk_km``), not refused; ``private``
 #: marks a layer that no map, export or site includes unless asked.
@@ -291,6 +325,42 @@ FOREIGN_KEYS = (
     ("camp_findings", "site_id", "camps", "site_id"),
     ("coordinate_candidates", "site_id", "camps", "site_id"),
 )
+
+
+#: Where an id or a name is looked for in a layer the schema does not know, in this order.
+_ID_FALLBACK = ("user_id", "id", "site_id", "mine_id", "fid")
+_NAME_FALLBACK = ("name", "name_in_report", "name_en", "title", "label", "subject", "region",
+                  "resource", "commodity", "description", "path")
+
+
+def id_column(layer: str, columns: Iterable[str]) -> str | None:
+    """The column holding a layer's feature ids: the schema's, else a common id column.
+
+    Examples
+    --------
+    >>> id_column("camps", ["site_id", "name"]), id_column("my_points", ["fid", "id"])
+    ('site_id', 'id')
+    """
+    cols = list(columns)
+    sch = schema_for(layer)
+    if sch and sch.id_field in cols:
+        return sch.id_field
+    return next((c for c in _ID_FALLBACK if c in cols), None)
+
+
+def name_column(layer: str, columns: Iterable[str]) -> str | None:
+    """The column naming a layer's features: the schema's, else a common name column.
+
+    Examples
+    --------
+    >>> name_column("named_mines", ["named_id", "name_in_report"]), name_column("x", ["a", "name"])
+    ('name_in_report', 'name')
+    """
+    cols = list(columns)
+    sch = schema_for(layer)
+    if sch and sch.name_field in cols:
+        return sch.name_field
+    return next((c for c in _NAME_FALLBACK if c in cols), None)
 
 
 def schema_for(name: str) -> LayerSchema | None:
@@ -334,6 +404,22 @@ def _check_schema(name: str, df: pd.DataFrame, schema: LayerSchema, outline) -> 
     def add(i, fld, msg):
         problems.append(Problem(name, ids.iloc[i] if i is not None else "", fld, msg))
 
+    _check_fields(df, schema, add)
+    if schema.id_field and schema.id_field in df:
+        for dup in sorted(set(ids[ids.duplicated()])):
+            problems.append(Problem(name, dup, schema.id_field, "id is not unique"))
+        if schema.id_pattern:
+            pat = re.compile(schema.id_pattern)
+            for i, v in enumerate(ids):
+                if not pat.match(v):
+                    add(i, schema.id_field, f"{v!r} does not match {schema.id_pattern}")
+    if schema.geometry is not None:
+        _check_geometry(df, schema, outline, add)
+    return problems
+
+
+def _check_fields(df: pd.DataFrame, schema: LayerSchema, add) -> None:
+    """Every field present, required values set, values of the field's kind and allowed set."""
     for f in schema.fields:
         if f.name not in df.columns:
             add(None, f.name, "field missing")
@@ -349,19 +435,13 @@ def _check_schema(name: str, df: pd.DataFrame, schema: LayerSchema, outline) -> 
             bad = ~empty & ~col.astype(str).isin(f.allowed).to_numpy()
             for i in np.flatnonzero(bad):
                 add(i, f.name, f"{col.iloc[i]!r} is not one of {', '.join(f.allowed)}")
-    if schema.id_field and schema.id_field in df:
-        for dup in sorted(set(ids[ids.duplicated()])):
-            problems.append(Problem(name, dup, schema.id_field, "id is not unique"))
-        if schema.id_pattern:
-            pat = re.compile(schema.id_pattern)
-            for i, v in enumerate(ids):
-                if not pat.match(v):
-                    add(i, schema.id_field, f"{v!r} does not match {schema.id_pattern}")
-    if schema.geometry is None:
-        return problems
+
+
+def _check_geometry(df: pd.DataFrame, schema: LayerSchema, outline, add) -> None:
+    """A geometry column in EPSG:4326, of the schema's type, valid, and (points) inside the DPRK."""
     if not isinstance(df, gpd.GeoDataFrame) or df.geometry.name not in df:
         add(None, "geometry", f"no geometry column (expected {schema.geometry})")
-        return problems
+        return
     if df.crs is None or df.crs.to_epsg() != 4326:
         add(None, "geometry", f"CRS is {df.crs}, expected EPSG:4326")
     geoms = df.geometry
@@ -381,7 +461,6 @@ def _check_schema(name: str, df: pd.DataFrame, schema: LayerSchema, outline) -> 
             if d > INSIDE_TOLERANCE_KM:
                 add(i, "geometry", f"point lies {d:.1f} km outside the DPRK "
                     f"(tolerance {INSIDE_TOLERANCE_KM} km)")
-    return problems
 
 
 def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:

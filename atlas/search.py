@@ -442,9 +442,16 @@ def _keyed_layers(gpkg: Path, user: list[str]) -> dict[str, int]:
             return {}
         keyed = {}
         for layer, features, max_fid in con.execute(f"SELECT layer, features, max_fid FROM {_KEYED}"):
-            if layer in user:
+            if layer in user:  # both read in constant time: GDAL keeps the count, fid is the key
                 q = layer.replace('"', '""')
-                if con.execute(f'SELECT count(*), max(fid) FROM "{q}"').fetchone() == (features, max_fid):
+                try:
+                    row = con.execute("SELECT feature_count FROM gpkg_ogr_contents WHERE table_name = ?",
+                                      (layer,)).fetchone()
+                except sqlite3.OperationalError:  # a GeoPackage written without GDAL's counts
+                    row = None
+                count = row[0] if row and row[0] is not None else \
+                    con.execute(f'SELECT count(*) FROM "{q}"').fetchone()[0]
+                if (count, con.execute(f'SELECT max(fid) FROM "{q}"').fetchone()[0]) == (features, max_fid):
                     keyed[layer] = features
         return keyed
     finally:
@@ -596,6 +603,8 @@ def find(
     if not _norm(query or ""):
         raise InputError("the query is empty: give a name, an id (KLS-14) or a camp number")
     path = Path(gpkg or io.default_gpkg())
+    if layers:  # a layer imported with --as NAME is user_NAME
+        layers = [io.layer_name(n, io.source(gpkg)) for n in ([layers] if isinstance(layers, str) else layers)]
     index = _name_index(gpkg)
     rows = index.search(query, layers) + _keyed_search(index, path, query, layers)
     if not rows and fuzzy:

@@ -180,15 +180,9 @@ def _col(df: pd.DataFrame, name: str | None, default=None) -> np.ndarray:
 
 
 def _id_column(layer: str, df: pd.DataFrame) -> str | None:
-    from .schema import SCHEMAS
+    from .schema import id_column
 
-    schema = SCHEMAS.get(layer)
-    if schema and schema.id_field in df.columns:
-        return schema.id_field
-    for col in ("user_id", "id", "site_id", "mine_id", "fid"):
-        if col in df.columns:
-            return col
-    return None
+    return id_column(layer, df.columns)
 
 
 def uniform_columns(layer: str, df: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -216,7 +210,9 @@ def uniform_columns(layer: str, df: pd.DataFrame) -> dict[str, np.ndarray]:
         out.update(name=_col(df, "name_en"), kind=const({"counties": "county"}.get(layer, "province")),
                    commodity=const(None))
     else:
-        name_col = next((c for c in ("name", "title", "label") if c in df.columns), None)
+        from .schema import name_column
+
+        name_col = name_column(layer, df.columns)
         out.update(name=_col(df, name_col) if name_col else out["id"], kind=_col(df, "kind"),
                    commodity=_col(df, "commodity"))
     if layer == "counties":

@@ -6,7 +6,7 @@ A reader who learns a colour or a shape on the map sees the same in QGIS.
 from __future__ import annotations
 
 __all__ = ["COMMODITY_COLOURS", "DENSITY_RAMP", "FINDING_TYPE_LABELS", "KIND_LABELS", "KIND_SHAPES",
-           "PROVINCE_RAMP", "STATUS_COLOURS", "TIER_COLOURS", "finding_type_label"]
+           "PROVINCE_RAMP", "STATUS_COLOURS", "TIER_COLOURS", "class_breaks", "finding_type_label"]
 
 #: Fill colour per Table 1 commodity class.
 COMMODITY_COLOURS = {
@@ -68,3 +68,25 @@ def finding_type_label(finding_type: str) -> str:
     """
     key = str(finding_type or "").strip()
     return FINDING_TYPE_LABELS.get(key, key.replace("_", " "))
+
+
+def class_breaks(values, n: int = 5) -> list[int]:
+    """Upper limits of an equal-interval classification with round steps from 0 (the provinces).
+
+    The map and the QGIS style draw the provinces' Table 2 counts with these
+    classes; counts are whole numbers, so class ``k`` runs from the previous
+    limit + 1 to its own limit.
+
+    Examples
+    --------
+    >>> class_breaks([82, 12, 3])
+    [20, 40, 60, 80, 100]
+    >>> class_breaks([4])
+    [1, 2, 3, 4, 5]
+    """
+    import math
+
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    top = max(max(finite, default=1.0), 1.0)
+    step = max(1, math.ceil(top / n / 5) * 5) if top > 25 else max(1, math.ceil(top / n))
+    return [step * (i + 1) for i in range(n)]

@@ -69,6 +69,7 @@ from .map_layers import (
 )
 from .protect import coarsen, shared_layers
 from .provenance import about
+from .schema import SCHEMAS
 
 __all__ = ["LAYER_TITLES", "RING_KM", "build_map", "write_map"]
 
@@ -76,15 +77,8 @@ __all__ = ["LAYER_TITLES", "RING_KM", "build_map", "write_map"]
 RING_KM = (10, 25, 50)
 #: Title (start) of each atlas layer in the layer control.
 LAYER_TITLES = {
-    "provinces": "Provinces: mines reported (report Table 2)",
-    "counties": "Counties (OpenStreetMap 2020)",
-    "mines": "Mines with open coordinates, by commodity class",
-    "steel_plants": "Steel plants (where the iron ore goes; not mines)",
-    "named_mines": "Mines the report names",
-    "mineral_deposits": "Mineral-deposit regions named in the report",
-    "camps": "Prison camps and suspected sites",
+    **{n: s.title for n, s in SCHEMAS.items()},  # the schema's titles, as QGIS shows them
     "camp_rings": "Distance rings around camps",
-    "coordinate_candidates": "Other published coordinates of camps",
     "density": "Mine density (raster)",
     "chips": "Image chips",
 }

@@ -256,3 +256,23 @@ def browser_session():
     require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
     with _browser.chromium() as b:
         yield b
+
+
+def test_a_layer_imported_as_name_is_found_by_that_name(atlas_copy, real_points, tmp_path):
+    """`--as NAME` stores user_NAME; `--layer NAME` finds it in every command (user_NAME too)."""
+    path = tmp_path / "synthetic_named.csv"
+    real_points.assign(id="S-" + real_points["site_id"], name="site near " + real_points["name"], lat=real_points.geometry.y, lon=real_points.geometry.x)[
+        ["id", "name", "lat", "lon"]].to_csv(path, index=False)
+    res = run_cli("import", str(path), "--as", "mysites", "--gpkg", str(atlas_copy))
+    assert res.returncode == 0, res.stderr
+    first = real_points.iloc[0]
+    for name in ("mysites", "user_mysites"):
+        for cmd in (["near", "KLS-14", "--km", "400", "--layer", name],
+                    ["nearest", "KLS-14", "--layer", name, "--format", "csv"],
+                    ["density", "--layer", name, "--out", str(tmp_path / f"{name}.tif")],
+                    ["export", "--format", "geojson", "--layers", name, "--out", str(tmp_path / f"{name}_gj")]):
+            out = run_cli(*cmd, "--gpkg", str(atlas_copy))
+            assert out.returncode == 0, (cmd, out.stderr)
+        found = atlas.find("site near " + first["name"], gpkg=atlas_copy, layers=[name])
+        assert set(found["layer"]) == {"user_mysites"}
+    assert atlas.near("KLS-14", 400, "mysites", gpkg=atlas_copy)["id"].isin("S-" + real_points["site_id"]).any()

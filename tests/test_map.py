@@ -614,3 +614,11 @@ def test_build_registers_the_map_product(gpkg, tmp_path):
 def test_file_stays_small(map_html):
     size = map_html.stat().st_size
     assert size < 4_000_000, size
+
+
+def test_verbose_times_each_step(gpkg, tmp_path):
+    quiet = run_cli("map", "--gpkg", str(gpkg), "--out", str(tmp_path / "a.html"))
+    timed = run_cli("-v", "map", "--gpkg", str(gpkg), "--out", str(tmp_path / "b.html"))
+    assert quiet.returncode == timed.returncode == 0, timed.stderr
+    assert not re.search(r"\[\s*\d+\.\d s\]", quiet.stderr)
+    assert re.search(r"^atlas: \[\s*\d+\.\d s\] map: ", timed.stderr, re.M), timed.stderr

@@ -90,6 +90,12 @@ def test_rebuild_and_drop_keep_the_keys_true(keyed, tmp_path, layers):
     atlas.build(keyed)
     search._NAME_CACHE.clear()
     assert search._name_index(keyed).keyed == {"user_names": len(_NAMES)}
+    old = _unkeyed(keyed, tmp_path)  # as if imported before names were keyed: a rebuild keys it
+    atlas.build(old)
+    assert search._keyed_layers(old, ["user_names"]) == {"user_names": len(_NAMES)}
+    atlas.build(keyed)
+    search._NAME_CACHE.clear()
+    assert search._name_index(keyed).keyed == {"user_names": len(_NAMES)}
     assert set(atlas.find("Hamhung depot", gpkg=keyed)["id"]) >= {"S4"}
     atlas.drop_layer("names", gpkg=keyed)
     with sqlite3.connect(keyed) as con:
