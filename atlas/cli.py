@@ -313,8 +313,8 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
     DPRK with outliers reported, no repeated ids, lat/lon not swapped), given
     province and county by spatial join, and stored as user_NAME in the atlas
     GeoPackage; `atlas near`, `summary`, `map` and `export` then include it
-    (a --private layer only the queries, unless a product is asked with
-    --include-private). A layer of that name is replaced only with
+    (a --private layer only find, near and nearest; summary, map, export and
+    site only with --include-private). A layer of that name is replaced only with
     --replace. On any error the GeoPackage is unchanged and the exit code is 2.
 
     The file is read in chunks (progress on stderr) and opened only by the
@@ -889,11 +889,14 @@ def _records(df) -> list[dict]:
 @click.option("--sanctions-on", "sanctions_on", default=None, metavar="DATE", help=_SANCTIONS_ON_HELP)
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True, help="Output format.")
+@click.option("--include-private", is_flag=True,
+              help="Also count the layers imported with --private (left out by default: a "
+                   "summary is pasted into reports).")
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
 def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, sanctions: bool,
-                sanctions_on: str | None, fmt: str, gpkg: Path | None) -> None:
+                sanctions_on: str | None, fmt: str, include_private: bool, gpkg: Path | None) -> None:
     """The report's Table 2 beside the atlas's geolocated features, by province or county.
 
     reported_mines and reported_share_pct reproduce Table 2; the other
@@ -919,7 +922,7 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, s
         click.echo(formats.format_table(table, fmt, footer=foot, meta=dict(a), width=80))
         return
 
-    table = summaries.summary(by, gpkg, include_empty, sanctions=wanted)
+    table = summaries.summary(by, gpkg, include_empty, sanctions=wanted, include_private=include_private)
     a = table.attrs
     foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]

@@ -35,6 +35,7 @@ from .style import (
     STATUS_COLOURS,
     class_breaks,
     finding_type_label,
+    page_ref,
 )
 from .style import PROVINCE_RAMP as RAMP
 
@@ -549,7 +550,7 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
     if findings:
         items = []
         for f in sorted(findings, key=_finding_order):
-            page = _e(f.get("page"))
+            page = _e(page_ref(f.get("page")))
             year = first_year(f.get("date_start"), f.get("date_end"))
             basis = _e(f.get("evidence_basis"))
             hand = _e(f.get("testimony_hand"))
@@ -560,7 +561,7 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
                 f'</span> <span class="atlas-tag atlas-basis">{basis}{", " + hand if hand else ""}</span> '
                 f'{_e(f.get("description"))}'
                 f'<span class="atlas-src">Source: {_e(f.get("source_report"))}'
-                f'{", p. " + page if page else ""}</span></li>')
+                f'{", " + page if page else ""}</span></li>')
         out.append(f'<h4>Findings, oldest first ({len(findings)})</h4><p class="atlas-asof"></p>'
                    '<ol class="atlas-findings">' + "".join(items) + "</ol>")
     else:

@@ -37,6 +37,7 @@ import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
@@ -47,6 +48,7 @@ from pyproj import CRS
 
 from . import io, schema
 from .errors import InputError, NotFoundError
+from .provenance import build_date
 from .qml import (
     DOCTYPE,
     QGIS_VERSION,
@@ -144,10 +146,28 @@ def _geometry_columns(path: Path) -> dict[str, str]:
         return dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
 
 
-def _write_layer_styles(path: Path, styles: dict[str, str], descriptions: dict[str, str]) -> None:
+def export_time(src: Path) -> datetime:
+    """The time an export stamps on its styles and project: never the clock, if it can help it.
+
+    ``SOURCE_DATE_EPOCH`` when set, else the source GeoPackage's build date
+    (:func:`atlas.provenance.build_date`), so exporting the same GeoPackage twice
+    gives the same bytes; the clock only for a GeoPackage with no date.
+    """
+    if os.environ.get("SOURCE_DATE_EPOCH", "").isdigit():
+        return creation_time()
+    try:
+        when = datetime.fromisoformat(build_date(src).replace("Z", "+00:00"))
+    except ValueError:
+        return creation_time()
+    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else when.astimezone(timezone.utc)
+    return max(when.replace(microsecond=0), datetime(1980, 1, 1, tzinfo=timezone.utc))  # zip dates start 1980
+
+
+def _write_layer_styles(path: Path, styles: dict[str, str], descriptions: dict[str, str],
+                        stamp: datetime) -> None:
     """(Re)create ``layer_styles`` as QGIS does and store one default style per layer."""
     geom_cols = _geometry_columns(path)
-    now = creation_time().strftime("%Y-%m-%dT%H:%M:%S.000Z")  # SOURCE_DATE_EPOCH when set
+    now = stamp.strftime("%Y-%m-%dT%H:%M:%S.000Z")
     with sqlite3.connect(path) as con:
         con.execute("DROP TABLE IF EXISTS layer_styles")
         con.execute("DELETE FROM gpkg_contents WHERE table_name = 'layer_styles'")
@@ -574,8 +594,9 @@ def export_qgis(
             if referenced in layers and referencing in layers:
                 rel_by_layer.setdefault(referenced, []).append((rid, rname))
         say("writing a default style per layer into layer_styles")
+        stamp = export_time(src)  # the same GeoPackage gives the same bytes
         _write_layer_styles(tmp_gpkg, {n: layer_qml(n, df) for n, df in layers.items()},
-                            descriptions)
+                            descriptions, stamp)
         say("checking the exported GeoPackage")
         schema.validate_layers(io.read_layers(tmp_gpkg))
 
@@ -638,7 +659,6 @@ def export_qgis(
                            layers.get("sources"), note)
         tmp_qgz = tmp / "atlas.qgz"
         with zipfile.ZipFile(tmp_qgz, "w", zipfile.ZIP_DEFLATED) as z:
-            stamp = creation_time()  # a fixed entry date: the same project gives the same bytes
             info = zipfile.ZipInfo("atlas.qgs", date_time=stamp.timetuple()[:6])
             info.compress_type = zipfile.ZIP_DEFLATED
             z.writestr(info, qgs)

@@ -31,7 +31,7 @@ from . import io
 from .errors import InputError
 from .provenance import about
 from .schema import SCHEMAS
-from .style import KIND_LABELS, finding_type_label
+from .style import KIND_LABELS, finding_type_label, page_ref
 
 __all__ = ["FORMATS", "Record", "discrepancies_for", "record", "show"]
 
@@ -199,7 +199,7 @@ def _coordinate_line(c: dict) -> str:
 
 
 def _finding_line(f: dict) -> str:
-    page = f" p. {f['page']}" if f.get("page") else ""
+    page = f" {page_ref(f.get('page'))}" if page_ref(f.get("page")) else ""
     src = f.get("source_report") or "source not given"
     return (f"{f.get('finding_id')}  {f.get('observed_text') or 'undated'} [{f.get('type_in_words')}] "
             f"{f.get('description') or ''} (source: {src}{',' + page if page else ''})")

@@ -5,8 +5,11 @@ A reader who learns a colour or a shape on the map sees the same in QGIS.
 
 from __future__ import annotations
 
+import re
+
 __all__ = ["COMMODITY_COLOURS", "DENSITY_RAMP", "FINDING_TYPE_LABELS", "KIND_LABELS", "KIND_SHAPES",
-           "PROVINCE_RAMP", "STATUS_COLOURS", "TIER_COLOURS", "class_breaks", "finding_type_label"]
+           "PROVINCE_RAMP", "STATUS_COLOURS", "TIER_COLOURS", "class_breaks", "finding_type_label",
+           "page_ref"]
 
 #: Fill colour per Table 1 commodity class.
 COMMODITY_COLOURS = {
@@ -68,6 +71,26 @@ def finding_type_label(finding_type: str) -> str:
     """
     key = str(finding_type or "").strip()
     return FINDING_TYPE_LABELS.get(key, key.replace("_", " "))
+
+
+_NAMES_A_PAGE = re.compile(r"\b(?:pp?|pages?)\.?\s*\d", re.IGNORECASE)
+
+
+def page_ref(page) -> str:
+    """A page as a reader cites it: as given when it already names one (``p. 29``), else ``p. `` + it.
+
+    The findings' ``page`` column holds the page as its source prints it, prefix
+    included (``p. 17-21 (...)``, ``Hawk 2013 p.31``); never print ``p. p.``.
+
+    Examples
+    --------
+    >>> page_ref("p. 29 (Camp 14 imagery report)"), page_ref("yumpu p.34"), page_ref("35"), page_ref(None)
+    ('p. 29 (Camp 14 imagery report)', 'yumpu p.34', 'p. 35', '')
+    """
+    text = "" if page is None or page != page else str(page).strip()
+    if not text:
+        return ""
+    return text if _NAMES_A_PAGE.search(text) else f"p. {text}"
 
 
 def class_breaks(values, n: int = 5) -> list[int]:

@@ -74,7 +74,7 @@ def _with_given_province(df: gpd.GeoDataFrame, layer: str, id_col: str, gpkg) ->
     return df
 
 
-def _features(gpkg) -> dict[str, gpd.GeoDataFrame]:
+def _features(gpkg, include_private: bool = False) -> dict[str, gpd.GeoDataFrame]:
     mines = _with_given_province(_joined("mines", gpkg, ["mine_id", "commodity_class", "commodity"]), "mines",
                                  "mine_id", gpkg)
     camps = _with_given_province(_joined("camps", gpkg, ["site_id", "kind", "status_class"]), "camps",
@@ -82,9 +82,11 @@ def _features(gpkg) -> dict[str, gpd.GeoDataFrame]:
     named = _with_given_province(_joined("named_mines", gpkg, ["named_id", "commodity_class"]), "named_mines",
                                  "named_id", gpkg)
     feats = {"mines": mines, "camps": camps, "named_mines": named}
-    for name, gtype in io.list_layers(gpkg):
-        if name.startswith("user_") and gtype is not None:  # a user's imported layer: one count column
-            feats[name] = _joined(name, gpkg, [])
+    from .importer import user_layer_records
+
+    path = Path(gpkg or io.default_gpkg())
+    for rec in user_layer_records(path, include_private=include_private):  # a user's layer: one column
+        feats[rec["layer"]] = _joined(rec["layer"], gpkg, [])  # a private one only when asked
     return feats
 
 
@@ -189,7 +191,7 @@ def _sanctions_arg(sanctions, gpkg) -> dict | None:
     return {"table": table, "date": day, "as_of": day or f"after {table['adopted'].max()} (latest resolution)"}
 
 
-def province_summary(gpkg: Path | str | None = None, sanctions=None) -> pd.DataFrame:
+def province_summary(gpkg: Path | str | None = None, sanctions=None, include_private: bool = False) -> pd.DataFrame:
     """The report's Table 2 beside the atlas's geolocated features, per province.
 
     Parameters
@@ -201,6 +203,9 @@ def province_summary(gpkg: Path | str | None = None, sanctions=None) -> pd.DataF
         (``sanctioned_mines``, ``sanctioned_by_commodity``): True after the
         last resolution of the table, or on a date (``YYYY-MM-DD``); see
         :func:`atlas.sanctions_status`.
+    include_private : bool, default False
+        Also count the user layers imported with ``private=True`` (never by
+        default: a summary is pasted into reports).
 
     Returns
     -------
@@ -214,7 +219,8 @@ def province_summary(gpkg: Path | str | None = None, sanctions=None) -> pd.DataF
         by their point; town proxies included) - each counted by spatial
         join, and in the unknown row the features with no public coordinate;
         then one count column per layer a user imported (``user_<name>``,
-        see :func:`atlas.import_layer`). ``attrs`` holds ``boundary_source``, ``boundary_vintage``, ``report``
+        see :func:`atlas.import_layer`; a layer imported with ``private=True``
+        only with ``include_private=True``: a summary is pasted into reports). ``attrs`` holds ``boundary_source``, ``boundary_vintage``, ``report``
         and ``method``.
 
     Raises
@@ -231,7 +237,7 @@ def province_summary(gpkg: Path | str | None = None, sanctions=None) -> pd.DataF
     """
     prov = cached_layer("provinces", gpkg).sort_values("table2_order")
     t2 = cached_layer("report_table_2", gpkg)
-    feats = _features(gpkg)
+    feats = _features(gpkg, include_private)
     sx = _sanctions_arg(sanctions, gpkg)
     rows = []
     for _, p in prov.iterrows():
@@ -272,7 +278,7 @@ def _total(rows: list[dict], label_col: str, fixed: dict, feats, sx=None) -> dic
 
 
 def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
-                   sanctions=None) -> pd.DataFrame:
+                   sanctions=None, include_private: bool = False) -> pd.DataFrame:
     """The atlas's geolocated features per county (the report gives no county figures).
 
     Parameters
@@ -282,6 +288,8 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
     include_empty : bool, default False
         Also list the counties holding no feature.
     sanctions : True or date, optional
+        As in :func:`province_summary`.
+    include_private : bool, default False
         As in :func:`province_summary`.
 
     Returns
@@ -308,7 +316,7 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
     cnty = cached_layer("counties", gpkg)
     order = {n: i for i, n in enumerate(cached_layer("provinces", gpkg).sort_values("table2_order")["name_en"])}
     cnty = cnty.assign(_o=cnty["province"].map(order)).sort_values(["_o", "name_en"])
-    feats = _features(gpkg)
+    feats = _features(gpkg, include_private)
     sx = _sanctions_arg(sanctions, gpkg)
     rows = []
     for _, c in cnty.iterrows():
@@ -329,7 +337,7 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
 
 
 def summary(by: str = "province", gpkg: Path | str | None = None,
-            include_empty: bool = False, sanctions=None) -> pd.DataFrame:
+            include_empty: bool = False, sanctions=None, include_private: bool = False) -> pd.DataFrame:
     """:func:`province_summary` or :func:`county_summary`, as ``atlas summary --by``.
 
     Parameters
@@ -340,6 +348,8 @@ def summary(by: str = "province", gpkg: Path | str | None = None,
         By county: also list the counties holding no feature.
     sanctions : True or date, optional
         Also count the mines under a UN measure (see :func:`province_summary`).
+    include_private : bool, default False
+        Also count the user layers imported with ``private=True``.
 
     Returns
     -------
@@ -357,7 +367,7 @@ def summary(by: str = "province", gpkg: Path | str | None = None,
     ['Unidentified or unknown', 'Total']
     """
     if by == "province":
-        return province_summary(gpkg, sanctions)
+        return province_summary(gpkg, sanctions, include_private)
     if by == "county":
-        return county_summary(gpkg, include_empty, sanctions)
+        return county_summary(gpkg, include_empty, sanctions, include_private)
     raise InputError(f"summary by {by!r}: use province or county")

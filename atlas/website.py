@@ -188,8 +188,8 @@ def _zip(folder: Path, dest: Path) -> None:
 def _pin_times(folder: Path, day: str) -> None:
     """Make the QGIS export reproducible: its style times set to the build date, its .qgz re-zipped.
 
-    ``export_qgis`` stamps ``layer_styles.update_time`` and the ``.qgz`` members with the
-    current time; the site states the build date instead, so the same GeoPackage gives the
+    ``export_qgis`` stamps ``layer_styles.update_time`` and the ``.qgz`` members with
+    ``SOURCE_DATE_EPOCH`` or the build time; the site states the build day instead, so the same GeoPackage gives the
     same bytes.
     """
     stamp = f"{day}T00:00:00.000Z"
@@ -360,7 +360,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
     say("writing the index, provinces, report tables and about pages")
     _write(out / "index.html", _render("index.html.j2", rows=rows, overview=_overview(atlas, rows),
                                        kinds=KIND_LABELS, with_map=with_map, **ctx))
-    summary = province_summary(atlas.gpkg)
+    summary = province_summary(atlas.gpkg, include_private=atlas.include_private)
     hidden = [c for c in summary.columns if str(c).startswith("user_") and c not in atlas.user_layers]
     meta = {**summary.attrs, "gpkg": atlas.gpkg.name}  # never a local path on a published page
     _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary.drop(columns=hidden)),

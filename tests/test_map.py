@@ -197,6 +197,19 @@ def _popup_text(page, layer: str, index: int) -> str:
     return text
 
 
+def test_camp_popup_cites_each_page_as_given_never_p_p(map_html, layers):
+    """The findings' page column already names the page (``p. 29 (...)``): the popup adds no ``p.``."""
+    text = map_html.read_text(encoding="utf-8")
+    assert "p. p." not in text
+    findings, camps = layers["camp_findings"], layers["camps"]
+    drawn = camps.loc[~(camps.geometry.isna() | camps.geometry.is_empty), "site_id"]  # camps on the map
+    pages = findings.loc[(findings["page"].fillna("").str.strip() != "") & findings["site_id"].isin(drawn), ["page"]]
+    assert len(pages) >= 5
+    for page in pages["page"]:  # the popups sit JSON-encoded in the page: compare the plain page text
+        assert re.fullmatch(r"[\w .,()-]+", page), page
+        assert f", {page}" in text, page
+
+
 def test_mine_popup_says_the_un_sanctions_and_gem_record(session, layers):
     page = session.page
     mines = layers["mines"][~layers["mines"].geometry.is_empty].reset_index(drop=True)

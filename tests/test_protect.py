@@ -203,3 +203,22 @@ def test_coarsened_export_holds_no_exact_point(atlas_copy, layers, tmp_path):
     page = html.read_text(encoding="utf-8")
     assert '"coarsen_km":5' in page
     assert not any(f"{g.y:.6f}" in page for g in exact.geometry)
+
+
+def test_summary_leaves_private_layers_out_unless_asked(atlas_copy, layers, tmp_path):
+    """A summary is pasted into reports: a private layer's name and counts stay out of it."""
+    atlas.import_layer(_csv(tmp_path, layers), "witnesses_zq7", gpkg=atlas_copy, private=True)
+    atlas.import_layer(_csv(tmp_path, layers, name="Public synthetic site", n=2), "public", gpkg=atlas_copy)
+    for by in ("province", "county"):
+        for fmt in ("table", "csv", "json", "markdown"):
+            out = run_cli("summary", "--by", by, "--format", fmt, "--gpkg", str(atlas_copy))
+            assert out.returncode == 0, out.stderr
+            text = out.stdout + out.stderr
+            assert "witnesses_zq7" not in text and SECRET not in text, (by, fmt)
+            assert "user_public" in out.stdout, (by, fmt)
+    table = atlas.summary(gpkg=atlas_copy)
+    assert "user_witnesses_zq7" not in table.columns and int(table.iloc[-1]["user_public"]) == 2
+    asked = atlas.summary(by="county", gpkg=atlas_copy, include_private=True)
+    assert int(asked.iloc[-1]["user_witnesses_zq7"]) == 3
+    out = run_cli("summary", "--include-private", "--format", "csv", "--gpkg", str(atlas_copy))
+    assert out.returncode == 0 and "user_witnesses_zq7" in out.stdout, out.stderr

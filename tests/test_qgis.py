@@ -246,6 +246,27 @@ def test_a_failed_export_leaves_the_earlier_one_intact(gpkg, tmp_path, monkeypat
     assert not list(out.glob(".export-*"))
 
 
+def test_re_exporting_the_same_geopackage_gives_the_same_bytes(gpkg, tmp_path, monkeypatch):
+    """No clock in the export: styles and project carry the GeoPackage's build date."""
+    from datetime import datetime, timedelta, timezone
+
+    monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
+    ticks = iter(range(1000))  # a clock that moves a day per reading, as real exports minutes apart
+    monkeypatch.setattr(qgis, "creation_time",
+                        lambda: datetime(2030, 1, 1, tzinfo=timezone.utc) + timedelta(days=next(ticks)))
+    first, second = tmp_path / "first", tmp_path / "second"
+    atlas.export_qgis(first, gpkg)
+    atlas.export_qgis(second, gpkg)
+    for name in ("atlas.gpkg", "atlas.qgz"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    built = atlas.provenance.build_date(gpkg)
+    with sqlite3.connect(first / "atlas.gpkg") as con:
+        stamps = {r[0] for r in con.execute("SELECT update_time FROM layer_styles")}
+    assert stamps == {datetime.fromisoformat(built.replace("Z", "+00:00")).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    with zipfile.ZipFile(first / "atlas.qgz") as z:
+        assert z.getinfo("atlas.qgs").date_time[:3] == tuple(int(v) for v in built[:10].split("-"))
+
+
 def test_an_invalid_geopackage_is_not_exported(gpkg, tmp_path):
     bad = tmp_path / "synthetic_bad.gpkg"
     shutil.copy(gpkg, bad)

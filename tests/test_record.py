@@ -42,6 +42,15 @@ def test_show_camp_15_has_every_field_finding_coordinate_and_discrepancy(gpkg, l
     assert int(camp["n_findings"]) == len(ids)
 
 
+def test_show_cites_finding_pages_as_given_never_p_p(gpkg, layers):
+    findings = layers["camp_findings"]
+    pages = findings.loc[(findings["site_id"] == "KLS-14") & (findings["page"].fillna("") != ""), "page"]
+    assert len(pages) >= 2
+    text = " ".join(_show(gpkg, "KLS-14").stdout.split())
+    assert "p. p." not in text
+    assert all(", " + " ".join(p.split()) + ")" in text for p in pages), list(pages)
+
+
 def test_show_json_carries_what_a_reader_cites(gpkg):
     result = _show(gpkg, "KLS-15", "--format", "json")
     assert result.returncode == 0, result.stderr
