@@ -114,8 +114,9 @@ def _camp_note(row: pd.Series, camps: pd.DataFrame) -> str:
         span = _area_range([a for t in same["area_km2"] for a in _first_numbers(t)])
         size = (f"a camp of {_area_range(areas)} (a circle of that area has a "
                 f"{math.sqrt(max(areas) / math.pi):.1f} km radius)") if areas else "a camp of unpublished area"
-        return (f"The point marks one spot inside {size}; the {row['kind']} camp areas in the atlas "
-                f"run {span}. Distances are to that point, not to the camp's perimeter: a feature "
+        return (f"The point marks one spot inside {size}; the {row['kind']} camps that the atlas "
+                f"marks as areas measure {span} (not every camp is that large). Distances are to that "
+                "point, not to the camp's perimeter: a feature "
                 "can be that much nearer the camp itself. Source: "
                 + str(row.get("location_precision") or ""))
     if prec == "uncertain":

@@ -30,6 +30,16 @@ def require_tool(available: bool, what: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium for the whole test session (each test opens its own page)."""
+    from atlas import _browser
+
+    require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
+    with _browser.chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="session")
 def out_dir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("atlas_output")
 

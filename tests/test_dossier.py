@@ -22,7 +22,7 @@ import atlas
 from atlas import _browser, io
 from atlas.dossier import Atlas, dossier_record, render_dossier
 
-from .conftest import require_tool, run_cli
+from .conftest import run_cli
 
 HOSTILE = ("<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
            "{{ 7*7 }} {% if 1 %}x{% endif %} ${window.__pwned=3} `tick` 'single' \"double\" &amp; </div>")
@@ -53,13 +53,6 @@ def _parse(path: Path) -> _Links:
     p = _Links()
     p.feed(path.read_text(encoding="utf-8"))
     return p
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_tool(_browser.available(), "Chromium + playwright")
-    with _browser.chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

@@ -210,7 +210,7 @@ def test_bad_layer_name_and_missing_file(atlas_copy, tmp_path):
     assert result.returncode == 2 and "no file" in result.stderr
 
 
-def test_imported_layer_flows_into_near_summary_map_and_export(browser_session, atlas_copy, real_points,
+def test_imported_layer_flows_into_near_summary_map_and_export(browser, atlas_copy, real_points,
                                                               tmp_path):
     """An imported layer is found by near(), counted by the summary and drawn by the map."""
     path = tmp_path / "synthetic_flow.geojson"
@@ -230,7 +230,7 @@ def test_imported_layer_flows_into_near_summary_map_and_export(browser_session, 
     html = atlas.write_map(tmp_path / "map.html", gpkg=atlas_copy)
     from atlas import _browser
 
-    with _browser.open_page(html, browser=browser_session) as page:
+    with _browser.open_page(html, browser=browser) as page:
         titles = page.page.evaluate(
             "Object.entries(window.atlasLayers).map(([k, v]) => [k, v.atlasCount ? v.atlasCount() : "
             "v.getLayers().length])")
@@ -245,17 +245,6 @@ def test_imported_layer_flows_into_near_summary_map_and_export(browser_session, 
     assert len(user) == 1 and counts[user[0]] == len(real_points)
     qgz = atlas.export_qgis(tmp_path / "qgis", gpkg=atlas_copy)
     assert "user_flow" in {n for n, _ in atlas.list_layers(qgz.parent / "atlas.gpkg")}
-
-
-@pytest.fixture(scope="module")
-def browser_session():
-    from atlas import _browser
-
-    from .conftest import require_tool
-
-    require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
-    with _browser.chromium() as b:
-        yield b
 
 
 def test_a_layer_imported_as_name_is_found_by_that_name(atlas_copy, real_points, tmp_path):

@@ -28,7 +28,7 @@ from pyproj import Geod
 import atlas
 from atlas import _browser, io, names, style, webmap
 
-from .conftest import REPO, require_tool, run_cli
+from .conftest import REPO, run_cli
 
 GEOD = Geod(ellps="WGS84")
 HOSTILE = ("<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
@@ -39,13 +39,6 @@ ATLAS_LAYERS = {"provinces", "counties", "mines", "named_mines", "mineral_deposi
 
 def _located(df) -> int:
     return int((~(df.geometry.isna() | df.geometry.is_empty)).sum())
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
-    with _browser.chromium() as b:
-        yield b
 
 
 @pytest.fixture(scope="module")

@@ -18,18 +18,9 @@ import shapely
 import atlas
 from atlas import _browser, _packing
 
-from .conftest import require_tool
-
 HOSTILE = ("<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
            "{{ 7*7 }} ${window.__pwned=3} `tick` 'single' \"double\" &amp; </div>")
 READY = "window.atlasReady === true || window.atlasError !== undefined"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
-    with _browser.chromium() as b:
-        yield b
 
 
 def _synthetic_points(n: int, seed: int, avoid: list[tuple[float, float]] = (),

@@ -17,8 +17,6 @@ import pytest
 import atlas
 from atlas import _browser
 
-from .conftest import require_tool
-
 #: The fraction of the map a set of elements covers (their union, on a 2-px grid).
 COVER_JS = """(selector) => {
   const box = window.atlas.map.getContainer().getBoundingClientRect(), cell = 2;
@@ -35,15 +33,20 @@ CONTROLS = ".leaflet-control"
 
 
 @pytest.fixture(scope="module")
-def browser():
-    require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
-    with _browser.chromium() as b:
-        yield b
-
-
-@pytest.fixture(scope="module")
 def map_html(gpkg, tmp_path_factory) -> Path:
     return atlas.write_map(tmp_path_factory.mktemp("reader_map") / "atlas.html", gpkg=gpkg)
+
+
+def _assert_controls_apart(page, width: int) -> None:
+    """No control hides another, none leaves the screen."""
+    rects = page.evaluate("""Array.from(document.querySelectorAll('.leaflet-control')).filter(e =>
+        getComputedStyle(e).display !== 'none').map(e => { const r = e.getBoundingClientRect();
+        return [e.className, r.left, r.top, r.right, r.bottom]; })""")
+    for i, a in enumerate(rects):
+        assert a[1] >= 0 and a[3] <= width + 0.5, a
+        for b in rects[i + 1:]:
+            overlap = min(a[3], b[3]) - max(a[1], b[1]), min(a[4], b[4]) - max(a[2], b[2])
+            assert not (overlap[0] > 1 and overlap[1] > 1), (a[0], b[0])
 
 
 def _folded(page, selector: str) -> bool:
@@ -56,6 +59,7 @@ def test_panels_fold_and_cover_at_most_a_quarter_at_1200x800(browser, map_html):
         cover = page.evaluate(COVER_JS, PANELS)
         assert cover <= 0.25, cover
         assert page.evaluate(COVER_JS, CONTROLS) <= 0.35  # every control, the time slider included
+        _assert_controls_apart(page, 1200)
         for box in (".atlas-layers", ".atlas-legend"):  # each folds and unfolds with its button
             before = _folded(page, box)
             page.click(f"{box} .atlas-fold-head")
@@ -73,14 +77,7 @@ def test_phone_viewport_leaves_the_map_usable(browser, map_html, tmp_path):
         assert _folded(page, ".atlas-layers") and _folded(page, ".atlas-legend")
         assert page.evaluate(COVER_JS, PANELS) <= 0.05
         assert page.evaluate(COVER_JS, CONTROLS) <= 0.25
-        rects = page.evaluate("""Array.from(document.querySelectorAll('.leaflet-control')).filter(e =>
-            getComputedStyle(e).display !== 'none').map(e => { const r = e.getBoundingClientRect();
-            return [e.className, r.left, r.top, r.right, r.bottom]; })""")
-        for i, a in enumerate(rects):  # no control hides another, none leaves the screen
-            assert a[1] >= 0 and a[3] <= 375 + 0.5, a
-            for b in rects[i + 1:]:
-                overlap = min(a[3], b[3]) - max(a[1], b[1]), min(a[4], b[4]) - max(a[2], b[2])
-                assert not (overlap[0] > 1 and overlap[1] > 1), (a[0], b[0])
+        _assert_controls_apart(page, 375)
         # a camp in the middle of the screen takes a tap: the control layer does not cover it
         page.evaluate("window.atlas.map.setView([39.674163, 126.851406], 9, {animate: false})")
         hit = page.evaluate("""(() => { const m = window.atlasLayers.camps.getLayers().find(l =>

@@ -11,14 +11,11 @@ import atlas
 from atlas import _browser, style
 from atlas import evidence as ev
 
-from .conftest import require_tool
-
 
 @pytest.fixture(scope="module")
-def session(gpkg, tmp_path_factory):
-    require_tool(_browser.available(), "Chromium (/usr/bin/chromium) and the playwright package")
+def session(gpkg, browser, tmp_path_factory):
     html = atlas.write_map(tmp_path_factory.mktemp("time_map") / "atlas.html", gpkg=gpkg)
-    with _browser.chromium() as b, _browser.open_page(html, browser=b) as s:
+    with _browser.open_page(html, browser=browser) as s:
         yield s
 
 
