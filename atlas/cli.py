@@ -764,6 +764,9 @@ def _near_output(result, fmt: str, what: str, gpkg: Path | None = None, columns:
         _echo_err(f"atlas: site: {a['site']}")
         for line in foot[:-1]:
             _echo_err(f"atlas: {line}")
+    if fmt == "table" and not len(result):  # an honest "none" in words, not an empty table
+        click.echo("\n".join([site, "", *foot]))
+        return
     click.echo(formats.format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta))
 
 

@@ -28,6 +28,8 @@ def test_empty_near_names_the_nearest_feature_and_the_camp_area_caveat(gpkg):
     top = atlas.nearest("KLS-15", "mines", k=1, gpkg=gpkg).iloc[0]
     text = " ".join(result.stdout.split())
     assert "No feature of mines within 25 km" in text
+    assert "distance_km" not in result.stdout and "0 feature(s)" not in text  # words, not an empty table
+    assert text.startswith("Site: KLS-15 Yodok (Camp 15)")
     assert f"The nearest is {top['id']} {top['name']}, {top['distance_km']:.1f} km from the site's point" in text
     assert top["distance_km"] > 25
     # the camp is an area: a feature beyond the radius from its point can be inside or near the camp
