@@ -340,7 +340,7 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
                 if issubclass(w.category, UserWarning):
                     _echo_err(f"atlas: warning: {w.message}")
     n = pyogrio.read_info(gpkg or io.default_gpkg(), layer=layer)["features"]
-    click.echo(f"{layer}: {n} features" + (" (private)" if private else ""))
+    click.echo(f"{layer}: {n} feature{'' if n == 1 else 's'}" + (" (private)" if private else ""))
 
 
 @main.command("density")

@@ -455,30 +455,27 @@ def status_table(as_of: str | date | None = None, gpkg: Path | str | None = None
 def status_summary(as_of: str | date | None = None, gpkg: Path | str | None = None) -> pd.DataFrame:
     """Camps by status per province as of a day (``atlas summary --as-of``).
 
-    Provinces come from a spatial join of each camp's point against the
-    GeoPackage's boundaries (:func:`atlas.assign_admin`), as in
-    :func:`atlas.province_summary`; camps without a public coordinate count
-    under ``Unidentified or unknown``.
+    Each camp counts in the province :func:`atlas.province_summary` counts
+    it in (:func:`atlas.summaries.camp_provinces`): its point's, else the
+    province its sources give; the report's own ``Unidentified or unknown``
+    row of Table 2 holds no camp.
 
     Returns
     -------
     pandas.DataFrame
-        ``province`` (Table 2's order, then ``Unidentified or unknown`` and
-        ``Total``), one column per status of :data:`STATUSES`, ``camps``;
+        ``province`` (Table 2's order, then ``Atlas: no province known`` if
+        any camp has none, and ``Total``), one column per status of :data:`STATUSES`, ``camps``;
         ``attrs`` holds the day, the window and the rule.
     """
-    from .admin import assign_admin
     from .io import read_layer
+    from .summaries import camp_provinces
 
     table = status_table(as_of, gpkg)
-    camps = read_layer("camps", gpkg)
-    located = camps[~(camps.geometry.isna() | camps.geometry.is_empty)]
-    province = assign_admin(located[["site_id", "geometry"]], gpkg).set_index("site_id")["province"]
-    unknown_row = "Unidentified or unknown"
-    table["where"] = table["site_id"].map(province).fillna("").replace("", unknown_row)
+    table["where"] = table["site_id"].map(camp_provinces(gpkg))
     order = list(read_layer("provinces", gpkg).sort_values("table2_order")["name_en"])
+    rest = sorted(set(table["where"]) - set(order))  # 'Atlas: no province known', if any camp
     rows = []
-    for name in [*order, unknown_row]:
+    for name in [*order, *rest]:
         sub = table[table["where"] == name]
         rows.append({"province": name, **{s: int((sub["status"] == s).sum()) for s in STATUSES},
                      "camps": len(sub)})

@@ -74,6 +74,34 @@ def _with_given_province(df: gpd.GeoDataFrame, layer: str, id_col: str, gpkg) ->
     return df
 
 
+def camp_provinces(gpkg: Path | str | None = None) -> pd.Series:
+    """The province each camp counts in, as :func:`province_summary` counts it.
+
+    A located camp gets the province of its point (spatial join); a camp
+    without a public coordinate gets the province its sources give; a camp
+    with neither gets ``"Atlas: no province known"`` (never the report's own
+    ``Unidentified or unknown`` row of Table 2).
+
+    Parameters
+    ----------
+    gpkg : path, optional
+        The atlas GeoPackage; defaults to the current atlas.
+
+    Returns
+    -------
+    pandas.Series
+        Province name, indexed by ``site_id``.
+
+    Examples
+    --------
+    >>> import atlas.summaries as s
+    >>> s.camp_provinces()["KLS-15"]
+    'South Hamgyong Province'
+    """
+    camps = _with_given_province(_joined("camps", gpkg, ["site_id"]), "camps", "site_id", gpkg)
+    return camps.set_index("site_id")["province"].fillna(_NO_PROVINCE).replace("", _NO_PROVINCE)
+
+
 def _features(gpkg, include_private: bool = False) -> dict[str, gpd.GeoDataFrame]:
     mines = _with_given_province(_joined("mines", gpkg, ["mine_id", "commodity_class", "commodity"]), "mines",
                                  "mine_id", gpkg)

@@ -292,4 +292,12 @@ def test_summary_as_of_counts_every_camp_by_status_per_province(gpkg, layers):
     statuses = ev.status_table("2010", gpkg)["status"].value_counts()
     for s in ev.STATUSES:
         assert total[s] == statuses.get(s, 0)
-    assert "Unidentified or unknown" in set(table["province"])
+    # counted where `atlas summary` counts them: the report's own Table 2 row holds no camp
+    assert "Unidentified or unknown" not in set(table["province"])
+    from atlas.summaries import camp_provinces, province_summary
+
+    where = camp_provinces(gpkg)
+    assert where["KLS-18T"] == "South Pyongan Province"  # no coordinate: the province its sources give
+    plain = province_summary(gpkg).set_index("province")
+    for prov, row in table.set_index("province").drop("Total").iterrows():
+        assert row["camps"] == plain.loc[prov, ["kwan_li_so", "kyo_hwa_so", "other_camp_sites"]].sum()
