@@ -187,7 +187,9 @@ def build_epoch() -> int:
     """The time a build writes in its outputs, so that rebuilding is byte-identical.
 
     ``$SOURCE_DATE_EPOCH`` when set (the reproducible-builds convention), else the
-    time of the repository's last commit, else the modification time of
+    source date stamped into an installed package when it was built
+    (``atlas/SOURCE_DATE_EPOCH``, written by ``setup.py``), else the time of the
+    repository's last commit, else the modification time of
     ``geodata/manifest.csv``: never the clock, so the same sources and code give
     the same bytes (``gpkg_contents.last_change``, the density GeoTIFF's tags, the
     QGIS export's style dates).
@@ -203,6 +205,9 @@ def build_epoch() -> int:
     True
     """
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    stamped = Path(__file__).with_name("SOURCE_DATE_EPOCH")  # in a wheel: the source's date
+    if not epoch.isdigit() and stamped.is_file():
+        epoch = stamped.read_text(encoding="ascii").strip()
     if not epoch.isdigit():
         try:
             epoch = subprocess.run(

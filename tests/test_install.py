@@ -19,6 +19,10 @@ import pytest
 
 from .conftest import REPO
 
+#: The source date the wheel is built with (2016-05-01, the report's year): a build made from the
+#: installed wheel must date its products by it, not by the time pip unpacked the files.
+SOURCE_DATE = 1462060800
+
 
 def _run(cmd: list, cwd: Path, env: dict, timeout: int = 900) -> subprocess.CompletedProcess:
     res = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True,
@@ -35,11 +39,12 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     for name in ("atlas", "geodata"):
         shutil.copytree(REPO / name, src / name, ignore=ignore)
-    for name in ("pyproject.toml", "README.md", "LICENSE"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, src / name)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ATLAS_", "PYTHON", "VIRTUAL_ENV"))}
-    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", root / "dist", "."], src, env)
+    _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", root / "dist", "."], src,
+         {**env, "SOURCE_DATE_EPOCH": str(SOURCE_DATE)})
     wheels = list((root / "dist").glob("*.whl"))
     assert len(wheels) == 1
     venv = root / "venv"
@@ -97,3 +102,10 @@ def test_commands_run_from_an_empty_folder(installed, tmp_path):
                  tmp_path, env)
     assert "KLS-15" in found.stdout
     assert not list(venv.glob("lib/*/site-packages/output")), "nothing is written beside the package"
+
+
+def test_a_wheel_dates_its_builds_by_its_source_not_by_the_install(installed, tmp_path):
+    venv, env = installed
+    res = _run([venv / "bin" / "python", "-c", "import atlas.builder as b; print(b.build_epoch())"],
+               tmp_path, env)
+    assert int(res.stdout) == SOURCE_DATE
