@@ -112,9 +112,14 @@ def _features(gpkg, include_private: bool = False) -> dict[str, gpd.GeoDataFrame
     feats = {"mines": mines, "camps": camps, "named_mines": named}
     from .importer import user_layer_records
 
-    path = Path(gpkg or io.default_gpkg())
-    for rec in user_layer_records(path, include_private=include_private):  # a user's layer: one column
-        feats[rec["layer"]] = _joined(rec["layer"], gpkg, [])  # a private one only when asked
+    src = io.source(gpkg)
+    if isinstance(src, str):  # PostGIS: it holds a private layer only if exported with --include-private
+        names = [n for n, g in io.list_layers(src) if n.startswith("user_") and g is not None]
+    else:
+        names = [r["layer"] for r in user_layer_records(Path(src or io.default_gpkg()),
+                                                         include_private=include_private)]
+    for name in names:  # a user's layer: one column; a private one only when asked
+        feats[name] = _joined(name, gpkg, [])
     return feats
 
 
