@@ -338,6 +338,18 @@ def export_postgis(
     AtlasError
         The database refused the data (e.g. a broken foreign key); nothing
         was changed.
+
+    Examples
+    --------
+    A database that cannot be reached is one clear error, and nothing is written
+    (``tests/test_postgis.py`` runs the real export against PostgreSQL 15 + PostGIS 3):
+
+    >>> import atlas
+    >>> try:
+    ...     atlas.export_postgis("postgresql://nobody@/gis?host=/nonexistent-socket-dir&port=1")
+    ... except atlas.InputError:
+    ...     print("refused")
+    refused
     """
     from sqlalchemy import text
     from sqlalchemy.exc import DBAPIError, OperationalError
