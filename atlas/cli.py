@@ -63,8 +63,11 @@ def handle_errors(func):
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
+        done = False
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
+            done = True
+            return result
         except AtlasError as exc:
             _echo_err(f"atlas: error: {exc}{_replaced_note()}")
             sys.exit(exc.exit_code)
@@ -81,8 +84,26 @@ def handle_errors(func):
             else:
                 _echo_err("atlas: interrupted; nothing was replaced")
             sys.exit(130)
+        finally:
+            _settle_created_folders(done)
 
     return wrapper
+
+
+#: Output folders this command created, each with the topmost folder that was new; settled when it ends.
+_CREATED_FOLDERS: list[tuple[Path, Path]] = []
+
+
+def _settle_created_folders(done: bool) -> None:
+    """Say which folders a command that succeeded created; remove them again, if still empty, when it failed."""
+    import shutil
+
+    for folder, top in _CREATED_FOLDERS:
+        if done:
+            _echo_err(f"atlas: created the folder {folder}")
+        elif top.is_dir() and not any(p.is_file() for p in top.rglob("*")):
+            shutil.rmtree(top, ignore_errors=True)  # nothing was written: leave no trace
+    _CREATED_FOLDERS.clear()
 
 
 def _replaced_note() -> str:
@@ -114,14 +135,17 @@ def _out_file(ctx: click.Context, param: click.Parameter, value):
 
 
 def _make_folder(folder: Path) -> None:
-    """Create a missing output folder, saying so (never silently)."""
+    """Create a missing output folder: said when the command succeeds, removed again if it fails."""
     if folder.exists():
         return
+    top = folder
+    while not top.parent.exists():
+        top = top.parent
     try:
         folder.mkdir(parents=True)
     except OSError as exc:
         raise click.BadParameter(f"cannot create the folder {folder}: {exc.strerror}") from None
-    _echo_err(f"atlas: created the folder {folder}")
+    _CREATED_FOLDERS.append((folder, top))
 
 
 def _out_path(ctx: click.Context, param: click.Parameter, value):
