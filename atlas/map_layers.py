@@ -397,7 +397,7 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
     located = has_geometry(named)
     i = 0
     for ok, (_, r) in zip(located, named.iterrows()):
-        keys = _keys(*_split(r["name_in_report"]), *_split(r["alt_names"]), r["county_or_place"])
+        keys = _keys(*_split(r["name_in_report"]), *_split(r["alt_names"]), r["county_or_place_inferred"])
         if not ok:
             search.append(_entry("named_mines", -1, r["name_in_report"], keys,
                                  "no public coordinate: not on the map"))
@@ -414,7 +414,7 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
             ("Place in the report", _e(r.get("place_as_given"))),
             ("Province (the atlas's reading)", _e(r.get("province_inferred"))),
             ("Report lines", _e(r.get("report_lines"))),
-            ("County or place", _e(r["county_or_place"])),
+            ("County or place (the atlas's reading)", _e(r["county_or_place_inferred"])),
             ("Location (spatial join)", _admin(r)),
             ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
             ("Precision", f'{_e(r["precision"])}: {_e(r["location_precision"])}'),

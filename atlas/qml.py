@@ -68,7 +68,7 @@ _OUTLINE = "#1a1a1a"
 _LOCATION_FIELDS = {
     "precision", "location_precision", "town_centroid_flag", "lat", "lon", "province",
     "province_as_given", "county", "county_ko", "county_id", "county_as_given",
-    "county_or_place", "admin_method", "admin_distance_km", "is_mine_location",
+    "county_or_place_inferred", "admin_method", "admin_distance_km", "is_mine_location",
     "is_town_proxy", "location_role", "match_type", "distance_km_from_atlas_point",
     "is_atlas_point", "provinces", "region_note", "n_coordinate_candidates", "area_km2",
     "land_area_km2",

@@ -177,7 +177,7 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         "named_mines", "Point", "named_id", r"^NM\d{2}$",
         _with(_f("named_id! name_in_report! alt_names commodity! commodity_class! "
                  "province_as_given place_as_given report_lines! province_inferred "
-                 "county_or_place match_type! location_role! "
+                 "county_or_place_inferred match_type! location_role! "
                  "is_mine_location:bool! is_town_proxy:bool! precision! location_precision! source! "
                  "licence! notes discrepancy_ref " + SANCTIONS + ADMIN),
               location_role=("a mine of the district", "a nearby mine, not the named one",

@@ -40,7 +40,7 @@ def test_hong_je_mine_belongs_to_camp_18_at_its_original_site(layers, gpkg):
     for _, row in _findings(layers, "KLS-18T").iterrows():  # nothing attributes the mine to 18T
         assert "KLS-18" in row["description"] and "not" not in row["observed_text"]
     named = layers["named_mines"].set_index("name_in_report")
-    assert "Pukchang" in named.loc["Hong-je mine", "county_or_place"]
+    assert "Pukchang" in named.loc["Hong-je mine", "county_or_place_inferred"]
     assert "Tongrim" not in named.loc["Hong-je mine", "province_inferred"]
     found = atlas.find("Hong-je", gpkg)
     assert "KLS-18T" not in set(found["id"]) and "KLS-18" in set(found["id"])
