@@ -577,8 +577,8 @@ _EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
               help="Where to write: a folder (default: output/qgis/ or output/<format>/), "
                    "or one file when one layer goes to a path with the format's suffix.")
 @click.option("--coarsen-km", type=float, default=None, metavar="N",
-              help="With --qgis: snap the points of user layers to the centres of an N-km grid "
-                   "(recorded in the project's metadata).")
+              help="With --qgis or --format: snap the points of user layers to the centres of an "
+                   "N-km grid (recorded in the export's metadata).")
 @GPKG_OPTION
 @pass_ctx
 @handle_errors
@@ -616,8 +616,9 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
     names = [n.strip() for item in layer_names for n in item.split(",") if n.strip()]
     if names and not fmt:
         raise InputError("--layers goes with --format; --qgis and --postgis export every layer")
-    if coarsen_km is not None and not to_qgis:
-        raise InputError("--coarsen-km goes with --qgis (and with `atlas map`)")
+    if coarsen_km is not None and postgis_url:
+        raise InputError("--coarsen-km goes with --qgis and --format (and with `atlas map`), "
+                         "not with --postgis")
     if to_qgis:
         from .postgis import is_database_url
         from .qgis import export_qgis
@@ -652,7 +653,8 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
 
     writer = {"geoparquet": export.export_geoparquet, "kmz": export.export_kmz,
               "geojson": export.export_geojson, "csv": export.export_csv}[fmt]
-    for path in writer(out, names or None, gpkg, include_private, progress=ctx.progress):
+    for path in writer(out, names or None, gpkg, include_private, progress=ctx.progress,
+                       coarsen_km=coarsen_km):
         click.echo(str(path))
 
 

@@ -193,7 +193,8 @@ def select_layers(source: Path | str, layers: Iterable[str] | None, include_priv
 class _Selection:
     """The layers an export writes, read once, with their provenance."""
 
-    def __init__(self, layers: Iterable[str] | None, gpkg, spatial_only: bool, include_private: bool):
+    def __init__(self, layers: Iterable[str] | None, gpkg, spatial_only: bool, include_private: bool,
+                 coarsen_km: float | None = None):
         from .postgis import Database, is_database_url
 
         self.source = gpkg if is_database_url(gpkg) else io.source_path(gpkg)
@@ -205,7 +206,16 @@ class _Selection:
         sha = _sha256(self.source)
         sources = io.read_layer("sources", self.source) if "sources" in available else None
         self.frames = {n: io.read_layer(n, self.source) for n in wanted}
+        coarsened = {}
+        if coarsen_km is not None:  # user layers' points snapped to a grid (atlas.protect.coarsen)
+            from .protect import coarsen
+
+            for n in [n for n in wanted if n.startswith("user_") and self.geometry[n] is not None]:
+                self.frames[n] = coarsen(self.frames[n], coarsen_km, gpkg=self.source)
+                coarsened[n] = self.frames[n].attrs["coarsened"]
         self.meta = {n: provenance(n, df, sources, shown, sha) for n, df in self.frames.items()}
+        for n, how in coarsened.items():
+            self.meta[n]["coarsened"] = how
 
 
 def _located(df: pd.DataFrame) -> np.ndarray:
@@ -272,9 +282,9 @@ def _targets(out: Path | None, names: list[str], fmt: str) -> dict[str, Path]:
 
 
 def _export(fmt: str, out, layers, gpkg, progress, write, spatial_only: bool,
-            include_private: bool) -> list[Path]:
+            include_private: bool, coarsen_km: float | None = None) -> list[Path]:
     say = progress or (lambda _msg: None)
-    sel = _Selection(layers, gpkg, spatial_only, include_private)
+    sel = _Selection(layers, gpkg, spatial_only, include_private, coarsen_km)
     if not sel.names:
         raise InputError("no layer to export")
     targets = _targets(out, sel.names, fmt)
@@ -311,7 +321,8 @@ def _write_parquet(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 def export_geoparquet(out: Path | None = None, layers: Iterable[str] | None = None,
                       gpkg: Path | str | None = None, include_private: bool = False,
-                      progress: Callable[[str], None] | None = None) -> list[Path]:
+                      progress: Callable[[str], None] | None = None,
+                      coarsen_km: float | None = None) -> list[Path]:
     """Write layers as GeoParquet 1.1 files (zstd, Hilbert-ordered rows, bbox covering column).
 
     Parameters
@@ -325,6 +336,10 @@ def export_geoparquet(out: Path | None = None, layers: Iterable[str] | None = No
         The atlas GeoPackage (default ``output/atlas.gpkg``) or a PostGIS URL.
     include_private : bool, default False
         Also the user layers imported as private (never by default).
+    coarsen_km : float, optional
+        Snap the points of user layers to the centres of a grid of this many
+        km (:func:`atlas.protect.coarsen`), recorded under ``coarsened`` in the
+        layer's metadata.
     progress : callable, optional
         Called with a message per layer.
 
@@ -341,7 +356,7 @@ def export_geoparquet(out: Path | None = None, layers: Iterable[str] | None = No
     True
     """
     return _export("geoparquet", out, layers, gpkg, progress, _write_parquet, spatial_only=False,
-                   include_private=include_private)
+                   include_private=include_private, coarsen_km=coarsen_km)
 
 
 def _write_geojson(df: pd.DataFrame, path: Path, meta: dict) -> None:
@@ -356,7 +371,8 @@ def _write_geojson(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 def export_geojson(out: Path | None = None, layers: Iterable[str] | None = None,
                    gpkg: Path | str | None = None, include_private: bool = False,
-                   progress: Callable[[str], None] | None = None) -> list[Path]:
+                   progress: Callable[[str], None] | None = None,
+                   coarsen_km: float | None = None) -> list[Path]:
     """Write layers as GeoJSON (RFC 7946, WGS 84, UTF-8), the provenance as member ``atlas``.
 
     Parameters
@@ -371,6 +387,10 @@ def export_geojson(out: Path | None = None, layers: Iterable[str] | None = None,
         The atlas GeoPackage or a PostGIS URL.
     include_private : bool, default False
         Also the user layers imported as private (never by default).
+    coarsen_km : float, optional
+        Snap the points of user layers to the centres of a grid of this many
+        km (:func:`atlas.protect.coarsen`), recorded under ``coarsened`` in the
+        layer's metadata.
     progress : callable, optional
 
     Returns
@@ -386,7 +406,7 @@ def export_geojson(out: Path | None = None, layers: Iterable[str] | None = None,
     (True, 'mines')
     """
     return _export("geojson", out, layers, gpkg, progress, _write_geojson, spatial_only=True,
-                   include_private=include_private)
+                   include_private=include_private, coarsen_km=coarsen_km)
 
 
 def _coordinate_columns(df: pd.DataFrame) -> pd.DataFrame:
@@ -426,7 +446,8 @@ def _write_csv(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
                gpkg: Path | str | None = None, include_private: bool = False,
-               progress: Callable[[str], None] | None = None) -> list[Path]:
+               progress: Callable[[str], None] | None = None,
+               coarsen_km: float | None = None) -> list[Path]:
     """Write layers as CSV: UTF-8, WGS 84 coordinates as columns, formulas neutralised.
 
     Point layers carry ``lon`` and ``lat`` (the layer's own columns when they
@@ -447,6 +468,10 @@ def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
         The atlas GeoPackage or a PostGIS URL.
     include_private : bool, default False
         Also the user layers imported as private (never by default).
+    coarsen_km : float, optional
+        Snap the points of user layers to the centres of a grid of this many
+        km (:func:`atlas.protect.coarsen`), recorded under ``coarsened`` in the
+        layer's metadata.
     progress : callable, optional
 
     Returns
@@ -461,12 +486,13 @@ def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
     True
     """
     return _export("csv", out, layers, gpkg, progress, _write_csv, spatial_only=False,
-                   include_private=include_private)
+                   include_private=include_private, coarsen_km=coarsen_km)
 
 
 def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
                gpkg: Path | str | None = None, include_private: bool = False,
-               progress: Callable[[str], None] | None = None) -> list[Path]:
+               progress: Callable[[str], None] | None = None,
+               coarsen_km: float | None = None) -> list[Path]:
     """Write the atlas as one KMZ for Google Earth (KML 2.2), one folder per layer.
 
     The map's symbols, colours and popups (:mod:`atlas.kml`): a style per
@@ -487,6 +513,10 @@ def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
         The atlas GeoPackage or a PostGIS URL.
     include_private : bool, default False
         Also the user layers imported as private.
+    coarsen_km : float, optional
+        Snap the points of user layers to the centres of a grid of this many
+        km (:func:`atlas.protect.coarsen`), recorded under ``coarsened`` in the
+        layer's metadata.
     progress : callable, optional
 
     Returns
@@ -503,7 +533,8 @@ def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
     """
     from .kml import kmz_bytes
 
-    sel = _Selection(layers, gpkg, spatial_only=True, include_private=include_private)
+    sel = _Selection(layers, gpkg, spatial_only=True, include_private=include_private,
+                     coarsen_km=coarsen_km)
     tables = [n for n in sel.names if sel.geometry[n] is None]
     if tables:
         raise InputError(f"KML holds features with a location; {', '.join(tables)} has none "

@@ -7,6 +7,7 @@ atlas's own camps so that they are real places) and live in temporary folders.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -222,3 +223,23 @@ def test_summary_leaves_private_layers_out_unless_asked(atlas_copy, layers, tmp_
     assert int(asked.iloc[-1]["user_witnesses_zq7"]) == 3
     out = run_cli("summary", "--include-private", "--format", "csv", "--gpkg", str(atlas_copy))
     assert out.returncode == 0 and "user_witnesses_zq7" in out.stdout, out.stderr
+
+
+def test_coarsened_format_exports_hold_no_exact_point_and_say_so(atlas_copy, layers, tmp_path):
+    path = _csv(tmp_path, layers)
+    atlas.import_layer(path, "places", gpkg=atlas_copy)
+    exact = atlas.read_layer("user_places", atlas_copy)
+    out = tmp_path / "geojson"
+    result = run_cli("export", "--format", "geojson", "--layers", "user_places", "--coarsen-km", "5",
+                     "--out", str(out), "--gpkg", str(atlas_copy))
+    assert result.returncode == 0, result.stderr
+    text = (out / "user_places.geojson").read_text(encoding="utf-8")
+    meta = json.loads(text)["atlas"]
+    assert meta["coarsened"]["coarsen_km"] == 5
+    shared = gpd.read_file(out / "user_places.geojson")
+    _, _, moved = GEOD.inv(exact.geometry.x, exact.geometry.y, shared.geometry.x, shared.geometry.y)
+    assert (np.asarray(moved) > 1).all() and (np.asarray(moved) <= 5000 * np.sqrt(2) / 2 + 1).all()
+    assert not any(f"{g.y:.6f}" in text or f"{g.x:.6f}" in text for g in exact.geometry)
+    refused = run_cli("export", "--postgis", "postgresql://nobody@/x", "--coarsen-km", "5",
+                      "--gpkg", str(atlas_copy))
+    assert refused.returncode == 2 and "--coarsen-km" in refused.stderr and "Traceback" not in refused.stderr
