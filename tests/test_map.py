@@ -374,23 +374,31 @@ def test_measure_tool_reports_geodesic_distance(session):
         js = page.evaluate(f"window.atlas.geodesic({lat1}, {lon1}, {lat2}, {lon2})")
         _, _, ref = GEOD.inv(lon1, lat1, lon2, lat2)
         assert abs(js - ref) < 0.001
+    # the page is shared by the session's tests: close what an earlier test left open (a popup
+    # over the click points would take the clicks), and put every layer back even if this fails
+    _do(page, "window.atlas.map.closePopup()")
     _do(page, "window.atlas.map.setView([40.0, 127.0], 8, {animate: false})")
     for name in ("mines", "named_mines", "camps", "provinces"):  # clear the way for map clicks
         _do(page, f"window.atlas.map.removeLayer(window.atlasLayers.{name})")
-    box = page.locator(".leaflet-container").bounding_box()
-    page.click(".atlas-measure .atlas-btn")
-    clicks = [(500, 400), (800, 300), (900, 600)]
-    for x, y in clicks:
-        page.mouse.click(box["x"] + x, box["y"] + y)
-    text = page.inner_text(".atlas-measure-out")
-    lls = page.evaluate(f"{json.dumps(clicks)}.map(p => window.atlas.map.containerPointToLatLng(p))")
-    total = sum(GEOD.inv(a["lng"], a["lat"], b["lng"], b["lat"])[2] for a, b in itertools.pairwise(lls))
-    km = float(re.search(r"([\d.]+) km", text).group(1))
-    assert abs(km - total / 1000) < 0.01 + total / 1e6 * 0.5  # pixel rounding of the clicks
-    assert "geodesic" in text
-    page.click(".atlas-measure .atlas-btn")
-    for name in ("mines", "named_mines", "camps", "provinces"):
-        _do(page, f"window.atlas.map.addLayer(window.atlasLayers.{name})")
+    measuring = False
+    try:
+        box = page.locator(".leaflet-container").bounding_box()
+        page.click(".atlas-measure .atlas-btn")
+        measuring = True
+        clicks = [(500, 400), (800, 300), (900, 600)]
+        for x, y in clicks:
+            page.mouse.click(box["x"] + x, box["y"] + y)
+        text = page.inner_text(".atlas-measure-out")
+        lls = page.evaluate(f"{json.dumps(clicks)}.map(p => window.atlas.map.containerPointToLatLng(p))")
+        total = sum(GEOD.inv(a["lng"], a["lat"], b["lng"], b["lat"])[2] for a, b in itertools.pairwise(lls))
+        km = float(re.search(r"([\d.]+) km", text).group(1))
+        assert abs(km - total / 1000) < 0.01 + total / 1e6 * 0.5, text  # pixel rounding of the clicks
+        assert "geodesic" in text
+    finally:
+        if measuring:
+            page.click(".atlas-measure .atlas-btn")
+        for name in ("mines", "named_mines", "camps", "provinces"):
+            _do(page, f"window.atlas.map.addLayer(window.atlasLayers.{name})")
 
 
 def test_attribution_names_every_source_and_licence(session, layers):
