@@ -65,6 +65,16 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
     )
 
 
+def close_popup(page) -> None:
+    """Close the map's popup and wait until it has left the page.
+
+    Leaflet fades a closed popup out for 200 ms: until then a selector still finds it,
+    and the popup opened next is the second match, so a test would read the old one.
+    """
+    page.evaluate("() => { window.atlas.map.closePopup(); }")
+    page.wait_for_selector(".leaflet-popup", state="detached", timeout=10_000)
+
+
 @pytest.fixture
 def geodata_copy(tmp_path: Path) -> Path:
     """A private copy of geodata/ that a test may alter."""

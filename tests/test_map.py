@@ -28,7 +28,7 @@ from pyproj import Geod
 import atlas
 from atlas import _browser, io, names, style, webmap
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, close_popup, run_cli
 
 GEOD = Geod(ellps="WGS84")
 HOSTILE = ("<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
@@ -185,15 +185,17 @@ def _popup_text(page, layer: str, index: int) -> str:
     """Open one feature's popup as a reader would (its layer switched on) and read what it shows."""
     shown = page.evaluate(f"window.atlas.map.hasLayer(window.atlasLayers.{layer})")
     marker = f"window.atlasLayers.{layer}.getLayers()[{index}]"
-    _do(page, f"window.atlas.map.closePopup(); window.atlas.map.addLayer(window.atlasLayers.{layer}); "
+    close_popup(page)
+    _do(page, f"window.atlas.map.addLayer(window.atlasLayers.{layer}); "
               f"window.atlas.map.setView({marker}.getLatLng(), 12, {{animate: false}}); {marker}.openPopup()")
     title = page.evaluate(f"(() => {{ const d = document.createElement('div'); d.innerHTML = "
                           f"{marker}.getPopup().getContent(); return d.querySelector('h3').textContent; }})()")
     page.wait_for_function("t => { const e = document.querySelector('.leaflet-popup-content h3'); "
                            "return e && e.textContent === t; }", arg=title)
     text = page.inner_text(".leaflet-popup-content")
-    _do(page, "window.atlas.map.closePopup()" + ("" if shown else
-                                                 f"; window.atlas.map.removeLayer(window.atlasLayers.{layer})"))
+    close_popup(page)
+    if not shown:
+        _do(page, f"window.atlas.map.removeLayer(window.atlasLayers.{layer})")
     return text
 
 
@@ -274,7 +276,8 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
     mine["key"] = mine["date_start"].fillna(mine["date_end"]).fillna("9999")
     expected = mine.sort_values(["key", "date_end", "finding_id"], na_position="last")["description"].tolist()
     _do(page, "window.atlas.time.setAll(true)")  # every finding, undated ones included
-    _do(page, f"window.atlas.map.closePopup(); window.atlas.map.setView([{site.geometry.y}, {site.geometry.x}], 14,"
+    close_popup(page)
+    _do(page, f"window.atlas.map.setView([{site.geometry.y}, {site.geometry.x}], 14,"
                   " {animate: false})")
     page.wait_for_timeout(200)
     box = page.locator("#" + page.evaluate("window.atlas.map.getContainer().id")).bounding_box()
@@ -291,7 +294,8 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
         assert label in text
     folded = page.evaluate("document.querySelector('.leaflet-popup-content details.atlas-prov').textContent")
     assert "Coordinate source" in folded and "Licence" in folded  # the provenance chain, folded
-    _do(page, "window.atlas.map.closePopup(); window.atlas.time.setYear(new Date().getFullYear())")
+    close_popup(page)
+    _do(page, "window.atlas.time.setYear(new Date().getFullYear())")
 
 
 def test_rings_are_geodesic_distances(map_html, gpkg):
@@ -348,7 +352,7 @@ def test_search_click_opens_the_feature(session):
     page.click(".atlas-results .atlas-hit >> text=Yodok (Camp 15)")
     page.wait_for_selector(".leaflet-popup-content")
     assert "KLS-15" in page.inner_text(".leaflet-popup-content")
-    _do(page, "window.atlas.map.closePopup()")
+    close_popup(page)
     page.fill(".atlas-search input", "")
 
 
@@ -376,7 +380,7 @@ def test_measure_tool_reports_geodesic_distance(session):
         assert abs(js - ref) < 0.001
     # the page is shared by the session's tests: close what an earlier test left open (a popup
     # over the click points would take the clicks), and put every layer back even if this fails
-    _do(page, "window.atlas.map.closePopup()")
+    close_popup(page)
     _do(page, "window.atlas.map.setView([40.0, 127.0], 8, {animate: false})")
     for name in ("mines", "named_mines", "camps", "provinces"):  # clear the way for map clicks
         _do(page, f"window.atlas.map.removeLayer(window.atlasLayers.{name})")
@@ -385,13 +389,19 @@ def test_measure_tool_reports_geodesic_distance(session):
         box = page.locator(".leaflet-container").bounding_box()
         page.click(".atlas-measure .atlas-btn")
         measuring = True
+        page.wait_for_function("() => window.atlas.measure._on === true", timeout=10_000)
         clicks = [(500, 400), (800, 300), (900, 600)]
-        for x, y in clicks:
+        for i, (x, y) in enumerate(clicks, 1):
             page.mouse.click(box["x"] + x, box["y"] + y)
+            # the renderer handles input apart from script evaluation: under load a read can
+            # overtake a click, so wait for each click to reach the tool before the next
+            page.wait_for_function(f"() => window.atlas.measure._pts.length >= {i}", timeout=10_000)
         text = page.inner_text(".atlas-measure-out")
         lls = page.evaluate(f"{json.dumps(clicks)}.map(p => window.atlas.map.containerPointToLatLng(p))")
         total = sum(GEOD.inv(a["lng"], a["lat"], b["lng"], b["lat"])[2] for a, b in itertools.pairwise(lls))
-        km = float(re.search(r"([\d.]+) km", text).group(1))
+        found = re.search(r"([\d.]+) km", text)
+        assert found, (text, page.evaluate("window.atlas.measure._pts.length"))
+        km = float(found.group(1))
         assert abs(km - total / 1000) < 0.01 + total / 1e6 * 0.5, text  # pixel rounding of the clicks
         assert "geodesic" in text
     finally:
@@ -469,7 +479,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(browser, hostile_gpkg, t
         popup = page.evaluate("document.querySelector('.leaflet-popup-content').textContent")
         assert popup.count(HOSTILE) >= 6  # name, Hangul, status, date, agency, source, findings
         assert page.locator(".leaflet-popup-content script, .leaflet-popup-content img").count() == 0
-        _do(page, "window.atlas.map.closePopup()")
+        close_popup(page)
         # the user layer: its title in the layer control, its attributes in the popup
         labels = page.evaluate("Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
                                ".map(e => e.textContent)")
@@ -617,7 +627,10 @@ def test_online_adds_tile_base_layers_that_say_they_need_a_network(browser, gpkg
         if page.evaluate("document.querySelector('.atlas-layers').classList.contains('atlas-folded')"):
             page.click(".atlas-layers .atlas-fold-head")  # unfold the layer list
         page.click(".leaflet-control-layers-base label >> text=OpenStreetMap")
-        page.wait_for_timeout(500)
+        for _ in range(100):  # the tiles are asked for once the renderer has handled the click
+            if any(u.startswith("https://tile.openstreetmap.org/") for u in s.blocked):
+                break
+            page.wait_for_timeout(100)
         assert any(u.startswith("https://tile.openstreetmap.org/") for u in s.blocked)
 
 

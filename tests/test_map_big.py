@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import geopandas as gpd
 import numpy as np
@@ -17,6 +18,8 @@ import shapely
 
 import atlas
 from atlas import _browser, _packing
+
+from .conftest import close_popup
 
 HOSTILE = ("<script>window.__pwned=1</script><img src=x onerror=\"window.__pwned=2\">"
            "{{ 7*7 }} ${window.__pwned=3} `tick` 'single' \"double\" &amp; </div>")
@@ -56,13 +59,23 @@ def _visible_tooltips(page) -> list[str]:
                          ".map(e => e.textContent)")
 
 
+def _tooltips_once(page, text: str, timeout_s: float = 10.0) -> list[str]:
+    """The visible tooltips once one holds ``text`` (or after ``timeout_s``).
+
+    The renderer handles the pointer apart from script evaluation, so under load a
+    fixed pause can read the page before the hover reaches it; poll instead.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        tips = _visible_tooltips(page)
+        if any(text in t for t in tips) or time.monotonic() > deadline:
+            return tips
+        page.wait_for_timeout(50)
+
+
 def _popup(page) -> str:
     page.wait_for_selector(".leaflet-popup-content", timeout=10_000)
     return page.inner_text(".leaflet-popup-content")
-
-
-def _close_popup(page) -> None:
-    page.evaluate("() => { window.atlas.map.closePopup(); }")
 
 
 # --- packing (Python side) ---------------------------------------------------------------------------
@@ -191,7 +204,7 @@ def test_200000_point_page_loads_and_a_point_answers_hover_and_click(browser, gp
         assert "Synthetic points" in text and f"synthetic site {k}" in text
         assert f"{target['value']:g}" in text and str(k) in text
         # away from every point: no tooltip, a click opens nothing of the layer
-        _close_popup(page)
+        close_popup(page)
         page.mouse.move(x + 200, y + 150)
         page.wait_for_timeout(100)
         assert not any("Synthetic points" in t for t in _visible_tooltips(page))
@@ -224,19 +237,17 @@ def test_user_points_never_block_provinces_counties_camps_and_mines(browser, gpk
         under = page.evaluate(f"document.elementFromPoint({x}, {y}).tagName")
         assert under.lower() == "path"
         page.mouse.move(x, y)
-        page.wait_for_timeout(150)
-        tips = _visible_tooltips(page)
+        tips = _tooltips_once(page, "South Hamgyong")
         assert any("South Hamgyong" in t for t in tips), tips
         assert not any("Synthetic points" in t for t in tips)
         page.mouse.click(x, y)
         assert "South Hamgyong" in _popup(page)
-        _close_popup(page)
+        close_popup(page)
         # a county, drawn over the province: its own tooltip
         page.evaluate("() => { window.atlas.map.addLayer(window.atlasLayers.counties); }")
         page.mouse.move(0, 0)
         page.mouse.move(x, y)
-        page.wait_for_timeout(150)
-        assert any(county in t for t in _visible_tooltips(page)), county
+        assert any(county in t for t in _tooltips_once(page, county)), county
         page.evaluate("() => { window.atlas.map.removeLayer(window.atlasLayers.counties); }")
         # a user point: its own tooltip (the province's hidden) and its own popup
         x, y = _container_point(page, mine_p[1], mine_p[0])
@@ -248,7 +259,7 @@ def test_user_points_never_block_provinces_counties_camps_and_mines(browser, gpk
         page.mouse.click(x + 1, y)
         text = _popup(page)
         assert "synthetic marked site" in text and "South Hamgyong" not in text
-        _close_popup(page)
+        close_popup(page)
         # a camp and a mine, drawn above the user points: theirs
         for lat, lon, name in ((camp.geometry.y, camp.geometry.x, camp["name"]),
                                (mine_pt.y, mine_pt.x, mine["name"])):
@@ -256,12 +267,11 @@ def test_user_points_never_block_provinces_counties_camps_and_mines(browser, gpk
             page.mouse.move(0, 0)
             x, y = _container_point(page, lat, lon)
             page.mouse.move(x, y)
-            page.wait_for_timeout(150)
-            tips = _visible_tooltips(page)
+            tips = _tooltips_once(page, name)
             assert any(name in t for t in tips), (name, tips)
             page.mouse.click(x, y)
             assert name in _popup(page)
-            _close_popup(page)
+            close_popup(page)
         assert json.loads(json.dumps(s.page_errors)) == [] and s.console_errors == []
 
 

@@ -187,18 +187,18 @@ def test_search_finds_user_features_and_outside_points_look_outside(browser, gpk
     html = atlas.write_map(tmp_path / "map.html", gpkg=copy)
     with _browser.open_page(html, size=(1200, 800), browser=browser) as s:
         page = s.page
-        page.wait_for_function("!!window.atlasLayers['user:0'].atlasPoints")
+        page.wait_for_function("() => !!window.atlasLayers['user:0'].atlasPoints")
         hits = page.evaluate("window.atlas.search('qwerty').map(h => [h.l, h.i, h.n])")
         assert hits == [["user:0", 0, "Synthetic Qwerty place"]]
         page.fill(".atlas-search input", "qwerty")
         page.click(".atlas-hit >> text=Synthetic Qwerty place")
-        assert "Synthetic Qwerty place" in page.inner_text(".leaflet-popup-content")
+        page.wait_for_selector(".leaflet-popup-content >> text=Synthetic Qwerty place", timeout=10_000)
         legend = page.inner_text(".atlas-legend") if not _folded(page, ".atlas-legend") else ""
         spec_legend = page.evaluate("JSON.stringify(window.atlasLayers['user:0'].atlasSpec.legend)")
         assert "1 point(s) more than 5 km outside the DPRK" in spec_legend + legend
         # the canvas: the inside point's centre has the layer's colour, the outside one's is white
         page.evaluate(f"window.atlas.map.setView([{camp.y}, {camp.x + 1.3}], 7, {{animate: false}})")
-        page.wait_for_timeout(200)
+        page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # drawn
         centres = page.evaluate("""(() => { const pts = window.atlasLayers['user:0'].atlasPoints, map = window.atlas.map;
             const c = pts._canvas, ctx = c.getContext('2d'), r = c.getBoundingClientRect(), ratio = c.width / r.width;
             return [0, 1].map(i => { const p = map.latLngToContainerPoint(pts.latLng(i)), box = map.getContainer().getBoundingClientRect();

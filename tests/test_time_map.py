@@ -11,6 +11,8 @@ import atlas
 from atlas import _browser, style
 from atlas import evidence as ev
 
+from .conftest import close_popup
+
 
 @pytest.fixture(scope="module")
 def session(gpkg, browser, tmp_path_factory):
@@ -74,7 +76,7 @@ def test_a_year_filters_findings_and_recolours_camps_as_status_at(session, gpkg,
     visible = page.locator(".leaflet-popup-content li.atlas-finding:visible").count()
     assert visible == _on_record_by(findings[findings["site_id"] == site["site_id"]], year)
     assert f"As of 31 December {year}: {want[site['site_id']]}" in page.inner_text(".leaflet-popup-content")
-    page.evaluate("() => { window.atlas.map.closePopup(); }")
+    close_popup(page)
 
 
 def test_all_time_shows_every_finding_and_the_status_text_colours(session, layers):
@@ -96,14 +98,15 @@ def test_all_time_shows_every_finding_and_the_status_text_colours(session, layer
         for basis in set(layers["camp_findings"].query("site_id == @site.site_id")["evidence_basis"]):
             assert basis in text
     finally:
-        page.evaluate("() => { window.atlas.map.closePopup(); window.atlas.time.setYear(new Date().getFullYear()); }")
+        close_popup(page)
+        page.evaluate("() => { window.atlas.time.setYear(new Date().getFullYear()); }")
 
 
 def test_play_steps_through_the_years(session):
     page = session.page
     first = page.evaluate("window.atlas.time.first")
     page.click(".atlas-time-play")
-    page.wait_for_timeout(1600)
+    page.wait_for_function(f"() => Number(document.querySelector('input#atlas-year').value) > {first}", timeout=15_000)
     year = int(page.locator("input#atlas-year").input_value())
     assert page.get_attribute(".atlas-time-play", "aria-pressed") == "true"
     page.click(".atlas-time-play")  # pause
@@ -136,7 +139,7 @@ def test_mine_popups_give_sanctions_and_gem_status_as_of_the_year(session, layer
             assert "GEM: not started" in text
         else:
             assert f"GEM: {r['gem_status']} (GEM's status at its release)" in text
-        page.evaluate("() => { window.atlas.map.closePopup(); }")
+        close_popup(page)
         checked += 1
     assert checked == 4
     if year == 2005:
