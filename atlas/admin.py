@@ -412,7 +412,7 @@ def _admin_frame(
     return out
 
 
-class _AdminUnits:
+class AdminUnits:
     """Provinces and counties projected and indexed once, reused by every join.
 
     Parameters
@@ -497,10 +497,10 @@ def join_admin(
     >>> atlas.assign_admin(pts)["province"].iloc[0]
     'South Pyongan Province'
     """
-    return _AdminUnits(provinces, counties).join(gdf, tolerance_km)
+    return AdminUnits(provinces, counties).join(gdf, tolerance_km)
 
 
-_UNITS_CACHE: dict[tuple, _AdminUnits] = {}
+_UNITS_CACHE: dict[tuple, AdminUnits] = {}
 
 
 def gpkg_key(gpkg: Path | str | None) -> tuple:
@@ -520,14 +520,14 @@ def gpkg_key(gpkg: Path | str | None) -> tuple:
     return (str(path.resolve()), st.st_mtime_ns, st.st_size)
 
 
-def _admin_units(gpkg: Path | str | None = None) -> _AdminUnits:
+def _admin_units(gpkg: Path | str | None = None) -> AdminUnits:
     """Provinces and counties of a GeoPackage, indexed once per file version."""
     from . import io, postgis
 
     key = gpkg_key(gpkg)
     if key not in _UNITS_CACHE:
         path = gpkg if postgis.is_database_url(gpkg) else Path(gpkg or io.default_gpkg())
-        units = _AdminUnits(io.read_layer("provinces", path), io.read_layer("counties", path),
+        units = AdminUnits(io.read_layer("provinces", path), io.read_layer("counties", path),
                             grid_from=20_000)
         _UNITS_CACHE.clear()  # one GeoPackage version at a time
         _UNITS_CACHE[key] = units

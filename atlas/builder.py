@@ -169,7 +169,7 @@ def build(
 
         def carry_keys_and_validate(tmp: Path) -> None:
             search.copy_name_keys(out, tmp, kept)  # the user layers' name keys (atlas.search)
-            missing = set(kept) - set(search._keyed_layers(tmp, list(kept)))
+            missing = set(kept) - set(search.keyed_layers(tmp, list(kept)))
             for layer in sorted(missing):  # imported before names were keyed: key them now
                 say(f"keying the names of {layer} for atlas find")
                 search.write_name_keys(tmp, layer, say)

@@ -21,7 +21,6 @@ Every string from the data reaches the page through Jinja2 with autoescape on
 from __future__ import annotations
 
 import base64
-import math
 import re
 import warnings
 from dataclasses import dataclass, field
@@ -39,6 +38,7 @@ from . import io, provenance
 from .distance import near, nearest
 from .errors import InputError
 from .evidence import status_at, status_table
+from .formats import cell_text
 from .protect import shared_layers
 from .record import discrepancies_for
 from .sanctions import sanctions_status
@@ -61,23 +61,14 @@ REPORT_CITATION = ("Committee for Human Rights in North Korea, \u201cGulag, Inc.
                    "in North Korea\u2019s Export Industries\u201d (Washington, DC: HRNK, 2016)")
 
 GEOD = Geod(ellps="WGS84")
-_TO_PLANAR = Transformer.from_crs("EPSG:4326", "EPSG:5179", always_xy=True)
-_TEMPLATES = jinja2.Environment(
+TO_PLANAR = Transformer.from_crs("EPSG:4326", "EPSG:5179", always_xy=True)
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("atlas", "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
     keep_trailing_newline=True,
 )
 _COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW",
             "NW", "NNW")
-
-
-def _text(value) -> str:
-    """A cell as text: '' for missing values."""
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 def compass(bearing: float) -> str:
@@ -188,7 +179,7 @@ def _row(atlas: Atlas, s: Site) -> pd.Series:
 def _split_names(*texts: str) -> list[str]:
     out: list[str] = []
     for t in texts:
-        for part in re.split(r";\s*", _text(t)):
+        for part in re.split(r";\s*", cell_text(t)):
             part = part.strip()
             if part and part not in out:
                 out.append(part)
@@ -202,8 +193,8 @@ def _names(s: Site, row: pd.Series) -> dict:
     names = _split_names(row.get("name"), row.get("alt_names"), row.get("name_ko"),
                          *(row.get(c) for c in row.index if str(c).startswith("gem_name")))
     hangul = [n for n in names if _HANGUL.search(n)]
-    return {"primary": _text(row.get("name")), "romanizations": [n for n in names if n not in hangul
-                                                                  and n != _text(row.get("name"))],
+    return {"primary": cell_text(row.get("name")), "romanizations": [n for n in names if n not in hangul
+                                                                  and n != cell_text(row.get("name"))],
             "hangul": hangul}
 
 
@@ -211,21 +202,21 @@ def _admin(atlas: Atlas, row: pd.Series) -> dict:
     """Province and county in both boundary vintages, and as the sources give them."""
     prov = atlas.layer("provinces")
     counties = atlas.layer("counties")
-    out = {"province": _text(row.get("province")), "county": _text(row.get("county")),
-           "county_ko": _text(row.get("county_ko")), "method": _text(row.get("admin_method")),
-           "distance_km": _text(row.get("admin_distance_km")),
-           "province_as_given": _text(row.get("province_as_given")),
-           "county_as_given": _text(row.get("county_as_given")),
+    out = {"province": cell_text(row.get("province")), "county": cell_text(row.get("county")),
+           "county_ko": cell_text(row.get("county_ko")), "method": cell_text(row.get("admin_method")),
+           "distance_km": cell_text(row.get("admin_distance_km")),
+           "province_as_given": cell_text(row.get("province_as_given")),
+           "county_as_given": cell_text(row.get("county_as_given")),
            "province_vintage": "", "county_vintage": "", "county_province": "", "differs": False}
     if len(prov):
-        out["province_vintage"] = _text(prov["boundary_vintage"].iloc[0]) + " (" + _text(
+        out["province_vintage"] = cell_text(prov["boundary_vintage"].iloc[0]) + " (" + cell_text(
             prov["boundary_source"].iloc[0]) + ")"
-    cid = _text(row.get("county_id"))
+    cid = cell_text(row.get("county_id"))
     if cid and len(counties):
         hit = counties[counties["county_id"].astype(str) == cid]
         if len(hit):
-            out["county_province"] = _text(hit["province"].iloc[0])
-            out["county_vintage"] = _text(hit["boundary_vintage"].iloc[0])
+            out["county_province"] = cell_text(hit["province"].iloc[0])
+            out["county_vintage"] = cell_text(hit["boundary_vintage"].iloc[0])
     out["differs"] = bool(out["county_province"] and out["county_province"] != out["province"])
     return out
 
@@ -234,16 +225,16 @@ def _candidates(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
     if s.layer == "camps":
         cc = atlas.layer("coordinate_candidates")
         cc = cc[cc["site_id"].astype(str) == s.id].sort_values("distance_km_from_atlas_point")
-        return [{"source": _text(r.source), "lat": float(r.lat), "lon": float(r.lon), "note": _text(r.note),
+        return [{"source": cell_text(r.source), "lat": float(r.lat), "lon": float(r.lon), "note": cell_text(r.note),
                  "distance_km": float(r.distance_km_from_atlas_point), "is_atlas_point": bool(r.is_atlas_point)}
                 for r in cc.itertuples()]
     return [{"source": "", "lat": None, "lon": None, "note": c, "distance_km": None, "is_atlas_point": False}
-            for c in re.split(r"\s+\|\s+|;\s+", _text(row.get("cross_checks"))) if c.strip()]
+            for c in re.split(r"\s+\|\s+|;\s+", cell_text(row.get("cross_checks"))) if c.strip()]
 
 
 def _date_key(r) -> tuple:
-    start, end = _text(getattr(r, "date_start", "")), _text(getattr(r, "date_end", ""))
-    return (start or end or "9999", end or "9999", _text(getattr(r, "finding_id", "")))
+    start, end = cell_text(getattr(r, "date_start", "")), cell_text(getattr(r, "date_end", ""))
+    return (start or end or "9999", end or "9999", cell_text(getattr(r, "finding_id", "")))
 
 
 def _timeline(atlas: Atlas, s: Site) -> list[dict]:
@@ -253,28 +244,28 @@ def _timeline(atlas: Atlas, s: Site) -> list[dict]:
     rows = sorted(f[f["site_id"].astype(str) == s.id].itertuples(), key=_date_key)
     out = []
     for r in rows:
-        basis = _text(getattr(r, "evidence_basis", ""))
-        hand = _text(getattr(r, "testimony_hand", ""))
+        basis = cell_text(getattr(r, "evidence_basis", ""))
+        hand = cell_text(getattr(r, "testimony_hand", ""))
         if basis and hand and hand != "unstated":
             basis += f" ({hand})"
         out.append({
-            "id": _text(r.finding_id), "date_as_given": _text(r.observed_text),
-            "date_start": _text(r.date_start)[:10], "date_end": _text(r.date_end)[:10],
-            "precision": _text(getattr(r, "date_precision", "")),
-            "basis": basis, "finding_type": _text(r.finding_type).replace("_", " "),
-            "signal": _text(getattr(r, "status_signal", "")),
-            "description": _text(r.description), "source": _text(r.source_report), "page": _text(r.page),
+            "id": cell_text(r.finding_id), "date_as_given": cell_text(r.observed_text),
+            "date_start": cell_text(r.date_start)[:10], "date_end": cell_text(r.date_end)[:10],
+            "precision": cell_text(getattr(r, "date_precision", "")),
+            "basis": basis, "finding_type": cell_text(r.finding_type).replace("_", " "),
+            "signal": cell_text(getattr(r, "status_signal", "")),
+            "description": cell_text(r.description), "source": cell_text(r.source_report), "page": cell_text(r.page),
         })
     return out
 
 
 def _status(atlas: Atlas, s: Site, row: pd.Series) -> dict:
     """Status as recorded, and as of the build date and of the report (:func:`atlas.status_at`)."""
-    disagree = _text(row.get("sources_disagree"))
-    out = {"recorded": _text(row.get("status")), "class": _text(row.get("status_class")),
-           "date": _text(row.get("status_date")), "tier": _text(row.get("evidence_tier")),
-           "tier_label": _text(row.get("evidence_tier_label")),
-           "latest_evidence": _text(row.get("latest_evidence_date"))[:10],
+    disagree = cell_text(row.get("sources_disagree"))
+    out = {"recorded": cell_text(row.get("status")), "class": cell_text(row.get("status_class")),
+           "date": cell_text(row.get("status_date")), "tier": cell_text(row.get("evidence_tier")),
+           "tier_label": cell_text(row.get("evidence_tier_label")),
+           "latest_evidence": cell_text(row.get("latest_evidence_date"))[:10],
            "sources_disagree": {"True": "yes", "1": "yes", "False": "no", "0": "no"}.get(disagree, disagree),
            "as_of": []}
     if s.layer != "camps":
@@ -291,19 +282,19 @@ def _status(atlas: Atlas, s: Site, row: pd.Series) -> dict:
 def _header(atlas: Atlas, s: Site, row: pd.Series) -> dict:
     geom = s.geometry
     return {
-        "id": s.id, "layer": s.layer, "kind": _text(row.get("kind")) or ("mine" if s.layer == "mines" else ""),
-        "kind_label": KIND_LABELS.get(_text(row.get("kind")), _text(row.get("feature_type")) or "mine"),
-        "number": _text(row.get("number")), "names": _names(s, row), "admin": _admin(atlas, row),
+        "id": s.id, "layer": s.layer, "kind": cell_text(row.get("kind")) or ("mine" if s.layer == "mines" else ""),
+        "kind_label": KIND_LABELS.get(cell_text(row.get("kind")), cell_text(row.get("feature_type")) or "mine"),
+        "number": cell_text(row.get("number")), "names": _names(s, row), "admin": _admin(atlas, row),
         "lat": None if geom is None else float(geom.y), "lon": None if geom is None else float(geom.x),
         "precision": s.precision, "location_precision": s.location_precision, "location_note": s.note,
         "candidates": _candidates(atlas, s, row),
-        "area": _text(row.get("area_km2")), "agency": _text(row.get("agency")),
-        "prisoners": _text(row.get("prisoners_estimate")),
-        "commodity": _text(row.get("commodity")), "commodity_class": _text(row.get("commodity_class")),
-        "feature_type": _text(row.get("feature_type")), "notes": _text(row.get("notes")),
-        "gem": {c[4:]: _text(row.get(c)) for c in row.index if str(c).startswith("gem_") and _text(row.get(c))},
-        "source": _text(row.get("source")), "source_ref": _text(row.get("source_ref")),
-        "licence": _text(row.get("licence")),
+        "area": cell_text(row.get("area_km2")), "agency": cell_text(row.get("agency")),
+        "prisoners": cell_text(row.get("prisoners_estimate")),
+        "commodity": cell_text(row.get("commodity")), "commodity_class": cell_text(row.get("commodity_class")),
+        "feature_type": cell_text(row.get("feature_type")), "notes": cell_text(row.get("notes")),
+        "gem": {c[4:]: cell_text(row.get(c)) for c in row.index if str(c).startswith("gem_") and cell_text(row.get(c))},
+        "source": cell_text(row.get("source")), "source_ref": cell_text(row.get("source_ref")),
+        "licence": cell_text(row.get("licence")),
     }
 
 
@@ -312,11 +303,11 @@ def _sanction(mine_id: str, when: str, gpkg: Path) -> str:
     rows = sanctions_status(mine_id, when, gpkg=gpkg)
     parts = []
     for r in rows.itertuples():
-        what = f"{_text(r.commodity)}: " if len(rows) > 1 else ""
-        if not _text(r.resolution):
-            parts.append(f"{what}{_text(r.measure)}")
+        what = f"{cell_text(r.commodity)}: " if len(rows) > 1 else ""
+        if not cell_text(r.resolution):
+            parts.append(f"{what}{cell_text(r.measure)}")
         else:
-            parts.append(f"{what}{_text(r.measure)} since {_text(r.adopted)}, {_text(r.resolution)}")
+            parts.append(f"{what}{cell_text(r.measure)} since {cell_text(r.adopted)}, {cell_text(r.resolution)}")
     return "; ".join(parts)
 
 
@@ -331,13 +322,13 @@ def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
     for i, r in enumerate(res.itertuples(), 1):
         extra = own.loc[r.id] if r.id in own.index else pd.Series(dtype=object)
         rows.append({
-            "n": i, "id": r.id, "name": _text(r.name), "kind": _text(r.kind), "commodity": _text(r.commodity),
-            "precision": _text(r.precision), "distance_km": float(r.distance_km),
+            "n": i, "id": r.id, "name": cell_text(r.name), "kind": cell_text(r.kind), "commodity": cell_text(r.commodity),
+            "precision": cell_text(r.precision), "distance_km": float(r.distance_km),
             "bearing_deg": float(r.bearing_deg) if np.isfinite(r.bearing_deg) else None,
-            "compass": compass(r.bearing_deg), "county": _text(r.county), "province": _text(r.province),
-            "gem_status": _text(extra.get("gem_status")),
+            "compass": compass(r.bearing_deg), "county": cell_text(r.county), "province": cell_text(r.province),
+            "gem_status": cell_text(extra.get("gem_status")),
             "sanction": _sanction(r.id, atlas.build_date, atlas.gpkg) if target == "mines" else "",
-            "status": atlas.status_today.get(r.id, _text(extra.get("status_class"))),
+            "status": atlas.status_today.get(r.id, cell_text(extra.get("status_class"))),
             "lon": float(r.lon), "lat": float(r.lat),
         })
     closest = None
@@ -345,7 +336,7 @@ def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
         nn = nearest(s, target, k=1, gpkg=atlas.gpkg)
         if len(nn):
             r = nn.iloc[0]
-            closest = {"id": r["id"], "name": _text(r["name"]), "distance_km": float(r["distance_km"]),
+            closest = {"id": r["id"], "name": cell_text(r["name"]), "distance_km": float(r["distance_km"]),
                        "compass": compass(r["bearing_deg"])}
     user = []
     for name, df in atlas.user_layers.items():
@@ -353,7 +344,7 @@ def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
             continue
         hits = near(s, km=km, layer=df[~(df.geometry.isna() | df.geometry.is_empty)], gpkg=atlas.gpkg)
         for r in hits.itertuples():
-            user.append({"layer": name, "id": _text(r.id), "name": _text(r.name), "kind": _text(r.kind),
+            user.append({"layer": name, "id": cell_text(r.id), "name": cell_text(r.name), "kind": cell_text(r.kind),
                          "distance_km": float(r.distance_km), "compass": compass(r.bearing_deg),
                          "lon": float(r.lon), "lat": float(r.lat)})
     user.sort(key=lambda u: (u["distance_km"], u["layer"], u["id"]))
@@ -366,8 +357,8 @@ def _passages(atlas: Atlas, s: Site) -> list[dict]:
     if not len(p):
         return []
     hit = p[p["site_ids"].astype(str).str.split(";").apply(lambda ids: s.id in [i.strip() for i in ids])]
-    return [{"id": _text(r.passage_id), "quote": _text(r.quote), "lines": _text(r.lines),
-             "section": _text(r.section), "page": _text(r.page), "about": _text(r.about)}
+    return [{"id": cell_text(r.passage_id), "quote": cell_text(r.quote), "lines": cell_text(r.lines),
+             "section": cell_text(r.section), "page": cell_text(r.page), "about": cell_text(r.about)}
             for r in hit.sort_values("passage_id").itertuples()]
 
 
@@ -376,8 +367,8 @@ def _discrepancies(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
     table = atlas.layer("report_discrepancies")
     if not len(table):
         return []
-    fields = {k: _text(v) for k, v in row.items() if k != "geometry"}
-    return [{k: _text(v) for k, v in d.items()} for d in discrepancies_for(s.layer, fields, table)]
+    fields = {k: cell_text(v) for k, v in row.items() if k != "geometry"}
+    return [{k: cell_text(v) for k, v in d.items()} for d in discrepancies_for(s.layer, fields, table)]
 
 
 def _sources(atlas: Atlas, s: Site, header: dict, timeline: list[dict]) -> list[dict]:
@@ -385,9 +376,9 @@ def _sources(atlas: Atlas, s: Site, header: dict, timeline: list[dict]) -> list[
     out: list[dict] = []
 
     def add(what, sources, licence):
-        items = list(dict.fromkeys(_text(x) for x in sources if _text(x)))
+        items = list(dict.fromkeys(cell_text(x) for x in sources if cell_text(x)))
         if items:
-            out.append({"what": what, "sources": items, "licence": _text(licence)})
+            out.append({"what": what, "sources": items, "licence": cell_text(licence)})
 
     add("location and record", [header["source"] + (f" [{header['source_ref']}]" if header["source_ref"]
                                                     else "")], header["licence"])
@@ -399,7 +390,7 @@ def _sources(atlas: Atlas, s: Site, header: dict, timeline: list[dict]) -> list[
     files += ["boundaries/ne10m_admin1_prk.geojson", "boundaries/osm_adm2_prk_2020_landclip.geojson"]
     for r in src.itertuples():
         if str(r.path) in files:
-            add(f"file {r.path}", [_text(r.attribution) or _text(r.origin)], r.licence)
+            add(f"file {r.path}", [cell_text(r.attribution) or cell_text(r.origin)], r.licence)
     add("report quoted", [REPORT_CITATION], "quoted for research and reporting; facts cited to the report")
     return out
 
@@ -467,7 +458,7 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
 _SIZE = 480  # px, the SVG's width and height
 
 
-def _path_d(geom, fx, fy) -> str:
+def svg_path(geom, fx, fy) -> str:
     """SVG path data of a (multi)polygon's or line's rings, in page coordinates."""
     parts = []
     for g in getattr(geom, "geoms", [geom]):
@@ -488,7 +479,7 @@ def _map(atlas: Atlas, s: Site, nearby: dict) -> dict | None:
     if s.geometry is None:
         return None
     half = (max(RINGS_KM) + 3.0) * 1000.0
-    cx, cy = _TO_PLANAR.transform(s.geometry.x, s.geometry.y)
+    cx, cy = TO_PLANAR.transform(s.geometry.x, s.geometry.y)
     x0, y0, x1, y1 = cx - half, cy - half, cx + half, cy + half
     scale = _SIZE / (2 * half)
 
@@ -499,7 +490,7 @@ def _map(atlas: Atlas, s: Site, nearby: dict) -> dict | None:
         return (y1 - y) * scale
 
     def xy(lon, lat):
-        x, y = _TO_PLANAR.transform(lon, lat)
+        x, y = TO_PLANAR.transform(lon, lat)
         return round(fx(x), 1), round(fy(y), 1)
 
     box = shapely.box(x0, y0, x1, y1)
@@ -507,7 +498,7 @@ def _map(atlas: Atlas, s: Site, nearby: dict) -> dict | None:
     for name in ("counties", "provinces"):
         geoms = atlas.planar[name]
         sel = geoms[geoms.intersects(box)]
-        d = " ".join(_path_d(shapely.clip_by_rect(g, x0, y0, x1, y1), fx, fy) for g in sel)
+        d = " ".join(svg_path(shapely.clip_by_rect(g, x0, y0, x1, y1), fx, fy) for g in sel)
         layers.append({"cls": name, "d": d})
     rings = []
     for r in RINGS_KM:
@@ -537,7 +528,7 @@ def _map(atlas: Atlas, s: Site, nearby: dict) -> dict | None:
     bar_km = 10
     return {"size": _SIZE, "layers": layers, "rings": rings, "marks": marks, "candidates": cands,
             "site": {"x": site_x, "y": site_y, "title": f"{s.id} {s.name}",
-                     "fill": STATUS_COLOURS.get(_text(_row(atlas, s).get("status_class")), "#000")
+                     "fill": STATUS_COLOURS.get(cell_text(_row(atlas, s).get("status_class")), "#000")
                      if s.layer == "camps" else COMMODITY_COLOURS.get(_commodity_class(atlas, s.id), "#000"),
                      "shape": "square" if s.layer == "camps" else "circle"},
             "scalebar": {"km": bar_km, "px": round(bar_km * 1000 * scale, 1)},
@@ -547,7 +538,7 @@ def _map(atlas: Atlas, s: Site, nearby: dict) -> dict | None:
 def _commodity_class(atlas: Atlas, mine_id: str) -> str:
     m = atlas.layer("mines")
     hit = m.loc[m["mine_id"].astype(str) == mine_id, "commodity_class"]
-    return _text(hit.iloc[0]) if len(hit) else ""
+    return cell_text(hit.iloc[0]) if len(hit) else ""
 
 
 # --- the imagery chip ------------------------------------------------------------------------
@@ -602,7 +593,7 @@ def render_dossier(record: dict, links: dict | None = None, standalone: bool = T
     -------
     str
     """
-    return _TEMPLATES.get_template("dossier.html.j2").render(
+    return TEMPLATES.get_template("dossier.html.j2").render(
         r=record, links=links or {}, standalone=standalone, colours=STATUS_COLOURS)
 
 

@@ -96,6 +96,29 @@ def _plain(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(df.drop(columns="geometry")) if "geometry" in df.columns else df
 
 
+def cell_text(value) -> str:
+    """A cell as plain text: ``''`` for a missing value, ``14`` for ``14.0``, stripped.
+
+    Examples
+    --------
+    >>> [cell_text(v) for v in (None, float("nan"), 14.0, 2.5, " Yodok ")]
+    ['', '', '14', '2.5', 'Yodok']
+    """
+    if value is None or value is pd.NaT:
+        return ""
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer():
+            return str(int(value))
+    try:
+        if pd.isna(value) is True:
+            return ""
+    except (TypeError, ValueError):
+        pass
+    return str(value).strip()
+
+
 def _cell(v, width: int | None = None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""

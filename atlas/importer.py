@@ -45,7 +45,7 @@ import pyogrio.raw
 import shapely
 
 from . import io, schema, search
-from .admin import TOLERANCE_KM, _AdminUnits
+from .admin import TOLERANCE_KM, AdminUnits
 from .errors import InputError, NotFoundError, OutputError
 
 __all__ = [
@@ -660,7 +660,7 @@ class _Import:
         self.id_col = _find_column(attrs, _ID_NAMES, None, "ids", path)
         self.names, self.renamed = _stored_names(attrs, self.label)
         # no classification grid (it would cost ~90 MB): chunks are small, memory is the point
-        self.units = _AdminUnits(io.read_layer("provinces", target), io.read_layer("counties", target),
+        self.units = AdminUnits(io.read_layer("provinces", target), io.read_layer("counties", target),
                                  grid_from=1 << 62)
         self.outline = io.dprk_outline(target, "EPSG:5179")
         shapely.prepare(self.outline)

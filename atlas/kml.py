@@ -26,6 +26,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from .formats import cell_text
 from .style import KIND_SHAPES, STATUS_COLOURS
 
 __all__ = ["icon_png", "kmz_bytes"]
@@ -56,19 +57,6 @@ def _abgr(hex_colour: str, opacity: float = 1.0) -> str:
     h = hex_colour.lstrip("#")
     alpha = max(0, min(255, round(opacity * 255)))
     return f"{alpha:02x}{h[4:6]}{h[2:4]}{h[0:2]}"
-
-
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    try:
-        if pd.isna(value) is True:
-            return ""
-    except (TypeError, ValueError):
-        pass
-    return str(value).strip()
 
 
 # --- icons ------------------------------------------------------------------------------------
@@ -239,12 +227,12 @@ def _extended(parent: ET.Element, row: pd.Series) -> None:
         if col == "geometry":
             continue
         data = _sub(ext, "Data", name=str(col))
-        _sub(data, "value", _text(value))
+        _sub(data, "value", cell_text(value))
 
 
 def _attribute_balloon(title: str, row: pd.Series) -> str:
-    cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(_text(v))}</td></tr>"
-                    for k, v in row.items() if k != "geometry" and _text(v))
+    cells = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{html.escape(cell_text(v))}</td></tr>"
+                    for k, v in row.items() if k != "geometry" and cell_text(v))
     return f"<h3>{html.escape(title)}</h3><table>{cells}</table>"
 
 
@@ -268,14 +256,14 @@ _NAME_COLUMNS = ("name", "name_in_report", "name_en", "commodity", "source")
 
 
 def _feature_name(layer: str, row: pd.Series, feat: dict) -> str:
-    name = next((_text(row[c]) for c in _NAME_COLUMNS if c in row and _text(row[c])), layer)
-    if layer == "camps" and _text(row.get("number")):
-        name = f"{_text(row.get('number'))} {name}"
+    name = next((cell_text(row[c]) for c in _NAME_COLUMNS if c in row and cell_text(row[c])), layer)
+    if layer == "camps" and cell_text(row.get("number")):
+        name = f"{cell_text(row.get('number'))} {name}"
     if layer == "mineral_deposits":
         name = f"{name} deposits"
     if feat.get("label"):  # the map's permanent label: town proxies
         name = f"{name} ({feat['label']})"
-    elif layer == "mines" and _text(row.get("precision")) == "town":
+    elif layer == "mines" and cell_text(row.get("precision")) == "town":
         name = f"{name} (town, not the mine's location)"
     return name
 
@@ -316,7 +304,7 @@ def _candidate_symbol(feat: dict) -> dict:
 
 
 def _user_symbol(gdf: pd.DataFrame) -> dict:
-    kind = _text(gdf["kind"].iloc[0]) if "kind" in gdf and len(gdf) else ""
+    kind = cell_text(gdf["kind"].iloc[0]) if "kind" in gdf and len(gdf) else ""
     shape = {"camps": KIND_SHAPES["other"], "mines": "circle"}.get(kind, "circle")
     return {"shape": shape, "fill": _USER_COLOUR, "stroke": "#ffffff", "size": 12, "dash": False,
             "opacity": 1.0, "mark": "", "halo": False}
@@ -327,7 +315,7 @@ def _layer_folder(doc: ET.Element, styles: _Styles, name: str, df: pd.DataFrame,
     located = ~(df.geometry.isna() | df.geometry.is_empty).to_numpy()
     rows = df[located]
     missing_col = next((c for c in _NAME_COLUMNS if c in df), None)
-    missing = [_text(v) for v in df.loc[~located, missing_col]] if missing_col else []
+    missing = [cell_text(v) for v in df.loc[~located, missing_col]] if missing_col else []
     folder = _sub(doc, "Folder", id=f"layer-{name}")
     _sub(folder, "name", name)
     _sub(folder, "open", "0")
@@ -357,7 +345,7 @@ def _layer_folder(doc: ET.Element, styles: _Styles, name: str, df: pd.DataFrame,
 
 
 def _date(value) -> str | None:
-    text = _text(value)
+    text = cell_text(value)
     return text[:10] if len(text) >= 4 else None
 
 
@@ -372,30 +360,30 @@ def _timeline_folder(doc: ET.Element, styles: _Styles, camps: pd.DataFrame, find
                                 "Findings with no date are in the camp's balloon only.</p>")
     n = 0
     for _, f in findings.iterrows():
-        site = _text(f.get("site_id"))
+        site = cell_text(f.get("site_id"))
         begin, end = _date(f.get("date_start")), _date(f.get("date_end"))
         if site not in located.index or not (begin or end):
             continue
         camp = located.loc[site]
-        status = _text(camp.get("status_class")) or "unknown"
-        symbol = {"shape": KIND_SHAPES.get(_text(camp.get("kind")), "diamond"),
+        status = cell_text(camp.get("status_class")) or "unknown"
+        symbol = {"shape": KIND_SHAPES.get(cell_text(camp.get("kind")), "diamond"),
                   "fill": STATUS_COLOURS.get(status, "#ffffff"), "stroke": "#1a1a1a", "size": 12,
                   "dash": False, "opacity": 1.0, "mark": "", "halo": False}
         pm = _sub(folder, "Placemark")
-        what = _text(f.get("finding_type")).replace("_", " ")
-        _sub(pm, "name", f"{_text(camp.get('name'))}: {what} ({_text(f.get('observed_text'))})")
-        page = _text(f.get("page"))
+        what = cell_text(f.get("finding_type")).replace("_", " ")
+        _sub(pm, "name", f"{cell_text(camp.get('name'))}: {what} ({cell_text(f.get('observed_text'))})")
+        page = cell_text(f.get("page"))
         basis = " · ".join(html.escape(x) for x in (
-            _text(f.get("date_precision")) and f"date to the {_text(f.get('date_precision'))}",
-            _text(f.get("evidence_basis")) and f"evidence: {_text(f.get('evidence_basis'))}"
-            + (f" ({_text(f.get('testimony_hand'))})" if _text(f.get("testimony_hand")) else ""),
-            _text(f.get("status_signal")) and f"status signal: {_text(f.get('status_signal'))}") if x)
+            cell_text(f.get("date_precision")) and f"date to the {cell_text(f.get('date_precision'))}",
+            cell_text(f.get("evidence_basis")) and f"evidence: {cell_text(f.get('evidence_basis'))}"
+            + (f" ({cell_text(f.get('testimony_hand'))})" if cell_text(f.get("testimony_hand")) else ""),
+            cell_text(f.get("status_signal")) and f"status signal: {cell_text(f.get('status_signal'))}") if x)
         _sub(pm, "description",
-             f"<h3>{html.escape(_text(camp.get('name')))}</h3>"
-             f"<p><b>{html.escape(_text(f.get('observed_text')))}</b> · {html.escape(what)}</p>"
+             f"<h3>{html.escape(cell_text(camp.get('name')))}</h3>"
+             f"<p><b>{html.escape(cell_text(f.get('observed_text')))}</b> · {html.escape(what)}</p>"
              + (f"<p>{basis}</p>" if basis else "")
-             + f"<p>{html.escape(_text(f.get('description')))}</p>"
-             f"<p>Source: {html.escape(_text(f.get('source_report')))}"
+             + f"<p>{html.escape(cell_text(f.get('description')))}</p>"
+             f"<p>Source: {html.escape(cell_text(f.get('source_report')))}"
              + (f", {html.escape(page)}" if page else "") + "</p>")
         span = _sub(pm, "TimeSpan")
         if begin:

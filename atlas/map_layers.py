@@ -32,7 +32,10 @@ from .style import (
     DENSITY_RAMP,
     KIND_LABELS,
     KIND_SHAPES,
+    MINE_PRECISION_SYMBOLS,
+    NAMED_MINE_SYMBOLS,
     STATUS_COLOURS,
+    PrecisionSymbol,
     class_breaks,
     finding_type_label,
     page_ref,
@@ -216,17 +219,16 @@ def counties_spec(cnty: gpd.GeoDataFrame, search: list) -> dict:
         "items": [{"swatch": style, "label": "county-level unit (OpenStreetMap 2020, ODbL)"}]}}
 
 
-_MINE_PRECISION = {
-    "site": ("filled: the mine's site", {}),
-    "approximate": ("pale, dashed: approximate (mine area or district)", {"dash": True, "opacity": 0.35}),
-    "town": ("hollow with T: the town, not the mine", {"opacity": 0.0, "mark": "T", "dash": True}),
-}
+def _precision_symbol(shape: str, cls: str, sym: PrecisionSymbol, size: int = 14) -> dict:
+    """A point coloured by its commodity class and drawn as solid as its location is sure."""
+    colour = COMMODITY_COLOURS.get(cls, "#777777")
+    return _symbol(shape, colour, colour, size=size, opacity=sym.fill, dash=sym.outline != "solid",
+                   mark=sym.mark)
 
 
 def _mine_symbol(cls: str, precision: str) -> dict:
-    colour = COMMODITY_COLOURS.get(cls, "#777777")
-    _, extra = _MINE_PRECISION.get(precision, _MINE_PRECISION["approximate"])
-    return _symbol("circle", colour, colour, **extra)
+    sym = MINE_PRECISION_SYMBOLS.get(precision, MINE_PRECISION_SYMBOLS["approximate"])
+    return _precision_symbol("circle", cls, sym)
 
 
 def _sanctions_line(r) -> str:
@@ -364,8 +366,7 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
         search.append(_entry("mines", i, r["name"], _keys(r["name"], *_split(r["alt_names"])),
                              display_text(r["commodity"])))
     items = [{"sym": _symbol("circle", c, c), "label": cls} for cls, c in COMMODITY_COLOURS.items()]
-    items += [{"sym": _mine_symbol("", p), "label": label}
-              for p, (label, _) in _MINE_PRECISION.items()]
+    items += [{"sym": _mine_symbol("", p), "label": sym.label} for p, sym in MINE_PRECISION_SYMBOLS.items()]
     return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
         "items": items,
         "note": ("Colour: commodity class (report Table 1). Symbol: how sure the location is. "
@@ -373,22 +374,9 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
     }}
 
 
-_ROLE_SYMBOL = {
-    "the mine": ("filled: the named mine itself", {}),
-    "a mine of the district": ("pale: a mine of the named district", {"opacity": 0.4}),
-    "a nearby mine, not the named one": ("dashed: a nearby mine, not the named one",
-                                         {"opacity": 0.15, "dash": True}),
-    "probable same mine (inferred from the name)": ("dashed: probably the named mine (inferred from the name)",
-                                                    {"opacity": 0.25, "dash": True}),
-    "town proxy, not the mine's location": ("hollow with T, labelled: town proxy, NOT the mine's location",
-                                            {"opacity": 0.0, "dash": True, "mark": "T"}),
-}
-
-
-def _named_symbol(cls: str, role: str) -> dict:
-    colour = COMMODITY_COLOURS.get(cls, "#777777")
-    _, extra = _ROLE_SYMBOL.get(role, _ROLE_SYMBOL["a nearby mine, not the named one"])
-    return _symbol("star", colour, colour, size=18, **extra)
+def _named_symbol(cls: str, precision: str) -> dict:
+    sym = NAMED_MINE_SYMBOLS.get(precision, NAMED_MINE_SYMBOLS["nearby mine"])
+    return _precision_symbol("star", cls, sym, size=18)
 
 
 def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
@@ -423,7 +411,7 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
             ("Notes", _e(r["notes"])),
             ("Report discrepancy", _e(r.get("discrepancy_ref"))),
         ]))
-        feat = {"c": _latlon(r.geometry), "s": syms(_named_symbol(r["commodity_class"], role)),
+        feat = {"c": _latlon(r.geometry), "s": syms(_named_symbol(r["commodity_class"], r["precision"])),
                 "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', "p": popup}
         if proxy:
             feat["label"] = "town proxy, not the mine's location"
@@ -432,8 +420,8 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
         i += 1
     _spread_labels([f for f in feats if "label" in f])
     missing = [display_text(n) for n, ok in zip(named["name_in_report"], located) if not ok]
-    items = [{"sym": _named_symbol("", role), "label": label}
-             for role, (label, _) in _ROLE_SYMBOL.items()]
+    items = [{"sym": _named_symbol("", p), "label": sym.label} for p, sym in NAMED_MINE_SYMBOLS.items()
+             if p in set(named.loc[located, "precision"])]  # the roles drawn
     return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
         "items": items,
         "note": ("Colour: commodity class, as for mines. "

@@ -31,9 +31,12 @@ from .style import (
     DENSITY_RAMP,
     KIND_LABELS,
     KIND_SHAPES,
+    MINE_PRECISION_SYMBOLS,
+    NAMED_MINE_SYMBOLS,
     PROVINCE_RAMP,
     STATUS_COLOURS,
     TIER_COLOURS,
+    PrecisionSymbol,
     class_breaks,
 )
 
@@ -340,40 +343,27 @@ def _letter(char: str, colour: str, size: float) -> tuple[str, dict]:
         "horizontal_anchor_point": "1", "vertical_anchor_point": "1"})
 
 
+def _precision_symbol(shape: str, size: float, colour: str,
+                      sym: PrecisionSymbol) -> tuple[str, list[tuple[str, dict]]]:
+    """Coloured by commodity, as solid as the location is sure (:data:`atlas.style.MINE_PRECISION_SYMBOLS`)."""
+    filled = sym.fill == 1.0
+    layers = [("SimpleMarker", _marker(shape, colour if sym.fill else "none", size,
+                                       outline="#1a1a1a" if filled else colour,
+                                       width=0.5 if sym.mark else 0.4, outline_style=sym.outline,
+                                       fill_alpha=sym.fill or 1.0))]
+    if sym.mark:
+        layers.append(_letter(sym.mark, colour, round(size * 0.6, 1)))
+    return sym.label, layers
+
+
 def _mine_symbol(colour: str, precision: str) -> tuple[str, list[tuple[str, dict]]]:
-    """Filled for a site, pale and dashed when approximate, hollow with a T for a town."""
-    if precision == "site":
-        return "site", [("SimpleMarker", _marker("circle", colour, 3.2, outline="#1a1a1a",
-                                                 width=0.4))]
-    if precision == "town":
-        return "town, not the mine's location", [
-            ("SimpleMarker", _marker("circle", "none", 3.8, outline=colour, width=0.6,
-                                     outline_style="dash")),
-            _letter("T", colour, 2.6)]
-    return "approximate (mine area or district)", [
-        ("SimpleMarker", _marker("circle", colour, 3.2, outline=colour, width=0.5,
-                                 outline_style="dash", fill_alpha=0.35))]
-
-
-#: Named mines by role (field ``precision``): fill opacity, outline style, legend text.
-_NAMED_ROLES = {
-    "site": (1.0, "solid", "the named mine itself"),
-    "district member": (0.4, "solid", "a mine of the named district"),
-    "nearby mine": (0.15, "dash", "a nearby mine, not the named one"),
-    "town proxy": (0.0, "dash", "town proxy, NOT the mine's location"),
-    "none": (0.0, "dot", "no public coordinate"),
-}
+    sym = MINE_PRECISION_SYMBOLS.get(precision, MINE_PRECISION_SYMBOLS["approximate"])
+    return _precision_symbol("circle", 3.4, colour, sym)
 
 
 def _named_symbol(colour: str, precision: str) -> tuple[str, list[tuple[str, dict]]]:
-    alpha, ostyle, label = _NAMED_ROLES.get(precision, (0.15, "dash", precision))
-    layers = [("SimpleMarker", _marker("star", colour if alpha else "none", 5.0,
-                                       outline="#1a1a1a" if alpha == 1.0 else colour,
-                                       width=0.5 if precision == "town proxy" else 0.35,
-                                       outline_style=ostyle, fill_alpha=alpha or 1.0))]
-    if precision == "town proxy":
-        layers.append(_letter("T", colour, 2.4))
-    return label, layers
+    sym = NAMED_MINE_SYMBOLS.get(precision, PrecisionSymbol(precision, 0.15, "dash"))
+    return _precision_symbol("star", 5.0, colour, sym)
 
 
 def _provinces_renderer(df: pd.DataFrame, parent: ET.Element) -> None:
@@ -456,8 +446,8 @@ _RENDERERS: dict[str, Callable[[pd.DataFrame, ET.Element], None]] = {
     "counties": lambda df, parent: _single(parent, "fill", [
         ("SimpleFill", _fill("none", style="no", outline="#8c8c8c", width=0.15))]),
     "mines": lambda df, parent: _by_class_and_precision(
-        df, parent, ("site", "approximate", "town"), _mine_symbol),
-    "named_mines": lambda df, parent: _by_class_and_precision(df, parent, _NAMED_ROLES, _named_symbol),
+        df, parent, MINE_PRECISION_SYMBOLS, _mine_symbol),
+    "named_mines": lambda df, parent: _by_class_and_precision(df, parent, NAMED_MINE_SYMBOLS, _named_symbol),
     "mineral_deposits": _deposits_renderer,
     "camps": _camps_renderer,
     "steel_plants": _steel_renderer,

@@ -432,7 +432,7 @@ def copy_name_keys(src: Path, dst: Path, layers: Iterable[str]) -> None:
         con.close()
 
 
-def _keyed_layers(gpkg: Path, user: list[str]) -> dict[str, int]:
+def keyed_layers(gpkg: Path, user: list[str]) -> dict[str, int]:
     """User layers whose keys are current (same count and largest fid as when keyed): features each."""
     if not user:
         return {}
@@ -504,7 +504,7 @@ def _name_index(gpkg: Path | str | None) -> _NameIndex:
         path = io.source(gpkg)
         available = {n for n, g in io.list_layers(path)}
         user = sorted(n for n in available if n.startswith("user_"))
-        keyed = {} if isinstance(path, str) else _keyed_layers(Path(path or io.default_gpkg()), user)
+        keyed = {} if isinstance(path, str) else keyed_layers(Path(path or io.default_gpkg()), user)
         layers = {n: cached_layer(n, gpkg) for n in (*FIND_LAYERS, *user)
                   if n in available and n not in keyed}
         # the GeoNames towns' names are a bonus; the atlas layers suffice without them

@@ -6,10 +6,11 @@ A reader who learns a colour or a shape on the map sees the same in QGIS.
 from __future__ import annotations
 
 import re
+from typing import NamedTuple
 
 __all__ = ["COMMODITY_COLOURS", "DENSITY_RAMP", "FINDING_TYPE_LABELS", "KIND_LABELS", "KIND_SHAPES",
-           "PROVINCE_RAMP", "STATUS_COLOURS", "TIER_COLOURS", "class_breaks", "finding_type_label",
-           "page_ref"]
+           "MINE_PRECISION_SYMBOLS", "NAMED_MINE_SYMBOLS", "PROVINCE_RAMP", "STATUS_COLOURS",
+           "TIER_COLOURS", "PrecisionSymbol", "class_breaks", "finding_type_label", "page_ref"]
 
 #: Fill colour per Table 1 commodity class.
 COMMODITY_COLOURS = {
@@ -32,6 +33,35 @@ KIND_LABELS = {
     "kwan-li-so": "kwan-li-so (political prison camp)",
     "kyo-hwa-so": "kyo-hwa-so (prison labour camp)",
     "other": "suspected or other site",
+}
+
+
+class PrecisionSymbol(NamedTuple):
+    """How sure a point is, drawn the same on the map and in QGIS.
+
+    The colour is the commodity's; the precision sets how solid the symbol is.
+    """
+
+    label: str  #: what the point is, in the legend
+    fill: float  #: fill opacity: 1 filled, 0 hollow
+    outline: str  #: outline style: ``solid``, ``dash`` or ``dot``
+    mark: str = ""  #: a letter drawn in the symbol (``T``: a town, not the mine)
+
+
+#: Mines by the ``precision`` of their point.
+MINE_PRECISION_SYMBOLS = {
+    "site": PrecisionSymbol("the mine's site", 1.0, "solid"),
+    "approximate": PrecisionSymbol("approximate (mine area or district)", 0.35, "dash"),
+    "town": PrecisionSymbol("the town, not the mine's location", 0.0, "dash", "T"),
+}
+#: The report's named mines by the ``precision`` of their point (what the point is).
+NAMED_MINE_SYMBOLS = {
+    "site": PrecisionSymbol("the named mine itself", 1.0, "solid"),
+    "district member": PrecisionSymbol("a mine of the named district", 0.4, "solid"),
+    "probable same mine": PrecisionSymbol("probably the named mine (inferred from the name)", 0.25, "dash"),
+    "nearby mine": PrecisionSymbol("a nearby mine, not the named one", 0.15, "dash"),
+    "town proxy": PrecisionSymbol("town proxy, NOT the mine's location", 0.0, "dash", "T"),
+    "none": PrecisionSymbol("no public coordinate", 0.0, "dot"),
 }
 #: Light-to-dark ramp of the provinces' reported mine counts.
 PROVINCE_RAMP = ("#fff4d2", "#fdc36f", "#f08a3c", "#c9352b", "#6d0f3a")

@@ -39,8 +39,9 @@ import pyogrio
 import shapely
 
 from . import io
-from .dossier import _TEMPLATES, _TO_PLANAR, Atlas, _text, dossier_record, render_dossier
+from .dossier import TEMPLATES, TO_PLANAR, Atlas, dossier_record, render_dossier
 from .errors import InputError
+from .formats import cell_text
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
 from .summaries import province_summary
 
@@ -92,26 +93,26 @@ def _site_rows(atlas: Atlas) -> list[dict]:
     today = atlas.status_today
     for r in camps.itertuples():
         rows.append({
-            "id": r.site_id, "href": f"dossiers/{r.site_id}.html", "name": _text(r.name),
-            "name_ko": _text(r.name_ko), "alt": _text(r.alt_names), "layer": "camps",
-            "kind": _text(r.kind), "province": _text(r.province) or "no public coordinate",
-            "status": today.get(r.site_id, _text(r.status_class)),
-            "tier": _text(getattr(r, "evidence_tier", "")),
-            "tier_label": _text(getattr(r, "evidence_tier_label", "")),
-            "latest": _text(getattr(r, "latest_evidence_date", ""))[:10], "precision": _text(r.precision),
+            "id": r.site_id, "href": f"dossiers/{r.site_id}.html", "name": cell_text(r.name),
+            "name_ko": cell_text(r.name_ko), "alt": cell_text(r.alt_names), "layer": "camps",
+            "kind": cell_text(r.kind), "province": cell_text(r.province) or "no public coordinate",
+            "status": today.get(r.site_id, cell_text(r.status_class)),
+            "tier": cell_text(getattr(r, "evidence_tier", "")),
+            "tier_label": cell_text(getattr(r, "evidence_tier_label", "")),
+            "latest": cell_text(getattr(r, "latest_evidence_date", ""))[:10], "precision": cell_text(r.precision),
             "lon": None if r.geometry is None or r.geometry.is_empty else r.geometry.x,
             "lat": None if r.geometry is None or r.geometry.is_empty else r.geometry.y,
         })
     mines = atlas.layer("mines")
     for r in mines.itertuples():
         rows.append({
-            "id": r.mine_id, "href": f"dossiers/{r.mine_id}.html", "name": _text(r.name), "name_ko":
-            _text(getattr(r, "gem_name_ko", "")), "alt": _text(r.alt_names), "layer": "mines",
-            "kind": f"mine: {_text(r.commodity)}", "province": _text(r.province),
-            "status": _text(getattr(r, "gem_status", "")) or _text(r.status),
-            "tier": "", "tier_label": "", "latest": "", "precision": _text(r.precision),
+            "id": r.mine_id, "href": f"dossiers/{r.mine_id}.html", "name": cell_text(r.name), "name_ko":
+            cell_text(getattr(r, "gem_name_ko", "")), "alt": cell_text(r.alt_names), "layer": "mines",
+            "kind": f"mine: {cell_text(r.commodity)}", "province": cell_text(r.province),
+            "status": cell_text(getattr(r, "gem_status", "")) or cell_text(r.status),
+            "tier": "", "tier_label": "", "latest": "", "precision": cell_text(r.precision),
             "lon": r.geometry.x, "lat": r.geometry.y,
-            "class": _text(r.commodity_class),
+            "class": cell_text(r.commodity_class),
         })
     return rows
 
@@ -131,14 +132,14 @@ def _overview(atlas: Atlas, rows: list[dict], width: int = 600) -> dict:
     def fy(y):
         return (y1 - y) * scale
 
-    from .dossier import _path_d
+    from .dossier import svg_path
 
-    d = " ".join(_path_d(shapely.simplify(g, 500), fx, fy) for g in prov)
+    d = " ".join(svg_path(shapely.simplify(g, 500), fx, fy) for g in prov)
     marks = []
     for r in rows:
         if r["lon"] is None:
             continue
-        x, y = _TO_PLANAR.transform(r["lon"], r["lat"])
+        x, y = TO_PLANAR.transform(r["lon"], r["lat"])
         camp = r["layer"] == "camps"
         marks.append({"x": round(fx(x), 1), "y": round(fy(y), 1), "href": r["href"],
                       "title": f"{r['id']} {r['name']}", "camp": camp,
@@ -168,7 +169,7 @@ def _fmt(v) -> str:
         return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}".rstrip("0").rstrip(".")
     if isinstance(v, int | np.integer):
         return f"{v:,}" if abs(v) >= 10000 else str(v)
-    return _text(v)
+    return cell_text(v)
 
 
 # --- downloads -----------------------------------------------------------------------------
@@ -306,7 +307,7 @@ def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list
 
 
 def _render(template: str, **ctx) -> str:
-    return _TEMPLATES.get_template(template).render(**ctx)
+    return TEMPLATES.get_template(template).render(**ctx)
 
 
 def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, include_private: bool = False,

@@ -92,7 +92,7 @@ def test_rebuild_and_drop_keep_the_keys_true(keyed, tmp_path, layers):
     assert search._name_index(keyed).keyed == {"user_names": len(_NAMES)}
     old = _unkeyed(keyed, tmp_path)  # as if imported before names were keyed: a rebuild keys it
     atlas.build(old)
-    assert search._keyed_layers(old, ["user_names"]) == {"user_names": len(_NAMES)}
+    assert search.keyed_layers(old, ["user_names"]) == {"user_names": len(_NAMES)}
     atlas.build(keyed)
     search._NAME_CACHE.clear()
     assert search._name_index(keyed).keyed == {"user_names": len(_NAMES)}
