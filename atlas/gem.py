@@ -178,46 +178,77 @@ def join_gem(mines: gpd.GeoDataFrame, records: pd.DataFrame) -> tuple[gpd.GeoDat
     mines = mines.copy()
     lon = mines.geometry.x.to_numpy()
     lat = mines.geometry.y.to_numpy()
-    matched: dict[str, int] = {}
-    out = []
     # name matches first, so a second name never takes a point from the record that owns it
     order = sorted(range(len(records)), key=lambda i: records.iloc[i]["gem_id"])
+    decided, matched = _match_by_name(mines, records, order, lon, lat)
+    for i in order:
+        if i not in decided:
+            decided[i] = _decide_without_name(mines, records, i, matched, lon, lat)
+    recs = pd.DataFrame([{**records.iloc[i].to_dict(), **decided[i]} for i in range(len(records))])
+    _fill_gem_columns(mines, recs)
+    _add_second_names(mines, recs)
+    for frame in (mines, recs):
+        for col in _INTEGER:
+            frame[col] = pd.to_numeric(frame[col]).round().astype("Int64")
+    return mines, recs
+
+
+def _nearest_mine(mines: gpd.GeoDataFrame, r: pd.Series, lon: np.ndarray,
+                  lat: np.ndarray) -> tuple[int, float]:
+    """The nearest mine of a record's commodity class: its position and distance in km (inf if none)."""
+    same_class = (mines["commodity_class"] == r["commodity_class"]).to_numpy()
+    _, _, dist = GEOD.inv(np.full(len(lon), r["lon"]), np.full(len(lat), r["lat"]), lon, lat)
+    km = np.where(same_class, np.asarray(dist) / 1000.0, np.inf)
+    j = int(np.argmin(km))
+    return j, km[j]
+
+
+def _names_the_mine(gem_name: str, mines: gpd.GeoDataFrame, j: int) -> bool:
+    """Whether a GEM name is the name or one of the alternative names of mine ``j``."""
+    return any(_same_name(gem_name, n) for n in
+               [mines["name"].iloc[j], *str(mines["alt_names"].iloc[j]).split(";")]
+               if str(n).strip())
+
+
+def _match_by_name(mines: gpd.GeoDataFrame, records: pd.DataFrame, order: list[int],
+                   lon: np.ndarray, lat: np.ndarray) -> tuple[dict[int, dict], dict[str, int]]:
+    """The records that are the same mine (near, same name, point free), and the points they take."""
     decided: dict[int, dict] = {}
-    for pass_ in ("name", "rest"):
-        for i in order:
-            if i in decided:
-                continue
-            r = records.iloc[i]
-            same_class = (mines["commodity_class"] == r["commodity_class"]).to_numpy()
-            _, _, dist = GEOD.inv(np.full(len(lon), r["lon"]), np.full(len(lat), r["lat"]), lon, lat)
-            km = np.where(same_class, np.asarray(dist) / 1000.0, np.inf)
-            j = int(np.argmin(km))
-            near = km[j] <= MATCH_KM
-            name_ok = near and any(_same_name(r["gem_name"], n) for n in
-                                   [mines["name"].iloc[j], *str(mines["alt_names"].iloc[j]).split(";")]
-                                   if str(n).strip())
-            if pass_ == "name":
-                if near and name_ok and mines["mine_id"].iloc[j] not in matched:
-                    matched[mines["mine_id"].iloc[j]] = i
-                    decided[i] = {"match": "same mine", "mine_id": mines["mine_id"].iloc[j],
-                                  "match_km": round(float(km[j]), 3), "reason": "same point and name"}
-                continue
-            if near and mines["mine_id"].iloc[j] in matched:
-                owner = records.iloc[matched[mines["mine_id"].iloc[j]]]["gem_name"]
-                decided[i] = {"match": "second name at an existing point", "mine_id": mines["mine_id"].iloc[j],
-                              "match_km": round(float(km[j]), 3),
-                              "reason": f"GEM places it on the point of {owner}: an alternative name, not a new point"}
-            elif not near and r["gem_status"] == "proposed":
-                decided[i] = {"match": "new point (proposed mine)", "mine_id": "", "match_km": round(float(km[j]), 3),
-                              "reason": (f"no atlas mine of its class within {MATCH_KM} km (nearest "
-                                         f"{km[j]:.1f} km); GEM's status is proposed: added to the mines layer")}
-            else:
-                decided[i] = {"match": "unmatched", "mine_id": "",
-                              "match_km": round(float(km[j]), 3) if np.isfinite(km[j]) else np.nan,
-                              "reason": ("names differ" if near else f"no atlas mine of its class within {MATCH_KM} km")}
-    for i in range(len(records)):
-        out.append({**records.iloc[i].to_dict(), **decided[i]})
-    recs = pd.DataFrame(out)
+    matched: dict[str, int] = {}
+    for i in order:
+        r = records.iloc[i]
+        j, km = _nearest_mine(mines, r, lon, lat)
+        mine_id = mines["mine_id"].iloc[j]
+        if km <= MATCH_KM and _names_the_mine(r["gem_name"], mines, j) and mine_id not in matched:
+            matched[mine_id] = i
+            decided[i] = {"match": "same mine", "mine_id": mine_id,
+                          "match_km": round(float(km), 3), "reason": "same point and name"}
+    return decided, matched
+
+
+def _decide_without_name(mines: gpd.GeoDataFrame, records: pd.DataFrame, i: int, matched: dict[str, int],
+                         lon: np.ndarray, lat: np.ndarray) -> dict:
+    """What a record no name matched is: a second name at a taken point, a new proposed point, or none."""
+    r = records.iloc[i]
+    j, km = _nearest_mine(mines, r, lon, lat)
+    near = km <= MATCH_KM
+    mine_id = mines["mine_id"].iloc[j]
+    if near and mine_id in matched:
+        owner = records.iloc[matched[mine_id]]["gem_name"]
+        return {"match": "second name at an existing point", "mine_id": mine_id,
+                "match_km": round(float(km), 3),
+                "reason": f"GEM places it on the point of {owner}: an alternative name, not a new point"}
+    if not near and r["gem_status"] == "proposed":
+        return {"match": "new point (proposed mine)", "mine_id": "", "match_km": round(float(km), 3),
+                "reason": (f"no atlas mine of its class within {MATCH_KM} km (nearest "
+                           f"{km:.1f} km); GEM's status is proposed: added to the mines layer")}
+    return {"match": "unmatched", "mine_id": "",
+            "match_km": round(float(km), 3) if np.isfinite(km) else np.nan,
+            "reason": ("names differ" if near else f"no atlas mine of its class within {MATCH_KM} km")}
+
+
+def _fill_gem_columns(mines: gpd.GeoDataFrame, recs: pd.DataFrame) -> None:
+    """Add the ``gem_`` columns to the mines, filled from the record that is the same mine."""
     for col in GEM_COLUMNS:
         mines[col] = np.nan if col in _NUMERIC else ""
     by_id = mines.set_index("mine_id").index
@@ -227,6 +258,11 @@ def join_gem(mines: gpd.GeoDataFrame, records: pd.DataFrame) -> tuple[gpd.GeoDat
             if col in r and col not in ("gem_second_names", "gem_match_km"):
                 mines.iloc[k, mines.columns.get_loc(col)] = r[col]
         mines.iloc[k, mines.columns.get_loc("gem_match_km")] = r["match_km"]
+
+
+def _add_second_names(mines: gpd.GeoDataFrame, recs: pd.DataFrame) -> None:
+    """Add the names of records at an existing point to that mine's ``gem_second_names`` and ``alt_names``."""
+    by_id = mines.set_index("mine_id").index
     for _, r in recs[recs["match"] == "second name at an existing point"].iterrows():
         k = by_id.get_loc(r["mine_id"])
         note = f'{r["gem_name"]} (GEM {r["gem_id"]})'
@@ -235,10 +271,6 @@ def join_gem(mines: gpd.GeoDataFrame, records: pd.DataFrame) -> tuple[gpd.GeoDat
         alts = [a.strip() for a in str(mines.iloc[k, mines.columns.get_loc("alt_names")]).split(";") if a.strip()]
         if r["gem_name"] not in alts:
             mines.iloc[k, mines.columns.get_loc("alt_names")] = "; ".join([*alts, r["gem_name"]])
-    for frame in (mines, recs):
-        for col in _INTEGER:
-            frame[col] = pd.to_numeric(frame[col]).round().astype("Int64")
-    return mines, recs
 
 
 def proposed_mines(records: pd.DataFrame) -> pd.DataFrame:
