@@ -468,53 +468,78 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
     problems: list[Problem] = []
     t2 = layers.get("report_table_2")
     if t2 is not None and {"row_kind", "mines", "share_pct_printed"} <= set(t2.columns):
-        body = t2[t2["row_kind"] != "total"]
-        total_row = t2[t2["row_kind"] == "total"]
-        mines = pd.to_numeric(body["mines"], errors="coerce")
-        if len(body) != 11:
-            problems.append(Problem("report_table_2", "", "", f"{len(body)} region rows, expected 11"))
-        if total_row.empty or int(mines.sum()) != int(total_row["mines"].iloc[0]) or mines.sum() != 360:
-            problems.append(Problem("report_table_2", "Total", "mines",
-                                    f"regions sum to {int(mines.sum())}, expected 360 = printed total"))
-        shares = pd.to_numeric(body["share_pct_printed"], errors="coerce")
-        if abs(shares.sum() - 100.0) > 0.05 * len(body) + 1e-9:
-            problems.append(Problem("report_table_2", "", "share_pct_printed",
-                                    f"shares sum to {shares.sum():.1f}, not 100 within rounding"))
-        for region, n, pct in zip(body["region"], mines, shares):
-            if abs(100.0 * n / 360.0 - pct) > 0.05 + 1e-9:
-                problems.append(Problem("report_table_2", region, "share_pct_printed",
-                                        f"{pct} printed but {n}/360 = {100 * n / 360:.2f}%"))
+        problems += _check_table_2(t2)
     prov = layers.get("provinces")
     if prov is not None and t2 is not None and "reported_mines" in prov:
-        unk = t2.loc[t2["row_kind"] == "unidentified", "mines"]
-        total = int(pd.to_numeric(prov["reported_mines"]).sum()) + int(unk.sum())
-        if total != 360:
-            problems.append(Problem("provinces", "", "reported_mines",
-                                    f"provinces + unidentified = {total}, expected 360"))
+        problems += _check_province_total(prov, t2)
     problems += _check_gem(layers) + _check_sanctions(layers)
     camps = layers.get("camps")
     if camps is not None and "site_id" in camps:
-        known = set(camps["site_id"])
-        for layer in (t for t, _c, target, _tc in FOREIGN_KEYS if target == "camps"):
-            df = layers.get(layer)
-            if df is None or "site_id" not in df:
-                continue
-            id_field = SCHEMAS[layer].id_field
-            for fid, site in zip(df[id_field], df["site_id"]):
-                if site not in known:
-                    problems.append(Problem(layer, str(fid), "site_id", f"{site!r} is not a camp"))
+        problems += _check_camp_keys(layers, set(camps["site_id"]))
     passages, mines = layers.get("report_passages"), layers.get("mines")
     if passages is not None and camps is not None and mines is not None and "site_ids" in passages:
-        sites = set(camps["site_id"]) | set(mines["mine_id"])
-        for pid, ids in zip(passages["passage_id"], passages["site_ids"]):
-            for site in str(ids).split(";"):
-                if site.strip() not in sites:
-                    problems.append(Problem("report_passages", str(pid), "site_ids",
-                                            f"{site.strip()!r} is not a camp or a mine"))
+        problems += _check_passage_sites(passages, set(camps["site_id"]) | set(mines["mine_id"]))
     findings = layers.get("camp_findings")
     if findings is not None and {"evidence_basis", "testimony_hand", "date_start",
                                  "date_end"} <= set(findings.columns):
         problems += _check_evidence(findings, camps)
+    return problems
+
+
+def _check_table_2(t2: pd.DataFrame) -> list[Problem]:
+    """Table 2 adds up: 11 regions, 360 mines as printed, shares that are each region's mines / 360."""
+    problems: list[Problem] = []
+    body = t2[t2["row_kind"] != "total"]
+    total_row = t2[t2["row_kind"] == "total"]
+    mines = pd.to_numeric(body["mines"], errors="coerce")
+    if len(body) != 11:
+        problems.append(Problem("report_table_2", "", "", f"{len(body)} region rows, expected 11"))
+    if total_row.empty or int(mines.sum()) != int(total_row["mines"].iloc[0]) or mines.sum() != 360:
+        problems.append(Problem("report_table_2", "Total", "mines",
+                                f"regions sum to {int(mines.sum())}, expected 360 = printed total"))
+    shares = pd.to_numeric(body["share_pct_printed"], errors="coerce")
+    if abs(shares.sum() - 100.0) > 0.05 * len(body) + 1e-9:
+        problems.append(Problem("report_table_2", "", "share_pct_printed",
+                                f"shares sum to {shares.sum():.1f}, not 100 within rounding"))
+    for region, n, pct in zip(body["region"], mines, shares):
+        if abs(100.0 * n / 360.0 - pct) > 0.05 + 1e-9:
+            problems.append(Problem("report_table_2", region, "share_pct_printed",
+                                    f"{pct} printed but {n}/360 = {100 * n / 360:.2f}%"))
+    return problems
+
+
+def _check_province_total(prov: pd.DataFrame, t2: pd.DataFrame) -> list[Problem]:
+    """The provinces' reported mines plus Table 2's unidentified ones make the report's 360."""
+    unk = t2.loc[t2["row_kind"] == "unidentified", "mines"]
+    total = int(pd.to_numeric(prov["reported_mines"]).sum()) + int(unk.sum())
+    if total != 360:
+        return [Problem("provinces", "", "reported_mines",
+                        f"provinces + unidentified = {total}, expected 360")]
+    return []
+
+
+def _check_camp_keys(layers: dict[str, pd.DataFrame], known: set) -> list[Problem]:
+    """Every ``site_id`` of a layer that refers to camps is a camp."""
+    problems: list[Problem] = []
+    for layer in (t for t, _c, target, _tc in FOREIGN_KEYS if target == "camps"):
+        df = layers.get(layer)
+        if df is None or "site_id" not in df:
+            continue
+        id_field = SCHEMAS[layer].id_field
+        for fid, site in zip(df[id_field], df["site_id"]):
+            if site not in known:
+                problems.append(Problem(layer, str(fid), "site_id", f"{site!r} is not a camp"))
+    return problems
+
+
+def _check_passage_sites(passages: pd.DataFrame, sites: set) -> list[Problem]:
+    """Every site a report passage names is a camp or a mine."""
+    problems: list[Problem] = []
+    for pid, ids in zip(passages["passage_id"], passages["site_ids"]):
+        for site in str(ids).split(";"):
+            if site.strip() not in sites:
+                problems.append(Problem("report_passages", str(pid), "site_ids",
+                                        f"{site.strip()!r} is not a camp or a mine"))
     return problems
 
 
