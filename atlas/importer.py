@@ -1023,29 +1023,11 @@ def store_layer(
     """
     say = progress or (lambda _m: None)
     path = Path(path)
-    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
-        raise InputError(f"layer name {name!r}: use lower-case letters, digits and _ "
-                         "(starting with a letter, at most 40 characters; no spaces or control characters)")
-    if kind not in ("sites", "mines", "camps"):
-        raise InputError(f"kind {kind!r}: use sites, mines or camps")
-    if not path.is_file():
-        raise NotFoundError(f"no file at {path}")
-    size = path.stat().st_size
-    if size > MAX_IMPORT_BYTES:
-        raise InputError(f"{path}: {size / 1e6:.0f} MB is larger than the import limit of "
-                         f"{MAX_IMPORT_BYTES / 1e6:.0f} MB; split the file or filter it to the DPRK first")
-    if size == 0:
-        raise InputError(f"{path}: the file is empty")
+    size = _check_request(path, name, kind)
     target = Path(gpkg or io.default_gpkg())
     _refuse_existing(target, name, replace)
     if crs is not None:
-        from pyproj import CRS
-        from pyproj.exceptions import CRSError
-
-        try:
-            crs = CRS.from_user_input(int(crs) if str(crs).isdigit() else crs)
-        except CRSError as exc:
-            raise InputError(f"--crs {crs!r} is not a known CRS ({exc})") from exc
+        crs = _parse_crs(crs)
     fmt = _sniff(path)
     _check_extension(path, fmt)
     layer = f"{USER_PREFIX}{name}"
@@ -1059,12 +1041,7 @@ def store_layer(
         else:
             staged, digest = _stage_file(path, fmt, Path(tmp))
         _check_content(staged, fmt, path)
-        if fmt == "csv":
-            reader = _CsvReader(staged, path, lat, lon, crs)
-        elif fmt == "parquet":
-            reader = _ParquetReader(staged, path, crs)
-        else:
-            reader = _VectorReader(staged, fmt, path, crs)
+        reader = _reader(staged, fmt, path, lat, lon, crs)
         state = _Import(path, reader.columns, name_field, kind, digest, target, private)
         if state.renamed:
             warn(f"{path}: column(s) renamed for the GeoPackage: {'; '.join(state.renamed)}")
@@ -1074,19 +1051,7 @@ def store_layer(
             shutil.copyfile(target, tmp_gpkg)
             if replace:  # the old layer's rows must not stay in the file's free pages
                 io.delete_layers(tmp_gpkg, [layer])
-            for gdf, rows in reader.chunks(CHUNK_ROWS):
-                out = state.chunk(gdf, rows)
-                del gdf
-                try:
-                    pyogrio.write_dataframe(
-                        out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out), use_arrow=True,
-                        geometry_type="Point", promote_to_multi=False,
-                        layer_options=({} if state.n > len(out) else
-                                       {"OVERWRITE": "YES", "DESCRIPTION": f"user import of {path.name}"}))
-                except Exception as exc:
-                    raise _write_error(exc, target) from exc
-                if state.n > CHUNK_ROWS:
-                    say(f"{state.n:,} features read, checked and written")
+            _write_chunks(reader, state, tmp_gpkg, layer, path, target, say)
             state.finish()
             _check_ids(tmp_gpkg, layer, path, state.id_col)
             say(f"keying the names of {state.n:,} features for atlas find")
@@ -1097,14 +1062,75 @@ def store_layer(
                                   f"{target} was not replaced")
             say(f"replacing {target}")
     if state.n_outliers:
-        rows = ", ".join(str(r) for r in state.outliers[:10])
-        warnings.warn(
-            f"{path}: {state.n_outliers} point(s) lie more than {schema.INSIDE_TOLERANCE_KM} km outside "
-            f"the DPRK (rows {rows}{', ...' if state.n_outliers > 10 else ''}); kept and flagged "
-            "in outside_dprk_km", UserWarning, stacklevel=2)
+        _warn_outliers(path, state)
     say(f"imported {state.n:,} features ({state.empty} without geometry, "
         f"{state.n_outliers} outside the DPRK) as {layer}")
     return layer
+
+
+def _check_request(path: Path, name: str, kind: str) -> int:
+    """Refuse a bad layer name, an unknown kind, or a file that is missing, empty or too large; its size."""
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+        raise InputError(f"layer name {name!r}: use lower-case letters, digits and _ "
+                         "(starting with a letter, at most 40 characters; no spaces or control characters)")
+    if kind not in ("sites", "mines", "camps"):
+        raise InputError(f"kind {kind!r}: use sites, mines or camps")
+    if not path.is_file():
+        raise NotFoundError(f"no file at {path}")
+    size = path.stat().st_size
+    if size > MAX_IMPORT_BYTES:
+        raise InputError(f"{path}: {size / 1e6:.0f} MB is larger than the import limit of "
+                         f"{MAX_IMPORT_BYTES / 1e6:.0f} MB; split the file or filter it to the DPRK first")
+    if size == 0:
+        raise InputError(f"{path}: the file is empty")
+    return size
+
+
+def _parse_crs(crs: str | int):
+    """The :class:`pyproj.CRS` a user's ``--crs`` names (an EPSG code or any text pyproj reads)."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError
+
+    try:
+        return CRS.from_user_input(int(crs) if str(crs).isdigit() else crs)
+    except CRSError as exc:
+        raise InputError(f"--crs {crs!r} is not a known CRS ({exc})") from exc
+
+
+def _reader(staged: Path, fmt: str, path: Path, lat: str | None, lon: str | None, crs):
+    """The chunked reader for a staged file's format: CSV, GeoParquet, or any other vector format."""
+    if fmt == "csv":
+        return _CsvReader(staged, path, lat, lon, crs)
+    if fmt == "parquet":
+        return _ParquetReader(staged, path, crs)
+    return _VectorReader(staged, fmt, path, crs)
+
+
+def _write_chunks(reader, state: _Import, tmp_gpkg: Path, layer: str, path: Path, target: Path,
+                  say: Callable[[str], None]) -> None:
+    """Check each chunk the reader gives and append it to the layer in the GeoPackage copy."""
+    for gdf, rows in reader.chunks(CHUNK_ROWS):
+        out = state.chunk(gdf, rows)
+        del gdf
+        try:
+            pyogrio.write_dataframe(
+                out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out), use_arrow=True,
+                geometry_type="Point", promote_to_multi=False,
+                layer_options=({} if state.n > len(out) else
+                               {"OVERWRITE": "YES", "DESCRIPTION": f"user import of {path.name}"}))
+        except Exception as exc:
+            raise _write_error(exc, target) from exc
+        if state.n > CHUNK_ROWS:
+            say(f"{state.n:,} features read, checked and written")
+
+
+def _warn_outliers(path: Path, state: _Import) -> None:
+    """Warn of the points kept and flagged far outside the DPRK, naming the first rows."""
+    rows = ", ".join(str(r) for r in state.outliers[:10])
+    warnings.warn(
+        f"{path}: {state.n_outliers} point(s) lie more than {schema.INSIDE_TOLERANCE_KM} km outside "
+        f"the DPRK (rows {rows}{', ...' if state.n_outliers > 10 else ''}); kept and flagged "
+        "in outside_dprk_km", UserWarning, stacklevel=3)
 
 
 def _write_error(exc: Exception, target: Path) -> OutputError:
