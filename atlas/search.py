@@ -26,7 +26,7 @@ import itertools
 import math
 import re
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -182,6 +182,36 @@ class _Entry:
     number: str = ""
 
 
+def _camp_number(row: dict) -> str:
+    """A camp's number without leading zeros (``"015"`` → ``"15"``), or ``""``."""
+    num = re.match(r"\s*0*(\d+)", str(row.get("number") or ""))
+    return num.group(1) if num else ""
+
+
+def _texts_and_ids(layer: str, row: dict, p: dict, extra: dict[str, list[str]]) -> tuple[list, list]:
+    """The texts a feature's names are read from and the ids it is found by, per layer."""
+    ids = [p["id"]]
+    if layer == "camps":
+        texts = [row.get("name"), row.get("alt_names"), row.get("name_ko")]
+    elif layer == "mines":
+        texts = [row.get("name"), row.get("alt_names")]
+    elif layer == "named_mines":
+        texts = [row.get("name_in_report"), row.get("alt_names")]
+    elif layer == "counties":
+        texts = [row.get("name_en"), row.get("name_ko"), row.get("name_hanja"),
+                 *extra.get(str(p["id"]), [])]
+        ids += [row.get("ocha_pcode"), row.get("wikidata")]
+    elif layer == "provinces":
+        texts = [row.get("name_en"), row.get("name_ko"), row.get("name_mr"),
+                 row.get("name_rr"), row.get("name_variants")]
+        ids += str(row.get("iso_3166_2") or "").split("|")
+    elif layer == "mineral_deposits":
+        texts = [p["name"], row.get("commodity")]
+    else:
+        texts = [p["name"]]
+    return texts, ids
+
+
 class _NameIndex:
     """Inverted indexes from name keys to features, at three levels of match."""
 
@@ -209,43 +239,33 @@ class _NameIndex:
         for pos, (row, p) in enumerate(zip(records, pres.to_dict("records"))):
             e = len(self.entries)
             entry = _Entry(layer, pos, str(p["id"]), str(p["name"]), str(p["kind"] or ""))
-            ids = [p["id"]]
             if layer == "camps":
-                texts = [row.get("name"), row.get("alt_names"), row.get("name_ko")]
-                num = re.match(r"\s*0*(\d+)", str(row.get("number") or ""))
-                if num:
-                    entry.number = num.group(1)
-                    self.numbers.setdefault(int(num.group(1)), []).append(e)
-            elif layer == "mines":
-                texts = [row.get("name"), row.get("alt_names")]
-            elif layer == "named_mines":
-                texts = [row.get("name_in_report"), row.get("alt_names")]
-            elif layer == "counties":
-                texts = [row.get("name_en"), row.get("name_ko"), row.get("name_hanja"),
-                         *extra.get(str(p["id"]), [])]
-                ids += [row.get("ocha_pcode"), row.get("wikidata")]
-            elif layer == "provinces":
-                texts = [row.get("name_en"), row.get("name_ko"), row.get("name_mr"),
-                         row.get("name_rr"), row.get("name_variants")]
-                ids += str(row.get("iso_3166_2") or "").split("|")
-            elif layer == "mineral_deposits":
-                texts = [p["name"], row.get("commodity")]
-            else:
-                texts = [p["name"]]
+                entry.number = _camp_number(row)
+                if entry.number:
+                    self.numbers.setdefault(int(entry.number), []).append(e)
+            texts, ids = _texts_and_ids(layer, row, p, extra)
             self.entries.append(entry)
-            for i in ids:
-                if i is not None and str(i).strip():
-                    self.ids.setdefault(_norm(str(i)), []).append(e)
-            for v in _variants(*texts):
-                norm = _norm(v)
-                self._add(self.exact, norm, e, v)
-                if _strip_suffix(norm) != norm:
-                    self._add(self.exact, _strip_suffix(norm), e, v)
-                for k in _keys(v):
-                    self._add(self.fold, k, e, v)
-                for w in _parts(v):
-                    for k in _keys(w):
-                        self._add(self.part, k, e, v)
+            self._index_ids(e, ids)
+            self._index_names(e, texts)
+
+    def _index_ids(self, e: int, ids: list) -> None:
+        """Index a feature under each of its ids that is not blank."""
+        for i in ids:
+            if i is not None and str(i).strip():
+                self.ids.setdefault(_norm(str(i)), []).append(e)
+
+    def _index_names(self, e: int, texts: list) -> None:
+        """Index every name variant of a feature at the three levels: exact, romanization fold, part."""
+        for v in _variants(*texts):
+            norm = _norm(v)
+            self._add(self.exact, norm, e, v)
+            if _strip_suffix(norm) != norm:
+                self._add(self.exact, _strip_suffix(norm), e, v)
+            for k in _keys(v):
+                self._add(self.fold, k, e, v)
+            for w in _parts(v):
+                for k in _keys(w):
+                    self._add(self.part, k, e, v)
 
     def search(self, query: str, layers: Iterable[str] | None = None) -> list[dict]:
         """Candidates for a query, best match per feature; empty when nothing matches.
@@ -258,39 +278,45 @@ class _NameIndex:
         allowed = set(layers) if layers else None
         admin_query = _admin_suffix(qn)
         found: dict[int, tuple[float, str, str]] = {}
-
-        def hit(e: int, match: str, text: str, literal: bool = False) -> None:
+        for e, match, text, literal in self._hits(query, qn):
             entry = self.entries[e]
             if allowed is not None and entry.layer not in allowed:
-                return
+                continue
             if admin_query and not literal and entry.layer not in _ADMIN_LAYERS:
                 match = "part of name"
             score = MATCH_SCORES[match]
             if e not in found or score > found[e][0]:
                 found[e] = (score, match, text)
+        return [self._row(e, *found[e]) for e in found]
 
+    def _hits(self, query: str, qn: str) -> Iterator[tuple[int, str, str, bool]]:
+        """Every feature a query names: (entry, how it matched, the text matched, whether literally)."""
         for e in self.ids.get(qn, []):
-            hit(e, "exact id", self.entries[e].id, literal=True)
-        m = _NUMBER.fullmatch(qn)
-        if m and (m.group("kind") or m.group("kind2") or "") in _CAMP_KINDS:
-            kind = _CAMP_KINDS[m.group("kind") or m.group("kind2") or ""]
-            for e in self.numbers.get(int(m.group("num")), []):
-                entry = self.entries[e]
-                if kind is None:
-                    hit(e, "number", f"{entry.kind} {entry.number}", literal=True)
-                elif entry.kind == kind:
-                    hit(e, "number and kind", f"{entry.kind} {entry.number}", literal=True)
+            yield e, "exact id", self.entries[e].id, True
+        yield from self._number_hits(qn)
         for e, text in self.exact.get(qn, []):
-            hit(e, "exact name", text, literal=_norm(text) == qn)
+            yield e, "exact name", text, _norm(text) == qn
         if _strip_suffix(qn) != qn:
             for e, text in self.exact.get(_strip_suffix(qn), []):
-                hit(e, "exact name", text)
+                yield e, "exact name", text, False
         for k in _keys(query):
             for e, text in self.fold.get(k, []):
-                hit(e, "romanization fold", text)
+                yield e, "romanization fold", text, False
             for e, text in self.part.get(k, []):
-                hit(e, "part of name", text)
-        return [self._row(e, *found[e]) for e in found]
+                yield e, "part of name", text, False
+
+    def _number_hits(self, qn: str) -> Iterator[tuple[int, str, str, bool]]:
+        """The camps a query names by number (``Camp 15``, ``kwanliso 15``), of the kind it names if any."""
+        m = _NUMBER.fullmatch(qn)
+        if not m or (m.group("kind") or m.group("kind2") or "") not in _CAMP_KINDS:
+            return
+        kind = _CAMP_KINDS[m.group("kind") or m.group("kind2") or ""]
+        for e in self.numbers.get(int(m.group("num")), []):
+            entry = self.entries[e]
+            if kind is None:
+                yield e, "number", f"{entry.kind} {entry.number}", True
+            elif entry.kind == kind:
+                yield e, "number and kind", f"{entry.kind} {entry.number}", True
 
     def fuzzy(self, query: str, layers: Iterable[str] | None = None, n: int = 8,
               cutoff: float = 0.75) -> list[dict]:
