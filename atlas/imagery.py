@@ -151,6 +151,99 @@ def _chip_window(src, bounds_5179: tuple[float, float, float, float]):
     return rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0)
 
 
+def _resampling(resampling: str) -> Resampling:
+    """The :class:`rasterio.enums.Resampling` a name stands for."""
+    try:
+        return Resampling[resampling]
+    except KeyError:
+        raise InputError(f"unknown resampling {resampling!r}; one of: "
+                         + ", ".join(r.name for r in Resampling)) from None
+
+
+def _on_valid_pixel(src, xs: float, ys: float) -> bool:
+    """Whether a point (source CRS) falls on a pixel of the imagery that holds data."""
+    col, row = apply_affine(~src.transform, xs, ys) if math.isfinite(xs) and math.isfinite(ys) \
+        else (math.inf, math.inf)
+    if not (0 <= col < src.width and 0 <= row < src.height):
+        return False
+    valid = src.dataset_mask(window=rasterio.windows.Window(int(col), int(row), 1, 1))
+    return bool(valid.any())
+
+
+def _chip_pixels(src, xs: float, ys: float, half: float, size_km: float, resolution_m: float | None) -> int:
+    """The side of a chip in pixels, refused past :data:`MAX_CHIP_PIXELS`."""
+    res = resolution_m or _source_res_m(src, xs, ys)
+    npx = max(1, round(2 * half / res))
+    if npx > MAX_CHIP_PIXELS:
+        raise InputError(
+            f"a {size_km:g} km chip at {res:.3g} m per pixel is {npx:,} pixels wide "
+            f"(limit {MAX_CHIP_PIXELS:,}); pass a coarser --resolution-m; nothing written"
+        )
+    return npx
+
+
+def _warp_chip(src, bounds: tuple[float, float, float, float], npx: int, dst_transform: Affine,
+               method: Resampling) -> tuple[np.ndarray, np.ndarray]:
+    """The chip's pixels and validity mask, warped from the source into EPSG:5179."""
+    chip = np.full((src.count, npx, npx), src.nodata if src.nodata is not None else 0, dtype=src.dtypes[0])
+    mask = np.zeros((npx, npx), dtype=np.uint8)
+    win = _chip_window(src, bounds)
+    if win is None:
+        return chip, mask
+    data = src.read(window=win)
+    src_mask = src.dataset_mask(window=win)
+    x_off, y_off = apply_affine(src.transform, win.col_off, win.row_off)
+    t = src.transform
+    win_transform = Affine(t.a, t.b, x_off, t.d, t.e, y_off)
+    reproject(data, chip, src_transform=win_transform, src_crs=src.crs,
+              src_nodata=src.nodata, dst_transform=dst_transform,
+              dst_crs=PLANAR_CRS, dst_nodata=src.nodata, resampling=method,
+              init_dest_nodata=False)
+    reproject(src_mask, mask, src_transform=win_transform, src_crs=src.crs,
+              src_nodata=0, dst_transform=dst_transform, dst_crs=PLANAR_CRS,
+              dst_nodata=0, resampling=Resampling.nearest, init_dest_nodata=False)
+    return chip, mask
+
+
+def _chip_profile(src, npx: int, dst_transform: Affine) -> dict:
+    """The GeoTIFF profile of a chip: the source's bands and nodata, tiled when large, RGB when it is."""
+    dtype = src.dtypes[0]
+    profile = {
+        "driver": "GTiff", "width": npx, "height": npx, "count": src.count,
+        "dtype": dtype, "crs": PLANAR_CRS, "transform": dst_transform,
+        "nodata": src.nodata, "compress": "deflate", "tiled": npx >= 256,
+    }
+    if profile["tiled"]:
+        profile.update(blockxsize=256, blockysize=256)
+    if src.count >= 3 and dtype == "uint8" and tuple(src.colorinterp[:3]) == (
+            ColorInterp.red, ColorInterp.green, ColorInterp.blue):
+        profile["photometric"] = "RGB"
+    return profile
+
+
+def _write_chip(src, path: Path, chip: np.ndarray, mask: np.ndarray, profile: dict, tags: dict) -> None:
+    """Write a chip atomically with the source's band metadata, colour table, tags and (no nodata) mask."""
+    alpha = ColorInterp.alpha in src.colorinterp
+    with io.atomic_path(path) as tmp:
+        with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
+                rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(chip)
+            dst.colorinterp = src.colorinterp
+            for b in range(1, src.count + 1):
+                if src.descriptions[b - 1]:
+                    dst.set_band_description(b, src.descriptions[b - 1])
+                if src.units[b - 1]:
+                    dst.set_band_unit(b, src.units[b - 1])
+            if src.count == 1:
+                try:
+                    dst.write_colormap(1, src.colormap(1))
+                except ValueError:
+                    pass  # no colour table
+            dst.update_tags(**tags)
+            if src.nodata is None and not alpha:
+                dst.write_mask(mask)
+
+
 def chips(
     imagery: Path,
     sites: str = "camps",
@@ -222,11 +315,7 @@ def chips(
     size_km = positive(size_km, "the chip size", "--size-km")
     if resolution_m is not None:
         resolution_m = positive(resolution_m, "the resolution", "--resolution-m")
-    try:
-        method = Resampling[resampling]
-    except KeyError:
-        raise InputError(f"unknown resampling {resampling!r}; one of: "
-                         + ", ".join(r.name for r in Resampling)) from None
+    method = _resampling(resampling)
     gpkg = existing_gpkg(gpkg)
     df = point_layer(sites, gpkg)
     ids, names = ids_and_names(df, sites)
@@ -242,23 +331,10 @@ def chips(
         plans, outside = [], []
         for k, (x5, y5, xs, ys) in enumerate(zip(planar.x, planar.y, sx, sy)):
             site = (ids.loc[located.index[k]], names.loc[located.index[k]])
-            col, row = apply_affine(~src.transform, xs, ys) if math.isfinite(xs) and math.isfinite(ys) \
-                else (math.inf, math.inf)
-            if not (0 <= col < src.width and 0 <= row < src.height):
+            if not _on_valid_pixel(src, xs, ys):
                 outside.append(site)
                 continue
-            ci, ri = int(col), int(row)
-            valid = src.dataset_mask(window=rasterio.windows.Window(ci, ri, 1, 1))
-            if not valid.any():
-                outside.append(site)
-                continue
-            res = resolution_m or _source_res_m(src, xs, ys)
-            npx = max(1, round(2 * half / res))
-            if npx > MAX_CHIP_PIXELS:
-                raise InputError(
-                    f"a {size_km:g} km chip at {res:.3g} m per pixel is {npx:,} pixels wide "
-                    f"(limit {MAX_CHIP_PIXELS:,}); pass a coarser --resolution-m; nothing written"
-                )
+            npx = _chip_pixels(src, xs, ys, half, size_km, resolution_m)
             plans.append((site, x5, y5, npx))
         if not plans:
             minx, miny, maxx, maxy = transform_bounds(src.crs, "EPSG:4326", *src.bounds)
@@ -268,29 +344,11 @@ def chips(
                 "nothing written"
             )
         date, date_key = _imagery_date(src.tags())
-        alpha = ColorInterp.alpha in src.colorinterp
         written = []
         for (site_id, name), x5, y5, npx in plans:
             bounds = (x5 - half, y5 - half, x5 + half, y5 + half)
             dst_transform = north_up(bounds[0], bounds[3], 2 * half / npx, 2 * half / npx)
-            win = _chip_window(src, bounds)
-            dtype = src.dtypes[0]
-            fill_value = src.nodata if src.nodata is not None else 0
-            chip = np.full((src.count, npx, npx), fill_value, dtype=dtype)
-            mask = np.zeros((npx, npx), dtype=np.uint8)
-            if win is not None:
-                data = src.read(window=win)
-                src_mask = src.dataset_mask(window=win)
-                x_off, y_off = apply_affine(src.transform, win.col_off, win.row_off)
-                t = src.transform
-                win_transform = Affine(t.a, t.b, x_off, t.d, t.e, y_off)
-                reproject(data, chip, src_transform=win_transform, src_crs=src.crs,
-                          src_nodata=src.nodata, dst_transform=dst_transform,
-                          dst_crs=PLANAR_CRS, dst_nodata=src.nodata, resampling=method,
-                          init_dest_nodata=False)
-                reproject(src_mask, mask, src_transform=win_transform, src_crs=src.crs,
-                          src_nodata=0, dst_transform=dst_transform, dst_crs=PLANAR_CRS,
-                          dst_nodata=0, resampling=Resampling.nearest, init_dest_nodata=False)
+            chip, mask = _warp_chip(src, bounds, npx, dst_transform, method)
             coverage = float((mask > 0).mean())
             lon, lat = warp_transform(PLANAR_CRS, "EPSG:4326", [x5], [y5])
             now = creation_time()
@@ -310,35 +368,8 @@ def chips(
                 ),
                 "TIFFTAG_SOFTWARE": f"gulag-inc-atlas {atlas_version()}",
             }
-            profile = {
-                "driver": "GTiff", "width": npx, "height": npx, "count": src.count,
-                "dtype": dtype, "crs": PLANAR_CRS, "transform": dst_transform,
-                "nodata": src.nodata, "compress": "deflate", "tiled": npx >= 256,
-            }
-            if profile["tiled"]:
-                profile.update(blockxsize=256, blockysize=256)
-            if src.count >= 3 and dtype == "uint8" and tuple(src.colorinterp[:3]) == (
-                    ColorInterp.red, ColorInterp.green, ColorInterp.blue):
-                profile["photometric"] = "RGB"
             path = out_dir / f"{_safe_name(site_id)}.tif"
-            with io.atomic_path(path) as tmp:
-                with rasterio.Env(GDAL_TIFF_INTERNAL_MASK=True), \
-                        rasterio.open(tmp, "w", **profile) as dst:
-                    dst.write(chip)
-                    dst.colorinterp = src.colorinterp
-                    for b in range(1, src.count + 1):
-                        if src.descriptions[b - 1]:
-                            dst.set_band_description(b, src.descriptions[b - 1])
-                        if src.units[b - 1]:
-                            dst.set_band_unit(b, src.units[b - 1])
-                    if src.count == 1:
-                        try:
-                            dst.write_colormap(1, src.colormap(1))
-                        except ValueError:
-                            pass  # no colour table
-                    dst.update_tags(**tags)
-                    if src.nodata is None and not alpha:
-                        dst.write_mask(mask)
+            _write_chip(src, path, chip, mask, _chip_profile(src, npx, dst_transform), tags)
             written.append(Chip(site_id, name, path, npx, npx, 2 * half / npx, coverage))
     result = ChipsResult(Path(imagery), written, outside, result_no_geom)
     if outside:
