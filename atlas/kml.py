@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .formats import cell_text
+from .schema import name_column
 from .style import KIND_SHAPES, STATUS_COLOURS
 
 __all__ = ["icon_png", "kmz_bytes"]
@@ -252,11 +253,9 @@ def _folder_description(meta: dict, missing: list[str]) -> str:
 # --- per-layer specs --------------------------------------------------------------------------
 
 
-_NAME_COLUMNS = ("name", "name_in_report", "name_en", "commodity", "source")
-
-
 def _feature_name(layer: str, row: pd.Series, feat: dict) -> str:
-    name = next((cell_text(row[c]) for c in _NAME_COLUMNS if c in row and cell_text(row[c])), layer)
+    col = name_column(layer, row.index)
+    name = (cell_text(row[col]) if col else "") or layer
     if layer == "camps" and cell_text(row.get("number")):
         name = f"{cell_text(row.get('number'))} {name}"
     if layer == "mineral_deposits":
@@ -314,7 +313,7 @@ def _layer_folder(doc: ET.Element, styles: _Styles, name: str, df: pd.DataFrame,
                   frames: dict, read: Callable[[str], pd.DataFrame]) -> int:
     located = ~(df.geometry.isna() | df.geometry.is_empty).to_numpy()
     rows = df[located]
-    missing_col = next((c for c in _NAME_COLUMNS if c in df), None)
+    missing_col = name_column(name, df.columns)
     missing = [cell_text(v) for v in df.loc[~located, missing_col]] if missing_col else []
     folder = _sub(doc, "Folder", id=f"layer-{name}")
     _sub(folder, "name", name)

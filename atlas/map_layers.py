@@ -540,13 +540,16 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
         for f in sorted(findings, key=_finding_order):
             page = _e(page_ref(f.get("page")))
             year = first_year(f.get("date_start"), f.get("date_end"))
-            basis = _e(f.get("evidence_basis"))
-            hand = _e(f.get("testimony_hand"))
+            kind = finding_type_label(display_text(f.get("finding_type")))
+            basis = display_text(f.get("evidence_basis"))
+            hand = display_text(f.get("testimony_hand"))
+            shown = basis + (f" ({'hand unstated' if hand == 'unstated' else hand})" if hand else "")
+            tags = ([] if basis == kind else [kind]) + ([shown] if shown else [])  # "testimony" said once
             items.append(
                 f'<li class="atlas-finding" data-y="{year or ""}">'
                 f'<span class="atlas-when">{_e(f.get("observed_text")) or "undated"}</span> '
-                f'<span class="atlas-tag">{html.escape(finding_type_label(display_text(f.get("finding_type"))))}'
-                f'</span> <span class="atlas-tag atlas-basis">{basis}{", " + hand if hand else ""}</span> '
+                + " ".join(f'<span class="atlas-tag{" atlas-basis" if t == shown else ""}">{html.escape(t)}</span>'
+                           for t in tags) + " "
                 f'{_e(f.get("description"))}'
                 f'<span class="atlas-src">Source: {_e(f.get("source_report"))}'
                 f'{", " + page if page else ""}</span></li>')

@@ -303,7 +303,7 @@ _TITLES = {
 }
 _NAMES = {"provinces": "name_en", "counties": "name_en", "mines": "name", "named_mines": "name_in_report",
           "camps": "name", "steel_plants": "name", "geonames_places": "name", "dprk_outline": "name_en",
-          "basemap_countries": "name_en"}
+          "basemap_countries": "name_en", "mineral_deposits": "commodity", "coordinate_candidates": "source"}
 SCHEMAS = {n: replace(s, title=_TITLES.get(n) or s.description, name_field=_NAMES.get(n))
            for n, s in SCHEMAS.items()}
 

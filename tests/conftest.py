@@ -7,6 +7,8 @@ skipping the tests that matter.
 
 from __future__ import annotations
 
+import functools
+import json
 import os
 import shutil
 import subprocess
@@ -18,6 +20,8 @@ import pytest
 import atlas
 
 REPO = Path(__file__).resolve().parents[1]
+QGIS_PYTHON = "/usr/bin/python3"  # Debian's: the only Python that imports qgis.core
+PROBE = Path(__file__).with_name("qgis_probe.py")
 
 
 def require_tool(available: bool, what: str) -> None:
@@ -27,6 +31,36 @@ def require_tool(available: bool, what: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{what} is required under CI but is not installed")
     pytest.skip(f"{what} not installed")
+
+
+@functools.cache
+def qgis_available() -> bool:
+    if not os.path.exists(QGIS_PYTHON):
+        return False
+    res = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True,
+                         timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    return res.returncode == 0
+
+
+def probe(tmp: Path, *args: str) -> tuple[dict, str]:
+    """Run the probe in a headless QGIS with a throwaway profile; return (JSON, stderr).
+
+    One QGIS process per probe, on purpose: QGIS starts in about 0.5 s here (the
+    suite's 11 probes spend some 6 s starting it), and each probe then fails alone
+    when QGIS crashes (3.22 segfaults on some invalid layers), with its own stderr.
+    """
+    require_tool(qgis_available(), "QGIS (python3-qgis, qgis-providers)")
+    home = tmp / "qgis-home"
+    runtime = tmp / "qgis-runtime"
+    home.mkdir(exist_ok=True)
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(QT_QPA_PLATFORM="offscreen", HOME=str(home), XDG_RUNTIME_DIR=str(runtime),
+               QGIS_CUSTOM_CONFIG_PATH=str(home / "profile"))
+    res = subprocess.run([QGIS_PYTHON, str(PROBE), *args], capture_output=True, text=True,
+                         env=env, timeout=600, cwd=tmp)
+    assert res.returncode == 0, f"probe failed ({res.returncode}):\n{res.stderr[-3000:]}"
+    return json.loads(res.stdout.strip().splitlines()[-1]), res.stderr
 
 
 @pytest.fixture(scope="session")

@@ -490,7 +490,7 @@ def test_kmz_balloons_escape_the_data(gpkg, tmp_path):
 def test_kmz_opens_in_qgis(kmz, layers, tmp_path):
     import pyogrio
 
-    from .test_qgis import probe
+    from .conftest import probe
 
     kml_layers = [str(n) for n, _ in pyogrio.list_layers(kmz)]
     assert set(SPATIAL) <= set(kml_layers)

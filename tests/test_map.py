@@ -298,6 +298,25 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
     _do(page, "window.atlas.time.setYear(new Date().getFullYear())")
 
 
+def test_finding_says_its_type_and_basis_once_each(session, layers):
+    """A testimony finding is tagged 'testimony (first-hand)', not 'testimony testimony, first-hand'."""
+    findings = layers["camp_findings"]
+    same = findings[findings["finding_type"] == findings["evidence_basis"]]
+    assert len(same)  # the data holds findings whose type is their basis
+    camps = layers["camps"]
+    camps = camps[~(camps.geometry.isna() | camps.geometry.is_empty)].reset_index(drop=True)  # as drawn
+    i = int(camps.index[camps["site_id"].isin(same["site_id"])][0])
+    tags = session.page.evaluate(f"""(() => {{ const d = document.createElement('div');
+        d.innerHTML = window.atlasLayers.camps.getLayers()[{i}].getPopup().getContent();
+        return [...d.querySelectorAll('li.atlas-finding')].map(li =>
+            [...li.querySelectorAll('.atlas-tag')].map(t => t.textContent)); }})()""")
+    bases = set(findings["evidence_basis"].dropna())
+    assert tags and all(sum(b in x for x in t) <= 1 for t in tags for b in bases), tags
+    hands = [x for t in tags for x in t if x.startswith("testimony (")]
+    assert hands and all(h.split(" (")[1].rstrip(")") in ("first-hand", "second-hand", "hand unstated")
+                         for h in hands), hands
+
+
 def test_rings_are_geodesic_distances(map_html, gpkg):
     m = atlas.build_map(gpkg)
     rings = next(la for la in m.atlas_spec["layers"] if la["id"] == "camp_rings")

@@ -25,8 +25,7 @@ import atlas
 from atlas import io, postgis
 from atlas.errors import AtlasError, InputError
 
-from .conftest import require_tool, run_cli
-from .test_qgis import probe
+from .conftest import probe, require_tool, run_cli
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")

@@ -9,14 +9,11 @@ the export. Synthetic rasters are made in pytest's temporary folders only.
 
 from __future__ import annotations
 
-import functools
 import html
 import json
 import math
-import os
 import shutil
 import sqlite3
-import subprocess
 import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
@@ -35,10 +32,8 @@ from atlas import io, qgis
 from atlas.errors import NotFoundError, ValidationError
 from atlas.qml import USER_COLOUR
 
-from .conftest import REPO, require_tool, run_cli
+from .conftest import REPO, probe, run_cli
 
-QGIS_PYTHON = "/usr/bin/python3"
-PROBE = Path(__file__).with_name("qgis_probe.py")
 SPATIAL = ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
            "coordinate_candidates", "steel_plants", "dprk_outline", "basemap_countries",
            "geonames_places")
@@ -50,31 +45,6 @@ GROUPS = {
                "report_table_4", "report_table_5", "report_discrepancies", "report_passages",
                "gem_records", "sanctions_measures", "sources"},
 }
-
-
-@functools.cache
-def qgis_available() -> bool:
-    if not os.path.exists(QGIS_PYTHON):
-        return False
-    res = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True,
-                         timeout=120, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    return res.returncode == 0
-
-
-def probe(tmp: Path, *args: str) -> tuple[dict, str]:
-    """Run the probe in a headless QGIS with a throwaway profile; return (JSON, stderr)."""
-    require_tool(qgis_available(), "QGIS (python3-qgis, qgis-providers)")
-    home = tmp / "qgis-home"
-    runtime = tmp / "qgis-runtime"
-    home.mkdir(exist_ok=True)
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
-    env.update(QT_QPA_PLATFORM="offscreen", HOME=str(home), XDG_RUNTIME_DIR=str(runtime),
-               QGIS_CUSTOM_CONFIG_PATH=str(home / "profile"))
-    res = subprocess.run([QGIS_PYTHON, str(PROBE), *args], capture_output=True, text=True,
-                         env=env, timeout=600, cwd=tmp)
-    assert res.returncode == 0, f"probe failed ({res.returncode}):\n{res.stderr[-3000:]}"
-    return json.loads(res.stdout.strip().splitlines()[-1]), res.stderr
 
 
 def lightness(hex_colour: str) -> float:

@@ -10,7 +10,7 @@ import atlas
 from atlas import style
 from atlas.evidence import TIERS
 
-from .test_qgis import probe
+from .conftest import probe
 
 
 @pytest.fixture(scope="module")
