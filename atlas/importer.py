@@ -817,8 +817,7 @@ def user_layer_records(gpkg: Path | None = None, include_private: bool = True) -
     path = Path(gpkg or io.default_gpkg())
     names = [n for n, g in io.list_layers(path) if n.startswith(USER_PREFIX) and g is not None]
     out = []
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
+    with io.read_only(path) as con:
         for name in sorted(names):
             q = name.replace('"', '""')
             cols = {r[1] for r in con.execute(f'PRAGMA table_info("{q}")')}
@@ -829,8 +828,6 @@ def user_layer_records(gpkg: Path | None = None, include_private: bool = True) -
                    **{c: (first[i] if i < len(first) else None) for i, c in enumerate(wanted)}}
             if include_private or not rec["private"]:
                 out.append(rec)
-    finally:
-        con.close()
     return out
 
 

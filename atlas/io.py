@@ -16,6 +16,7 @@ import glob
 import os
 import re
 import shutil
+import sqlite3
 import stat
 import sys
 import tempfile
@@ -45,6 +46,7 @@ __all__ = [
     "output_dir",
     "read_layer",
     "read_layers",
+    "read_only",
     "remove_stale",
     "source",
     "source_name",
@@ -505,6 +507,26 @@ def layer_name(name: str, path: Path | str | None = None) -> str:
         return name
     names = {n for n, _ in list_layers(path)}
     return f"user_{name}" if name not in names and f"user_{name}" in names else name
+
+
+@contextmanager
+def read_only(path: Path | str) -> Iterator[sqlite3.Connection]:
+    """A read-only SQLite connection to a GeoPackage, closed on leaving the ``with`` block.
+
+    Opened with ``mode=ro``: it never writes, and never creates a missing file.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> with atlas.io.read_only(atlas.default_gpkg()) as con:
+    ...     con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
+    True
+    """
+    con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        yield con
+    finally:
+        con.close()
 
 
 def list_layers(path: Path | str | None = None) -> list[tuple[str, str | None]]:

@@ -11,7 +11,6 @@ alone); the sha256 is that of the GeoPackage file as it is now.
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from pathlib import Path
 
 from . import io
@@ -96,13 +95,10 @@ def build_date(gpkg: Path | str | None = None) -> str:
     """
     path = Path(gpkg or io.default_gpkg())
     io.list_layers(path)
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
+    with io.read_only(path) as con:
         row = con.execute("SELECT last_change FROM gpkg_contents WHERE table_name = 'sources'").fetchone()
         if row is None:
             row = con.execute("SELECT max(last_change) FROM gpkg_contents").fetchone()
-    finally:
-        con.close()
     return str(row[0] or "") if row else ""
 
 

@@ -462,8 +462,7 @@ def keyed_layers(gpkg: Path, user: list[str]) -> dict[str, int]:
     """User layers whose keys are current (same count and largest fid as when keyed): features each."""
     if not user:
         return {}
-    con = sqlite3.connect(f"{gpkg.resolve().as_uri()}?mode=ro", uri=True)
-    try:
+    with io.read_only(gpkg) as con:
         if not con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (_KEYED,)).fetchone():
             return {}
         keyed = {}
@@ -480,8 +479,6 @@ def keyed_layers(gpkg: Path, user: list[str]) -> dict[str, int]:
                 if (count, con.execute(f'SELECT max(fid) FROM "{q}"').fetchone()[0]) == (features, max_fid):
                     keyed[layer] = features
         return keyed
-    finally:
-        con.close()
 
 
 def _read_fids(gpkg: Path, layer: str, fids: list[int]) -> gpd.GeoDataFrame:
@@ -502,13 +499,10 @@ def _keyed_search(index: _NameIndex, gpkg: Path, query: str, layers: Iterable[st
         return rows
     qn = _norm(query)
     qkeys = sorted({qn, _strip_suffix(qn), *_keys(query)} - {""})
-    con = sqlite3.connect(f"{gpkg.resolve().as_uri()}?mode=ro", uri=True)
-    try:
+    with io.read_only(gpkg) as con:
         found = con.execute(
             f"SELECT DISTINCT layer, fid FROM {NAME_KEYS} WHERE key IN ({', '.join('?' * len(qkeys))}) "
             f"AND layer IN ({', '.join('?' * len(allowed))})", [*qkeys, *allowed]).fetchall()
-    finally:
-        con.close()
     by_layer: dict[str, list[int]] = {}
     for layer, fid in found:
         by_layer.setdefault(layer, []).append(fid)
