@@ -57,7 +57,7 @@ from .qml import (
     RasterInfo,
     el,
     layer_qml,
-    qml_document,
+    raster_document,
     raster_elements,
     read_raster,
     tier_style,
@@ -98,8 +98,7 @@ RELATIONS = (
 
 def _copy_gpkg(src: Path, dst: Path) -> None:
     """Copy a GeoPackage with SQLite's backup API; rewrite it as 1.3 if it is another version."""
-    with sqlite3.connect(f"{src.resolve().as_uri()}?mode=ro", uri=True) as s, \
-            sqlite3.connect(dst) as d:
+    with io.read_only(src) as s, sqlite3.connect(dst) as d:
         s.backup(d)
     with sqlite3.connect(dst) as con:
         (app_id,) = con.execute("PRAGMA application_id").fetchone()
@@ -386,6 +385,14 @@ def _vector_maplayer(name: str, df: pd.DataFrame, style: LayerStyle, title: str,
     return _Entry(name, lid, title, source, "ogr", ml, name not in HIDDEN)
 
 
+def _copy_styled_raster(src: Path, dst: Path, density: bool) -> RasterInfo:
+    """Copy a raster into the export with its QGIS style (``.qml``) beside it; what it holds."""
+    shutil.copy2(src, dst)
+    r = read_raster(dst)
+    dst.with_suffix(".qml").write_text(raster_document(r, density), encoding="utf-8")
+    return r
+
+
 def _raster_maplayer(r: RasterInfo, rel_source: str, title: str, abstract: str,
                      density: bool) -> _Entry:
     lid = _layer_id(f"raster_{rel_source}")
@@ -612,28 +619,16 @@ def export_qgis(
             (tmp / "rasters").mkdir()
         if density_src:
             say(f"adding {density_src.name} with a pseudocolour ramp")
-            dst = tmp / "rasters" / "mine_density.tif"
-            shutil.copy2(density_src, dst)
-            r = read_raster(dst)
-            dst.with_suffix(".qml").write_text(
-                qml_document(raster_elements(r, True), {"hasScaleBasedVisibilityFlag": 0,
-                                                 "minScale": "1e+08", "maxScale": 0}),
-                encoding="utf-8")
-            raster_files += [dst, dst.with_suffix(".qml")]
+            r = _copy_styled_raster(density_src, tmp / "rasters" / "mine_density.tif", True)
+            raster_files += [r.path, r.path.with_suffix(".qml")]
             abstract = r.description or "Kernel density of the geolocated mines"
             raster_entries["Mining"].append(_raster_maplayer(
                 r, "./rasters/mine_density.tif", "Mine density (kernel)", abstract, True))
         if chip_srcs:
             (tmp / "rasters" / "chips").mkdir()
         for chip in chip_srcs:
-            dst = tmp / "rasters" / "chips" / chip.name
-            shutil.copy2(chip, dst)
-            r = read_raster(dst)
-            dst.with_suffix(".qml").write_text(
-                qml_document(raster_elements(r, False), {"hasScaleBasedVisibilityFlag": 0,
-                                                  "minScale": "1e+08", "maxScale": 0}),
-                encoding="utf-8")
-            raster_files += [dst, dst.with_suffix(".qml")]
+            r = _copy_styled_raster(chip, tmp / "rasters" / "chips" / chip.name, False)
+            raster_files += [r.path, r.path.with_suffix(".qml")]
             raster_entries["Imagery chips"].append(_raster_maplayer(
                 r, f"./rasters/chips/{chip.name}", f"Imagery chip {chip.stem}",
                 f"Imagery chip around site {chip.stem}", False))

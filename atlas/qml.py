@@ -50,6 +50,7 @@ __all__ = [
     "el",
     "layer_qml",
     "qml_document",
+    "raster_document",
     "raster_elements",
     "raster_qml",
     "read_raster",
@@ -764,6 +765,10 @@ def raster_qml(path: Path, density: bool = True) -> str:
     >>> "singlebandpseudocolor" in qml
     True
     """
-    r = read_raster(Path(path))
+    return raster_document(read_raster(Path(path)), density)
+
+
+def raster_document(r: RasterInfo, density: bool = True) -> str:
+    """The QML document of a raster already read (:func:`read_raster`): what :func:`raster_qml` writes."""
     return qml_document(raster_elements(r, density), {"hasScaleBasedVisibilityFlag": 0,
-                                               "minScale": "1e+08", "maxScale": 0})
+                                                      "minScale": "1e+08", "maxScale": 0})
