@@ -10,6 +10,7 @@ kept as Hangul (NFC), with administrative suffixes such as 군/시/구역 remove
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -47,34 +48,50 @@ def normalize(text: str) -> str:
     '개천시'
     """
     text = unicodedata.normalize("NFC", str(text or ""))
-    out = []
-    for ch in text:
-        if is_hangul(ch):
-            out.append(ch)
-            continue
-        base = unicodedata.normalize("NFD", ch)
-        base = "".join(c for c in base if not unicodedata.combining(c))
-        out.append(base.lower())
-    return re.sub(r"[^0-9a-z\uac00-\ud7a3]", "", "".join(out))
+    return _NOT_KEY.sub("", "".join(map(_fold_char, text)))
+
+
+_NOT_KEY = re.compile(r"[^0-9a-z\uac00-\ud7a3]")
+_NOT_LATIN = re.compile(r"[^a-z0-9]")
+_WORDS = re.compile(r"[\s;,/()]+")
+
+
+@functools.cache
+def _fold_char(ch: str) -> str:
+    """One character without case or diacritics; Hangul as it is (its NFD would split it into jamo)."""
+    if is_hangul(ch):
+        return ch
+    return "".join(c for c in unicodedata.normalize("NFD", ch) if not unicodedata.combining(c)).lower()
+
+
+_RR_STEPS = tuple((re.compile(pattern), repl) for pattern, repl in (
+    (r"^g", "k"), (r"^d", "t"), (r"^b", "p"), (r"^j", "ch"),
+))
+_RR_AFTER_VOWEL = tuple((re.compile(pattern), repl) for pattern, repl in (
+    (r"(?<=[aeiouwyN])g", "k"), (r"(?<=[aeiouwyN])d", "t"), (r"(?<=[aeiouwyN])b", "p"),
+    (r"(?<=[aeiouwyN])j", "ch"),
+))
+_RR_INITIAL_R = re.compile(r"^r(?=[aeiouy])")
 
 
 def rr_fold(latin: str) -> str:
-    """Fold McCune-Reischauer and Revised Romanization onto one spelling."""
+    """Fold McCune-Reischauer and Revised Romanization onto one spelling.
+
+    Examples
+    --------
+    >>> rr_fold("dancheon"), rr_fold("tanchon"), rr_fold("ryongyang")
+    ('tanchon', 'tanchon', 'yongyang')
+    """
     s = latin
     s = s.replace("eo", "o").replace("eu", "u").replace("oo", "u").replace("oi", "oe")
-    s = re.sub(r"^g", "k", s)
-    s = re.sub(r"^d", "t", s)
-    s = re.sub(r"^b", "p", s)
-    s = re.sub(r"^j", "ch", s)
+    for pattern, repl in _RR_STEPS:
+        s = pattern.sub(repl, s)
     s = s.replace("ng", "N")  # protect 'ng' from the g→k fold
-    s = re.sub(r"(?<=[aeiouwyN])g", "k", s)
-    s = re.sub(r"(?<=[aeiouwyN])d", "t", s)
-    s = re.sub(r"(?<=[aeiouwyN])b", "p", s)
-    s = re.sub(r"(?<=[aeiouwyN])j", "ch", s)
+    for pattern, repl in _RR_AFTER_VOWEL:
+        s = pattern.sub(repl, s)
     s = s.replace("N", "ng")
-    s = re.sub(r"^r(?=[aeiouy])", "", s)  # Ryongyang / Yongyang
-    s = s.replace("ph", "p").replace("kh", "k").replace("th", "t").replace("chh", "ch")
-    return s
+    s = _RR_INITIAL_R.sub("", s)  # Ryongyang / Yongyang
+    return s.replace("ph", "p").replace("kh", "k").replace("th", "t").replace("chh", "ch")
 
 
 def keys(text: str) -> set[str]:
@@ -103,7 +120,7 @@ def keys(text: str) -> set[str]:
     if not base:
         return set()
     out = {base}
-    words = [normalize(w) for w in re.split(r"[\s;,/()]+", text)]
+    words = [normalize(w) for w in _WORDS.split(text)]
     for hangul in {"".join(ch for ch in base if is_hangul(ch)), *words}:
         if not hangul or not all(is_hangul(ch) for ch in hangul):
             continue
@@ -111,7 +128,7 @@ def keys(text: str) -> set[str]:
         trimmed = HANGUL_SUFFIXES.sub("", hangul)
         if len(trimmed) >= 2:
             out.add(trimmed)
-    latin = re.sub(r"[^a-z0-9]", "", base)
+    latin = _NOT_LATIN.sub("", base)
     if latin:
         for form in {latin, LATIN_SUFFIXES.sub("", latin)}:
             if len(form) >= 3:

@@ -100,6 +100,11 @@ def _strip_suffix(norm: str) -> str:
 
 
 _NOT_LATIN = re.compile(r"[^0-9a-z]")
+_CAMP_NUMBER = re.compile(r"제?\d+호?")  # 제14호, 14: a number names nothing alone
+_NAME_LIST = re.compile(r"[;|]")  # names listed in one cell
+_LABEL = re.compile(r"^[^:]{1,20}:\s*")  # 'zones: Kuup-ri, ...'
+_NAME_PARTS = re.compile(r"[,/()]")
+_WORDS = re.compile(r"[\s,/();:&]+")
 
 
 def _norm(text: str) -> str:
@@ -130,7 +135,7 @@ def _name_keys(text: str) -> set[str]:
 def _keys(text: str) -> frozenset[str]:
     """:func:`atlas.names.keys` without generic words (관리소, 제14호, mine) that name nothing."""
     return frozenset(k for k in _name_keys(text)
-                     if k not in _STOPWORDS and not re.fullmatch(r"제?\d+호?", k))
+                     if k not in _STOPWORDS and not _CAMP_NUMBER.fullmatch(k))
 
 
 def _variants(*texts: object) -> list[str]:
@@ -143,10 +148,10 @@ def _variants(*texts: object) -> list[str]:
         if not text:
             continue
         out.append(text)
-        for part in re.split(r"[;|]", text):
-            part = re.sub(r"^[^:]{1,20}:\s*", "", part.strip())  # 'zones: Kuup-ri, ...'
+        for part in _NAME_LIST.split(text):
+            part = _LABEL.sub("", part.strip())  # 'zones: Kuup-ri, ...'
             out.append(part)
-            out += [p.strip() for p in re.split(r"[,/()]", part)]
+            out += [p.strip() for p in _NAME_PARTS.split(part)]
     seen, uniq = set(), []
     for v in out:
         if v and v not in seen and _norm(v):
@@ -158,7 +163,7 @@ def _variants(*texts: object) -> list[str]:
 @functools.lru_cache(maxsize=100_000)
 def _parts(variant: str) -> tuple[str, ...]:
     """Words (and pairs of words) of a name that could identify it on their own."""
-    words = [w for w in re.split(r"[\s,/();:&]+", variant) if w]
+    words = [w for w in _WORDS.split(variant) if w]
     good = []
     for w in words:
         n = _norm(w)
