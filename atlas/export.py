@@ -57,18 +57,6 @@ def _now() -> str:
     return when.isoformat(timespec="seconds")
 
 
-def _sha256(source: Path | str) -> str | None:
-    import hashlib
-
-    if not isinstance(source, Path):
-        return None
-    h = hashlib.sha256()
-    with open(source, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _distinct(df: pd.DataFrame, column: str) -> list[str]:
     if column not in df.columns:
         return []
@@ -203,7 +191,7 @@ class _Selection:
         wanted = select_layers(self.source, layers, include_private, spatial_only)
         self.names = wanted
         self.geometry = {n: available[n] for n in wanted}
-        sha = _sha256(self.source)
+        sha = io.file_sha256(self.source) if isinstance(self.source, Path) else None  # not a database
         sources = io.read_layer("sources", self.source) if "sources" in available else None
         self.frames = {n: io.read_layer(n, self.source) for n in wanted}
         coarsened = {}

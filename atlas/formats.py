@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from .errors import InputError
@@ -106,10 +107,10 @@ def cell_text(value) -> str:
     """
     if value is None or value is pd.NaT:
         return ""
-    if isinstance(value, float):
+    if isinstance(value, float | np.floating):
         if math.isnan(value):
             return ""
-        if value.is_integer():
+        if float(value).is_integer():
             return str(int(value))
     try:
         if pd.isna(value) is True:

@@ -251,10 +251,7 @@ def _stage_zip(path: Path, fmt: str, tmp: Path, warn: Callable[[str], None]) -> 
     The sizes and ratios in the archive's directory are checked before anything is
     inflated; the limits are enforced again while inflating (a directory may lie).
     """
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
+    digest = io.file_sha256(path)
     try:
         z = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as exc:
@@ -302,7 +299,7 @@ def _stage_zip(path: Path, fmt: str, tmp: Path, warn: Callable[[str], None]) -> 
                                     f"{path}: {info.filename}")
             except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError) as exc:
                 raise InputError(f"{path}: {info.filename} cannot be extracted ({exc})") from exc
-    return members[0][1], digest.hexdigest()
+    return members[0][1], digest
 
 
 # --- content checks: what each format's bytes must look like before GDAL sees them ----------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import functools
 import glob
+import hashlib
 import os
 import re
 import shutil
@@ -41,6 +42,7 @@ __all__ = [
     "default_gpkg",
     "delete_layers",
     "dprk_outline",
+    "file_sha256",
     "layer_name",
     "list_layers",
     "output_dir",
@@ -507,6 +509,22 @@ def layer_name(name: str, path: Path | str | None = None) -> str:
         return name
     names = {n for n, _ in list_layers(path)}
     return f"user_{name}" if name not in names and f"user_{name}" in names else name
+
+
+def file_sha256(path: Path | str) -> str:
+    """The sha256 of a file's bytes, read 1 MiB at a time (hex).
+
+    Examples
+    --------
+    >>> import atlas
+    >>> len(atlas.io.file_sha256(atlas.default_gpkg()))
+    64
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @contextmanager

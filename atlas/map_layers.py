@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import re
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from pyproj import Geod, Transformer
 from . import _assets, _packing, names
 from .errors import InputError
 from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
+from .formats import cell_text
 from .style import (
     COMMODITY_COLOURS,
     DENSITY_RAMP,
@@ -70,28 +70,11 @@ _RASTER_MAX_PX = 1024
 # --- small helpers ---------------------------------------------------------------
 
 
-def _blank(value) -> bool:
-    if value is None:
-        return True
-    if isinstance(value, float) and math.isnan(value):
-        return True
-    try:
-        if pd.isna(value) is True:
-            return True
-    except (TypeError, ValueError):
-        pass
-    return str(value).strip() == ""
-
-
 def display_text(value) -> str:
-    """A cell as display text ('' when empty; 12.0 -> '12')."""
-    if _blank(value):
-        return ""
-    if isinstance(value, float | np.floating) and float(value).is_integer():
-        return str(int(value))
+    """A cell as display text: :func:`atlas.formats.cell_text`, with yes/no for a boolean."""
     if isinstance(value, bool | np.bool_):
         return "yes" if value else "no"
-    return str(value).strip()
+    return cell_text(value)
 
 
 def _e(value) -> str:
@@ -420,8 +403,8 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
         i += 1
     _spread_labels([f for f in feats if "label" in f])
     missing = [display_text(n) for n, ok in zip(named["name_in_report"], located) if not ok]
-    items = [{"sym": _named_symbol("", p), "label": sym.label} for p, sym in NAMED_MINE_SYMBOLS.items()
-             if p in set(named.loc[located, "precision"])]  # the roles drawn
+    drawn = set(named.loc[located, "precision"])
+    items = [{"sym": _named_symbol("", p), "label": sym.label} for p, sym in NAMED_MINE_SYMBOLS.items() if p in drawn]
     return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
         "items": items,
         "note": ("Colour: commodity class, as for mines. "

@@ -17,7 +17,6 @@ every command reading the atlas accepts the URL instead of a GeoPackage
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Callable
@@ -176,14 +175,6 @@ def _ensure_postgis(conn, db: Database) -> str:
         raise InputError(f"PostGIS is not enabled in {db.shown} and could not be: "
                          "ask an administrator to run CREATE EXTENSION postgis") from exc
     return conn.execute(text("SELECT extversion FROM pg_extension WHERE extname = 'postgis'")).scalar()
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _version() -> str:
@@ -367,7 +358,7 @@ def export_postgis(
     from .provenance import build_date
 
     stamp = {"atlas": _version(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "source": path.name, "sha256": _sha256(path), "build_date": build_date(path)}
+             "source": path.name, "sha256": io.file_sha256(path), "build_date": build_date(path)}
     try:
         with engine.begin() as conn:
             postgis = _ensure_postgis(conn, db)

@@ -10,7 +10,6 @@ alone); the sha256 is that of the GeoPackage file as it is now.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from . import io
@@ -62,13 +61,9 @@ def gpkg_sha256(gpkg: Path | str | None = None) -> str:
     io.list_layers(path)  # a clear error if it is missing or not a GeoPackage
     key = _key(path)
     if key not in _SHA_CACHE:
-        digest = hashlib.sha256()
-        with path.open("rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
         if len(_SHA_CACHE) > 32:
             _SHA_CACHE.clear()
-        _SHA_CACHE[key] = digest.hexdigest()
+        _SHA_CACHE[key] = io.file_sha256(path)
     return _SHA_CACHE[key]
 
 

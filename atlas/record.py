@@ -18,7 +18,6 @@ named mine, a county, a user's point; resolved by id, number or any name as
 from __future__ import annotations
 
 import json
-import math
 import re
 import sys
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import pandas as pd
 
 from . import io
 from .errors import InputError
+from .formats import cell_text
 from .provenance import about
 from .schema import SCHEMAS
 from .style import KIND_LABELS, finding_type_label, page_ref
@@ -46,22 +46,9 @@ _GENERIC = {"mine", "mines", "coal", "iron", "copper", "gold", "lead", "zinc", "
             "labor", "total", "control", "zone", "zones", "revolutionizing", "workers"}
 
 
-def _blank(v) -> bool:
-    if v is None:
-        return True
-    if isinstance(v, float) and math.isnan(v):
-        return True
-    try:
-        if pd.isna(v) is True:
-            return True
-    except (TypeError, ValueError):
-        pass
-    return str(v).strip() == ""
-
-
 def _plain(v):
     """A cell as a JSON-ready value (None when empty)."""
-    if _blank(v):
+    if not cell_text(v):
         return None
     if isinstance(v, bool | np.bool_):
         return bool(v)

@@ -9,7 +9,6 @@ its hash matched, so a build can never run on a silently altered source.
 from __future__ import annotations
 
 import csv
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import geopandas as gpd
 import pandas as pd
 
 from .errors import SourceError
+from .io import file_sha256
 
 __all__ = ["Source", "geodata_dir", "manifest", "read_csv", "read_geojson", "verify"]
 
@@ -84,14 +84,6 @@ def manifest(root: Path | None = None) -> dict[str, Source]:
         return {row["path"]: Source(**row) for row in csv.DictReader(f)}
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify(root: Path | None = None) -> dict[str, Source]:
     """Check every registered file against its recorded sha256.
 
@@ -123,7 +115,7 @@ def verify(root: Path | None = None) -> dict[str, Source]:
         path = root / rel
         if not path.is_file():
             problems.append(f"{rel}: missing")
-        elif (actual := _sha256(path)) != src.sha256:
+        elif (actual := file_sha256(path)) != src.sha256:
             problems.append(f"{rel}: sha256 {actual[:12]}… differs from manifest {src.sha256[:12]}…")
     if problems:
         raise SourceError(

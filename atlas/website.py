@@ -22,7 +22,6 @@ left out unless ``include_private=True``.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sqlite3
@@ -68,14 +67,6 @@ _LICENCES = {
 
 def _nav(prefix: str = "") -> list[tuple[str, str]]:
     return [(prefix + href, label) for href, label in PAGES]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _write(path: Path, text: str) -> Path:
@@ -253,7 +244,7 @@ def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list
     def item(path: Path, what: str, licence: str, group: str):
         items.append({"href": path.relative_to(out).as_posix(), "name": path.name, "what": what,
                       "licence": licence, "group": group, "bytes": path.stat().st_size,
-                      "sha256": _sha256(path)})
+                      "sha256": io.file_sha256(path)})
 
     gpkg = folder / "atlas.gpkg"
     _public_gpkg(atlas, gpkg)
