@@ -746,7 +746,7 @@ def _with_sanctions(result, on: str | None, gpkg):
 
 
 def _near_output(result, fmt: str, what: str, gpkg: Path | None = None, columns: str | None = None) -> None:
-    from . import formats
+    from . import formats, io
     from .distance import layer_columns
     from .importer import user_layer_records
     from .provenance import about
@@ -784,7 +784,8 @@ def _near_output(result, fmt: str, what: str, gpkg: Path | None = None, columns:
         result = layer_columns(result, gpkg, wanted)
         cols = wanted or cols
     if fmt in ("json", "geojson"):  # what a reader cites
-        users = [r for r in user_layer_records(gpkg) if r["layer"] == a.get("layer")]
+        users = [r for r in user_layer_records(gpkg) if r["layer"] == a.get("layer")] \
+            if isinstance(io.source(gpkg), Path | None) else []  # PostGIS holds no import records
         meta.update(about(gpkg, user_layers=users))
     if fmt == "csv":
         _echo_err(f"atlas: site: {a['site']}")

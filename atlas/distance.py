@@ -464,7 +464,7 @@ def layer_columns(result: gpd.GeoDataFrame, gpkg: Path | str | None = None,
     """
     out = result.copy()
     layer = result.attrs.get("layer")
-    names = {n for n, _ in io.list_layers(Path(gpkg) if gpkg else None)}
+    names = {n for n, _ in io.list_layers(io.source(gpkg))}  # a file or a PostGIS URL
     if layer in names:
         frame = cached_layer(layer, gpkg)
         ids = uniform_columns(layer, frame)["id"]

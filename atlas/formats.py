@@ -121,7 +121,7 @@ def cell_text(value) -> str:
 
 
 def _cell(v, width: int | None = None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if not cell_text(v):  # None, NaN, <NA>, NaT, blank text
         return ""
     if isinstance(v, float):
         s = f"{v:.3f}".rstrip("0") if abs(v) < 1e6 else f"{v:.0f}"

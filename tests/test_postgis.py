@@ -226,6 +226,14 @@ def test_queries_read_the_database_as_a_source(cluster, url, gpkg):
         from_file = run_cli(*args, "--gpkg", str(gpkg))
         assert from_db.returncode == 0, from_db.stderr
         assert from_db.stdout == from_file.stdout, args
+    for fmt in ("csv", "json"):  # every column of the layer, read from the database
+        from_db = run_cli("near", "KLS-14", "--km", "30", "--format", fmt, "--source", url)
+        from_file = run_cli("near", "KLS-14", "--km", "30", "--format", fmt, "--gpkg", str(gpkg))
+        assert from_db.returncode == 0, from_db.stderr
+        if fmt == "csv":
+            assert from_db.stdout == from_file.stdout
+        else:  # the same features; the metadata names each source
+            assert json.loads(from_db.stdout)["rows"] == json.loads(from_file.stdout)["rows"]
     missing = run_cli("near", "KLS-14", "--source", url.replace("schema=atlas", "schema=nothing_here"))
     assert missing.returncode == 2 and "atlas export --postgis" in missing.stderr
     # a command that needs the file says so, in one line

@@ -614,3 +614,15 @@ def test_cli_errors_exit_2_with_a_message(gpkg, args, needle):
     r = run_cli(*args, "--gpkg", str(gpkg))
     assert r.returncode == 2, r.stdout + r.stderr
     assert needle in r.stderr and "Traceback" not in r.stderr
+
+
+def test_text_tables_leave_missing_values_blank():
+    """Nullable integers and dates print nothing where a value is missing, never <NA> or NaT."""
+    from atlas.formats import format_table
+
+    frame = pd.DataFrame({"n": pd.array([1, None], dtype="Int64"), "day": [pd.Timestamp("2020-01-02"), pd.NaT],
+                          "x": [1.5, float("nan")], "t": ["a", None]})
+    for fmt in ("table", "markdown"):
+        text = format_table(frame, fmt)
+        assert "<NA>" not in text and "NaT" not in text and "nan" not in text.lower(), text
+        assert "2020-01-02" in text and "1.5" in text
