@@ -160,7 +160,8 @@ def build(
     say("validating layers")
     schema.validate_layers(layers)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
-    with io.writer_lock(out, say), _fixed_timestamp(build_epoch()):
+    epoch = build_epoch()
+    with io.writer_lock(out, say), _fixed_timestamp(epoch):
         # no import may land between reading its layer and the replace
         kept = _user_layers(out)
         if kept:
@@ -177,7 +178,7 @@ def build(
 
         io.write_layers(layers, out, descriptions, before_replace=carry_keys_and_validate, progress=say)
     say(f"wrote {out}")
-    with _fixed_timestamp(build_epoch()):  # the products' dates too: a rebuild gives the same bytes
+    with _fixed_timestamp(epoch):  # the products' dates too: a rebuild gives the same bytes
         for path in build_products(out, products, say):
             say(f"wrote {path}")
     return out

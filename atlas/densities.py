@@ -55,8 +55,8 @@ from rasterio.features import geometry_mask
 from . import io
 from .admin import PLANAR_CRS
 from .errors import InputError, NotFoundError
+from .provenance import atlas_version
 from .raster import (
-    atlas_version,
     creation_time,
     existing_gpkg,
     ids_and_names,

@@ -44,7 +44,15 @@ from .record import discrepancies_for
 from .sanctions import sanctions_status
 from .search import resolve
 from .sites import Site
-from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
+from .style import (
+    COMMODITY_COLOURS,
+    KIND_LABELS,
+    STATUS_COLOURS,
+    evidence_label,
+    finding_order,
+    finding_type_label,
+    page_ref,
+)
 
 __all__ = ["NEAR_KM", "RINGS_KM", "SITE_LAYERS", "Atlas", "dossier", "dossier_record", "render_dossier",
            "write_pdf"]
@@ -232,29 +240,21 @@ def _candidates(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
             for c in re.split(r"\s+\|\s+|;\s+", cell_text(row.get("cross_checks"))) if c.strip()]
 
 
-def _date_key(r) -> tuple:
-    start, end = cell_text(getattr(r, "date_start", "")), cell_text(getattr(r, "date_end", ""))
-    return (start or end or "9999", end or "9999", cell_text(getattr(r, "finding_id", "")))
-
-
 def _timeline(atlas: Atlas, s: Site) -> list[dict]:
     f = atlas.layer("camp_findings")
     if not len(f) or s.layer != "camps":
         return []
-    rows = sorted(f[f["site_id"].astype(str) == s.id].itertuples(), key=_date_key)
+    rows = sorted(f[f["site_id"].astype(str) == s.id].itertuples(), key=lambda r: finding_order(r.date_start, r.date_end, r.finding_id))
     out = []
     for r in rows:
-        basis = cell_text(getattr(r, "evidence_basis", ""))
-        hand = cell_text(getattr(r, "testimony_hand", ""))
-        if basis and hand and hand != "unstated":
-            basis += f" ({hand})"
+        basis = evidence_label(getattr(r, "evidence_basis", ""), getattr(r, "testimony_hand", ""))
         out.append({
             "id": cell_text(r.finding_id), "date_as_given": cell_text(r.observed_text),
             "date_start": cell_text(r.date_start)[:10], "date_end": cell_text(r.date_end)[:10],
             "precision": cell_text(getattr(r, "date_precision", "")),
-            "basis": basis, "finding_type": cell_text(r.finding_type).replace("_", " "),
+            "basis": basis, "finding_type": finding_type_label(cell_text(r.finding_type)),
             "signal": cell_text(getattr(r, "status_signal", "")),
-            "description": cell_text(r.description), "source": cell_text(r.source_report), "page": cell_text(r.page),
+            "description": cell_text(r.description), "source": cell_text(r.source_report), "page": page_ref(r.page),
         })
     return out
 
@@ -665,13 +665,3 @@ def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | 
     if pdf:
         write_pdf(page, path.with_suffix(".pdf"))
     return path
-
-
-def dossier_ids(atlas: Atlas) -> list[tuple[str, str]]:
-    """``(layer, id)`` of every camp and mine, in layer order."""
-    out = []
-    for layer, key in (("camps", "site_id"), ("mines", "mine_id")):
-        df = atlas.layer(layer)
-        out += [(layer, str(i)) for i in df[key]] if len(df) else []
-    return out
-

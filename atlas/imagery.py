@@ -30,9 +30,9 @@ from rasterio.warp import transform as warp_transform
 from . import io
 from .admin import PLANAR_CRS
 from .errors import InputError, NotFoundError
+from .provenance import atlas_version
 from .raster import (
     apply_affine,
-    atlas_version,
     creation_time,
     existing_gpkg,
     ids_and_names,

@@ -399,7 +399,7 @@ def _find_column(columns, wanted, given: str | None, what: str, path: Path) -> s
 def _utf8_error(path: Path, staged: Path) -> InputError:
     """Where the first invalid UTF-8 byte is, read in blocks."""
     dec = codecs.getincrementaldecoder("utf-8")()
-    offset, lines = 0, 1
+    lines = 1
     with staged.open("rb") as f:
         while block := f.read(1 << 20):
             try:
@@ -409,7 +409,6 @@ def _utf8_error(path: Path, staged: Path) -> InputError:
                 lines += block[: exc.start].count(b"\n")
                 return InputError(f"{path}: not UTF-8 text (invalid byte 0x{bad:02x} on line {lines}); "
                                   "save the file as UTF-8")
-            offset += len(block)
             lines += block.count(b"\n")
     return InputError(f"{path}: not UTF-8 text; save the file as UTF-8")
 

@@ -28,7 +28,7 @@ import pandas as pd
 
 from .formats import cell_text
 from .schema import name_column
-from .style import KIND_SHAPES, STATUS_COLOURS
+from .style import KIND_SHAPES, STATUS_COLOURS, evidence_label, finding_type_label, page_ref
 
 __all__ = ["icon_png", "kmz_bytes"]
 
@@ -369,13 +369,13 @@ def _timeline_folder(doc: ET.Element, styles: _Styles, camps: pd.DataFrame, find
                   "fill": STATUS_COLOURS.get(status, "#ffffff"), "stroke": "#1a1a1a", "size": 12,
                   "dash": False, "opacity": 1.0, "mark": "", "halo": False}
         pm = _sub(folder, "Placemark")
-        what = cell_text(f.get("finding_type")).replace("_", " ")
+        what = finding_type_label(cell_text(f.get("finding_type")))
         _sub(pm, "name", f"{cell_text(camp.get('name'))}: {what} ({cell_text(f.get('observed_text'))})")
-        page = cell_text(f.get("page"))
+        page = page_ref(f.get("page"))
         basis = " · ".join(html.escape(x) for x in (
             cell_text(f.get("date_precision")) and f"date to the {cell_text(f.get('date_precision'))}",
-            cell_text(f.get("evidence_basis")) and f"evidence: {cell_text(f.get('evidence_basis'))}"
-            + (f" ({cell_text(f.get('testimony_hand'))})" if cell_text(f.get("testimony_hand")) else ""),
+            cell_text(f.get("evidence_basis")) and
+            f"evidence: {evidence_label(f.get('evidence_basis'), f.get('testimony_hand'))}",
             cell_text(f.get("status_signal")) and f"status signal: {cell_text(f.get('status_signal'))}") if x)
         _sub(pm, "description",
              f"<h3>{html.escape(cell_text(camp.get('name')))}</h3>"

@@ -37,6 +37,8 @@ from .style import (
     STATUS_COLOURS,
     PrecisionSymbol,
     class_breaks,
+    evidence_label,
+    finding_order,
     finding_type_label,
     page_ref,
 )
@@ -470,11 +472,6 @@ def _admin(r) -> str:
     return text
 
 
-def _finding_order(f) -> tuple:
-    start, end = display_text(f.get("date_start")), display_text(f.get("date_end"))
-    return (start or end or "9999", end or "9999", display_text(f.get("finding_id")))
-
-
 def _camp_symbol(kind: str, status: str, precision: str) -> dict:
     return _symbol(KIND_SHAPES.get(kind, "diamond"), STATUS_COLOURS.get(status, "#ffffff"), "#1a1a1a",
                    size=16, halo=precision == "camp-area", dash=precision == "uncertain",
@@ -520,13 +517,13 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
            _rows([("Evidence", _evidence_text(r))])]
     if findings:
         items = []
-        for f in sorted(findings, key=_finding_order):
+        for f in sorted(findings, key=lambda f: finding_order(f.get("date_start"), f.get("date_end"),
+                                                                 f.get("finding_id"))):
             page = _e(page_ref(f.get("page")))
             year = first_year(f.get("date_start"), f.get("date_end"))
             kind = finding_type_label(display_text(f.get("finding_type")))
             basis = display_text(f.get("evidence_basis"))
-            hand = display_text(f.get("testimony_hand"))
-            shown = basis + (f" ({'hand unstated' if hand == 'unstated' else hand})" if hand else "")
+            shown = evidence_label(basis, f.get("testimony_hand"))
             tags = ([] if basis == kind else [kind]) + ([shown] if shown else [])  # "testimony" said once
             items.append(
                 f'<li class="atlas-finding" data-y="{year or ""}">'

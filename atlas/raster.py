@@ -23,7 +23,6 @@ from .schema import id_column, name_column
 
 __all__ = [
     "apply_affine",
-    "atlas_version",
     "creation_time",
     "existing_gpkg",
     "ids_and_names",
@@ -39,15 +38,6 @@ def creation_time() -> datetime:
     if epoch and epoch.isdigit():
         return datetime.fromtimestamp(int(epoch), tz=timezone.utc)
     return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def atlas_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("gulag-inc-atlas")
-    except Exception:  # not installed as a distribution
-        return "unknown"
 
 
 def positive(value, name: str, option: str) -> float:

@@ -10,7 +10,8 @@ from typing import NamedTuple
 
 __all__ = ["COMMODITY_COLOURS", "DENSITY_RAMP", "FINDING_TYPE_LABELS", "KIND_LABELS", "KIND_SHAPES",
            "MINE_PRECISION_SYMBOLS", "NAMED_MINE_SYMBOLS", "PROVINCE_RAMP", "STATUS_COLOURS",
-           "TIER_COLOURS", "PrecisionSymbol", "class_breaks", "finding_type_label", "page_ref"]
+           "TIER_COLOURS", "PrecisionSymbol", "class_breaks", "evidence_label", "finding_order",
+           "finding_type_label", "page_ref"]
 
 #: Fill colour per Table 1 commodity class.
 COMMODITY_COLOURS = {
@@ -103,6 +104,32 @@ def finding_type_label(finding_type: str) -> str:
     return FINDING_TYPE_LABELS.get(key, key.replace("_", " "))
 
 
+def evidence_label(basis, hand=None) -> str:
+    """What a finding rests on, in words, with whose testimony it is.
+
+    Examples
+    --------
+    >>> evidence_label("imagery"), evidence_label("testimony", "first-hand"), evidence_label("testimony", "unstated")
+    ('imagery', 'testimony (first-hand)', 'testimony (hand unstated)')
+    """
+    basis, hand = _text(basis), _text(hand)
+    if not basis or not hand:
+        return basis
+    return f"{basis} ({'hand unstated' if hand == 'unstated' else hand})"
+
+
+def finding_order(date_start, date_end, finding_id) -> tuple[str, str, str]:
+    """Sort key of a finding: oldest first by start (else end), undated last, then by id."""
+    start, end = _text(date_start), _text(date_end)
+    return (start or end or "9999", end or "9999", _text(finding_id))
+
+
+def _text(value) -> str:
+    from .formats import cell_text  # formats loads geopandas: only when a label is made
+
+    return cell_text(value)
+
+
 _NAMES_A_PAGE = re.compile(r"\b(?:pp?|pages?)\.?\s*\d", re.IGNORECASE)
 
 
@@ -117,7 +144,7 @@ def page_ref(page) -> str:
     >>> page_ref("p. 29 (Camp 14 imagery report)"), page_ref("yumpu p.34"), page_ref("35"), page_ref(None)
     ('p. 29 (Camp 14 imagery report)', 'yumpu p.34', 'p. 35', '')
     """
-    text = "" if page is None or page != page else str(page).strip()
+    text = _text(page)
     if not text:
         return ""
     return text if _NAMES_A_PAGE.search(text) else f"p. {text}"

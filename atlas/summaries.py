@@ -25,10 +25,6 @@ __all__ = ["county_summary", "province_summary", "summary"]
 # --- summaries -------------------------------------------------------------------------------
 
 
-def _count_by(frame: pd.DataFrame, key: str, kinds: dict[str, pd.Series]) -> pd.DataFrame:
-    return pd.DataFrame({k: v.groupby(frame[key].fillna("\0")).sum() for k, v in kinds.items()})
-
-
 def _by_type(classes: pd.Series) -> str:
     from .schema import COMMODITY_CLASSES
 

@@ -134,7 +134,7 @@ def _overview(atlas: Atlas, rows: list[dict], width: int = 600) -> dict:
         camp = r["layer"] == "camps"
         marks.append({"x": round(fx(x), 1), "y": round(fy(y), 1), "href": r["href"],
                       "title": f"{r['id']} {r['name']}", "camp": camp,
-                      "fill": {**STATUS_COLOURS, "relocated": "#555555"}.get(r["status"], "#fff") if camp
+                      "fill": STATUS_COLOURS.get(r["status"], "#fff") if camp
                       else COMMODITY_COLOURS.get(r.get("class", ""), "#666")})
     marks.sort(key=lambda m: m["camp"])  # camps drawn on top
     return {"width": width, "height": height, "d": d, "marks": marks}

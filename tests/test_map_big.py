@@ -206,7 +206,7 @@ def test_200000_point_page_loads_and_a_point_answers_hover_and_click(browser, gp
         # away from every point: no tooltip, a click opens nothing of the layer
         close_popup(page)
         page.mouse.move(x + 200, y + 150)
-        page.wait_for_timeout(100)
+        page.wait_for_selector(".atlas-user-tip", state="hidden", timeout=10_000)  # the hover has left
         assert not any("Synthetic points" in t for t in _visible_tooltips(page))
         assert s.blocked == [] and s.console_errors == [] and s.page_errors == []
 
