@@ -350,7 +350,9 @@ def camps_layer(root, provinces, counties, findings, n_candidates) -> gpd.GeoDat
             "agency": df["agency"], "status": df["status"],
             "status_class": df["status"].map(status_class), "status_date": df["status_date"],
             "area_km2": df["area_km2"], "prisoners_estimate": df["prisoners_estimate"],
-            "source": df["source"], "licence": FACT_LICENCE,
+            "source": df["source"],  # a coordinate taken from open data carries that data's licence
+            "licence": [f"{FACT_LICENCE}; coordinate: {c}" if isinstance(c, str) and c.strip() else FACT_LICENCE
+                        for c in df["coordinate_licence"]],
             "lat": df["lat"], "lon": df["lon"],
         }
     )
@@ -413,8 +415,9 @@ def candidates_layer(root, camps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     gdf["is_atlas_point"] = same
     gdf["lat"] = gdf.geometry.y
     gdf["lon"] = gdf.geometry.x
-    gdf["precision"] = "as published by the source (see note)"
-    gdf["licence"] = FACT_LICENCE
+    inferred = gdf["note"].fillna("").str.startswith("inferred")  # the atlas's reading, not a publication
+    gdf["precision"] = np.where(inferred, "inferred by the atlas (see note)", "as published by the source (see note)")
+    gdf["licence"] = [c if isinstance(c, str) and c.strip() else FACT_LICENCE for c in gdf["licence"]]
     return gdf
 
 

@@ -78,6 +78,10 @@ def test_daeheung_ri_is_drawn_at_the_taehung_point_as_an_inference(layers):
     cand = layers["coordinate_candidates"]
     cand = cand[cand["site_id"] == "OTH-DHR"].iloc[0]
     assert "inferred" in cand["note"] and cand["is_atlas_point"]
+    # the point is OpenStreetMap's: its licence travels with it, and the candidate says it is inferred
+    assert "ODbL" in taehung["licence"] and taehung["licence"] in dhr["licence"] and taehung["licence"] in cand["licence"]
+    assert cand["precision"].startswith("inferred")
+    assert (layers["camps"]["licence"].str.contains("ODbL")).sum() == 1  # only the inferred point
     named = layers["named_mines"]
     row = named[named["alt_names"].str.contains("Daeheung-ri")].iloc[0]
     assert row["location_role"] == "probable same mine (inferred from the name)"
