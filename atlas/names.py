@@ -47,7 +47,10 @@ def normalize(text: str) -> str:
     >>> normalize("개천시")
     '개천시'
     """
-    text = unicodedata.normalize("NFC", str(text or ""))
+    text = str(text or "")
+    if text.isascii():  # most names, and every row of a big user layer: no diacritics, no Hangul
+        return _NOT_LATIN.sub("", text.lower())
+    text = unicodedata.normalize("NFC", text)
     return _NOT_KEY.sub("", "".join(map(_fold_char, text)))
 
 
@@ -115,12 +118,14 @@ def keys(text: str) -> set[str]:
     >>> "개천" in keys("개천시")
     True
     """
-    text = unicodedata.normalize("NFC", str(text or "")).translate(_BREVE)
+    text = str(text or "")
+    ascii_only = text.isascii()  # no Hangul to look for
+    text = text if ascii_only else unicodedata.normalize("NFC", text).translate(_BREVE)
     base = normalize(text)
     if not base:
         return set()
     out = {base}
-    words = [normalize(w) for w in _WORDS.split(text)]
+    words = [] if ascii_only else [normalize(w) for w in _WORDS.split(text)]
     for hangul in {"".join(ch for ch in base if is_hangul(ch)), *words}:
         if not hangul or not all(is_hangul(ch) for ch in hangul):
             continue

@@ -99,7 +99,6 @@ def _strip_suffix(norm: str) -> str:
     return stripped if len(stripped) >= 3 else norm
 
 
-_NOT_LATIN = re.compile(r"[^0-9a-z]")
 _CAMP_NUMBER = re.compile(r"제?\d+호?")  # 제14호, 14: a number names nothing alone
 _NAME_LIST = re.compile(r"[;|]")  # names listed in one cell
 _LABEL = re.compile(r"^[^:]{1,20}:\s*")  # 'zones: Kuup-ri, ...'
@@ -107,34 +106,10 @@ _NAME_PARTS = re.compile(r"[,/()]")
 _WORDS = re.compile(r"[\s,/();:&]+")
 
 
-def _norm(text: str) -> str:
-    """:func:`atlas.names.normalize`, with a fast path for ASCII text (user layers are large)."""
-    text = str(text or "")
-    if text.isascii():
-        return _NOT_LATIN.sub("", text.lower())
-    return names.normalize(text)
-
-
-def _name_keys(text: str) -> set[str]:
-    """:func:`atlas.names.keys`, with a fast path for ASCII text (the same keys; tested)."""
-    text = str(text or "")
-    if not text.isascii():
-        return names.keys(text)
-    base = _norm(text)
-    if not base:
-        return set()
-    out = {base}
-    for form in {base, names.LATIN_SUFFIXES.sub("", base)}:
-        if len(form) >= 3:
-            out.add(form)
-            out.add(names.rr_fold(form))
-    return out
-
-
 @functools.lru_cache(maxsize=100_000)
 def _keys(text: str) -> frozenset[str]:
     """:func:`atlas.names.keys` without generic words (관리소, 제14호, mine) that name nothing."""
-    return frozenset(k for k in _name_keys(text)
+    return frozenset(k for k in names.keys(text)
                      if k not in _STOPWORDS and not _CAMP_NUMBER.fullmatch(k))
 
 
@@ -154,7 +129,7 @@ def _variants(*texts: object) -> list[str]:
             out += [p.strip() for p in _NAME_PARTS.split(part)]
     seen, uniq = set(), []
     for v in out:
-        if v and v not in seen and _norm(v):
+        if v and v not in seen and names.normalize(v):
             seen.add(v)
             uniq.append(v)
     return uniq
@@ -166,7 +141,7 @@ def _parts(variant: str) -> tuple[str, ...]:
     words = [w for w in _WORDS.split(variant) if w]
     good = []
     for w in words:
-        n = _norm(w)
+        n = names.normalize(w)
         if not n or n.isdigit() or n in _STOPWORDS or _strip_suffix(n) in _STOPWORDS:
             good.append(None)
             continue
@@ -257,12 +232,12 @@ class _NameIndex:
         """Index a feature under each of its ids that is not blank."""
         for i in ids:
             if i is not None and str(i).strip():
-                self.ids.setdefault(_norm(str(i)), []).append(e)
+                self.ids.setdefault(names.normalize(str(i)), []).append(e)
 
     def _index_names(self, e: int, texts: list) -> None:
         """Index every name variant of a feature at the three levels: exact, romanization fold, part."""
         for v in _variants(*texts):
-            norm = _norm(v)
+            norm = names.normalize(v)
             self._add(self.exact, norm, e, v)
             if _strip_suffix(norm) != norm:
                 self._add(self.exact, _strip_suffix(norm), e, v)
@@ -279,7 +254,7 @@ class _NameIndex:
         ``Kaechon-si``, ``요덕군``) asks for the unit: other layers then match
         it only as ``part of name`` unless one of their names is literally it.
         """
-        qn = _norm(query)
+        qn = names.normalize(query)
         allowed = set(layers) if layers else None
         admin_query = _admin_suffix(qn)
         found: dict[int, tuple[float, str, str]] = {}
@@ -300,7 +275,7 @@ class _NameIndex:
             yield e, "exact id", self.entries[e].id, True
         yield from self._number_hits(qn)
         for e, text in self.exact.get(qn, []):
-            yield e, "exact name", text, _norm(text) == qn
+            yield e, "exact name", text, names.normalize(text) == qn
         if _strip_suffix(qn) != qn:
             for e, text in self.exact.get(_strip_suffix(qn), []):
                 yield e, "exact name", text, False
@@ -326,7 +301,7 @@ class _NameIndex:
     def fuzzy(self, query: str, layers: Iterable[str] | None = None, n: int = 8,
               cutoff: float = 0.75) -> list[dict]:
         """Features whose names are close to the query (difflib), with the ratio as score."""
-        qn = _norm(query)
+        qn = names.normalize(query)
         allowed = set(layers) if layers else None
         keys = [k for k, hits in self.exact.items()
                 if allowed is None or any(self.entries[e].layer in allowed for e, _ in hits)]
@@ -354,11 +329,11 @@ def _geonames_variants(counties: pd.DataFrame, geonames: pd.DataFrame) -> dict[s
         by_ko.setdefault(str(c.get("name_ko") or ""), []).append(c)
     out: dict[str, list[str]] = {}
     for _, g in geonames.iterrows():
-        town = _name_keys(g["name"])
+        town = names.keys(g["name"])
         alts = [a for a in str(g["alternatenames"] or "").split("|") if a]
         for c in by_ko.get(str(g.get("osm_unit_ko") or ""), []):
-            county = _name_keys(c.get("name_en")) | _name_keys(c.get("name_ko"))
-            alt_keys = set().union(*(_name_keys(a) for a in alts)) if alts else set()
+            county = names.keys(c.get("name_en")) | names.keys(c.get("name_ko"))
+            alt_keys = set().union(*(names.keys(a) for a in alts)) if alts else set()
             if town & county or alt_keys & county:  # the town the county is named after
                 out.setdefault(str(c["county_id"]), []).extend([g["name"], *alts])
     return out
@@ -383,10 +358,10 @@ def name_keys(feature_id: object, name: object) -> set[str]:
     >>> sorted(name_keys("U000001", "Kaech'ŏn site"))
     ['kaecheon', 'kaecheonsite', 'kaechon', 'kaechonsite', 'u000001']
     """
-    keys = {_norm(str(feature_id))} if feature_id is not None else set()
+    keys = {names.normalize(str(feature_id))} if feature_id is not None else set()
     keys_of, parts_of = _keys.__wrapped__, _parts.__wrapped__  # whole names: unique, not cached
     for v in _variants(name):
-        norm = _norm(v)
+        norm = names.normalize(v)
         keys |= {norm, _strip_suffix(norm), *keys_of(v)}
         for w in parts_of(v):
             keys |= _keys(w)  # words recur from name to name: cached
@@ -502,7 +477,7 @@ def _keyed_search(index: _NameIndex, gpkg: Path, query: str, layers: Iterable[st
         frames = {n: cached_layer(n, gpkg) for n in small}
         rows = _NameIndex(frames, None).fuzzy(query, small, **({} if fuzzy is True else fuzzy))
         return rows
-    qn = _norm(query)
+    qn = names.normalize(query)
     qkeys = sorted({qn, _strip_suffix(qn), *_keys(query)} - {""})
     with io.read_only(gpkg) as con:
         found = con.execute(
@@ -625,7 +600,7 @@ def find(
     >>> atlas.find("단천").iloc[0]["layer"] in {"counties", "camps"}
     True
     """
-    if not _norm(query or ""):
+    if not names.normalize(query or ""):
         raise InputError("the query is empty: give a name, an id (KLS-14) or a camp number")
     path = Path(gpkg or io.default_gpkg())
     if layers:  # a layer imported with --as NAME is user_NAME
