@@ -8,6 +8,7 @@ skipping the tests that matter.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import shutil
@@ -97,6 +98,20 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
         [sys.executable, "-m", "atlas", *args], capture_output=True, text=True,
         env=full_env, cwd=cwd or REPO, input=input, timeout=600,
     )
+
+
+@pytest.fixture
+def atlas_copy(gpkg, tmp_path) -> Path:
+    """A private copy of the built atlas, alone in its folder, that a test may import into."""
+    dest = tmp_path / "atlas" / "atlas.gpkg"
+    dest.parent.mkdir()
+    shutil.copyfile(gpkg, dest)
+    return dest
+
+
+def sha256(path: Path) -> str:
+    """The sha256 of a file: a refused write must leave it unchanged."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def close_popup(page) -> None:

@@ -7,14 +7,13 @@ the CSV files, so a correction counts only once it reaches the atlas users read.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import atlas
 
-REPO = Path(__file__).resolve().parents[1]
+from .conftest import REPO
 
 
 def _findings(layers, site, finding_type=None):

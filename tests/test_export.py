@@ -8,7 +8,6 @@ temporary folder) whose names are spreadsheet formulas, at real camp points.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io as _io
 import json
 import pathlib
@@ -27,14 +26,10 @@ from atlas import formats
 from atlas.errors import InputError, NotFoundError
 from atlas.export import hilbert_order
 
-from .conftest import REPO, run_cli
+from .conftest import REPO, run_cli, sha256
 
 #: The atlas's layers with geometry (user layers aside), in the GeoPackage's order.
 SPATIAL = tuple(n for n, s in atlas.SCHEMAS.items() if s.geometry is not None)
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _sorted(df: pd.DataFrame) -> pd.DataFrame:
@@ -105,7 +100,7 @@ def test_geoparquet_carries_provenance(parquet_dir, gpkg, layers):
         meta = json.loads(pq.read_metadata(parquet_dir / f"{name}.parquet").metadata[b"atlas"])
         assert meta["layer"] == name and meta["rows"] == len(df)
         assert meta["exported_from"] == gpkg.name
-        assert meta["exported_from_sha256"] == _sha(gpkg)
+        assert meta["exported_from_sha256"] == sha256(gpkg)
         assert meta["description"] == atlas.SCHEMAS[name].description
         if "licence" in df:
             assert meta["licences"] == sorted(set(df["licence"].dropna()) - {""})

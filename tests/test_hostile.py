@@ -7,10 +7,8 @@ with names a GeoPackage cannot hold. The points are real atlas camps.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import resource
-import shutil
 import signal
 import struct
 import subprocess
@@ -27,25 +25,13 @@ import atlas
 from atlas import importer
 from atlas.errors import InputError, OutputError
 
-from .conftest import REPO, run_cli
-
-
-@pytest.fixture
-def atlas_copy(gpkg, tmp_path) -> Path:
-    dest = tmp_path / "atlas" / "atlas.gpkg"
-    dest.parent.mkdir()
-    shutil.copyfile(gpkg, dest)
-    return dest
+from .conftest import REPO, run_cli, sha256
 
 
 @pytest.fixture
 def points(layers) -> gpd.GeoDataFrame:
     camps = layers["camps"]
     return camps[camps.geometry.notna() & ~camps.geometry.is_empty].head(5)[["site_id", "name", "geometry"]]
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _csv(path: Path, points, extra_header: str = "", extra: str = "") -> Path:
@@ -57,14 +43,14 @@ def _csv(path: Path, points, extra_header: str = "", extra: str = "") -> Path:
 
 def _refused(path: Path, gpkg: Path, words: str, cls=InputError) -> str:
     """Refused by the API and the command line (exit 2, no traceback); the GeoPackage unchanged."""
-    before = _sha(gpkg)
+    before = sha256(gpkg)
     with pytest.raises(cls, match=words):
         atlas.import_layer(path, "hostile", gpkg=gpkg)
-    assert _sha(gpkg) == before
+    assert sha256(gpkg) == before
     result = run_cli("import", str(path), "--as", "hostile", "--gpkg", str(gpkg))
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr and "atlas: error:" in result.stderr
-    assert _sha(gpkg) == before
+    assert sha256(gpkg) == before
     leftovers = [p.name for p in gpkg.parent.iterdir() if p.name.startswith(".atlas")]
     assert leftovers == []
     return result.stderr
@@ -213,7 +199,7 @@ def test_build_during_an_import_keeps_the_import(atlas_copy, tmp_path, points):
 
 
 def test_a_writer_refuses_after_waiting(atlas_copy, tmp_path, points):
-    before = _sha(atlas_copy)
+    before = sha256(atlas_copy)
     with atlas.io.writer_lock(atlas_copy):
         holder = atlas_copy.with_name(atlas_copy.name + ".lock").read_text()
         result = run_cli("import", str(_csv(tmp_path / "synthetic.csv", points)), "--as", "late",
@@ -221,7 +207,7 @@ def test_a_writer_refuses_after_waiting(atlas_copy, tmp_path, points):
     assert holder.startswith(f"pid {os.getpid()}")
     assert result.returncode == 2 and "being written by another atlas command" in result.stderr
     assert "waiting for another atlas command" in result.stderr
-    assert _sha(atlas_copy) == before
+    assert sha256(atlas_copy) == before
 
 
 # --- 3. archives: limits from the directory, enforced while inflating -------------------------------
@@ -293,7 +279,7 @@ def test_a_cell_over_the_csv_limit_is_one_message(atlas_copy, tmp_path, points):
 def test_full_disk_is_one_message(atlas_copy, tmp_path, points):
     """A full disk, simulated by a file-size limit: the write fails, the atlas is untouched."""
     path = _csv(tmp_path / "synthetic.csv", points)
-    before = _sha(atlas_copy)
+    before = sha256(atlas_copy)
 
     def limit():
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -304,7 +290,7 @@ def test_full_disk_is_one_message(atlas_copy, tmp_path, points):
                             preexec_fn=limit, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert "cannot write" in result.stderr and "was not replaced" in result.stderr
-    assert _sha(atlas_copy) == before
+    assert sha256(atlas_copy) == before
     assert [p.name for p in atlas_copy.parent.iterdir() if p.name.startswith(".atlas")] == []
 
 
@@ -313,10 +299,10 @@ def test_no_space_left_is_one_message(atlas_copy, tmp_path, points, monkeypatch)
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(importer.pyogrio, "write_dataframe", full)
-    before = _sha(atlas_copy)
+    before = sha256(atlas_copy)
     with pytest.raises(OutputError, match=r"No space left on device.*was not replaced"):
         atlas.import_layer(_csv(tmp_path / "synthetic.csv", points), "full", gpkg=atlas_copy)
-    assert _sha(atlas_copy) == before
+    assert sha256(atlas_copy) == before
 
 
 @pytest.fixture
@@ -343,12 +329,12 @@ def read_only(tmp_path):
 
 def test_read_only_folder_is_one_message(atlas_copy, tmp_path, points, read_only):
     path = _csv(tmp_path / "synthetic.csv", points)
-    before = _sha(atlas_copy)
+    before = sha256(atlas_copy)
     read_only(atlas_copy.parent)
     result = run_cli("import", str(path), "--as", "ro", "--gpkg", str(atlas_copy))
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"cannot write in {atlas_copy.parent}" in result.stderr
-    assert _sha(atlas_copy) == before
+    assert sha256(atlas_copy) == before
     result = run_cli("map", "--out", str(atlas_copy.parent / "map.html"), "--gpkg", str(atlas_copy))
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"cannot write in {atlas_copy.parent}" in result.stderr
@@ -433,13 +419,13 @@ def test_an_interrupted_build_says_what_was_replaced(tmp_path):
 @pytest.mark.parametrize("name", ["name\n", "na\tme", "name\x00", "Name", ""])
 def test_layer_names_refuse_control_characters(atlas_copy, tmp_path, points, name):
     path = _csv(tmp_path / "synthetic.csv", points)
-    before = _sha(atlas_copy)
+    before = sha256(atlas_copy)
     with pytest.raises(InputError, match="layer name"):
         atlas.import_layer(path, name, gpkg=atlas_copy)
     if "\x00" not in name:  # a NUL cannot be an argument of a process
         result = run_cli("import", str(path), "--as", name, "--gpkg", str(atlas_copy))
         assert result.returncode == 2 and "layer name" in result.stderr
-    assert _sha(atlas_copy) == before
+    assert sha256(atlas_copy) == before
 
 
 def test_validate_names_the_path_it_checked(atlas_copy):

@@ -7,7 +7,6 @@ places), or are deliberately wrong (swapped, at sea) to test the checks.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import zipfile
 from pathlib import Path
@@ -20,19 +19,7 @@ import atlas
 from atlas.errors import InputError
 from atlas.importer import MAX_IMPORT_BYTES, parse_coordinate
 
-from .conftest import run_cli
-
-
-@pytest.fixture
-def atlas_copy(gpkg, tmp_path) -> Path:
-    """A private copy of the built atlas that a test may import into."""
-    dest = tmp_path / "atlas.gpkg"
-    shutil.copyfile(gpkg, dest)
-    return dest
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from .conftest import run_cli, sha256
 
 
 @pytest.fixture
@@ -77,7 +64,7 @@ def test_csv_with_dms_text_keeps_points_and_assigns_admin(atlas_copy, real_point
     camps = atlas.read_layer("camps", atlas_copy).set_index("site_id")
     for site in stored.index:
         assert stored.loc[site, "province"] == camps.loc[site, "province"]
-    assert (stored["source_sha256"] == _sha(path)).all()
+    assert (stored["source_sha256"] == sha256(path)).all()
     assert (stored["source_file"] == path.name).all()
     atlas.validate(atlas_copy)
 
@@ -169,15 +156,15 @@ def _bad_inputs(tmp_path: Path, real_points) -> dict[str, tuple[Path, str]]:
                                   "swapped", "duplicate ids", "too large", "bad cell", "empty name"])
 def test_bad_input_is_refused_and_atlas_unchanged(atlas_copy, real_points, tmp_path, case):
     path, words = _bad_inputs(tmp_path, real_points)[case]
-    before = _sha(atlas_copy)
+    before = sha256(atlas_copy)
     with pytest.raises(InputError, match=words) as err:
         atlas.import_layer(path, "bad", gpkg=atlas_copy)
     assert path.name in str(err.value)
-    assert _sha(atlas_copy) == before
+    assert sha256(atlas_copy) == before
     result = run_cli("import", str(path), "--as", "bad", "--gpkg", str(atlas_copy))
     assert result.returncode == 2, result.stderr
     assert path.name in result.stderr and "Traceback" not in result.stderr
-    assert _sha(atlas_copy) == before
+    assert sha256(atlas_copy) == before
     assert sorted(p.name for p in atlas_copy.parent.iterdir() if p.name.startswith(".atlas")) == []
 
 
@@ -239,7 +226,7 @@ def test_imported_layer_flows_into_near_summary_map_and_export(browser, atlas_co
             " return document.querySelector('.leaflet-popup-content').textContent; })()")
         assert not page.blocked and not page.page_errors
     # the popup shows the feature's own values and the layer-wide ones (written once in the page)
-    assert _sha(path) in popup and "source_file" in popup and real_points.iloc[0]["name"] in popup
+    assert sha256(path) in popup and "source_file" in popup and real_points.iloc[0]["name"] in popup
     counts = dict(titles)
     user = [k for k in counts if k.startswith("user:")]
     assert len(user) == 1 and counts[user[0]] == len(real_points)

@@ -6,9 +6,7 @@ atlas's own camps so that they are real places) and live in temporary folders.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,21 +18,10 @@ from pyproj import Geod
 import atlas
 from atlas.protect import coarsen, shared_layers
 
-from .conftest import run_cli
+from .conftest import run_cli, sha256
 
 SECRET = "Synthetic witness house Zq7"  # a name that must never reach a shared product
 GEOD = Geod(ellps="WGS84")
-
-
-@pytest.fixture
-def atlas_copy(gpkg, tmp_path) -> Path:
-    dest = tmp_path / "atlas.gpkg"
-    shutil.copyfile(gpkg, dest)
-    return dest
-
-
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _csv(tmp_path: Path, layers, name: str = SECRET, n: int = 3, fname: str = "synthetic_interviews.csv") -> Path:
@@ -51,10 +38,10 @@ def _csv(tmp_path: Path, layers, name: str = SECRET, n: int = 3, fname: str = "s
 def test_reimport_needs_replace_and_replace_leaves_no_old_rows(atlas_copy, layers, tmp_path):
     first = _csv(tmp_path, layers, name="Old synthetic name Kx3")
     assert run_cli("import", str(first), "--as", "talks", "--gpkg", str(atlas_copy)).returncode == 0
-    before = _sha(atlas_copy)
+    before = sha256(atlas_copy)
     again = run_cli("import", str(first), "--as", "talks", "--gpkg", str(atlas_copy))
     assert again.returncode == 2 and "--replace" in again.stderr and "Traceback" not in again.stderr
-    assert _sha(atlas_copy) == before  # nothing replaced, nothing touched
+    assert sha256(atlas_copy) == before  # nothing replaced, nothing touched
     second = _csv(tmp_path, layers, name="New synthetic name Pw8", n=2)
     done = run_cli("import", str(second), "--as", "talks", "--replace", "--gpkg", str(atlas_copy))
     assert done.returncode == 0, done.stderr
@@ -74,11 +61,11 @@ def test_drop_removes_a_user_layer_and_every_trace_of_it(atlas_copy, layers, tmp
     raw = atlas_copy.read_bytes()
     assert SECRET.encode() not in raw and b"user_gone" not in raw and path.name.encode() not in raw
     atlas.validate(atlas_copy)  # still a sound atlas
-    before = _sha(atlas_copy)
+    before = sha256(atlas_copy)
     for bad in ("gone", "camps", "user_nothing"):
         refused = run_cli("layers", "--drop", bad, "--gpkg", str(atlas_copy))
         assert refused.returncode == 2 and "Traceback" not in refused.stderr, bad
-    assert _sha(atlas_copy) == before
+    assert sha256(atlas_copy) == before
 
 
 def test_private_flag_is_stored_listed_and_shared_only_when_asked(atlas_copy, layers, tmp_path):
@@ -147,7 +134,7 @@ def test_private_layer_absent_from_the_map_and_the_qgis_export(atlas_copy, layer
     assert run_cli("map", "--out", str(html), "--gpkg", str(atlas_copy)).returncode == 0
     out = tmp_path / "qgis"
     assert run_cli("export", "--qgis", "--out", str(out), "--gpkg", str(atlas_copy)).returncode == 0
-    leaks = [SECRET.encode(), b"user_witnesses", secret.name.encode(), _sha(secret).encode()]
+    leaks = [SECRET.encode(), b"user_witnesses", secret.name.encode(), sha256(secret).encode()]
     for product in (html, out / "atlas.gpkg", out / "atlas.qgz"):
         raw = product.read_bytes() if product.suffix != ".qgz" else _qgs(product).encode()
         assert not [s for s in leaks if s in raw], product

@@ -8,7 +8,6 @@ kernel formula), never copied from an output.
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import os
@@ -34,9 +33,8 @@ import atlas
 from atlas import builder, densities, sources
 from atlas.errors import InputError, NotFoundError
 
-from .conftest import require_tool, run_cli
+from .conftest import QGIS_PYTHON, qgis_available, require_tool, run_cli
 
-QGIS_PYTHON = "/usr/bin/python3"
 OUTLINE_4326 = sources.read_geojson("boundaries/ne10m_admin0_prk.geojson").union_all()
 OUTLINE_5179 = sources.read_geojson("boundaries/ne10m_admin0_prk.geojson").to_crs(5179).union_all()
 TO_5179 = Transformer.from_crs(4326, 5179, always_xy=True)
@@ -332,15 +330,6 @@ def test_province_density_cli_prints_the_table(gpkg):
 
 
 # ------------------------------------------------------------------------ QGIS
-
-
-@functools.lru_cache(maxsize=1)
-def qgis_available() -> bool:
-    if not Path(QGIS_PYTHON).exists():
-        return False
-    res = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True,
-                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    return res.returncode == 0
 
 
 QGIS_SCRIPT = r"""

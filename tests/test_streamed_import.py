@@ -6,7 +6,6 @@ real atlas camps, nudged, or deliberately outside the DPRK to exercise the outli
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from pathlib import Path
 
@@ -19,13 +18,6 @@ import atlas
 from atlas import importer
 
 from .conftest import run_cli
-
-
-@pytest.fixture
-def atlas_copy(gpkg, tmp_path) -> Path:
-    dest = tmp_path / "atlas.gpkg"
-    shutil.copyfile(gpkg, dest)
-    return dest
 
 
 @pytest.fixture

@@ -15,14 +15,6 @@ import pytest
 import atlas
 from atlas import search
 
-
-@pytest.fixture
-def atlas_copy(gpkg, tmp_path) -> Path:
-    dest = tmp_path / "atlas.gpkg"
-    shutil.copyfile(gpkg, dest)
-    return dest
-
-
 _NAMES = ["Kaechon Test Site", "요덕 test camp", "KLS-14", "Yodok County annex", "Hamhung-si depot",
           "Kaech'ŏn riverside", "Tanchon Magnesia (synthetic)", "개천 광산 synthetic", "Camp 15 echo"]
 
