@@ -285,7 +285,8 @@ def build_map(
             extras[f"Your layer: {name[len('user_'):]}"] = gdf
     for title, gdf in dict(extra_layers or {}).items():
         extras[title] = coarsen(gdf, coarsen_km, gpkg=gpkg) if coarsen_km else gdf
-    outline = shapely.union_all(layers["provinces"].to_crs("EPSG:5179").geometry.to_numpy())
+    outline = (io.dprk_outline(gpkg) if "dprk_outline" in names  # the importer's outline: the same flags
+               else shapely.union_all(layers["provinces"].to_crs("EPSG:5179").geometry.to_numpy()))
     for k, (title, gdf) in enumerate(extras.items()):
         lid = f"user:{k}"
         spec_layers[lid] = user_spec(str(title), gdf, USER_COLOURS[k % len(USER_COLOURS)], outline)
