@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
-from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
 from pathlib import Path
-
-import pyogrio
 
 from . import io, schema, search, sources
 from .errors import AtlasError, InputError
@@ -161,7 +157,7 @@ def build(
     schema.validate_layers(layers)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
     epoch = build_epoch()
-    with io.writer_lock(out, say), _fixed_timestamp(epoch):
+    with io.writer_lock(out, say), io.fixed_timestamp(epoch):
         # no import may land between reading its layer and the replace
         kept = _user_layers(out)
         if kept:
@@ -178,7 +174,7 @@ def build(
 
         io.write_layers(layers, out, descriptions, before_replace=carry_keys_and_validate, progress=say)
     say(f"wrote {out}")
-    with _fixed_timestamp(epoch):  # the products' dates too: a rebuild gives the same bytes
+    with io.fixed_timestamp(epoch):  # the products' dates too: a rebuild gives the same bytes
         for path in build_products(out, products, say):
             say(f"wrote {path}")
     return out
@@ -221,21 +217,6 @@ def build_epoch() -> int:
     return int(epoch)
 
 
-@contextlib.contextmanager
-def _fixed_timestamp(epoch: int) -> Iterator[None]:
-    """GDAL's ``OGR_CURRENT_DATE`` and ``$SOURCE_DATE_EPOCH`` set to ``epoch`` for the duration."""
-    stamp = datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    before = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
-    try:
-        yield
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
-        if before is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = before
 
 
 def _user_layers(path: Path) -> dict:

@@ -58,7 +58,6 @@ from .errors import InputError, NotFoundError
 from .provenance import atlas_version
 from .raster import (
     creation_time,
-    existing_gpkg,
     ids_and_names,
     north_up,
     point_layer,
@@ -244,7 +243,7 @@ def density(
     """
     cell_km = positive(cell_km, "the cell size", "--cell-km")
     bandwidth_km = positive(bandwidth_km, "the bandwidth", "--bandwidth-km")
-    gpkg = existing_gpkg(gpkg)
+    gpkg = io.existing_gpkg(gpkg)
     df = point_layer(layer, gpkg)
     present = df[~(df.geometry.isna() | df.geometry.is_empty)]
     if weight is not None:
@@ -362,7 +361,7 @@ def province_density(gpkg: Path | None = None, out: Path | None = None) -> gpd.G
     >>> len(t), t["mines_per_1000km2"].is_monotonic_decreasing
     (10, True)
     """
-    gpkg = existing_gpkg(gpkg)
+    gpkg = io.existing_gpkg(gpkg)
     prov = io.read_layer("provinces", gpkg)
     mines = io.read_layer("mines", gpkg)
     area = pd.to_numeric(prov["area_km2"], errors="coerce")

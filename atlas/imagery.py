@@ -34,7 +34,6 @@ from .provenance import atlas_version
 from .raster import (
     apply_affine,
     creation_time,
-    existing_gpkg,
     ids_and_names,
     north_up,
     point_layer,
@@ -316,7 +315,7 @@ def chips(
     if resolution_m is not None:
         resolution_m = positive(resolution_m, "the resolution", "--resolution-m")
     method = _resampling(resampling)
-    gpkg = existing_gpkg(gpkg)
+    gpkg = io.existing_gpkg(gpkg)
     df = point_layer(sites, gpkg)
     ids, names = ids_and_names(df, sites)
     missing = (df.geometry.isna() | df.geometry.is_empty).to_numpy()

@@ -25,7 +25,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
@@ -42,6 +42,7 @@ __all__ = [
     "default_gpkg",
     "delete_layers",
     "dprk_outline",
+    "existing_gpkg",
     "file_sha256",
     "layer_name",
     "list_layers",
@@ -399,7 +400,8 @@ def write_layers(
     return Path(path)
 
 
-def _existing(path: Path | None) -> Path:
+def existing_gpkg(path: Path | str | None) -> Path:
+    """The GeoPackage at ``path`` (default ``output/atlas.gpkg``); a clear error when there is none."""
     if str(path or "").split(":/", 1)[0].lower() in ("postgresql", "postgres"):  # a URL made a Path
         raise InputError("this command reads a GeoPackage file (--gpkg FILE); an atlas in PostGIS "
                          "(--source postgresql://…) is read by find, near, nearest, summary, status, "
@@ -455,7 +457,7 @@ def source_path(path: Path | str | None = None) -> Path:
 
     if is_database_url(path):
         raise InputError("this needs a GeoPackage file, not a database URL")
-    return _existing(path)
+    return existing_gpkg(path)
 
 
 @functools.lru_cache(maxsize=8)
@@ -490,7 +492,7 @@ def dprk_outline(path: Path | str | None = None, crs: str = "EPSG:5179"):
 
     if is_database_url(path):
         return _outline((str(path), None, None), crs)
-    path = _existing(path)
+    path = existing_gpkg(path)
     st = path.stat()
     return _outline((str(path.resolve()), st.st_mtime_ns, st.st_size), crs)
 
@@ -525,6 +527,26 @@ def file_sha256(path: Path | str) -> str:
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+@contextmanager
+def fixed_timestamp(epoch: int) -> Iterator[None]:
+    """GDAL's ``OGR_CURRENT_DATE`` and ``$SOURCE_DATE_EPOCH`` set to ``epoch`` for the duration.
+
+    Whatever is written meanwhile carries that time, not the clock's: a rebuild gives the same bytes.
+    """
+    stamp = datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    before = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
+        if before is None:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        else:
+            os.environ["SOURCE_DATE_EPOCH"] = before
 
 
 @contextmanager
@@ -571,7 +593,7 @@ def list_layers(path: Path | str | None = None) -> list[tuple[str, str | None]]:
 
     if postgis.is_database_url(path):
         return postgis.list_layers(path)
-    path = _existing(path)
+    path = existing_gpkg(path)
     try:
         return [(str(n), None if g is None else str(g)) for n, g in pyogrio.list_layers(path)]
     except Exception as exc:  # pyogrio raises DataSourceError for non-GeoPackage files
@@ -605,7 +627,7 @@ def read_layer(name: str, path: Path | str | None = None, **options) -> pd.DataF
 
     if postgis.is_database_url(path):
         return postgis.read_layer(name, path)
-    path = _existing(path)
+    path = existing_gpkg(path)
     names = dict(list_layers(path))
     if name not in names:
         raise NotFoundError(f"no layer {name!r} in {path}", sorted(names)[:5])
@@ -638,7 +660,7 @@ def read_layers(path: Path | str | None = None) -> dict[str, pd.DataFrame]:
     from . import postgis
 
     if not postgis.is_database_url(path):
-        path = _existing(path)
+        path = existing_gpkg(path)
     return {name: read_layer(name, path) for name, _ in list_layers(path)}
 
 

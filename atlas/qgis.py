@@ -47,7 +47,7 @@ import pyogrio
 from pyproj import CRS
 
 from . import io, schema
-from .errors import InputError, NotFoundError
+from .errors import InputError
 from .provenance import build_date
 from .qml import (
     DOCTYPE,
@@ -578,10 +578,7 @@ def export_qgis(
     ['atlas.gpkg', 'atlas.qgz']
     """
     say = progress or (lambda _msg: None)
-    src = Path(gpkg or io.default_gpkg())
-    if not src.is_file():
-        hint = " (run `atlas build` first)" if src == io.default_gpkg() else ""
-        raise NotFoundError(f"no GeoPackage at {src}{hint}")
+    src = io.existing_gpkg(gpkg)
     out_dir = Path(out_dir or _default_out_dir())
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")

@@ -18,13 +18,12 @@ import pandas as pd
 from rasterio.transform import Affine
 
 from . import io
-from .errors import InputError, NotFoundError
+from .errors import InputError
 from .schema import id_column, name_column
 
 __all__ = [
     "apply_affine",
     "creation_time",
-    "existing_gpkg",
     "ids_and_names",
     "north_up",
     "point_layer",
@@ -48,14 +47,6 @@ def positive(value, name: str, option: str) -> float:
     if not math.isfinite(v) or v <= 0:
         raise InputError(f"{name} must be greater than 0, got {value!r} ({option})")
     return v
-
-
-def existing_gpkg(gpkg: Path | None) -> Path:
-    path = Path(gpkg or io.default_gpkg())
-    if not path.is_file():
-        hint = " (run `atlas build` first)" if path == io.default_gpkg() else ""
-        raise NotFoundError(f"no GeoPackage at {path}{hint}")
-    return path
 
 
 def point_layer(layer: str, gpkg: Path) -> gpd.GeoDataFrame:

@@ -22,19 +22,16 @@ left out unless ``include_private=True``.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sqlite3
 import tempfile
 import zipfile
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyogrio
 import shapely
 
 from . import io
@@ -209,25 +206,13 @@ def _public_gpkg(atlas: Atlas, dest: Path) -> None:
         shutil.copyfile(atlas.gpkg, dest)
         return
     layers = {n: atlas.layer(n) for n in atlas.layer_names if n not in private}
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": atlas.build_date + "T00:00:00.000Z"})
-    try:
+    with io.fixed_timestamp(_day_epoch(atlas.build_date)):
         io.write_layers(layers, dest)
-    finally:
-        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
 
 
-@contextmanager
-def _epoch(day: str):
-    """``SOURCE_DATE_EPOCH`` set to a day (UTC midnight) while the downloads are written."""
-    old = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = str(int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()))
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = old
+def _day_epoch(day: str) -> int:
+    """A day (``YYYY-MM-DD``) as seconds since 1970 at its UTC midnight."""
+    return int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp())
 
 
 def _rows(gpkg: Path, name: str) -> int:
@@ -255,7 +240,7 @@ def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list
     from .export import export_csv, export_geojson, export_geoparquet, export_kmz
 
     spatial = [n for n in _GEO_LAYERS if n in atlas.layer_names] + sorted(atlas.user_layers)
-    with _epoch(atlas.build_date):  # the exports' "exported_at" is the build date: same bytes each time
+    with io.fixed_timestamp(_day_epoch(atlas.build_date)):  # the exports' "exported_at" is the build date: same bytes each time
         geojson = export_geojson(folder / "geojson", layers=spatial, gpkg=gpkg,
                                  include_private=atlas.include_private)
         tables = sorted(n for n in atlas.layer_names if not n.startswith("user_")) + sorted(atlas.user_layers)
