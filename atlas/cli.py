@@ -54,6 +54,22 @@ def protect_options(func):
                         help="Also include user layers imported with --private (left out by default).")(func)
 
 
+def overwrite_option(func):
+    """--overwrite: replace files of the same name that the atlas did not write (atlas.owned)."""
+
+    @click.option("--overwrite", is_flag=True,
+                  help="Replace files of the same name that the atlas did not write, or that were "
+                       "changed since (by default it stops before writing anything and names them).")
+    @functools.wraps(func)
+    def wrapper(*args, overwrite: bool, **kwargs):
+        from .owned import overwriting
+
+        with overwriting(overwrite):
+            return func(*args, **kwargs)
+
+    return wrapper
+
+
 def _echo_err(msg: str) -> None:
     click.echo(msg, err=True)
 
@@ -219,6 +235,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 @main.command()
+@overwrite_option
 @click.option("--out", type=str, default=None, callback=_out_file,
               help="GeoPackage to write (default: output/atlas.gpkg).")
 @click.option("--no-products", is_flag=True,
@@ -255,10 +272,10 @@ def validate(ctx: Context, path: Path | None) -> None:
     Every problem is listed with its layer, feature id and field; the exit
     code is 1 when there is any.
     """
-    from .io import default_gpkg
+    from .io import source_name
 
     _build.validate(path)
-    click.echo(f"{path or default_gpkg()}: valid")
+    click.echo(f"{source_name(path)}: valid")
 
 
 @main.command()
@@ -368,6 +385,7 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
 
 
 @main.command("density")
+@overwrite_option
 @click.option("--layer", default="mines", show_default=True, help="Point layer to count.")
 @click.option("--cell-km", type=float, default=5.0, show_default=True, help="Cell size in km (> 0).")
 @click.option("--bandwidth-km", type=float, default=25.0, show_default=True,
@@ -394,6 +412,7 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
 
 
 @main.command("province-density")
+@overwrite_option
 @click.option("--out", type=str, default=None, callback=_out_file,
               help="Also write the layer province_mine_density to this GeoPackage.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -418,6 +437,7 @@ def province_density_cmd(out: Path | None, as_json: bool, gpkg: Path | None) -> 
 
 
 @main.command("chips")
+@overwrite_option
 @click.argument("imagery", type=click.Path(path_type=Path))
 @click.option("--sites", default="camps", show_default=True, help="Point layer of the sites.")
 @click.option("--size-km", type=float, default=5.0, show_default=True, help="Side of each chip in km (> 0).")
@@ -453,6 +473,9 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
                   f"{imagery.name} (no chip):")
         for site_id, name in result.outside:
             _echo_err(f"  {site_id}  {name}")
+    if result.refused:
+        _echo_err(f"atlas: {len(result.refused)} site id(s) cannot be file names; no chip was written "
+                  "for them: " + ", ".join(repr(i) for i in result.refused[:5]))
     if result.no_geometry:
         _echo_err(f"atlas: {len(result.no_geometry)} site(s) have no public coordinate: "
                   + ", ".join(i for i, _ in result.no_geometry))
@@ -465,6 +488,7 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
 
 
 @main.command("map")
+@overwrite_option
 @click.option("--out", type=str, default=None, callback=_out_file,
               help="HTML file to write (default: output/atlas.html).")
 @click.option("--online", is_flag=True,
@@ -500,6 +524,7 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
 
 
 @main.command("dossier")
+@overwrite_option
 @click.argument("site")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder (default output/dossiers/) or .html file to write.")
@@ -532,6 +557,7 @@ def dossier_cmd(ctx: Context, site: str, out: Path | None, pdf: bool, km: float,
 
 
 @main.command("site")
+@overwrite_option
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder to write (default output/site/).")
 @click.option("--include-private", is_flag=True, help="Include user layers imported as private.")
@@ -561,6 +587,7 @@ _EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
 
 
 @main.command("export")
+@overwrite_option
 @click.option("--qgis", "to_qgis", is_flag=True,
               help="A styled GeoPackage (atlas.gpkg) and a QGIS project (atlas.qgz).")
 @click.option("--format", "fmt", type=click.Choice(_EXPORT_FORMATS), default=None,

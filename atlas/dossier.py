@@ -35,10 +35,12 @@ import shapely
 from pyproj import Geod, Transformer
 
 from . import io, provenance
+from .admit import open_raster
 from .distance import near, nearest
 from .errors import InputError
 from .evidence import status_at, status_table
 from .formats import cell_text
+from .owned import check_replace
 from .protect import shared_layers
 from .record import discrepancies_for
 from .sanctions import sanctions_status
@@ -549,10 +551,10 @@ def _chip(atlas: Atlas, s: Site) -> dict | None:
     path = atlas.gpkg.parent / "chips" / f"{s.id}.tif"
     if not path.is_file():
         return None
-    import rasterio
+    from rasterio.errors import NotGeoreferencedWarning
     from rasterio.io import MemoryFile
 
-    with rasterio.open(path) as src:
+    with open_raster(path) as src:
         bands = [1, 2, 3] if src.count >= 3 else [1]
         data = src.read(bands, masked=True).astype("float64")
         tags = src.tags()
@@ -564,7 +566,7 @@ def _chip(atlas: Atlas, s: Site) -> dict | None:
             scaled = np.clip((band.filled(lo) - lo) / ((hi - lo) or 1.0) * 255.0, 0, 255)
             out[i] = scaled.astype("uint8")
     with warnings.catch_warnings(), MemoryFile() as mem:
-        warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)  # a PNG for a page
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)  # a PNG for a page
         with mem.open(driver="PNG", width=out.shape[2], height=out.shape[1], count=out.shape[0],
                       dtype="uint8") as dst:
             dst.write(out)
@@ -660,6 +662,7 @@ def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | 
     out = Path(out) if out else io.output_dir() / "dossiers"
     path = out if out.suffix.lower() in (".html", ".htm") else out / f"{_slug(rec['header']['id'])}.html"
     page = render_dossier(rec)
+    check_replace([path, path.with_suffix(".pdf")] if pdf else [path])  # both refused before either is written
     with io.atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")
     if pdf:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
+import warnings
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from importlib import metadata
@@ -34,6 +33,7 @@ import pandas as pd
 
 from . import io, schema
 from .errors import InputError, NotFoundError
+from .owned import Stage, safe_name
 
 __all__ = ["FORMATS", "export_csv", "export_geojson", "export_geoparquet", "export_kmz", "private_layers",
            "provenance", "select_layers"]
@@ -229,32 +229,6 @@ def hilbert_order(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
-class _Staging:
-    """Files written into a temporary folder, moved into place only when all are written."""
-
-    def __init__(self, target_dir: Path):
-        self.target_dir = Path(target_dir)
-        self.target_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=".atlas-export-", dir=self.target_dir))
-        self.files: list[tuple[Path, Path]] = []
-
-    def path(self, final: Path) -> Path:
-        tmp = self.tmp / final.name
-        self.files.append((tmp, final))
-        return tmp
-
-    def __enter__(self) -> _Staging:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                for tmp, final in self.files:
-                    os.replace(tmp, final)
-        finally:
-            shutil.rmtree(self.tmp, ignore_errors=True)
-
-
 def _targets(out: Path | None, names: list[str], fmt: str) -> dict[str, Path]:
     """One file per layer in a folder, or the file itself when one layer goes to a path with the suffix."""
     suffix = FORMATS[fmt]
@@ -269,18 +243,28 @@ def _targets(out: Path | None, names: list[str], fmt: str) -> dict[str, Path]:
     return {n: out / f"{n}{suffix}" for n in names}
 
 
+def _plain_names(names: list[str]) -> list[str]:
+    """The layers whose names can be file names; the others are reported (a crafted GeoPackage)."""
+    refused = [n for n in names if safe_name(n) is None]
+    if refused:
+        warnings.warn(f"{len(refused)} layer name(s) cannot be file names and were not exported: "
+                      + ", ".join(repr(n) for n in refused[:5]), stacklevel=3)
+    return [n for n in names if n not in refused]
+
+
 def _export(fmt: str, out, layers, gpkg, progress, write, spatial_only: bool,
             include_private: bool, coarsen_km: float | None = None) -> list[Path]:
     say = progress or (lambda _msg: None)
     sel = _Selection(layers, gpkg, spatial_only, include_private, coarsen_km)
-    if not sel.names:
+    names = _plain_names(sel.names)
+    if not names:
         raise InputError("no layer to export")
-    targets = _targets(out, sel.names, fmt)
+    targets = _targets(out, names, fmt)
     folder = next(iter(targets.values())).parent
-    with _Staging(folder) as stage:
-        for name in sel.names:
+    with Stage(folder) as stage:
+        for name in names:
             say(f"{fmt}: writing {name} ({len(sel.frames[name])} rows)")
-            write(sel.frames[name], stage.path(targets[name]), sel.meta[name])
+            write(sel.frames[name], stage.path(targets[name].name), sel.meta[name])
     return list(targets.values())
 
 
@@ -531,6 +515,6 @@ def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
     if out.suffix.lower() != ".kmz":
         out = out / "atlas.kmz"
     data = kmz_bytes(sel.frames, sel.meta, lambda n: io.read_layer(n, sel.source), progress)
-    with _Staging(out.parent) as stage:
-        stage.path(out).write_bytes(data)
+    with Stage(out.parent) as stage:
+        stage.path(out.name).write_bytes(data)
     return [out]

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import math
-import re
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,9 @@ from rasterio.warp import transform as warp_transform
 
 from . import io
 from .admin import PLANAR_CRS
+from .admit import admit_raster
 from .errors import InputError, NotFoundError
+from .owned import check_replace, safe_name
 from .provenance import atlas_version
 from .raster import (
     apply_affine,
@@ -77,6 +78,8 @@ class ChipsResult:
     outside: list[tuple[str, str]] = field(default_factory=list)
     #: (site id, name) of the sites without a public coordinate
     no_geometry: list[tuple[str, str]] = field(default_factory=list)
+    #: site ids that cannot be file names (a crafted GeoPackage): no chip written
+    refused: list[str] = field(default_factory=list)
 
     def __iter__(self):
         return iter(c.path for c in self.written)
@@ -90,10 +93,11 @@ def _open_raster(imagery: Path):
     path = Path(imagery)
     if not path.exists():
         raise NotFoundError(f"no imagery file at {path}")
+    driver = admit_raster(path)  # a GeoTIFF or JPEG 2000, opened by its own driver: never a VRT
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            src = rasterio.open(path)
+            src = rasterio.open(path, driver=driver)
     except RasterioIOError as exc:
         raise InputError(f"{path} is not a raster GDAL can read: {exc}") from None
     if src.crs is None:
@@ -114,10 +118,6 @@ def _imagery_date(tags: dict) -> tuple[str, str]:
         if upper.get(key, "").strip():
             return upper[key].strip(), key
     return "", ""
-
-
-def _safe_name(site_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", site_id).strip("._") or "site"
 
 
 def _source_res_m(src, xs: float, ys: float) -> float:
@@ -343,6 +343,9 @@ def chips(
                 "nothing written"
             )
         date, date_key = _imagery_date(src.tags())
+        refused = [site_id for (site_id, _), *_ in plans if safe_name(site_id) is None]
+        plans = [p for p in plans if p[0][0] not in refused]
+        check_replace([out_dir / f"{site_id}.tif" for (site_id, _), *_ in plans])  # before any chip is written
         written = []
         for (site_id, name), x5, y5, npx in plans:
             bounds = (x5 - half, y5 - half, x5 + half, y5 + half)
@@ -367,10 +370,10 @@ def chips(
                 ),
                 "TIFFTAG_SOFTWARE": f"gulag-inc-atlas {atlas_version()}",
             }
-            path = out_dir / f"{_safe_name(site_id)}.tif"
+            path = out_dir / f"{site_id}.tif"
             _write_chip(src, path, chip, mask, _chip_profile(src, npx, dst_transform), tags)
             written.append(Chip(site_id, name, path, npx, npx, 2 * half / npx, coverage))
-    result = ChipsResult(Path(imagery), written, outside, result_no_geom)
+    result = ChipsResult(Path(imagery), written, outside, result_no_geom, refused)
     if outside:
         warnings.warn(
             f"{len(outside)} of {len(located)} sites of {sites!r} are outside "

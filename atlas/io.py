@@ -10,6 +10,7 @@ reads the GeoPackage only once the first has finished, so no update is lost.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import functools
 import glob
@@ -32,7 +33,9 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from .admit import admit_gpkg
 from .errors import InputError, NotFoundError, OutputError
+from .owned import REPLACED, check_replace, in_stage, record
 
 __all__ = [
     "REPLACED",
@@ -84,11 +87,36 @@ def default_gpkg() -> Path:
     return output_dir() / "atlas.gpkg"
 
 
-#: Every file this process has replaced, in order: what an interrupted command reports.
-REPLACED: list[Path] = []
 #: Seconds a writer waits for another atlas command to finish writing the same GeoPackage
 #: (``$ATLAS_LOCK_WAIT`` overrides it) before it refuses with a message.
 LOCK_WAIT_S = 600.0
+
+
+def lock_wait() -> float:
+    """Seconds a writer waits for the lock: ``$ATLAS_LOCK_WAIT`` (a finite number ≥ 0) or :data:`LOCK_WAIT_S`.
+
+    Examples
+    --------
+    >>> import os
+    >>> os.environ["ATLAS_LOCK_WAIT"] = "nan"
+    >>> try:
+    ...     lock_wait()
+    ... except InputError as exc:
+    ...     print(exc)
+    ATLAS_LOCK_WAIT='nan': give the seconds to wait for another writer, a number from 0 to 86400
+    >>> del os.environ["ATLAS_LOCK_WAIT"]
+    """
+    text = os.environ.get("ATLAS_LOCK_WAIT", "").strip()
+    if not text:
+        return LOCK_WAIT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 <= value <= 86400:  # also false for nan
+        raise InputError(f"ATLAS_LOCK_WAIT={text!r}: give the seconds to wait for another writer, "
+                         "a number from 0 to 86400")
+    return value
 
 
 class CreatedFolder(UserWarning):
@@ -207,6 +235,7 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     :data:`REPLACED`.
     """
     target = check_output_file(target)
+    check_replace([target])  # never a file the atlas did not write (unless --overwrite)
     _make_parent(target)
     remove_stale(target)
     try:
@@ -221,11 +250,13 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     try:
         try:
             yield tmp_path
-            os.replace(tmp_path, target)
+            os.replace(tmp_path, target)  # replaces a planted link itself, never the file it points to
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}; "
                               f"{target} was not replaced") from exc
-        REPLACED.append(target)
+        if not in_stage(target):  # a file of a staged product is replaced when the stage commits
+            REPLACED.append(target)
+            record([target])
     finally:
         for leftover in (tmp_path, *(Path(f"{tmp_path}{e}") for e in ("-journal", "-wal", "-shm"))):
             if leftover.is_dir() and not leftover.is_symlink():
@@ -278,13 +309,16 @@ def writer_lock(gpkg: Path, progress: Callable[[str], None] | None = None,
         finally:
             _HELD[gpkg][1] -= 1
         return
-    wait_s = float(os.environ.get("ATLAS_LOCK_WAIT", LOCK_WAIT_S)) if wait_s is None else wait_s
+    wait_s = lock_wait() if wait_s is None else wait_s
     _make_parent(gpkg)
     deadline, told = time.monotonic() + wait_s, False
     while True:  # the lock file is removed on release: lock it, then check it is still the file
         try:
-            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise OutputError(f"{lock} is a symbolic link; the atlas does not write through links "
+                                  "(remove it if you did not make it); nothing was changed") from None
             raise OutputError(f"cannot write in {lock.parent}: {exc.strerror} (creating the lock file "
                               f"{lock.name}); nothing was changed") from exc
         try:
@@ -407,10 +441,10 @@ def existing_gpkg(path: Path | str | None) -> Path:
                          "(--source postgresql://…) is read by find, near, nearest, summary, status, "
                          "show, layers, validate and export --format/--postgis")
     path = Path(path or default_gpkg())
-    if not path.is_file():
+    if not path.exists():
         hint = " (run `atlas build` first)" if path == default_gpkg() else ""
         raise NotFoundError(f"no GeoPackage at {path}{hint}")
-    return path
+    return admit_gpkg(path)
 
 
 def source(path: Path | str | None) -> Path | str | None:
@@ -562,7 +596,7 @@ def read_only(path: Path | str) -> Iterator[sqlite3.Connection]:
     ...     con.execute("PRAGMA application_id").fetchone()[0] == 0x47504B47
     True
     """
-    con = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro", uri=True)
+    con = sqlite3.connect(f"{admit_gpkg(path).resolve().as_uri()}?mode=ro", uri=True)
     try:
         yield con
     finally:

@@ -24,6 +24,7 @@ import shapely
 from pyproj import Geod, Transformer
 
 from . import _assets, _packing, names
+from .admit import open_raster
 from .errors import InputError
 from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
 from .formats import cell_text
@@ -701,10 +702,9 @@ def _ramp_rgb(t: np.ndarray, colours=DENSITY_RAMP) -> np.ndarray:
 
 def _warp(path: Path, bands: list[int] | None = None):
     """Read a GeoTIFF warped to Web Mercator (at most 1024 px a side): array and lat/lon bounds."""
-    import rasterio
     from rasterio.warp import Resampling, calculate_default_transform, reproject
 
-    with rasterio.open(path) as src:
+    with open_raster(path) as src:
         if src.crs is None:
             raise InputError(f"{path} has no CRS: the map cannot place it")
         bands = bands or list(range(1, min(src.count, 3) + 1))

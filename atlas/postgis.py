@@ -30,6 +30,7 @@ import pandas as pd
 
 from . import io, schema
 from .errors import AtlasError, InputError, NotFoundError
+from .redact import mask_url
 
 __all__ = ["DEFAULT_SCHEMA", "Database", "export_postgis", "export_stamp", "is_database_url",
            "list_layers", "read_layer"]
@@ -95,11 +96,12 @@ class Database:
         from sqlalchemy.exc import ArgumentError
 
         if not is_database_url(url):
-            raise InputError(f"not a PostgreSQL URL: {url!r} (postgresql://user@host/dbname?schema=atlas)")
+            raise InputError(f"not a PostgreSQL URL: {mask_url(url)!r} "
+                             "(postgresql://user@host/dbname?schema=atlas)")
         try:
             parsed = make_url(url)
-        except ArgumentError as exc:
-            raise InputError(f"not a valid PostgreSQL URL: {exc}") from exc
+        except ArgumentError:
+            raise InputError(f"not a valid PostgreSQL URL: {mask_url(url)!r}") from None
         query = dict(parsed.query)
         name = query.pop("schema", DEFAULT_SCHEMA)
         if not isinstance(name, str) or not _NAME.match(name):
@@ -107,11 +109,11 @@ class Database:
         if name in _RESERVED or name.startswith("pg_"):
             raise InputError(f"schema {name!r} is not the atlas's to replace: choose ?schema=atlas")
         if not parsed.database:
-            raise InputError(f"no database name in {url!r} (postgresql://user@host/dbname)")
+            raise InputError(f"no database name in {mask_url(url)!r} (postgresql://user@host/dbname)")
         conn = parsed.set(drivername="postgresql+psycopg", query=query)
         shown = conn.set(drivername=parsed.drivername.split("+")[0], query={**query, "schema": name})
         return cls(conn.render_as_string(hide_password=False), name,
-                   shown.render_as_string(hide_password=True))
+                   mask_url(shown.render_as_string(hide_password=False)))
 
 
 def _engine(db: Database):

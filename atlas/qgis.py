@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import sqlite3
-import tempfile
 import uuid
 import warnings
 import xml.etree.ElementTree as ET
@@ -48,6 +47,7 @@ from pyproj import CRS
 
 from . import io, schema
 from .errors import InputError
+from .owned import Stage, safe_name
 from .provenance import build_date
 from .qml import (
     DOCTYPE,
@@ -584,8 +584,9 @@ def export_qgis(
         raise InputError(f"{out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
     density_src, chip_srcs = _find_rasters(src, density, chips)
-    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir))
-    try:
+    chip_srcs = [c for c in chip_srcs if safe_name(c.name)]  # a chip's name becomes a path in the export
+    with Stage(out_dir, prune=("", "rasters", "rasters/chips")) as stage:  # moved into place together
+        tmp = stage.tmp
         say(f"copying {src} to a GeoPackage 1.3")
         tmp_gpkg = tmp / "atlas.gpkg"
         _copy_gpkg(src, tmp_gpkg)
@@ -656,12 +657,4 @@ def export_qgis(
             z.writestr(info, qgs)
 
         say(f"replacing the export in {out_dir}")
-        for f in raster_files:
-            target = out_dir / f.relative_to(tmp)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(f, target)
-        os.replace(tmp_gpkg, out_dir / "atlas.gpkg")
-        os.replace(tmp_qgz, out_dir / "atlas.qgz")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return out_dir / "atlas.qgz"

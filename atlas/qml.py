@@ -25,6 +25,7 @@ import pandas as pd
 from pyproj import CRS
 
 from . import schema
+from .admit import open_raster
 from .errors import InputError
 from .style import (
     COMMODITY_COLOURS,
@@ -658,10 +659,10 @@ class RasterInfo:
 
 
 def read_raster(path: Path) -> RasterInfo:
-    import rasterio
+    from rasterio.errors import RasterioIOError
 
     try:
-        with rasterio.open(path) as src:
+        with open_raster(path) as src:
             stats = []
             for b in range(1, min(src.count, 3) + 1):
                 data = src.read(b, masked=True).astype("float64")
@@ -671,7 +672,7 @@ def read_raster(path: Path) -> RasterInfo:
             crs = CRS.from_user_input(src.crs.to_wkt()) if src.crs else None
             desc = (src.descriptions[0] if src.descriptions and src.descriptions[0] else "") or ""
             return RasterInfo(path, path.stem, crs, src.count, stats, desc)
-    except rasterio.errors.RasterioIOError as exc:
+    except RasterioIOError as exc:
         raise InputError(f"{path} is not a readable raster: {exc}") from exc
 
 

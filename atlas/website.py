@@ -25,6 +25,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import tempfile
+import warnings
 import zipfile
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -38,6 +39,7 @@ from . import io
 from .dossier import TEMPLATES, TO_PLANAR, Atlas, dossier_record, render_dossier
 from .errors import InputError
 from .formats import cell_text
+from .owned import Stage, safe_name
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
 from .summaries import province_summary
 
@@ -221,8 +223,6 @@ def _rows(gpkg: Path, name: str) -> int:
 
 def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list[dict]:
     folder = out / "downloads"
-    if folder.exists():
-        shutil.rmtree(folder)
     folder.mkdir(parents=True)
     items = []
 
@@ -318,17 +318,27 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
     """
     say = progress or (lambda _m: None)
     atlas = Atlas(Path(gpkg) if gpkg else None, include_private)
-    out = Path(out) if out else io.output_dir() / "site"
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out} is a file, not a folder")
-    out.mkdir(parents=True, exist_ok=True)
+    final = Path(out) if out else io.output_dir() / "site"
+    if final.exists() and not final.is_dir():
+        raise InputError(f"{final} is a file, not a folder")
+    # Every page is written into a hidden folder, then moved into place with the files of the
+    # last build it replaces; pages the atlas did not write are left alone (atlas.owned).
+    with Stage(final, prune=_PRUNED) as stage:
+        _write_site(atlas, stage.tmp, say, with_map, with_downloads)
+    return final / "index.html"
+
+
+#: The site's folders whose earlier atlas files this build no longer writes are removed.
+_PRUNED = ("", "dossiers", "downloads", "downloads/geojson", "downloads/csv", "downloads/geoparquet")
+
+
+def _write_site(atlas: Atlas, out: Path, say: Callable[[str], None], with_map: bool,
+                with_downloads: bool) -> None:
     about = atlas.about()
-    rows = _site_rows(atlas)
+    rows = _plain_rows(_site_rows(atlas))
     ids = {r["id"]: r["href"] for r in rows}
     say(f"writing {len(rows)} dossiers")
     dossier_dir = out / "dossiers"
-    if dossier_dir.exists():
-        shutil.rmtree(dossier_dir)
     links = {"nav": _nav("../"), "dossier": {i: f"{i}.html" for i in ids}}
     for r in rows:
         rec = dossier_record(r["id"], atlas=atlas)
@@ -358,7 +368,15 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
         _write_map(atlas, out / "map.html")
     else:
         _write(out / "map.html", _render("nomap.html.j2", **ctx))
-    return out / "index.html"
+
+
+def _plain_rows(rows: list[dict]) -> list[dict]:
+    """The sites whose ids can be file names; the others are reported, not written (a crafted GeoPackage)."""
+    refused = [r["id"] for r in rows if safe_name(r["id"]) is None]
+    if refused:
+        warnings.warn(f"{len(refused)} site id(s) cannot be file names; no page was written for them: "
+                      + ", ".join(repr(i) for i in refused[:5]), stacklevel=3)
+    return [r for r in rows if r["id"] not in refused]
 
 
 def _write_map(atlas: Atlas, path: Path) -> None:

@@ -1,0 +1,300 @@
+"""Every door, not only import: an output folder the user already uses, an atlas someone sends you,
+a raster that is not one, a password in a URL, a link planted in an output folder.
+
+Each fixture is synthetic and built here, in the test's temporary folder: a user's own files
+in an output folder, a GDAL virtual dataset (VRT) named ``atlas.gpkg`` or ``scene.tif`` that
+would read a local "secret" file, a GeoPackage copy whose camp id and layer name are paths.
+Each case asserts the exit code, the message, no traceback, nothing written outside the output
+folder and the user's files untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import struct
+from pathlib import Path
+
+import pyogrio
+import pytest
+import shapely
+
+import atlas
+from atlas.errors import InputError, OutputError
+from atlas.owned import MANIFEST, Stage, safe_name
+from atlas.redact import mask_url
+
+from .conftest import run_cli, sha256
+
+_SECRET = "synthetic-secret-line"
+
+
+def _no_traceback(result) -> None:
+    assert "Traceback" not in result.stderr, result.stderr
+    assert "Traceback" not in result.stdout
+
+
+# --- 3. the atlas never deletes or replaces what it did not write ------------------------------
+
+
+@pytest.fixture
+def users_folder(tmp_path) -> Path:
+    """An output folder the user already uses: their notes among the names the site writes."""
+    out = tmp_path / "output"
+    (out / "dossiers").mkdir(parents=True)
+    (out / "downloads").mkdir()
+    (out / "dossiers" / "notes.txt").write_text("my interview notes")
+    (out / "dossiers" / "KLS-14.html").write_text("my own page on Camp 14")
+    (out / "downloads" / "readme.txt").write_text("mine")
+    return out
+
+
+def _tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_site_into_a_users_folder_stops_and_deletes_nothing(gpkg, users_folder):
+    before = _tree(users_folder)
+    res = run_cli("site", "--out", str(users_folder), "--gpkg", str(gpkg), "--no-downloads")
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "KLS-14.html" in res.stderr and "--overwrite" in res.stderr
+    assert _tree(users_folder) == before  # nothing written, nothing deleted
+    assert [p.name for p in users_folder.rglob(".atlas-*")] == []
+
+
+def test_overwrite_replaces_only_the_names_it_writes_and_keeps_the_rest(gpkg, users_folder):
+    res = run_cli("site", "--out", str(users_folder), "--gpkg", str(gpkg), "--no-downloads",
+                  "--overwrite")
+    assert res.returncode == 0, res.stderr
+    assert (users_folder / "dossiers" / "notes.txt").read_text() == "my interview notes"
+    assert (users_folder / "downloads" / "readme.txt").read_text() == "mine"
+    assert "Camp 14" in (users_folder / "dossiers" / "KLS-14.html").read_text(encoding="utf-8")
+    manifest = json.loads((users_folder / "dossiers" / MANIFEST).read_text())
+    assert "KLS-14.html" in manifest["files"] and "notes.txt" not in manifest["files"]
+    # its own files, unchanged, are replaced without --overwrite the next time
+    again = run_cli("site", "--out", str(users_folder), "--gpkg", str(gpkg), "--no-downloads")
+    assert again.returncode == 0, again.stderr
+    assert (users_folder / "dossiers" / "notes.txt").exists()
+
+
+def test_a_page_the_user_changed_is_not_replaced(gpkg, tmp_path):
+    out = tmp_path / "site"
+    assert run_cli("site", "--out", str(out), "--gpkg", str(gpkg), "--no-downloads").returncode == 0
+    page = out / "about.html"
+    page.write_text(page.read_text(encoding="utf-8") + "<!-- my edit -->", encoding="utf-8")
+    edited = sha256(page)
+    res = run_cli("site", "--out", str(out), "--gpkg", str(gpkg), "--no-downloads")
+    assert res.returncode == 2 and "about.html" in res.stderr
+    assert sha256(page) == edited
+
+
+def test_stale_pages_are_removed_only_when_the_atlas_wrote_them(tmp_path):
+    out = tmp_path / "product"
+    with Stage(out, prune=["pages"]) as stage:
+        stage.path("pages/A.html").write_text("a")
+        stage.path("pages/B.html").write_text("b")
+    (out / "pages" / "mine.html").write_text("the user's")
+    with Stage(out, prune=["pages"]) as stage:
+        stage.path("pages/A.html").write_text("a2")
+    assert sorted(p.name for p in (out / "pages").glob("*.html")) == ["A.html", "mine.html"]
+
+
+def test_exports_into_an_existing_folder_add_files_and_refuse_foreign_ones(gpkg, tmp_path):
+    desktop = tmp_path / "Desktop"
+    desktop.mkdir()
+    (desktop / "holiday.jpg").write_bytes(b"\xff\xd8 not ours")
+    res = run_cli("export", "--format", "csv", "--layers", "camps", "--out", str(desktop), "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    assert (desktop / "camps.csv").exists() and (desktop / "holiday.jpg").read_bytes() == b"\xff\xd8 not ours"
+    (desktop / "mines.csv").write_text("my own table")
+    res = run_cli("export", "--format", "csv", "--layers", "camps,mines", "--out", str(desktop),
+                  "--gpkg", str(gpkg))
+    assert res.returncode == 2 and "mines.csv" in res.stderr
+    assert (desktop / "mines.csv").read_text() == "my own table"
+
+
+def test_map_out_refuses_a_users_file(gpkg, tmp_path):
+    mine = tmp_path / "report.html"
+    mine.write_text("<p>my draft</p>")
+    res = run_cli("map", "--out", str(mine), "--gpkg", str(gpkg))
+    assert res.returncode == 2 and "--overwrite" in res.stderr
+    _no_traceback(res)
+    assert mine.read_text() == "<p>my draft</p>"
+
+
+# --- 2. nothing read from data becomes a path unchecked ----------------------------------------
+
+
+def test_safe_name_refuses_paths_and_tricks():
+    for bad in ("../../x", "/etc/x", "a/b", "a\\b", "..", ".hidden", "x\u202egpj.exe", "NUL", "x\n", ""):
+        assert safe_name(bad) is None, bad
+    assert safe_name("KLS-14") == "KLS-14"
+
+
+@pytest.fixture
+def crafted(gpkg, tmp_path) -> Path:
+    """An atlas GeoPackage copy whose camp id and a layer name are paths (as someone might send you)."""
+    dest = tmp_path / "sent" / "atlas.gpkg"
+    dest.parent.mkdir()
+    shutil.copyfile(gpkg, dest)
+    camps = pyogrio.read_dataframe(dest, layer="camps")
+    camps.loc[camps["site_id"] == "KLS-25", "site_id"] = "../../escaped-camp"
+    pyogrio.write_dataframe(camps, dest, layer="camps", driver="GPKG")
+    name = "../../escaped-layer"  # GDAL refuses to create it: written as raw SQL, as a crafted file would be
+    point = b"GP\x00\x01" + struct.pack("<i", 4326) + shapely.to_wkb(shapely.Point(126, 39.5), byte_order=1)
+    with sqlite3.connect(dest) as con:
+        con.execute(f'CREATE TABLE "{name}" (fid INTEGER PRIMARY KEY AUTOINCREMENT, geom POINT, name TEXT)')
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
+                    "VALUES (?, 'features', ?, 4326)", (name, name))
+        con.execute("INSERT INTO gpkg_geometry_columns VALUES (?, 'geom', 'POINT', 4326, 0, 0)", (name,))
+        con.execute(f'INSERT INTO "{name}" (geom, name) VALUES (?, ?)', (point, "x"))
+    assert name in [n for n, _ in pyogrio.list_layers(dest)]
+    return dest
+
+
+def test_a_crafted_geopackage_writes_nothing_outside_out(crafted, tmp_path):
+    out = tmp_path / "deep" / "er" / "out"
+    before = {p for p in tmp_path.rglob("*")}
+    site = run_cli("site", "--out", str(out / "site"), "--gpkg", str(crafted), "--no-downloads")
+    assert site.returncode == 0, site.stderr
+    assert "'../../escaped-camp'" in site.stderr  # reported, not written
+    for fmt in ("csv", "geojson", "geoparquet"):
+        res = run_cli("export", "--format", fmt, "--out", str(out / fmt), "--gpkg", str(crafted))
+        assert res.returncode == 0, res.stderr
+        assert "escaped-layer" in res.stderr
+        _no_traceback(res)
+    new = {p for p in tmp_path.rglob("*")} - before
+    assert all(out in p.parents or p == out or p in out.parents for p in new), sorted(map(str, new))
+    assert not any("escaped" in p.name for p in tmp_path.rglob("*"))
+
+
+# --- 1. every file the atlas reads is admitted first: a VRT is never opened ----------------------
+
+
+def _secret(tmp_path: Path) -> Path:
+    f = tmp_path / "secret" / "passwd.csv"
+    f.parent.mkdir(exist_ok=True)
+    f.write_text("who,x,y\n" + "".join(f"{_SECRET}-{i},126.0,39.5\n" for i in range(3)))
+    return f
+
+
+@pytest.fixture
+def vrt_gpkg(tmp_path) -> Path:
+    secret = _secret(tmp_path)
+    f = tmp_path / "sent" / "atlas.gpkg"
+    f.parent.mkdir()
+    f.write_text(f'<OGRVRTDataSource><OGRVRTLayer name="camps"><SrcDataSource>CSV:{secret}</SrcDataSource>'
+                 '<SrcLayer>passwd</SrcLayer><GeometryType>wkbPoint</GeometryType>'
+                 '<GeometryField encoding="PointFromColumns" x="x" y="y"/>'
+                 '<Field name="site_id" src="who"/><Field name="name" src="who"/></OGRVRTLayer></OGRVRTDataSource>')
+    assert _SECRET in pyogrio.read_dataframe(f, layer="camps")["name"].iloc[0]  # GDAL would read it
+    return f
+
+
+@pytest.mark.parametrize("args", [
+    ("export", "--format", "csv"), ("find", "x"), ("near", "x"), ("show", "x"), ("layers",), ("validate",),
+    ("status",), ("summary",), ("map",), ("dossier", "x"),
+])
+def test_a_vrt_named_atlas_gpkg_is_refused_by_every_reader(vrt_gpkg, tmp_path, args):
+    out = tmp_path / "out"
+    extra = ["--out", str(out / "x.html")] if args[0] in ("map",) else \
+        ["--out", str(out)] if args[0] in ("export", "dossier") else []
+    where = [str(vrt_gpkg)] if args[0] == "validate" else ["--gpkg", str(vrt_gpkg)]
+    res = run_cli(*args, *where, *extra)
+    assert res.returncode == 2, (res.stdout, res.stderr)
+    _no_traceback(res)
+    assert "not a GeoPackage" in res.stderr
+    assert _SECRET not in res.stdout + res.stderr
+    assert not out.exists() or not any(p.is_file() for p in out.rglob("*"))
+
+
+def test_a_plain_sqlite_file_is_not_a_geopackage(tmp_path):
+    f = tmp_path / "atlas.gpkg"
+    with sqlite3.connect(f) as con:
+        con.execute("CREATE TABLE t (x)")
+    with pytest.raises(InputError, match="application id"):
+        atlas.read_layer("camps", f)
+
+
+def test_chips_refuse_a_vrt_posing_as_a_tif(gpkg, tmp_path):
+    secret = _secret(tmp_path)
+    scene = tmp_path / "scene.tif"
+    scene.write_text(f'<VRTDataset rasterXSize="64" rasterYSize="1"><SRS>EPSG:4326</SRS>'
+                     '<GeoTransform>126,0.01,0,40,0,-0.01</GeoTransform>'
+                     f'<VRTRasterBand dataType="Byte" band="1" subClass="VRTRawRasterBand">'
+                     f'<SourceFilename relativetoVRT="0">{secret}</SourceFilename></VRTRasterBand></VRTDataset>')
+    out = tmp_path / "chips"
+    res = run_cli("chips", str(scene), "--out", str(out), "--gpkg", str(gpkg))
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "not a GeoTIFF or JPEG 2000" in res.stderr
+    assert not list(out.glob("*.tif"))
+
+
+# --- 4. secrets never travel ----------------------------------------------------------------
+
+
+def test_every_form_of_password_is_masked():
+    for url in ("postgresql://me:s3cr3t@db/gis", "postgresql://me@db/gis?password=s3cr3t",
+                "postgresql://me@db/gis?sslpassword=s3cr3t&sslkey=/home/me/s3cr3t.key",
+                "postgresql://me@db/gis?passfile=/home/me/s3cr3t&schema=atlas"):
+        assert "s3cr3t" not in mask_url(url), url
+        assert "s3cr3t" not in atlas.postgis.Database.parse(url).shown
+
+
+def test_a_password_in_the_query_never_reaches_a_message(tmp_path):
+    url = f"postgresql://nobody@/nodb?host={tmp_path}&port=1&password=s3cr3t-query"
+    for args in (("find", "Yodok", "--source", url), ("validate", url), ("layers", "--source", url)):
+        res = run_cli(*args)
+        assert res.returncode == 2, res.stderr
+        _no_traceback(res)
+        assert "s3cr3t" not in res.stdout + res.stderr
+
+
+# --- 7. links planted in an output folder are never followed -----------------------------------
+
+
+def test_a_planted_lock_link_is_refused_and_its_target_untouched(atlas_copy, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    os.symlink(victim, atlas_copy.with_name("atlas.gpkg.lock"))
+    csv = tmp_path / "p.csv"
+    csv.write_text("name,lat,lon\nA point,39.57,126.05\n")
+    res = run_cli("import", str(csv), "--as", "pts", "--gpkg", str(atlas_copy))
+    assert res.returncode == 2 and "symbolic link" in res.stderr
+    assert victim.read_text() == "precious"
+
+
+def test_a_planted_page_link_is_not_followed(gpkg, tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    victim = tmp_path / "victim.html"
+    victim.write_text("precious")
+    os.symlink(victim, out / "about.html")
+    res = run_cli("site", "--out", str(out), "--gpkg", str(gpkg), "--no-downloads")
+    assert res.returncode == 2 and "about.html" in res.stderr
+    res = run_cli("site", "--out", str(out), "--gpkg", str(gpkg), "--no-downloads", "--overwrite")
+    assert res.returncode == 0, res.stderr
+    assert victim.read_text() == "precious"
+    assert not (out / "about.html").is_symlink()
+
+
+def test_lock_wait_is_validated(atlas_copy, tmp_path):
+    csv = tmp_path / "p.csv"
+    csv.write_text("name,lat,lon\nA point,39.57,126.05\n")
+    for value in ("abc", "nan", "-1", "inf"):
+        res = run_cli("import", str(csv), "--as", "pts", "--gpkg", str(atlas_copy),
+                      env={"ATLAS_LOCK_WAIT": value})
+        assert res.returncode == 2, (value, res.stderr)
+        _no_traceback(res)
+        assert "ATLAS_LOCK_WAIT" in res.stderr
+
+
+def test_output_error_is_the_class_of_a_refused_replace(tmp_path):
+    (tmp_path / "x.txt").write_text("mine")
+    with pytest.raises(OutputError, match="--overwrite"), Stage(tmp_path) as stage:
+        stage.path("x.txt").write_text("atlas")
+    assert (tmp_path / "x.txt").read_text() == "mine"
