@@ -143,8 +143,8 @@ def build(
     --------
     >>> import atlas, tempfile, pathlib
     >>> path = atlas.build(pathlib.Path(tempfile.mkdtemp()) / "atlas.gpkg", products=["density"])
-    >>> sorted(p.name for p in path.parent.iterdir())
-    ['atlas.gpkg', 'mine_density.qml', 'mine_density.tif', 'province_mine_density.gpkg']
+    >>> sorted(p.name for p in path.parent.iterdir())  # and the record of what the atlas wrote there
+    ['.written-by-atlas.json', 'atlas.gpkg', 'mine_density.qml', 'mine_density.tif', 'province_mine_density.gpkg']
     """
     say = progress or (lambda _msg: None)
     products = _product_names(products)
