@@ -10,7 +10,6 @@ lines, goes to the nearest unit within :data:`TOLERANCE_KM` and is flagged
 from __future__ import annotations
 
 import functools
-import os
 import threading
 from pathlib import Path
 
@@ -20,7 +19,11 @@ import pandas as pd
 import shapely
 from pyproj import Transformer
 
-__all__ = ["ADMIN_COLUMNS", "PLANAR_CRS", "TOLERANCE_KM", "assign_admin", "gpkg_key", "join_admin"]
+from .errors import InputError
+from .store import Atlas, open_atlas
+
+__all__ = ["ADMIN_COLUMNS", "PLANAR_CRS", "TOLERANCE_KM", "AdminUnits", "admin_units", "assign_admin",
+           "join_admin"]
 
 PLANAR_CRS = "EPSG:5179"
 TOLERANCE_KM = 5.0
@@ -441,8 +444,6 @@ class AdminUnits:
 
     def join(self, gdf: gpd.GeoDataFrame, tolerance_km: float) -> pd.DataFrame:
         if gdf.crs is None:
-            from .errors import InputError
-
             raise InputError("the points have no CRS: set one (e.g. gdf.set_crs(4326))")
         values = np.asarray(gdf.geometry.values, dtype=object)
         kind = shapely.get_type_id(values)  # -1 for None
@@ -500,38 +501,10 @@ def join_admin(
     return AdminUnits(provinces, counties).join(gdf, tolerance_km)
 
 
-_UNITS_CACHE: dict[tuple, AdminUnits] = {}
-
-
-def gpkg_key(gpkg: Path | str | None) -> tuple:
-    """Cache key of a GeoPackage: its resolved path, modification time and size.
-
-    For an atlas in PostGIS: its URL and the time and hash of its export.
-    """
-    from . import io, postgis
-
-    if postgis.is_database_url(gpkg):
-        return postgis.version_key(gpkg)
-    path = Path(gpkg or io.default_gpkg())
-    try:
-        st = os.stat(path)
-    except OSError:
-        return (str(path), None, None)
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
-
-
-def _admin_units(gpkg: Path | str | None = None) -> AdminUnits:
-    """Provinces and counties of a GeoPackage, indexed once per file version."""
-    from . import io, postgis
-
-    key = gpkg_key(gpkg)
-    if key not in _UNITS_CACHE:
-        path = gpkg if postgis.is_database_url(gpkg) else Path(gpkg or io.default_gpkg())
-        units = AdminUnits(io.read_layer("provinces", path), io.read_layer("counties", path),
-                            grid_from=20_000)
-        _UNITS_CACHE.clear()  # one GeoPackage version at a time
-        _UNITS_CACHE[key] = units
-    return _UNITS_CACHE[key]
+def admin_units(atlas: Atlas) -> AdminUnits:
+    """The provinces and counties of an atlas, projected and indexed once per atlas."""
+    return atlas.memo("admin_units", lambda: AdminUnits(atlas.layer("provinces"), atlas.layer("counties"),
+                                                        grid_from=20_000))
 
 
 def _is_dask(gdf) -> bool:
@@ -550,18 +523,16 @@ def _assign_partition(part: gpd.GeoDataFrame, gpkg: str, tolerance_km: float) ->
         return assign_admin(part, gpkg, tolerance_km)
 
 
-def _assign_admin_dask(gdf, gpkg: Path | str | None, tolerance_km: float):
+def _assign_admin_dask(gdf, atlas: Atlas, tolerance_km: float):
     """assign_admin, partition by partition, on a dask-geopandas GeoDataFrame (lazy)."""
-    from . import io
-
-    path = str(Path(gpkg or io.default_gpkg()).resolve())
-    meta = assign_admin(gdf._meta, path, tolerance_km)  # a clear error now: no CRS, no GeoPackage
+    path = str(atlas.file("assign_admin on a dask GeoDataFrame").resolve())  # each worker opens it
+    meta = assign_admin(gdf._meta, atlas, tolerance_km)  # a clear error now: no CRS
     return gdf.map_partitions(_assign_partition, path, tolerance_km, meta=meta)
 
 
 def assign_admin(
     gdf: gpd.GeoDataFrame,
-    gpkg: Path | str | None = None,
+    gpkg: Atlas | Path | str | None = None,
     tolerance_km: float = TOLERANCE_KM,
 ) -> gpd.GeoDataFrame:
     """Add province and county to any GeoDataFrame, by spatial join with the atlas boundaries.
@@ -584,8 +555,8 @@ def assign_admin(
     gdf : geopandas.GeoDataFrame or dask_geopandas.GeoDataFrame
         Points (or other geometries) in any CRS; rows without geometry get
         empty results.
-    gpkg : pathlib.Path or str, optional
-        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas (:func:`atlas.store.open_atlas`); defaults to ``output/atlas.gpkg``.
     tolerance_km : float, default 5.0
         How far outside every polygon a point may lie and still be assigned
         to the nearest unit.
@@ -619,15 +590,14 @@ def assign_admin(
     >>> bool(out["province"].isna().iloc[1])
     True
     """
-    from .errors import InputError
-
     if not tolerance_km >= 0:
         raise InputError(f"tolerance_km must be 0 or more, not {tolerance_km!r}")
+    atlas = open_atlas(gpkg)
     if _is_dask(gdf):
-        return _assign_admin_dask(gdf, gpkg, float(tolerance_km))
+        return _assign_admin_dask(gdf, atlas, float(tolerance_km))
     if not isinstance(gdf, gpd.GeoDataFrame):
         raise InputError(f"assign_admin needs a GeoDataFrame, not {type(gdf).__name__}")
-    admin = _admin_units(gpkg).join(gdf, float(tolerance_km))
+    admin = admin_units(atlas).join(gdf, float(tolerance_km))
     out = gdf.copy()
     for col in ADMIN_COLUMNS:
         out[col] = admin[col].array

@@ -10,6 +10,7 @@ from pathlib import Path
 from . import io, schema, search, sources
 from .errors import AtlasError, InputError
 from .layers import build_layers
+from .store import USER_PREFIX, Atlas, open_atlas, read_layers
 
 __all__ = ["PRODUCTS", "build", "build_products", "layer_summary", "validate"]
 
@@ -224,15 +225,15 @@ def _user_layers(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        names = [n for n, g in io.list_layers(path) if n.startswith("user_")]
+        atlas = open_atlas(path)
     except AtlasError:
         return {}
-    kept = {n: io.read_layer(n, path) for n in names}
+    kept = {n: atlas.read(n) for n in atlas.layers() if n.startswith(USER_PREFIX)}
     # layers imported before the private flag existed were shared: say so, explicitly
     return {n: df if "private" in df.columns else df.assign(private=False) for n, df in kept.items()}
 
 
-def validate(path: Path | None = None) -> None:
+def validate(path: Atlas | Path | str | None = None) -> None:
     """Check a GeoPackage against the atlas layer schemas.
 
     Parameters
@@ -250,10 +251,10 @@ def validate(path: Path | None = None) -> None:
     >>> import atlas
     >>> atlas.validate()  # silent when the atlas is sound
     """
-    schema.validate_layers(io.read_layers(path))
+    schema.validate_layers(read_layers(path))
 
 
-def layer_summary(path: Path | None = None) -> list[dict]:
+def layer_summary(path: Atlas | Path | str | None = None) -> list[dict]:
     """One row per layer: name, feature count, geometry type, sources.
 
     Parameters
@@ -273,7 +274,7 @@ def layer_summary(path: Path | None = None) -> list[dict]:
     26
     """
     rows = []
-    for name, df in io.read_layers(path).items():
+    for name, df in read_layers(path).items():
         geom = getattr(df, "geometry", None) if hasattr(df, "crs") else None
         with_geom = int((~(geom.isna() | geom.is_empty)).sum()) if geom is not None else 0
         gtype = None if geom is None else (geom.geom_type.dropna().iloc[0] if with_geom else "none")

@@ -26,7 +26,7 @@ class _Source(click.ParamType):
     name = "PATH|URL"
 
     def convert(self, value, param, ctx):
-        from .postgis import is_database_url
+        from .database import is_database_url
 
         if value is None or isinstance(value, Path) or is_database_url(value):
             return value
@@ -272,10 +272,11 @@ def validate(ctx: Context, path: Path | None) -> None:
     Every problem is listed with its layer, feature id and field; the exit
     code is 1 when there is any.
     """
-    from .io import source_name
+    from .store import open_atlas
 
-    _build.validate(path)
-    click.echo(f"{source_name(path)}: valid")
+    atlas = open_atlas(path)
+    _build.validate(atlas)
+    click.echo(f"{atlas.shown}: valid")
 
 
 @main.command()
@@ -300,11 +301,10 @@ def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str |
         click.echo(f"{drop_layer(drop, gpkg)}: removed")
         ctx.progress("run `atlas map` / `atlas export` again: products made earlier still hold it")
         return
-    from .export import private_layers
-    from .io import default_gpkg
+    from .userlayers import private_layers
 
     rows = _build.layer_summary(gpkg)
-    private = private_layers(gpkg or default_gpkg(), [r["layer"] for r in rows])
+    private = private_layers(gpkg, [r["layer"] for r in rows])
     for r in rows:
         if r["layer"].startswith("user_"):
             r["private"] = r["layer"] in private
@@ -647,7 +647,7 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
         raise InputError("--coarsen-km goes with --qgis and --format (and with `atlas map`), "
                          "not with --postgis")
     if to_qgis:
-        from .postgis import is_database_url
+        from .database import is_database_url
         from .qgis import export_qgis
 
         if is_database_url(gpkg):
@@ -758,9 +758,9 @@ def _with_sanctions(result, on: str | None, gpkg):
     if result.attrs.get("layer") not in ("mines", "named_mines") or "commodity" not in result.columns:
         raise click.UsageError(f"--sanctions needs a layer of mines (mines, named_mines), not "
                                f"{result.attrs.get('layer')}")
-    from . import io
+    from .store import read_layer
 
-    table = io.read_layer("sanctions_measures", io.source(gpkg))  # the GeoPackage's copy
+    table = read_layer("sanctions_measures", gpkg)  # the GeoPackage's copy
     day = sx.day_or_latest(on, table)
     out = result.copy()
     out.insert(list(out.columns).index("commodity") + 1, "sanctions",
@@ -773,10 +773,11 @@ def _with_sanctions(result, on: str | None, gpkg):
 
 
 def _near_output(result, fmt: str, what: str, gpkg: Path | None = None, columns: str | None = None) -> None:
-    from . import formats, io
+    from . import formats
     from .distance import layer_columns
-    from .importer import user_layer_records
     from .provenance import about
+    from .store import open_atlas
+    from .userlayers import user_layer_records
 
     a = result.attrs
     meta = {k: a.get(k) for k in ("site_id", "site_name", "site_layer", "site_precision", "site",
@@ -811,8 +812,10 @@ def _near_output(result, fmt: str, what: str, gpkg: Path | None = None, columns:
         result = layer_columns(result, gpkg, wanted)
         cols = wanted or cols
     if fmt in ("json", "geojson"):  # what a reader cites
-        users = [r for r in user_layer_records(gpkg) if r["layer"] == a.get("layer")] \
-            if isinstance(io.source(gpkg), Path | None) else []  # PostGIS holds no import records
+        atlas = open_atlas(gpkg)
+        users = [r for r in user_layer_records(atlas) if r["layer"] == a.get("layer")] \
+            if atlas.path is not None else []  # PostGIS holds no import records
+        gpkg = atlas
         meta.update(about(gpkg, user_layers=users))
     if fmt == "csv":
         _echo_err(f"atlas: site: {a['site']}")
@@ -899,8 +902,8 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
     'unknown', never 'active'. Also each camp's evidence tier, latest
     evidence and whether its sources disagree.
     """
-    from . import evidence as ev
     from . import formats, search
+    from . import status as ev
 
     sites = None
     if site:
@@ -968,7 +971,7 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, s
     if wanted is not None and as_of is not None:
         raise click.UsageError("--sanctions counts mines; --as-of counts camps: use one")
     if as_of is not None:
-        from . import evidence as ev
+        from . import status as ev
 
         if by != "province":
             raise click.UsageError("--as-of counts camps per province only (no --by county)")

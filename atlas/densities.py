@@ -63,6 +63,7 @@ from .raster import (
     point_layer,
     positive,
 )
+from .store import Atlas, open_atlas
 
 __all__ = ["DENSITY_NODATA", "KERNEL", "density", "province_density"]
 
@@ -76,8 +77,8 @@ OUTLINE = "boundaries/ne10m_admin0_prk.geojson"
 PROVINCE_LAYER = "province_mine_density"
 
 
-def _outline_5179(gpkg: Path) -> gpd.GeoSeries:
-    return gpd.GeoSeries([io.dprk_outline(gpkg, PLANAR_CRS)], crs=PLANAR_CRS)
+def _outline_5179(atlas: Atlas) -> gpd.GeoSeries:
+    return gpd.GeoSeries([atlas.outline(PLANAR_CRS)], crs=PLANAR_CRS)
 
 
 def _grid(bounds: tuple[float, float, float, float], cell_m: float):
@@ -243,8 +244,8 @@ def density(
     """
     cell_km = positive(cell_km, "the cell size", "--cell-km")
     bandwidth_km = positive(bandwidth_km, "the bandwidth", "--bandwidth-km")
-    gpkg = io.existing_gpkg(gpkg)
-    df = point_layer(layer, gpkg)
+    atlas = open_atlas(gpkg)
+    df = point_layer(layer, atlas)
     present = df[~(df.geometry.isna() | df.geometry.is_empty)]
     if weight is not None:
         if weight not in df.columns or weight == df.geometry.name:
@@ -268,7 +269,7 @@ def density(
         pts = exploded
     xy = np.column_stack([pts.x.to_numpy(), pts.y.to_numpy()])
 
-    outline = _outline_5179(gpkg)
+    outline = _outline_5179(atlas)
     transform, width, height = _grid(tuple(outline.total_bounds), cell_km * 1000.0)
     inside = geometry_mask(list(outline), out_shape=(height, width), transform=transform,
                            invert=True)
@@ -280,7 +281,7 @@ def density(
     now = creation_time()
     tags = {
         "layer": layer,
-        "source_gpkg": gpkg.name,
+        "source_gpkg": atlas.file_name,
         "n_points": str(len(xy)),
         "n_features_without_geometry": str(len(df) - len(present)),
         "weight": weight or "",
@@ -361,12 +362,12 @@ def province_density(gpkg: Path | None = None, out: Path | None = None) -> gpd.G
     >>> len(t), t["mines_per_1000km2"].is_monotonic_decreasing
     (10, True)
     """
-    gpkg = io.existing_gpkg(gpkg)
-    prov = io.read_layer("provinces", gpkg)
-    mines = io.read_layer("mines", gpkg)
+    atlas = open_atlas(gpkg)
+    prov = atlas.read("provinces")
+    mines = atlas.layer("mines")
     area = pd.to_numeric(prov["area_km2"], errors="coerce")
     if area.isna().any() or (area <= 0).any():
-        raise InputError(f"{gpkg}: provinces.area_km2 is empty or not positive")
+        raise InputError(f"{atlas.shown}: provinces.area_km2 is empty or not positive")
     counts = mines["province"].value_counts()
     table = gpd.GeoDataFrame(
         {

@@ -9,9 +9,8 @@ distances are then measured on the WGS 84 ellipsoid with
 distance is to its nearest point (0 inside it): that point is found in
 EPSG:5179 and the distance to it measured on the ellipsoid, which overstates
 the true geodesic distance by at most the projection's scale variation
-(< 0.1 % over the DPRK). Indexes are cached per GeoPackage (path,
-modification time, size) and layer, so repeated queries in one process are
-fast.
+(< 0.1 % over the DPRK). A layer's index is built once per opened atlas
+(:func:`atlas.store.open_atlas`), so repeated queries in one process are fast.
 """
 
 from __future__ import annotations
@@ -24,11 +23,11 @@ import numpy as np
 import shapely
 from pyproj import Geod, Proj, Transformer
 
-from . import io
-from .admin import PLANAR_CRS, gpkg_key
+from .admin import PLANAR_CRS
 from .errors import InputError, NoGeometryError, NotFoundError
 from .search import resolve
-from .sites import Site, cached_layer, site_area_km2, uniform_columns
+from .sites import Site, site_area_km2, uniform_columns
+from .store import Atlas, open_atlas
 
 __all__ = ["NEAR_COLUMNS", "SpatialIndex", "layer_columns", "near", "nearest", "within"]
 
@@ -249,27 +248,25 @@ class SpatialIndex:
             km *= 4
 
 
-_INDEX_CACHE: dict[tuple, SpatialIndex] = {}
+def layer_index(atlas: Atlas, layer: str) -> SpatialIndex:
+    """The spatial index of a layer of an atlas, built once per atlas."""
+    layer = atlas.layer_name(layer)
+    available = atlas.layers()
+    if layer not in available:
+        geo = sorted(n for n, g in available.items() if g)
+        raise NotFoundError(f"no layer {layer!r} in the atlas; layers with geometry: " + ", ".join(geo))
+    if available[layer] is None:
+        raise InputError(f"layer {layer!r} is a table without geometry: nothing to measure")
+    return atlas.memo(("spatial_index", layer), lambda: SpatialIndex(atlas.layer(layer)))
 
 
-def _layer_index(layer: str, gpkg: Path | str | None) -> SpatialIndex:
-    layer = io.layer_name(layer, io.source(gpkg))
-    key = (*gpkg_key(gpkg), layer)
-    if key not in _INDEX_CACHE:
-        available = dict(io.list_layers(io.source(gpkg)))
-        if layer not in available:
-            geo = sorted(n for n, g in available.items() if g)
-            raise NotFoundError(f"no layer {layer!r} in the atlas; layers with geometry: "
-                                + ", ".join(geo))
-        if available[layer] is None:
-            raise InputError(f"layer {layer!r} is a table without geometry: nothing to measure")
-        if len(_INDEX_CACHE) > 16:
-            _INDEX_CACHE.clear()
-        _INDEX_CACHE[key] = SpatialIndex(cached_layer(layer, gpkg))
-    return _INDEX_CACHE[key]
+def _open(gpkg, site, layer) -> Atlas | None:
+    """The atlas, opened once, when the query needs one (a name to resolve, a layer by name)."""
+    return open_atlas(gpkg) if isinstance(site, str) or isinstance(layer, str) or isinstance(gpkg, Atlas) \
+        else None
 
 
-def _site_geometry(site, gpkg, site_layer) -> Site:
+def _site_geometry(site, atlas: Atlas | None, site_layer) -> Site:
     if isinstance(site, Site):
         s = site
     elif isinstance(site, shapely.Geometry):
@@ -281,9 +278,9 @@ def _site_geometry(site, gpkg, site_layer) -> Site:
         lon, lat = float(site[0]), float(site[1])
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InputError(f"({lon}, {lat}) is not a (lon, lat) pair in degrees")
-        return _site_geometry(shapely.Point(lon, lat), gpkg, site_layer)
+        return _site_geometry(shapely.Point(lon, lat), atlas, site_layer)
     elif isinstance(site, str):
-        s = resolve(site, gpkg, [site_layer] if isinstance(site_layer, str) else site_layer)
+        s = resolve(site, atlas, [site_layer] if isinstance(site_layer, str) else site_layer)
     else:
         raise InputError(f"a site is a name, an id, a (lon, lat) pair or a shapely geometry, "
                          f"not {type(site).__name__}")
@@ -292,15 +289,15 @@ def _site_geometry(site, gpkg, site_layer) -> Site:
     return s
 
 
-def _target(layer, gpkg) -> tuple[str, SpatialIndex]:
+def _target(layer, atlas: Atlas | None) -> tuple[str, SpatialIndex]:
     if isinstance(layer, SpatialIndex):
         return "features", layer
     if isinstance(layer, gpd.GeoDataFrame):
         return "features", SpatialIndex(layer)
     if not isinstance(layer, str):
         raise InputError(f"layer is a layer name or a GeoDataFrame, not {type(layer).__name__}")
-    layer = io.layer_name(layer, io.source(gpkg))  # --as NAME: user_NAME
-    return layer, _layer_index(layer, gpkg)
+    layer = atlas.layer_name(layer)  # --as NAME: user_NAME
+    return layer, layer_index(atlas, layer)
 
 
 def _result(layer_name: str, idx: SpatialIndex, site: Site, res, own_columns: bool) -> gpd.GeoDataFrame:
@@ -337,7 +334,7 @@ def near(
     site: str | Site | tuple | shapely.Geometry,
     km: float = 25.0,
     layer: str | gpd.GeoDataFrame | SpatialIndex = "mines",
-    gpkg: Path | str | None = None,
+    gpkg: Atlas | Path | str | None = None,
     site_layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Every feature of a layer within ``km`` of a site, nearest first.
@@ -358,8 +355,9 @@ def near(
         A layer of the atlas (``mines``, ``named_mines``, ``camps``,
         ``mineral_deposits``, ``counties``, a ``user_`` layer, ...) or your
         own features.
-    gpkg : pathlib.Path or str, optional
-        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas (a GeoPackage, a PostGIS URL or an open :class:`~atlas.store.Atlas`);
+        defaults to ``output/atlas.gpkg``.
     site_layer : str, optional
         Resolve the site in this layer only (``Yodok`` → the camp with
         ``site_layer="camps"``).
@@ -394,22 +392,22 @@ def near(
     >>> "camp" in mines.attrs["site"]
     True
     """
-    return _radius_query(site, km, layer, gpkg, site_layer, own_columns=False)
+    return _radius_query(site, km, layer, _open(gpkg, site, layer), site_layer, own_columns=False)
 
 
-def _radius_query(site, km, layer, gpkg, site_layer, own_columns: bool) -> gpd.GeoDataFrame:
+def _radius_query(site, km, layer, atlas: Atlas | None, site_layer, own_columns: bool) -> gpd.GeoDataFrame:
     """Every feature of ``layer`` within ``km`` of ``site``, nearest first (near and within)."""
-    s = _site_geometry(site, gpkg, site_layer)
-    name, idx = _target(layer, gpkg)
+    s = _site_geometry(site, atlas, site_layer)
+    name, idx = _target(layer, atlas)
     res = _drop_self(name, idx, s, idx.query(s.geometry, km))
     out = _result(name, idx, s, res, own_columns=own_columns)
     out.attrs["km"] = float(km)
     if not len(out):  # an honest "none": where the nearest one is, and what the radius means
-        out.attrs.update(_beyond_radius(name, idx, s, float(km), gpkg))
+        out.attrs.update(_beyond_radius(name, idx, s, float(km), atlas))
     return out
 
 
-def _beyond_radius(name: str, idx: SpatialIndex, s: Site, km: float, gpkg) -> dict:
+def _beyond_radius(name: str, idx: SpatialIndex, s: Site, km: float, atlas: Atlas | None) -> dict:
     """The nearest feature beyond an empty radius, and for a camp that is an area, what that means."""
     out: dict = {}
     exclude = set(np.flatnonzero(idx.uniform(name)["id"] == s.id).tolist()) if s.layer == name else set()
@@ -422,7 +420,7 @@ def _beyond_radius(name: str, idx: SpatialIndex, s: Site, km: float, gpkg) -> di
                 "distance_km": round(float(dist[0]) / 1000.0, 3),
                 "bearing_deg": None if not np.isfinite(az[0]) else round(float(az[0]), 1)}
     if s.layer == "camps" and s.precision in ("camp-area", "uncertain"):
-        area = site_area_km2(s, gpkg)
+        area = site_area_km2(s, atlas)
         size = (f"a camp of {area:,.0f} km² (a circle of that area has a radius of "
                 f"{math.sqrt(area / math.pi):.1f} km)") if area else "a camp whose area is not published"
         out["site_area_km2"] = area
@@ -431,7 +429,7 @@ def _beyond_radius(name: str, idx: SpatialIndex, s: Site, km: float, gpkg) -> di
     return out
 
 
-def layer_columns(result: gpd.GeoDataFrame, gpkg: Path | str | None = None,
+def layer_columns(result: gpd.GeoDataFrame, gpkg: Atlas | Path | str | None = None,
                   columns: list[str] | None = None) -> gpd.GeoDataFrame:
     """A :func:`near` or :func:`nearest` result with every column of the layer searched.
 
@@ -464,9 +462,9 @@ def layer_columns(result: gpd.GeoDataFrame, gpkg: Path | str | None = None,
     """
     out = result.copy()
     layer = result.attrs.get("layer")
-    names = {n for n, _ in io.list_layers(io.source(gpkg))}  # a file or a PostGIS URL
-    if layer in names:
-        frame = cached_layer(layer, gpkg)
+    atlas = open_atlas(gpkg)
+    if atlas.has(layer):
+        frame = atlas.layer(layer)
         ids = uniform_columns(layer, frame)["id"]
         own = frame.drop(columns=frame.geometry.name if hasattr(frame, "geometry") else [], errors="ignore")
         own = own.assign(_id=ids).drop_duplicates("_id").set_index("_id")
@@ -491,7 +489,7 @@ def nearest(
     site: str | Site | tuple | shapely.Geometry,
     layer: str | gpd.GeoDataFrame | SpatialIndex = "mines",
     k: int = 5,
-    gpkg: Path | str | None = None,
+    gpkg: Atlas | Path | str | None = None,
     site_layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     """The ``k`` features of a layer nearest a site, on the ellipsoid.
@@ -523,8 +521,9 @@ def nearest(
     >>> len(top), bool(top["distance_km"].is_monotonic_increasing)
     (3, True)
     """
-    s = _site_geometry(site, gpkg, site_layer)
-    name, idx = _target(layer, gpkg)
+    atlas = _open(gpkg, site, layer)
+    s = _site_geometry(site, atlas, site_layer)
+    name, idx = _target(layer, atlas)
     exclude = set()
     if s.layer == name:
         exclude = set(np.flatnonzero(idx.uniform(name)["id"] == s.id).tolist())
@@ -537,7 +536,7 @@ def within(
     site: str | Site | tuple | shapely.Geometry,
     km: float,
     layer: str | gpd.GeoDataFrame | SpatialIndex = "mines",
-    gpkg: Path | str | None = None,
+    gpkg: Atlas | Path | str | None = None,
     site_layer: str | None = None,
 ) -> gpd.GeoDataFrame:
     """The features of a layer within ``km`` of a site, with the layer's own columns.
@@ -571,4 +570,4 @@ def within(
     >>> {"mine_id", "commodity", "distance_km"} <= set(sub.columns)
     True
     """
-    return _radius_query(site, km, layer, gpkg, site_layer, own_columns=True)
+    return _radius_query(site, km, layer, _open(gpkg, site, layer), site_layer, own_columns=True)

@@ -38,7 +38,6 @@ from . import io, provenance
 from .admit import open_raster
 from .distance import near, nearest
 from .errors import InputError
-from .evidence import status_at, status_table
 from .formats import cell_text
 from .owned import check_replace
 from .protect import shared_layers
@@ -46,6 +45,8 @@ from .record import discrepancies_for
 from .sanctions import sanctions_status
 from .search import resolve
 from .sites import Site
+from .status import status_at, status_table
+from .store import Atlas, open_atlas
 from .style import (
     COMMODITY_COLOURS,
     KIND_LABELS,
@@ -98,31 +99,29 @@ def compass(bearing: float) -> str:
 
 
 @dataclass
-class Atlas:
-    """The GeoPackage a dossier (or the site) is made from, its layers read once.
+class Product:
+    """What a shared product (a dossier, the site) is made from: the atlas, opened once, and which
+    of the user's layers it may hold.
 
     Parameters
     ----------
-    gpkg : path, optional
-        Defaults to ``output/atlas.gpkg``.
+    gpkg : Atlas, path or str, optional
+        The atlas (:func:`atlas.store.open_atlas`); defaults to ``output/atlas.gpkg``.
     include_private : bool, default False
         Include user layers marked private (never, unless asked).
     """
 
-    gpkg: Path | None = None
+    gpkg: Atlas | Path | str | None = None
     include_private: bool = False
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
-        self.gpkg = Path(self.gpkg or io.default_gpkg())
-        self.layer_names = dict(io.list_layers(self.gpkg))
+        self.gpkg = open_atlas(self.gpkg)  # the store object: every query below takes it
+        self.layer_names = self.gpkg.layers()
 
     def layer(self, name: str) -> pd.DataFrame:
-        """A layer of the GeoPackage (an empty frame when the GeoPackage lacks it)."""
-        if name not in self._cache:
-            self._cache[name] = (io.read_layer(name, self.gpkg) if name in self.layer_names
-                                 else pd.DataFrame())
-        return self._cache[name]
+        """A layer of the atlas, read once (an empty frame when the atlas lacks it)."""
+        return self.gpkg.layer(name) if name in self.layer_names else pd.DataFrame()
 
     @cached_property
     def _shared(self) -> tuple[dict, list]:
@@ -170,7 +169,7 @@ class Atlas:
 # --- the record ------------------------------------------------------------------------------
 
 
-def _resolve(site, atlas: Atlas) -> Site:
+def _resolve(site, atlas: Product) -> Site:
     if isinstance(site, Site):
         s = site
     else:
@@ -180,7 +179,7 @@ def _resolve(site, atlas: Atlas) -> Site:
     return s
 
 
-def _row(atlas: Atlas, s: Site) -> pd.Series:
+def _row(atlas: Product, s: Site) -> pd.Series:
     df = atlas.layer(s.layer)
     key = "site_id" if s.layer == "camps" else "mine_id"
     return df[df[key].astype(str) == s.id].iloc[0]
@@ -208,7 +207,7 @@ def _names(s: Site, row: pd.Series) -> dict:
             "hangul": hangul}
 
 
-def _admin(atlas: Atlas, row: pd.Series) -> dict:
+def _admin(atlas: Product, row: pd.Series) -> dict:
     """Province and county in both boundary vintages, and as the sources give them."""
     prov = atlas.layer("provinces")
     counties = atlas.layer("counties")
@@ -231,7 +230,7 @@ def _admin(atlas: Atlas, row: pd.Series) -> dict:
     return out
 
 
-def _candidates(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
+def _candidates(atlas: Product, s: Site, row: pd.Series) -> list[dict]:
     if s.layer == "camps":
         cc = atlas.layer("coordinate_candidates")
         cc = cc[cc["site_id"].astype(str) == s.id].sort_values("distance_km_from_atlas_point")
@@ -242,7 +241,7 @@ def _candidates(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
             for c in re.split(r"\s+\|\s+|;\s+", cell_text(row.get("cross_checks"))) if c.strip()]
 
 
-def _timeline(atlas: Atlas, s: Site) -> list[dict]:
+def _timeline(atlas: Product, s: Site) -> list[dict]:
     f = atlas.layer("camp_findings")
     if not len(f) or s.layer != "camps":
         return []
@@ -261,7 +260,7 @@ def _timeline(atlas: Atlas, s: Site) -> list[dict]:
     return out
 
 
-def _status(atlas: Atlas, s: Site, row: pd.Series) -> dict:
+def _status(atlas: Product, s: Site, row: pd.Series) -> dict:
     """Status as recorded, and as of the build date and of the report (:func:`atlas.status_at`)."""
     disagree = cell_text(row.get("sources_disagree"))
     out = {"recorded": cell_text(row.get("status")), "class": cell_text(row.get("status_class")),
@@ -281,7 +280,7 @@ def _status(atlas: Atlas, s: Site, row: pd.Series) -> dict:
     return out
 
 
-def _header(atlas: Atlas, s: Site, row: pd.Series) -> dict:
+def _header(atlas: Product, s: Site, row: pd.Series) -> dict:
     geom = s.geometry
     return {
         "id": s.id, "layer": s.layer, "kind": cell_text(row.get("kind")) or ("mine" if s.layer == "mines" else ""),
@@ -313,7 +312,7 @@ def _sanction(mine_id: str, when: str, gpkg: Path) -> str:
     return "; ".join(parts)
 
 
-def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
+def _nearby(atlas: Product, s: Site, km: float) -> dict:
     """Features within ``km`` (mines for a camp, camps for a mine; user layers too), nearest first."""
     if s.geometry is None:
         return {"layer": "", "rows": [], "note": s.note, "nearest": None, "user": []}
@@ -354,7 +353,7 @@ def _nearby(atlas: Atlas, s: Site, km: float) -> dict:
             "user": user, "km": km}
 
 
-def _passages(atlas: Atlas, s: Site) -> list[dict]:
+def _passages(atlas: Product, s: Site) -> list[dict]:
     p = atlas.layer("report_passages")
     if not len(p):
         return []
@@ -364,7 +363,7 @@ def _passages(atlas: Atlas, s: Site) -> list[dict]:
             for r in hit.sort_values("passage_id").itertuples()]
 
 
-def _discrepancies(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
+def _discrepancies(atlas: Product, s: Site, row: pd.Series) -> list[dict]:
     """The report's discrepancies touching the site, by :func:`atlas.record.discrepancies_for`'s rules."""
     table = atlas.layer("report_discrepancies")
     if not len(table):
@@ -373,7 +372,7 @@ def _discrepancies(atlas: Atlas, s: Site, row: pd.Series) -> list[dict]:
     return [{k: cell_text(v) for k, v in d.items()} for d in discrepancies_for(s.layer, fields, table)]
 
 
-def _sources(atlas: Atlas, s: Site, header: dict, timeline: list[dict]) -> list[dict]:
+def _sources(atlas: Product, s: Site, header: dict, timeline: list[dict]) -> list[dict]:
     """Every source the page cites, with its licence: the feature's, the findings', the files'."""
     out: list[dict] = []
 
@@ -398,7 +397,7 @@ def _sources(atlas: Atlas, s: Site, header: dict, timeline: list[dict]) -> list[
 
 
 def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float = NEAR_KM,
-                   include_private: bool = False, atlas: Atlas | None = None) -> dict:
+                   include_private: bool = False, atlas: Product | None = None) -> dict:
     """Everything a site's dossier says, as plain data (what :func:`render_dossier` draws).
 
     Parameters
@@ -411,7 +410,7 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
         Radius of the nearby list.
     include_private : bool, default False
         List nearby features of user layers marked private too.
-    atlas : Atlas, optional
+    atlas : Product, optional
         Layers already read (the site builder passes one for every page).
 
     Returns
@@ -427,7 +426,7 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     >>> rec["header"]["id"], rec["header"]["names"]["hangul"][0]
     ('KLS-15', '요덕 제15호 관리소')
     """
-    atlas = atlas or Atlas(Path(gpkg) if gpkg else None, include_private)
+    atlas = atlas or Product(gpkg, include_private)
     if km <= 0:
         raise InputError(f"the radius must be positive, not {km}")
     s = _resolve(site, atlas)
@@ -476,7 +475,7 @@ def svg_path(geom, fx, fy) -> str:
     return " ".join(parts)
 
 
-def _map(atlas: Atlas, s: Site, nearby: dict) -> dict | None:
+def _map(atlas: Product, s: Site, nearby: dict) -> dict | None:
     """The small map's drawing, as data the template turns into SVG (so every label is escaped)."""
     if s.geometry is None:
         return None
@@ -537,7 +536,7 @@ def _map(atlas: Atlas, s: Site, nearby: dict) -> dict | None:
             "extent_km": round(2 * half / 1000)}
 
 
-def _commodity_class(atlas: Atlas, mine_id: str) -> str:
+def _commodity_class(atlas: Product, mine_id: str) -> str:
     m = atlas.layer("mines")
     hit = m.loc[m["mine_id"].astype(str) == mine_id, "commodity_class"]
     return cell_text(hit.iloc[0]) if len(hit) else ""
@@ -546,9 +545,10 @@ def _commodity_class(atlas: Atlas, mine_id: str) -> str:
 # --- the imagery chip ------------------------------------------------------------------------
 
 
-def _chip(atlas: Atlas, s: Site) -> dict | None:
+def _chip(atlas: Product, s: Site) -> dict | None:
     """The user's imagery chip of the site (``chips/<id>.tif`` beside the GeoPackage) as a PNG data URI."""
-    path = atlas.gpkg.parent / "chips" / f"{s.id}.tif"
+    beside = atlas.gpkg.path.parent if atlas.gpkg.path is not None else io.output_dir()
+    path = beside / "chips" / f"{s.id}.tif"
     if not path.is_file():
         return None
     from rasterio.errors import NotGeoreferencedWarning

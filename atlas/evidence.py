@@ -51,7 +51,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 
@@ -67,10 +66,7 @@ __all__ = [
     "SiteStatus",
     "first_year",
     "site_evidence",
-    "status_at",
     "status_from_findings",
-    "status_summary",
-    "status_table",
     "tier_of",
     "year_span",
     "yearly_status",
@@ -346,144 +342,6 @@ def site_evidence(findings: pd.DataFrame, site_ids) -> pd.DataFrame:
             "evidence_bases": "; ".join(f"{b} {counts[b]}" for b in BASES if b in counts),
         })
     return pd.DataFrame(rows).set_index("site_id")
-
-
-def _resolve(site, gpkg) -> str:
-    if isinstance(site, str) and site.strip():
-        from .search import resolve
-
-        return resolve(site, gpkg, layers=["camps"]).id
-    if hasattr(site, "id"):
-        return site.id
-    raise InputError(f"{site!r} is not a site")
-
-
-def status_at(site, as_of: str | date | None = None, gpkg: Path | str | None = None) -> SiteStatus:
-    """A camp's status as of a day: active, closed, relocated or unknown, with its findings.
-
-    Parameters
-    ----------
-    site : str or atlas.Site
-        Any id, number or name of a camp (``"KLS-15"``, ``"camp 22"``, ``"Yodok"``).
-    as_of : str or datetime.date, optional
-        ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD`` (a month or year means its last
-        day); defaults to today.
-    gpkg : pathlib.Path or str, optional
-        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
-
-    Returns
-    -------
-    SiteStatus
-
-    Raises
-    ------
-    NotFoundError, AmbiguousError
-        The site is not one camp.
-    DateParseError
-        ``as_of`` is not a date.
-
-    Examples
-    --------
-    >>> import atlas
-    >>> s = atlas.status_at("Hoeryong", "2012-07-01")
-    >>> s.status, list(s.contradicting["finding_type"])
-    ('closed', ['mine_active'])
-    """
-    from .io import read_layer
-
-    site_id = _resolve(site, gpkg)
-    day = parse_as_of(as_of or date.today())
-    findings = read_layer("camp_findings", gpkg)
-    return status_from_findings(findings[findings["site_id"] == site_id], day, site_id)
-
-
-def status_table(as_of: str | date | None = None, gpkg: Path | str | None = None,
-                 sites=None) -> pd.DataFrame:
-    """Every camp's status as of a day (the rows of ``atlas status``).
-
-    Parameters
-    ----------
-    as_of : str or datetime.date, optional
-        Defaults to today.
-    gpkg : pathlib.Path or str, optional
-    sites : list of str, optional
-        Site ids to keep (default: every camp).
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``site_id, kind, name, province, as_of, status, deciding, contradicting,
-        evidence_tier, evidence_tier_label, latest_evidence_date, sources_disagree,
-        reason``, in the camps layer's order; ``attrs`` holds the window and the rule.
-
-    Examples
-    --------
-    >>> import atlas
-    >>> t = atlas.status_table("2013", sites=["KLS-22", "KLS-25"])
-    >>> t[["site_id", "status", "deciding"]].values.tolist()
-    [['KLS-22', 'closed', 'F025 F027'], ['KLS-25', 'active', 'F028']]
-    """
-    from .io import read_layer
-
-    day = parse_as_of(as_of or date.today())
-    camps = read_layer("camps", gpkg)
-    findings = read_layer("camp_findings", gpkg)
-    if sites is not None:
-        camps = camps[camps["site_id"].isin(list(sites))]
-    rows = []
-    for c in camps.to_dict("records"):
-        s = status_from_findings(findings[findings["site_id"] == c["site_id"]], day, c["site_id"])
-        rows.append({
-            "site_id": c["site_id"], "kind": c["kind"], "name": c["name"],
-            "province": c.get("province") or "", "as_of": day.isoformat(), "status": s.status,
-            "deciding": " ".join(s.deciding.get("finding_id", [])),
-            "contradicting": " ".join(s.contradicting.get("finding_id", [])),
-            "evidence_tier": c["evidence_tier"], "evidence_tier_label": c["evidence_tier_label"],
-            "latest_evidence_date": c["latest_evidence_date"],
-            "sources_disagree": bool(c["sources_disagree"]), "reason": s.reason,
-        })
-    out = pd.DataFrame(rows)
-    out.attrs.update({
-        "as_of": day.isoformat(), "window_years": WINDOW_YEARS,
-        "rule": (f"status as of the day from the camp's dated findings; an 'active' finding counts "
-                 f"until {WINDOW_YEARS} years after its last day, a closure or relocation from its "
-                 "last day on; no finding counting on the day is 'unknown'"),
-    })
-    return out
-
-
-def status_summary(as_of: str | date | None = None, gpkg: Path | str | None = None) -> pd.DataFrame:
-    """Camps by status per province as of a day (``atlas summary --as-of``).
-
-    Each camp counts in the province :func:`atlas.province_summary` counts
-    it in (:func:`atlas.summaries.camp_provinces`): its point's, else the
-    province its sources give; the report's own ``Unidentified or unknown``
-    row of Table 2 holds no camp.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``province`` (Table 2's order, then ``Atlas: no province known`` if
-        any camp has none, and ``Total``), one column per status of :data:`STATUSES`, ``camps``;
-        ``attrs`` holds the day, the window and the rule.
-    """
-    from .io import read_layer
-    from .summaries import camp_provinces
-
-    table = status_table(as_of, gpkg)
-    table["where"] = table["site_id"].map(camp_provinces(gpkg))
-    order = list(read_layer("provinces", gpkg).sort_values("table2_order")["name_en"])
-    rest = sorted(set(table["where"]) - set(order))  # 'Atlas: no province known', if any camp
-    rows = []
-    for name in [*order, *rest]:
-        sub = table[table["where"] == name]
-        rows.append({"province": name, **{s: int((sub["status"] == s).sum()) for s in STATUSES},
-                     "camps": len(sub)})
-    out = pd.DataFrame(rows)
-    total = {"province": "Total", **{c: int(out[c].sum()) for c in [*STATUSES, "camps"]}}
-    out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
-    out.attrs.update(table.attrs)
-    return out
 
 
 def first_year(date_start, date_end) -> int | None:

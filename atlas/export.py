@@ -34,8 +34,11 @@ import pandas as pd
 from . import io, schema
 from .errors import InputError, NotFoundError
 from .owned import Stage, safe_name
+from .protect import coarsen
+from .store import USER_PREFIX, Atlas, open_atlas
+from .userlayers import private_layers
 
-__all__ = ["FORMATS", "export_csv", "export_geojson", "export_geoparquet", "export_kmz", "private_layers",
+__all__ = ["FORMATS", "export_csv", "export_geojson", "export_geoparquet", "export_kmz",
            "provenance", "select_layers"]
 
 #: File formats of ``atlas export --format`` and their file suffix.
@@ -116,37 +119,7 @@ def provenance(name: str, df: pd.DataFrame, sources: pd.DataFrame | None,
     }
 
 
-def private_layers(source: Path | str, names: Iterable[str]) -> set[str]:
-    """The user layers among ``names`` imported as private (``atlas import --private``).
-
-    Parameters
-    ----------
-    source : pathlib.Path or str
-        The atlas GeoPackage, or a PostGIS URL.
-    names : iterable of str
-        Layer names.
-
-    Returns
-    -------
-    set of str
-    """
-    from .importer import user_layer_records
-    from .postgis import is_database_url
-
-    users = [n for n in names if n.startswith("user_")]
-    if not users:
-        return set()
-    if not is_database_url(source):
-        return {r["layer"] for r in user_layer_records(source, include_private=True) if r["private"]}
-    out = set()
-    for name in users:
-        df = io.read_layer(name, source)
-        if "private" in df and df["private"].fillna(False).astype(bool).any():
-            out.add(name)
-    return out
-
-
-def select_layers(source: Path | str, layers: Iterable[str] | None, include_private: bool,
+def select_layers(source: Atlas | Path | str, layers: Iterable[str] | None, include_private: bool,
                   spatial_only: bool = False) -> list[str]:
     """The layers an export writes: those asked for, or every one; private layers only when asked.
 
@@ -157,10 +130,9 @@ def select_layers(source: Path | str, layers: Iterable[str] | None, include_priv
     InputError
         A private layer asked for by name without ``include_private``.
     """
-    from .postgis import Database, is_database_url
-
-    shown = Database.parse(source).shown if is_database_url(source) else source
-    available = dict(io.list_layers(source))
+    atlas = open_atlas(source)
+    shown = atlas.shown
+    available = atlas.layers()
     available.pop("layer_styles", None)
     wanted = [n if n in available or f"user_{n}" not in available else f"user_{n}"
               for n in ([layers] if isinstance(layers, str) else layers or [])]  # --as NAME: user_NAME
@@ -168,7 +140,7 @@ def select_layers(source: Path | str, layers: Iterable[str] | None, include_priv
         if name not in available:
             close = [n for n in available if name.lower() in n or n in name.lower()]
             raise NotFoundError(f"no layer {name!r} in {shown}", close or sorted(available)[:5])
-    private = set() if include_private else private_layers(source, wanted or available)
+    private = set() if include_private else private_layers(atlas, wanted or available)
     if wanted and private:
         raise InputError(f"{', '.join(sorted(private))}: imported as private; add --include-private "
                          "(include_private=True) to export it")
@@ -183,23 +155,19 @@ class _Selection:
 
     def __init__(self, layers: Iterable[str] | None, gpkg, spatial_only: bool, include_private: bool,
                  coarsen_km: float | None = None):
-        from .postgis import Database, is_database_url
-
-        self.source = gpkg if is_database_url(gpkg) else io.source_path(gpkg)
-        shown = Database.parse(gpkg).shown if is_database_url(gpkg) else self.source
-        available = dict(io.list_layers(self.source))
-        wanted = select_layers(self.source, layers, include_private, spatial_only)
+        self.source = atlas = open_atlas(gpkg)
+        shown = atlas.path if atlas.path is not None else atlas.shown  # a file's name, or the masked URL
+        available = atlas.layers()
+        wanted = select_layers(atlas, layers, include_private, spatial_only)
         self.names = wanted
         self.geometry = {n: available[n] for n in wanted}
-        sha = io.file_sha256(self.source) if isinstance(self.source, Path) else None  # not a database
-        sources = io.read_layer("sources", self.source) if "sources" in available else None
-        self.frames = {n: io.read_layer(n, self.source) for n in wanted}
+        sha = atlas.sha256 if atlas.path is not None else None  # not a database
+        sources = atlas.layer("sources") if "sources" in available else None
+        self.frames = {n: atlas.read(n) for n in wanted}
         coarsened = {}
         if coarsen_km is not None:  # user layers' points snapped to a grid (atlas.protect.coarsen)
-            from .protect import coarsen
-
-            for n in [n for n in wanted if n.startswith("user_") and self.geometry[n] is not None]:
-                self.frames[n] = coarsen(self.frames[n], coarsen_km, gpkg=self.source)
+            for n in [n for n in wanted if n.startswith(USER_PREFIX) and self.geometry[n] is not None]:
+                self.frames[n] = coarsen(self.frames[n], coarsen_km, gpkg=atlas)
                 coarsened[n] = self.frames[n].attrs["coarsened"]
         self.meta = {n: provenance(n, df, sources, shown, sha) for n, df in self.frames.items()}
         for n, how in coarsened.items():
@@ -514,7 +482,7 @@ def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
     out = Path(out) if out else io.output_dir() / "atlas.kmz"
     if out.suffix.lower() != ".kmz":
         out = out / "atlas.kmz"
-    data = kmz_bytes(sel.frames, sel.meta, lambda n: io.read_layer(n, sel.source), progress)
+    data = kmz_bytes(sel.frames, sel.meta, sel.source.read, progress)
     with Stage(out.parent) as stage:
         stage.path(out.name).write_bytes(data)
     return [out]

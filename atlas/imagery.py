@@ -40,6 +40,7 @@ from .raster import (
     point_layer,
     positive,
 )
+from .store import open_atlas
 
 __all__ = ["DATE_TAGS", "MAX_CHIP_PIXELS", "Chip", "ChipsResult", "chips"]
 
@@ -315,8 +316,8 @@ def chips(
     if resolution_m is not None:
         resolution_m = positive(resolution_m, "the resolution", "--resolution-m")
     method = _resampling(resampling)
-    gpkg = io.existing_gpkg(gpkg)
-    df = point_layer(sites, gpkg)
+    atlas = open_atlas(gpkg)
+    df = point_layer(sites, atlas)
     ids, names = ids_and_names(df, sites)
     missing = (df.geometry.isna() | df.geometry.is_empty).to_numpy()
     result_no_geom = [(ids.iloc[i], names.iloc[i]) for i in np.flatnonzero(missing)]
@@ -362,7 +363,7 @@ def chips(
                 "source_imagery": Path(imagery).name,
                 "source_imagery_date": date, "source_imagery_date_tag": date_key,
                 "source_imagery_crs": src.crs.to_string(),
-                "source_gpkg": gpkg.name, "created": now.isoformat(),
+                "source_gpkg": atlas.file_name, "created": now.isoformat(),
                 "generator": f"gulag-inc-atlas {atlas_version()} atlas.chips",
                 "TIFFTAG_IMAGEDESCRIPTION": (
                     f"{site_id} {name}: {size_km:g} km chip of {Path(imagery).name}"

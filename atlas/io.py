@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import errno
 import fcntl
-import functools
 import glob
 import hashlib
 import os
@@ -44,19 +43,11 @@ __all__ = [
     "check_output_file",
     "default_gpkg",
     "delete_layers",
-    "dprk_outline",
     "existing_gpkg",
     "file_sha256",
-    "layer_name",
-    "list_layers",
     "output_dir",
-    "read_layer",
-    "read_layers",
     "read_only",
     "remove_stale",
-    "source",
-    "source_name",
-    "source_path",
     "write_layers",
     "writer_lock",
 ]
@@ -447,106 +438,6 @@ def existing_gpkg(path: Path | str | None) -> Path:
     return admit_gpkg(path)
 
 
-def source(path: Path | str | None) -> Path | str | None:
-    """A source as the readers take it: a ``postgresql://`` URL as given, a file as a Path.
-
-    Examples
-    --------
-    >>> source("out/atlas.gpkg"), source(None), source("postgresql://me@db/gis")
-    (PosixPath('out/atlas.gpkg'), None, 'postgresql://me@db/gis')
-    """
-    from .postgis import is_database_url
-
-    if path is None or is_database_url(path):
-        return path
-    return Path(path)
-
-
-def source_name(path: Path | str | None) -> str:
-    """How a source is shown: the file's path, or the URL with its password masked.
-
-    Examples
-    --------
-    >>> source_name("postgresql://me:secret@db/gis")
-    'postgresql://me:***@db/gis?schema=atlas'
-    """
-    from .postgis import Database, is_database_url
-
-    if is_database_url(path):
-        return Database.parse(path).shown
-    return str(Path(path or default_gpkg()))
-
-
-def source_path(path: Path | str | None = None) -> Path:
-    """The GeoPackage file a command reads: ``path`` or ``output/atlas.gpkg``, which must exist.
-
-    Raises
-    ------
-    NotFoundError
-        No file there.
-    InputError
-        ``path`` is a database URL where a GeoPackage file is needed.
-    """
-    from .postgis import is_database_url
-
-    if is_database_url(path):
-        raise InputError("this needs a GeoPackage file, not a database URL")
-    return existing_gpkg(path)
-
-
-@functools.lru_cache(maxsize=8)
-def _outline(key: tuple, crs: str):
-    gdf = read_layer("dprk_outline", source(key[0]))
-    return gdf.to_crs(crs).union_all()
-
-
-def dprk_outline(path: Path | str | None = None, crs: str = "EPSG:5179"):
-    """The DPRK outline the GeoPackage holds (layer ``dprk_outline``), read once per file version.
-
-    Parameters
-    ----------
-    path : pathlib.Path, optional
-        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
-    crs : str, default "EPSG:5179"
-        CRS of the returned geometry (EPSG:5179 gives distances in metres).
-
-    Returns
-    -------
-    shapely geometry
-        A (Multi)Polygon.
-        No GeoPackage, or one without the layer (built before it existed: run ``atlas build``).
-
-    Examples
-    --------
-    >>> import atlas.io
-    >>> round(atlas.io.dprk_outline().area / 1e6, -3)
-    122000.0
-    """
-    from .postgis import is_database_url
-
-    if is_database_url(path):
-        return _outline((str(path), None, None), crs)
-    path = existing_gpkg(path)
-    st = path.stat()
-    return _outline((str(path.resolve()), st.st_mtime_ns, st.st_size), crs)
-
-
-def layer_name(name: str, path: Path | str | None = None) -> str:
-    """A layer's name as the GeoPackage holds it: ``NAME``, or ``user_NAME`` for a layer a user
-    imported with ``--as NAME`` (when no layer is called ``NAME`` itself).
-
-    Examples
-    --------
-    >>> import atlas.io
-    >>> atlas.io.layer_name("camps")
-    'camps'
-    """
-    if not name or name.startswith("user_"):
-        return name
-    names = {n for n, _ in list_layers(path)}
-    return f"user_{name}" if name not in names and f"user_{name}" in names else name
-
-
 def file_sha256(path: Path | str) -> str:
     """The sha256 of a file's bytes, read 1 MiB at a time (hex).
 
@@ -601,101 +492,6 @@ def read_only(path: Path | str) -> Iterator[sqlite3.Connection]:
         yield con
     finally:
         con.close()
-
-
-def list_layers(path: Path | str | None = None) -> list[tuple[str, str | None]]:
-    """Names and geometry types of the layers in a GeoPackage.
-
-    Parameters
-    ----------
-    path : pathlib.Path or str, optional
-        Defaults to ``output/atlas.gpkg``; a ``postgresql://`` URL reads an
-        atlas written by :func:`atlas.postgis.export_postgis`.
-
-    Returns
-    -------
-    list of (str, str or None)
-        ``None`` as geometry type marks an attribute table.
-
-    Examples
-    --------
-    >>> import atlas
-    >>> ("camps", "Point") in atlas.list_layers()
-    True
-    """
-    from . import postgis
-
-    if postgis.is_database_url(path):
-        return postgis.list_layers(path)
-    path = existing_gpkg(path)
-    try:
-        return [(str(n), None if g is None else str(g)) for n, g in pyogrio.list_layers(path)]
-    except Exception as exc:  # pyogrio raises DataSourceError for non-GeoPackage files
-        raise InputError(f"{path} is not a readable GeoPackage: {exc}") from exc
-
-
-def read_layer(name: str, path: Path | str | None = None, **options) -> pd.DataFrame:
-    """Read one layer (a GeoDataFrame) or attribute table (a DataFrame).
-
-    Parameters
-    ----------
-    name : str
-        Layer name, e.g. ``"camps"``.
-    path : pathlib.Path or str, optional
-        Defaults to ``output/atlas.gpkg``; or a ``postgresql://`` URL.
-    **options
-        Passed to :func:`pyogrio.read_dataframe` to read part of a layer
-        (``fids=[...]``, ``where="..."``, ``columns=[...]``).
-
-    Returns
-    -------
-    geopandas.GeoDataFrame or pandas.DataFrame
-
-    Examples
-    --------
-    >>> import atlas
-    >>> len(atlas.read_layer("provinces"))
-    10
-    """
-    from . import postgis
-
-    if postgis.is_database_url(path):
-        return postgis.read_layer(name, path)
-    path = existing_gpkg(path)
-    names = dict(list_layers(path))
-    if name not in names:
-        raise NotFoundError(f"no layer {name!r} in {path}", sorted(names)[:5])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        if names[name] is None:
-            return pyogrio.read_dataframe(path, layer=name, read_geometry=False,
-                                          datetime_as_string=True, **options)
-        return pyogrio.read_dataframe(path, layer=name, datetime_as_string=True, **options)
-
-
-def read_layers(path: Path | str | None = None) -> dict[str, pd.DataFrame]:
-    """Read every layer of a GeoPackage (or an atlas in PostGIS), keyed by name.
-
-    Parameters
-    ----------
-    path : pathlib.Path or str, optional
-        Defaults to ``output/atlas.gpkg``; or a ``postgresql://`` URL.
-
-    Returns
-    -------
-    dict of str to (Geo)DataFrame
-
-    Examples
-    --------
-    >>> import atlas
-    >>> len(atlas.read_layers()["mines"])
-    36
-    """
-    from . import postgis
-
-    if not postgis.is_database_url(path):
-        path = existing_gpkg(path)
-    return {name: read_layer(name, path) for name, _ in list_layers(path)}
 
 
 def delete_layers(path: Path, names: list[str]) -> None:

@@ -1,4 +1,4 @@
-"""PostGIS: write the atlas to a PostgreSQL database, and read it back as a source.
+"""PostGIS: write the atlas to a PostgreSQL database (a product; :mod:`atlas.database` reads it back).
 
 :func:`export_postgis` copies every layer of the atlas GeoPackage into one
 schema of a PostGIS database (``postgresql://user@host/db?schema=atlas``) in
@@ -9,18 +9,16 @@ provenance tables (``sources``, the report's tables, ``report_discrepancies``),
 and one default QGIS style per layer in QGIS's ``public.layer_styles`` table.
 A failure rolls everything back; a second export replaces the first.
 
-:func:`list_layers` and :func:`read_layer` read such a schema back, so that
-every command reading the atlas accepts the URL instead of a GeoPackage
-(``atlas near KLS-14 --source postgresql://…``). Needs the ``postgis`` extra
-(SQLAlchemy and psycopg).
+:mod:`atlas.database` reads such a schema back, so that every command
+reading the atlas accepts the URL instead of a GeoPackage (``atlas near
+KLS-14 --source postgresql://…``). Needs the ``postgis`` extra (SQLAlchemy
+and psycopg).
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -28,21 +26,15 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from . import io, schema
-from .errors import AtlasError, InputError, NotFoundError
-from .redact import mask_url
+from . import schema
+from .database import MARKER, Database, connect_error, engine, quote_name, schema_stamp
+from .errors import AtlasError, InputError
+from .qml import layer_qml
+from .store import Atlas, open_atlas
+from .userlayers import private_layers
 
-__all__ = ["DEFAULT_SCHEMA", "Database", "export_postgis", "export_stamp", "is_database_url",
-           "list_layers", "read_layer"]
+__all__ = ["export_postgis"]
 
-#: Schema written and read when the URL has no ``?schema=``.
-DEFAULT_SCHEMA = "atlas"
-#: Marker at the start of the comment on a schema the atlas wrote (nothing else is ever dropped).
-_MARKER = "gulag-inc-atlas export "
-_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
-_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-_RESERVED = ("public", "information_schema", "topology", "tiger", "tiger_data")
-_ENGINES: dict[str, object] = {}
 _GEOMETRY_TYPES = {t.upper(): t for t in ("Point", "MultiPoint", "LineString", "MultiLineString",
                                           "Polygon", "MultiPolygon", "GeometryCollection")}
 #: QGIS's own definition of its style table (QGIS 3.22, PostgreSQL provider).
@@ -55,112 +47,11 @@ _LAYER_STYLES_DDL = (
 )
 
 
-def is_database_url(source: object) -> bool:
-    """Whether a source is a PostgreSQL URL rather than a GeoPackage path.
-
-    Examples
-    --------
-    >>> is_database_url("postgresql://me@localhost/gis?schema=atlas")
-    True
-    >>> is_database_url("output/atlas.gpkg")
-    False
-    """
-    return isinstance(source, str) and source.split("://", 1)[0].lower() in _SCHEMES \
-        and "://" in source
-
-
-@dataclass(frozen=True)
-class Database:
-    """A PostgreSQL URL split into the connection and the schema the atlas uses.
-
-    Parameters
-    ----------
-    url : str
-        ``postgresql://[user[:password]@][host][:port]/dbname[?schema=NAME&…]``;
-        libpq parameters such as ``host=/run/postgresql`` may follow ``?``.
-
-    Examples
-    --------
-    >>> db = Database.parse("postgresql://me:secret@db.example/gis?schema=team_atlas")
-    >>> db.schema, db.shown
-    ('team_atlas', 'postgresql://me:***@db.example/gis?schema=team_atlas')
-    """
-
-    url: str
-    schema: str
-    shown: str
-
-    @classmethod
-    def parse(cls, url: str) -> Database:
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        if not is_database_url(url):
-            raise InputError(f"not a PostgreSQL URL: {mask_url(url)!r} "
-                             "(postgresql://user@host/dbname?schema=atlas)")
-        try:
-            parsed = make_url(url)
-        except ArgumentError:
-            raise InputError(f"not a valid PostgreSQL URL: {mask_url(url)!r}") from None
-        query = dict(parsed.query)
-        name = query.pop("schema", DEFAULT_SCHEMA)
-        if not isinstance(name, str) or not _NAME.match(name):
-            raise InputError(f"schema {name!r}: use lower-case letters, digits and _ (at most 63)")
-        if name in _RESERVED or name.startswith("pg_"):
-            raise InputError(f"schema {name!r} is not the atlas's to replace: choose ?schema=atlas")
-        if not parsed.database:
-            raise InputError(f"no database name in {mask_url(url)!r} (postgresql://user@host/dbname)")
-        conn = parsed.set(drivername="postgresql+psycopg", query=query)
-        shown = conn.set(drivername=parsed.drivername.split("+")[0], query={**query, "schema": name})
-        return cls(conn.render_as_string(hide_password=False), name,
-                   mask_url(shown.render_as_string(hide_password=False)))
-
-
-def _engine(db: Database):
-    try:
-        import psycopg  # noqa: F401
-        from sqlalchemy import create_engine
-        from sqlalchemy.pool import NullPool
-    except ImportError as exc:
-        raise AtlasError(f"PostGIS needs the optional dependencies: pip install "
-                         f"'gulag-inc-atlas[postgis]' ({exc.name} is missing)") from exc
-    if db.url not in _ENGINES:
-        _ENGINES[db.url] = create_engine(db.url, poolclass=NullPool)
-    return _ENGINES[db.url]
-
-
-def _connect_error(db: Database, exc: Exception) -> AtlasError:
-    msg = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return InputError(f"cannot use the database {db.shown}: {msg[0] if msg else exc}")
-
-
-def _q(name: str) -> str:
-    """A quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _literal(value: str) -> str:
     """A quoted SQL string literal (COMMENT takes no parameters)."""
     from psycopg import sql
 
     return sql.Literal(value).as_string(None)
-
-
-def _stamp(conn, db: Database) -> dict | None:
-    """The atlas's marker comment on the schema, or None if the schema is not the atlas's."""
-    from sqlalchemy import text
-
-    row = conn.execute(text("SELECT obj_description(n.oid, 'pg_namespace') FROM pg_namespace n "
-                            "WHERE nspname = :s"), {"s": db.schema}).first()
-    if row is None:
-        return None
-    comment = row[0] or ""
-    if not comment.startswith(_MARKER):
-        return {"foreign": True}
-    try:
-        return json.loads(comment[len(_MARKER):])
-    except ValueError:
-        return {"foreign": True}
 
 
 def _ensure_postgis(conn, db: Database) -> str:
@@ -208,7 +99,7 @@ def _cells(frame: pd.DataFrame) -> list[list]:
 def _copy(conn, table: str, columns: list[str], rows: list[list]) -> None:
     """COPY rows into a table (psycopg keeps '' and NULL apart, unlike a CSV round trip)."""
     raw = conn.connection.driver_connection
-    names = ", ".join(_q(c) for c in columns)
+    names = ", ".join(quote_name(c) for c in columns)
     with raw.cursor() as cur, cur.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
@@ -221,7 +112,7 @@ def _write_table(conn, db: Database, name: str, df: pd.DataFrame, declared: str 
 
     frame = df.copy()
     frame.index = pd.RangeIndex(1, len(frame) + 1, name="fid")
-    table = f"{_q(db.schema)}.{_q(name)}"
+    table = f"{quote_name(db.schema)}.{quote_name(name)}"
     geom = None
     attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name)
                          if isinstance(frame, gpd.GeoDataFrame) else frame)
@@ -235,7 +126,7 @@ def _write_table(conn, db: Database, name: str, df: pd.DataFrame, declared: str 
             frame = frame.to_crs(4326)
         gcol = frame.geometry.name
         geom = _geometry_type(frame, declared)
-        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {_q(gcol)} geometry({geom}, 4326)"))
+        conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {quote_name(gcol)} geometry({geom}, 4326)"))
         geoms = frame.geometry.to_numpy()
         # an empty geometry is stored as NULL: PostGIS and QGIS read both as "no location"
         geoms = [None if g is None or g.is_empty else g for g in geoms]
@@ -244,14 +135,14 @@ def _write_table(conn, db: Database, name: str, df: pd.DataFrame, declared: str 
         rows = [[*r, w] for r, w in zip(rows, wkb.tolist())]
         columns.append(gcol)
         _copy(conn, table, columns, rows)
-        conn.execute(text(f"CREATE INDEX {_q(f'{name}_{gcol}_gist')} ON {table} USING GIST ({_q(gcol)})"))
+        conn.execute(text(f"CREATE INDEX {quote_name(f'{name}_{gcol}_gist')} ON {table} USING GIST ({quote_name(gcol)})"))
     else:
         _copy(conn, table, columns, rows)
     conn.execute(text(f"ALTER TABLE {table} ADD PRIMARY KEY (fid)"))
     spec = schema.schema_for(name)
     if spec is not None and spec.id_field and spec.id_field in frame.columns:
-        conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {_q(spec.id_field)} SET NOT NULL, "
-                          f"ADD CONSTRAINT {_q(f'{name}_{spec.id_field}_key')} UNIQUE ({_q(spec.id_field)})"))
+        conn.execute(text(f"ALTER TABLE {table} ALTER COLUMN {quote_name(spec.id_field)} SET NOT NULL, "
+                          f"ADD CONSTRAINT {quote_name(f'{name}_{spec.id_field}_key')} UNIQUE ({quote_name(spec.id_field)})"))
     description = spec.description if spec is not None and spec.name == name else ""
     if description:
         conn.execute(text(f"COMMENT ON TABLE {table} IS {_literal(description)}"))
@@ -265,8 +156,8 @@ def _foreign_keys(conn, db: Database, names: set[str]) -> list[str]:
     for table, column, target, target_column in schema.FOREIGN_KEYS:
         if table in names and target in names:
             conn.execute(text(
-                f"ALTER TABLE {_q(db.schema)}.{_q(table)} ADD CONSTRAINT {_q(f'{table}_{column}_fkey')} "
-                f"FOREIGN KEY ({_q(column)}) REFERENCES {_q(db.schema)}.{_q(target)} ({_q(target_column)})"))
+                f"ALTER TABLE {quote_name(db.schema)}.{quote_name(table)} ADD CONSTRAINT {quote_name(f'{table}_{column}_fkey')} "
+                f"FOREIGN KEY ({quote_name(column)}) REFERENCES {quote_name(db.schema)}.{quote_name(target)} ({quote_name(target_column)})"))
             done.append(f"{table}.{column} -> {target}.{target_column}")
     return done
 
@@ -275,7 +166,6 @@ def _write_styles(conn, db: Database, layers: dict[str, pd.DataFrame]) -> int:
     """One default QGIS style per geometry layer in ``public.layer_styles``, replacing the atlas's."""
     from sqlalchemy import text
 
-    from .qgis import layer_qml
 
     conn.execute(text(_LAYER_STYLES_DDL))
     conn.execute(text("DELETE FROM public.layer_styles WHERE f_table_catalog = current_database() "
@@ -293,7 +183,7 @@ def _write_styles(conn, db: Database, layers: dict[str, pd.DataFrame]) -> int:
 
 def export_postgis(
     url: str,
-    gpkg: Path | str | None = None,
+    gpkg: Atlas | Path | str | None = None,
     include_private: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
@@ -349,27 +239,24 @@ def export_postgis(
 
     say = progress or (lambda _msg: None)
     db = Database.parse(url)
-    from .export import private_layers
-
-    path = io.source_path(gpkg)
-    declared = dict(io.list_layers(path))
+    atlas = open_atlas(gpkg)
+    path = atlas.file("export --postgis")
+    declared = atlas.layers()
     declared.pop("layer_styles", None)
-    left_out = set() if include_private else private_layers(path, declared)
-    layers = {n: io.read_layer(n, path) for n in declared if n not in left_out}
-    engine = _engine(db)
-    from .provenance import build_date
-
+    left_out = set() if include_private else private_layers(atlas, declared)
+    layers = {n: atlas.read(n) for n in declared if n not in left_out}
+    eng = engine(db)
     stamp = {"atlas": _version(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "source": path.name, "sha256": io.file_sha256(path), "build_date": build_date(path)}
+             "source": path.name, "sha256": atlas.sha256, "build_date": atlas.build_date}
     try:
-        with engine.begin() as conn:
+        with eng.begin() as conn:
             postgis = _ensure_postgis(conn, db)
-            old = _stamp(conn, db)
+            old = schema_stamp(conn, db)
             if old and old.get("foreign"):
                 raise InputError(f"schema {db.schema!r} of {db.shown} was not written by the atlas; "
                                  "choose another ?schema= (the atlas replaces only its own)")
-            conn.execute(text(f"DROP SCHEMA IF EXISTS {_q(db.schema)} CASCADE"))
-            conn.execute(text(f"CREATE SCHEMA {_q(db.schema)}"))
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {quote_name(db.schema)} CASCADE"))
+            conn.execute(text(f"CREATE SCHEMA {quote_name(db.schema)}"))
             written = []
             for name, df in layers.items():
                 say(f"postgis: writing {name} ({len(df)} rows)")
@@ -378,99 +265,20 @@ def export_postgis(
             styles = _write_styles(conn, db, layers)
             stamp["layers"] = [[w["name"], declared.get(w["name"]) if w["geometry"] else None]
                                for w in written]
-            comment = _literal(_MARKER + json.dumps(stamp, ensure_ascii=False))
-            conn.execute(text(f"COMMENT ON SCHEMA {_q(db.schema)} IS {comment}"))
+            comment = _literal(MARKER + json.dumps(stamp, ensure_ascii=False))
+            conn.execute(text(f"COMMENT ON SCHEMA {quote_name(db.schema)} IS {comment}"))
     except AtlasError:
         raise
     except OperationalError as exc:
-        raise _connect_error(db, exc) from exc
+        raise connect_error(db, exc) from exc
     except DBAPIError as exc:
         first = str(exc.orig or exc).strip().splitlines()[0]
         raise AtlasError(f"the database refused the export, nothing was changed: {first}") from exc
-    _STAMPS.pop(db.url, None)
     say(f"postgis: {len(written)} tables in schema {db.schema} of {db.shown}")
     return {"schema": db.schema, "database": db.shown, "layers": written, "foreign_keys": fks,
             "styles": styles, "postgis": postgis, "sha256": stamp["sha256"],
             "private_left_out": sorted(left_out)}
 
 
-_STAMPS: dict[str, dict] = {}
 
 
-def _read_stamp(url: str) -> tuple[Database, dict]:
-    from sqlalchemy.exc import DBAPIError
-
-    db = Database.parse(url)
-    try:
-        with _engine(db).connect() as conn:
-            stamp = _stamp(conn, db)
-    except DBAPIError as exc:
-        raise _connect_error(db, exc) from exc
-    if stamp is None:
-        raise NotFoundError(f"no schema {db.schema!r} in {db.shown} (run `atlas export --postgis` first)")
-    if stamp.get("foreign"):
-        raise InputError(f"schema {db.schema!r} of {db.shown} was not written by `atlas export --postgis`")
-    return db, stamp
-
-
-def export_stamp(url: str) -> dict:
-    """What an export recorded on its schema: atlas version, export time, the GeoPackage's name,
-    sha256 and build date, and its layers."""
-    _db, stamp = _read_stamp(url)
-    return dict(stamp)
-
-
-def version_key(url: str) -> tuple:
-    """Cache key of an exported atlas: the URL and the time and hash of its export."""
-    db, stamp = _read_stamp(url)
-    return (db.shown, stamp.get("exported_at"), stamp.get("sha256"))
-
-
-def list_layers(url: str) -> list[tuple[str, str | None]]:
-    """Names and geometry types of the layers of an exported atlas, in the GeoPackage's order.
-
-    Parameters
-    ----------
-    url : str
-        ``postgresql://…?schema=atlas``.
-
-    Returns
-    -------
-    list of (str, str or None)
-        ``None`` as geometry type marks an attribute table.
-    """
-    _db, stamp = _read_stamp(url)
-    return [(str(n), g) for n, g in stamp.get("layers", [])]
-
-
-def read_layer(name: str, url: str) -> pd.DataFrame:
-    """Read one layer of an exported atlas, as :func:`atlas.read_layer` reads it from a GeoPackage.
-
-    Parameters
-    ----------
-    name : str
-        Layer name, e.g. ``"camps"``.
-    url : str
-        ``postgresql://…?schema=atlas``.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame or pandas.DataFrame
-        Rows in the GeoPackage's order, the same columns (without ``fid``).
-    """
-    from sqlalchemy.exc import DBAPIError
-
-    db, stamp = _read_stamp(url)
-    names = dict(stamp.get("layers", []))
-    if name not in names:
-        raise NotFoundError(f"no layer {name!r} in {db.shown}", sorted(names)[:5])
-    sql = f"SELECT * FROM {_q(db.schema)}.{_q(name)} ORDER BY fid"
-    try:
-        with _engine(db).connect() as conn:
-            if names[name] is None:
-                df = pd.read_sql(sql, conn)
-            else:
-                df = gpd.read_postgis(sql, conn, geom_col="geometry")
-    except DBAPIError as exc:
-        raise _connect_error(db, exc) from exc
-    return df.drop(columns="fid")

@@ -26,10 +26,11 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import io
 from .admin import ADMIN_COLUMNS, PLANAR_CRS, assign_admin
+from .coordinates import parse_coordinate
 from .errors import InputError
-from .importer import user_layer_records
+from .store import Atlas, open_atlas
+from .userlayers import user_layer_records
 
 __all__ = ["coarsen", "shared_layers"]
 
@@ -39,7 +40,7 @@ _SYSTEM = {"user_id", "name", "kind", "outside_dprk_km", "source_file", "source_
 _NUMBER = re.compile(r"-?\d{1,3}(?:\.\d+)?")
 
 
-def shared_layers(gpkg: Path | str | None = None, include_private: bool = False,
+def shared_layers(gpkg: Atlas | Path | str | None = None, include_private: bool = False,
                   coarsen_km: float | None = None) -> tuple[dict[str, gpd.GeoDataFrame], list[dict]]:
     """The user layers a product may include, read (and coarsened), with what it should say of them.
 
@@ -57,7 +58,7 @@ def shared_layers(gpkg: Path | str | None = None, include_private: bool = False,
     layers : dict of str to GeoDataFrame
         By layer name (``user_...``).
     records : list of dict
-        One per layer included (:func:`atlas.importer.user_layer_records`,
+        One per layer included (:func:`atlas.userlayers.user_layer_records`,
         plus ``coarsen_km`` and ``columns_dropped`` when coarsened): the
         product lists them.
 
@@ -67,13 +68,13 @@ def shared_layers(gpkg: Path | str | None = None, include_private: bool = False,
     >>> [r["layer"] for r in records] == sorted(layers)
     True
     """
-    path = Path(gpkg or io.default_gpkg())
-    records = user_layer_records(path, include_private=include_private)
+    atlas = open_atlas(gpkg)
+    records = user_layer_records(atlas, include_private=include_private)
     layers = {}
     for rec in records:
-        gdf = io.read_layer(rec["layer"], path)
+        gdf = atlas.read(rec["layer"])
         if coarsen_km:
-            gdf = coarsen(gdf, coarsen_km, gpkg=path)
+            gdf = coarsen(gdf, coarsen_km, gpkg=atlas)
             rec.update(gdf.attrs["coarsened"])
         layers[rec["layer"]] = gdf
     return layers, records
@@ -107,8 +108,6 @@ def _coordinate_columns(gdf: gpd.GeoDataFrame) -> list[str]:
 
 
 def _dms_values(text: str) -> list[float]:
-    from .importer import parse_coordinate
-
     out = []
     for part in re.split(r"[,;/]|(?<=[NSEWnsew])\s+", text):
         try:
@@ -118,7 +117,7 @@ def _dms_values(text: str) -> list[float]:
     return out
 
 
-def coarsen(gdf: gpd.GeoDataFrame, km: float, gpkg: Path | str | None = None) -> gpd.GeoDataFrame:
+def coarsen(gdf: gpd.GeoDataFrame, km: float, gpkg: Atlas | Path | str | None = None) -> gpd.GeoDataFrame:
     """Snap a layer's points to the centres of a ``km`` grid, for sharing without exposing anyone.
 
     The grid is square in EPSG:5179 (Korea 2000 Unified CS: true km over the

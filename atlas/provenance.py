@@ -12,11 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import io
+from .store import Atlas, open_atlas
 
 __all__ = ["about", "atlas_version", "build_date", "gpkg_sha256"]
-
-_SHA_CACHE: dict[tuple, str] = {}
 
 
 def atlas_version() -> str:
@@ -35,17 +33,12 @@ def atlas_version() -> str:
         return "unknown"
 
 
-def _key(path: Path) -> tuple:
-    st = path.stat()
-    return (str(path.resolve()), st.st_mtime_ns, st.st_size)
-
-
-def gpkg_sha256(gpkg: Path | str | None = None) -> str:
+def gpkg_sha256(gpkg: Atlas | Path | str | None = None) -> str:
     """The sha256 of a GeoPackage file (hex), computed once per file version.
 
     Parameters
     ----------
-    gpkg : path, optional
+    gpkg : Atlas or path, optional
         Defaults to ``output/atlas.gpkg``.
 
     Returns
@@ -57,17 +50,10 @@ def gpkg_sha256(gpkg: Path | str | None = None) -> str:
     >>> len(gpkg_sha256())
     64
     """
-    path = Path(gpkg or io.default_gpkg())
-    io.list_layers(path)  # a clear error if it is missing or not a GeoPackage
-    key = _key(path)
-    if key not in _SHA_CACHE:
-        if len(_SHA_CACHE) > 32:
-            _SHA_CACHE.clear()
-        _SHA_CACHE[key] = io.file_sha256(path)
-    return _SHA_CACHE[key]
+    return open_atlas(gpkg).sha256
 
 
-def build_date(gpkg: Path | str | None = None) -> str:
+def build_date(gpkg: Atlas | Path | str | None = None) -> str:
     """When the atlas layers of a GeoPackage were built (ISO 8601, UTC), or ``""``.
 
     Read from ``gpkg_contents.last_change`` of the ``sources`` table (the
@@ -76,7 +62,7 @@ def build_date(gpkg: Path | str | None = None) -> str:
 
     Parameters
     ----------
-    gpkg : path, optional
+    gpkg : Atlas or path, optional
         Defaults to ``output/atlas.gpkg``.
 
     Returns
@@ -88,34 +74,28 @@ def build_date(gpkg: Path | str | None = None) -> str:
     >>> build_date()[:2]
     '20'
     """
-    path = Path(gpkg or io.default_gpkg())
-    io.list_layers(path)
-    with io.read_only(path) as con:
-        row = con.execute("SELECT last_change FROM gpkg_contents WHERE table_name = 'sources'").fetchone()
-        if row is None:
-            row = con.execute("SELECT max(last_change) FROM gpkg_contents").fetchone()
-    return str(row[0] or "") if row else ""
+    return open_atlas(gpkg).build_date
 
 
-def _sources(path: Path) -> list[dict]:
-    names = dict(io.list_layers(path))
-    if "sources" not in names:
+def _sources(a: Atlas) -> list[dict]:
+    if not a.has("sources"):
         return []
-    table = io.read_layer("sources", path)
+    table = a.layer("sources")
     cols = [c for c in ("path", "origin", "licence", "attribution", "sha256") if c in table.columns]
     return table[cols].astype(str).to_dict("records")
 
 
-def about(gpkg: Path | str | None = None, user_layers: list[dict] | None = None, **extra) -> dict:
+def about(gpkg: Atlas | Path | str | None = None, user_layers: list[dict] | None = None, **extra) -> dict:
     """The metadata block a product carries so that a reader can cite it.
 
     Parameters
     ----------
-    gpkg : path, optional
-        The atlas GeoPackage the product was made from (default ``output/atlas.gpkg``).
+    gpkg : Atlas or path, optional
+        The atlas the product was made from (default ``output/atlas.gpkg``), or
+        a PostGIS URL (what its export recorded).
     user_layers : list of dict, optional
         The user layers the product includes (see
-        :func:`atlas.importer.user_layer_records`); default: none listed.
+        :func:`atlas.userlayers.records`); default: none listed.
     **extra
         More keys to carry (e.g. ``coarsen_km``).
 
@@ -133,21 +113,15 @@ def about(gpkg: Path | str | None = None, user_layers: list[dict] | None = None,
     >>> sorted(meta)[:4], len(meta["gpkg_sha256"])
     (['atlas_version', 'build_date', 'gpkg', 'gpkg_sha256'], 64)
     """
-    from .postgis import Database, export_stamp, is_database_url
-
-    if is_database_url(gpkg):  # an atlas exported to PostGIS: what its export recorded
-        stamp = export_stamp(gpkg)
-        return {"atlas_version": atlas_version(), "build_date": stamp.get("build_date", ""),
-                "gpkg": stamp.get("source", ""), "gpkg_sha256": stamp.get("sha256", ""),
-                "sources": _sources(gpkg), "user_layers": list(user_layers or []),
-                "database": Database.parse(gpkg).shown, **extra}
-    path = Path(gpkg or io.default_gpkg())
-    return {
+    a = open_atlas(gpkg)
+    out = {
         "atlas_version": atlas_version(),
-        "build_date": build_date(path),
-        "gpkg": path.name,
-        "gpkg_sha256": gpkg_sha256(path),
-        "sources": _sources(path),
+        "build_date": a.build_date,
+        "gpkg": a.file_name,
+        "gpkg_sha256": a.sha256,
+        "sources": _sources(a),
         "user_layers": list(user_layers or []),
-        **extra,
     }
+    if a.path is None:  # an atlas exported to PostGIS: the database it was read from, password masked
+        out["database"] = a.shown
+    return {**out, **extra}

@@ -48,7 +48,8 @@ from pyproj import CRS
 from . import io, schema
 from .errors import InputError
 from .owned import Stage, safe_name
-from .provenance import build_date
+from .protect import coarsen
+from .provenance import about, build_date
 from .qml import (
     DOCTYPE,
     QGIS_VERSION,
@@ -64,6 +65,8 @@ from .qml import (
     vector_style,
 )
 from .raster import creation_time
+from .store import Atlas, open_atlas, read_layer, read_layers
+from .userlayers import user_layer_records
 
 __all__ = ["GROUPS", "PROJECT_CRS", "RELATIONS", "TITLES", "export_qgis"]
 
@@ -96,8 +99,9 @@ RELATIONS = (
 # --- the GeoPackage ---------------------------------------------------------------------------------
 
 
-def _copy_gpkg(src: Path, dst: Path) -> None:
+def _copy_gpkg(atlas: Atlas, dst: Path) -> None:
     """Copy a GeoPackage with SQLite's backup API; rewrite it as 1.3 if it is another version."""
+    src = atlas.file("export --qgis")
     with io.read_only(src) as s, sqlite3.connect(dst) as d:
         s.backup(d)
     with sqlite3.connect(dst) as con:
@@ -107,18 +111,14 @@ def _copy_gpkg(src: Path, dst: Path) -> None:
         raise InputError(f"{src} is not a GeoPackage")
     if version != 10300:
         dst.unlink()
-        layers = io.read_layers(src)
+        layers = read_layers(atlas)
         layers.pop("layer_styles", None)
         io.write_layers(layers, dst, {n: s.description for n, s in schema.SCHEMAS.items()})
 
 
-def _protect_user_layers(src: Path, gpkg: Path, include_private: bool, coarsen_km: float | None,
+def _protect_user_layers(src: Atlas, gpkg: Path, include_private: bool, coarsen_km: float | None,
                          say: Callable[[str], None]) -> str:
     """Drop the private user layers from the copy (no trace left), coarsen the others; the note to print."""
-    from .importer import user_layer_records
-    from .protect import coarsen
-    from .provenance import about
-
     records = user_layer_records(src)
     left_out = [r["layer"] for r in records if r["private"] and not include_private]
     kept = [r for r in records if r["layer"] not in left_out]
@@ -126,7 +126,7 @@ def _protect_user_layers(src: Path, gpkg: Path, include_private: bool, coarsen_k
         say(f"leaving out {len(left_out)} private layer(s)")
         io.delete_layers(gpkg, left_out)
     if coarsen_km:
-        coarse = {r["layer"]: coarsen(io.read_layer(r["layer"], gpkg), coarsen_km, gpkg=src) for r in kept}
+        coarse = {r["layer"]: coarsen(read_layer(r["layer"], gpkg), coarsen_km, gpkg=src) for r in kept}
         if coarse:
             say(f"snapping the points of {len(coarse)} user layer(s) to a {coarsen_km:g} km grid")
             io.delete_layers(gpkg, list(coarse))  # vacuumed: the exact points leave the file
@@ -145,7 +145,7 @@ def _geometry_columns(path: Path) -> dict[str, str]:
         return dict(con.execute("SELECT table_name, column_name FROM gpkg_geometry_columns"))
 
 
-def export_time(src: Path) -> datetime:
+def export_time(src: Atlas | Path) -> datetime:
     """The time an export stamps on its styles and project: never the clock, if it can help it.
 
     ``SOURCE_DATE_EPOCH`` when set, else the source GeoPackage's build date
@@ -505,10 +505,11 @@ def _default_out_dir() -> Path:
     return io.output_dir() / "qgis"
 
 
-def _find_rasters(gpkg: Path, density: Path | None, chips: Path | None
+def _find_rasters(gpkg: Path | None, density: Path | None, chips: Path | None
                   ) -> tuple[Path | None, list[Path]]:
-    density = Path(density) if density else gpkg.parent / "mine_density.tif"
-    chips = Path(chips) if chips else gpkg.parent / "chips"
+    beside = gpkg.parent if gpkg is not None else io.output_dir()  # an atlas in PostGIS: output/
+    density = Path(density) if density else beside / "mine_density.tif"
+    chips = Path(chips) if chips else beside / "chips"
     found_density = density if density.is_file() else None
     found_chips = sorted(p for p in chips.glob("*.tif")) if chips.is_dir() else []
     return found_density, found_chips
@@ -516,7 +517,7 @@ def _find_rasters(gpkg: Path, density: Path | None, chips: Path | None
 
 def export_qgis(
     out_dir: Path | None = None,
-    gpkg: Path | None = None,
+    gpkg: Atlas | Path | str | None = None,
     *,
     density: Path | None = None,
     chips: Path | None = None,
@@ -578,20 +579,20 @@ def export_qgis(
     ['atlas.gpkg', 'atlas.qgz']
     """
     say = progress or (lambda _msg: None)
-    src = io.existing_gpkg(gpkg)
+    src = open_atlas(gpkg)
     out_dir = Path(out_dir or _default_out_dir())
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
-    density_src, chip_srcs = _find_rasters(src, density, chips)
+    density_src, chip_srcs = _find_rasters(src.path, density, chips)
     chip_srcs = [c for c in chip_srcs if safe_name(c.name)]  # a chip's name becomes a path in the export
     with Stage(out_dir, prune=("", "rasters", "rasters/chips")) as stage:  # moved into place together
         tmp = stage.tmp
-        say(f"copying {src} to a GeoPackage 1.3")
+        say(f"copying {src.shown} to a GeoPackage 1.3")
         tmp_gpkg = tmp / "atlas.gpkg"
         _copy_gpkg(src, tmp_gpkg)
         note = _protect_user_layers(src, tmp_gpkg, include_private, coarsen_km, say)
-        layers = io.read_layers(tmp_gpkg)
+        layers = read_layers(tmp_gpkg)
         layers.pop("layer_styles", None)
         descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
         rel_by_layer: dict[str, list[tuple[str, str]]] = {}
@@ -603,7 +604,7 @@ def export_qgis(
         _write_layer_styles(tmp_gpkg, {n: layer_qml(n, df) for n, df in layers.items()},
                             descriptions, stamp)
         say("checking the exported GeoPackage")
-        schema.validate_layers(io.read_layers(tmp_gpkg))
+        schema.validate_layers(read_layers(tmp_gpkg))
 
         entries: dict[str, _Entry] = {}
         for name, df in layers.items():

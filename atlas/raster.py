@@ -11,15 +11,14 @@ from __future__ import annotations
 import math
 import os
 from datetime import datetime, timezone
-from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
 from rasterio.transform import Affine
 
-from . import io
 from .errors import InputError
 from .schema import id_column, name_column
+from .store import Atlas
 
 __all__ = [
     "apply_affine",
@@ -49,9 +48,10 @@ def positive(value, name: str, option: str) -> float:
     return v
 
 
-def point_layer(layer: str, gpkg: Path) -> gpd.GeoDataFrame:
-    layer = io.layer_name(layer, gpkg)
-    df = io.read_layer(layer, gpkg)
+def point_layer(layer: str, atlas: Atlas) -> gpd.GeoDataFrame:
+    """A point layer of the atlas (``--as NAME`` resolved to ``user_NAME``), refused if it is not one."""
+    layer = atlas.layer_name(layer)
+    df = atlas.layer(layer)
     if not isinstance(df, gpd.GeoDataFrame):
         raise InputError(f"layer {layer!r} is a table without geometry; give a point layer")
     if df.crs is None:

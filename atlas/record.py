@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import io
 from .errors import InputError
 from .formats import cell_text
 from .provenance import about
 from .schema import SCHEMAS
+from .search import resolve
+from .store import Atlas, open_atlas
 from .style import KIND_LABELS, finding_type_label, page_ref
 
 __all__ = ["FORMATS", "Record", "discrepancies_for", "record", "show"]
@@ -239,10 +240,10 @@ def _finding_key(f: dict) -> tuple:
     return (start or end or "9999", end or "9999", f.get("finding_id") or "")
 
 
-def _findings(site_id: str, gpkg: Path) -> list[dict]:
-    if "camp_findings" not in dict(io.list_layers(gpkg)):
+def _findings(site_id: str, atlas: Atlas) -> list[dict]:
+    if not atlas.has("camp_findings"):
         return []
-    table = io.read_layer("camp_findings", gpkg)
+    table = atlas.layer("camp_findings")
     rows = [{k: _plain(v) for k, v in r.items()}
             for r in table[table["site_id"].astype(str) == site_id].to_dict("records")]
     for r in rows:
@@ -250,7 +251,7 @@ def _findings(site_id: str, gpkg: Path) -> list[dict]:
     return sorted(rows, key=_finding_key)
 
 
-def _candidates(row: pd.Series, layer: str, site_id: str, gpkg: Path) -> list[dict]:
+def _candidates(row: pd.Series, layer: str, site_id: str, atlas: Atlas) -> list[dict]:
     out = []
     geom = row.get("geometry")
     if geom is not None and not getattr(geom, "is_empty", True) and geom.geom_type == "Point":
@@ -258,8 +259,8 @@ def _candidates(row: pd.Series, layer: str, site_id: str, gpkg: Path) -> list[di
                     "source": _plain(row.get("source")), "distance_km": 0.0,
                     "precision": _plain(row.get("precision")),
                     "note": _plain(row.get("location_precision"))})
-    if layer == "camps" and "coordinate_candidates" in dict(io.list_layers(gpkg)):
-        cands = io.read_layer("coordinate_candidates", gpkg)
+    if layer == "camps" and atlas.has("coordinate_candidates"):
+        cands = atlas.layer("coordinate_candidates")
         cands = cands[cands["site_id"].astype(str) == site_id]
         cands = cands.assign(_d=pd.to_numeric(cands["distance_km_from_atlas_point"], errors="coerce"))
         for _, c in cands.sort_values(["_d", "candidate_id"], na_position="last").iterrows():
@@ -351,7 +352,7 @@ def discrepancies_for(layer: str, fields: dict, table: pd.DataFrame) -> list[dic
     return out
 
 
-def record(site, gpkg: Path | str | None = None, layer: str | None = None) -> Record:
+def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = None) -> Record:
     """Everything the atlas holds about one site.
 
     Parameters
@@ -382,25 +383,22 @@ def record(site, gpkg: Path | str | None = None, layer: str | None = None) -> Re
     >>> len(r.findings) == r.fields["n_findings"], r.coordinates[0]["role"]
     (True, 'atlas point')
     """
-    from . import resolve  # the public API: wherever name resolution lives
-
-    path = io.source(gpkg) or io.default_gpkg()
-    s = resolve(site, path, [layer] if layer else None)
-    frame = io.read_layer(s.layer, path)
+    atlas = open_atlas(gpkg)
+    s = resolve(site, atlas, [layer] if layer else None)
+    frame = atlas.layer(s.layer)
     row = _row(s.layer, frame, s.id)
     fields = _fields(row)
-    disc = io.read_layer("report_discrepancies", path) if "report_discrepancies" in dict(
-        io.list_layers(path)) else pd.DataFrame()
+    disc = atlas.layer("report_discrepancies") if atlas.has("report_discrepancies") else pd.DataFrame()
     return Record(
         layer=s.layer, id=s.id, name=s.name, fields=fields,
-        coordinates=_candidates(row, s.layer, s.id, path),
-        findings=_findings(s.id, path) if s.layer == "camps" else [],
+        coordinates=_candidates(row, s.layer, s.id, atlas),
+        findings=_findings(s.id, atlas) if s.layer == "camps" else [],
         discrepancies=discrepancies_for(s.layer, fields, disc) if len(disc) else [],
-        meta=about(path),
+        meta=about(atlas),
     )
 
 
-def show(site, format: str = "table", gpkg: Path | str | None = None, layer: str | None = None,
+def show(site, format: str = "table", gpkg: Atlas | Path | str | None = None, layer: str | None = None,
          file=None) -> None:
     """Print a site's whole record (``atlas show``): every field, findings, coordinates, discrepancies.
 

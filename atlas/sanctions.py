@@ -25,6 +25,8 @@ import pandas as pd
 
 from . import sources
 from .errors import InputError, NotFoundError
+from .search import resolve
+from .store import Atlas, open_atlas
 
 __all__ = ["SOURCE", "commodity_names", "count_sanctioned", "day_or_latest", "measures_on", "measures_table", "mine_commodities",
            "sanctions_columns", "sanctions_status", "status_on"]
@@ -261,7 +263,7 @@ def sanctions_columns(commodities: pd.Series, table: pd.DataFrame) -> pd.DataFra
     return pd.DataFrame(out, index=commodities.index)
 
 
-def sanctions_status(mine, date=None, gpkg: Path | str | None = None) -> pd.DataFrame:
+def sanctions_status(mine, date=None, gpkg: Atlas | Path | str | None = None) -> pd.DataFrame:
     """The UN measure in force on a date for each commodity a mine produces.
 
     Parameters
@@ -300,20 +302,18 @@ def sanctions_status(mine, date=None, gpkg: Path | str | None = None) -> pd.Data
     >>> atlas.sanctions_status("M001", "2017-08-04")[["commodity", "measure"]].values.tolist()
     [['lead', 'none'], ['zinc', 'ban']]
     """
-    from . import io
-    from . import resolve as _resolve  # the public API: survives a reorganisation of modules
-
+    atlas = open_atlas(gpkg)
     if hasattr(mine, "layer"):
         site = mine
     else:
         try:  # the mines layer first: a named district sharing the name is not the mine
-            site = _resolve(str(mine), gpkg, layers=["mines"])
+            site = resolve(str(mine), atlas, layers=["mines"])
         except NotFoundError:
-            site = _resolve(str(mine), gpkg, layers=["mines", "named_mines"])
-    layer = io.read_layer(site.layer, gpkg)
+            site = resolve(str(mine), atlas, layers=["mines", "named_mines"])
+    layer = atlas.layer(site.layer)
     id_col = "mine_id" if site.layer == "mines" else "named_id"
     row = layer[layer[id_col] == site.id].iloc[0]
-    table = io.read_layer("sanctions_measures", gpkg)  # the GeoPackage's copy: one input
+    table = atlas.layer("sanctions_measures")  # the GeoPackage's copy: one input
     day = _date(date)
     names = mine_commodities(row["commodity"], table)
     rows = [status_on(c, day, table) for c in names] or [

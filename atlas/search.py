@@ -35,9 +35,9 @@ import numpy as np
 import pandas as pd
 
 from . import io, names
-from .admin import gpkg_key
 from .errors import AmbiguousError, InputError, NotFoundError
-from .sites import Site, cached_layer, site_from_row, uniform_frame
+from .sites import Site, site_from_row, uniform_frame
+from .store import USER_PREFIX, Atlas, open_atlas
 
 __all__ = ["FIND_LAYERS", "MATCH_SCORES", "NAME_KEYS", "find", "name_keys", "resolve", "write_name_keys"]
 
@@ -461,12 +461,12 @@ def keyed_layers(gpkg: Path, user: list[str]) -> dict[str, int]:
         return keyed
 
 
-def _read_fids(gpkg: Path, layer: str, fids: list[int]) -> gpd.GeoDataFrame:
-    frame = io.read_layer(layer, gpkg, fids=sorted(fids)) if fids else None
+def _read_fids(atlas: Atlas, layer: str, fids: list[int]) -> gpd.GeoDataFrame:
+    frame = atlas.read(layer, fids=sorted(fids)) if fids else None
     return frame.reset_index(drop=True)
 
 
-def _keyed_search(index: _NameIndex, gpkg: Path, query: str, layers: Iterable[str] | None,
+def _keyed_search(index: _NameIndex, atlas: Atlas, query: str, layers: Iterable[str] | None,
                   fuzzy: bool = False) -> list[dict]:
     """Matches in keyed user layers: their keys looked up in SQLite, only those rows read."""
     allowed = [n for n in index.keyed if layers is None or n in set(layers)]
@@ -474,12 +474,12 @@ def _keyed_search(index: _NameIndex, gpkg: Path, query: str, layers: Iterable[st
         return []
     if fuzzy:  # names close in spelling: only small layers, read whole
         small = [n for n in allowed if index.keyed[n] <= FUZZY_USER_MAX]
-        frames = {n: cached_layer(n, gpkg) for n in small}
+        frames = {n: atlas.layer(n) for n in small}
         rows = _NameIndex(frames, None).fuzzy(query, small, **({} if fuzzy is True else fuzzy))
         return rows
     qn = names.normalize(query)
     qkeys = sorted({qn, _strip_suffix(qn), *_keys(query)} - {""})
-    with io.read_only(gpkg) as con:
+    with io.read_only(atlas.file()) as con:
         found = con.execute(
             f"SELECT DISTINCT layer, fid FROM {NAME_KEYS} WHERE key IN ({', '.join('?' * len(qkeys))}) "
             f"AND layer IN ({', '.join('?' * len(allowed))})", [*qkeys, *allowed]).fetchall()
@@ -488,40 +488,36 @@ def _keyed_search(index: _NameIndex, gpkg: Path, query: str, layers: Iterable[st
         by_layer.setdefault(layer, []).append(fid)
     rows = []
     for layer, fids in by_layer.items():
-        frame = _read_fids(gpkg, layer, fids)
+        frame = _read_fids(atlas, layer, fids)
         for r in _NameIndex({layer: frame}, None).search(query, [layer]):
             r["_frame"] = frame
             rows.append(r)
     return rows
 
 
-_NAME_CACHE: dict[tuple, _NameIndex] = {}
+def name_index(atlas: Atlas) -> _NameIndex:
+    """The names of every searchable layer of an atlas, keyed once per atlas."""
+    return atlas.memo("name_index", lambda: _build_index(atlas))
 
 
-def _name_index(gpkg: Path | str | None) -> _NameIndex:
-    key = gpkg_key(gpkg)
-    if key not in _NAME_CACHE:
-        path = io.source(gpkg)
-        available = {n for n, g in io.list_layers(path)}
-        user = sorted(n for n in available if n.startswith("user_"))
-        keyed = {} if isinstance(path, str) else keyed_layers(Path(path or io.default_gpkg()), user)
-        layers = {n: cached_layer(n, gpkg) for n in (*FIND_LAYERS, *user)
-                  if n in available and n not in keyed}
-        # the GeoNames towns' names are a bonus; the atlas layers suffice without them
-        geonames = cached_layer("geonames_places", gpkg) if "geonames_places" in available else None
-        _NAME_CACHE.clear()
-        index = _NameIndex(layers, geonames)
-        index.keyed = keyed
-        _NAME_CACHE[key] = index
-    return _NAME_CACHE[key]
+def _build_index(atlas: Atlas) -> _NameIndex:
+    available = atlas.layers()
+    user = sorted(n for n in available if n.startswith(USER_PREFIX))
+    keyed = {} if atlas.path is None else keyed_layers(atlas.path, user)
+    layers = {n: atlas.layer(n) for n in (*FIND_LAYERS, *user) if n in available and n not in keyed}
+    # the GeoNames towns' names are a bonus; the atlas layers suffice without them
+    geonames = atlas.layer("geonames_places") if "geonames_places" in available else None
+    index = _NameIndex(layers, geonames)
+    index.keyed = keyed
+    return index
 
 
-def _candidates_frame(rows: list[dict], gpkg: Path | str | None) -> gpd.GeoDataFrame:
+def _candidates_frame(rows: list[dict], atlas: Atlas) -> gpd.GeoDataFrame:
     layer_rank = {n: i for i, n in enumerate(FIND_LAYERS)}
     rows = sorted(rows, key=lambda r: (-r["score"], layer_rank.get(r["layer"], 99), r["id"]))
     extra = {"province": [], "county": [], "precision": [], "lon": [], "lat": [], "geometry": []}
     for r in rows:
-        df = r["_frame"] if "_frame" in r else cached_layer(r["layer"], gpkg)
+        df = r["_frame"] if "_frame" in r else atlas.layer(r["layer"])
         row = df.iloc[[r["_pos"]]]
         p = uniform_frame(r["layer"], row).iloc[0]
         geom = row.geometry.iloc[0] if isinstance(row, gpd.GeoDataFrame) else None
@@ -544,7 +540,7 @@ def _candidates_frame(rows: list[dict], gpkg: Path | str | None) -> gpd.GeoDataF
 
 def find(
     query: str,
-    gpkg: Path | str | None = None,
+    gpkg: Atlas | Path | str | None = None,
     layers: Iterable[str] | None = None,
     fuzzy: bool = True,
 ) -> gpd.GeoDataFrame:
@@ -562,8 +558,9 @@ def find(
     Parameters
     ----------
     query : str
-    gpkg : pathlib.Path or str, optional
-        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas (a GeoPackage, a PostGIS URL or an open :class:`~atlas.store.Atlas`);
+        defaults to ``output/atlas.gpkg``.
     layers : iterable of str, optional
         Search only these layers (default: camps, mines, named_mines,
         counties, provinces, mineral_deposits and any ``user_`` layer).
@@ -602,22 +599,22 @@ def find(
     """
     if not names.normalize(query or ""):
         raise InputError("the query is empty: give a name, an id (KLS-14) or a camp number")
-    path = Path(gpkg or io.default_gpkg())
+    atlas = open_atlas(gpkg)
     if layers:  # a layer imported with --as NAME is user_NAME
-        layers = [io.layer_name(n, io.source(gpkg)) for n in ([layers] if isinstance(layers, str) else layers)]
-    index = _name_index(gpkg)
-    rows = index.search(query, layers) + _keyed_search(index, path, query, layers)
+        layers = [atlas.layer_name(n) for n in ([layers] if isinstance(layers, str) else layers)]
+    index = name_index(atlas)
+    rows = index.search(query, layers) + _keyed_search(index, atlas, query, layers)
     if not rows and fuzzy:
-        rows = index.fuzzy(query, layers) + _keyed_search(index, path, query, layers, fuzzy=True)
+        rows = index.fuzzy(query, layers) + _keyed_search(index, atlas, query, layers, fuzzy=True)
     if not rows:
         raise NotFoundError(f"nothing in the atlas matches {query!r}",
-                            _suggestions(index, path, query, layers))
-    return _candidates_frame(rows, gpkg)
+                            _suggestions(index, atlas, query, layers))
+    return _candidates_frame(rows, atlas)
 
 
-def _suggestions(index: _NameIndex, path: Path, query: str, layers: Iterable[str] | None) -> list[str]:
+def _suggestions(index: _NameIndex, atlas: Atlas, query: str, layers: Iterable[str] | None) -> list[str]:
     rows = index.fuzzy(query, layers, n=12, cutoff=0.45)
-    rows += _keyed_search(index, path, query, layers, fuzzy={"n": 12, "cutoff": 0.45})
+    rows += _keyed_search(index, atlas, query, layers, fuzzy={"n": 12, "cutoff": 0.45})
     rows.sort(key=lambda r: -r["score"])
     out = []
     for r in rows:
@@ -629,7 +626,7 @@ def _suggestions(index: _NameIndex, path: Path, query: str, layers: Iterable[str
 
 def resolve(
     query: str | Site,
-    gpkg: Path | str | None = None,
+    gpkg: Atlas | Path | str | None = None,
     layers: Iterable[str] | None = None,
 ) -> Site:
     """Exactly one feature for a query, or an error listing the candidates.
@@ -645,8 +642,9 @@ def resolve(
     ----------
     query : str or Site
         As for :func:`find`; a :class:`Site` is returned as is.
-    gpkg : pathlib.Path or str, optional
-        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas (a GeoPackage, a PostGIS URL or an open :class:`~atlas.store.Atlas`);
+        defaults to ``output/atlas.gpkg``.
     layers : iterable of str, optional
         Consider only these layers (e.g. ``["camps"]`` to make ``Yodok`` the camp).
 
@@ -678,7 +676,8 @@ def resolve(
     """
     if isinstance(query, Site):
         return query
-    hits = find(query, gpkg, layers, fuzzy=True)
+    atlas = open_atlas(gpkg)
+    hits = find(query, atlas, layers, fuzzy=True)
     ids = hits[hits["match"] == "exact id"]
     named = hits[~hits["match"].isin(["part of name", "fuzzy"])]
     parts = hits[hits["match"] == "part of name"]
@@ -701,11 +700,10 @@ def resolve(
             f"{query!r} matches {len(cands)} features: {listing}{more}. Give an id "
             "(e.g. KLS-14), add the kind (kwan-li-so 22, Yodok County) or restrict the layer.",
             hits.drop(columns="geometry").to_dict("records"))
-    if top["layer"] in _name_index(gpkg).keyed:  # read only the feature, not the user's whole layer
+    if top["layer"] in name_index(atlas).keyed:  # read only the feature, not the user's whole layer
         where = f"user_id = '{str(top['id']).replace(chr(39), chr(39) * 2)}'"
-        frame = io.read_layer(top["layer"], Path(gpkg or io.default_gpkg()), where=where)
-        frame = frame.reset_index(drop=True)
+        frame = atlas.read(top["layer"], where=where).reset_index(drop=True)
     else:
-        frame = cached_layer(top["layer"], gpkg)
+        frame = atlas.layer(top["layer"])
     pos = int(np.flatnonzero(uniform_frame(top["layer"], frame)["id"].to_numpy() == top["id"])[0])
     return site_from_row(top["layer"], frame, pos)

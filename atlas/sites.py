@@ -5,7 +5,7 @@ coordinates) with a note on what its location means for a distance measured
 from it. :func:`uniform_columns` gives the rows of any layer (atlas or
 ``user_``) the same columns (id, name, kind, commodity, precision, source,
 province, county), so name search and distance queries treat every layer
-alike. :func:`cached_layer` reads a layer once per GeoPackage version.
+alike.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import io
-from .admin import gpkg_key
+from .store import Atlas, open_atlas
 
-__all__ = ["Site", "cached_layer", "site_from_row", "uniform_columns", "uniform_frame"]
+__all__ = ["Site", "site_area_km2", "site_from_row", "uniform_columns", "uniform_frame"]
 
 # --- the site a query resolves to ---------------------------------------------------------
 
@@ -75,7 +74,7 @@ def _first_numbers(text: str) -> list[float]:
     return out
 
 
-def site_area_km2(site: Site, gpkg: Path | str | None = None) -> float | None:
+def site_area_km2(site: Site, gpkg: Atlas | Path | str | None = None) -> float | None:
     """The largest area (km²) the sources give for a camp, or None (other layers, no area published).
 
     Examples
@@ -86,7 +85,7 @@ def site_area_km2(site: Site, gpkg: Path | str | None = None) -> float | None:
     """
     if site.layer != "camps":
         return None
-    camps = cached_layer("camps", gpkg)
+    camps = open_atlas(gpkg).layer("camps")
     row = camps[camps["site_id"].astype(str) == site.id]
     areas = _first_numbers(row["area_km2"].iloc[0]) if len(row) else []
     return max(areas) if areas else None
@@ -153,19 +152,6 @@ def site_from_row(layer: str, frame: pd.DataFrame, pos: int) -> Site:
 
 
 # --- layer access and presentation --------------------------------------------------------
-
-
-_LAYER_CACHE: dict[tuple, pd.DataFrame] = {}
-
-
-def cached_layer(name: str, gpkg: Path | str | None) -> pd.DataFrame:
-    """A layer of the GeoPackage, read once per file version."""
-    key = (*gpkg_key(gpkg), name)
-    if key not in _LAYER_CACHE:
-        if len(_LAYER_CACHE) > 64:
-            _LAYER_CACHE.clear()
-        _LAYER_CACHE[key] = io.read_layer(name, io.source(gpkg))
-    return _LAYER_CACHE[key]
 
 
 def _col(df: pd.DataFrame, name: str | None, default=None) -> np.ndarray:

@@ -15,10 +15,10 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
-from . import io
 from .admin import assign_admin
 from .errors import InputError
-from .sites import cached_layer
+from .store import Atlas, open_atlas
+from .userlayers import user_layers
 
 __all__ = ["county_summary", "province_summary", "summary"]
 
@@ -32,9 +32,9 @@ def _by_type(classes: pd.Series) -> str:
     return "; ".join(f"{c} {int(counts[c])}" for c in COMMODITY_CLASSES if counts.get(c, 0))
 
 
-def _joined(layer: str, gpkg, cols: list[str]) -> gpd.GeoDataFrame:
-    df = cached_layer(layer, gpkg)
-    return assign_admin(df[[*cols, "geometry"]], gpkg)
+def _joined(layer: str, atlas: Atlas, cols: list[str]) -> gpd.GeoDataFrame:
+    df = atlas.layer(layer)
+    return assign_admin(df[[*cols, "geometry"]], atlas)
 
 
 def _province_of_text(texts: pd.Series, provinces: pd.DataFrame) -> pd.Series:
@@ -52,9 +52,9 @@ def _province_of_text(texts: pd.Series, provinces: pd.DataFrame) -> pd.Series:
     return texts.map(one)
 
 
-def _with_given_province(df: gpd.GeoDataFrame, layer: str, id_col: str, gpkg) -> gpd.GeoDataFrame:
+def _with_given_province(df: gpd.GeoDataFrame, layer: str, id_col: str, atlas: Atlas) -> gpd.GeoDataFrame:
     """Features without a coordinate count in the province their sources give, flagged (``_given``)."""
-    raw = cached_layer(layer, gpkg)
+    raw = atlas.layer(layer)
     cols = [c for c in ("province_inferred", "province_as_given") if c in raw.columns]
     df = df.copy()
     df["_given"] = False
@@ -64,13 +64,13 @@ def _with_given_province(df: gpd.GeoDataFrame, layer: str, id_col: str, gpkg) ->
     if missing.any():
         texts = raw.set_index(id_col)[cols].reindex(df.loc[missing, id_col]).fillna("").astype(str)
         given = texts.apply(lambda r: next((v for v in r if v.strip()), ""), axis=1)
-        named = _province_of_text(given, cached_layer("provinces", gpkg)).to_numpy()
+        named = _province_of_text(given, atlas.layer("provinces")).to_numpy()
         df.loc[missing, "province"] = named
         df.loc[missing, "_given"] = pd.notna(named)
     return df
 
 
-def camp_provinces(gpkg: Path | str | None = None) -> pd.Series:
+def camp_provinces(gpkg: Atlas | Path | str | None = None) -> pd.Series:
     """The province each camp counts in, as :func:`province_summary` counts it.
 
     A located camp gets the province of its point (spatial join); a camp
@@ -94,28 +94,21 @@ def camp_provinces(gpkg: Path | str | None = None) -> pd.Series:
     >>> s.camp_provinces()["KLS-15"]
     'South Hamgyong Province'
     """
-    camps = _with_given_province(_joined("camps", gpkg, ["site_id"]), "camps", "site_id", gpkg)
+    atlas = open_atlas(gpkg)
+    camps = _with_given_province(_joined("camps", atlas, ["site_id"]), "camps", "site_id", atlas)
     return camps.set_index("site_id")["province"].fillna(_NO_PROVINCE).replace("", _NO_PROVINCE)
 
 
-def _features(gpkg, include_private: bool = False) -> dict[str, gpd.GeoDataFrame]:
-    mines = _with_given_province(_joined("mines", gpkg, ["mine_id", "commodity_class", "commodity"]), "mines",
-                                 "mine_id", gpkg)
-    camps = _with_given_province(_joined("camps", gpkg, ["site_id", "kind", "status_class"]), "camps",
-                                 "site_id", gpkg)
-    named = _with_given_province(_joined("named_mines", gpkg, ["named_id", "commodity_class"]), "named_mines",
-                                 "named_id", gpkg)
+def _features(atlas: Atlas, include_private: bool = False) -> dict[str, gpd.GeoDataFrame]:
+    mines = _with_given_province(_joined("mines", atlas, ["mine_id", "commodity_class", "commodity"]), "mines",
+                                 "mine_id", atlas)
+    camps = _with_given_province(_joined("camps", atlas, ["site_id", "kind", "status_class"]), "camps",
+                                 "site_id", atlas)
+    named = _with_given_province(_joined("named_mines", atlas, ["named_id", "commodity_class"]), "named_mines",
+                                 "named_id", atlas)
     feats = {"mines": mines, "camps": camps, "named_mines": named}
-    from .importer import user_layer_records
-
-    src = io.source(gpkg)
-    if isinstance(src, str):  # PostGIS: it holds a private layer only if exported with --include-private
-        names = [n for n, g in io.list_layers(src) if n.startswith("user_") and g is not None]
-    else:
-        names = [r["layer"] for r in user_layer_records(Path(src or io.default_gpkg()),
-                                                         include_private=include_private)]
-    for name in names:  # a user's layer: one column; a private one only when asked
-        feats[name] = _joined(name, gpkg, [])
+    for name in user_layers(atlas, include_private=include_private):  # a user's layer: one column; a private one only when asked
+        feats[name] = _joined(name, atlas, [])
     return feats
 
 
@@ -177,16 +170,16 @@ def _empty_counts(feats, sx=None) -> dict:
             for c in [*_SUMMARY_COUNTS, *(_SANCTIONS_COUNTS if sx else []), *_user_columns(feats)]}
 
 
-def _proposed_note(gpkg) -> str:
-    mines = cached_layer("mines", gpkg)
+def _proposed_note(atlas: Atlas) -> str:
+    mines = atlas.layer("mines")
     n = int((mines["status"].astype(str) == "proposed").sum()) if "status" in mines else 0
     return (f"; geolocated_mines includes {n} proposed mine(s) (Global Energy Monitor status "
             "'proposed', not yet a working mine)") if n else ""
 
 
-def _summary_attrs(gpkg, sx=None) -> dict:
-    prov = cached_layer("provinces", gpkg)
-    cnty = cached_layer("counties", gpkg)
+def _summary_attrs(atlas: Atlas, sx=None) -> dict:
+    prov = atlas.layer("provinces")
+    cnty = atlas.layer("counties")
     extra = {} if not sx else {"sanctions": (
         f"sanctioned_mines: geolocated mines producing a commodity under a UN Security Council measure "
         f"in force {sx['as_of'] if sx['date'] is None else 'on ' + sx['as_of']} (ban, ban with exception "
@@ -204,29 +197,30 @@ def _summary_attrs(gpkg, sx=None) -> dict:
                    "'Unidentified or unknown' is the report's own row (Table 2) and holds none of the "
                    f"atlas's features, which go to '{_NO_PROVINCE}' when no province is known; camps "
                    "are counted by kind and by status (status_class: active, contested, closed, unknown)"
-                   + _proposed_note(gpkg)),
-        "gpkg": io.source_name(gpkg),
+                   + _proposed_note(atlas)),
+        "gpkg": atlas.shown,
     }
 
 
-def _sanctions_arg(sanctions, gpkg) -> dict | None:
+def _sanctions_arg(sanctions, atlas: Atlas) -> dict | None:
     """None (no sanctions columns), or the measures table and the day: True means after the last resolution."""
     if sanctions is None or sanctions is False:
         return None
     from . import sanctions as sx
 
-    table = io.read_layer("sanctions_measures", io.source(gpkg))  # the GeoPackage's copy
+    table = atlas.layer("sanctions_measures")  # the GeoPackage's copy
     day = None if sanctions is True else sx.day_or_latest(sanctions, table)
     return {"table": table, "date": day, "as_of": day or f"after {table['adopted'].max()} (latest resolution)"}
 
 
-def province_summary(gpkg: Path | str | None = None, sanctions=None, include_private: bool = False) -> pd.DataFrame:
+def province_summary(gpkg: Atlas | Path | str | None = None, sanctions=None, include_private: bool = False) -> pd.DataFrame:
     """The report's Table 2 beside the atlas's geolocated features, per province.
 
     Parameters
     ----------
-    gpkg : pathlib.Path or str, optional
-        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas (a GeoPackage, a PostGIS URL or an open :class:`~atlas.store.Atlas`);
+        defaults to ``output/atlas.gpkg``.
     sanctions : True or date, optional
         Also count the geolocated mines whose commodity is under a UN measure
         (``sanctioned_mines``, ``sanctioned_by_commodity``): True after the
@@ -264,10 +258,11 @@ def province_summary(gpkg: Path | str | None = None, sanctions=None, include_pri
     >>> int(t.loc["Total", "reported_mines"]), float(t.loc["South Pyongan Province", "reported_share_pct"])
     (360, 22.8)
     """
-    prov = cached_layer("provinces", gpkg).sort_values("table2_order")
-    t2 = cached_layer("report_table_2", gpkg)
-    feats = _features(gpkg, include_private)
-    sx = _sanctions_arg(sanctions, gpkg)
+    atlas = open_atlas(gpkg)
+    prov = atlas.layer("provinces").sort_values("table2_order")
+    t2 = atlas.layer("report_table_2")
+    feats = _features(atlas, include_private)
+    sx = _sanctions_arg(sanctions, atlas)
     rows = []
     for _, p in prov.iterrows():
         rows.append({"province": p["name_en"], "reported_mines": int(p["reported_mines"]),
@@ -287,7 +282,7 @@ def province_summary(gpkg: Path | str | None = None, sanctions=None, include_pri
                                       *_SUMMARY_COUNTS, *(_SANCTIONS_COUNTS if sx else []),
                                       *_user_columns(feats)])
     out["reported_mines"] = out["reported_mines"].astype("Int64")  # blank on the atlas's own row
-    out.attrs.update(_summary_attrs(gpkg, sx))
+    out.attrs.update(_summary_attrs(atlas, sx))
     return out
 
 
@@ -306,14 +301,15 @@ def _total(rows: list[dict], label_col: str, fixed: dict, feats, sx=None) -> dic
     return tot
 
 
-def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
+def county_summary(gpkg: Atlas | Path | str | None = None, include_empty: bool = False,
                    sanctions=None, include_private: bool = False) -> pd.DataFrame:
     """The atlas's geolocated features per county (the report gives no county figures).
 
     Parameters
     ----------
-    gpkg : pathlib.Path or str, optional
-        The atlas GeoPackage; defaults to ``output/atlas.gpkg``.
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas (a GeoPackage, a PostGIS URL or an open :class:`~atlas.store.Atlas`);
+        defaults to ``output/atlas.gpkg``.
     include_empty : bool, default False
         Also list the counties holding no feature.
     sanctions : True or date, optional
@@ -342,11 +338,12 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
     >>> t.iloc[-1]["county"], int(t.iloc[-1]["kwan_li_so"]) >= 6
     ('Total', True)
     """
-    cnty = cached_layer("counties", gpkg)
-    order = {n: i for i, n in enumerate(cached_layer("provinces", gpkg).sort_values("table2_order")["name_en"])}
+    atlas = open_atlas(gpkg)
+    cnty = atlas.layer("counties")
+    order = {n: i for i, n in enumerate(atlas.layer("provinces").sort_values("table2_order")["name_en"])}
     cnty = cnty.assign(_o=cnty["province"].map(order)).sort_values(["_o", "name_en"])
-    feats = _features(gpkg, include_private)
-    sx = _sanctions_arg(sanctions, gpkg)
+    feats = _features(atlas, include_private)
+    sx = _sanctions_arg(sanctions, atlas)
     rows = []
     for _, c in cnty.iterrows():
         counts = _counts(feats, "county_id", c["county_id"], sx)
@@ -361,11 +358,11 @@ def county_summary(gpkg: Path | str | None = None, include_empty: bool = False,
     rows.append(tot)
     out = pd.DataFrame(rows, columns=["county", "county_ko", "county_id", "province", *_SUMMARY_COUNTS,
                                       *(_SANCTIONS_COUNTS if sx else []), *_user_columns(feats)])
-    out.attrs.update(_summary_attrs(gpkg, sx))
+    out.attrs.update(_summary_attrs(atlas, sx))
     return out
 
 
-def summary(by: str = "province", gpkg: Path | str | None = None,
+def summary(by: str = "province", gpkg: Atlas | Path | str | None = None,
             include_empty: bool = False, sanctions=None, include_private: bool = False) -> pd.DataFrame:
     """:func:`province_summary` or :func:`county_summary`, as ``atlas summary --by``.
 

@@ -48,7 +48,6 @@ from branca.element import Element
 
 from . import _assets, io
 from .errors import InputError
-from .importer import user_layer_records
 from .map_layers import (
     USER_COLOURS,
     camps_spec,
@@ -70,6 +69,8 @@ from .map_layers import (
 from .protect import coarsen, shared_layers
 from .provenance import about
 from .schema import SCHEMAS
+from .store import open_atlas
+from .userlayers import user_layer_records
 
 __all__ = ["LAYER_TITLES", "RING_KM", "build_map", "write_map"]
 
@@ -173,8 +174,8 @@ def _attribution(src: pd.DataFrame) -> tuple[str, list[dict]]:
     return line, listing
 
 
-def _raster_paths(gpkg: Path, density, chips) -> tuple[Path | None, list[Path]]:
-    base = gpkg.parent
+def _raster_paths(gpkg: Path | None, density, chips) -> tuple[Path | None, list[Path]]:
+    base = gpkg.parent if gpkg is not None else io.output_dir()  # an atlas in PostGIS: output/
     dens = None if density is False else Path(density) if density else base / "mine_density.tif"
     if dens is not None and not dens.is_file():
         if density:
@@ -249,14 +250,14 @@ def build_map(
     >>> m.atlas_layers["camps"]
     'Prison camps and suspected sites (26 of 27 located)'
     """
-    gpkg = Path(gpkg) if gpkg else io.default_gpkg()
-    layers = {name: io.read_layer(name, gpkg) for name in (
+    atlas = open_atlas(gpkg)
+    layers = {name: atlas.layer(name) for name in (
         "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps", "camp_findings",
         "coordinate_candidates", "sources")}
-    names = {n for n, _ in io.list_layers(gpkg)}
+    names = set(atlas.layers())
     for name in ("steel_plants", "sanctions_measures"):  # a GeoPackage built before them has none
         if name in names:
-            layers[name] = io.read_layer(name, gpkg)
+            layers[name] = atlas.layer(name)
     search: list[dict] = []
     spec_layers: dict[str, dict] = {
         "provinces": provinces_spec(layers["provinces"], layers["mines"], search),
@@ -269,7 +270,7 @@ def build_map(
         **({"steel_plants": steel_plants_spec(layers["steel_plants"], search)} if "steel_plants" in layers else {}),
         "camps": camps_spec(layers["camps"], layers["camp_findings"], layers["coordinate_candidates"], search),
     }
-    dens, chip_files = _raster_paths(gpkg, density, chips)
+    dens, chip_files = _raster_paths(atlas.path, density, chips)
     if dens is not None:
         spec_layers["density"] = density_spec(dens)
     if chip_files:
@@ -280,12 +281,12 @@ def build_map(
     extras: dict[str, gpd.GeoDataFrame] = {}
     records: list[dict] = []
     if include_user_layers:  # private layers only when asked: the page is made to be shared
-        shared, records = shared_layers(gpkg, include_private=include_private, coarsen_km=coarsen_km)
+        shared, records = shared_layers(atlas, include_private=include_private, coarsen_km=coarsen_km)
         for name, gdf in shared.items():
             extras[f"Your layer: {name[len('user_'):]}"] = gdf
     for title, gdf in dict(extra_layers or {}).items():
-        extras[title] = coarsen(gdf, coarsen_km, gpkg=gpkg) if coarsen_km else gdf
-    outline = (io.dprk_outline(gpkg) if "dprk_outline" in names  # the importer's outline: the same flags
+        extras[title] = coarsen(gdf, coarsen_km, gpkg=atlas) if coarsen_km else gdf
+    outline = (atlas.outline() if "dprk_outline" in names  # the importer's outline: the same flags
                else shapely.union_all(layers["provinces"].to_crs("EPSG:5179").geometry.to_numpy()))
     for k, (title, gdf) in enumerate(extras.items()):
         lid = f"user:{k}"
@@ -315,7 +316,7 @@ def build_map(
                       "show": lid in SHOWN or lid.startswith("user:")})
         out_layers.append(layer)
 
-    context = io.read_layer("basemap_countries", gpkg)
+    context = atlas.layer("basemap_countries")
     attribution, listing = _attribution(layers["sources"])
     bases = [{"label": html.escape(VECTOR_BASE), "kind": "vector"}]
     if online:
@@ -338,10 +339,10 @@ def build_map(
         "attribution": attribution,
         "sources": listing,
         "credit": "Gulag, Inc. atlas (MIT code; data licences in Sources & licences)",
-        "about": about(gpkg, user_layers=[{k: v for k, v in r.items() if k != "columns_dropped"}
-                                          for r in records],
+        "about": about(atlas, user_layers=[{k: v for k, v in r.items() if k != "columns_dropped"}
+                                           for r in records],
                        extra_layers=[str(t) for t in (extra_layers or {})],
-                       private_left_out=len(user_layer_records(gpkg)) - len(records)
+                       private_left_out=len(user_layer_records(atlas)) - len(records)
                        if include_user_layers else 0,
                        coarsen_km=coarsen_km),
     }

@@ -36,10 +36,13 @@ import pandas as pd
 import shapely
 
 from . import io
-from .dossier import TEMPLATES, TO_PLANAR, Atlas, dossier_record, render_dossier
+from .dossier import TEMPLATES, TO_PLANAR, Product, dossier_record, render_dossier
 from .errors import InputError
+from .export import export_csv, export_geojson, export_geoparquet, export_kmz
 from .formats import cell_text
 from .owned import Stage, safe_name
+from .qgis import export_qgis
+from .store import Atlas, open_atlas
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
 from .summaries import province_summary
 
@@ -77,7 +80,7 @@ def _write(path: Path, text: str) -> Path:
 # --- index: overview map and the table of sites -------------------------------------------
 
 
-def _site_rows(atlas: Atlas) -> list[dict]:
+def _site_rows(atlas: Product) -> list[dict]:
     rows = []
     camps = atlas.layer("camps")
     today = atlas.status_today
@@ -107,7 +110,7 @@ def _site_rows(atlas: Atlas) -> list[dict]:
     return rows
 
 
-def _overview(atlas: Atlas, rows: list[dict], width: int = 600) -> dict:
+def _overview(atlas: Product, rows: list[dict], width: int = 600) -> dict:
     """The index's overview map: provinces and every site with a coordinate, in EPSG:5179."""
     prov = atlas.planar["provinces"]
     x0, y0, x1, y1 = prov.total_bounds
@@ -201,11 +204,11 @@ def _pin_times(folder: Path, day: str) -> None:
             _zip(Path(tmp), qgz)
 
 
-def _public_gpkg(atlas: Atlas, dest: Path) -> None:
+def _public_gpkg(atlas: Product, dest: Path) -> None:
     """The GeoPackage to publish: a copy, without the private user layers unless asked."""
     private = [n for n in atlas.layer_names if n.startswith("user_") and n not in atlas.user_layers]
     if not private:
-        shutil.copyfile(atlas.gpkg, dest)
+        shutil.copyfile(atlas.gpkg.file("the site's downloads"), dest)
         return
     layers = {n: atlas.layer(n) for n in atlas.layer_names if n not in private}
     with io.fixed_timestamp(_day_epoch(atlas.build_date)):
@@ -217,11 +220,11 @@ def _day_epoch(day: str) -> int:
     return int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp())
 
 
-def _rows(gpkg: Path, name: str) -> int:
-    return len(io.read_layer(name, gpkg))
+def _rows(atlas: Atlas, name: str) -> int:
+    return len(atlas.layer(name))
 
 
-def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list[dict]:
+def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> list[dict]:
     folder = out / "downloads"
     folder.mkdir(parents=True)
     items = []
@@ -231,14 +234,13 @@ def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list
                       "licence": licence, "group": group, "bytes": path.stat().st_size,
                       "sha256": io.file_sha256(path)})
 
-    gpkg = folder / "atlas.gpkg"
-    _public_gpkg(atlas, gpkg)
-    item(gpkg, "every layer, validated (GeoPackage 1.3, EPSG:4326)",
+    gpkg_path = folder / "atlas.gpkg"
+    _public_gpkg(atlas, gpkg_path)
+    gpkg = open_atlas(gpkg_path)  # the public copy, opened once: every download is made from it
+    item(gpkg_path, "every layer, validated (GeoPackage 1.3, EPSG:4326)",
          "ODbL 1.0 as a whole (counties derive from OpenStreetMap); each layer's sources keep their own terms",
          "GeoPackage")
     progress("downloads: GeoJSON, CSV, KMZ and GeoParquet of every layer")
-    from .export import export_csv, export_geojson, export_geoparquet, export_kmz
-
     spatial = [n for n in _GEO_LAYERS if n in atlas.layer_names] + sorted(atlas.user_layers)
     with io.fixed_timestamp(_day_epoch(atlas.build_date)):  # the exports' "exported_at" is the build date: same bytes each time
         geojson = export_geojson(folder / "geojson", layers=spatial, gpkg=gpkg,
@@ -265,8 +267,6 @@ def _downloads(atlas: Atlas, out: Path, progress: Callable[[str], None]) -> list
         item(path, f"layer {name}: GeoParquet 1.1 (zstd, bbox covering, spatially ordered)",
              _LICENCES.get(name, "as the layer's sources"), "GeoParquet")
     progress("downloads: the QGIS project")
-    from .qgis import export_qgis
-
     with tempfile.TemporaryDirectory() as tmp:
         export_qgis(Path(tmp) / "qgis", gpkg)
         _pin_times(Path(tmp) / "qgis", atlas.build_date)
@@ -317,7 +317,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
     ['about.html', 'downloads.html', 'index.html']
     """
     say = progress or (lambda _m: None)
-    atlas = Atlas(Path(gpkg) if gpkg else None, include_private)
+    atlas = Product(gpkg, include_private)
     final = Path(out) if out else io.output_dir() / "site"
     if final.exists() and not final.is_dir():
         raise InputError(f"{final} is a file, not a folder")
@@ -332,7 +332,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
 _PRUNED = ("", "dossiers", "downloads", "downloads/geojson", "downloads/csv", "downloads/geoparquet")
 
 
-def _write_site(atlas: Atlas, out: Path, say: Callable[[str], None], with_map: bool,
+def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map: bool,
                 with_downloads: bool) -> None:
     about = atlas.about()
     rows = _plain_rows(_site_rows(atlas))
@@ -349,7 +349,7 @@ def _write_site(atlas: Atlas, out: Path, say: Callable[[str], None], with_map: b
                                        kinds=KIND_LABELS, with_map=with_map, **ctx))
     summary = province_summary(atlas.gpkg, include_private=atlas.include_private)
     hidden = [c for c in summary.columns if str(c).startswith("user_") and c not in atlas.user_layers]
-    meta = {**summary.attrs, "gpkg": atlas.gpkg.name}  # never a local path on a published page
+    meta = {**summary.attrs, "gpkg": atlas.gpkg.file_name}  # never a local path on a published page
     _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary.drop(columns=hidden)),
                                            meta=meta, **ctx))
     tables = []
@@ -379,7 +379,7 @@ def _plain_rows(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["id"] not in refused]
 
 
-def _write_map(atlas: Atlas, path: Path) -> None:
+def _write_map(atlas: Product, path: Path) -> None:
     """The interactive map, with the user layers the site may show (never a private one unless asked)."""
     from .webmap import write_map
 
@@ -387,7 +387,7 @@ def _write_map(atlas: Atlas, path: Path) -> None:
     write_map(path, atlas.gpkg, include_user_layers=False, extra_layers=shared)
 
 
-def _layer_counts(atlas: Atlas) -> list[dict]:
+def _layer_counts(atlas: Product) -> list[dict]:
     out = []
     for name in sorted(atlas.layer_names):
         if name.startswith("user_") and name not in atlas.user_layers:

@@ -20,7 +20,7 @@ import pytest
 
 import atlas
 from atlas import _browser, io
-from atlas.dossier import Atlas, dossier_record, render_dossier
+from atlas.dossier import Product, dossier_record, render_dossier
 from atlas.owned import MANIFEST
 
 from .conftest import run_cli
@@ -68,7 +68,7 @@ def site(gpkg, tmp_path_factory) -> Path:
 def test_a_dossier_for_every_camp_and_every_mine(gpkg, layers, tmp_path):
     ids = list(layers["camps"]["site_id"]) + list(layers["mines"]["mine_id"])
     assert len(ids) == len(layers["camps"]) + len(layers["mines"]) >= 60
-    shared = Atlas(gpkg)
+    shared = Product(gpkg)
     for site_id in ids:
         rec = dossier_record(site_id, atlas=shared)
         assert rec["header"]["id"] == site_id

@@ -12,6 +12,7 @@ import pytest
 
 import atlas
 from atlas import evidence as ev
+from atlas import status
 from atlas.dates import PRECISIONS, DateParseError, parse_as_of, parse_date_text
 from atlas.errors import ValidationError
 
@@ -266,7 +267,7 @@ def test_cli_status_lists_every_camp_in_three_formats(gpkg, layers):
     rows = data["rows"] if isinstance(data, dict) and "rows" in data else data
     assert len(rows) == len(layers["camps"])
     assert {x["status"] for x in rows} <= set(ev.STATUSES)
-    want = ev.status_table("2014-06", gpkg)
+    want = status.status_table("2014-06", gpkg)
     assert [x["status"] for x in rows] == list(want["status"])
     r = run_cli("status", "--as-of", "2014-06", "--format", "csv", "--gpkg", str(gpkg))
     assert r.returncode == 0 and len(r.stdout.strip().splitlines()) == len(layers["camps"]) + 1
@@ -285,11 +286,11 @@ def test_cli_bad_input_is_one_message_and_exit_2(gpkg, args):
 def test_summary_as_of_counts_every_camp_by_status_per_province(gpkg, layers):
     r = run_cli("summary", "--as-of", "2010", "--format", "json", "--gpkg", str(gpkg))
     assert r.returncode == 0, r.stderr
-    table = ev.status_summary("2010", gpkg)
+    table = status.status_summary("2010", gpkg)
     total = table[table["province"] == "Total"].iloc[0]
     assert total["camps"] == len(layers["camps"])
     assert sum(total[s] for s in ev.STATUSES) == total["camps"]
-    statuses = ev.status_table("2010", gpkg)["status"].value_counts()
+    statuses = status.status_table("2010", gpkg)["status"].value_counts()
     for s in ev.STATUSES:
         assert total[s] == statuses.get(s, 0)
     # counted where `atlas summary` counts them: the report's own Table 2 row holds no camp

@@ -22,7 +22,7 @@ import pyogrio
 import pytest
 
 import atlas
-from atlas import importer
+from atlas import importer, staging
 from atlas.errors import InputError, OutputError
 
 from .conftest import REPO, run_cli, sha256
@@ -144,7 +144,7 @@ def test_driver_allow_list_is_checked_after_opening(tmp_path, monkeypatch):
     vrt = tmp_path / "input.kml"
     vrt.write_text(_vrt(secret))
     with pytest.raises(InputError, match="OGR_VRT driver"):
-        importer._open_layers(vrt, "kml", tmp_path / "synthetic.kml")
+        staging.open_layers(vrt, "kml", tmp_path / "synthetic.kml")
 
 
 # --- 2. writers serialised --------------------------------------------------------------------------
@@ -224,7 +224,7 @@ def test_zip_bomb_is_refused_from_the_directory(atlas_copy, tmp_path, points):
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z, z.open("doc.kml", "w", force_zip64=True) as f:
         f.write(_kml(points).replace("</Document>", "<!--").encode())
         block = b" " * (1 << 20)
-        for _ in range(importer.MAX_INFLATED_BYTES // len(block) + 10):
+        for _ in range(staging.MAX_INFLATED_BYTES // len(block) + 10):
             f.write(block)
         f.write(b"--></Document></kml>")
     assert path.stat().st_size < 2_000_000

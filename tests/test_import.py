@@ -16,8 +16,9 @@ import pytest
 import shapely
 
 import atlas
+from atlas.coordinates import parse_coordinate
 from atlas.errors import InputError
-from atlas.importer import MAX_IMPORT_BYTES, parse_coordinate
+from atlas.importer import MAX_IMPORT_BYTES
 
 from .conftest import run_cli, sha256
 

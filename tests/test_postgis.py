@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import atlas
-from atlas import io, postgis
+from atlas import database, io
 from atlas.errors import AtlasError, InputError
 
 from .conftest import probe, require_tool, run_cli
@@ -114,7 +114,7 @@ def test_round_trip_keys_indexes_styles(cluster, url, gpkg, layers):
     assert result["postgis"].startswith("3.")
     assert [w["name"] for w in result["layers"]] == list(layers)
     # every layer reads back equal: same columns, dtypes, values, row order, geometries, CRS
-    assert io.list_layers(url) == io.list_layers(gpkg)
+    assert atlas.list_layers(url) == atlas.list_layers(gpkg)
     for name, df in layers.items():
         got = atlas.read_layer(name, url)
         assert type(got) is type(df), name
@@ -129,7 +129,7 @@ def test_round_trip_keys_indexes_styles(cluster, url, gpkg, layers):
     geoms = dict(r.split("|", 1) for r in _psql(
         cluster, "SELECT f_table_name, type || ' ' || srid FROM geometry_columns "
                  "WHERE f_table_schema='atlas'", db).splitlines())
-    for name, gtype in io.list_layers(gpkg):
+    for name, gtype in atlas.list_layers(gpkg):
         if gtype is not None:
             assert geoms[name] == f"{gtype.upper()} 4326"
     gist = _psql(cluster, "SELECT tablename FROM pg_indexes WHERE schemaname='atlas' "
@@ -168,7 +168,7 @@ def test_failure_rolls_back_everything(cluster, url, gpkg, tmp_path):
     # after every table is written, fails, and the whole export must roll back
     broken = tmp_path / "synthetic_broken.gpkg"
     shutil.copyfile(gpkg, broken)
-    layers = io.read_layers(broken)
+    layers = atlas.read_layers(broken)
     findings = layers["camp_findings"].copy()
     findings.loc[0, "site_id"] = "KLS-NOPE"
     layers["camp_findings"] = findings
@@ -196,7 +196,7 @@ def test_rerun_replaces_the_schema_idempotently(cluster, url, gpkg):
     print(f"second export (CLI): {time.perf_counter() - started:.2f} s")
     assert res.returncode == 0, res.stderr
     second = _snapshot(cluster, url)
-    n_geometry = sum(1 for _, g in io.list_layers(gpkg) if g is not None)
+    n_geometry = sum(1 for _, g in atlas.list_layers(gpkg) if g is not None)
     assert second["tables"] == first["tables"] and second["styles"] == first["styles"] == str(n_geometry)
     assert second["comment"] != first["comment"]  # a new export stamp
     # a table a user left in the schema goes with it (the schema is the atlas's), styles not doubled
@@ -214,7 +214,7 @@ def test_schema_not_written_by_the_atlas_is_never_touched(cluster, url, gpkg):
     assert _psql(cluster, "SELECT count(*) FROM theirs.notes", db) == "1"
     for bad in ("public", "pg_catalog", "Bad-Name"):
         with pytest.raises(InputError):
-            postgis.Database.parse(url.replace("schema=atlas", f"schema={bad}"))
+            database.Database.parse(url.replace("schema=atlas", f"schema={bad}"))
 
 
 def test_queries_read_the_database_as_a_source(cluster, url, gpkg):
@@ -254,7 +254,7 @@ def test_qgis_opens_the_tables_styled(cluster, url, gpkg, layers, tmp_path):
     atlas.export_postgis(url, gpkg)
     folder, port = cluster
     spec = []
-    for name, gtype in io.list_layers(gpkg):
+    for name, gtype in atlas.list_layers(gpkg):
         geom = " (geometry)" if gtype else ""
         spec.append([name, f"dbname='{_db(url)}' host={folder} port={port} user='postgres' key='fid' "
                            f'table="atlas"."{name}"{geom}', "postgres"])
@@ -284,7 +284,7 @@ def test_private_layers_stay_on_this_machine(cluster, url, gpkg, layers, tmp_pat
     atlas.import_layer(src, "witnesses", gpkg=copy, private=True)
     result = atlas.export_postgis(url, copy)
     assert result["private_left_out"] == ["user_witnesses"]
-    assert "user_witnesses" not in dict(io.list_layers(url))
+    assert "user_witnesses" not in dict(atlas.list_layers(url))
     assert _psql(cluster, "SELECT count(*) FROM information_schema.tables WHERE table_name='user_witnesses'",
                  _db(url)) == "0"
     atlas.export_postgis(url, copy, include_private=True)

@@ -28,7 +28,7 @@ from pyproj import Transformer
 from rasterio.transform import Affine
 
 import atlas
-from atlas import io, qgis
+from atlas import qgis
 from atlas.errors import NotFoundError, ValidationError
 from atlas.qml import USER_COLOUR
 
@@ -149,7 +149,7 @@ def test_layer_styles_table_holds_a_default_style_per_layer(export_dir, layers):
 
 
 def test_round_trip_keeps_every_feature_field_and_value(export_dir, gpkg, layers):
-    exported = io.read_layers(export_dir / "atlas.gpkg")
+    exported = atlas.read_layers(export_dir / "atlas.gpkg")
     assert set(exported) == set(layers) | {"layer_styles"}
     hangul = 0
     for name, original in layers.items():

@@ -9,7 +9,7 @@ import pytest
 
 import atlas
 from atlas import _browser, style
-from atlas import evidence as ev
+from atlas import status as ev
 
 from .conftest import close_popup
 

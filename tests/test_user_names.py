@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 import atlas
+import atlas.store
 from atlas import search
 
 _NAMES = ["Kaechon Test Site", "요덕 test camp", "KLS-14", "Yodok County annex", "Hamhung-si depot",
@@ -47,8 +48,8 @@ _QUERIES = ["Kaechon", "kaechon test site", "요덕", "KLS-14", "S3", "Yodok", "
 @pytest.mark.parametrize("query", _QUERIES)
 def test_keyed_search_equals_the_in_memory_index(keyed, tmp_path, query):
     plain = _unkeyed(keyed, tmp_path)
-    assert search._name_index(keyed).keyed == {"user_names": len(_NAMES)}
-    assert search._name_index(plain).keyed == {}
+    assert search.name_index(atlas.open_atlas(keyed)).keyed == {"user_names": len(_NAMES)}
+    assert search.name_index(atlas.open_atlas(plain)).keyed == {}
     cols = ["layer", "id", "name", "match", "score", "matched", "province"]
 
     def run(path):
@@ -66,9 +67,10 @@ def test_keyed_search_equals_the_in_memory_index(keyed, tmp_path, query):
 
 def test_a_query_reads_no_user_layer_it_does_not_match(keyed, monkeypatch):
     read = []
-    real = atlas.io.read_layer
-    monkeypatch.setattr(atlas.io, "read_layer", lambda name, *a, **k: read.append((name, k)) or real(name, *a, **k))
-    search._NAME_CACHE.clear()
+    real = atlas.store.GeoPackageAtlas._read
+    monkeypatch.setattr(atlas.store.GeoPackageAtlas, "_read",
+                        lambda self, name, **k: read.append((name, k)) or real(self, name, **k))
+    atlas.store._OPEN.clear()
     atlas.near("KLS-15", km=10, gpkg=keyed)
     assert [r for r in read if r[0] == "user_names"] == []
     hits = atlas.find("KLS-14", gpkg=keyed)  # the camp, and the user feature of that name
@@ -80,14 +82,14 @@ def test_a_query_reads_no_user_layer_it_does_not_match(keyed, monkeypatch):
 
 def test_rebuild_and_drop_keep_the_keys_true(keyed, tmp_path, layers):
     atlas.build(keyed)
-    search._NAME_CACHE.clear()
-    assert search._name_index(keyed).keyed == {"user_names": len(_NAMES)}
+    atlas.store._OPEN.clear()
+    assert search.name_index(atlas.open_atlas(keyed)).keyed == {"user_names": len(_NAMES)}
     old = _unkeyed(keyed, tmp_path)  # as if imported before names were keyed: a rebuild keys it
     atlas.build(old)
     assert search.keyed_layers(old, ["user_names"]) == {"user_names": len(_NAMES)}
     atlas.build(keyed)
-    search._NAME_CACHE.clear()
-    assert search._name_index(keyed).keyed == {"user_names": len(_NAMES)}
+    atlas.store._OPEN.clear()
+    assert search.name_index(atlas.open_atlas(keyed)).keyed == {"user_names": len(_NAMES)}
     assert set(atlas.find("Hamhung depot", gpkg=keyed)["id"]) >= {"S4"}
     atlas.drop_layer("names", gpkg=keyed)
     with sqlite3.connect(keyed) as con:
