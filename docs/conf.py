@@ -28,7 +28,7 @@ extensions = [
 # ".rst" only because numpydoc loads autosummary, which warns without it; every page is Markdown.
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "examples", "conftest.py"]
 
 # MyST: anchors for headings down to ###, so that pages can link to sections.
 myst_heading_anchors = 3
