@@ -231,3 +231,14 @@ def test_console_blocks_hold_only_commands_that_are_run():
                 assert not re.search(r"(?<![\w-])[A-Z]{3,}(?![\w-])|\[--|…", command), (
                     f"{path.name}:{line}: a placeholder in a command that is run: {command}")
 
+
+# --- types -------------------------------------------------------------------------------------
+
+
+def test_py_typed_ships_only_with_a_type_checker_run_in_the_tests():
+    """``py.typed`` tells users' type checkers to trust the annotations (docs/contributing.md)."""
+    promised = (REPO / "atlas" / "py.typed").exists() or "py.typed" in (
+        REPO / "pyproject.toml").read_text(encoding="utf-8")
+    checked = any(re.search(r"\b(mypy|pyright)\b", path.read_text(encoding="utf-8"))
+                  for path in (REPO / "tests").glob("test_*.py") if path.name != "test_docs.py")
+    assert checked or not promised, "py.typed without a test that runs a type checker"
