@@ -12,7 +12,7 @@ import tempfile
 sys.path.insert(0, os.path.abspath(".."))
 
 # Importing the package and running sphinx-click must not read or write a user's output/.
-os.environ.setdefault("ATLAS_OUTPUT", tempfile.mkdtemp(prefix="atlas-docs-"))
+os.environ.setdefault("ATLAS_OUTPUT", os.path.join(tempfile.gettempdir(), "atlas-docs-build"))
 
 project = "Gulag, Inc. atlas"
 author = "Gulag, Inc. atlas contributors"
