@@ -1,7 +1,7 @@
 """Which province and county a point is in.
 
 Points are joined to polygons in EPSG:5179 (Korea 2000 Unified CS, valid over
-the whole peninsula; see the README). A point that falls in no polygon, as
+the whole peninsula; see docs/build.md). A point that falls in no polygon, as
 border towns on the Yalu and Tumen do against the generalised Natural Earth
 lines, goes to the nearest unit within :data:`TOLERANCE_KM` and is flagged
 ``admin_method="nearest"``; farther than that it is ``"outside"``.
@@ -543,7 +543,7 @@ def assign_admin(
     within ``tolerance_km`` of one goes to the nearest and is flagged
     ``admin_method="nearest"`` with its distance; farther, ``"outside"``.
     The boundaries are read and indexed once per GeoPackage version, so
-    repeated calls are fast (10^6 points in about a second, see the README).
+    repeated calls are fast (10^6 points in about a second, see docs/scale.md).
 
     Past one machine's memory, pass a ``dask_geopandas.GeoDataFrame`` (the
     ``dask`` extra: ``pip install -e '.[dask]'``), e.g. read from partitioned

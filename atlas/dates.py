@@ -8,7 +8,7 @@ is open) and how fine the text is (``date_precision``). :func:`parse_date_text`
 applies one rule set, :data:`RULES`, in order; the first rule that matches
 decides. A text no rule reads is an error, never a silent blank.
 
-The rules (also in the README):
+The rules (also in docs/evidence-and-time.md):
 
 ==============  ======================================  ===========================================
 rule            text (examples)                         interval

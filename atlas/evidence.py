@@ -13,7 +13,7 @@ Each finding of ``camp_findings`` carries, curated in
   of :data:`SIGNALS`: ``active`` (it operated then), ``closed``, ``relocated``,
   or ``none`` (it says nothing of that: a dismantled mine, a camp's extent).
 
-From these, by rules stated here and in the README (never typed by hand):
+From these, by rules stated here and in docs/evidence-and-time.md (never typed by hand):
 
 **Status as of a date** (:func:`status_at`). A finding counts from the day it
 is known: an ``active`` finding from its first day (from its last day when its

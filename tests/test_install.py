@@ -37,7 +37,7 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     root = tmp_path_factory.mktemp("wheel")
     src = root / "src"
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
-    for name in ("atlas", "geodata"):
+    for name in ("atlas", "geodata", "docs"):  # docs/: present, so that a test sees it stays out
         shutil.copytree(REPO / name, src / name, ignore=ignore)
     for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE"):
         shutil.copy2(REPO / name, src / name)
@@ -64,6 +64,20 @@ def test_wheel_carries_the_curated_data(installed, tmp_path):
     manifest = (geodata / "manifest.csv").read_text(encoding="utf-8").splitlines()[1:]
     for line in manifest:  # every registered source file is in the wheel
         assert (geodata / line.split(",", 1)[0]).is_file(), line
+
+
+def test_wheel_holds_the_package_and_its_data_only(installed):
+    """No docs/ (the pages and their examples stay in the repository) and no py.typed (the
+    annotations are not type-checked, docs/contributing.md); the templates and scripts are in."""
+    venv, _ = installed
+    record = next(venv.glob("lib/python*/site-packages/gulag_inc_atlas-*.dist-info/RECORD"))
+    files = [line.split(",", 1)[0] for line in record.read_text(encoding="utf-8").splitlines()]
+    assert {f.split("/", 1)[0] for f in files if not f.startswith("..")} == {"atlas", record.parent.name}
+    assert not [f for f in files if f.startswith("docs/") or "/docs/" in f or f.endswith("conftest.py")]
+    assert "atlas/py.typed" not in files
+    for name in ("atlas/_webmap.js", "atlas/_points.js", "atlas/_webmap.css", "atlas/geodata/manifest.csv"):
+        assert name in files, name
+    assert any(f.startswith("atlas/templates/") for f in files)
 
 
 def test_commands_run_from_an_empty_folder(installed, tmp_path):
