@@ -142,7 +142,7 @@ class Product:
 
     @cached_property
     def status_today(self) -> dict[str, str]:
-        """Each camp's status as of the build date (:func:`atlas.evidence.status_table`), by id."""
+        """Each camp's status as of the build date (:func:`atlas.status.status_table`), by id."""
         table = status_table(self.build_date, gpkg=self.gpkg)
         return dict(zip(table["site_id"].astype(str), table["status"].astype(str)))
 
