@@ -373,13 +373,15 @@ def findings_table(root) -> pd.DataFrame:
     ``evidence_basis``, ``testimony_hand``, ``status_signal`` and
     ``evidence_reason`` are curated in ``camps/findings.csv`` (see
     :mod:`atlas.evidence`); the dates are parsed here, so a text no rule
-    reads fails the build.
+    reads fails the build. ``finding_id`` is read from the data, never
+    derived from row order: adding a row renumbers nothing (the schema
+    checks that ids are unique and of the form ``F001``).
     """
     df = sources.read_csv("camps/findings.csv", root)
     parsed = pd.DataFrame([parse_date_text(t).as_row() for t in df["observed_on_or_between"]])
     return pd.DataFrame(
         {
-            "finding_id": [f"F{i:03d}" for i in range(1, len(df) + 1)],
+            "finding_id": df["finding_id"],
             "site_id": df["site_id"],
             "observed_text": df["observed_on_or_between"],
             **{c: parsed[c] for c in parsed.columns},

@@ -216,7 +216,7 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         description="Political prison camps, prison labour camps and suspected sites",
     ),
     LayerSchema(
-        "camp_findings", None, "finding_id", r"^F\d{3}$",
+        "camp_findings", None, "finding_id", r"^F\d{3,}$",
         _with(_f("finding_id! site_id! observed_text! date_start:date date_end:date "
                  "date_precision! date_rule! finding_type! description! evidence_basis! "
                  "testimony_hand status_signal! evidence_reason! source_report! page"),
