@@ -370,8 +370,11 @@ def camps_layer(root, provinces, counties, findings, n_candidates) -> gpd.GeoDat
 def findings_table(root) -> pd.DataFrame:
     """The dated findings: each date text as an interval (:mod:`atlas.dates`), with its basis.
 
-    ``evidence_basis``, ``testimony_hand``, ``status_signal`` and
-    ``evidence_reason`` are curated in ``camps/findings.csv`` (see
+    ``evidence_basis``, ``testimony_hand``, ``status_signal``,
+    ``evidence_reason``, ``signal_strength`` (``stated``, or ``hedged`` where
+    the source withholds the conclusion, with ``strength_reason``) and
+    ``report_cite`` (section, paragraph, page and lines of the report, where a
+    finding rests on it) are curated in ``camps/findings.csv`` (see
     :mod:`atlas.evidence`); the dates are parsed here, so a text no rule
     reads fails the build. ``finding_id`` is read from the data, never
     derived from row order: adding a row renumbers nothing (the schema
@@ -391,8 +394,11 @@ def findings_table(root) -> pd.DataFrame:
             "testimony_hand": df["testimony_hand"],
             "status_signal": df["status_signal"],
             "evidence_reason": df["evidence_reason"],
+            "signal_strength": df["signal_strength"],
+            "strength_reason": df["strength_reason"],
             "source_report": df["source_report"],
             "page": df["page"],
+            "report_cite": df["report_cite"],
         }
     )
 

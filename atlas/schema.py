@@ -115,6 +115,8 @@ def _with(fields: tuple[Field, ...], **allowed: tuple) -> tuple[Field, ...]:
     )
 
 
+#: Whether a finding's source states its conclusion or withholds it ("too soon to say", "unclear whether").
+STRENGTHS = ("stated", "hedged")
 COMMODITY_CLASSES = ("coal", "iron ore", "non-ferrous metal", "non-metallic mineral")
 ADMIN = "province county county_ko county_id admin_method admin_distance_km:float"
 ADMIN_METHODS = ("within", "nearest", "outside")
@@ -219,9 +221,10 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         "camp_findings", None, "finding_id", r"^F\d{3,}$",
         _with(_f("finding_id! site_id! observed_text! date_start:date date_end:date "
                  "date_precision! date_rule! finding_type! description! evidence_basis! "
-                 "testimony_hand status_signal! evidence_reason! source_report! page"),
+                 "testimony_hand status_signal! evidence_reason! signal_strength! strength_reason "
+                 "source_report! page report_cite"),
               date_precision=PRECISIONS, evidence_basis=BASES, testimony_hand=HANDS,
-              status_signal=SIGNALS),
+              status_signal=SIGNALS, signal_strength=STRENGTHS),
         description="Dated observations per site (imagery and testimony)",
     ),
     LayerSchema(
@@ -556,6 +559,12 @@ def _check_evidence(findings: pd.DataFrame, camps: pd.DataFrame | None) -> list[
         if isinstance(start, str) and isinstance(end, str) and start and end and start > end:
             problems.append(Problem("camp_findings", str(fid), "date_end",
                                     f"{end} is before date_start {start}"))
+    if {"signal_strength", "strength_reason"} <= set(findings.columns):
+        for fid, strength, why in zip(findings["finding_id"], findings["signal_strength"],
+                                      findings["strength_reason"]):
+            if strength == "hedged" and not (isinstance(why, str) and why.strip()):
+                problems.append(Problem("camp_findings", str(fid), "strength_reason",
+                                        "a hedged finding says why (what its source withholds)"))
     cols = ["evidence_tier", "evidence_tier_label", "latest_evidence_date", "sources_disagree"]
     if camps is None or not set(cols) <= set(camps.columns) or "status_signal" not in findings:
         return problems
