@@ -276,8 +276,10 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
                 inside_dprk=False,
                 description="GeoNames towns (cities500): their alternate names find a county by its town"),
     LayerSchema("report_passages", None, "passage_id", r"^P\d{2}$",
-                _f("passage_id! site_ids! about! quote! lines! section! page report_ref!"),
-                description="What the report says about each camp and mine, quoted with its lines"),
+                _f("passage_id! site_ids! about! quote! lines! section! paragraph! paragraph_opens! page "
+                   "report_cites report_ref!"),
+                description=("What the report says about each camp and mine, quoted with its section, "
+                             "paragraph (and its opening words), page where known, and lines")),
     LayerSchema("sources", None, "path", None,
                 _f("path! description! origin! licence! attribution! sha256!"),
                 description="Provenance of every source file"),
@@ -479,13 +481,37 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
     camps = layers.get("camps")
     if camps is not None and "site_id" in camps:
         problems += _check_camp_keys(layers, set(camps["site_id"]))
-    passages, mines = layers.get("report_passages"), layers.get("mines")
+    passages, mines, named = layers.get("report_passages"), layers.get("mines"), layers.get("named_mines")
     if passages is not None and camps is not None and mines is not None and "site_ids" in passages:
-        problems += _check_passage_sites(passages, set(camps["site_id"]) | set(mines["mine_id"]))
+        known = set(camps["site_id"]) | set(mines["mine_id"])
+        if named is not None and "named_id" in named:
+            known |= set(named["named_id"])
+        problems += _check_passage_sites(passages, known)
+    problems += _check_no_outside_paths(layers)
     findings = layers.get("camp_findings")
     if findings is not None and {"evidence_basis", "testimony_hand", "date_start",
                                  "date_end"} <= set(findings.columns):
         problems += _check_evidence(findings, camps)
+    return problems
+
+
+#: A folder outside the package's own data: a relative path up (``../``), the project's source folders,
+#: an absolute path of the build machine. No published value may name one (it ships in every download).
+_OUTSIDE_PATH = re.compile(r"(?:^|[\s(\"'`])\.\./|shared/seed|/work/|/home/|/tmp/|\b[A-Z]:\\")
+
+
+def _check_no_outside_paths(layers: dict[str, pd.DataFrame]) -> list[Problem]:
+    """No value of any layer names a folder outside the package's data (e.g. the report's text file)."""
+    problems: list[Problem] = []
+    for name, df in layers.items():
+        id_field = SCHEMAS[name].id_field if name in SCHEMAS else None
+        for col in df.columns:
+            if col == "geometry" or not (df[col].dtype == object or str(df[col].dtype).startswith("str")):
+                continue
+            hits = df[col].astype(str).str.contains(_OUTSIDE_PATH)
+            for i in np.flatnonzero(hits.to_numpy()):
+                fid = str(df[id_field].iloc[i]) if id_field and id_field in df else str(i)
+                problems.append(Problem(name, fid, col, "names a folder outside the package's data"))
     return problems
 
 
@@ -536,13 +562,13 @@ def _check_camp_keys(layers: dict[str, pd.DataFrame], known: set) -> list[Proble
 
 
 def _check_passage_sites(passages: pd.DataFrame, sites: set) -> list[Problem]:
-    """Every site a report passage names is a camp or a mine."""
+    """Every site a report passage names is a camp, a mine or a mine the report names."""
     problems: list[Problem] = []
     for pid, ids in zip(passages["passage_id"], passages["site_ids"]):
         for site in str(ids).split(";"):
             if site.strip() not in sites:
                 problems.append(Problem("report_passages", str(pid), "site_ids",
-                                        f"{site.strip()!r} is not a camp or a mine"))
+                                        f"{site.strip()!r} is not a camp, a mine or a named mine"))
     return problems
 
 
