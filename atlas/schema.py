@@ -177,7 +177,8 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
     ),
     LayerSchema(
         "named_mines", "Point", "named_id", r"^NM\d{2}$",
-        _with(_f("named_id! name_in_report! alt_names commodity! commodity_class! "
+        _with(_f("named_id! name_in_report! alt_names commodity! commodity_as_given commodity_inferred "
+                 "commodity_class! "
                  "province_as_given place_as_given report_lines! province_inferred "
                  "county_or_place_inferred match_type! location_role! "
                  "is_mine_location:bool! is_town_proxy:bool! precision! location_precision! source! "
@@ -193,7 +194,8 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         geometry_required=False,
         description=("The mines and districts the report names: province_as_given and "
                      "place_as_given as printed (blank where the report gives none), "
-                     "province_inferred the atlas's reading with its reason; town proxies flagged"),
+                     "province_inferred the atlas's reading with its reason; commodity_as_given as printed, "
+                     "commodity_inferred what the atlas adds and why; town proxies flagged"),
     ),
     LayerSchema(
         "mineral_deposits", "MultiPolygon", "region_id", r"^DEP-[A-Z-]+$",
