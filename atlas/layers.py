@@ -367,7 +367,7 @@ def camps_layer(root, provinces, counties, findings, n_candidates) -> gpd.GeoDat
     return _with_admin(gdf, provinces, counties)
 
 
-def findings_table(root) -> pd.DataFrame:
+def findings_table(root, rel: str = "camps/findings.csv") -> pd.DataFrame:
     """The dated findings: each date text as an interval (:mod:`atlas.dates`), with its basis.
 
     ``evidence_basis``, ``testimony_hand``, ``status_signal``,
@@ -378,9 +378,10 @@ def findings_table(root) -> pd.DataFrame:
     :mod:`atlas.evidence`); the dates are parsed here, so a text no rule
     reads fails the build. ``finding_id`` is read from the data, never
     derived from row order: adding a row renumbers nothing (the schema
-    checks that ids are unique and of the form ``F001``).
+    checks that ids are unique and of the form ``F001``). ``rel`` names
+    another findings file of the same columns (the mines': :func:`mine_findings_table`).
     """
-    df = sources.read_csv("camps/findings.csv", root)
+    df = sources.read_csv(rel, root)
     parsed = pd.DataFrame([parse_date_text(t).as_row() for t in df["observed_on_or_between"]])
     return pd.DataFrame(
         {
@@ -401,6 +402,15 @@ def findings_table(root) -> pd.DataFrame:
             "report_cite": df["report_cite"],
         }
     )
+
+
+def mine_findings_table(root) -> pd.DataFrame:
+    """The mines' dated findings (``mines/mine_findings.csv``), as :func:`findings_table` reads the camps'.
+
+    ``site_id`` is a mine of the ``mines`` layer (``M016``) or, for a mine the
+    report names without a point of its own, of ``named_mines`` (``NM06``).
+    """
+    return findings_table(root, "mines/mine_findings.csv")
 
 
 def candidates_layer(root, camps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -535,6 +545,7 @@ def build_layers(root: Path | None = None) -> dict[str, pd.DataFrame]:
         "mineral_deposits": deposits_layer(root, provinces),
         "camps": camps,
         "camp_findings": findings,
+        "mine_findings": mine_findings_table(root),
         "coordinate_candidates": candidates_layer(root, camps),
     }
     layers["gem_records"] = records.assign(licence=gem.LICENCE)

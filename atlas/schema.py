@@ -230,6 +230,17 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         description="Dated observations per site (imagery and testimony)",
     ),
     LayerSchema(
+        "mine_findings", None, "finding_id", r"^MF\d{3,}$",
+        _with(_f("finding_id! site_id! observed_text! date_start:date date_end:date "
+                 "date_precision! date_rule! finding_type! description! evidence_basis! "
+                 "testimony_hand status_signal! evidence_reason! signal_strength! strength_reason "
+                 "source_report! page report_cite"),
+              date_precision=PRECISIONS, evidence_basis=BASES, testimony_hand=HANDS,
+              status_signal=SIGNALS, signal_strength=STRENGTHS),
+        description=("Dated observations per mine (Global Energy Monitor's status by its release, the report, "
+                     "imagery, testimony); site_id a mine (M...) or a mine the report names (NM...)"),
+    ),
+    LayerSchema(
         "coordinate_candidates", "Point", "candidate_id", r"^C\d{3}$",
         _f("candidate_id! site_id! source! lat:float! lon:float! note precision! licence! "
            "distance_km_from_atlas_point:float is_atlas_point:bool!"),
@@ -301,6 +312,7 @@ _TITLES = {
     "gem_records": "Global Energy Monitor records and their join",
     "sanctions_measures": "UN sanctions on mineral exports",
     "camp_findings": "Camp findings (dated)",
+    "mine_findings": "Mine findings (dated)",
     "report_discrepancies": "Report discrepancies",
     "report_passages": "What the report says (quotes)",
     "sources": "Sources",
@@ -494,6 +506,15 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
     if findings is not None and {"evidence_basis", "testimony_hand", "date_start",
                                  "date_end"} <= set(findings.columns):
         problems += _check_evidence(findings, camps)
+    mf = layers.get("mine_findings")
+    if mf is not None and {"evidence_basis", "testimony_hand", "date_start", "date_end"} <= set(mf.columns):
+        problems += _check_evidence(mf, None, "mine_findings")
+        if mines is not None and named is not None and "site_id" in mf:
+            known = set(mines["mine_id"]) | set(named["named_id"])
+            for fid, site in zip(mf["finding_id"], mf["site_id"]):
+                if site not in known:
+                    problems.append(Problem("mine_findings", str(fid), "site_id",
+                                            f"{site!r} is not a mine or a named mine"))
     return problems
 
 
@@ -574,24 +595,25 @@ def _check_passage_sites(passages: pd.DataFrame, sites: set) -> list[Problem]:
     return problems
 
 
-def _check_evidence(findings: pd.DataFrame, camps: pd.DataFrame | None) -> list[Problem]:
-    """Testimony says its hand, intervals run forward, camps' evidence columns follow the rule."""
+def _check_evidence(findings: pd.DataFrame, camps: pd.DataFrame | None,
+                    layer: str = "camp_findings") -> list[Problem]:
+    """Testimony says its hand, intervals run forward, hedging says why, camps' evidence columns follow the rule."""
     problems = []
     for fid, basis, hand, start, end in zip(findings["finding_id"], findings["evidence_basis"],
                                             findings["testimony_hand"], findings["date_start"],
                                             findings["date_end"]):
         has_hand = isinstance(hand, str) and hand.strip() != ""
         if (basis == "testimony") != has_hand:
-            problems.append(Problem("camp_findings", str(fid), "testimony_hand",
+            problems.append(Problem(layer, str(fid), "testimony_hand",
                                     "set for testimony (first-hand, second-hand, unstated) only"))
         if isinstance(start, str) and isinstance(end, str) and start and end and start > end:
-            problems.append(Problem("camp_findings", str(fid), "date_end",
+            problems.append(Problem(layer, str(fid), "date_end",
                                     f"{end} is before date_start {start}"))
     if {"signal_strength", "strength_reason"} <= set(findings.columns):
         for fid, strength, why in zip(findings["finding_id"], findings["signal_strength"],
                                       findings["strength_reason"]):
             if strength == "hedged" and not (isinstance(why, str) and why.strip()):
-                problems.append(Problem("camp_findings", str(fid), "strength_reason",
+                problems.append(Problem(layer, str(fid), "strength_reason",
                                         "a hedged finding says why (what its source withholds)"))
     cols = ["evidence_tier", "evidence_tier_label", "latest_evidence_date", "sources_disagree"]
     if camps is None or not set(cols) <= set(camps.columns) or "status_signal" not in findings:

@@ -58,6 +58,7 @@ _LICENCES = {
     "camps": "facts cited to their sources (no open data licence)",
     "coordinate_candidates": "facts cited to their sources",
     "camp_findings": "facts cited to their sources",
+    "mine_findings": "facts cited to their sources (Global Energy Monitor's rows: CC BY 4.0)",
     "sources": "provenance table",
 }
 
