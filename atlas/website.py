@@ -350,7 +350,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
         if len(df):
             tables.append({"name": name, "table": _frame_table(df)})
     _write(out / "tables.html", _render("tables.html.j2", tables=tables, **ctx))
-    _write(out / "about.html", _render("about.html.j2", layers=_layer_counts(atlas),
+    _write(out / "about.html", _render("about.html.j2", layers=_layer_counts(atlas), mine_counts=_mine_counts(atlas),
                                        prov=atlas.layer("provinces"), counties=atlas.layer("counties"), **ctx))
     items = _downloads(atlas, out, say) if with_downloads else []
     _write(out / "downloads.html", _render("downloads.html.j2", items=items, **ctx))
@@ -368,6 +368,13 @@ def _write_map(atlas: Atlas, path: Path) -> None:
 
     shared = {f"Your layer: {name[len('user_'):]}": df for name, df in atlas.user_layers.items()}
     write_map(path, atlas.gpkg, include_user_layers=False, extra_layers=shared)
+
+
+def _mine_counts(atlas: Atlas) -> dict:
+    """Mines with open coordinates, and apart from them the proposed mines (GEM's 'proposed': no mine yet)."""
+    mines = atlas.layer("mines")
+    proposed = int((mines["status"].astype(str) == "proposed").sum()) if "status" in mines else 0
+    return {"open": len(mines) - proposed, "proposed": proposed}
 
 
 def _layer_counts(atlas: Atlas) -> list[dict]:
