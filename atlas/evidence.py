@@ -42,7 +42,7 @@ Examples
 >>> import atlas
 >>> s = atlas.status_at("KLS-22", "2012-01")
 >>> s.status, list(s.deciding["finding_type"])
-('active', ['mine_active'])
+('active', ['mine_active', 'prisoner_transfer'])
 >>> atlas.status_at("KLS-22", "2013").status
 'closed'
 """

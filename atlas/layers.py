@@ -367,19 +367,25 @@ def camps_layer(root, provinces, counties, findings, n_candidates) -> gpd.GeoDat
     return _with_admin(gdf, provinces, counties)
 
 
-def findings_table(root) -> pd.DataFrame:
+def findings_table(root, rel: str = "camps/findings.csv") -> pd.DataFrame:
     """The dated findings: each date text as an interval (:mod:`atlas.dates`), with its basis.
 
-    ``evidence_basis``, ``testimony_hand``, ``status_signal`` and
-    ``evidence_reason`` are curated in ``camps/findings.csv`` (see
+    ``evidence_basis``, ``testimony_hand``, ``status_signal``,
+    ``evidence_reason``, ``signal_strength`` (``stated``, or ``hedged`` where
+    the source withholds the conclusion, with ``strength_reason``) and
+    ``report_cite`` (section, paragraph, page and lines of the report, where a
+    finding rests on it) are curated in ``camps/findings.csv`` (see
     :mod:`atlas.evidence`); the dates are parsed here, so a text no rule
-    reads fails the build.
+    reads fails the build. ``finding_id`` is read from the data, never
+    derived from row order: adding a row renumbers nothing (the schema
+    checks that ids are unique and of the form ``F001``). ``rel`` names
+    another findings file of the same columns (the mines': :func:`mine_findings_table`).
     """
-    df = sources.read_csv("camps/findings.csv", root)
+    df = sources.read_csv(rel, root)
     parsed = pd.DataFrame([parse_date_text(t).as_row() for t in df["observed_on_or_between"]])
     return pd.DataFrame(
         {
-            "finding_id": [f"F{i:03d}" for i in range(1, len(df) + 1)],
+            "finding_id": df["finding_id"],
             "site_id": df["site_id"],
             "observed_text": df["observed_on_or_between"],
             **{c: parsed[c] for c in parsed.columns},
@@ -389,10 +395,22 @@ def findings_table(root) -> pd.DataFrame:
             "testimony_hand": df["testimony_hand"],
             "status_signal": df["status_signal"],
             "evidence_reason": df["evidence_reason"],
+            "signal_strength": df["signal_strength"],
+            "strength_reason": df["strength_reason"],
             "source_report": df["source_report"],
             "page": df["page"],
+            "report_cite": df["report_cite"],
         }
     )
+
+
+def mine_findings_table(root) -> pd.DataFrame:
+    """The mines' dated findings (``mines/mine_findings.csv``), as :func:`findings_table` reads the camps'.
+
+    ``site_id`` is a mine of the ``mines`` layer (``M016``) or, for a mine the
+    report names without a point of its own, of ``named_mines`` (``NM06``).
+    """
+    return findings_table(root, "mines/mine_findings.csv")
 
 
 def candidates_layer(root, camps: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -527,6 +545,7 @@ def build_layers(root: Path | None = None) -> dict[str, pd.DataFrame]:
         "mineral_deposits": deposits_layer(root, provinces),
         "camps": camps,
         "camp_findings": findings,
+        "mine_findings": mine_findings_table(root),
         "coordinate_candidates": candidates_layer(root, camps),
     }
     layers["gem_records"] = records.assign(licence=gem.LICENCE)

@@ -82,7 +82,7 @@ GROUPS = (
     ("Penal system", ("camps", "coordinate_candidates")),
     ("Mining", ("mines", "named_mines", "steel_plants", "mineral_deposits")),
     ("Reference", ("geonames_places", "counties", "provinces", "dprk_outline", "basemap_countries")),
-    ("Tables", ("camp_findings", "report_table_1", "report_table_2", "report_table_3",
+    ("Tables", ("camp_findings", "mine_findings", "report_table_1", "report_table_2", "report_table_3",
                 "report_table_4", "report_table_5", "report_discrepancies", "report_passages",
                 "gem_records", "sanctions_measures", "sources")),
 )

@@ -320,7 +320,7 @@ def discrepancies_for(layer: str, fields: dict, table: pd.DataFrame) -> list[dic
     >>> table = atlas.read_layer("report_discrepancies")
     >>> [d["discrepancy_id"] for d in discrepancies_for("camps", {"kind": "kwan-li-so", "number": "15",
     ...     "name": "Yodok (Camp 15)"}, table)]
-    ['D01', 'D04', 'D10']
+    ['D01', 'D04', 'D10', 'D17']
     """
     refs = set(re.findall(r"D\d{2}", str(fields.get("discrepancy_ref") or "")))
     kind, number = str(fields.get("kind") or ""), str(fields.get("number") or "").strip().lstrip("0")
@@ -379,7 +379,7 @@ def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = Non
     >>> import atlas
     >>> r = atlas.record("camp 15")
     >>> r.id, r.fields["name_ko"], [d["discrepancy_id"] for d in r.discrepancies]
-    ('KLS-15', '요덕 제15호 관리소', ['D01', 'D04', 'D10'])
+    ('KLS-15', '요덕 제15호 관리소', ['D01', 'D04', 'D10', 'D17'])
     >>> len(r.findings) == r.fields["n_findings"], r.coordinates[0]["role"]
     (True, 'atlas point')
     """

@@ -115,6 +115,8 @@ def _with(fields: tuple[Field, ...], **allowed: tuple) -> tuple[Field, ...]:
     )
 
 
+#: Whether a finding's source states its conclusion or withholds it ("too soon to say", "unclear whether").
+STRENGTHS = ("stated", "hedged")
 COMMODITY_CLASSES = ("coal", "iron ore", "non-ferrous metal", "non-metallic mineral")
 ADMIN = "province county county_ko county_id admin_method admin_distance_km:float"
 ADMIN_METHODS = ("within", "nearest", "outside")
@@ -175,7 +177,8 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
     ),
     LayerSchema(
         "named_mines", "Point", "named_id", r"^NM\d{2}$",
-        _with(_f("named_id! name_in_report! alt_names commodity! commodity_class! "
+        _with(_f("named_id! name_in_report! alt_names commodity! commodity_as_given commodity_inferred "
+                 "commodity_class! "
                  "province_as_given place_as_given report_lines! province_inferred "
                  "county_or_place_inferred match_type! location_role! "
                  "is_mine_location:bool! is_town_proxy:bool! precision! location_precision! source! "
@@ -191,7 +194,8 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         geometry_required=False,
         description=("The mines and districts the report names: province_as_given and "
                      "place_as_given as printed (blank where the report gives none), "
-                     "province_inferred the atlas's reading with its reason; town proxies flagged"),
+                     "province_inferred the atlas's reading with its reason; commodity_as_given as printed, "
+                     "commodity_inferred what the atlas adds and why; town proxies flagged"),
     ),
     LayerSchema(
         "mineral_deposits", "MultiPolygon", "region_id", r"^DEP-[A-Z-]+$",
@@ -216,13 +220,25 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         description="Political prison camps, prison labour camps and suspected sites",
     ),
     LayerSchema(
-        "camp_findings", None, "finding_id", r"^F\d{3}$",
+        "camp_findings", None, "finding_id", r"^F\d{3,}$",
         _with(_f("finding_id! site_id! observed_text! date_start:date date_end:date "
                  "date_precision! date_rule! finding_type! description! evidence_basis! "
-                 "testimony_hand status_signal! evidence_reason! source_report! page"),
+                 "testimony_hand status_signal! evidence_reason! signal_strength! strength_reason "
+                 "source_report! page report_cite"),
               date_precision=PRECISIONS, evidence_basis=BASES, testimony_hand=HANDS,
-              status_signal=SIGNALS),
+              status_signal=SIGNALS, signal_strength=STRENGTHS),
         description="Dated observations per site (imagery and testimony)",
+    ),
+    LayerSchema(
+        "mine_findings", None, "finding_id", r"^MF\d{3,}$",
+        _with(_f("finding_id! site_id! observed_text! date_start:date date_end:date "
+                 "date_precision! date_rule! finding_type! description! evidence_basis! "
+                 "testimony_hand status_signal! evidence_reason! signal_strength! strength_reason "
+                 "source_report! page report_cite"),
+              date_precision=PRECISIONS, evidence_basis=BASES, testimony_hand=HANDS,
+              status_signal=SIGNALS, signal_strength=STRENGTHS),
+        description=("Dated observations per mine (Global Energy Monitor's status by its release, the report, "
+                     "imagery, testimony); site_id a mine (M...) or a mine the report names (NM...)"),
     ),
     LayerSchema(
         "coordinate_candidates", "Point", "candidate_id", r"^C\d{3}$",
@@ -273,8 +289,10 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
                 inside_dprk=False,
                 description="GeoNames towns (cities500): their alternate names find a county by its town"),
     LayerSchema("report_passages", None, "passage_id", r"^P\d{2}$",
-                _f("passage_id! site_ids! about! quote! lines! section! page report_ref!"),
-                description="What the report says about each camp and mine, quoted with its lines"),
+                _f("passage_id! site_ids! about! quote! lines! section! paragraph! paragraph_opens! page "
+                   "report_cites report_ref!"),
+                description=("What the report says about each camp and mine, quoted with its section, "
+                             "paragraph (and its opening words), page where known, and lines")),
     LayerSchema("sources", None, "path", None,
                 _f("path! description! origin! licence! attribution! sha256!"),
                 description="Provenance of every source file"),
@@ -294,6 +312,7 @@ _TITLES = {
     "gem_records": "Global Energy Monitor records and their join",
     "sanctions_measures": "UN sanctions on mineral exports",
     "camp_findings": "Camp findings (dated)",
+    "mine_findings": "Mine findings (dated)",
     "report_discrepancies": "Report discrepancies",
     "report_passages": "What the report says (quotes)",
     "sources": "Sources",
@@ -476,13 +495,46 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
     camps = layers.get("camps")
     if camps is not None and "site_id" in camps:
         problems += _check_camp_keys(layers, set(camps["site_id"]))
-    passages, mines = layers.get("report_passages"), layers.get("mines")
+    passages, mines, named = layers.get("report_passages"), layers.get("mines"), layers.get("named_mines")
     if passages is not None and camps is not None and mines is not None and "site_ids" in passages:
-        problems += _check_passage_sites(passages, set(camps["site_id"]) | set(mines["mine_id"]))
+        known = set(camps["site_id"]) | set(mines["mine_id"])
+        if named is not None and "named_id" in named:
+            known |= set(named["named_id"])
+        problems += _check_passage_sites(passages, known)
+    problems += _check_no_outside_paths(layers)
     findings = layers.get("camp_findings")
     if findings is not None and {"evidence_basis", "testimony_hand", "date_start",
                                  "date_end"} <= set(findings.columns):
         problems += _check_evidence(findings, camps)
+    mf = layers.get("mine_findings")
+    if mf is not None and {"evidence_basis", "testimony_hand", "date_start", "date_end"} <= set(mf.columns):
+        problems += _check_evidence(mf, None, "mine_findings")
+        if mines is not None and named is not None and "site_id" in mf:
+            known = set(mines["mine_id"]) | set(named["named_id"])
+            for fid, site in zip(mf["finding_id"], mf["site_id"]):
+                if site not in known:
+                    problems.append(Problem("mine_findings", str(fid), "site_id",
+                                            f"{site!r} is not a mine or a named mine"))
+    return problems
+
+
+#: A folder outside the package's own data: a relative path up (``../``), the project's source folders,
+#: an absolute path of the build machine. No published value may name one (it ships in every download).
+_OUTSIDE_PATH = re.compile(r"(?:^|[\s(\"'`])\.\./|shared/seed|/work/|/home/|/tmp/|\b[A-Z]:\\")
+
+
+def _check_no_outside_paths(layers: dict[str, pd.DataFrame]) -> list[Problem]:
+    """No value of any layer names a folder outside the package's data (e.g. the report's text file)."""
+    problems: list[Problem] = []
+    for name, df in layers.items():
+        id_field = SCHEMAS[name].id_field if name in SCHEMAS else None
+        for col in df.columns:
+            if col == "geometry" or not (df[col].dtype == object or str(df[col].dtype).startswith("str")):
+                continue
+            hits = df[col].astype(str).str.contains(_OUTSIDE_PATH)
+            for i in np.flatnonzero(hits.to_numpy()):
+                fid = str(df[id_field].iloc[i]) if id_field and id_field in df else str(i)
+                problems.append(Problem(name, fid, col, "names a folder outside the package's data"))
     return problems
 
 
@@ -533,29 +585,36 @@ def _check_camp_keys(layers: dict[str, pd.DataFrame], known: set) -> list[Proble
 
 
 def _check_passage_sites(passages: pd.DataFrame, sites: set) -> list[Problem]:
-    """Every site a report passage names is a camp or a mine."""
+    """Every site a report passage names is a camp, a mine or a mine the report names."""
     problems: list[Problem] = []
     for pid, ids in zip(passages["passage_id"], passages["site_ids"]):
         for site in str(ids).split(";"):
             if site.strip() not in sites:
                 problems.append(Problem("report_passages", str(pid), "site_ids",
-                                        f"{site.strip()!r} is not a camp or a mine"))
+                                        f"{site.strip()!r} is not a camp, a mine or a named mine"))
     return problems
 
 
-def _check_evidence(findings: pd.DataFrame, camps: pd.DataFrame | None) -> list[Problem]:
-    """Testimony says its hand, intervals run forward, camps' evidence columns follow the rule."""
+def _check_evidence(findings: pd.DataFrame, camps: pd.DataFrame | None,
+                    layer: str = "camp_findings") -> list[Problem]:
+    """Testimony says its hand, intervals run forward, hedging says why, camps' evidence columns follow the rule."""
     problems = []
     for fid, basis, hand, start, end in zip(findings["finding_id"], findings["evidence_basis"],
                                             findings["testimony_hand"], findings["date_start"],
                                             findings["date_end"]):
         has_hand = isinstance(hand, str) and hand.strip() != ""
         if (basis == "testimony") != has_hand:
-            problems.append(Problem("camp_findings", str(fid), "testimony_hand",
+            problems.append(Problem(layer, str(fid), "testimony_hand",
                                     "set for testimony (first-hand, second-hand, unstated) only"))
         if isinstance(start, str) and isinstance(end, str) and start and end and start > end:
-            problems.append(Problem("camp_findings", str(fid), "date_end",
+            problems.append(Problem(layer, str(fid), "date_end",
                                     f"{end} is before date_start {start}"))
+    if {"signal_strength", "strength_reason"} <= set(findings.columns):
+        for fid, strength, why in zip(findings["finding_id"], findings["signal_strength"],
+                                      findings["strength_reason"]):
+            if strength == "hedged" and not (isinstance(why, str) and why.strip()):
+                problems.append(Problem(layer, str(fid), "strength_reason",
+                                        "a hedged finding says why (what its source withholds)"))
     cols = ["evidence_tier", "evidence_tier_label", "latest_evidence_date", "sources_disagree"]
     if camps is None or not set(cols) <= set(camps.columns) or "status_signal" not in findings:
         return problems

@@ -63,6 +63,7 @@ _LICENCES = {
     "camps": "facts cited to their sources (no open data licence)",
     "coordinate_candidates": "facts cited to their sources",
     "camp_findings": "facts cited to their sources",
+    "mine_findings": "facts cited to their sources (Global Energy Monitor's rows: CC BY 4.0)",
     "sources": "provenance table",
 }
 
@@ -359,7 +360,7 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
         if len(df):
             tables.append({"name": name, "table": _frame_table(df)})
     _write(out / "tables.html", _render("tables.html.j2", tables=tables, **ctx))
-    _write(out / "about.html", _render("about.html.j2", layers=_layer_counts(atlas),
+    _write(out / "about.html", _render("about.html.j2", layers=_layer_counts(atlas), mine_counts=_mine_counts(atlas),
                                        prov=atlas.layer("provinces"), counties=atlas.layer("counties"), **ctx))
     items = _downloads(atlas, out, say) if with_downloads else []
     _write(out / "downloads.html", _render("downloads.html.j2", items=items, **ctx))
@@ -385,6 +386,13 @@ def _write_map(atlas: Product, path: Path) -> None:
 
     shared = {f"Your layer: {name[len('user_'):]}": df for name, df in atlas.user_layers.items()}
     write_map(path, atlas.gpkg, include_user_layers=False, extra_layers=shared)
+
+
+def _mine_counts(atlas: Product) -> dict:
+    """Mines with open coordinates, and apart from them the proposed mines (GEM's 'proposed': no mine yet)."""
+    mines = atlas.layer("mines")
+    proposed = int((mines["status"].astype(str) == "proposed").sum()) if "status" in mines else 0
+    return {"open": len(mines) - proposed, "proposed": proposed}
 
 
 def _layer_counts(atlas: Product) -> list[dict]:

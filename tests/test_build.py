@@ -20,7 +20,7 @@ from .conftest import REPO, require_tool, run_cli
 
 EXPECTED_LAYERS = {
     "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
-    "camp_findings", "coordinate_candidates", "report_table_1", "report_table_2",
+    "camp_findings", "mine_findings", "coordinate_candidates", "report_table_1", "report_table_2",
     "report_table_3", "report_table_4", "report_table_5", "report_discrepancies", "report_passages", "sources",
     "dprk_outline", "basemap_countries", "geonames_places",
     "steel_plants", "gem_records", "sanctions_measures",
@@ -105,9 +105,15 @@ def test_every_feature_carries_source_licence_precision(layers):
 def test_town_proxies_are_flagged_not_mine_locations(layers):
     named = layers["named_mines"]
     proxies = named[named["match_type"].str.contains("proxy")]
-    assert len(proxies) >= 4
+    assert len(proxies) >= 3  # Aoji, Sanghwa, Hakpo
     assert proxies["is_town_proxy"].all()
     assert not proxies["is_mine_location"].any()
+    # the Hyesan enterprise is drawn at the Hyesan Youth Copper Mine (mines M035), no longer at the city
+    # point 4.5 km away; the mine is the district's by place, an inference, so not "the mine"
+    hyesan = named.set_index("name_in_report").loc["Hyesan District Mining Combined Enterprise"]
+    assert not hyesan["is_town_proxy"] and not hyesan["is_mine_location"]
+    m035 = layers["mines"].set_index("mine_id").loc["M035"]
+    assert hyesan["geometry"].equals_exact(m035["geometry"], 1e-9)
 
 
 def test_report_discrepancies_keep_both_readings(layers):

@@ -41,7 +41,7 @@ GROUPS = {
     "Reference": {"provinces", "counties", "dprk_outline", "basemap_countries", "geonames_places"},
     "Mining": {"mines", "named_mines", "steel_plants", "mineral_deposits"},
     "Penal system": {"camps", "coordinate_candidates"},
-    "Tables": {"camp_findings", "report_table_1", "report_table_2", "report_table_3",
+    "Tables": {"camp_findings", "mine_findings", "report_table_1", "report_table_2", "report_table_3",
                "report_table_4", "report_table_5", "report_discrepancies", "report_passages",
                "gem_records", "sanctions_measures", "sources"},
 }

@@ -65,7 +65,8 @@ def test_show_json_carries_what_a_reader_cites(gpkg):
     assert all(f["type_in_words"] and "_" not in f["type_in_words"] for f in data["findings"])
     assert all("source_report" in f and "page" in f for f in data["findings"])
     assert data["coordinates"][0]["role"] == "atlas point"
-    assert [d["discrepancy_id"] for d in data["discrepancies"]] == ["D01", "D04", "D10"]  # D10: its mining
+    # D10: its mining; D17: its zones against the 2014 imagery
+    assert [d["discrepancy_id"] for d in data["discrepancies"]] == ["D01", "D04", "D10", "D17"]
 
 
 def test_show_markdown_escapes_table_cells(gpkg):
