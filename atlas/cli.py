@@ -130,9 +130,19 @@ def _replaced_note() -> str:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    from .io import CreatedFolder
+    from .io import Notice
 
-    _echo_err(f"atlas: {message}" if issubclass(category, CreatedFolder) else f"atlas: warning: {message}")
+    _echo_err(f"atlas: {message}" if issubclass(category, Notice) else f"atlas: warning: {message}")
+
+
+def _private_layers(gpkg) -> set[str]:
+    """The private layers a local answer may show (atlas.userlayers' gate), to mark their rows."""
+    from .userlayers import gate
+
+    return {r["layer"] for r in gate(gpkg, "find").records if r["private"]}
+
+
+_PRIVATE_NOTE = "Rows marked private come from your private layers: keep them on this machine."
 
 
 def _out_file(ctx: click.Context, param: click.Parameter, value):
@@ -286,14 +296,18 @@ def validate(ctx: Context, path: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--drop", "drop", default=None, metavar="NAME",
               help="Remove the user layer NAME (user_NAME) instead, atomically.")
+@click.option("--details", is_flag=True,
+              help="Also show where each private layer came from (its source file's name).")
 @pass_ctx
 @handle_errors
-def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str | None) -> None:
+def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str | None, details: bool) -> None:
     """List each layer with its feature count, geometry type and sources.
 
-    User layers imported with --private are marked (private): no map, export
-    or site includes them unless asked. --drop NAME removes a user layer (the
-    GeoPackage is rewritten without it, atomically; nothing else changes).
+    User layers imported with --private are marked (private), their source
+    file named only with --details: they are kept apart (output-private/), and
+    no map, export or site includes them unless asked. --drop NAME removes a
+    user layer (the GeoPackage that holds it is rewritten without it,
+    atomically; nothing else changes).
     """
     if drop:
         from .importer import drop_layer
@@ -301,13 +315,13 @@ def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str |
         click.echo(f"{drop_layer(drop, gpkg)}: removed")
         ctx.progress("run `atlas map` / `atlas export` again: products made earlier still hold it")
         return
-    from .userlayers import private_layers
-
     rows = _build.layer_summary(gpkg)
-    private = private_layers(gpkg, [r["layer"] for r in rows])
+    private = _private_layers(gpkg)
     for r in rows:
         if r["layer"].startswith("user_"):
             r["private"] = r["layer"] in private
+            if r["private"] and not details:  # its file's name can itself be telling
+                r["sources"] = "private: user import (--details names the file)"
     if as_json or fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
@@ -379,9 +393,14 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
         finally:
             for w in caught:
                 if issubclass(w.category, UserWarning):
-                    _echo_err(f"atlas: warning: {w.message}")
-    n = pyogrio.read_info(gpkg or io.default_gpkg(), layer=layer)["features"]
+                    _show_warning(w.message, w.category, w.filename, w.lineno)
+    from .store import open_atlas, private_store
+
+    public = gpkg or io.default_gpkg()
+    n = pyogrio.read_info(open_atlas(public).store_of(layer).file(), layer=layer)["features"]
     click.echo(f"{layer}: {n} feature{'' if n == 1 else 's'}" + (" (private)" if private else ""))
+    if private:
+        ctx.progress(f"kept apart in {private_store(public)}, outside the folder of shareable products")
 
 
 @main.command("density")
@@ -668,10 +687,8 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
             raise InputError("--out goes with --qgis or --format; --postgis writes to the database URL")
         from .postgis import export_postgis
 
-        result = export_postgis(postgis_url, gpkg, include_private, progress=ctx.progress)
+        result = export_postgis(postgis_url, gpkg, include_private=include_private, progress=ctx.progress)
         rows = sum(w["rows"] for w in result["layers"])
-        if result["private_left_out"]:
-            ctx.progress(f"private layers left out: {', '.join(result['private_left_out'])}")
         click.echo(f"{result['database']}: {len(result['layers'])} tables, {rows} rows, "
                    f"{len(result['foreign_keys'])} foreign keys, {result['styles']} QGIS styles "
                    f"(PostGIS {result['postgis']})")
@@ -680,7 +697,7 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
 
     writer = {"geoparquet": export.export_geoparquet, "kmz": export.export_kmz,
               "geojson": export.export_geojson, "csv": export.export_csv}[fmt]
-    for path in writer(out, names or None, gpkg, include_private, progress=ctx.progress,
+    for path in writer(out, names or None, gpkg, include_private=include_private, progress=ctx.progress,
                        coarsen_km=coarsen_km):
         click.echo(str(path))
 
@@ -710,7 +727,14 @@ def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
     """
     from .record import record
 
-    click.echo(record(site, gpkg, layer).format(fmt))
+    rec = record(site, gpkg, layer)
+    if rec.layer in _private_layers(gpkg):  # an answer on this machine: a private feature, marked
+        from .userlayers import banner
+
+        rec.meta.update(private=True, banner=banner([{"layer": rec.layer, "private": True}]))
+        if fmt != "json":
+            click.echo(f"PRIVATE: {rec.id} is in your private layer {rec.layer}; keep it on this machine.\n")
+    click.echo(rec.format(fmt))
 
 
 # --- queries (atlas.search, .distance, .summaries, .formats): find, near, nearest, summary ---
@@ -743,7 +767,14 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
     meta = {"query": query, "candidates": len(hits)}
     cols = ["layer", "id", "name", "kind", "match", "score", "province", "county", "precision"]
     head = [f"{len(hits)} candidate(s) for {query!r}, best first:"]
-    click.echo(formats.format_table(hits, fmt, cols, header=head, meta=meta))
+    foot = []
+    private = hits["layer"].isin(_private_layers(gpkg))
+    if private.any():  # an answer on this machine: private rows marked
+        hits = hits.copy()
+        hits.insert(1, "private", private.map({True: "PRIVATE", False: ""}))
+        cols.insert(1, "private")
+        foot = ["", _PRIVATE_NOTE]
+    click.echo(formats.format_table(hits, fmt, cols, header=head, footer=foot, meta=meta))
 
 
 _SANCTIONS_HELP = ("Add the UN Security Council measure in force on each mine's commodities "
@@ -811,10 +842,18 @@ def _near_output(result, fmt: str, what: str, gpkg: Path | None = None, columns:
     if fmt != "table" or wanted:  # every column of the layer (or those asked for)
         result = layer_columns(result, gpkg, wanted)
         cols = wanted or cols
+    if a.get("layer") in _private_layers(gpkg):  # an answer on this machine: its private rows marked
+        result = result.copy()
+        if "private" in result.columns:  # the layer's own flag (csv, json): said in the same words
+            result["private"] = "PRIVATE"
+        else:
+            result.insert(0, "private", "PRIVATE")
+        cols = ["private", *(c for c in cols if c != "private")]
+        head.insert(0, f"PRIVATE: layer {a['layer']} is one of your private layers.")
+        foot.insert(0, _PRIVATE_NOTE)
     if fmt in ("json", "geojson"):  # what a reader cites
         atlas = open_atlas(gpkg)
-        users = [r for r in user_layer_records(atlas) if r["layer"] == a.get("layer")] \
-            if atlas.path is not None else []  # PostGIS holds no import records
+        users = [r for r in user_layer_records(atlas) if r["layer"] == a.get("layer")]
         gpkg = atlas
         meta.update(about(gpkg, user_layers=users))
     if fmt == "csv":
