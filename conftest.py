@@ -35,3 +35,4 @@ def _default_atlas_for_doctests(request):
 
 def pytest_unconfigure(config):
     shutil.rmtree(_OUTPUT, ignore_errors=True)
+    shutil.rmtree(f"{_OUTPUT}-private", ignore_errors=True)  # private layers kept beside it (atlas.io)
