@@ -20,6 +20,9 @@ collect_ignore = ["tests/qgis_probe.py", "atlas/__main__.py"]
 
 _OUTPUT = tempfile.mkdtemp(prefix="atlas-test-output-")
 os.environ["ATLAS_OUTPUT"] = _OUTPUT
+#: The default atlas as built, before any docstring example imports into it: what the docs' pages start from.
+PRISTINE = os.path.join(tempfile.mkdtemp(prefix="atlas-test-pristine-"), "atlas.gpkg")
+os.environ["ATLAS_TEST_PRISTINE"] = PRISTINE  # read by docs/conftest.py
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +33,11 @@ def _default_atlas_for_doctests(request):
 
         if not atlas.default_gpkg().is_file():
             atlas.build(products=())
+        if not os.path.exists(PRISTINE):
+            shutil.copyfile(atlas.default_gpkg(), PRISTINE)
     yield
 
 
 def pytest_unconfigure(config):
     shutil.rmtree(_OUTPUT, ignore_errors=True)
+    shutil.rmtree(os.path.dirname(PRISTINE), ignore_errors=True)
