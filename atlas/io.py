@@ -18,13 +18,13 @@ import os
 import re
 import shutil
 import sqlite3
-import stat
 import sys
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -33,9 +33,9 @@ import pandas as pd
 import pyogrio
 
 from .errors import InputError, NotFoundError, OutputError
+from .outputs import check_output_file, make_folder
 
 __all__ = [
-    "REPLACED",
     "CreatedFolder",
     "atomic_path",
     "check_output_file",
@@ -50,6 +50,7 @@ __all__ = [
     "read_layer",
     "read_layers",
     "read_only",
+    "record_replaced",
     "remove_stale",
     "source",
     "source_name",
@@ -84,8 +85,8 @@ def default_gpkg() -> Path:
     return output_dir() / "atlas.gpkg"
 
 
-#: Every file this process has replaced, in order: what an interrupted command reports.
-REPLACED: list[Path] = []
+#: The lists that :func:`record_replaced` blocks collect replaced files into (innermost last).
+_RECORDERS: ContextVar[tuple[list[Path], ...]] = ContextVar("atlas_replaced", default=())
 #: Seconds a writer waits for another atlas command to finish writing the same GeoPackage
 #: (``$ATLAS_LOCK_WAIT`` overrides it) before it refuses with a message.
 LOCK_WAIT_S = 600.0
@@ -95,64 +96,44 @@ class CreatedFolder(UserWarning):
     """A folder the atlas created for an output (the command line says so)."""
 
 
-def check_output_file(target: Path | str, what: str = "output") -> Path:
-    """Refuse an output path that is empty, a directory, a device or read-only.
+@contextmanager
+def record_replaced(files: list[Path] | None = None) -> Iterator[list[Path]]:
+    """Collect every file that :func:`atomic_path` replaces inside the block, in order.
+
+    What an interrupted or failed command reports ("interrupted after
+    replacing ..."). Blocks nest: a file counts in every open block.
 
     Parameters
     ----------
-    target : pathlib.Path or str
-        The file about to be written (it may not exist yet).
-    what : str
-        How to name it in a message (e.g. ``"--out"``).
+    files : list of pathlib.Path, optional
+        The list to append to (default: a new one).
 
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
+    Yields
     ------
-    OutputError
-        Naming the path and what is wrong with it.
+    list of pathlib.Path
 
     Examples
     --------
-    >>> import atlas.io, tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> atlas.io.check_output_file(folder + "/atlas.html").name
-    'atlas.html'
-    >>> try:
-    ...     atlas.io.check_output_file(folder, "--out")
-    ... except atlas.errors.OutputError as exc:
-    ...     print(str(exc).replace(folder, "FOLDER"))
-    --out FOLDER is a directory; give a file path inside it
+    >>> import atlas.io, pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atlas.io.record_replaced() as replaced:
+    ...     with atlas.io.atomic_path(target) as tmp:
+    ...         _ = tmp.write_text("a")
+    >>> replaced == [target]
+    True
     """
-    if str(target).strip() == "":
-        raise OutputError(f"{what} is empty: give a file path")
-    target = Path(target)
-    if target.is_dir():
-        raise OutputError(f"{what} {target} is a directory; give a file path inside it")
-    if target.exists() or target.is_symlink():
-        st = target.stat() if target.exists() else None
-        if st is None or not stat.S_ISREG(st.st_mode):
-            raise OutputError(f"{what} {target} is not a regular file (a device, pipe or broken "
-                              "link); refusing to write to it")
-        if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
-            raise OutputError(f"{what} {target} is read-only; refusing to replace it")
-    parent = target.parent
-    if parent.exists() and not parent.is_dir():
-        raise OutputError(f"{what} {target}: {parent} is not a folder")
-    return target
+    files = [] if files is None else files
+    token = _RECORDERS.set((*_RECORDERS.get(), files))
+    try:
+        yield files
+    finally:
+        _RECORDERS.reset(token)
 
 
 def _make_parent(target: Path) -> None:
     parent = target.parent
-    if parent.exists():
-        return
-    try:
-        parent.mkdir(parents=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the folder {parent}: {exc.strerror}") from exc
-    warnings.warn(f"created the folder {parent}", CreatedFolder, stacklevel=3)
+    if make_folder(parent) is not None:
+        warnings.warn(f"created the folder {parent}", CreatedFolder, stacklevel=3)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -203,8 +184,8 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     it was. Temporary files of killed runs (their process gone) are removed
     first. A missing parent folder is created with a :class:`CreatedFolder`
     warning. Failures to write (a full disk, a read-only folder) raise
-    :class:`~atlas.errors.OutputError`; every file replaced is recorded in
-    :data:`REPLACED`.
+    :class:`~atlas.errors.OutputError`; every file replaced is recorded by
+    the open :func:`record_replaced` blocks.
     """
     target = check_output_file(target)
     _make_parent(target)
@@ -225,7 +206,8 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
         except OSError as exc:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}; "
                               f"{target} was not replaced") from exc
-        REPLACED.append(target)
+        for files in _RECORDERS.get():
+            files.append(target)
     finally:
         for leftover in (tmp_path, *(Path(f"{tmp_path}{e}") for e in ("-journal", "-wal", "-shm"))):
             if leftover.is_dir() and not leftover.is_symlink():
