@@ -4,6 +4,15 @@ The docstring examples of the ``atlas`` package run as tests
 (``--doctest-modules``). They read the default atlas (``output/atlas.gpkg``),
 so the session points ``ATLAS_OUTPUT`` at a temporary folder and builds the
 atlas there first: the tests never read or change a user's ``output/``.
+
+Markers (declared in ``pyproject.toml``) are applied here by the fixtures a
+test uses, so that no test can forget its own: ``browser`` (headless
+Chromium), ``qgis`` (Debian's QGIS), ``postgis`` (a PostgreSQL cluster),
+``install`` (a wheel installed in a new venv). ``slow`` is written on the
+tests themselves (over ~5 s here, needing none of those tools). The fast
+loop leaves them out::
+
+    pytest -m "not (browser or qgis or postgis or install or slow)"
 """
 
 from __future__ import annotations
@@ -31,6 +40,24 @@ def _default_atlas_for_doctests(request):
         if not atlas.default_gpkg().is_file():
             atlas.build(products=())
     yield
+
+
+#: The marker a test gets for using a fixture (directly or through another fixture).
+MARKER_OF_FIXTURE = {
+    "browser": "browser",  # tests/conftest.py: one headless Chromium for the session
+    "qgis": "qgis",  # tests/conftest.py: the QGIS probe under Debian's Python
+    "cluster": "postgis",  # tests/test_postgis.py: a PostgreSQL cluster with PostGIS
+    "installed": "install",  # tests/test_install.py: the wheel installed in a new venv
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark each test by the external tools its fixtures need (see :data:`MARKER_OF_FIXTURE`)."""
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in MARKER_OF_FIXTURE.items():
+            if fixture in used:
+                item.add_marker(marker)
 
 
 def pytest_unconfigure(config):

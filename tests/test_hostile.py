@@ -25,7 +25,7 @@ import atlas
 from atlas import importer
 from atlas.errors import InputError, OutputError
 
-from .conftest import REPO, run_cli, sha256
+from .conftest import REPO, run_cli, sha256, spawn_cli
 
 
 @pytest.fixture
@@ -202,7 +202,8 @@ def test_a_writer_refuses_after_waiting(atlas_copy, tmp_path, points):
     before = sha256(atlas_copy)
     with atlas.io.writer_lock(atlas_copy):
         holder = atlas_copy.with_name(atlas_copy.name + ".lock").read_text()
-        result = run_cli("import", str(_csv(tmp_path / "synthetic.csv", points)), "--as", "late",
+        # another process: within one, the lock is re-entrant and would not make it wait
+        result = spawn_cli("import", str(_csv(tmp_path / "synthetic.csv", points)), "--as", "late",
                          "--gpkg", str(atlas_copy), env={"ATLAS_LOCK_WAIT": "1"})
     assert holder.startswith(f"pid {os.getpid()}")
     assert result.returncode == 2 and "being written by another atlas command" in result.stderr

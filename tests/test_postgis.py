@@ -25,7 +25,7 @@ import atlas
 from atlas import io, postgis
 from atlas.errors import AtlasError, InputError
 
-from .conftest import probe, require_tool, run_cli
+from .conftest import require_tool, run_cli
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
@@ -250,7 +250,7 @@ def test_unreachable_database_is_a_clear_error(tmp_path, gpkg):
     assert res.returncode == 2 and "cannot use the database" in res.stderr
 
 
-def test_qgis_opens_the_tables_styled(cluster, url, gpkg, layers, tmp_path):
+def test_qgis_opens_the_tables_styled(cluster, url, gpkg, layers, tmp_path, qgis):
     atlas.export_postgis(url, gpkg)
     folder, port = cluster
     spec = []
@@ -258,8 +258,8 @@ def test_qgis_opens_the_tables_styled(cluster, url, gpkg, layers, tmp_path):
         geom = " (geometry)" if gtype else ""
         spec.append([name, f"dbname='{_db(url)}' host={folder} port={port} user='postgres' key='fid' "
                            f'table="atlas"."{name}"{geom}', "postgres"])
-    seen, _ = probe(tmp_path, "layers", json.dumps(spec))
-    from_gpkg, _ = probe(tmp_path, "gpkg", str(Path(atlas.export_qgis(tmp_path / "q", gpkg)).parent / "atlas.gpkg"))
+    seen, _ = qgis(tmp_path, "layers", json.dumps(spec))
+    from_gpkg, _ = qgis(tmp_path, "gpkg", str(Path(atlas.export_qgis(tmp_path / "q", gpkg)).parent / "atlas.gpkg"))
     for name, df in layers.items():
         lyr = seen["layers"][name]
         assert lyr["valid"], name
