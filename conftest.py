@@ -31,14 +31,27 @@ _OUTPUT = tempfile.mkdtemp(prefix="atlas-test-output-")
 os.environ["ATLAS_OUTPUT"] = _OUTPUT
 
 
+@pytest.fixture(scope="session")
+def built_gpkg(tmp_path_factory):
+    """The atlas GeoPackage, built once per session from the repository's geodata (no products).
+
+    The tests' ``gpkg`` and the doctests' default atlas are this one build
+    (a rebuild gives the same bytes, so a copy is what a build would write).
+    """
+    import atlas
+
+    return atlas.build(tmp_path_factory.mktemp("atlas_output") / "atlas.gpkg", products=())
+
+
 @pytest.fixture(autouse=True)
 def _default_atlas_for_doctests(request):
-    """Build the default atlas (in the temporary ATLAS_OUTPUT) before the first doctest."""
+    """Put the session's atlas at the default place (the temporary ATLAS_OUTPUT) before a doctest."""
     if isinstance(request.node, DoctestItem):
         import atlas
 
         if not atlas.default_gpkg().is_file():
-            atlas.build(products=())
+            atlas.default_gpkg().parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(request.getfixturevalue("built_gpkg"), atlas.default_gpkg())
     yield
 
 
@@ -51,6 +64,13 @@ MARKER_OF_FIXTURE = {
 }
 
 
+#: Docstring examples carry no decorator: the marker of those that need one, by name.
+MARKER_OF_DOCTEST = {
+    "atlas._browser.screenshot": "browser",  # starts Chromium itself
+    "atlas.website.build_site": "slow",  # writes the whole site, a dossier per camp and mine
+}
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark each test by the external tools its fixtures need (see :data:`MARKER_OF_FIXTURE`)."""
     for item in items:
@@ -58,6 +78,8 @@ def pytest_collection_modifyitems(config, items):
         for fixture, marker in MARKER_OF_FIXTURE.items():
             if fixture in used:
                 item.add_marker(marker)
+        if isinstance(item, DoctestItem) and item.name in MARKER_OF_DOCTEST:
+            item.add_marker(MARKER_OF_DOCTEST[item.name])
 
 
 def pytest_unconfigure(config):

@@ -85,14 +85,9 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def out_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("atlas_output")
-
-
-@pytest.fixture(scope="session")
-def gpkg(out_dir: Path) -> Path:
-    """The atlas GeoPackage, built once from the repository's geodata."""
-    return atlas.build(out_dir / "atlas.gpkg", products=())
+def gpkg(built_gpkg: Path) -> Path:
+    """The atlas GeoPackage, built once per session from the repository's geodata (conftest.py)."""
+    return built_gpkg
 
 
 @pytest.fixture(scope="session")

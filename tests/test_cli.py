@@ -108,6 +108,7 @@ def test_near_report_is_what_the_command_prints(gpkg):
     assert report.notes == () and json.loads(report.text)["meta"]["gpkg_sha256"]
 
 
+@pytest.mark.slow
 def test_dossiers_and_near_word_sanctions_from_one_function(gpkg):
     """The dossier's sanctions (for the mine, and each mine nearby) read as atlas.sanctions_status says."""
 

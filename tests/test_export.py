@@ -329,7 +329,7 @@ def test_summary_csv_goes_through_the_neutraliser(evil_atlas):
 def test_one_csv_writer_in_the_package():
     """Every CSV the atlas writes goes through atlas.formats.csv_text: no other writer exists."""
     offenders = []
-    for path in sorted((REPO / "atlas").glob("*.py")):
+    for path in sorted((REPO / "atlas").rglob("*.py")):
         if path.name == "formats.py":
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):

@@ -520,6 +520,7 @@ def test_hostile_text_is_shown_literally_and_never_runs(browser, hostile_gpkg, t
         assert s.blocked == [] and s.console_errors == [] and s.page_errors == []
 
 
+@pytest.mark.slow
 def test_same_inputs_give_byte_identical_html(gpkg, tmp_path):
     outs = []
     for seed in ("1", "2"):
@@ -673,6 +674,7 @@ def test_cli_map_without_geopackage_is_a_clear_error(tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
+@pytest.mark.slow
 def test_build_registers_the_map_product(gpkg, tmp_path):
     from atlas import builder
 

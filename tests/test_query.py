@@ -138,6 +138,7 @@ def test_near_equals_brute_force_for_every_camp_with_geometry(gpkg, layers, km):
         assert (got["site_id"] == site_id).all()
 
 
+@pytest.mark.slow
 def test_near_finds_a_mine_exactly_at_the_radius(gpkg, layers):
     camps, mines = layers["camps"], layers["mines"]
     located = camps[~(camps.geometry.isna() | camps.geometry.is_empty)]

@@ -78,6 +78,7 @@ def test_a_query_reads_no_user_layer_it_does_not_match(keyed, monkeypatch):
     assert site.name == "KLS-14" and read[-1] == ("user_names", {"where": "user_id = 'S2'"})
 
 
+@pytest.mark.slow
 def test_rebuild_and_drop_keep_the_keys_true(keyed, tmp_path, layers):
     atlas.build(keyed)
     search._NAME_CACHE.clear()
