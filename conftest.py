@@ -68,6 +68,8 @@ MARKER_OF_FIXTURE = {
 MARKER_OF_DOCTEST = {
     "atlas._browser.screenshot": "browser",  # starts Chromium itself
     "atlas.website.build_site": "slow",  # writes the whole site, a dossier per camp and mine
+    "atlas": "slow",  # atlas/__init__.py: a whole build
+    "atlas.builder.build": "slow",  # a whole build, with its products
 }
 
 

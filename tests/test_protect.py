@@ -173,6 +173,7 @@ def test_private_layer_absent_from_the_map_and_the_qgis_export(atlas_copy, layer
     assert "PRIVATE (included on request)" in _qgs(out / "atlas.qgz")
 
 
+@pytest.mark.slow
 def test_coarsened_export_holds_no_exact_point(atlas_copy, layers, tmp_path):
     path = _csv(tmp_path, layers)
     atlas.import_layer(path, "places", gpkg=atlas_copy)
