@@ -200,6 +200,7 @@ def test_camps_form_lists_findings_through_a_relation(qgs):
     assert "camps_camp_findings_site_id" in widgets
 
 
+@pytest.mark.slow
 def test_a_failed_export_leaves_the_earlier_one_intact(gpkg, tmp_path, monkeypatch):
     out = tmp_path / "qgis"
     atlas.export_qgis(out, gpkg)
@@ -216,6 +217,7 @@ def test_a_failed_export_leaves_the_earlier_one_intact(gpkg, tmp_path, monkeypat
     assert not list(out.glob(".export-*"))
 
 
+@pytest.mark.slow
 def test_re_exporting_the_same_geopackage_gives_the_same_bytes(gpkg, tmp_path, monkeypatch):
     """No clock in the export: styles and project carry the GeoPackage's build date."""
     from datetime import datetime, timedelta, timezone
