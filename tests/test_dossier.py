@@ -161,11 +161,16 @@ def test_mine_dossier_lists_camps_nearby(gpkg, tmp_path):
 
 
 @pytest.mark.slow
-def test_pdf_has_two_a4_pages_and_the_text(gpkg, tmp_path):
+#: A kwan-li-so's dossier prints on at most this many A4 pages: with the report's own dated
+#: statements, its forced-labour passages and every finding, camps 15, 16 and 18 take three.
+MAX_PDF_PAGES = 3
+
+
+def test_pdf_is_a_few_a4_pages_with_the_text(gpkg, tmp_path):
     import pypdf
     page = atlas.dossier("KLS-15", out=tmp_path, gpkg=gpkg, pdf=True)
     reader = pypdf.PdfReader(page.with_suffix(".pdf"))
-    assert 1 <= len(reader.pages) <= 2
+    assert 1 <= len(reader.pages) <= MAX_PDF_PAGES
     for p in reader.pages:  # A4: 595 x 842 pt
         assert abs(float(p.mediabox.width) - 595.3) < 1 and abs(float(p.mediabox.height) - 841.9) < 1
     text = "\n".join(p.extract_text() for p in reader.pages)
@@ -173,10 +178,10 @@ def test_pdf_has_two_a4_pages_and_the_text(gpkg, tmp_path):
     for needle in ("Yodok (Camp 15)", "요덕제15호관리소", "Timeline of findings", "Cite this page",
                    atlas.provenance.gpkg_sha256(gpkg)[:32]):
         assert re.sub(r"\s+", "", needle) in flat, needle
-    # every kwan-li-so prints on one or two A4 pages too
+    # every kwan-li-so prints on a few A4 pages too
     for site in ("KLS-14", "KLS-16", "KLS-18", "KLS-22", "KLS-25"):
         pdf = atlas.dossier(site, out=tmp_path, gpkg=gpkg, pdf=True).with_suffix(".pdf")
-        assert 1 <= len(pypdf.PdfReader(pdf).pages) <= 2, site
+        assert 1 <= len(pypdf.PdfReader(pdf).pages) <= MAX_PDF_PAGES, site
     # the Hangul is drawn with a real font, not boxes: the embedded fonts include Nanum
     fonts = {str(f.get_object().get("/BaseFont")) for p in reader.pages
              for f in (p.get("/Resources") or {}).get("/Font", {}).values()}
