@@ -127,3 +127,33 @@ def test_dossiers_and_near_word_sanctions_from_one_function(gpkg):
     for s in mine["header"]["sanctions"]:
         assert s["text"] == stated("M001", s["date"])
     assert "lead: " in mine["header"]["sanctions"][0]["text"]  # two commodities: each named
+
+
+_ONE_OPEN = [
+    ["find", "Yodok"], ["near", "KLS-14", "--km", "30"], ["near", "KLS-14", "--format", "json"],
+    ["near", "KLS-14", "--format", "csv", "--sanctions"], ["nearest", "Yodok", "--site-layer", "camps"],
+    ["show", "KLS-15", "--format", "json"], ["status"], ["status", "KLS-22", "--as-of", "2012-07"],
+    ["summary"], ["summary", "--as-of", "2012"], ["summary", "--sanctions"], ["layers"],
+    ["province-density"], ["map", "--out", "{tmp}/m.html"], ["dossier", "KLS-15", "--out", "{tmp}/d"],
+    ["export", "--format", "csv", "--out", "{tmp}/csv"], ["export", "--format", "kmz", "--out", "{tmp}/kmz"],
+    ["density", "--out", "{tmp}/d.tif"],
+]
+
+
+@pytest.mark.parametrize("args", _ONE_OPEN, ids=lambda a: " ".join(a[:3]))
+def test_every_command_opens_the_atlas_once(gpkg, tmp_path, args):
+    """One atlas object per command: its source is admitted and opened once, then passed down."""
+    import atlas.store
+
+    atlas.store.OPENED["count"] = 0
+    res = run_cli(*[a.format(tmp=tmp_path) for a in args], "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    assert atlas.store.OPENED["count"] == 1, f"atlas {' '.join(args)} opened its atlas {atlas.store.OPENED['count']} times"
+
+
+def test_validate_opens_the_atlas_once(gpkg):
+    import atlas.store
+
+    atlas.store.OPENED["count"] = 0
+    assert run_cli("validate", str(gpkg)).returncode == 0
+    assert atlas.store.OPENED["count"] == 1

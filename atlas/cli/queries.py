@@ -84,6 +84,7 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
     """
     import atlas
 
+    gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     result = atlas.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
     if sanctions or sanctions_on:
         from ..sanctions import with_sanctions
@@ -106,6 +107,7 @@ def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
     """The k features of a layer nearest SITE, on the ellipsoid."""
     import atlas
 
+    gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     result = atlas.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
     _print_near(result, fmt, gpkg, columns)
 
@@ -130,6 +132,7 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
 
     from ..formats import status_report
 
+    gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     sites = [atlas.resolve(site, gpkg, layers=["camps"]).id] if site else None
     table = atlas.status_table(as_of, gpkg, sites=sites)
     one = atlas.status_at(sites[0], table.attrs["as_of"], gpkg) if site and fmt in ("table", "json") else None
