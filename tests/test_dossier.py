@@ -160,12 +160,12 @@ def test_mine_dossier_lists_camps_nearby(gpkg, tmp_path):
     assert [r[1] for r in _rows(html, "nearest first</h2>")] == list(camps["id"])
 
 
-@pytest.mark.slow
 #: A kwan-li-so's dossier prints on at most this many A4 pages: with the report's own dated
 #: statements, its forced-labour passages and every finding, camps 15, 16 and 18 take three.
 MAX_PDF_PAGES = 3
 
 
+@pytest.mark.slow
 def test_pdf_is_a_few_a4_pages_with_the_text(gpkg, tmp_path):
     import pypdf
     page = atlas.dossier("KLS-15", out=tmp_path, gpkg=gpkg, pdf=True)
