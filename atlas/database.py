@@ -15,12 +15,13 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-
-import geopandas as gpd
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import AtlasError, InputError, NotFoundError
 from .redact import mask_url
+
+if TYPE_CHECKING:  # pandas is imported when a layer is read, not to parse a URL
+    import pandas as pd
 
 __all__ = ["DEFAULT_SCHEMA", "MARKER", "Database", "connect_error", "engine", "export_stamp",
            "is_database_url", "list_layers", "quote_name", "read_layer", "read_stamp", "schema_stamp"]
@@ -193,6 +194,8 @@ def read_layer(name: str, url: str) -> pd.DataFrame:
     geopandas.GeoDataFrame or pandas.DataFrame
         Rows in the GeoPackage's order, the same columns (without ``fid``).
     """
+    import geopandas as gpd
+    import pandas as pd
     from sqlalchemy.exc import DBAPIError
 
     db, stamp = read_stamp(url)

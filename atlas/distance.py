@@ -16,6 +16,7 @@ the true geodesic distance by at most the projection's scale variation
 from __future__ import annotations
 
 import math
+import textwrap
 from pathlib import Path
 
 import geopandas as gpd
@@ -25,11 +26,14 @@ from pyproj import Geod, Proj, Transformer
 
 from .admin import PLANAR_CRS
 from .errors import InputError, NoGeometryError, NotFoundError
+from .formats import Report, format_table
+from .provenance import about
 from .search import resolve
 from .sites import Site, site_area_km2, uniform_columns
 from .store import Atlas, open_atlas
+from .userlayers import PRIVATE_NOTE, mark_private, private_names, user_layer_records
 
-__all__ = ["NEAR_COLUMNS", "SpatialIndex", "layer_columns", "near", "nearest", "within"]
+__all__ = ["NEAR_COLUMNS", "SpatialIndex", "layer_columns", "near", "near_report", "nearest", "within"]
 
 GEOD = Geod(ellps="WGS84")
 #: The columns :func:`near` returns, whatever the layer (plus ``geometry``).
@@ -571,3 +575,111 @@ def within(
     True
     """
     return _radius_query(site, km, layer, _open(gpkg, site, layer), site_layer, own_columns=True)
+
+
+#: What a result of :func:`near` or :func:`nearest` carries into ``json``'s ``meta``, from its ``attrs``.
+_REPORT_META = ("site_id", "site_name", "site_layer", "site_precision", "site", "layer", "km", "k",
+                "features_without_geometry", "method", "nearest_beyond_radius", "site_area_km2",
+                "area_caveat")
+#: The columns of a ``table`` (``sanctions`` after ``commodity`` when present).
+_REPORT_COLUMNS = ["id", "name", "commodity", "precision", "distance_km", "bearing_deg", "county", "source"]
+
+
+def _report_footer(result: gpd.GeoDataFrame, what: str) -> list[str]:
+    """The words below the rows: none found, the nearest beyond the radius, caveats, the method."""
+    a = result.attrs
+    foot = [] if len(result) else [f"No feature of {a['layer']} {what}."]
+    near1 = a.get("nearest_beyond_radius")
+    if near1:
+        bearing = f", bearing {near1['bearing_deg']:g}°" if near1.get("bearing_deg") is not None else ""
+        foot.append(f"The nearest is {near1['id']} {near1['name']}, {near1['distance_km']:.1f} km from the "
+                    f"site's point{bearing}.")
+    if a.get("area_caveat"):
+        foot.append(a["area_caveat"])
+    if a.get("features_without_geometry"):
+        foot.append(f"{a['features_without_geometry']} feature(s) of {a['layer']} have no public "
+                    "coordinate and are not measured.")
+    foot.append(f"Method: {a['method']}.")
+    return foot
+
+
+def _report_about(layer: str | None, atlas: Atlas) -> dict:
+    """What a reader cites: the atlas (version, sha256, build date) and the user layer searched (a private
+    one's store cited apart)."""
+    users = [r for r in user_layer_records(atlas) if r["layer"] == layer]
+    return about(atlas, user_layers=users)
+
+
+def near_report(result: gpd.GeoDataFrame, fmt: str = "table", gpkg: Atlas | Path | str | None = None,
+                columns: list[str] | None = None, what: str | None = None):
+    """A result of :func:`near` or :func:`nearest` as ``atlas near`` prints it.
+
+    A ``table`` says the site (and how precise its point is) above the rows
+    and, below them, the nearest feature beyond the radius when none is
+    within it, the caveat of a site that is an area, the features that have
+    no coordinate, the method and, with a ``sanctions`` column
+    (:func:`atlas.sanctions.with_sanctions`), what the measures are. An
+    empty ``table`` is those words alone. ``csv``, ``json`` and ``geojson``
+    carry every column of the layer; ``json`` and ``geojson`` also what a
+    reader cites (atlas version, GeoPackage sha256, build date, the user
+    layer searched).
+
+    Parameters
+    ----------
+    result : geopandas.GeoDataFrame
+        :func:`near` or :func:`nearest`, with their ``attrs``.
+    fmt : {"table", "csv", "json", "geojson"}
+    gpkg : pathlib.Path or str, optional
+        The atlas queried (its layers' other columns, and what to cite).
+    columns : list of str, optional
+        Only these columns, in this order (any column of the layer).
+    what : str, optional
+        How the features relate to the site (default: ``within 25 km`` for
+        :func:`near`, ``nearest the site`` for :func:`nearest`).
+
+    Returns
+    -------
+    atlas.formats.Report
+        With ``csv``, the site and the footer (all but the method) are ``notes``.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> report = near_report(atlas.near("KLS-14", km=20))
+    >>> [line for line in report.text.splitlines() if "feature(s) of layer" in line][0][:40]
+    '3 feature(s) of layer mines within 20 km'
+    >>> report.notes, near_report(atlas.near("KLS-14", km=20), "csv").notes[0][:18]
+    ((), 'site: KLS-14 Kaech')
+    """
+    a = result.attrs
+    atlas = open_atlas(gpkg)
+    private = a.get("layer") in private_names(atlas)  # an answer on this machine: private rows marked
+    if what is None:
+        what = f"within {a['km']:g} km" if a.get("km") is not None else "nearest the site"
+    meta = {k: a.get(k) for k in _REPORT_META if a.get(k) is not None}
+    site = textwrap.fill(f"Site: {a['site']}", 100, subsequent_indent="  ") if fmt == "table" else a["site"]
+    head = [site, "", f"{len(result)} feature(s) of layer {a['layer']} {what}, "
+            "nearest first (distance on the WGS 84 ellipsoid; bearing from the site, ° from north):"]
+    foot = _report_footer(result, what)
+    if fmt == "table":
+        foot = [textwrap.fill(line, 100, subsequent_indent="  ") for line in foot]
+    cols = list(_REPORT_COLUMNS)
+    if "sanctions" in result.columns:
+        cols.insert(3, "sanctions")
+        meta.update(sanctions=a["sanctions"], sanctions_note=a["sanctions_note"])
+        foot.append(f"Sanctions: {a['sanctions']}; a measure applies from the day of its resolution "
+                    f"({a['sanctions_note']}).")
+    if fmt != "table" or columns:  # every column of the layer (or those asked for)
+        result = layer_columns(result, atlas, columns)
+        cols = columns or cols
+        if fmt in ("json", "geojson"):  # what a reader cites
+            meta.update(_report_about(a.get("layer"), atlas))
+    if private:
+        result = mark_private(result, [True] * len(result))
+        cols = ["private", *(c for c in cols if c != "private")]
+        head.insert(0, f"PRIVATE: layer {a['layer']} is one of your private layers.")
+        foot.insert(0, PRIVATE_NOTE)
+    notes = (f"site: {a['site']}", *foot[:-1]) if fmt == "csv" else ()
+    if fmt == "table" and not len(result):  # an honest "none" in words, not an empty table
+        return Report("\n".join([site, "", *foot]), notes)
+    return Report(format_table(result, fmt, cols, header=head, footer=["", *foot], meta=meta), notes)

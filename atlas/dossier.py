@@ -42,7 +42,7 @@ from .formats import cell_text
 from .owned import check_replace
 from .protect import shared_layers
 from .record import discrepancies_for
-from .sanctions import sanctions_status
+from .sanctions import with_sanctions
 from .search import resolve
 from .sites import Site
 from .status import status_at, status_table
@@ -318,17 +318,11 @@ def _header(atlas: Product, s: Site, row: pd.Series) -> dict:
     }
 
 
-def _sanction(mine_id: str, when: str, gpkg: Path) -> str:
-    """The UN measure in force on a day for each commodity of a mine (:func:`atlas.sanctions_status`)."""
-    rows = sanctions_status(mine_id, when, gpkg=gpkg)
-    parts = []
-    for r in rows.itertuples():
-        what = f"{cell_text(r.commodity)}: " if len(rows) > 1 else ""
-        if not cell_text(r.resolution):
-            parts.append(f"{what}{cell_text(r.measure)}")
-        else:
-            parts.append(f"{what}{cell_text(r.measure)} since {cell_text(r.adopted)}, {cell_text(r.resolution)}")
-    return "; ".join(parts)
+def _mine_sanctions(atlas: Atlas, mines: pd.DataFrame, when: str) -> list[str]:
+    """The UN measure in force on a day for each commodity of each mine, in words (:func:`with_sanctions`)."""
+    mines = mines.copy()
+    mines.attrs["layer"] = "mines"
+    return with_sanctions(mines, when, atlas.gpkg, prose=True)["sanctions"].tolist()
 
 
 def _nearby(atlas: Product, s: Site, km: float) -> dict:
@@ -337,6 +331,7 @@ def _nearby(atlas: Product, s: Site, km: float) -> dict:
         return {"layer": "", "rows": [], "note": s.note, "nearest": None, "user": []}
     target = "mines" if s.layer == "camps" else "camps"
     res = near(s, km=km, layer=target, gpkg=atlas.gpkg)
+    sanction = _mine_sanctions(atlas, res, atlas.build_date) if target == "mines" else [""] * len(res)
     own = atlas.layer(target).set_index("mine_id" if target == "mines" else "site_id")
     rows = []
     for i, r in enumerate(res.itertuples(), 1):
@@ -347,7 +342,7 @@ def _nearby(atlas: Product, s: Site, km: float) -> dict:
             "bearing_deg": float(r.bearing_deg) if np.isfinite(r.bearing_deg) else None,
             "compass": compass(r.bearing_deg), "county": cell_text(r.county), "province": cell_text(r.province),
             "gem_status": cell_text(extra.get("gem_status")),
-            "sanction": _sanction(r.id, atlas.build_date, atlas.gpkg) if target == "mines" else "",
+            "sanction": sanction[i - 1],
             "status": atlas.status_today.get(r.id, cell_text(extra.get("status_class"))),
             "lon": float(r.lon), "lat": float(r.lat),
         })
@@ -452,7 +447,9 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     row = _row(atlas, s)
     header = _header(atlas, s, row)
     if s.layer == "mines":
-        header["sanctions"] = [{"label": label, "date": when, "text": _sanction(s.id, when, atlas.gpkg)}
+        mine = atlas.layer("mines")
+        mine = mine[mine["mine_id"].astype(str) == s.id]
+        header["sanctions"] = [{"label": label, "date": when, "text": _mine_sanctions(atlas, mine, when)[0]}
                                for label, when in (("the build date", atlas.build_date),
                                                    ("the report (2016)", REPORT_DATE))]
     timeline = _timeline(atlas, s)

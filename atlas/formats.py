@@ -7,6 +7,7 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -14,7 +15,7 @@ import pandas as pd
 
 from .errors import InputError
 
-__all__ = ["csv_text", "format_table", "neutralise_cell"]
+__all__ = ["Report", "csv_text", "format_table", "neutralise_cell", "status_report", "summary_report"]
 
 # --- CSV: the one writer of every CSV the atlas produces --------------------------------------
 
@@ -208,3 +209,113 @@ def format_table(df: pd.DataFrame, fmt: str = "table", columns: list[str] | None
         out = [*header, line(cols), line(["-" * w for w in widths]), *(line(r) for r in cells)]
         return "\n".join([*out, *footer])
     raise InputError(f"unknown format {fmt!r}: use table, csv, json, geojson or markdown")
+
+
+# --- reports: a query's result with the words around it, as the command line prints it -----------
+
+
+@dataclass(frozen=True)
+class Report:
+    """A query's result as a command prints it.
+
+    Attributes
+    ----------
+    text : str
+        What goes to standard output: the table, CSV, JSON or GeoJSON with
+        its header and footer lines (for ``table`` and ``markdown``).
+    notes : tuple of str
+        Lines for standard error, one each (the command line prefixes
+        ``atlas:``): with ``csv``, the words that a table would have printed
+        around the rows, so that the CSV itself stays plain.
+    """
+
+    text: str
+    notes: tuple[str, ...] = ()
+
+
+def summary_report(table: pd.DataFrame, fmt: str = "table") -> Report:
+    """A summary (:func:`atlas.summary`, or camps by status) with its sources below it.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`atlas.summary` (by province or county: where the reported and
+        geolocated counts come from, and the boundaries' source and vintage)
+        or :func:`atlas.status.status_summary` (camps by status: the day,
+        the rule and its window), whose ``attrs`` say which.
+    fmt : {"table", "csv", "json", "markdown"}
+
+    Returns
+    -------
+    Report
+        ``json`` carries ``attrs`` as ``meta``; with ``csv`` the footer of a
+        summary goes to ``notes``.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> print(summary_report(atlas.summary("province"), "table").text.splitlines()[-4])
+    Reported: Gulag, Inc. (HRNK 2016), Table 2 (Lee et al. 2014, p. 65).
+    """
+    a = table.attrs
+    if "rule" in a:  # camps by status
+        foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']} (window {a['window_years']} "
+                "years). Province by spatial join of each camp's point; no point: unidentified."]
+        return Report(format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+    foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
+            f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
+    if "sanctions" in a:
+        foot.append(f"Sanctions: {a['sanctions']}.")
+    notes = tuple(foot[1:]) if fmt == "csv" else ()
+    return Report(format_table(table, fmt, footer=foot, meta=dict(a), width=80), notes)
+
+
+def _finding_lines(df: pd.DataFrame) -> list[str]:
+    return [f"  {r['finding_id']}  {r['observed_text']}  {r['status_signal']}  "
+            f"[{r['evidence_basis']}] {r['description'][:70]}  ({r['source_report'][:60]})"
+            for r in df.to_dict("records")]
+
+
+def _records(df: pd.DataFrame) -> list[dict]:
+    return [{k: (None if v is None or v != v else v) for k, v in r.items()}
+            for r in df.to_dict("records")]
+
+
+#: The columns of a status table, in the order a table shows them.
+STATUS_COLUMNS = ["site_id", "kind", "name", "status", "deciding", "contradicting",
+                  "evidence_tier", "latest_evidence_date", "sources_disagree"]
+
+
+def status_report(table: pd.DataFrame, fmt: str = "table", status=None) -> Report:
+    """Camps' status as of a day (:func:`atlas.status_table`), with the rule below it.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`atlas.status_table`; its ``attrs`` give the day, the rule and its window.
+    fmt : {"table", "csv", "json"}
+    status : atlas.SiteStatus, optional
+        One camp's status (:func:`atlas.status_at`, on the table's day): a
+        ``table`` then adds why, and the deciding and contradicting findings;
+        ``json`` adds those findings to ``meta``.
+
+    Returns
+    -------
+    Report
+
+    Examples
+    --------
+    >>> import atlas
+    >>> table = atlas.status_table("2014-06", sites=["KLS-15"])
+    >>> print(status_report(table).text.splitlines()[-1][:17])
+    As of 2014-06-30:
+    """
+    a = table.attrs
+    foot = ["", f"As of {a['as_of']}: {a['rule']} (window {a['window_years']} years)."]
+    meta = dict(a)
+    if status is not None and fmt == "table":
+        foot += ["", status.reason, "", "Deciding findings:", *_finding_lines(status.deciding)]
+        foot += ["Contradicting findings:"] + (_finding_lines(status.contradicting) or ["  none"])
+    if status is not None and fmt == "json":
+        meta["findings"] = {k: _records(getattr(status, k)) for k in ("deciding", "contradicting")}
+    return Report(format_table(table, fmt, columns=STATUS_COLUMNS, footer=foot, meta=meta, width=40))

@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import sqlite3
-import stat
 import sys
 import tempfile
 import time
@@ -34,10 +33,10 @@ import pyogrio
 
 from .admit import admit_gpkg
 from .errors import InputError, NotFoundError, OutputError
-from .owned import REPLACED, check_replace, in_stage, record
+from .outputs import check_output_file, make_folder
+from .owned import check_replace, in_stage, record, record_replaced, replaced
 
 __all__ = [
-    "REPLACED",
     "CreatedFolder",
     "Notice",
     "atomic_path",
@@ -50,6 +49,7 @@ __all__ = [
     "output_dir",
     "private_folder",
     "read_only",
+    "record_replaced",
     "remove_stale",
     "write_layers",
     "writer_lock",
@@ -156,64 +156,12 @@ class CreatedFolder(Notice):
     """A folder the atlas created for an output (the command line says so)."""
 
 
-def check_output_file(target: Path | str, what: str = "output") -> Path:
-    """Refuse an output path that is empty, a directory, a device or read-only.
-
-    Parameters
-    ----------
-    target : pathlib.Path or str
-        The file about to be written (it may not exist yet).
-    what : str
-        How to name it in a message (e.g. ``"--out"``).
-
-    Returns
-    -------
-    pathlib.Path
-
-    Raises
-    ------
-    OutputError
-        Naming the path and what is wrong with it.
-
-    Examples
-    --------
-    >>> import atlas.io, tempfile
-    >>> folder = tempfile.mkdtemp()
-    >>> atlas.io.check_output_file(folder + "/atlas.html").name
-    'atlas.html'
-    >>> try:
-    ...     atlas.io.check_output_file(folder, "--out")
-    ... except atlas.errors.OutputError as exc:
-    ...     print(str(exc).replace(folder, "FOLDER"))
-    --out FOLDER is a directory; give a file path inside it
-    """
-    if str(target).strip() == "":
-        raise OutputError(f"{what} is empty: give a file path")
-    target = Path(target)
-    if target.is_dir():
-        raise OutputError(f"{what} {target} is a directory; give a file path inside it")
-    if target.exists() or target.is_symlink():
-        st = target.stat() if target.exists() else None
-        if st is None or not stat.S_ISREG(st.st_mode):
-            raise OutputError(f"{what} {target} is not a regular file (a device, pipe or broken "
-                              "link); refusing to write to it")
-        if not st.st_mode & 0o222 or not os.access(target, os.W_OK):
-            raise OutputError(f"{what} {target} is read-only; refusing to replace it")
-    parent = target.parent
-    if parent.exists() and not parent.is_dir():
-        raise OutputError(f"{what} {target}: {parent} is not a folder")
-    return target
 
 
 def _make_parent(target: Path) -> None:
     parent = target.parent
-    if parent.exists():
-        return
-    try:
-        parent.mkdir(parents=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the folder {parent}: {exc.strerror}") from exc
-    warnings.warn(f"created the folder {parent}", CreatedFolder, stacklevel=3)
+    if make_folder(parent) is not None:
+        warnings.warn(f"created the folder {parent}", CreatedFolder, stacklevel=3)
 
 
 def _pid_alive(pid: int) -> bool:
@@ -264,8 +212,8 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
     it was. Temporary files of killed runs (their process gone) are removed
     first. A missing parent folder is created with a :class:`CreatedFolder`
     warning. Failures to write (a full disk, a read-only folder) raise
-    :class:`~atlas.errors.OutputError`; every file replaced is recorded in
-    :data:`REPLACED`.
+    :class:`~atlas.errors.OutputError`; every file replaced is recorded by
+    the open :func:`record_replaced` blocks.
     """
     target = check_output_file(target)
     check_replace([target])  # never a file the atlas did not write (unless --overwrite)
@@ -288,7 +236,7 @@ def atomic_path(target: Path, suffix: str | None = None) -> Iterator[Path]:
             raise OutputError(f"cannot write {target}: {exc.strerror or exc}; "
                               f"{target} was not replaced") from exc
         if not in_stage(target):  # a file of a staged product is replaced when the stage commits
-            REPLACED.append(target)
+            replaced(target)
             record([target])
     finally:
         for leftover in (tmp_path, *(Path(f"{tmp_path}{e}") for e in ("-journal", "-wal", "-shm"))):

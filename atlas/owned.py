@@ -43,15 +43,15 @@ from pathlib import Path, PurePosixPath
 
 from .errors import OutputError
 
-__all__ = ["MANIFEST", "REPLACED", "Stage", "check_replace", "in_stage", "overwriting", "record", "safe_name",
-           "safe_relpath"]
+__all__ = ["MANIFEST", "Stage", "check_replace", "in_stage", "overwriting", "record", "record_replaced", "replaced",
+           "safe_name", "safe_relpath"]
 
 MANIFEST = ".written-by-atlas.json"
 _GENERATOR = "gulag-inc-atlas"
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,119}$")
 _DEVICES = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
-#: Every file this process has replaced, in order: what an interrupted command reports.
-REPLACED: list[Path] = []
+#: The lists that :func:`record_replaced` blocks collect replaced files into (innermost last).
+_RECORDERS: contextvars.ContextVar[tuple[list[Path], ...]] = contextvars.ContextVar("atlas_replaced", default=())
 _OVERWRITE: contextvars.ContextVar[bool] = contextvars.ContextVar("atlas_overwrite", default=False)
 
 
@@ -84,6 +84,46 @@ def safe_relpath(rel: str | os.PathLike) -> PurePosixPath:
 def in_stage(path: Path) -> bool:
     """Whether ``path`` lies in the hidden folder of a :class:`Stage` (written there, committed later)."""
     return any(part.startswith(".atlas-") for part in Path(path).parent.parts)
+
+
+@contextmanager
+def record_replaced(files: list[Path] | None = None) -> Iterator[list[Path]]:
+    """Collect every file that :func:`atlas.io.atomic_path` or a :class:`Stage` replaces inside the block, in order.
+
+    What an interrupted or failed command reports ("interrupted after
+    replacing ..."). Blocks nest: a file counts in every open block.
+
+    Parameters
+    ----------
+    files : list of pathlib.Path, optional
+        The list to append to (default: a new one).
+
+    Yields
+    ------
+    list of pathlib.Path
+
+    Examples
+    --------
+    >>> import atlas.io, pathlib, tempfile
+    >>> target = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> with atlas.owned.record_replaced() as replaced:
+    ...     with atlas.io.atomic_path(target) as tmp:
+    ...         _ = tmp.write_text("a")
+    >>> replaced == [target]
+    True
+    """
+    files = [] if files is None else files
+    token = _RECORDERS.set((*_RECORDERS.get(), files))
+    try:
+        yield files
+    finally:
+        _RECORDERS.reset(token)
+
+
+def replaced(path: Path) -> None:
+    """Note that ``path`` was just replaced, in every open :func:`record_replaced` block."""
+    for files in _RECORDERS.get():
+        files.append(Path(path))
 
 
 @contextmanager
@@ -308,7 +348,7 @@ class Stage:
             final.parent.mkdir(parents=True, exist_ok=True)
             os.replace(tmp, final)
             self.written.append(final)
-            REPLACED.append(final)
+            replaced(final)
         for p in stale:
             p.unlink()
             self.removed.append(p)

@@ -29,7 +29,7 @@ from .search import resolve
 from .store import Atlas, open_atlas
 
 __all__ = ["SOURCE", "commodity_names", "count_sanctioned", "day_or_latest", "measures_on", "measures_table", "mine_commodities",
-           "sanctions_columns", "sanctions_status", "status_on"]
+           "sanctions_columns", "sanctions_status", "status_on", "with_sanctions"]
 
 SOURCE = "sanctions/unscr_dprk_commodity_measures.csv"
 LICENCE = "UN documents: facts, cite the resolution"
@@ -324,4 +324,93 @@ def sanctions_status(mine, date=None, gpkg: Atlas | Path | str | None = None) ->
     out.insert(0, "name", site.name)
     out.insert(0, "mine_id", site.id)
     out.attrs["citation_note"] = NOT_CITED
+    return out
+
+
+#: The layers whose features carry a ``commodity`` that :func:`with_sanctions` can judge.
+MINE_LAYERS = ("mines", "named_mines")
+
+
+def _prose(commodity, day: str, table: pd.DataFrame) -> str:
+    """``cap since 2016-11-30, S/RES/2321 (2016)``: the measure of each commodity, in words.
+
+    The commodity is named only when a mine has several (as :func:`sanctions_status` lists them).
+    """
+    names = mine_commodities(commodity, table)
+    if not names:
+        return NO_MEASURE
+    parts = []
+    for c in names:
+        st = status_on(c, day, table)
+        what = f"{c}: " if len(names) > 1 else ""
+        parts.append(f"{what}{st['measure']}" + (f" since {st['adopted']}, {st['resolution']}"
+                                                 if st["resolution"] else ""))
+    return "; ".join(parts)
+
+
+def with_sanctions(mines: pd.DataFrame, date=None, gpkg: Path | str | None = None, *,
+                   prose: bool = False) -> pd.DataFrame:
+    """Mines with a ``sanctions`` column: the UN measure in force on a day on each one's commodities.
+
+    The one place where a table of mines (a result of :func:`atlas.near` or
+    :func:`atlas.nearest` on ``mines`` or ``named_mines``, or rows of those
+    layers) gets its sanctions: ``atlas near --sanctions`` prints it, and the
+    dossiers list it for the site and for every mine nearby.
+
+    Parameters
+    ----------
+    mines : pandas.DataFrame
+        Features with a ``commodity`` column and ``attrs["layer"]`` naming a
+        layer of mines (``mines`` or ``named_mines``).
+    date : datetime.date or str, optional
+        The day (``YYYY-MM-DD``); default: after the table's last resolution.
+    gpkg : pathlib.Path or str, optional
+        The atlas whose ``sanctions_measures`` table is read (default
+        ``output/atlas.gpkg``, or an atlas in PostGIS).
+    prose : bool
+        Word each measure as a sentence does (``cap since 2016-11-30,
+        S/RES/2321 (2016)``, the commodity named only when a mine has several),
+        as the dossiers print it; default as :func:`measures_on` does
+        (``coal: cap (S/RES/2321 (2016), 2016-11-30)``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``sanctions`` after ``commodity`` and, in ``attrs``,
+        ``sanctions`` (what was asked: the day, or "after" the latest
+        resolution) and ``sanctions_note`` (what is not cited).
+
+    Raises
+    ------
+    InputError
+        ``mines`` is not a layer of mines, or ``date`` is not a date.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> from atlas.sanctions import with_sanctions
+    >>> near = with_sanctions(atlas.near("KLS-14", km=20), "2016-12-01")
+    >>> near.attrs["sanctions"]
+    'UN Security Council measures in force on 2016-12-01'
+    >>> near[["commodity", "sanctions"]].iloc[-1].tolist()
+    ['thermal coal', 'coal: cap (S/RES/2321 (2016), 2016-11-30)']
+    >>> with_sanctions(atlas.near("KLS-14", km=20), "2016-12-01", prose=True)["sanctions"].iloc[-1]
+    'cap since 2016-11-30, S/RES/2321 (2016)'
+    """
+    layer = mines.attrs.get("layer")
+    if layer not in MINE_LAYERS or "commodity" not in mines.columns:
+        raise InputError(f"a sanctions column needs a layer of mines ({', '.join(MINE_LAYERS)}), not {layer}")
+    table = open_atlas(gpkg).layer("sanctions_measures")  # the GeoPackage's copy: one input
+    day = day_or_latest(date, table)
+    if prose:
+        column = pd.Series([_prose(c, day, table) for c in mines["commodity"]], index=mines.index,
+                           dtype=object)
+    else:
+        column = measures_on(mines["commodity"], day, table)
+    out = mines.copy()
+    out.insert(list(out.columns).index("commodity") + 1, "sanctions", column)
+    out.attrs.update(mines.attrs)
+    out.attrs["sanctions"] = (f"UN Security Council measures in force on {day}" if date else
+                              f"UN Security Council measures in force after {day} (latest resolution)")
+    out.attrs["sanctions_note"] = NOT_CITED
     return out

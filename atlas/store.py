@@ -649,6 +649,15 @@ def read_layer(name: str, source: Atlas | Path | str | None = None, **options) -
 def read_layers(source: Atlas | Path | str | None = None) -> dict[str, pd.DataFrame]:
     """Read every layer of an atlas, keyed by name.
 
+    Parameters
+    ----------
+    source : Atlas, pathlib.Path or str, optional
+        Defaults to ``output/atlas.gpkg``; or a ``postgresql://`` URL.
+
+    Returns
+    -------
+    dict of str to (Geo)DataFrame
+
     Examples
     --------
     >>> import atlas

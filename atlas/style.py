@@ -130,7 +130,9 @@ def _text(value) -> str:
     return cell_text(value)
 
 
-_NAMES_A_PAGE = re.compile(r"\b(?:pp?|pages?)\.?\s*\d", re.IGNORECASE)
+#: A locator that already says what it counts: a page (``p. 29``, ``pp. 17-21``), a paragraph
+#: (``par. 790``, ``¶ 3``) or a footnote (``fn 70``).
+_NAMES_A_PAGE = re.compile(r"(?:\b(?:pp?|pages?|paras?|par|fn|footnote)\.?\s*\d)|¶", re.IGNORECASE)
 
 
 def page_ref(page) -> str:
@@ -143,6 +145,8 @@ def page_ref(page) -> str:
     --------
     >>> page_ref("p. 29 (Camp 14 imagery report)"), page_ref("yumpu p.34"), page_ref("35"), page_ref(None)
     ('p. 29 (Camp 14 imagery report)', 'yumpu p.34', 'p. 35', '')
+    >>> page_ref("par. 790 (COI report)")
+    'par. 790 (COI report)'
     """
     text = _text(page)
     if not text:

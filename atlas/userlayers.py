@@ -36,9 +36,9 @@ from . import io
 from .errors import InputError
 from .store import RECORD_FIELDS, RECORDS, USER_PREFIX, Atlas, open_atlas, open_store, private_store
 
-__all__ = ["LOCAL", "PRIVATE_MARK", "SHARED", "USER_PREFIX", "Allowed", "admits", "banner", "copy_records",
-           "gate", "layer_name", "marked", "migrate", "private_store_for", "user_layer_records", "user_layers",
-           "write_record"]
+__all__ = ["LOCAL", "PRIVATE_MARK", "PRIVATE_NOTE", "SHARED", "USER_PREFIX", "Allowed", "admits", "banner",
+           "copy_records", "gate", "layer_name", "mark_private", "marked", "migrate", "private_names",
+           "private_store_for", "user_layer_records", "user_layers", "write_record"]
 
 #: What is made to leave this machine (a file, a page, a database, a table pasted into a report):
 #: it holds a private layer only when asked (``include_private=True``), and then says so on its face.
@@ -229,6 +229,36 @@ def gate(gpkg: Atlas | Path | str | None, product: str, *, include_private: bool
     records = tuple(sorted((r for r in atlas.user_layer_records() if admits(r, product, include_private=include_private)),
                            key=lambda r: str(r["layer"])))
     return Allowed(product, atlas, records, local or bool(include_private))
+
+
+# --- answers on this machine: private rows marked -------------------------------------------
+
+#: What an answer on this machine says under rows of private layers.
+PRIVATE_NOTE = "Rows marked private come from your private layers: keep them on this machine."
+
+
+def private_names(gpkg: Atlas | Path | str | None) -> set[str]:
+    """The private layers an answer on this machine may show, so that their rows are marked."""
+    return set(gate(gpkg, "near").private)
+
+
+def mark_private(frame, private, at: int = 0):
+    """A local answer's rows, with a ``private`` column saying ``PRIVATE`` where ``private`` is true.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> mark_private(pd.DataFrame({"id": ["a", "b"]}), [True, False])["private"].tolist()
+    ['PRIVATE', '']
+    """
+    out = frame.copy()
+    values = ["PRIVATE" if p else "" for p in private]
+    if "private" in out.columns:  # the layer's own flag (every column asked for): said in the same words
+        out["private"] = values
+    else:
+        out.insert(at, "private", values)
+    out.attrs.update(frame.attrs)
+    return out
 
 
 # --- the catalogue ----------------------------------------------------------------------------

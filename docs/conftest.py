@@ -1,13 +1,15 @@
 """The Markdown pages' Python examples run as doctests (``--doctest-glob='*.md'``).
 
-Each page runs in a folder of its own, holding a copy of the session's atlas
-(``$ATLAS_OUTPUT/atlas.gpkg``, built by the root ``conftest.py``) and the files
+Each page runs in a folder of its own, holding a copy of the session's atlas as
+built (the root ``conftest.py``'s ``PRISTINE``, ``$ATLAS_TEST_PRISTINE``, before any docstring example
+imported into ``$ATLAS_OUTPUT/atlas.gpkg``) and the files
 of ``docs/examples/``: a page may import, export and write maps without
 touching another page's atlas, the repository or a user's ``output/``.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -24,11 +26,9 @@ def _page_folder(request, _default_atlas_for_doctests, tmp_path, monkeypatch):
     if not isinstance(request.node, DoctestItem):
         yield
         return
-    import atlas
-
     output = tmp_path / "output"
     output.mkdir()
-    shutil.copyfile(atlas.default_gpkg(), output / "atlas.gpkg")
+    shutil.copyfile(os.environ["ATLAS_TEST_PRISTINE"], output / "atlas.gpkg")
     for path in EXAMPLES.iterdir():
         shutil.copyfile(path, tmp_path / path.name)
     monkeypatch.setenv("ATLAS_OUTPUT", str(output))

@@ -14,6 +14,9 @@ import os
 import shutil
 import subprocess
 import sys
+import traceback
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -65,6 +68,13 @@ def probe(tmp: Path, *args: str) -> tuple[dict, str]:
 
 
 @pytest.fixture(scope="session")
+def qgis():
+    """Debian's QGIS, required (the test is marked ``qgis``): returns :func:`probe`."""
+    require_tool(qgis_available(), "QGIS (python3-qgis, qgis-providers)")
+    return probe
+
+
+@pytest.fixture(scope="session")
 def browser():
     """One headless Chromium for the whole test session (each test opens its own page)."""
     from atlas import _browser
@@ -75,14 +85,9 @@ def browser():
 
 
 @pytest.fixture(scope="session")
-def out_dir(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("atlas_output")
-
-
-@pytest.fixture(scope="session")
-def gpkg(out_dir: Path) -> Path:
-    """The atlas GeoPackage, built once from the repository's geodata."""
-    return atlas.build(out_dir / "atlas.gpkg", products=())
+def gpkg(built_gpkg: Path) -> Path:
+    """The atlas GeoPackage, built once per session from the repository's geodata (conftest.py)."""
+    return built_gpkg
 
 
 @pytest.fixture(scope="session")
@@ -90,9 +95,66 @@ def layers(gpkg: Path) -> dict:
     return atlas.read_layers(gpkg)
 
 
+@dataclass(frozen=True)
+class CliResult:
+    """What a run of the ``atlas`` command gave: as :class:`subprocess.CompletedProcess` names it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+#: The warning filters of a fresh ``python`` (no -W, no PYTHONWARNINGS), first match first: what
+#: the command sees when a user runs it, rather than the filters pytest sets for the tests.
+_PROCESS_WARNING_FILTERS = [("default", DeprecationWarning, "__main__"), ("ignore", DeprecationWarning, ""),
+                            ("ignore", PendingDeprecationWarning, ""), ("ignore", ImportWarning, ""),
+                            ("ignore", ResourceWarning, "")]
+
+
 def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
-            input: str | None = None) -> subprocess.CompletedProcess:
-    """Run ``python -m atlas ARGS`` in a subprocess and capture its output."""
+            input: str | None = None) -> CliResult:
+    """Run ``atlas ARGS`` in this process (click's ``CliRunner``), as ``python -m atlas ARGS`` runs.
+
+    The same exit code, standard output and standard error: the command runs
+    in ``cwd`` (default the repository) with ``env`` added to the environment
+    and a fresh process's warning filters, and an exception that escapes it
+    is printed as Python prints one (a traceback, exit code 1). Use
+    :func:`spawn_cli` for what only a process shows.
+    """
+    from click.testing import CliRunner
+
+    from atlas.cli import main
+
+    before = os.getcwd()
+    os.chdir(cwd or REPO)
+    try:
+        with warnings.catch_warnings():
+            warnings.resetwarnings()
+            for action, category, module in _PROCESS_WARNING_FILTERS:
+                warnings.filterwarnings(action, category=category, module=module, append=True)
+            res = CliRunner().invoke(main, list(args), input=input, env=env, prog_name="atlas")
+    finally:
+        os.chdir(before)
+    stdout, stderr, code = _text(res.stdout_bytes), _text(res.stderr_bytes), res.exit_code
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(res.exception))  # as an uncaught one is printed
+        code = 1
+    return CliResult(code, stdout, stderr)
+
+
+def _text(output: bytes) -> str:
+    """Bytes written by the command as ``subprocess.run(text=True)`` reads them (universal newlines)."""
+    return output.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+
+
+def spawn_cli(*args: str, env: dict | None = None, cwd: Path | None = None,
+              input: str | None = None) -> subprocess.CompletedProcess:
+    """Run ``python -m atlas ARGS`` in a new process: for what only a process shows.
+
+    A fresh interpreter (no cache of an earlier command), the real entry
+    point's exit code, locks held by another process. About a second of
+    start-up each: prefer :func:`run_cli`.
+    """
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "atlas", *args], capture_output=True, text=True,

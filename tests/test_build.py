@@ -169,6 +169,7 @@ def _broken_fixture(gpkg, path):
     return mines
 
 
+@pytest.mark.slow
 def test_validation_reports_every_problem_with_layer_id_field(gpkg, tmp_path):
     broken = tmp_path / "broken_fixture.gpkg"
     mines = _broken_fixture(gpkg, broken)
@@ -197,6 +198,7 @@ def test_validate_cli_on_a_non_geopackage(tmp_path):
     assert "not a GeoPackage" in result.stderr
 
 
+@pytest.mark.slow
 def test_failed_build_leaves_previous_output_intact(gpkg, tmp_path, monkeypatch):
     target = tmp_path / "atlas.gpkg"
     target.write_bytes(gpkg.read_bytes())
@@ -257,6 +259,7 @@ def test_help_explains_commands():
         assert cmd in result.stdout
 
 
+@pytest.mark.slow
 def test_api_build_and_cli_build_write_the_same_products(tmp_path):
     """`atlas build` and atlas.build() run one pipeline: the same files, products included."""
     api = atlas.build(tmp_path / "api" / "atlas.gpkg")

@@ -32,6 +32,7 @@ def _synthetic_points(n: int, seed: int) -> gpd.GeoDataFrame:
                             crs=4326)
 
 
+@pytest.mark.slow
 def test_assign_admin_on_dask_equals_in_memory_on_100000_points(gpkg):
     pts = _synthetic_points(100_000, seed=17)
     ddf = dask_geopandas.from_geopandas(pts, npartitions=4)

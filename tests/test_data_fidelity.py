@@ -186,7 +186,7 @@ _FORBIDDEN = re.compile(r"35 of the 360|(?:covers?|of) 51\s*[â€“-]\s*550|51\s*[â
 def test_no_text_makes_the_35_a_share_of_the_360_or_one_range_of_every_camp(layers):
     files = [REPO / "README.md", *REPO.glob("docs/*.md"), REPO / "geodata/SOURCES.md",
              *REPO.glob("notebooks/*.ipynb"),
-             *REPO.glob("atlas/*.py"), *REPO.glob("atlas/*.js")]
+             *REPO.glob("atlas/**/*.py"), *REPO.glob("atlas/*.js")]
     for path in files:
         assert not _FORBIDDEN.search(path.read_text(encoding="utf-8")), path
     for name, df in layers.items():

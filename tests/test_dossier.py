@@ -65,6 +65,7 @@ def site(gpkg, tmp_path_factory) -> Path:
 # --- dossiers ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_dossier_for_every_camp_and_every_mine(gpkg, layers, tmp_path):
     ids = list(layers["camps"]["site_id"]) + list(layers["mines"]["mine_id"])
     assert len(ids) == len(layers["camps"]) + len(layers["mines"]) >= 60
@@ -159,11 +160,17 @@ def test_mine_dossier_lists_camps_nearby(gpkg, tmp_path):
     assert [r[1] for r in _rows(html, "nearest first</h2>")] == list(camps["id"])
 
 
-def test_pdf_has_two_a4_pages_and_the_text(gpkg, tmp_path):
+#: A kwan-li-so's dossier prints on at most this many A4 pages: with the report's own dated
+#: statements, its forced-labour passages and every finding, camps 15, 16 and 18 take three.
+MAX_PDF_PAGES = 3
+
+
+@pytest.mark.slow
+def test_pdf_is_a_few_a4_pages_with_the_text(gpkg, tmp_path):
     import pypdf
     page = atlas.dossier("KLS-15", out=tmp_path, gpkg=gpkg, pdf=True)
     reader = pypdf.PdfReader(page.with_suffix(".pdf"))
-    assert 1 <= len(reader.pages) <= 2
+    assert 1 <= len(reader.pages) <= MAX_PDF_PAGES
     for p in reader.pages:  # A4: 595 x 842 pt
         assert abs(float(p.mediabox.width) - 595.3) < 1 and abs(float(p.mediabox.height) - 841.9) < 1
     text = "\n".join(p.extract_text() for p in reader.pages)
@@ -171,10 +178,10 @@ def test_pdf_has_two_a4_pages_and_the_text(gpkg, tmp_path):
     for needle in ("Yodok (Camp 15)", "요덕제15호관리소", "Timeline of findings", "Cite this page",
                    atlas.provenance.gpkg_sha256(gpkg)[:32]):
         assert re.sub(r"\s+", "", needle) in flat, needle
-    # every kwan-li-so prints on one or two A4 pages too
+    # every kwan-li-so prints on a few A4 pages too
     for site in ("KLS-14", "KLS-16", "KLS-18", "KLS-22", "KLS-25"):
         pdf = atlas.dossier(site, out=tmp_path, gpkg=gpkg, pdf=True).with_suffix(".pdf")
-        assert 1 <= len(pypdf.PdfReader(pdf).pages) <= 2, site
+        assert 1 <= len(pypdf.PdfReader(pdf).pages) <= MAX_PDF_PAGES, site
     # the Hangul is drawn with a real font, not boxes: the embedded fonts include Nanum
     fonts = {str(f.get_object().get("/BaseFont")) for p in reader.pages
              for f in (p.get("/Resources") or {}).get("/Font", {}).values()}
@@ -262,6 +269,7 @@ def test_hostile_names_stay_text_in_dossier_and_site(browser, hostile_gpkg, tmp_
     assert SECRET not in html
 
 
+@pytest.mark.slow
 def test_private_layer_is_in_no_file_of_the_site_unless_asked(hostile_gpkg, tmp_path):
     site = atlas.build_site(tmp_path / "site", gpkg=hostile_gpkg).parent
     assert "user_secret" in dict(atlas.list_layers(hostile_gpkg))
@@ -354,6 +362,7 @@ def test_index_table_searches_and_sorts(browser, site, layers):
         assert len(hrefs) == located and all((site / h).is_file() for h in hrefs)
 
 
+@pytest.mark.slow
 def test_provinces_page_sets_table_2_beside_the_atlas(site, gpkg):
     html = (site / "provinces.html").read_text(encoding="utf-8")
     summary = atlas.province_summary(gpkg)
@@ -365,6 +374,7 @@ def test_provinces_page_sets_table_2_beside_the_atlas(site, gpkg):
         assert re.search(r"\b35 of (the )?360\b", p.read_text(encoding="utf-8")) is None, p
 
 
+@pytest.mark.slow
 def test_downloads_have_checksums_that_match_and_open(site):
     sums = dict(reversed(line.split("  ", 1)) for line in
                 (site / "downloads" / "SHA256SUMS").read_text().splitlines())
@@ -383,6 +393,7 @@ def test_downloads_have_checksums_that_match_and_open(site):
         assert {"atlas.qgz", "atlas.gpkg"} <= set(z.namelist())
 
 
+@pytest.mark.slow
 def test_csv_cells_cannot_run_as_formulas(hostile_gpkg, tmp_path):
     lays = atlas.read_layers(hostile_gpkg)
     camps = lays["camps"]
@@ -397,6 +408,7 @@ def test_csv_cells_cannot_run_as_formulas(hostile_gpkg, tmp_path):
     assert not any(c.startswith(("=", "+", "@")) for c in cells)
 
 
+@pytest.mark.slow
 def test_site_rebuild_is_byte_identical(site, gpkg, tmp_path):
     again = atlas.build_site(tmp_path / "again", gpkg=gpkg).parent
     a = {p.relative_to(site).as_posix(): p.read_bytes() for p in site.rglob("*") if p.is_file()}
@@ -405,6 +417,7 @@ def test_site_rebuild_is_byte_identical(site, gpkg, tmp_path):
     assert [k for k in a if a[k] != b[k]] == []
 
 
+@pytest.mark.slow
 def test_cli_site(gpkg, tmp_path):
     r = run_cli("site", "--out", str(tmp_path / "s"), "--gpkg", str(gpkg), "--no-downloads")
     assert r.returncode == 0, r.stderr

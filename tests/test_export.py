@@ -329,7 +329,7 @@ def test_summary_csv_goes_through_the_neutraliser(evil_atlas):
 def test_one_csv_writer_in_the_package():
     """Every CSV the atlas writes goes through atlas.formats.csv_text: no other writer exists."""
     offenders = []
-    for path in sorted((REPO / "atlas").glob("*.py")):
+    for path in sorted((REPO / "atlas").rglob("*.py")):
         if path.name == "formats.py":
             continue
         for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -482,15 +482,13 @@ def test_kmz_balloons_escape_the_data(gpkg, tmp_path):
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in desc and "<script>" not in desc
 
 
-def test_kmz_opens_in_qgis(kmz, layers, tmp_path):
+def test_kmz_opens_in_qgis(kmz, layers, tmp_path, qgis):
     import pyogrio
-
-    from .conftest import probe
 
     kml_layers = [str(n) for n, _ in pyogrio.list_layers(kmz)]
     assert set(SPATIAL) <= set(kml_layers)
     spec = [[n, f"{kmz}|layername={n}", "ogr"] for n in kml_layers]
-    seen, _ = probe(tmp_path, "layers", json.dumps(spec))
+    seen, _ = qgis(tmp_path, "layers", json.dumps(spec))
     for name in SPATIAL:
         lyr = seen["layers"][name]
         g = layers[name].geometry

@@ -156,6 +156,7 @@ def test_mines_layer_states_each_measure_and_since_when(layers):
     assert not re.search(r"\bpar(?:a|agraph)?\.? ?\d|\bHS(?: code)? ?\d{2}", text)  # none read, none cited
 
 
+@pytest.mark.slow
 def test_rebuild_is_byte_identical(tmp_path, monkeypatch):
     """Two builds, the GeoPackage and every product (density, map, QGIS export): the same bytes."""
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
@@ -172,6 +173,7 @@ def test_rebuild_is_byte_identical(tmp_path, monkeypatch):
     assert atlas.about(third)["build_date"] == "2023-11-14T22:13:20.000Z"
 
 
+@pytest.mark.slow
 def test_validate_checks_the_gem_and_sanctions_columns(gpkg, tmp_path):
     layers = atlas.read_layers(gpkg)
     mines = layers["mines"].copy()

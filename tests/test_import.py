@@ -108,6 +108,7 @@ def test_geojson_and_geopackage(atlas_copy, real_points, tmp_path, driver, ext):
     assert (out["kind"] == "camps").all()
 
 
+@pytest.mark.slow
 def test_rebuild_keeps_user_layers(atlas_copy, real_points, tmp_path, monkeypatch):
     path = tmp_path / "synthetic.geojson"
     real_points.to_file(path, driver="GeoJSON")

@@ -20,6 +20,7 @@ def test_notebook_committed_with_outputs_cleared():
             assert cell.outputs == [] and cell.execution_count is None
 
 
+@pytest.mark.slow
 def test_notebook_runs_top_to_bottom(gpkg, tmp_path, monkeypatch):
     out = tmp_path / "output"
     out.mkdir()

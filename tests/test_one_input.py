@@ -1,16 +1,21 @@
 """One input: every product is made from the GeoPackage alone.
 
 Only ``atlas.gpkg`` is copied to another folder, and ``ATLAS_GEODATA`` points at
-an empty folder, so any hidden read of ``geodata/`` at run time fails.
+an empty folder, so any hidden read of ``geodata/`` at run time fails. Each
+command runs in a new process (:func:`spawn_cli`): in this one, a cache filled
+from ``geodata/`` by an earlier test would hide such a read.
 """
 
 from __future__ import annotations
 
 import shutil
 
-from .conftest import run_cli
+import pytest
+
+from .conftest import spawn_cli
 
 
+@pytest.mark.slow  # 17 commands, each in its own process
 def test_every_product_is_made_from_the_geopackage_alone(gpkg, tmp_path):
     alone = tmp_path / "alone"
     alone.mkdir()
@@ -21,7 +26,7 @@ def test_every_product_is_made_from_the_geopackage_alone(gpkg, tmp_path):
     env = {"ATLAS_GEODATA": str(empty), "ATLAS_OUTPUT": str(tmp_path / "no_output")}
 
     # the trap works: a read of the curated data fails in this environment
-    trap = run_cli("build", "--no-products", "--out", str(tmp_path / "trap.gpkg"), env=env)
+    trap = spawn_cli("build", "--no-products", "--out", str(tmp_path / "trap.gpkg"), env=env)
     assert trap.returncode != 0 and "manifest" in trap.stderr
 
     csv = tmp_path / "synthetic_sites.csv"  # a synthetic fixture: two points inside the DPRK
@@ -46,7 +51,7 @@ def test_every_product_is_made_from_the_geopackage_alone(gpkg, tmp_path):
         ["validate", str(copy)],
     ]
     for cmd in commands:
-        res = run_cli(*cmd, env=env)
+        res = spawn_cli(*cmd, env=env)
         assert res.returncode == 0, (cmd, res.stderr)
         assert res.stdout.strip(), cmd
     for name in ("atlas.html", "qgis/atlas.qgz", "qgis/atlas.gpkg", "mine_density.tif"):
@@ -56,6 +61,6 @@ def test_every_product_is_made_from_the_geopackage_alone(gpkg, tmp_path):
     assert '"prk":true' in (alone / "atlas.html").read_text(encoding="utf-8")
     # the GeoNames alternate names came from the GeoPackage: Anbyon County found by a spelling
     # only GeoNames gives its town (Anpen, the Japanese-era reading of Anbyŏn)
-    found = run_cli("find", "Anpen", "--format", "csv", *g, env=env)
+    found = spawn_cli("find", "Anpen", "--format", "csv", *g, env=env)
     assert found.returncode == 0, found.stderr
     assert "relation/7117363" in found.stdout

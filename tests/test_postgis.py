@@ -25,7 +25,7 @@ import atlas
 from atlas import database, io
 from atlas.errors import AtlasError, InputError
 
-from .conftest import probe, require_tool, run_cli
+from .conftest import require_tool, run_cli
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
@@ -217,7 +217,7 @@ def test_schema_not_written_by_the_atlas_is_never_touched(cluster, url, gpkg):
             database.Database.parse(url.replace("schema=atlas", f"schema={bad}"))
 
 
-def test_queries_read_the_database_as_a_source(cluster, url, gpkg):
+def test_queries_read_the_database_as_a_source(cluster, url, gpkg, tmp_path):
     atlas.export_postgis(url, gpkg)
     for args in (["near", "KLS-14", "--km", "30"], ["nearest", "Yodok", "--site-layer", "camps", "-k", "3"],
                  ["find", "개천", "--format", "csv"], ["summary", "--format", "csv"], ["layers"],
@@ -236,9 +236,13 @@ def test_queries_read_the_database_as_a_source(cluster, url, gpkg):
             assert json.loads(from_db.stdout)["rows"] == json.loads(from_file.stdout)["rows"]
     missing = run_cli("near", "KLS-14", "--source", url.replace("schema=atlas", "schema=nothing_here"))
     assert missing.returncode == 2 and "atlas export --postgis" in missing.stderr
-    # a command that needs the file says so, in one line
-    res = run_cli("map", "--out", "unused.html", "--source", url)
-    assert res.returncode == 2 and "reads a GeoPackage file" in res.stderr and "Traceback" not in res.stderr
+    # the map reads the database like any source (one atlas object, two back-ends) ...
+    res = run_cli("map", "--out", str(tmp_path / "from-db.html"), "--source", url)
+    assert res.returncode == 0, res.stderr
+    assert "Yodok (Camp 15)" in (tmp_path / "from-db.html").read_text(encoding="utf-8")
+    # ... and a command that needs the file itself says so, in one line
+    res = run_cli("export", "--qgis", "--out", str(tmp_path / "qgis"), "--source", url)
+    assert res.returncode == 2 and "give --gpkg FILE" in res.stderr and "Traceback" not in res.stderr
 
 
 def test_unreachable_database_is_a_clear_error(tmp_path, gpkg):
@@ -250,7 +254,7 @@ def test_unreachable_database_is_a_clear_error(tmp_path, gpkg):
     assert res.returncode == 2 and "cannot use the database" in res.stderr
 
 
-def test_qgis_opens_the_tables_styled(cluster, url, gpkg, layers, tmp_path):
+def test_qgis_opens_the_tables_styled(cluster, url, gpkg, layers, tmp_path, qgis):
     atlas.export_postgis(url, gpkg)
     folder, port = cluster
     spec = []
@@ -258,8 +262,8 @@ def test_qgis_opens_the_tables_styled(cluster, url, gpkg, layers, tmp_path):
         geom = " (geometry)" if gtype else ""
         spec.append([name, f"dbname='{_db(url)}' host={folder} port={port} user='postgres' key='fid' "
                            f'table="atlas"."{name}"{geom}', "postgres"])
-    seen, _ = probe(tmp_path, "layers", json.dumps(spec))
-    from_gpkg, _ = probe(tmp_path, "gpkg", str(Path(atlas.export_qgis(tmp_path / "q", gpkg)).parent / "atlas.gpkg"))
+    seen, _ = qgis(tmp_path, "layers", json.dumps(spec))
+    from_gpkg, _ = qgis(tmp_path, "gpkg", str(Path(atlas.export_qgis(tmp_path / "q", gpkg)).parent / "atlas.gpkg"))
     for name, df in layers.items():
         lyr = seen["layers"][name]
         assert lyr["valid"], name

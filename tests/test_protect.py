@@ -84,6 +84,7 @@ def test_private_flag_is_stored_listed_and_shared_only_when_asked(atlas_copy, la
     atlas.validate(atlas_copy)
 
 
+@pytest.mark.slow
 def test_rebuild_keeps_the_private_flag(atlas_copy, layers, tmp_path, monkeypatch):
     atlas.import_layer(_csv(tmp_path, layers), "kept_private", gpkg=atlas_copy, private=True)
     atlas.build(atlas_copy, products=())
@@ -124,6 +125,7 @@ def _qgs(project: Path) -> str:
         return z.read("atlas.qgs").decode("utf-8")
 
 
+@pytest.mark.slow
 def test_private_layer_absent_from_the_map_and_the_qgis_export(atlas_copy, layers, tmp_path):
     secret = _csv(tmp_path, layers)
     assert run_cli("import", str(secret), "--as", "witnesses", "--private",
@@ -171,6 +173,7 @@ def test_private_layer_absent_from_the_map_and_the_qgis_export(atlas_copy, layer
     assert "PRIVATE (included on request)" in _qgs(out / "atlas.qgz")
 
 
+@pytest.mark.slow
 def test_coarsened_export_holds_no_exact_point(atlas_copy, layers, tmp_path):
     path = _csv(tmp_path, layers)
     atlas.import_layer(path, "places", gpkg=atlas_copy)
@@ -193,6 +196,7 @@ def test_coarsened_export_holds_no_exact_point(atlas_copy, layers, tmp_path):
     assert not any(f"{g.y:.6f}" in page for g in exact.geometry)
 
 
+@pytest.mark.slow
 def test_summary_leaves_private_layers_out_unless_asked(atlas_copy, layers, tmp_path):
     """A summary is pasted into reports: a private layer's name and counts stay out of it."""
     atlas.import_layer(_csv(tmp_path, layers), "witnesses_zq7", gpkg=atlas_copy, private=True)

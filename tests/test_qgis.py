@@ -32,7 +32,7 @@ from atlas import qgis
 from atlas.errors import NotFoundError, ValidationError
 from atlas.qml import USER_COLOUR
 
-from .conftest import REPO, probe, run_cli
+from .conftest import REPO, run_cli
 
 SPATIAL = ("provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
            "coordinate_candidates", "steel_plants", "dprk_outline", "basemap_countries",
@@ -82,14 +82,14 @@ def qgs(export_dir) -> ET.Element:
 
 
 @pytest.fixture(scope="module")
-def gpkg_probe(export_dir, tmp_path_factory) -> tuple[dict, str]:
-    return probe(tmp_path_factory.mktemp("probe_gpkg"), "gpkg", str(export_dir / "atlas.gpkg"))
+def gpkg_probe(export_dir, tmp_path_factory, qgis) -> tuple[dict, str]:
+    return qgis(tmp_path_factory.mktemp("probe_gpkg"), "gpkg", str(export_dir / "atlas.gpkg"))
 
 
 @pytest.fixture(scope="module")
-def project_probe(export_dir, tmp_path_factory) -> dict:
+def project_probe(export_dir, tmp_path_factory, qgis) -> dict:
     tmp = tmp_path_factory.mktemp("probe_project")
-    result, _ = probe(tmp, "project", str(export_dir / "atlas.qgz"), "--render",
+    result, _ = qgis(tmp, "project", str(export_dir / "atlas.qgz"), "--render",
                       str(tmp / "render.png"))
     return result
 
@@ -200,6 +200,7 @@ def test_camps_form_lists_findings_through_a_relation(qgs):
     assert "camps_camp_findings_site_id" in widgets
 
 
+@pytest.mark.slow
 def test_a_failed_export_leaves_the_earlier_one_intact(gpkg, tmp_path, monkeypatch):
     out = tmp_path / "qgis"
     atlas.export_qgis(out, gpkg)
@@ -216,6 +217,7 @@ def test_a_failed_export_leaves_the_earlier_one_intact(gpkg, tmp_path, monkeypat
     assert not list(out.glob(".export-*"))
 
 
+@pytest.mark.slow
 def test_re_exporting_the_same_geopackage_gives_the_same_bytes(gpkg, tmp_path, monkeypatch):
     """No clock in the export: styles and project carry the GeoPackage's build date."""
     from datetime import datetime, timedelta, timezone
@@ -406,24 +408,24 @@ def test_map_tips_and_forms_show_source_and_precision(gpkg_probe, layers):
     assert ampersands  # some values needed escaping, and were escaped
 
 
-def test_a_broken_style_is_detected_not_trusted(export_dir, tmp_path):
+def test_a_broken_style_is_detected_not_trusted(export_dir, tmp_path, qgis):
     """QGIS reports a broken QML as loaded and draws a random symbol: the checks must see it."""
     broken = tmp_path / "synthetic_broken.gpkg"
     shutil.copy(export_dir / "atlas.gpkg", broken)
     with sqlite3.connect(broken) as con:
         con.execute("UPDATE layer_styles SET styleQML = replace(styleQML, "
                     "'categorizedSymbol', 'categorisedSymbol') WHERE f_table_name = 'camps'")
-    result, _ = probe(tmp_path, "gpkg", str(broken))
+    result, _ = qgis(tmp_path, "gpkg", str(broken))
     assert result["layers"]["camps"]["valid"]
     assert result["layers"]["camps"]["renderer"]["type"] != "categorizedSymbol"
 
 
-def test_a_geopackage_1_4_warns_in_qgis_but_the_export_does_not(tmp_path, layers):
+def test_a_geopackage_1_4_warns_in_qgis_but_the_export_does_not(tmp_path, layers, qgis):
     v14 = tmp_path / "synthetic_v14.gpkg"
     for name, df in layers.items():
         opts = {} if v14.exists() else {"dataset_options": {"VERSION": "1.4"}}
         pyogrio.write_dataframe(df, v14, layer=name, promote_to_multi=False, **opts)
-    _, stderr = probe(tmp_path, "gpkg", str(v14))
+    _, stderr = qgis(tmp_path, "gpkg", str(v14))
     assert "partially supported" in stderr  # the check below can fail
     out = atlas.export_qgis(tmp_path / "qgis", v14)
     with sqlite3.connect(out.parent / "atlas.gpkg") as con:
@@ -561,9 +563,9 @@ def test_rasters_are_copied_with_sidecar_styles(raster_export):
     assert "./rasters/mine_density.tif" in text and "./rasters/chips/SYNTHETIC-1.tif" in text
 
 
-def test_density_has_a_pseudocolour_ramp_darkest_at_the_highest_value(raster_export, tmp_path):
+def test_density_has_a_pseudocolour_ramp_darkest_at_the_highest_value(raster_export, tmp_path, qgis):
     out, top, centre = raster_export
-    result, _ = probe(tmp_path, "project", str(out / "atlas.qgz"))
+    result, _ = qgis(tmp_path, "project", str(out / "atlas.qgz"))
     found = by_source(result["layers"])
     dens = found["mine_density.tif"]
     assert dens["valid"] and dens["crs"] == "EPSG:5179"
@@ -588,7 +590,7 @@ def test_density_has_a_pseudocolour_ramp_darkest_at_the_highest_value(raster_exp
 
     # The raster alone (its sidecar .qml): the peak is drawn dark, the rim near white.
     edge = (centre[0] + 1.2, centre[1] + 1.0)
-    alone, _ = probe(tmp_path, "raster", str(out / "rasters" / "mine_density.tif"), "--render",
+    alone, _ = qgis(tmp_path, "raster", str(out / "rasters" / "mine_density.tif"), "--render",
                      str(tmp_path / "density.png"), "--samples", json.dumps([centre, edge]))
     assert alone["raster"]["renderer"]["type"] == "singlebandpseudocolor"
     peak, rim = (s["rgb"] for s in alone["render"]["samples"])

@@ -138,6 +138,7 @@ def test_near_equals_brute_force_for_every_camp_with_geometry(gpkg, layers, km):
         assert (got["site_id"] == site_id).all()
 
 
+@pytest.mark.slow
 def test_near_finds_a_mine_exactly_at_the_radius(gpkg, layers):
     camps, mines = layers["camps"], layers["mines"]
     located = camps[~(camps.geometry.isna() | camps.geometry.is_empty)]
@@ -273,7 +274,7 @@ def test_assign_admin_equals_plain_geopandas_join_on_synthetic_points(gpkg, laye
     assert_admin_equal(got, want)
 
 
-@pytest.mark.parametrize("n, seed", [(3000, 1), (120_000, 2)])
+@pytest.mark.parametrize("n, seed", [(3000, 1), pytest.param(120_000, 2, marks=pytest.mark.slow)])
 def test_assign_admin_and_join_admin_equal_plain_geopandas_join_at_scale(gpkg, layers, n, seed):
     # 120,000 points take the grid path of assign_admin and include points equidistant
     # from two provinces (ties broken by sjoin_nearest itself)
@@ -523,6 +524,7 @@ def test_province_summary_counts_by_spatial_join(gpkg, layers):
         assert classes[cls] == int(n)
 
 
+@pytest.mark.slow
 def test_summary_ignores_tampered_province_columns(gpkg, layers, tmp_path):
     """The geolocated columns come from the geometry, never from a stored column."""
     copy = tmp_path / "synthetic_tampered.gpkg"

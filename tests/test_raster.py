@@ -33,7 +33,7 @@ import atlas
 from atlas import builder, densities, sources
 from atlas.errors import InputError, NotFoundError
 
-from .conftest import QGIS_PYTHON, qgis_available, require_tool, run_cli
+from .conftest import QGIS_PYTHON, run_cli
 
 OUTLINE_4326 = sources.read_geojson("boundaries/ne10m_admin0_prk.geojson").union_all()
 OUTLINE_5179 = sources.read_geojson("boundaries/ne10m_admin0_prk.geojson").to_crs(5179).union_all()
@@ -376,8 +376,7 @@ os._exit(0)
 """
 
 
-def test_qgis_opens_the_density_geotiff_with_its_pseudocolour_style(mine_density, tmp_path):
-    require_tool(qgis_available(), "QGIS (python3-qgis, qgis-providers)")
+def test_qgis_opens_the_density_geotiff_with_its_pseudocolour_style(mine_density, tmp_path, qgis):
     surface, transform, *_ = read_surface(mine_density)
     row, col = np.unravel_index(np.argmax(surface.filled(-1)), surface.shape)
     zr, zc = np.argwhere(surface.filled(-1) == 0)[0]

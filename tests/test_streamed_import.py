@@ -115,6 +115,7 @@ def test_geoparquet_is_accepted_and_equals_geojson(atlas_copy, points, tmp_path)
     assert result.returncode == 2 and "without GeoParquet metadata" in result.stderr
 
 
+@pytest.mark.slow
 def test_progress_is_reported_per_chunk(atlas_copy, points, tmp_path):
     path = tmp_path / "synthetic_big.csv"
     p = points.geometry.iloc[0]

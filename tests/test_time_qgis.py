@@ -10,13 +10,11 @@ import atlas
 from atlas import style
 from atlas.evidence import TIERS
 
-from .conftest import probe
-
 
 @pytest.fixture(scope="module")
-def found(gpkg, tmp_path_factory) -> dict:
+def found(gpkg, tmp_path_factory, qgis) -> dict:
     out = atlas.export_qgis(tmp_path_factory.mktemp("time_qgis"), gpkg=gpkg)
-    result, _ = probe(tmp_path_factory.mktemp("time_probe"), "project", str(out))
+    result, _ = qgis(tmp_path_factory.mktemp("time_probe"), "project", str(out))
     return {lyr["source_layername"]: lyr for lyr in result["layers"].values()
             if lyr.get("kind") == "vector" and lyr.get("valid")}
 

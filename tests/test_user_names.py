@@ -20,15 +20,29 @@ _NAMES = ["Kaechon Test Site", "요덕 test camp", "KLS-14", "Yodok County annex
           "Kaech'ŏn riverside", "Tanchon Magnesia (synthetic)", "개천 광산 synthetic", "Camp 15 echo"]
 
 
-@pytest.fixture
-def keyed(atlas_copy, layers, tmp_path) -> Path:
+def _import_names(gpkg: Path, layers: dict, tmp: Path) -> Path:
     camps = layers["camps"]
     pts = camps[camps.geometry.notna() & ~camps.geometry.is_empty].geometry
     rows = [f'"{n}",{pts.iloc[i % len(pts)].y},{pts.iloc[i % len(pts)].x},S{i}' for i, n in enumerate(_NAMES)]
-    path = tmp_path / "synthetic_names.csv"
+    path = tmp / "synthetic_names.csv"
     path.write_text("name,lat,lon,id\n" + "\n".join(rows) + "\n", encoding="utf-8")
-    atlas.import_layer(path, "names", gpkg=atlas_copy)
-    return atlas_copy
+    atlas.import_layer(path, "names", gpkg=gpkg)
+    return gpkg
+
+
+@pytest.fixture
+def keyed(atlas_copy, layers, tmp_path) -> Path:
+    """A copy of the atlas with the synthetic names imported: for a test that changes it."""
+    return _import_names(atlas_copy, layers, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def keyed_and_plain(gpkg, layers, tmp_path_factory) -> tuple[Path, Path]:
+    """The keyed atlas and its twin without keys, shared by the queries that only read them."""
+    tmp = tmp_path_factory.mktemp("keyed")
+    shutil.copyfile(gpkg, tmp / "atlas.gpkg")
+    keyed = _import_names(tmp / "atlas.gpkg", layers, tmp)
+    return keyed, _unkeyed(keyed, tmp)
 
 
 def _unkeyed(path: Path, tmp_path: Path) -> Path:
@@ -46,8 +60,8 @@ _QUERIES = ["Kaechon", "kaechon test site", "요덕", "KLS-14", "S3", "Yodok", "
 
 
 @pytest.mark.parametrize("query", _QUERIES)
-def test_keyed_search_equals_the_in_memory_index(keyed, tmp_path, query):
-    plain = _unkeyed(keyed, tmp_path)
+def test_keyed_search_equals_the_in_memory_index(keyed_and_plain, query):
+    keyed, plain = keyed_and_plain
     assert search.name_index(atlas.open_atlas(keyed)).keyed == {"user_names": len(_NAMES)}
     assert search.name_index(atlas.open_atlas(plain)).keyed == {}
     cols = ["layer", "id", "name", "match", "score", "matched", "province"]
@@ -80,6 +94,7 @@ def test_a_query_reads_no_user_layer_it_does_not_match(keyed, monkeypatch):
     assert site.name == "KLS-14" and read[-1] == ("user_names", {"where": "user_id = 'S2'"})
 
 
+@pytest.mark.slow
 def test_rebuild_and_drop_keep_the_keys_true(keyed, tmp_path, layers):
     atlas.build(keyed)
     atlas.store._OPEN.clear()
