@@ -188,6 +188,7 @@ def lab(gpkg, layers, secret_points, public_points, tmp_path_factory):
 # --- 1. private data lives apart -------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_a_private_layer_lives_apart_and_never_changes_the_public_geopackage(gpkg, layers, secret_points,
                                                                              tmp_path):
     target = _folder(tmp_path, gpkg)
@@ -230,6 +231,7 @@ def test_the_same_rule_for_any_geopackage_and_for_the_folder_of_products(tmp_pat
 # --- 2 and 3. every shared product cites the public file, and betrays nothing ------------------------
 
 
+@pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_no_shared_product_holds_a_byte_of_the_private_layer(lab, secret_points):
     needles = _needles(lab["secret_csv"], secret_points, lab["store"])
     for name, path in lab["after"].items():
@@ -243,6 +245,7 @@ def test_no_shared_product_holds_a_byte_of_the_private_layer(lab, secret_points)
     assert '"private_left_out"' not in text and "Private layers left out" not in text
 
 
+@pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_shared_products_are_the_same_bytes_with_and_without_the_private_layer(lab):
     """The strongest form of "betrays nothing" and "the citation never changes": not a byte differs."""
     for name in lab["before"]:
@@ -252,6 +255,7 @@ def test_shared_products_are_the_same_bytes_with_and_without_the_private_layer(l
     assert sha256(lab["gpkg"]) == lab["public_sha"]
 
 
+@pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_every_shared_product_cites_the_public_geopackage_it_ships(lab):
     cited = sha256(lab["gpkg"])
     made = lab["after"]
@@ -278,6 +282,7 @@ def test_every_shared_product_cites_the_public_geopackage_it_ships(lab):
 # --- 4. a product made with private data says so on its face ----------------------------------------
 
 
+@pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_include_private_products_carry_the_banner_and_cite_the_private_store_apart(lab, tmp_path):
     import pypdf
 
@@ -327,6 +332,7 @@ def test_include_private_products_carry_the_banner_and_cite_the_private_store_ap
     assert banner in qgs and f"sha256 {private_sha}" in qgs
 
 
+@pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_include_private_products_go_outside_output_by_default(lab, tmp_path):
     env = {"ATLAS_OUTPUT": str(tmp_path / "output")}
     gpkg = str(lab["gpkg"])
@@ -343,6 +349,7 @@ def test_include_private_products_go_outside_output_by_default(lab, tmp_path):
 # --- 4 and 6. answers on this machine: private rows marked; quiet listings --------------------------
 
 
+@pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_local_answers_use_private_layers_and_mark_them(lab):
     gpkg = str(lab["gpkg"])
     found = run_cli("find", f"{SECRET_NAME} 1", "--gpkg", gpkg)
@@ -404,6 +411,7 @@ def test_every_product_asks_the_one_gate():
     assert userlayers.admits({"private": True}, "manifest", include_private=True) is True
 
 
+@pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_products_made_to_be_shared_refuse_a_private_layer_by_name(lab, tmp_path):
     gpkg = lab["gpkg"]
     with pytest.raises(atlas.InputError, match="--include-private"):
@@ -429,6 +437,7 @@ def _old_layout(gpkg: Path, folder: Path, points) -> tuple[Path, Path]:
     return target, secret_csv
 
 
+@pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_an_atlas_laid_out_the_old_way_moves_once_on_the_next_command_that_writes(gpkg, secret_points,
                                                                                  tmp_path):
     target, secret_csv = _old_layout(gpkg, tmp_path, secret_points)

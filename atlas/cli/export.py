@@ -70,7 +70,8 @@ def _postgis(ctx: Context, url: str, gpkg, include_private: bool) -> None:
               help="With --format: only these layers (repeatable, or comma-separated).")
 @click.option("--include-private", is_flag=True,
               help="Also the user layers imported with --private (left out otherwise, from every "
-                   "export: --qgis, --format, --postgis).")
+                   "export: --qgis, --format, --postgis). A file holding one says so in its name and "
+                   "metadata; the export goes to output-private/ unless --out says where.")
 @out_target_option("--out", "out",
                    help="Where to write: a folder (default: output/qgis/ or output/<format>/), "
                         "or one file when one layer goes to a path with the format's suffix.")

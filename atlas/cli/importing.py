@@ -20,8 +20,8 @@ from .options import gpkg_file_option
 @click.option("--crs", default=None, help="CRS of the coordinates if the file does not say (e.g. 32652).")
 @click.option("--name-field", default=None, help="Column holding each feature's name.")
 @click.option("--private", is_flag=True,
-              help="Keep the layer on this machine: no map, export or site includes it unless "
-                   "run with --include-private.")
+              help="Keep the layer on this machine, stored apart (output-private/, beside output/): "
+                   "no map, export or site includes it unless run with --include-private.")
 @click.option("--replace", is_flag=True, help="Replace an existing layer of that name.")
 @gpkg_file_option
 @pass_ctx
