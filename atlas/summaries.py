@@ -260,7 +260,8 @@ def province_summary(gpkg: Atlas | Path | str | None = None, sanctions=None, *,
     >>> int(t.loc["Total", "reported_mines"]), float(t.loc["South Pyongan Province", "reported_share_pct"])
     (360, 22.8)
     """
-    atlas = gate(gpkg, "summary", include_private=include_private).atlas  # the one gate
+    allowed = gate(gpkg, "summary", include_private=include_private)  # the one gate
+    atlas = allowed.atlas
     prov = atlas.layer("provinces").sort_values("table2_order")
     t2 = atlas.layer("report_table_2")
     feats = _features(atlas, include_private=include_private)
@@ -284,7 +285,7 @@ def province_summary(gpkg: Atlas | Path | str | None = None, sanctions=None, *,
                                       *_SUMMARY_COUNTS, *(_SANCTIONS_COUNTS if sx else []),
                                       *_user_columns(feats)])
     out["reported_mines"] = out["reported_mines"].astype("Int64")  # blank on the atlas's own row
-    out.attrs.update(_summary_attrs(atlas, sx))
+    out.attrs.update(_summary_attrs(atlas, sx), **({"banner": allowed.banner} if allowed.banner else {}))
     return out
 
 
@@ -340,7 +341,8 @@ def county_summary(gpkg: Atlas | Path | str | None = None, include_empty: bool =
     >>> t.iloc[-1]["county"], int(t.iloc[-1]["kwan_li_so"]) >= 6
     ('Total', True)
     """
-    atlas = gate(gpkg, "summary", include_private=include_private).atlas  # the one gate
+    allowed = gate(gpkg, "summary", include_private=include_private)  # the one gate
+    atlas = allowed.atlas
     cnty = atlas.layer("counties")
     order = {n: i for i, n in enumerate(atlas.layer("provinces").sort_values("table2_order")["name_en"])}
     cnty = cnty.assign(_o=cnty["province"].map(order)).sort_values(["_o", "name_en"])
@@ -360,7 +362,7 @@ def county_summary(gpkg: Atlas | Path | str | None = None, include_empty: bool =
     rows.append(tot)
     out = pd.DataFrame(rows, columns=["county", "county_ko", "county_id", "province", *_SUMMARY_COUNTS,
                                       *(_SANCTIONS_COUNTS if sx else []), *_user_columns(feats)])
-    out.attrs.update(_summary_attrs(atlas, sx))
+    out.attrs.update(_summary_attrs(atlas, sx), **({"banner": allowed.banner} if allowed.banner else {}))
     return out
 
 

@@ -330,6 +330,10 @@ def test_include_private_products_carry_the_banner_and_cite_the_private_store_ap
     with zipfile.ZipFile(atlas.export_qgis(tmp_path / "q", gpkg, include_private=True)) as z:
         qgs = z.read("atlas.qgs").decode("utf-8")
     assert banner in qgs and f"sha256 {private_sha}" in qgs
+    # a summary (pasted into reports) counted with it says so above the table, and only then
+    counted = run_cli("summary", "--include-private", "--gpkg", str(gpkg))
+    assert counted.returncode == 0 and counted.stdout.startswith(banner), counted.stderr
+    assert "PRIVATE" not in run_cli("summary", "--gpkg", str(gpkg)).stdout
 
 
 @pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
