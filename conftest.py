@@ -91,4 +91,5 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_unconfigure(config):
     shutil.rmtree(_OUTPUT, ignore_errors=True)
+    shutil.rmtree(f"{_OUTPUT}-private", ignore_errors=True)  # private layers kept beside it (atlas.io)
     shutil.rmtree(os.path.dirname(PRISTINE), ignore_errors=True)

@@ -597,7 +597,9 @@ function atlasInit(map, spec) {
         String(u.source_sha256 || "").slice(0, 12) + "…" + (u.private ? ", PRIVATE" : "") +
         (u.coarsen_km ? ", points coarsened to a " + u.coarsen_km + " km grid" : "") + ")";
     }).join("; ") : "none");
-    if (a.private_left_out) row("Private layers left out", String(a.private_left_out));
+    row("Private layers", a.banner);
+    row("Private GeoPackage", a.private_gpkg);
+    row("Private GeoPackage sha256", a.private_gpkg_sha256);
     box.appendChild(dl);
     box.appendChild(el("p", "atlas-legend-note", spec.network_note));
     return box;

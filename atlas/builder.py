@@ -10,7 +10,8 @@ from pathlib import Path
 from . import io, schema, search, sources
 from .errors import AtlasError, InputError
 from .layers import build_layers
-from .store import USER_PREFIX, Atlas, open_atlas, read_layers
+from .store import USER_PREFIX, Atlas, open_store, read_layers
+from .userlayers import copy_records, migrate
 
 __all__ = ["PRODUCTS", "build", "build_products", "layer_summary", "validate"]
 
@@ -113,9 +114,13 @@ def build(
     Verifies every source file's sha256, builds the layers, validates them,
     writes them to a temporary GeoPackage, validates that file as read back,
     and only then replaces ``out``. Any failure leaves an earlier ``out``
-    untouched. The user layers of an earlier ``out`` are kept; they are read
-    under the GeoPackage's writer lock, so an import running meanwhile is
-    either waited for and kept, or waits for the build.
+    untouched. The user layers of an earlier ``out`` are kept, with their
+    records; they are read under the GeoPackage's writer lock, so an import
+    running meanwhile is either waited for and kept, or waits for the build.
+    Private layers are not in ``out`` (they live in its private store, which a
+    build leaves alone): with no public user layer, a build writes the same
+    bytes every time, the file that products cite. An ``out`` laid out the old
+    way has its private layers moved out first (:func:`atlas.userlayers.migrate`).
     Then writes the products beside it (:func:`build_products`): the density
     surface, the map and the QGIS export, as ``atlas build`` does.
 
@@ -158,6 +163,7 @@ def build(
     schema.validate_layers(layers)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
     epoch = build_epoch()
+    migrate(out, say)  # private layers of the layout before private stores: moved out, once
     with io.writer_lock(out, say), io.fixed_timestamp(epoch):
         # no import may land between reading its layer and the replace
         kept = _user_layers(out)
@@ -167,6 +173,7 @@ def build(
 
         def carry_keys_and_validate(tmp: Path) -> None:
             search.copy_name_keys(out, tmp, kept)  # the user layers' name keys (atlas.search)
+            copy_records(out, tmp, kept)  # and their records (atlas.userlayers)
             missing = set(kept) - set(search.keyed_layers(tmp, list(kept)))
             for layer in sorted(missing):  # imported before names were keyed: key them now
                 say(f"keying the names of {layer} for atlas find")
@@ -225,7 +232,7 @@ def _user_layers(path: Path) -> dict:
     if not path.is_file():
         return {}
     try:
-        atlas = open_atlas(path)
+        atlas = open_store(path).public()  # never a private layer (those of the old layout were moved)
     except AtlasError:
         return {}
     kept = {n: atlas.read(n) for n in atlas.layers() if n.startswith(USER_PREFIX)}

@@ -64,6 +64,7 @@ from .raster import (
     positive,
 )
 from .store import Atlas, open_atlas
+from .userlayers import gate
 
 __all__ = ["DENSITY_NODATA", "KERNEL", "density", "province_density"]
 
@@ -244,7 +245,9 @@ def density(
     """
     cell_km = positive(cell_km, "the cell size", "--cell-km")
     bandwidth_km = positive(bandwidth_km, "the bandwidth", "--bandwidth-km")
-    atlas = open_atlas(gpkg)
+    allowed = gate(gpkg, "density")  # made to be shared: never from a private layer
+    allowed.refuse([layer] if isinstance(layer, str) else [], verb="use")
+    atlas = allowed.atlas
     df = point_layer(layer, atlas)
     present = df[~(df.geometry.isna() | df.geometry.is_empty)]
     if weight is not None:

@@ -31,7 +31,7 @@ from .provenance import about
 from .search import resolve
 from .sites import Site, site_area_km2, uniform_columns
 from .store import Atlas, open_atlas
-from .userlayers import user_layer_records
+from .userlayers import PRIVATE_NOTE, mark_private, private_names, user_layer_records
 
 __all__ = ["NEAR_COLUMNS", "SpatialIndex", "layer_columns", "near", "near_report", "nearest", "within"]
 
@@ -604,9 +604,9 @@ def _report_footer(result: gpd.GeoDataFrame, what: str) -> list[str]:
 
 
 def _report_about(layer: str | None, atlas: Atlas) -> dict:
-    """What a reader cites: the atlas (version, sha256, build date) and the user layer searched."""
-    users = [r for r in user_layer_records(atlas) if r["layer"] == layer] \
-        if atlas.path is not None else []  # PostGIS holds no import records
+    """What a reader cites: the atlas (version, sha256, build date) and the user layer searched (a private
+    one's store cited apart)."""
+    users = [r for r in user_layer_records(atlas) if r["layer"] == layer]
     return about(atlas, user_layers=users)
 
 
@@ -652,6 +652,8 @@ def near_report(result: gpd.GeoDataFrame, fmt: str = "table", gpkg: Atlas | Path
     ((), 'site: KLS-14 Kaech')
     """
     a = result.attrs
+    atlas = open_atlas(gpkg)
+    private = a.get("layer") in private_names(atlas)  # an answer on this machine: private rows marked
     if what is None:
         what = f"within {a['km']:g} km" if a.get("km") is not None else "nearest the site"
     meta = {k: a.get(k) for k in _REPORT_META if a.get(k) is not None}
@@ -668,11 +670,15 @@ def near_report(result: gpd.GeoDataFrame, fmt: str = "table", gpkg: Atlas | Path
         foot.append(f"Sanctions: {a['sanctions']}; a measure applies from the day of its resolution "
                     f"({a['sanctions_note']}).")
     if fmt != "table" or columns:  # every column of the layer (or those asked for)
-        atlas = open_atlas(gpkg)
         result = layer_columns(result, atlas, columns)
         cols = columns or cols
         if fmt in ("json", "geojson"):  # what a reader cites
             meta.update(_report_about(a.get("layer"), atlas))
+    if private:
+        result = mark_private(result, [True] * len(result))
+        cols = ["private", *(c for c in cols if c != "private")]
+        head.insert(0, f"PRIVATE: layer {a['layer']} is one of your private layers.")
+        foot.insert(0, PRIVATE_NOTE)
     notes = (f"site: {a['site']}", *foot[:-1]) if fmt == "csv" else ()
     if fmt == "table" and not len(result):  # an honest "none" in words, not an empty table
         return Report("\n".join([site, "", *foot]), notes)

@@ -46,7 +46,7 @@ from .sanctions import with_sanctions
 from .search import resolve
 from .sites import Site
 from .status import status_at, status_table
-from .store import Atlas, open_atlas
+from .store import Atlas
 from .style import (
     COMMODITY_COLOURS,
     KIND_LABELS,
@@ -56,6 +56,7 @@ from .style import (
     finding_type_label,
     page_ref,
 )
+from .userlayers import gate
 
 __all__ = ["NEAR_KM", "RINGS_KM", "SITE_LAYERS", "Atlas", "dossier", "dossier_record", "render_dossier",
            "write_pdf"]
@@ -80,6 +81,20 @@ TEMPLATES = jinja2.Environment(
 )
 _COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW",
             "NW", "NNW")
+
+
+def css_string(text: str) -> str:
+    r"""Text as the inside of a CSS string (every character but letters, digits and spaces escaped).
+
+    Examples
+    --------
+    >>> print(css_string('say "no" -- now'))
+    say \22 no\22  \2d \2d  now
+    """
+    return "".join(c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):x} " for c in str(text))
+
+
+TEMPLATES.filters["css_string"] = css_string
 
 
 def compass(bearing: float) -> str:
@@ -112,11 +127,13 @@ class Product:
     """
 
     gpkg: Atlas | Path | str | None = None
-    include_private: bool = False
+    include_private: bool = field(default=False, kw_only=True)
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
-        self.gpkg = open_atlas(self.gpkg)  # the store object: every query below takes it
+        # the one gate: the atlas this product reads, and which of the user's layers it may hold
+        self.allowed = gate(self.gpkg, "dossier", include_private=self.include_private)
+        self.gpkg = self.allowed.atlas  # the store object: every query below takes it
         self.layer_names = self.gpkg.layers()
 
     def layer(self, name: str) -> pd.DataFrame:
@@ -125,7 +142,7 @@ class Product:
 
     @cached_property
     def _shared(self) -> tuple[dict, list]:
-        return shared_layers(self.gpkg, include_private=self.include_private)
+        return shared_layers(self.allowed)
 
     @cached_property
     def _about(self) -> dict:
@@ -161,9 +178,11 @@ class Product:
         return out
 
     def about(self) -> dict:
-        """Atlas version, build date, GeoPackage name and sha256, and the user layers included."""
-        keys = ("atlas_version", "build_date", "gpkg", "gpkg_sha256", "user_layers")
-        return {k: self._about[k] for k in keys}
+        """Atlas version, build date, GeoPackage name and sha256, and the user layers included (and, when
+        private ones are, the private store's name and sha256 and the banner)."""
+        keys = ("atlas_version", "build_date", "gpkg", "gpkg_sha256", "user_layers", "private_gpkg",
+                "private_gpkg_sha256", "banner")
+        return {k: self._about[k] for k in keys if k in self._about}
 
 
 # --- the record ------------------------------------------------------------------------------
@@ -391,7 +410,7 @@ def _sources(atlas: Product, s: Site, header: dict, timeline: list[dict]) -> lis
     return out
 
 
-def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float = NEAR_KM,
+def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float = NEAR_KM, *,
                    include_private: bool = False, atlas: Product | None = None) -> dict:
     """Everything a site's dossier says, as plain data (what :func:`render_dossier` draws).
 
@@ -421,7 +440,7 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     >>> rec["header"]["id"], rec["header"]["names"]["hangul"][0]
     ('KLS-15', '요덕 제15호 관리소')
     """
-    atlas = atlas or Product(gpkg, include_private)
+    atlas = atlas or Product(gpkg, include_private=include_private)
     if km <= 0:
         raise InputError(f"the radius must be positive, not {km}")
     s = _resolve(site, atlas)
@@ -439,7 +458,9 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     title = header["names"]["primary"]
     citation = (f"\u201c{s.id} {title}\u201d, dossier in the Gulag, Inc. atlas, version {about['atlas_version']}, "
                 f"built {about['build_date']} from {about['gpkg']} (sha256 {about['gpkg_sha256']}). "
-                f"After {REPORT_CITATION}.")
+                + (f"With private layers from {about['private_gpkg']} (sha256 {about['private_gpkg_sha256']}): "
+                   "not to be shared. " if about.get("banner") else "")
+                + f"After {REPORT_CITATION}.")
     rec = {
         "header": header, "status": _status(atlas, s, row), "timeline": timeline, "nearby": nearby,
         "passages": _passages(atlas, s), "discrepancies": _discrepancies(atlas, s, row),
@@ -620,7 +641,7 @@ def _slug(site_id: str) -> str:
 
 
 def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | None = None,
-            pdf: bool = False, km: float = NEAR_KM, include_private: bool = False) -> Path:
+            pdf: bool = False, km: float = NEAR_KM, *, include_private: bool = False) -> Path:
     """Write one self-contained HTML page (and optionally a PDF) about a camp or a mine.
 
     Parameters
@@ -628,7 +649,9 @@ def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | 
     site : str or Site
         A camp or a mine, by id, number or any name (``KLS-15``, ``camp 15``, ``요덕``).
     out : path, optional
-        A folder (default ``output/dossiers/``) or an ``.html`` file.
+        A folder (default ``output/dossiers/``; with ``include_private``,
+        ``output-private/dossiers/``, outside the folder you share) or an
+        ``.html`` file.
     gpkg : path, optional
         The atlas GeoPackage (default ``output/atlas.gpkg``).
     pdf : bool, default False
@@ -636,7 +659,8 @@ def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | 
     km : float, default 25
         Radius of the nearby list.
     include_private : bool, default False
-        List nearby features of private user layers too.
+        List nearby features of private user layers too; the page (and every
+        printed page) then carries a banner saying so.
 
     Returns
     -------
@@ -656,7 +680,7 @@ def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | 
     ('KLS-15.html', True)
     """
     rec = dossier_record(site, gpkg, km=km, include_private=include_private)
-    out = Path(out) if out else io.output_dir() / "dossiers"
+    out = Path(out) if out else io.output_dir(private=include_private) / "dossiers"
     path = out if out.suffix.lower() in (".html", ".htm") else out / f"{_slug(rec['header']['id'])}.html"
     page = render_dossier(rec)
     check_replace([path, path.with_suffix(".pdf")] if pdf else [path])  # both refused before either is written

@@ -2,8 +2,13 @@
 
 Every export reads the atlas GeoPackage (or an atlas in PostGIS), writes WGS 84
 (EPSG:4326) in UTF-8, carries each layer's provenance (its sources and
-licences, the source GeoPackage's sha256, the atlas version), and replaces
-earlier files only once every file is written.
+licences, the public GeoPackage's name and sha256, the atlas version), and
+replaces earlier files only once every file is written. Which user layers it
+may hold is decided by :func:`atlas.userlayers.gate`: a private layer only with
+``include_private=True``, and then the file says so in its name
+(``user_interviews.PRIVATE.csv``, unless ``out`` names the file) and in its
+metadata (``banner``, the private store's sha256 apart), and the export goes to
+``output-private/`` by default, outside the folder you share.
 
 - **GeoParquet** 1.1: one ``<layer>.parquet`` per layer, zstd, rows in Hilbert
   order of their geometry, the ``bbox`` covering column, the provenance as
@@ -35,8 +40,8 @@ from . import io, schema
 from .errors import InputError, NotFoundError
 from .owned import Stage, safe_name
 from .protect import coarsen
-from .store import USER_PREFIX, Atlas, open_atlas
-from .userlayers import private_layers
+from .store import USER_PREFIX, Atlas
+from .userlayers import banner, gate, marked
 
 __all__ = ["FORMATS", "export_csv", "export_geojson", "export_geoparquet", "export_kmz",
            "provenance", "select_layers"]
@@ -119,8 +124,8 @@ def provenance(name: str, df: pd.DataFrame, sources: pd.DataFrame | None,
     }
 
 
-def select_layers(source: Atlas | Path | str, layers: Iterable[str] | None, include_private: bool,
-                  spatial_only: bool = False) -> list[str]:
+def select_layers(source: Atlas | Path | str, layers: Iterable[str] | None, *, include_private: bool = False,
+                  spatial_only: bool = False, product: str = "geojson") -> list[str]:
     """The layers an export writes: those asked for, or every one; private layers only when asked.
 
     Raises
@@ -130,23 +135,19 @@ def select_layers(source: Atlas | Path | str, layers: Iterable[str] | None, incl
     InputError
         A private layer asked for by name without ``include_private``.
     """
-    atlas = open_atlas(source)
-    shown = atlas.shown
+    allowed = gate(source, product, include_private=include_private)
+    atlas = allowed.atlas
     available = atlas.layers()
     available.pop("layer_styles", None)
     wanted = [n if n in available or f"user_{n}" not in available else f"user_{n}"
               for n in ([layers] if isinstance(layers, str) else layers or [])]  # --as NAME: user_NAME
+    allowed.refuse(wanted)
     for name in wanted:
         if name not in available:
             close = [n for n in available if name.lower() in n or n in name.lower()]
-            raise NotFoundError(f"no layer {name!r} in {shown}", close or sorted(available)[:5])
-    private = set() if include_private else private_layers(atlas, wanted or available)
-    if wanted and private:
-        raise InputError(f"{', '.join(sorted(private))}: imported as private; add --include-private "
-                         "(include_private=True) to export it")
+            raise NotFoundError(f"no layer {name!r} in {atlas.shown}", close or sorted(available)[:5])
     if not wanted:
-        wanted = [n for n, g in available.items()
-                  if (g is not None or not spatial_only) and n not in private]
+        wanted = [n for n, g in available.items() if g is not None or not spatial_only]
     return wanted
 
 
@@ -154,14 +155,15 @@ class _Selection:
     """The layers an export writes, read once, with their provenance."""
 
     def __init__(self, layers: Iterable[str] | None, gpkg, spatial_only: bool, include_private: bool,
-                 coarsen_km: float | None = None):
-        self.source = atlas = open_atlas(gpkg)
+                 coarsen_km: float | None = None, product: str = "geojson"):
+        allowed = gate(gpkg, product, include_private=include_private)
+        self.source = atlas = allowed.atlas
         shown = atlas.path if atlas.path is not None else atlas.shown  # a file's name, or the masked URL
         available = atlas.layers()
-        wanted = select_layers(atlas, layers, include_private, spatial_only)
+        wanted = select_layers(atlas, layers, include_private=include_private, spatial_only=spatial_only,
+                               product=product)
         self.names = wanted
         self.geometry = {n: available[n] for n in wanted}
-        sha = atlas.sha256 if atlas.path is not None else None  # not a database
         sources = atlas.layer("sources") if "sources" in available else None
         self.frames = {n: atlas.read(n) for n in wanted}
         coarsened = {}
@@ -169,9 +171,20 @@ class _Selection:
             for n in [n for n in wanted if n.startswith(USER_PREFIX) and self.geometry[n] is not None]:
                 self.frames[n] = coarsen(self.frames[n], coarsen_km, gpkg=atlas)
                 coarsened[n] = self.frames[n].attrs["coarsened"]
-        self.meta = {n: provenance(n, df, sources, shown, sha) for n, df in self.frames.items()}
+        # the public GeoPackage's sha256 (for PostGIS, the one its export copied): what every file cites
+        self.meta = {n: provenance(n, df, sources, shown, atlas.sha256) for n, df in self.frames.items()}
         for n, how in coarsened.items():
             self.meta[n]["coarsened"] = how
+        #: The private layers among them: their files say so (name, metadata) and cite the private store apart.
+        self.private = [r for r in allowed.records if r["private"] and r["layer"] in self.frames]
+        cited = (atlas.private_citation() or {}) if self.private else {}
+        for rec in self.private:
+            self.meta[rec["layer"]].update(banner=banner([rec]), private=True,
+                                           private_gpkg=cited.get("gpkg", ""),
+                                           private_gpkg_sha256=cited.get("gpkg_sha256", ""))
+
+    def is_private(self, name: str) -> bool:
+        return any(r["layer"] == name for r in self.private)
 
 
 def _located(df: pd.DataFrame) -> np.ndarray:
@@ -197,10 +210,12 @@ def hilbert_order(gdf: gpd.GeoDataFrame) -> np.ndarray:
     return np.argsort(keys, kind="stable")
 
 
-def _targets(out: Path | None, names: list[str], fmt: str) -> dict[str, Path]:
-    """One file per layer in a folder, or the file itself when one layer goes to a path with the suffix."""
+def _targets(out: Path | None, names: list[str], fmt: str, sel: _Selection,
+             include_private: bool) -> dict[str, Path]:
+    """One file per layer in a folder (a private layer's name marked: ``user_x.PRIVATE.csv``), or the
+    file itself when one layer goes to a path with the suffix."""
     suffix = FORMATS[fmt]
-    out = Path(out) if out else io.output_dir() / fmt
+    out = Path(out) if out else io.output_dir(private=include_private) / fmt
     if out.suffix.lower() == suffix:
         if len(names) != 1:
             raise InputError(f"{out} is one file, but {len(names)} layers were asked for: "
@@ -208,7 +223,7 @@ def _targets(out: Path | None, names: list[str], fmt: str) -> dict[str, Path]:
         return {names[0]: out}
     if out.exists() and not out.is_dir():
         raise InputError(f"{out} exists and is not a folder")
-    return {n: out / f"{n}{suffix}" for n in names}
+    return {n: marked(out / f"{n}{suffix}") if sel.is_private(n) else out / f"{n}{suffix}" for n in names}
 
 
 def _plain_names(names: list[str]) -> list[str]:
@@ -223,11 +238,11 @@ def _plain_names(names: list[str]) -> list[str]:
 def _export(fmt: str, out, layers, gpkg, progress, write, spatial_only: bool,
             include_private: bool, coarsen_km: float | None = None) -> list[Path]:
     say = progress or (lambda _msg: None)
-    sel = _Selection(layers, gpkg, spatial_only, include_private, coarsen_km)
+    sel = _Selection(layers, gpkg, spatial_only, include_private, coarsen_km, product=fmt)
     names = _plain_names(sel.names)
     if not names:
         raise InputError("no layer to export")
-    targets = _targets(out, names, fmt)
+    targets = _targets(out, names, fmt, sel, include_private)
     folder = next(iter(targets.values())).parent
     with Stage(folder) as stage:
         for name in names:
@@ -260,7 +275,7 @@ def _write_parquet(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 
 def export_geoparquet(out: Path | None = None, layers: Iterable[str] | None = None,
-                      gpkg: Path | str | None = None, include_private: bool = False,
+                      gpkg: Path | str | None = None, *, include_private: bool = False,
                       progress: Callable[[str], None] | None = None,
                       coarsen_km: float | None = None) -> list[Path]:
     """Write layers as GeoParquet 1.1 files (zstd, Hilbert-ordered rows, bbox covering column).
@@ -310,7 +325,7 @@ def _write_geojson(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 
 def export_geojson(out: Path | None = None, layers: Iterable[str] | None = None,
-                   gpkg: Path | str | None = None, include_private: bool = False,
+                   gpkg: Path | str | None = None, *, include_private: bool = False,
                    progress: Callable[[str], None] | None = None,
                    coarsen_km: float | None = None) -> list[Path]:
     """Write layers as GeoJSON (RFC 7946, WGS 84, UTF-8), the provenance as member ``atlas``.
@@ -385,7 +400,7 @@ def _write_csv(df: pd.DataFrame, path: Path, meta: dict) -> None:
 
 
 def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
-               gpkg: Path | str | None = None, include_private: bool = False,
+               gpkg: Path | str | None = None, *, include_private: bool = False,
                progress: Callable[[str], None] | None = None,
                coarsen_km: float | None = None) -> list[Path]:
     """Write layers as CSV: UTF-8, WGS 84 coordinates as columns, formulas neutralised.
@@ -430,7 +445,7 @@ def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
 
 
 def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
-               gpkg: Path | str | None = None, include_private: bool = False,
+               gpkg: Path | str | None = None, *, include_private: bool = False,
                progress: Callable[[str], None] | None = None,
                coarsen_km: float | None = None) -> list[Path]:
     """Write the atlas as one KMZ for Google Earth (KML 2.2), one folder per layer.
@@ -445,7 +460,8 @@ def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
     ----------
     out : pathlib.Path, optional
         The ``.kmz`` file (default ``output/atlas.kmz``); a folder gets
-        ``atlas.kmz`` inside.
+        ``atlas.kmz`` inside (``atlas.PRIVATE.kmz`` when it holds a private
+        layer; by default then in ``output-private/``).
     layers : iterable of str, optional
         Layers with geometry; default every one (user layers included,
         private ones only with ``include_private``).
@@ -474,14 +490,14 @@ def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
     from .kml import kmz_bytes
 
     sel = _Selection(layers, gpkg, spatial_only=True, include_private=include_private,
-                     coarsen_km=coarsen_km)
+                     coarsen_km=coarsen_km, product="kmz")
     tables = [n for n in sel.names if sel.geometry[n] is None]
     if tables:
         raise InputError(f"KML holds features with a location; {', '.join(tables)} has none "
                          "(the camps' findings are in their balloons and on the time slider)")
-    out = Path(out) if out else io.output_dir() / "atlas.kmz"
-    if out.suffix.lower() != ".kmz":
-        out = out / "atlas.kmz"
+    out = Path(out) if out else io.output_dir(private=include_private)
+    if out.suffix.lower() != ".kmz":  # a file holding a private layer says so in its name
+        out = marked(out / "atlas.kmz") if sel.private else out / "atlas.kmz"
     data = kmz_bytes(sel.frames, sel.meta, sel.source.read, progress)
     with Stage(out.parent) as stage:
         stage.path(out.name).write_bytes(data)

@@ -266,8 +266,9 @@ def summary_report(table: pd.DataFrame, fmt: str = "table") -> Report:
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
     if "sanctions" in a:
         foot.append(f"Sanctions: {a['sanctions']}.")
-    notes = tuple(foot[1:]) if fmt == "csv" else ()
-    return Report(format_table(table, fmt, footer=foot, meta=dict(a), width=80), notes)
+    head = [a["banner"], ""] if a.get("banner") else []  # counted with private layers: said on its face
+    notes = (*head[:1], *foot[1:]) if fmt == "csv" else ()
+    return Report(format_table(table, fmt, header=head, footer=foot, meta=dict(a), width=80), notes)
 
 
 def _finding_lines(df: pd.DataFrame) -> list[str]:

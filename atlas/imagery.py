@@ -40,7 +40,7 @@ from .raster import (
     point_layer,
     positive,
 )
-from .store import open_atlas
+from .userlayers import gate
 
 __all__ = ["DATE_TAGS", "MAX_CHIP_PIXELS", "Chip", "ChipsResult", "chips"]
 
@@ -316,7 +316,9 @@ def chips(
     if resolution_m is not None:
         resolution_m = positive(resolution_m, "the resolution", "--resolution-m")
     method = _resampling(resampling)
-    atlas = open_atlas(gpkg)
+    allowed = gate(gpkg, "chips")  # made to be shared: never from a private layer
+    allowed.refuse([sites] if isinstance(sites, str) else [], verb="use")
+    atlas = allowed.atlas
     df = point_layer(sites, atlas)
     ids, names = ids_and_names(df, sites)
     missing = (df.geometry.isna() | df.geometry.is_empty).to_numpy()

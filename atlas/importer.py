@@ -10,9 +10,12 @@ by :mod:`atlas.readers`.
 
 Each chunk is validated with the same machinery as the atlas layers
 (:mod:`atlas.schema`), gets its province and county by spatial join, and is
-written as ``user_<name>`` into the atlas GeoPackage atomically, under the
-GeoPackage's writer lock: on any error the GeoPackage is unchanged. The
-catalogue of user layers is :mod:`atlas.userlayers`.
+written as ``user_<name>`` atomically, under the writer lock, with its record
+(:func:`atlas.userlayers.write_record`): into the atlas GeoPackage, or, for a
+layer imported as private, into the private store beside its folder
+(:func:`atlas.store.private_store`), so that the public GeoPackage never holds
+one and its sha256 never changes for one. On any error nothing is changed.
+The catalogue of user layers is :mod:`atlas.userlayers`.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ from .staging import (
     stage_file,
     stage_zip,
 )
-from .store import list_layers, open_atlas, read_layer
-from .userlayers import USER_PREFIX, layer_name, user_layers
+from .store import open_atlas, private_store, read_layer
+from .userlayers import USER_PREFIX, layer_name, migrate, private_store_for, write_record
 
 __all__ = [
     "CHUNK_ROWS",
@@ -108,7 +111,7 @@ def _stored_names(columns: list[str], label: str) -> tuple[dict[str, str], list[
 class _Import:
     """The state of one streamed import: counts and checks that span chunks."""
 
-    def __init__(self, path: Path, columns: list[str], name_field, kind: str, digest: str, target: Path,
+    def __init__(self, path: Path, columns: list[str], name_field, kind: str, digest: str, atlas_gpkg: Path,
                  private: bool = False):
         self.path, self.kind, self.digest, self.private = path, kind, digest, bool(private)
         attrs = [c for c in columns if c != "geometry"]
@@ -119,7 +122,7 @@ class _Import:
         self.id_col = find_column(attrs, ID_NAMES, None, "ids", path)
         self.names, self.renamed = _stored_names(attrs, self.label)
         # no classification grid (it would cost ~90 MB): chunks are small, memory is the point
-        atlas = open_atlas(target)
+        atlas = open_atlas(atlas_gpkg, include_private=False)  # its boundaries and outline
         self.units = AdminUnits(atlas.layer("provinces"), atlas.layer("counties"),
                                  grid_from=1 << 62)
         self.outline = atlas.outline("EPSG:5179")
@@ -201,6 +204,11 @@ class _Import:
             raise InputError(f"{path}: " + "; ".join(str(p) for p in problems[:10]))
         return out
 
+    def record(self, layer: str) -> dict:
+        """The layer's record (:data:`atlas.store.RECORDS`), stored with it."""
+        return {"layer": layer, "private": self.private, "kind": self.kind, "source_file": self.path.name,
+                "source_sha256": self.digest, "imported_at": self.imported_at, "features": self.n}
+
     def finish(self) -> None:
         path = self.path
         if self.n == 0:
@@ -233,11 +241,13 @@ def _check_ids(tmp_gpkg: Path, layer: str, path: Path, id_col: str | None) -> No
 
 
 def drop_layer(name: str, gpkg: Path | None = None) -> str:
-    """Remove a user layer from the atlas GeoPackage, atomically.
+    """Remove a user layer from the atlas, atomically.
 
-    The layer is removed from a copy, which is vacuumed (no row of the layer
-    stays in the file's free pages) and checked, then swapped in: on any
-    error the GeoPackage is unchanged.
+    The layer is removed from a copy of the GeoPackage that holds it (the
+    atlas GeoPackage, or its private store for a private layer: dropping one
+    never changes the public GeoPackage), which is vacuumed (no row of the
+    layer stays in the file's free pages) and checked, then swapped in: on
+    any error the GeoPackage is unchanged.
 
     Parameters
     ----------
@@ -269,18 +279,21 @@ def drop_layer(name: str, gpkg: Path | None = None) -> str:
     >>> "user_doctest_gone" in atlas.user_layers()
     False
     """
-    target = Path(gpkg or io.default_gpkg())
+    public = Path(gpkg or io.default_gpkg())
     if name in schema.SCHEMAS:
         raise InputError(f"{name!r} is an atlas layer; only user layers (user_...) can be dropped")
+    migrate(public)
     layer = layer_name(name)
-    present = user_layers(target)
+    atlas = open_atlas(public, include_private=True)
+    present = [r["layer"] for r in atlas.user_layer_records()]
     if layer not in present:
-        raise NotFoundError(f"no user layer {layer!r} in {target}", present[:5])
+        raise NotFoundError(f"no user layer {layer!r} in {public}", present[:5])
+    target = atlas.store_of(layer).path
     with io.writer_lock(target), io.atomic_path(target) as tmp:
         shutil.copyfile(target, tmp)
         io.delete_layers(tmp, [layer])
-        left = dict(list_layers(tmp))
-        if layer in left or "camps" not in left:
+        left = {n for n, _ in pyogrio.list_layers(tmp)}
+        if layer in left or (target == public and "camps" not in left):
             raise InputError(f"{target}: removing {layer} failed; the GeoPackage is unchanged")
     return layer
 
@@ -331,9 +344,12 @@ def import_layer(
     progress : callable, optional
         Called with a message at each stage of a long import.
     private : bool, default False
-        Mark the layer private (column ``private``): no map, export or site
-        includes it unless asked (``include_private=True``,
-        ``--include-private``). For sources that must not leave your machine.
+        Keep the layer private: it is stored apart, in the private store
+        beside the folder of shareable products (``output-private/``,
+        :func:`atlas.store.private_store`), never in the atlas GeoPackage,
+        and no map, export or site includes it unless asked
+        (``include_private=True``, ``--include-private``). For sources that
+        must not leave your machine.
     replace : bool, default False
         Replace an existing layer of that name (otherwise an error: a
         re-import never silently replaces a layer).
@@ -395,8 +411,10 @@ def store_layer(
     say = progress or (lambda _m: None)
     path = Path(path)
     size = _check_request(path, name, kind)
-    target = Path(gpkg or io.default_gpkg())
-    _refuse_existing(target, name, replace)
+    public = Path(gpkg or io.default_gpkg())
+    migrate(public, say)
+    _refuse_existing(public, name, replace)
+    target = private_store_for(public) if private else public
     if crs is not None:
         crs = _parse_crs(crs)
     fmt = sniff(path)
@@ -413,18 +431,20 @@ def store_layer(
             staged, digest = stage_file(path, fmt, Path(tmp))
         check_content(staged, fmt, path)
         reader = reader_for(staged, fmt, path, lat, lon, crs)
-        state = _Import(path, reader.columns, name_field, kind, digest, target, private)
+        state = _Import(path, reader.columns, name_field, kind, digest, public, private)
         if state.renamed:
             warn(f"{path}: column(s) renamed for the GeoPackage: {'; '.join(state.renamed)}")
         say(f"reading {path.name} as {fmt.upper()} ({size / 1e6:.1f} MB) in chunks of {CHUNK_ROWS:,} rows")
         with io.writer_lock(target, say), io.atomic_path(target) as tmp_gpkg:
-            _refuse_existing(target, name, replace)  # again: another import may have landed meanwhile
-            shutil.copyfile(target, tmp_gpkg)
-            if replace:  # the old layer's rows must not stay in the file's free pages
-                io.delete_layers(tmp_gpkg, [layer])
+            _refuse_existing(public, name, replace)  # again: another import may have landed meanwhile
+            if target.is_file():
+                shutil.copyfile(target, tmp_gpkg)
+                if replace:  # the old layer's rows must not stay in the file's free pages
+                    io.delete_layers(tmp_gpkg, [layer])
             _write_chunks(reader, state, tmp_gpkg, layer, path, target, say)
             state.finish()
             _check_ids(tmp_gpkg, layer, path, state.id_col)
+            write_record(tmp_gpkg, state.record(layer))
             say(f"keying the names of {state.n:,} features for atlas find")
             search.write_name_keys(tmp_gpkg, layer, say)
             written = pyogrio.read_info(tmp_gpkg, layer=layer)["features"]
@@ -432,6 +452,8 @@ def store_layer(
                 raise OutputError(f"{target}: {written} of {state.n} features were written; "
                                   f"{target} was not replaced")
             say(f"replacing {target}")
+    if replace:  # a layer that was public and is now private (or the other way round): the old one goes
+        _drop_elsewhere(public, layer, target)
     if state.n_outliers:
         _warn_outliers(path, state)
     say(f"imported {state.n:,} features ({state.empty} without geometry, "
@@ -474,10 +496,11 @@ def _write_chunks(reader, state: _Import, tmp_gpkg: Path, layer: str, path: Path
     for gdf, rows in reader.chunks(CHUNK_ROWS):
         out = state.chunk(gdf, rows)
         del gdf
+        new_file = {} if tmp_gpkg.exists() else {"dataset_options": io.GPKG_OPTIONS}  # a new private store
         try:
             pyogrio.write_dataframe(
                 out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out), use_arrow=True,
-                geometry_type="Point", promote_to_multi=False,
+                geometry_type="Point", promote_to_multi=False, **new_file,
                 layer_options=({} if state.n > len(out) else
                                {"OVERWRITE": "YES", "DESCRIPTION": f"user import of {path.name}"}))
         except Exception as exc:
@@ -501,9 +524,20 @@ def _write_error(exc: Exception, target: Path) -> OutputError:
     return OutputError(f"cannot write {target}: {text}; {target} was not replaced")
 
 
-def _refuse_existing(target: Path, name: str, replace: bool) -> None:
+def _refuse_existing(public: Path, name: str, replace: bool) -> None:
     layer = f"{USER_PREFIX}{name}"
-    existing = [n for n, _ in list_layers(target)]  # a clear error if the atlas has not been built
-    if layer in existing and not replace:
-        raise InputError(f"{target} already has a layer {layer}; pass --replace (replace=True) to "
+    atlas = open_atlas(public, include_private=True)  # a clear error if the atlas has not been built
+    if atlas.has(layer) and not replace:
+        raise InputError(f"{public} already has a layer {layer}; pass --replace (replace=True) to "
                          f"replace it, or choose another name with --as")
+
+
+def _drop_elsewhere(public: Path, layer: str, kept: Path) -> None:
+    """Remove ``layer`` from the other store of the atlas (it moved between public and private)."""
+    for other in (public, private_store(public)):
+        if other.resolve() == kept.resolve() or not other.is_file():
+            continue
+        if layer in {n for n, _ in pyogrio.list_layers(other)}:
+            with io.writer_lock(other), io.atomic_path(other) as tmp:
+                shutil.copyfile(other, tmp)
+                io.delete_layers(tmp, [layer])

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -38,13 +38,16 @@ from .owned import check_replace, in_stage, record, record_replaced, replaced
 
 __all__ = [
     "CreatedFolder",
+    "Notice",
     "atomic_path",
     "check_output_file",
+    "copy_rows",
     "default_gpkg",
     "delete_layers",
     "existing_gpkg",
     "file_sha256",
     "output_dir",
+    "private_folder",
     "read_only",
     "record_replaced",
     "remove_stale",
@@ -56,9 +59,44 @@ __all__ = [
 GPKG_OPTIONS = {"VERSION": "1.3"}
 
 
-def output_dir() -> Path:
-    """Folder of generated products: ``$ATLAS_OUTPUT``, else ``output/`` in the current folder."""
-    return Path(os.environ.get("ATLAS_OUTPUT") or Path.cwd() / "output")
+def output_dir(*, private: bool = False) -> Path:
+    """Folder of generated products: ``$ATLAS_OUTPUT``, else ``output/`` in the current folder.
+
+    Parameters
+    ----------
+    private : bool, default False
+        The folder for what holds private layers instead: beside it, never inside
+        (:func:`private_folder`: ``output-private/``), so that ``output/`` can be
+        zipped and sent as it is.
+
+    Examples
+    --------
+    >>> output_dir().name + " " + output_dir(private=True).name == (
+    ...     f"{output_dir().name} {output_dir().name}-private")
+    True
+    """
+    folder = Path(os.environ.get("ATLAS_OUTPUT") or Path.cwd() / "output")
+    return private_folder(folder) if private else folder
+
+
+def private_folder(folder: Path | str) -> Path:
+    """The folder for private data that goes with a folder of shareable products: ``<folder>-private``.
+
+    Beside the folder, never inside it: zipping or sending the folder (``output/``)
+    leaves it behind; backing up the folder above keeps both. The one rule for
+    every atlas: ``output/atlas.gpkg`` keeps its private layers in
+    ``output-private/``, ``other/x.gpkg`` in ``other-private/``.
+
+    Examples
+    --------
+    >>> private_folder("/work/project/output").as_posix()
+    '/work/project/output-private'
+    """
+    folder = Path(folder).absolute()
+    if folder.parent == folder or not folder.name:
+        raise InputError(f"{folder}: the atlas keeps private data in a folder beside the folder of its "
+                         "products, and the root of a file system has none: use a folder below it")
+    return folder.with_name(f"{folder.name}-private")
 
 
 def default_gpkg() -> Path:
@@ -110,7 +148,11 @@ def lock_wait() -> float:
     return value
 
 
-class CreatedFolder(UserWarning):
+class Notice(UserWarning):
+    """Something the atlas did that the user should know of (the command line says it as it is)."""
+
+
+class CreatedFolder(Notice):
     """A folder the atlas created for an output (the command line says so)."""
 
 
@@ -482,9 +524,42 @@ def delete_layers(path: Path, names: list[str]) -> None:
                     rtree = f"rtree_{name}_{col}".replace('"', '""')
                     con.execute(f'DROP TABLE IF EXISTS "{rtree}"')
                 con.execute(f'DROP TABLE IF EXISTS "{quoted}"')
-                for keys in ("atlas_name_keys", "atlas_name_layers"):  # atlas.search's name keys
+                # atlas.search's name keys and the layer's record (atlas.store.RECORDS)
+                for keys in ("atlas_name_keys", "atlas_name_layers", "atlas_user_layers"):
                     if keys in tables:
                         con.execute(f"DELETE FROM {keys} WHERE layer = ?", (name,))
         con.execute("VACUUM")
+    finally:
+        con.close()
+
+
+def copy_rows(src: Path, dst: Path, tables: Iterable[str], layers: Iterable[str]) -> None:
+    """Carry the rows that belong to ``layers`` of the atlas's per-layer tables from ``src`` into ``dst``.
+
+    The tables are the unregistered ones keyed by a ``layer`` column (the name
+    keys of :mod:`atlas.search`, the records of :mod:`atlas.userlayers`); one
+    missing from ``dst`` is created as ``src`` defines it. For layers copied
+    with their fids.
+    """
+    layers = list(layers)
+    if not layers or not Path(src).is_file():
+        return
+    marks = ", ".join("?" * len(layers))
+    con = sqlite3.connect(str(dst))
+    try:
+        con.execute("ATTACH DATABASE ? AS src", (f"{Path(src).resolve().as_uri()}?mode=ro",))
+        for table in tables:
+            found = con.execute("SELECT sql FROM src.sqlite_master WHERE type = 'table' AND name = ?",
+                                (table,)).fetchone()
+            if found is None:
+                continue
+            with con:
+                if not con.execute("SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?",
+                                   (table,)).fetchone():
+                    con.execute(found[0])
+                con.execute(f"DELETE FROM main.{table} WHERE layer IN ({marks})", layers)
+                con.execute(f"INSERT INTO main.{table} SELECT * FROM src.{table} WHERE layer IN ({marks})",
+                            layers)
+        con.execute("DETACH DATABASE src")
     finally:
         con.close()

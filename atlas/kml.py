@@ -245,8 +245,13 @@ def _folder_description(meta: dict, missing: list[str]) -> str:
         parts.append("<p>Licences: " + html.escape("; ".join(meta["licences"])) + "</p>")
     if missing:
         parts.append("<p>Without a public coordinate (not drawn): " + html.escape("; ".join(missing)) + "</p>")
-    parts.append(f"<p>From {html.escape(str(meta['exported_from']))}, atlas "
+    parts.append(f"<p>From {html.escape(str(meta['exported_from']))} (sha256 "
+                 f"{html.escape(str(meta.get('exported_from_sha256') or ''))}), atlas "
                  f"{html.escape(str(meta['atlas_version']))}, exported {html.escape(meta['exported_at'])}.</p>")
+    if meta.get("banner"):  # a private layer: said so, and its store cited apart (atlas.userlayers)
+        parts.insert(0, f"<p><b>{html.escape(meta['banner'])}</b> (private layers from "
+                        f"{html.escape(str(meta.get('private_gpkg')))}, sha256 "
+                        f"{html.escape(str(meta.get('private_gpkg_sha256')))})</p>")
     return "".join(parts)
 
 
@@ -419,7 +424,8 @@ def kmz_bytes(frames: dict[str, pd.DataFrame], meta: dict[str, dict],
     say = progress or (lambda _msg: None)
     root = ET.Element(_k("kml"))
     doc = _sub(root, "Document", id="gulag-inc-atlas")
-    _sub(doc, "name", "Gulag, Inc. atlas")
+    private = sorted({m["banner"] for m in meta.values() if m.get("banner")})  # atlas.userlayers.banner
+    _sub(doc, "name", "; ".join(private) + " \u00b7 Gulag, Inc. atlas" if private else "Gulag, Inc. atlas")
     _sub(doc, "open", "1")
     licences = sorted({lic for m in meta.values() for lic in m["licences"]})
     _sub(doc, "description",

@@ -230,14 +230,21 @@ def check_replace(targets: Iterable[Path]) -> None:
 
 
 def record(written: Iterable[Path], removed: Iterable[Path] = ()) -> None:
-    """Note in their folders' manifests the files the atlas has just written (and removed)."""
+    """Note in their folders' manifests the files the atlas has just written (and removed).
+
+    A manifest names only files that are in its folder: the name of a file since
+    deleted (a product made with private layers, written there by mistake and
+    removed) leaves the manifest at the next write (:mod:`atlas.userlayers`:
+    nothing shared names a private layer).
+    """
     by_folder: dict[Path, tuple[list[Path], list[Path]]] = {}
     for p in written:
         by_folder.setdefault(Path(p).parent, ([], []))[0].append(Path(p))
     for p in removed:
         by_folder.setdefault(Path(p).parent, ([], []))[1].append(Path(p))
     for folder, (new, gone) in by_folder.items():
-        files = _manifest(folder)
+        files = {name: digest for name, digest in _manifest(folder).items()
+                 if safe_name(name) and (folder / name).is_file()}
         for p in gone:
             files.pop(p.name, None)
         for p in new:

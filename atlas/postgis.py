@@ -30,8 +30,8 @@ from . import schema
 from .database import MARKER, Database, connect_error, engine, quote_name, schema_stamp
 from .errors import AtlasError, InputError
 from .qml import layer_qml
-from .store import Atlas, open_atlas
-from .userlayers import private_layers
+from .store import RECORD_FIELDS, Atlas
+from .userlayers import gate
 
 __all__ = ["export_postgis"]
 
@@ -181,9 +181,15 @@ def _write_styles(conn, db: Database, layers: dict[str, pd.DataFrame]) -> int:
     return len(rows)
 
 
+def _plain(value):
+    """A record's value as JSON holds it (numpy integers and booleans as Python's)."""
+    return value.item() if hasattr(value, "item") else value
+
+
 def export_postgis(
     url: str,
     gpkg: Atlas | Path | str | None = None,
+    *,
     include_private: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
@@ -201,8 +207,10 @@ def export_postgis(
     gpkg : pathlib.Path, optional
         The atlas GeoPackage to copy; defaults to ``output/atlas.gpkg``.
     include_private : bool, default False
-        Also the user layers imported as private; without it they stay on
-        this machine (and are listed under ``private_left_out``).
+        Also the user layers imported as private (a database is shared: think
+        twice); without it they stay on this machine, and the schema holds no
+        trace of them. With it, the schema's records mark them private, so that
+        products made from the schema leave them out unless asked too.
     progress : callable, optional
         Called with a message per layer.
 
@@ -210,8 +218,7 @@ def export_postgis(
     -------
     dict
         ``schema``, ``layers`` (name, geometry type, rows), ``foreign_keys``,
-        ``styles``, ``postgis`` version, the source GeoPackage's ``sha256``
-        and ``private_left_out``.
+        ``styles``, ``postgis`` version and the public GeoPackage's ``sha256``.
 
     Raises
     ------
@@ -239,15 +246,20 @@ def export_postgis(
 
     say = progress or (lambda _msg: None)
     db = Database.parse(url)
-    atlas = open_atlas(gpkg)
+    allowed = gate(gpkg, "postgis", include_private=include_private)  # the one gate
+    atlas = allowed.atlas
     path = atlas.file("export --postgis")
     declared = atlas.layers()
     declared.pop("layer_styles", None)
-    left_out = set() if include_private else private_layers(atlas, declared)
-    layers = {n: atlas.read(n) for n in declared if n not in left_out}
+    layers = {n: atlas.read(n) for n in declared}
     eng = engine(db)
     stamp = {"atlas": _version(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
              "source": path.name, "sha256": atlas.sha256, "build_date": atlas.build_date}
+    # the user layers' records (atlas.store.RECORD_FIELDS), in the schema's stamp: a reader of the schema
+    # decides from them, as from a GeoPackage's, what each product may hold
+    stamp["user_layers"] = [{f: _plain(r.get(f)) for f in RECORD_FIELDS} for r in allowed.records]
+    if allowed.private:  # asked for: the schema says so, and cites the private store apart
+        stamp.update(banner=allowed.banner, private=atlas.private_citation())
     try:
         with eng.begin() as conn:
             postgis = _ensure_postgis(conn, db)
@@ -276,8 +288,7 @@ def export_postgis(
         raise AtlasError(f"the database refused the export, nothing was changed: {first}") from exc
     say(f"postgis: {len(written)} tables in schema {db.schema} of {db.shown}")
     return {"schema": db.schema, "database": db.shown, "layers": written, "foreign_keys": fks,
-            "styles": styles, "postgis": postgis, "sha256": stamp["sha256"],
-            "private_left_out": sorted(left_out)}
+            "styles": styles, "postgis": postgis, "sha256": stamp["sha256"]}
 
 
 

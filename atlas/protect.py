@@ -4,11 +4,12 @@ A researcher's own layers can expose people: the houses of witnesses, the
 places an interview was given. Two rules keep them from leaving the machine by
 accident:
 
-* a layer imported with ``private=True`` (``atlas import --private``) goes
-  into no map, export or site unless the product is asked for it
-  (``include_private=True``, ``--include-private``); :func:`shared_layers`
-  is the one place that decides, and every product lists the user layers it
-  includes (:func:`atlas.about`);
+* a layer imported with ``private=True`` (``atlas import --private``) is
+  stored apart and goes into no map, export or site unless the product is
+  asked for it (``include_private=True``, ``--include-private``);
+  :func:`atlas.userlayers.gate` is the one place that decides,
+  :func:`shared_layers` reads what it allows, and every product lists the user
+  layers it includes (:func:`atlas.about`);
 * :func:`coarsen` snaps a layer's points to the centres of an N-km grid
   (EPSG:5179, true km over the peninsula) before a product holds them, drops
   the attribute columns that repeat the exact coordinates, and recomputes the
@@ -29,8 +30,8 @@ import shapely
 from .admin import ADMIN_COLUMNS, PLANAR_CRS, assign_admin
 from .coordinates import parse_coordinate
 from .errors import InputError
-from .store import Atlas, open_atlas
-from .userlayers import user_layer_records
+from .store import Atlas
+from .userlayers import Allowed, gate
 
 __all__ = ["coarsen", "shared_layers"]
 
@@ -40,18 +41,22 @@ _SYSTEM = {"user_id", "name", "kind", "outside_dprk_km", "source_file", "source_
 _NUMBER = re.compile(r"-?\d{1,3}(?:\.\d+)?")
 
 
-def shared_layers(gpkg: Atlas | Path | str | None = None, include_private: bool = False,
-                  coarsen_km: float | None = None) -> tuple[dict[str, gpd.GeoDataFrame], list[dict]]:
+def shared_layers(gpkg: Allowed | Atlas | Path | str | None = None, *, include_private: bool = False,
+                  coarsen_km: float | None = None,
+                  product: str = "map") -> tuple[dict[str, gpd.GeoDataFrame], list[dict]]:
     """The user layers a product may include, read (and coarsened), with what it should say of them.
 
     Parameters
     ----------
-    gpkg : path, optional
-        The atlas GeoPackage (default ``output/atlas.gpkg``).
+    gpkg : Allowed, Atlas or path, optional
+        What the gate allowed the product (:func:`atlas.userlayers.gate`), or
+        the atlas (default ``output/atlas.gpkg``), passed through the gate.
     include_private : bool, default False
         Include the layers imported with ``private=True``.
     coarsen_km : float, optional
         Snap every point to an N-km grid (:func:`coarsen`).
+    product : str, default "map"
+        The product asking (:data:`atlas.userlayers.SHARED`).
 
     Returns
     -------
@@ -68,8 +73,9 @@ def shared_layers(gpkg: Atlas | Path | str | None = None, include_private: bool 
     >>> [r["layer"] for r in records] == sorted(layers)
     True
     """
-    atlas = open_atlas(gpkg)
-    records = user_layer_records(atlas, include_private=include_private)
+    allowed = gpkg if isinstance(gpkg, Allowed) else gate(gpkg, product, include_private=include_private)
+    atlas = allowed.atlas
+    records = [dict(r) for r in allowed.records]
     layers = {}
     for rec in records:
         gdf = atlas.read(rec["layer"])

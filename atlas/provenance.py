@@ -5,7 +5,11 @@ the queries, the QGIS project's metadata, a record view) carries the block
 :func:`about` returns, so a figure can be traced to the exact GeoPackage it
 came from. The build date is the time the build wrote the ``sources`` table
 (``gpkg_contents.last_change``, which imports into the GeoPackage leave
-alone); the sha256 is that of the GeoPackage file as it is now.
+alone); the sha256 is that of the public GeoPackage file as it is now: the
+file a reader can get (the site ships it) and check, which never holds a
+private layer (:func:`atlas.store.private_store`), so that importing, changing
+or dropping one never changes the citation. A product that holds private
+layers (asked for) names the private store's sha256 apart, and its banner.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .store import Atlas, open_atlas
+from .userlayers import banner
 
 __all__ = ["about", "atlas_version", "build_date", "gpkg_sha256"]
 
@@ -102,9 +107,12 @@ def about(gpkg: Atlas | Path | str | None = None, user_layers: list[dict] | None
     Returns
     -------
     dict
-        ``atlas_version``, ``build_date``, ``gpkg`` (file name), ``gpkg_sha256``,
-        ``sources`` (path, origin, licence, attribution, sha256 of every
-        source file), ``user_layers`` and the extra keys.
+        ``atlas_version``, ``build_date``, ``gpkg`` (file name), ``gpkg_sha256``
+        (of the public GeoPackage), ``sources`` (path, origin, licence,
+        attribution, sha256 of every source file), ``user_layers`` and the
+        extra keys; when a listed user layer is private, also
+        ``private_gpkg``, ``private_gpkg_sha256`` (the private store, cited
+        apart) and ``banner``.
 
     Examples
     --------
@@ -124,4 +132,8 @@ def about(gpkg: Atlas | Path | str | None = None, user_layers: list[dict] | None
     }
     if a.path is None:  # an atlas exported to PostGIS: the database it was read from, password masked
         out["database"] = a.shown
+    if any(u.get("private") for u in out["user_layers"]):  # asked for: said on its face, cited apart
+        cited = a.with_private().private_citation() or {}
+        out.update(private_gpkg=cited.get("gpkg", ""), private_gpkg_sha256=cited.get("gpkg_sha256", ""),
+                   banner=banner(out["user_layers"]))
     return {**out, **extra}

@@ -65,8 +65,8 @@ from .qml import (
     vector_style,
 )
 from .raster import creation_time
-from .store import Atlas, open_atlas, read_layer, read_layers
-from .userlayers import user_layer_records
+from .store import Atlas, read_layer, read_layers
+from .userlayers import Allowed, copy_records, gate
 
 __all__ = ["GROUPS", "PROJECT_CRS", "RELATIONS", "TITLES", "export_qgis"]
 
@@ -111,20 +111,24 @@ def _copy_gpkg(atlas: Atlas, dst: Path) -> None:
         raise InputError(f"{src} is not a GeoPackage")
     if version != 10300:
         dst.unlink()
-        layers = read_layers(atlas)
+        layers = read_layers(atlas.public())  # the public layers: private ones are added when asked
         layers.pop("layer_styles", None)
         io.write_layers(layers, dst, {n: s.description for n, s in schema.SCHEMAS.items()})
 
 
-def _protect_user_layers(src: Atlas, gpkg: Path, include_private: bool, coarsen_km: float | None,
+def _protect_user_layers(allowed: Allowed, gpkg: Path, coarsen_km: float | None,
                          say: Callable[[str], None]) -> str:
-    """Drop the private user layers from the copy (no trace left), coarsen the others; the note to print."""
-    records = user_layer_records(src)
-    left_out = [r["layer"] for r in records if r["private"] and not include_private]
-    kept = [r for r in records if r["layer"] not in left_out]
-    if left_out:
-        say(f"leaving out {len(left_out)} private layer(s)")
-        io.delete_layers(gpkg, left_out)
+    """Add the private user layers to the copy of the public GeoPackage when asked, coarsen the user
+    layers when asked; the note for the project's abstract."""
+    src = allowed.atlas
+    kept = [dict(r) for r in allowed.records]
+    private = [r["layer"] for r in kept if r["private"]]
+    if private:  # asked for: copied in from the private store, with their records
+        say(f"adding {len(private)} private layer(s), as asked")
+        for name in private:
+            pyogrio.write_dataframe(src.read(name), gpkg, layer=name, driver="GPKG", promote_to_multi=False,
+                                    layer_options={"DESCRIPTION": "PRIVATE user layer"})
+        copy_records(src.store_of(private[0]).path, gpkg, private)
     if coarsen_km:
         coarse = {r["layer"]: coarsen(read_layer(r["layer"], gpkg), coarsen_km, gpkg=src) for r in kept}
         if coarse:
@@ -136,7 +140,7 @@ def _protect_user_layers(src: Atlas, gpkg: Path, include_private: bool, coarsen_
                                                                       f"{coarsen_km:g} km"})
         for r in kept:
             r.update(coarse[r["layer"]].attrs["coarsened"])
-    meta = about(src, user_layers=kept, private_left_out=len(left_out), coarsen_km=coarsen_km)
+    meta = about(src, user_layers=kept, coarsen_km=coarsen_km)
     return _product_note(meta)
 
 
@@ -273,12 +277,11 @@ def _product_note(meta: dict) -> str:
         + (f"; points snapped to the centres of a {u['coarsen_km']:g} km grid, columns dropped: "
            f"{', '.join(u.get('columns_dropped') or []) or 'none'}" if u.get("coarsen_km") else "")
         for u in users) or "- none"
-    left = meta.get("private_left_out") or 0
-    return (f"Made by gulag-inc-atlas {meta.get('atlas_version')} from {meta.get('gpkg')} "
+    private = (f"{meta['banner']}.\n\nPrivate layers from {meta.get('private_gpkg')} "
+               f"(sha256 {meta.get('private_gpkg_sha256')}).\n\n") if meta.get("banner") else ""
+    return (private + f"Made by gulag-inc-atlas {meta.get('atlas_version')} from {meta.get('gpkg')} "
             f"(sha256 {meta.get('gpkg_sha256')}), built {meta.get('build_date')}.\n\n"
-            f"Your layers included:\n{listing}"
-            + (f"\n\n{left} private layer(s) left out (atlas export --include-private adds them)."
-               if left else ""))
+            f"Your layers included:\n{listing}")
 
 
 def _project_metadata(parent: ET.Element, sources: pd.DataFrame | None, note: str = "") -> None:
@@ -431,8 +434,8 @@ def _extent_5179(layers: dict[str, pd.DataFrame]) -> tuple[float, float, float, 
 def _project_xml(entries: list[_Entry], groups: list[tuple[str, list[_Entry]]],
                  relations: list[tuple[str, str, _Entry, _Entry, str]],
                  extent: tuple[float, float, float, float], sources: pd.DataFrame | None,
-                 note: str = "") -> str:
-    title = "Gulag, Inc. atlas: North Korea's mines and prison camps"
+                 note: str = "", banner: str = "") -> str:
+    title = (f"{banner} \u00b7 " if banner else "") + "Gulag, Inc. atlas: North Korea's mines and prison camps"
     root = el(None, "qgis", {"version": QGIS_VERSION, "projectname": title})
     el(root, "homePath", {"path": ""})
     el(root, "title", text=title)
@@ -501,8 +504,8 @@ def _project_xml(entries: list[_Entry], groups: list[tuple[str, list[_Entry]]],
 # --- the export ------------------------------------------------------------------------------------
 
 
-def _default_out_dir() -> Path:
-    return io.output_dir() / "qgis"
+def _default_out_dir(private: bool = False) -> Path:
+    return io.output_dir(private=private) / "qgis"
 
 
 def _find_rasters(gpkg: Path | None, density: Path | None, chips: Path | None
@@ -556,8 +559,11 @@ def export_qgis(
         (:func:`atlas.protect.coarsen`).
 
     The project's abstract says which user layers the export holds (file,
-    sha256, import time, coarsening), how many private ones it left out, and
-    the atlas version, build date and sha256 of the GeoPackage it came from.
+    sha256, import time, coarsening), and the atlas version, build date and
+    sha256 of the public GeoPackage it came from; of a private layer, nothing
+    unless it was asked for, and then a banner in the project's title and
+    abstract and the private store's sha256 apart. Asked for, the export goes
+    to ``output-private/qgis/`` by default, outside the folder you share.
 
     Returns
     -------
@@ -579,8 +585,9 @@ def export_qgis(
     ['atlas.gpkg', 'atlas.qgz']
     """
     say = progress or (lambda _msg: None)
-    src = open_atlas(gpkg)
-    out_dir = Path(out_dir or _default_out_dir())
+    allowed = gate(gpkg, "qgis", include_private=include_private)  # the one gate
+    src = allowed.atlas
+    out_dir = Path(out_dir or _default_out_dir(private=include_private))
     if out_dir.exists() and not out_dir.is_dir():
         raise InputError(f"{out_dir} exists and is not a folder")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -590,8 +597,8 @@ def export_qgis(
         tmp = stage.tmp
         say(f"copying {src.shown} to a GeoPackage 1.3")
         tmp_gpkg = tmp / "atlas.gpkg"
-        _copy_gpkg(src, tmp_gpkg)
-        note = _protect_user_layers(src, tmp_gpkg, include_private, coarsen_km, say)
+        _copy_gpkg(src, tmp_gpkg)  # the public GeoPackage: never a private layer in it
+        note = _protect_user_layers(allowed, tmp_gpkg, coarsen_km, say)
         layers = read_layers(tmp_gpkg)
         layers.pop("layer_styles", None)
         descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
@@ -650,7 +657,7 @@ def export_qgis(
         all_entries = [e for _, members in groups for e in members]
         say("writing the project atlas.qgz (EPSG:5179)")
         qgs = _project_xml(all_entries, groups, relations, _extent_5179(layers),
-                           layers.get("sources"), note)
+                           layers.get("sources"), note, allowed.banner)
         tmp_qgz = tmp / "atlas.qgz"
         with zipfile.ZipFile(tmp_qgz, "w", zipfile.ZIP_DEFLATED) as z:
             info = zipfile.ZipInfo("atlas.qgs", date_time=stamp.timetuple()[:6])

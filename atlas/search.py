@@ -479,10 +479,12 @@ def _keyed_search(index: _NameIndex, atlas: Atlas, query: str, layers: Iterable[
         return rows
     qn = names.normalize(query)
     qkeys = sorted({qn, _strip_suffix(qn), *_keys(query)} - {""})
-    with io.read_only(atlas.file()) as con:
-        found = con.execute(
-            f"SELECT DISTINCT layer, fid FROM {NAME_KEYS} WHERE key IN ({', '.join('?' * len(qkeys))}) "
-            f"AND layer IN ({', '.join('?' * len(allowed))})", [*qkeys, *allowed]).fetchall()
+    found = []
+    for path, in_file in _by_file(atlas, allowed).items():  # the atlas GeoPackage, its private store
+        with io.read_only(path) as con:
+            found += con.execute(
+                f"SELECT DISTINCT layer, fid FROM {NAME_KEYS} WHERE key IN ({', '.join('?' * len(qkeys))}) "
+                f"AND layer IN ({', '.join('?' * len(in_file))})", [*qkeys, *in_file]).fetchall()
     by_layer: dict[str, list[int]] = {}
     for layer, fid in found:
         by_layer.setdefault(layer, []).append(fid)
@@ -500,10 +502,20 @@ def name_index(atlas: Atlas) -> _NameIndex:
     return atlas.memo("name_index", lambda: _build_index(atlas))
 
 
+def _by_file(atlas: Atlas, layers: Iterable[str]) -> dict[Path, list[str]]:
+    """Layers grouped by the GeoPackage that holds them (none for an atlas in a database)."""
+    out: dict[Path, list[str]] = {}
+    for name in layers:
+        path = atlas.store_of(name).path
+        if path is not None:
+            out.setdefault(path, []).append(name)
+    return out
+
+
 def _build_index(atlas: Atlas) -> _NameIndex:
     available = atlas.layers()
     user = sorted(n for n in available if n.startswith(USER_PREFIX))
-    keyed = {} if atlas.path is None else keyed_layers(atlas.path, user)
+    keyed = {k: v for path, names in _by_file(atlas, user).items() for k, v in keyed_layers(path, names).items()}
     layers = {n: atlas.layer(n) for n in (*FIND_LAYERS, *user) if n in available and n not in keyed}
     # the GeoNames towns' names are a bonus; the atlas layers suffice without them
     geonames = atlas.layer("geonames_places") if "geonames_places" in available else None

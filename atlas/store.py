@@ -18,6 +18,19 @@ size, modification time and inode; an export's stamp), so an atlas that changes
 (an import, a rebuild) is opened anew, and an unchanged one is the same object
 for the whole process: one cache, one key.
 
+Private layers live apart (issue 23): a layer imported with ``--private`` is
+stored in a GeoPackage of its own, :func:`private_store` (``output/atlas.gpkg``
+keeps them in ``output-private/atlas-private.gpkg``), never in the public file
+that shared products are made from and cite. :func:`open_atlas` decides, in one
+place, whether the atlas a caller gets holds them: a question asked on this
+machine (a path, no ``include_private``) gets the public atlas with its private
+companion overlaid (:class:`OverlayAtlas`); a shared product asks with
+``include_private=False`` and gets the public atlas alone (:meth:`Atlas.public`),
+or with ``include_private=True`` and gets both (:meth:`Atlas.with_private`).
+Each user layer has one stored record (:data:`RECORDS`), read by
+:meth:`Atlas.user_layer_records`; :mod:`atlas.userlayers` decides from those
+records what every product may hold.
+
 A new back-end (a folder of GeoParquet, say) is one subclass that implements
 ``_list``, ``_read``, ``_sha256``, ``_build_date`` and ``_user_records``.
 """
@@ -37,11 +50,19 @@ import pandas as pd
 from . import database, io
 from .errors import InputError, NotFoundError
 
-__all__ = ["USER_PREFIX", "Atlas", "GeoPackageAtlas", "PostGISAtlas", "list_layers", "open_atlas",
-           "read_layer", "read_layers"]
+__all__ = ["RECORDS", "RECORD_FIELDS", "USER_PREFIX", "Atlas", "GeoPackageAtlas", "OverlayAtlas", "PostGISAtlas",
+           "list_layers", "open_atlas", "open_store", "private_store", "read_layer", "read_layers"]
 
 #: The prefix of every user layer's name (``atlas import ... --as interviews``: ``user_interviews``).
 USER_PREFIX = "user_"
+#: The table holding one record per user layer of a GeoPackage: an unregistered table, which GDAL
+#: does not list among the layers (in a PostGIS schema, the records are in the export's stamp). The
+#: importer writes a layer's record with it; a rebuild and an export carry it; nothing re-derives it
+#: from rows (but for a layer imported before records were stored).
+RECORDS = "atlas_user_layers"
+#: A record's fields: the layer, whether it is private, what its features are, the source file's
+#: name and sha256, when it was imported, and how many features it holds.
+RECORD_FIELDS = ("layer", "private", "kind", "source_file", "source_sha256", "imported_at", "features")
 #: How many atlases (versions of a file, databases) stay open in one process.
 _KEEP = 8
 _OPEN: OrderedDict[tuple, Atlas] = OrderedDict()
@@ -134,8 +155,9 @@ class Atlas:
         return self._build_date()
 
     def user_layer_records(self) -> list[dict]:
-        """One record per user layer: ``layer``, ``features``, ``private``, ``kind``, ``source_file``,
-        ``source_sha256``, ``imported_at`` (see :mod:`atlas.userlayers`, which decides who sees them)."""
+        """One record per user layer, as stored (:data:`RECORD_FIELDS`: ``layer``, ``private``, ``kind``,
+        ``source_file``, ``source_sha256``, ``imported_at``, ``features``); :mod:`atlas.userlayers`
+        decides from them what each product may hold."""
         return [dict(r) for r in self.memo("user_records", self._user_records)]
 
     def layer_name(self, name: str) -> str:
@@ -180,15 +202,37 @@ class Atlas:
         """The name a product cites for the GeoPackage it came from."""
         return ""
 
+    # --- public and private ---------------------------------------------------------------
+
+    def public(self) -> Atlas:
+        """This atlas as a shared product may read it: without the user layers recorded as private."""
+        hidden = {r["layer"] for r in self.user_layer_records() if r["private"]}
+        return _PublicView(self, hidden) if hidden else self
+
+    def with_private(self) -> Atlas:
+        """This atlas with its private layers (for an answer on this machine, or a product asked for them)."""
+        return self
+
+    def store_of(self, name: str) -> Atlas:
+        """The atlas of one store (a file, a schema) that holds the layer ``name``."""
+        return self
+
+    def private_citation(self) -> dict | None:
+        """What a product that holds private layers cites for them apart: ``gpkg`` and ``gpkg_sha256``."""
+        return None
+
 
 class GeoPackageAtlas(Atlas):
     """An atlas in a GeoPackage file (what ``atlas build`` writes)."""
 
     kind = "gpkg"
 
-    def __init__(self, path: Path, key: tuple):
+    def __init__(self, path: Path, key: tuple, role: str = "public"):
         super().__init__(key, str(path))
         self._path = path
+        #: ``"public"``: the atlas GeoPackage; ``"private"``: the private store beside it
+        #: (:func:`private_store`), whose every layer is private whatever its rows say.
+        self.role = role
 
     @property
     def path(self) -> Path:
@@ -230,9 +274,32 @@ class GeoPackageAtlas(Atlas):
         names = [n for n, g in self._layers.items() if n.startswith(USER_PREFIX) and g is not None]
         out = []
         with io.read_only(self._path) as con:
+            stored = _stored_records(con)
             for name in sorted(names):
-                out.append(_user_record(con, name))
+                rec = stored.get(name) or _user_record(con, name)  # imported before records were stored
+                if self.role == "private":
+                    rec["private"] = True
+                out.append(rec)
         return out
+
+    def with_private(self) -> Atlas:
+        if self.role != "public":
+            return self
+        store = private_store(self._path)
+        if not store.is_file():
+            return self
+        return _overlay(self, store)
+
+
+def _stored_records(con: sqlite3.Connection) -> dict[str, dict]:
+    """The records of :data:`RECORDS`, by layer (none in a GeoPackage written before them)."""
+    try:
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (RECORDS,)).fetchone():
+            return {}
+        rows = con.execute(f"SELECT {', '.join(RECORD_FIELDS)} FROM {RECORDS}").fetchall()
+    except sqlite3.Error:  # a table of that name the atlas did not write
+        return {}
+    return {str(r[0]): {**dict(zip(RECORD_FIELDS, r)), "private": bool(r[1])} for r in rows}
 
 
 def _user_record(con: sqlite3.Connection, name: str) -> dict:
@@ -244,8 +311,9 @@ def _user_record(con: sqlite3.Connection, name: str) -> dict:
     if "private" in cols:
         row = con.execute(f'SELECT max(private) FROM "{q}"').fetchone()
         private = bool(row and row[0])
-    return {"layer": name, "features": con.execute(f'SELECT count(*) FROM "{q}"').fetchone()[0],
-            "private": private, **{c: (first[i] if i < len(first) else None) for i, c in enumerate(wanted)}}
+    return {"layer": name, "private": private, **{c: (first[i] if i < len(first) else None)
+                                                  for i, c in enumerate(wanted)},
+            "features": con.execute(f'SELECT count(*) FROM "{q}"').fetchone()[0]}
 
 
 class PostGISAtlas(Atlas):
@@ -279,15 +347,185 @@ class PostGISAtlas(Atlas):
         return str(self.stamp.get("build_date", ""))
 
     def _user_records(self) -> list[dict]:
+        stored = {str(r.get("layer")): r for r in self.stamp.get("user_layers") or [] if isinstance(r, dict)}
         out = []
         for name in sorted(n for n, g in self._layers.items() if n.startswith(USER_PREFIX) and g is not None):
-            df = self.layer(name)
+            if name in stored:
+                out.append({**{f: stored[name].get(f) for f in RECORD_FIELDS},
+                            "private": bool(stored[name].get("private"))})
+                continue
+            df = self.layer(name)  # exported before records were stored
             first = df.iloc[0] if len(df) else {}
             private = "private" in df and bool(df["private"].fillna(False).astype(bool).any())
-            out.append({"layer": name, "features": len(df), "private": private,
+            out.append({"layer": name, "private": private,
                         **{c: (first[c] if c in df else None)
-                           for c in ("kind", "source_file", "source_sha256", "imported_at")}})
+                           for c in ("kind", "source_file", "source_sha256", "imported_at")},
+                        "features": len(df)})
         return out
+
+    def private_citation(self) -> dict | None:
+        cited = self.stamp.get("private")
+        return dict(cited) if isinstance(cited, dict) and any(r["private"] for r in self.user_layer_records()) \
+            else None
+
+
+class OverlayAtlas(Atlas):
+    """The public atlas with its private store laid over it: what a question on this machine reads.
+
+    The layers of both, a user layer read from the store that holds it; the
+    records of both (every layer of the private store private); the public
+    GeoPackage's name, sha256 and build date (what a product cites), and the
+    private store's apart (:meth:`private_citation`).
+    """
+
+    def __init__(self, public: Atlas, private: GeoPackageAtlas, key: tuple):
+        super().__init__(key, public.shown)
+        self.kind = public.kind
+        self._public = public
+        self._private = private
+
+    def _private_names(self) -> set[str]:
+        return {n for n in self._private.layers() if n.startswith(USER_PREFIX)}
+
+    def _list(self) -> list[tuple[str, str | None]]:
+        own = self._private_names()
+        return [*((n, g) for n, g in self._public.layers().items() if n not in own),
+                *((n, g) for n, g in self._private.layers().items() if n in own)]
+
+    def store_of(self, name: str) -> Atlas:
+        return self._private if name in self._private_names() else self._public
+
+    def _read(self, name: str, **options) -> pd.DataFrame:
+        return self.store_of(name).read(name, **options)
+
+    def read(self, name: str, **options) -> pd.DataFrame:
+        self._check(name)
+        return self.store_of(name).read(name, **options)
+
+    def layer(self, name: str) -> pd.DataFrame:
+        self._check(name)
+        return self.store_of(name).layer(name)  # shared with the store's own atlas: read once
+
+    def _sha256(self) -> str:
+        return self._public.sha256
+
+    def _build_date(self) -> str:
+        return self._public.build_date
+
+    def _user_records(self) -> list[dict]:
+        own = self._private_names()
+        return [*(r for r in self._public.user_layer_records() if r["layer"] not in own),
+                *self._private.user_layer_records()]
+
+    @property
+    def path(self) -> Path | None:
+        return self._public.path
+
+    @property
+    def file_name(self) -> str:
+        return self._public.file_name
+
+    def public(self) -> Atlas:
+        return self._public.public()
+
+    def with_private(self) -> Atlas:
+        return self
+
+    def private_citation(self) -> dict | None:
+        return {"gpkg": self._private.file_name, "gpkg_sha256": self._private.sha256}
+
+
+class _PublicView(Atlas):
+    """An atlas without some of its user layers: a store that holds private layers, as a shared
+    product reads it (a PostGIS schema exported with them; a GeoPackage of the layout before
+    private stores, until :func:`atlas.userlayers.migrate` moves them out)."""
+
+    def __init__(self, base: Atlas, hidden: set[str]):
+        super().__init__(("public", base.key), base.shown)
+        self.kind = base.kind
+        self._base = base
+        self._hidden = set(hidden)
+
+    def _list(self) -> list[tuple[str, str | None]]:
+        return [(n, g) for n, g in self._base.layers().items() if n not in self._hidden]
+
+    def _read(self, name: str, **options) -> pd.DataFrame:
+        return self._base.read(name, **options)
+
+    def layer(self, name: str) -> pd.DataFrame:
+        self._check(name)
+        return self._base.layer(name)
+
+    def _sha256(self) -> str:
+        return self._base.sha256
+
+    def _build_date(self) -> str:
+        return self._base.build_date
+
+    def _user_records(self) -> list[dict]:
+        return [r for r in self._base.user_layer_records() if r["layer"] not in self._hidden]
+
+    @property
+    def path(self) -> Path | None:
+        return self._base.path
+
+    @property
+    def file_name(self) -> str:
+        return self._base.file_name
+
+    def store_of(self, name: str) -> Atlas:
+        return self._base.store_of(name)
+
+    def public(self) -> Atlas:
+        return self
+
+    def with_private(self) -> Atlas:
+        return self._base.with_private()
+
+
+def private_store(gpkg: Path | str) -> Path:
+    """Where the private layers of the atlas GeoPackage ``gpkg`` are kept: one rule for every atlas.
+
+    ``<folder>-private/<name>-private.gpkg`` beside the GeoPackage's folder
+    (:func:`atlas.io.private_folder`): ``output/atlas.gpkg`` keeps them in
+    ``output-private/atlas-private.gpkg``, ``maps/x.gpkg`` in
+    ``maps-private/x-private.gpkg``. Never inside the folder of the shareable
+    products, so that it can be zipped and sent as it is.
+
+    Examples
+    --------
+    >>> private_store("/work/project/output/atlas.gpkg").as_posix()
+    '/work/project/output-private/atlas-private.gpkg'
+    """
+    gpkg = Path(gpkg).absolute()
+    return io.private_folder(gpkg.parent) / f"{gpkg.stem}-private.gpkg"
+
+
+def _overlay(public: GeoPackageAtlas, store: Path) -> Atlas:
+    private = open_store(store, private=True)
+    key = ("overlay", public.key, private.key)
+    if key not in _OPEN:
+        _keep(key, OverlayAtlas(public, private, key))
+    _OPEN.move_to_end(key)
+    return _OPEN[key]
+
+
+def open_store(path: Path | str, *, private: bool = False) -> GeoPackageAtlas:
+    """One GeoPackage as it is, nothing laid over it, nothing hidden: for the writers that move layers.
+
+    Parameters
+    ----------
+    path : pathlib.Path or str
+        The atlas GeoPackage, or (``private=True``) its :func:`private_store`.
+    private : bool, default False
+        The file is a private store: every layer in it is private.
+    """
+    path = io.existing_gpkg(path)
+    key = ("private", *_file_key(path)) if private else _file_key(path)
+    if key not in _OPEN:
+        _keep(key, GeoPackageAtlas(path, key, role="private" if private else "public"))
+    _OPEN.move_to_end(key)
+    return _OPEN[key]
 
 
 def _file_key(path: Path) -> tuple:
@@ -295,7 +533,7 @@ def _file_key(path: Path) -> tuple:
     return ("gpkg", str(path.resolve()), st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def open_atlas(source: Atlas | Path | str | None = None) -> Atlas:
+def open_atlas(source: Atlas | Path | str | None = None, *, include_private: bool | None = None) -> Atlas:
     """The atlas at ``source``, opened (or the object itself, if already open).
 
     Parameters
@@ -303,6 +541,13 @@ def open_atlas(source: Atlas | Path | str | None = None) -> Atlas:
     source : Atlas, pathlib.Path or str, optional
         An atlas GeoPackage (default ``output/atlas.gpkg``), a
         ``postgresql://user@host/db?schema=atlas`` URL, or an open :class:`Atlas`.
+    include_private : bool, optional
+        ``False``: the public atlas alone, as a shared product reads it
+        (:meth:`Atlas.public`); ``True``: with its private layers
+        (:meth:`Atlas.with_private`: for a GeoPackage, its :func:`private_store`
+        overlaid). Not given: an open :class:`Atlas` as it is, and an atlas
+        opened from a path or URL with its private layers: a question asked on
+        this machine sees them, and :mod:`atlas.userlayers` marks them.
 
     Returns
     -------
@@ -325,7 +570,17 @@ def open_atlas(source: Atlas | Path | str | None = None) -> Atlas:
     ('gpkg', True, True, True)
     """
     if isinstance(source, Atlas):
-        return source
+        atlas = source
+    else:
+        atlas = _open(source)
+        include_private = True if include_private is None else include_private
+    if include_private is None:
+        return atlas
+    return atlas.with_private() if include_private else atlas.public()
+
+
+def _open(source: Path | str | None) -> Atlas:
+    """The atlas of one store at a path or URL (its private store not yet laid over it)."""
     OPENED["count"] += 1
     if database.is_database_url(source):
         db, stamp = database.read_stamp(str(source))
@@ -333,12 +588,7 @@ def open_atlas(source: Atlas | Path | str | None = None) -> Atlas:
         if key not in _OPEN:
             _keep(key, PostGISAtlas(str(source), db, stamp, key))
         return _OPEN[key]
-    path = io.existing_gpkg(source)  # admitted: a GeoPackage by its bytes, never a VRT
-    key = _file_key(path)
-    if key not in _OPEN:
-        _keep(key, GeoPackageAtlas(path, key))
-    _OPEN.move_to_end(key)
-    return _OPEN[key]
+    return open_store(io.existing_gpkg(source))  # admitted: a GeoPackage by its bytes, never a VRT
 
 
 def _keep(key: tuple, atlas: Atlas) -> None:

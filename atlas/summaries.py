@@ -18,7 +18,7 @@ import pandas as pd
 from .admin import assign_admin
 from .errors import InputError
 from .store import Atlas, open_atlas
-from .userlayers import user_layers
+from .userlayers import gate
 
 __all__ = ["county_summary", "province_summary", "summary"]
 
@@ -99,7 +99,7 @@ def camp_provinces(gpkg: Atlas | Path | str | None = None) -> pd.Series:
     return camps.set_index("site_id")["province"].fillna(_NO_PROVINCE).replace("", _NO_PROVINCE)
 
 
-def _features(atlas: Atlas, include_private: bool = False) -> dict[str, gpd.GeoDataFrame]:
+def _features(atlas: Atlas, *, include_private: bool = False) -> dict[str, gpd.GeoDataFrame]:
     mines = _with_given_province(_joined("mines", atlas, ["mine_id", "commodity_class", "commodity"]), "mines",
                                  "mine_id", atlas)
     camps = _with_given_province(_joined("camps", atlas, ["site_id", "kind", "status_class"]), "camps",
@@ -107,8 +107,9 @@ def _features(atlas: Atlas, include_private: bool = False) -> dict[str, gpd.GeoD
     named = _with_given_province(_joined("named_mines", atlas, ["named_id", "commodity_class"]), "named_mines",
                                  "named_id", atlas)
     feats = {"mines": mines, "camps": camps, "named_mines": named}
-    for name in user_layers(atlas, include_private=include_private):  # a user's layer: one column; a private one only when asked
-        feats[name] = _joined(name, atlas, [])
+    allowed = gate(atlas, "summary", include_private=include_private)  # a private one only when asked
+    for name in allowed.names:  # a user's layer: one column
+        feats[name] = _joined(name, allowed.atlas, [])
     return feats
 
 
@@ -213,7 +214,8 @@ def _sanctions_arg(sanctions, atlas: Atlas) -> dict | None:
     return {"table": table, "date": day, "as_of": day or f"after {table['adopted'].max()} (latest resolution)"}
 
 
-def province_summary(gpkg: Atlas | Path | str | None = None, sanctions=None, include_private: bool = False) -> pd.DataFrame:
+def province_summary(gpkg: Atlas | Path | str | None = None, sanctions=None, *,
+                     include_private: bool = False) -> pd.DataFrame:
     """The report's Table 2 beside the atlas's geolocated features, per province.
 
     Parameters
@@ -258,10 +260,11 @@ def province_summary(gpkg: Atlas | Path | str | None = None, sanctions=None, inc
     >>> int(t.loc["Total", "reported_mines"]), float(t.loc["South Pyongan Province", "reported_share_pct"])
     (360, 22.8)
     """
-    atlas = open_atlas(gpkg)
+    allowed = gate(gpkg, "summary", include_private=include_private)  # the one gate
+    atlas = allowed.atlas
     prov = atlas.layer("provinces").sort_values("table2_order")
     t2 = atlas.layer("report_table_2")
-    feats = _features(atlas, include_private)
+    feats = _features(atlas, include_private=include_private)
     sx = _sanctions_arg(sanctions, atlas)
     rows = []
     for _, p in prov.iterrows():
@@ -282,7 +285,7 @@ def province_summary(gpkg: Atlas | Path | str | None = None, sanctions=None, inc
                                       *_SUMMARY_COUNTS, *(_SANCTIONS_COUNTS if sx else []),
                                       *_user_columns(feats)])
     out["reported_mines"] = out["reported_mines"].astype("Int64")  # blank on the atlas's own row
-    out.attrs.update(_summary_attrs(atlas, sx))
+    out.attrs.update(_summary_attrs(atlas, sx), **({"banner": allowed.banner} if allowed.banner else {}))
     return out
 
 
@@ -302,7 +305,7 @@ def _total(rows: list[dict], label_col: str, fixed: dict, feats, sx=None) -> dic
 
 
 def county_summary(gpkg: Atlas | Path | str | None = None, include_empty: bool = False,
-                   sanctions=None, include_private: bool = False) -> pd.DataFrame:
+                   sanctions=None, *, include_private: bool = False) -> pd.DataFrame:
     """The atlas's geolocated features per county (the report gives no county figures).
 
     Parameters
@@ -338,11 +341,12 @@ def county_summary(gpkg: Atlas | Path | str | None = None, include_empty: bool =
     >>> t.iloc[-1]["county"], int(t.iloc[-1]["kwan_li_so"]) >= 6
     ('Total', True)
     """
-    atlas = open_atlas(gpkg)
+    allowed = gate(gpkg, "summary", include_private=include_private)  # the one gate
+    atlas = allowed.atlas
     cnty = atlas.layer("counties")
     order = {n: i for i, n in enumerate(atlas.layer("provinces").sort_values("table2_order")["name_en"])}
     cnty = cnty.assign(_o=cnty["province"].map(order)).sort_values(["_o", "name_en"])
-    feats = _features(atlas, include_private)
+    feats = _features(atlas, include_private=include_private)
     sx = _sanctions_arg(sanctions, atlas)
     rows = []
     for _, c in cnty.iterrows():
@@ -358,12 +362,12 @@ def county_summary(gpkg: Atlas | Path | str | None = None, include_empty: bool =
     rows.append(tot)
     out = pd.DataFrame(rows, columns=["county", "county_ko", "county_id", "province", *_SUMMARY_COUNTS,
                                       *(_SANCTIONS_COUNTS if sx else []), *_user_columns(feats)])
-    out.attrs.update(_summary_attrs(atlas, sx))
+    out.attrs.update(_summary_attrs(atlas, sx), **({"banner": allowed.banner} if allowed.banner else {}))
     return out
 
 
 def summary(by: str = "province", gpkg: Atlas | Path | str | None = None,
-            include_empty: bool = False, sanctions=None, include_private: bool = False) -> pd.DataFrame:
+            include_empty: bool = False, sanctions=None, *, include_private: bool = False) -> pd.DataFrame:
     """:func:`province_summary` or :func:`county_summary`, as ``atlas summary --by``.
 
     Parameters
@@ -393,7 +397,7 @@ def summary(by: str = "province", gpkg: Atlas | Path | str | None = None,
     ['Unidentified or unknown', 'Total']
     """
     if by == "province":
-        return province_summary(gpkg, sanctions, include_private)
+        return province_summary(gpkg, sanctions, include_private=include_private)
     if by == "county":
-        return county_summary(gpkg, include_empty, sanctions, include_private)
+        return county_summary(gpkg, include_empty, sanctions, include_private=include_private)
     raise InputError(f"summary by {by!r}: use province or county")

@@ -69,8 +69,7 @@ from .map_layers import (
 from .protect import coarsen, shared_layers
 from .provenance import about
 from .schema import SCHEMAS
-from .store import open_atlas
-from .userlayers import user_layer_records
+from .userlayers import gate
 
 __all__ = ["LAYER_TITLES", "RING_KM", "build_map", "write_map"]
 
@@ -225,7 +224,9 @@ def build_map(
         (``atlas import``), except the private ones.
     include_private : bool, default False
         Also show the user layers imported with ``private=True``: only for a
-        page that stays on your machine.
+        page that stays on your machine. The page then says so in a banner
+        (on screen and on every printed page), and its about box cites the
+        private store's sha256 apart.
     coarsen_km : float, optional
         Snap the user layers' points to an N-km grid first
         (:func:`atlas.protect.coarsen`); the about box says so.
@@ -250,7 +251,8 @@ def build_map(
     >>> m.atlas_layers["camps"]
     'Prison camps and suspected sites (26 of 27 located)'
     """
-    atlas = open_atlas(gpkg)
+    allowed = gate(gpkg, "map", include_private=include_private)  # the one gate: what this page may hold
+    atlas = allowed.atlas
     layers = {name: atlas.layer(name) for name in (
         "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps", "camp_findings",
         "coordinate_candidates", "sources")}
@@ -281,7 +283,7 @@ def build_map(
     extras: dict[str, gpd.GeoDataFrame] = {}
     records: list[dict] = []
     if include_user_layers:  # private layers only when asked: the page is made to be shared
-        shared, records = shared_layers(atlas, include_private=include_private, coarsen_km=coarsen_km)
+        shared, records = shared_layers(allowed, coarsen_km=coarsen_km)
         for name, gdf in shared.items():
             extras[f"Your layer: {name[len('user_'):]}"] = gdf
     for title, gdf in dict(extra_layers or {}).items():
@@ -342,8 +344,6 @@ def build_map(
         "about": about(atlas, user_layers=[{k: v for k, v in r.items() if k != "columns_dropped"}
                                            for r in records],
                        extra_layers=[str(t) for t in (extra_layers or {})],
-                       private_left_out=len(user_layer_records(atlas)) - len(records)
-                       if include_user_layers else 0,
                        coarsen_km=coarsen_km),
     }
     spec["about"].pop("sources")  # listed in full by the Sources & licences box
@@ -352,10 +352,25 @@ def build_map(
     m.options["maxZoom"] = 18
     m.options["minZoom"] = 4
     m.get_root().title = html.escape(spec["title"])
+    if spec["about"].get("banner"):
+        m.get_root().title = html.escape(f"{spec['about']['banner']} · {spec['title']}")
+        m.get_root().html.add_child(_Raw(private_banner_html(spec["about"]["banner"])), name="atlas_private",
+                                    index=0)
     m.add_child(_AtlasPage(spec, bool(online)), name="atlas_page")
     m.atlas_spec = spec
     m.atlas_layers = {layer["id"]: layer["title"] for layer in out_layers}
     return m
+
+
+def private_banner_html(text: str) -> str:
+    """The banner of a page that holds private layers: on screen at the top, on every printed page."""
+    return (
+        "<style>.atlas-private-banner{position:fixed;top:0;left:0;right:0;z-index:3000;margin:0;"
+        "padding:4px 10px;background:#b00020;color:#fff;font:700 14px/1.4 system-ui,sans-serif;"
+        "text-align:center;letter-spacing:.02em}.leaflet-top{top:30px}"
+        "@media print{.atlas-private-banner{position:fixed;-webkit-print-color-adjust:exact;"
+        "print-color-adjust:exact}}</style>\n"
+        f'<p class="atlas-private-banner" role="alert">{html.escape(text)}</p>\n')
 
 
 def write_map(
@@ -373,7 +388,9 @@ def write_map(
     Parameters
     ----------
     out : path, optional
-        The HTML file (default ``output/atlas.html``); replaced atomically.
+        The HTML file (default ``output/atlas.html``; with ``include_private``,
+        ``output-private/atlas.html``, outside the folder you share); replaced
+        atomically.
     gpkg, online, extra_layers, **kwargs
         As for :func:`build_map`.
     screenshot : path, optional
@@ -394,7 +411,7 @@ def write_map(
     >>> "<script src=" in out.read_text(encoding="utf-8")
     False
     """
-    out = Path(out) if out else io.output_dir() / "atlas.html"
+    out = Path(out) if out else io.output_dir(private=bool(kwargs.get("include_private"))) / "atlas.html"
     m = build_map(gpkg, online=online, extra_layers=extra_layers, **kwargs)
     page = m.get_root().render()
     with io.atomic_path(out) as tmp:

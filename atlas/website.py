@@ -16,8 +16,11 @@
 
 Links are relative; nothing is fetched from anywhere. The same GeoPackage
 gives a byte-identical folder (no clock is read: dates come from the
-GeoPackage; archives have fixed timestamps). User layers marked private are
-left out unless ``include_private=True``.
+GeoPackage; archives have fixed timestamps). Every page cites the public
+GeoPackage's sha256, and ``downloads/atlas.gpkg`` is that very file. User
+layers marked private are left out unless ``include_private=True``; a site
+made with them is written outside ``output/`` by default, says so on every
+page, and ships the private store beside the public GeoPackage.
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ from .export import export_csv, export_geojson, export_geoparquet, export_kmz
 from .formats import cell_text
 from .owned import Stage, safe_name
 from .qgis import export_qgis
-from .store import Atlas, open_atlas
+from .store import Atlas, private_store
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
 from .summaries import province_summary
+from .userlayers import marked
 
 __all__ = ["PAGES", "build_site"]
 
@@ -205,15 +209,17 @@ def _pin_times(folder: Path, day: str) -> None:
             _zip(Path(tmp), qgz)
 
 
-def _public_gpkg(atlas: Product, dest: Path) -> None:
-    """The GeoPackage to publish: a copy, without the private user layers unless asked."""
-    private = [n for n in atlas.layer_names if n.startswith("user_") and n not in atlas.user_layers]
-    if not private:
-        shutil.copyfile(atlas.gpkg.file("the site's downloads"), dest)
-        return
-    layers = {n: atlas.layer(n) for n in atlas.layer_names if n not in private}
-    with io.fixed_timestamp(_day_epoch(atlas.build_date)):
-        io.write_layers(layers, dest)
+def _shipped_gpkgs(atlas: Product, folder: Path) -> list[Path]:
+    """The GeoPackages to publish: the public one, the very file every page cites (never a private
+    layer in it); with private layers asked for, the private store too, under its own name."""
+    public = atlas.gpkg.file("the site's downloads")
+    shipped = [folder / "atlas.gpkg"]
+    shutil.copyfile(public, shipped[0])
+    if atlas.allowed.private:
+        store = private_store(public)
+        shipped.append(folder / store.name)
+        shutil.copyfile(store, shipped[1])
+    return shipped
 
 
 def _day_epoch(day: str) -> int:
@@ -235,12 +241,13 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
                       "licence": licence, "group": group, "bytes": path.stat().st_size,
                       "sha256": io.file_sha256(path)})
 
-    gpkg_path = folder / "atlas.gpkg"
-    _public_gpkg(atlas, gpkg_path)
-    gpkg = open_atlas(gpkg_path)  # the public copy, opened once: every download is made from it
-    item(gpkg_path, "every layer, validated (GeoPackage 1.3, EPSG:4326)",
+    shipped = _shipped_gpkgs(atlas, folder)
+    gpkg = atlas.gpkg  # what the gate allowed: every download is made from it, and cites shipped[0]
+    item(shipped[0], "every layer, validated (GeoPackage 1.3, EPSG:4326): the file every page cites",
          "ODbL 1.0 as a whole (counties derive from OpenStreetMap); each layer's sources keep their own terms",
          "GeoPackage")
+    for path in shipped[1:]:
+        item(path, f"the private layers ({atlas.allowed.banner})", "yours: not to be shared", "GeoPackage")
     progress("downloads: GeoJSON, CSV, KMZ and GeoParquet of every layer")
     spatial = [n for n in _GEO_LAYERS if n in atlas.layer_names] + sorted(atlas.user_layers)
     with io.fixed_timestamp(_day_epoch(atlas.build_date)):  # the exports' "exported_at" is the build date: same bytes each time
@@ -248,15 +255,15 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
                                  include_private=atlas.include_private)
         tables = sorted(n for n in atlas.layer_names if not n.startswith("user_")) + sorted(atlas.user_layers)
         csvs = export_csv(folder / "csv", layers=tables, gpkg=gpkg, include_private=atlas.include_private)
-        kmz = export_kmz(folder / "atlas.kmz", gpkg=gpkg, include_private=atlas.include_private)
+        kmz = export_kmz(folder, gpkg=gpkg, include_private=atlas.include_private)  # atlas(.PRIVATE).kmz
         parquet = export_geoparquet(folder / "geoparquet", layers=spatial, gpkg=gpkg,
                                     include_private=atlas.include_private)
     for path in geojson:
-        name = path.stem
+        name = path.name.split(".")[0]  # user_x.PRIVATE.geojson holds user_x
         item(path, f"layer {name}: {_rows(gpkg, name)} features (RFC 7946, WGS 84; provenance in member "
              "\"atlas\")", _LICENCES.get(name, "as the layer's sources"), "GeoJSON")
     for path in csvs:
-        name = path.stem
+        name = path.name.split(".")[0]
         item(path, f"layer {name}: {_rows(gpkg, name)} rows (UTF-8 with BOM; lon/lat columns for points)",
              _LICENCES.get(name, "facts cited to the report" if name.startswith("report_")
                            else "as the layer's sources"), "CSV")
@@ -264,14 +271,14 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
         item(path, "every layer for Google Earth (KML 2.2, one folder per layer; town proxies labelled)",
              "as the GeoPackage (ODbL 1.0)", "KMZ")
     for path in parquet:
-        name = path.stem
+        name = path.name.split(".")[0]
         item(path, f"layer {name}: GeoParquet 1.1 (zstd, bbox covering, spatially ordered)",
              _LICENCES.get(name, "as the layer's sources"), "GeoParquet")
     progress("downloads: the QGIS project")
     with tempfile.TemporaryDirectory() as tmp:
-        export_qgis(Path(tmp) / "qgis", gpkg)
+        export_qgis(Path(tmp) / "qgis", gpkg, include_private=atlas.include_private)
         _pin_times(Path(tmp) / "qgis", atlas.build_date)
-        dest = folder / "atlas-qgis.zip"
+        dest = marked(folder / "atlas-qgis.zip") if atlas.allowed.private else folder / "atlas-qgis.zip"
         _zip(Path(tmp) / "qgis", dest)
     item(dest, "QGIS project (atlas.qgz) with the styled GeoPackage: unzip and open atlas.qgz",
          "as the GeoPackage (ODbL 1.0)", "QGIS")
@@ -287,7 +294,7 @@ def _render(template: str, **ctx) -> str:
     return TEMPLATES.get_template(template).render(**ctx)
 
 
-def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, include_private: bool = False,
+def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *, include_private: bool = False,
                progress: Callable[[str], None] | None = None, with_map: bool = True,
                with_downloads: bool = True) -> Path:
     """Write the whole atlas as a static website.
@@ -295,11 +302,14 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
     Parameters
     ----------
     out : path, optional
-        The folder (default ``output/site/``); pages in it are replaced.
+        The folder (default ``output/site/``; with ``include_private``,
+        ``output-private/site/``, outside the folder you share); pages in it
+        are replaced.
     gpkg : path, optional
         The atlas GeoPackage (default ``output/atlas.gpkg``).
     include_private : bool, default False
-        Include user layers imported as private (never, unless asked).
+        Include user layers imported as private (never, unless asked); every
+        page then carries a banner saying so.
     progress : callable, optional
         Called with a message per step.
     with_map, with_downloads : bool, default True
@@ -318,8 +328,8 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, in
     ['about.html', 'downloads.html', 'index.html']
     """
     say = progress or (lambda _m: None)
-    atlas = Product(gpkg, include_private)
-    final = Path(out) if out else io.output_dir() / "site"
+    atlas = Product(gpkg, include_private=include_private)
+    final = Path(out) if out else io.output_dir(private=include_private) / "site"
     if final.exists() and not final.is_dir():
         raise InputError(f"{final} is a file, not a folder")
     # Every page is written into a hidden folder, then moved into place with the files of the
@@ -384,8 +394,7 @@ def _write_map(atlas: Product, path: Path) -> None:
     """The interactive map, with the user layers the site may show (never a private one unless asked)."""
     from .webmap import write_map
 
-    shared = {f"Your layer: {name[len('user_'):]}": df for name, df in atlas.user_layers.items()}
-    write_map(path, atlas.gpkg, include_user_layers=False, extra_layers=shared)
+    write_map(path, atlas.gpkg, include_private=atlas.include_private)  # the same gate, the same layers
 
 
 def _mine_counts(atlas: Product) -> dict:

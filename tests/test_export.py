@@ -358,7 +358,7 @@ def test_private_layers_stay_out_unless_asked(private_atlas, tmp_path, writer):
     with pytest.raises(InputError, match="private"):
         writer(tmp_path / "one", layers=["user_witnesses"], gpkg=private_atlas)
     asked = writer(tmp_path / "asked", layers=["user_witnesses"], gpkg=private_atlas, include_private=True)
-    assert [p.stem for p in asked] == ["user_witnesses"]
+    assert [p.stem for p in asked] == ["user_witnesses.PRIVATE"]  # its file says so in its name
     res = run_cli("export", "--format", "csv", "--layers", "user_witnesses", "--out", str(tmp_path / "c"),
                   "--gpkg", str(private_atlas))
     assert res.returncode == 2 and "--include-private" in res.stderr and not (tmp_path / "c").exists()

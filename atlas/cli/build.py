@@ -76,14 +76,18 @@ def _layers_table(rows: list[dict]) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option("--drop", "drop", default=None, metavar="NAME",
               help="Remove the user layer NAME (user_NAME) instead, atomically.")
+@click.option("--details", is_flag=True,
+              help="Also show where each private layer came from (its source file's name).")
 @pass_ctx
 @handle_errors
-def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str | None) -> None:
+def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str | None, details: bool) -> None:
     """List each layer with its feature count, geometry type and sources.
 
-    User layers imported with --private are marked (private): no map, export
-    or site includes them unless asked. --drop NAME removes a user layer (the
-    GeoPackage is rewritten without it, atomically; nothing else changes).
+    User layers imported with --private are marked (private), their source
+    file named only with --details: they are kept apart (output-private/), and
+    no map, export or site includes them unless asked. --drop NAME removes a
+    user layer (the GeoPackage that holds it is rewritten without it,
+    atomically; nothing else changes).
     """
     import atlas
 
@@ -91,14 +95,16 @@ def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str |
         click.echo(f"{atlas.drop_layer(drop, gpkg)}: removed")
         ctx.progress("run `atlas map` / `atlas export` again: products made earlier still hold it")
         return
-    from ..userlayers import private_layers
+    from ..userlayers import private_names
 
     source = atlas.open_atlas(gpkg)
     rows = atlas.layer_summary(source)
-    private = private_layers(source, [r["layer"] for r in rows])
+    private = private_names(source)
     for r in rows:
         if r["layer"].startswith("user_"):
             r["private"] = r["layer"] in private
+            if r["private"] and not details:  # its file's name can itself be telling
+                r["sources"] = "private: user import (--details names the file)"
     if as_json or fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
     elif fmt == "csv":

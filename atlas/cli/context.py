@@ -140,9 +140,9 @@ def handle_errors(func):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    from ..io import CreatedFolder
+    from ..io import Notice
 
-    echo_err(f"atlas: {message}" if issubclass(category, CreatedFolder) else f"atlas: warning: {message}")
+    echo_err(f"atlas: {message}" if issubclass(category, Notice) else f"atlas: warning: {message}")
 
 
 @contextlib.contextmanager

@@ -50,10 +50,8 @@ def _qgis(ctx: Context, out: Path | None, gpkg, include_private: bool, coarsen_k
 def _postgis(ctx: Context, url: str, gpkg, include_private: bool) -> None:
     import atlas
 
-    result = atlas.export_postgis(url, gpkg, include_private, progress=ctx.progress)
+    result = atlas.export_postgis(url, gpkg, include_private=include_private, progress=ctx.progress)
     rows = sum(w["rows"] for w in result["layers"])
-    if result["private_left_out"]:
-        ctx.progress(f"private layers left out: {', '.join(result['private_left_out'])}")
     click.echo(f"{result['database']}: {len(result['layers'])} tables, {rows} rows, "
                f"{len(result['foreign_keys'])} foreign keys, {result['styles']} QGIS styles "
                f"(PostGIS {result['postgis']})")
@@ -72,7 +70,8 @@ def _postgis(ctx: Context, url: str, gpkg, include_private: bool) -> None:
               help="With --format: only these layers (repeatable, or comma-separated).")
 @click.option("--include-private", is_flag=True,
               help="Also the user layers imported with --private (left out otherwise, from every "
-                   "export: --qgis, --format, --postgis).")
+                   "export: --qgis, --format, --postgis). A file holding one says so in its name and "
+                   "metadata; the export goes to output-private/ unless --out says where.")
 @out_target_option("--out", "out",
                    help="Where to write: a folder (default: output/qgis/ or output/<format>/), "
                         "or one file when one layer goes to a path with the format's suffix.")
@@ -119,7 +118,7 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
 
     writer = {"geoparquet": atlas.export_geoparquet, "kmz": atlas.export_kmz,
               "geojson": atlas.export_geojson, "csv": atlas.export_csv}[fmt]
-    for path in writer(out, names or None, gpkg, include_private, progress=ctx.progress,
+    for path in writer(out, names or None, gpkg, include_private=include_private, progress=ctx.progress,
                        coarsen_km=coarsen_km):
         click.echo(str(path))
 

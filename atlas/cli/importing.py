@@ -20,8 +20,8 @@ from .options import gpkg_file_option
 @click.option("--crs", default=None, help="CRS of the coordinates if the file does not say (e.g. 32652).")
 @click.option("--name-field", default=None, help="Column holding each feature's name.")
 @click.option("--private", is_flag=True,
-              help="Keep the layer on this machine: no map, export or site includes it unless "
-                   "run with --include-private.")
+              help="Keep the layer on this machine, stored apart (output-private/, beside output/): "
+                   "no map, export or site includes it unless run with --include-private.")
 @click.option("--replace", is_flag=True, help="Replace an existing layer of that name.")
 @gpkg_file_option
 @pass_ctx
@@ -51,6 +51,8 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
     import atlas
 
     from ..importer import store_layer
+    from ..io import Notice
+    from ..store import private_store
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
@@ -59,10 +61,15 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
                                 gpkg=gpkg, progress=ctx.progress, private=private, replace=replace)
         finally:
             for w in caught:
-                if issubclass(w.category, UserWarning):
+                if issubclass(w.category, Notice):
+                    echo_err(f"atlas: {w.message}")
+                elif issubclass(w.category, UserWarning):
                     echo_err(f"atlas: warning: {w.message}")
-    n = pyogrio.read_info(gpkg or atlas.default_gpkg(), layer=layer)["features"]
+    public = gpkg or atlas.default_gpkg()
+    n = pyogrio.read_info(atlas.open_atlas(public).store_of(layer).file(), layer=layer)["features"]
     click.echo(f"{layer}: {n} feature{'' if n == 1 else 's'}" + (" (private)" if private else ""))
+    if private:
+        ctx.progress(f"kept apart in {private_store(public)}, outside the folder of shareable products")
 
 
 COMMANDS = [import_]

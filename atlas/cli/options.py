@@ -102,7 +102,8 @@ def protect_options(func):
                         help="Snap the points of user layers to the centres of an N-km grid "
                              "(recorded in the product's metadata).")(func)
     return click.option("--include-private", is_flag=True,
-                        help="Also include user layers imported with --private (left out by default).")(func)
+                        help="Also include user layers imported with --private (left out by default)."
+                             " The product then says so on its face and goes to output-private/ unless --out says where.")(func)
 
 
 # --- --out: checked by atlas.outputs before any work; a folder made for it is said or removed ---

@@ -153,7 +153,8 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
               help="Folder (default output/dossiers/) or .html file to write.")
 @click.option("--pdf", is_flag=True, help="Also print the page to an A4 PDF beside it (WeasyPrint).")
 @click.option("--km", type=float, default=25.0, show_default=True, help="Radius of the nearby list.")
-@click.option("--include-private", is_flag=True, help="List nearby features of private user layers too.")
+@click.option("--include-private", is_flag=True,
+              help="List nearby features of private user layers too. The product then says so on its face and goes to output-private/ unless --out says where.")
 @source_option
 @pass_ctx
 @handle_errors
@@ -183,7 +184,8 @@ def dossier_cmd(ctx: Context, site: str, out: Path | None, pdf: bool, km: float,
 @overwrite_option
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Folder to write (default output/site/).")
-@click.option("--include-private", is_flag=True, help="Include user layers imported as private.")
+@click.option("--include-private", is_flag=True,
+              help="Include user layers imported as private. The product then says so on its face and goes to output-private/ unless --out says where.")
 @click.option("--no-downloads", is_flag=True, help="Leave out the downloads (GeoPackage, GeoJSON, CSV, QGIS).")
 @source_option
 @pass_ctx

@@ -38,12 +38,20 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
     import atlas
 
     from ..formats import format_table
+    from ..userlayers import PRIVATE_NOTE, mark_private, private_names
 
+    gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     hits = atlas.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
     meta = {"query": query, "candidates": len(hits)}
     cols = ["layer", "id", "name", "kind", "match", "score", "province", "county", "precision"]
     head = [f"{len(hits)} candidate(s) for {query!r}, best first:"]
-    click.echo(format_table(hits, fmt, cols, header=head, meta=meta))
+    foot = []
+    private = hits["layer"].isin(private_names(gpkg))
+    if private.any():  # an answer on this machine: private rows marked
+        hits = mark_private(hits, private, at=1)
+        cols.insert(1, "private")
+        foot = ["", PRIVATE_NOTE]
+    click.echo(format_table(hits, fmt, cols, header=head, footer=foot, meta=meta))
 
 
 def _print_near(result, fmt: str, gpkg, columns: list[str] | None) -> None:
@@ -208,7 +216,15 @@ def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
     """
     import atlas
 
-    click.echo(atlas.record(site, gpkg, layer).format(fmt))
+    from ..userlayers import banner, private_names
+
+    gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
+    rec = atlas.record(site, gpkg, layer)
+    if rec.layer in private_names(gpkg):  # an answer on this machine: a private feature, marked
+        rec.meta.update(private=True, banner=banner([{"layer": rec.layer, "private": True}]))
+        if fmt != "json":
+            click.echo(f"PRIVATE: {rec.id} is in your private layer {rec.layer}; keep it on this machine.\n")
+    click.echo(rec.format(fmt))
 
 
 COMMANDS = [find_cmd, near_cmd, nearest_cmd, status_cmd, summary_cmd, show_cmd]
