@@ -41,7 +41,7 @@ from .errors import InputError
 from .formats import cell_text
 from .owned import check_replace
 from .protect import shared_layers
-from .record import discrepancies_for
+from .record import discrepancies_for, passages_for
 from .sanctions import with_sanctions
 from .search import resolve
 from .sites import Site
@@ -368,13 +368,12 @@ def _nearby(atlas: Product, s: Site, km: float) -> dict:
 
 
 def _passages(atlas: Product, s: Site) -> list[dict]:
-    p = atlas.layer("report_passages")
-    if not len(p):
-        return []
-    hit = p[p["site_ids"].astype(str).str.split(";").apply(lambda ids: s.id in [i.strip() for i in ids])]
-    return [{"id": cell_text(r.passage_id), "quote": cell_text(r.quote), "lines": cell_text(r.lines),
-             "section": cell_text(r.section), "page": cell_text(r.page), "about": cell_text(r.about)}
-            for r in hit.sort_values("passage_id").itertuples()]
+    """What the report says about the site (:func:`atlas.record.passages_for`), cited without the report's name."""
+    out = []
+    for p in passages_for(s.layer, s.id, atlas.gpkg):
+        cite = p["cite"].removeprefix("Gulag, Inc. (HRNK 2016), ")
+        out.append({**p, "id": p["passage_id"], "cite": cite})
+    return out
 
 
 def _discrepancies(atlas: Product, s: Site, row: pd.Series) -> list[dict]:

@@ -387,7 +387,7 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
             ("Province in the report", _e(r["province_as_given"]) or "(none given)"),
             ("Place in the report", _e(r.get("place_as_given"))),
             ("Province (the atlas's reading)", _e(r.get("province_inferred"))),
-            ("Report lines", _e(r.get("report_lines"))),
+            ("Where in the report", _e(r.get("report_cite"))),
             ("County or place (the atlas's reading)", _e(r["county_or_place_inferred"])),
             ("Location (spatial join)", _admin(r)),
             ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
@@ -444,7 +444,7 @@ def deposits_spec(dep: gpd.GeoDataFrame, search: list) -> dict:
         popup = f'<h3>{_e(r["commodity"])}</h3>' + _rows([
             ("Region", _e(where)), ("Note", _e(r["region_note"])),
             ("The report says", f'<q>{_e(r["quote"])}</q>'),
-            ("Where in the report", f'{_e(r["section"])} ({_e(r["report_ref"])})'),
+            ("Where in the report", _e(r["report_ref"])),
             ("Precision", _e(r["precision"])), ("Licence", _e(r["licence"])),
         ])
         feats.append({"g": geojson_geometry(r.geometry), "s": index[cls],
