@@ -368,6 +368,8 @@ class SiteStatus:
         ``stated`` or ``hedged`` (that finding's), or ``""``.
     latest_finding : str
         That finding's id, or ``""``.
+    layer : str
+        The layer of the site (``camps``, ``mines``, ``named_mines``) when a query set it.
     summary : str
         One line: ``as of 2026-12-07: unknown; latest evidence 2017-09-19, hedged``.
     explain : str
@@ -391,6 +393,7 @@ class SiteStatus:
     latest_evidence: date | None = None
     latest_strength: str = ""
     latest_finding: str = ""
+    layer: str = ""
     _site: _Site | None = field(default=None, repr=False, compare=False)
     _sides: tuple = field(default=((), ()), repr=False, compare=False)
 

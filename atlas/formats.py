@@ -273,14 +273,18 @@ def summary_report(table: pd.DataFrame, fmt: str = "table") -> Report:
     """
     a = table.attrs
     if "rule" in a:  # camps by status
+        head = [f"Camps by status as of {a['as_of']}."]
         foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']} (window {a['window_years']} "
                 "years). Province by spatial join of each camp's point; no point: unidentified."]
-        return Report(format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+        return Report(format_table(table, fmt, header=head, footer=foot, meta=dict(a), width=80))
     foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
     if "sanctions" in a:
         foot.append(f"Sanctions: {a['sanctions']}.")
     head = [a["banner"], ""] if a.get("banner") else []  # counted with private layers: said on its face
+    if a.get("status_as_of"):  # a table pasted into reports says the day its camp statuses speak of
+        head.append(f"Camps counted by status as of {a['status_as_of']} (the build date; "
+                    "atlas summary --as-of DATE for another day).")
     notes = (*head[:1], *foot[1:]) if fmt == "csv" else ()
     return Report(format_table(table, fmt, header=head, footer=foot, meta=dict(a), width=80), notes)
 

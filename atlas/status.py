@@ -29,7 +29,8 @@ from .search import resolve
 from .store import Atlas, open_atlas
 from .summaries import camp_provinces
 
-__all__ = ["FINDINGS", "RULE", "STATUS_LAYERS", "as_of_day", "status_at", "status_summary", "status_table"]
+__all__ = ["FINDINGS", "RULE", "STATUS_LAYERS", "as_of_day", "status_at", "status_summary", "status_table",
+           "with_status"]
 
 #: The layers whose features have a status, and the layer of their findings.
 FINDINGS = {"camps": "camp_findings", "mines": "mine_findings", "named_mines": "mine_findings"}
@@ -88,7 +89,9 @@ def _findings_of(atlas: Atlas, layer: str) -> dict[str, pd.DataFrame]:
 def _one(atlas: Atlas, layer: str, site_id: str, day: date) -> SiteStatus:
     groups = _findings_of(atlas, layer)
     empty = atlas.layer(FINDINGS[layer]).iloc[:0] if atlas.has(FINDINGS[layer]) else pd.DataFrame()
-    return status_from_findings(groups.get(site_id, empty), day, site_id)
+    out = status_from_findings(groups.get(site_id, empty), day, site_id)
+    out.layer = layer
+    return out
 
 
 def status_at(site, as_of: str | date | None = None, gpkg: Atlas | Path | str | None = None,
@@ -230,4 +233,58 @@ def status_summary(as_of: str | date | None = None, gpkg: Atlas | Path | str | N
     total = {"province": "Total", **{c: int(out[c].sum()) for c in [*STATUSES, "camps"]}}
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
     out.attrs.update(table.attrs)
+    return out
+
+
+def with_status(result: pd.DataFrame, as_of: str | date | None = None,
+                gpkg: Atlas | Path | str | None = None, keep=None) -> pd.DataFrame:
+    """A result of :func:`atlas.near` or :func:`atlas.nearest` with each feature's status on a day.
+
+    ``atlas near ... --status-as-of DATE`` prints it (``--status active`` keeps those rows).
+
+    Parameters
+    ----------
+    result : pandas.DataFrame
+        Features with an ``id`` column and ``attrs["layer"]`` one of :data:`STATUS_LAYERS`.
+    as_of : str or datetime.date, optional
+        Defaults to the atlas's build date.
+    gpkg : Atlas, pathlib.Path or str, optional
+    keep : iterable of str, optional
+        Keep only the features whose status is one of these.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``status`` after ``kind`` and ``status_summary`` at the end; ``attrs``
+        gains ``status_as_of`` and ``status_rule``.
+
+    Raises
+    ------
+    InputError
+        The layer has no status, or ``keep`` names a value not in :data:`STATUSES`.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> r = with_status(atlas.near("KLS-14", km=20), "2016-01-01")
+    >>> r.attrs["status_as_of"], set(r["status"]) <= set(STATUSES)
+    ('2016-01-01', True)
+    """
+    layer = result.attrs.get("layer")
+    if layer not in FINDINGS:
+        raise InputError(f"layer {layer!r} has no status: only {', '.join(STATUS_LAYERS)} do")
+    wanted = [str(k) for k in (keep or [])]
+    bad = sorted(set(wanted) - set(STATUSES))
+    if bad:
+        raise InputError(f"status {', '.join(bad)} is not one of {', '.join(STATUSES)}")
+    atlas = open_atlas(gpkg)
+    day = as_of_day(as_of, atlas)
+    found = [_one(atlas, layer, str(i), day) for i in result["id"]]
+    out = result.copy()
+    at = list(out.columns).index("kind") + 1 if "kind" in out.columns else len(out.columns)
+    out.insert(at, "status", [s.status for s in found])
+    out["status_summary"] = [s.summary for s in found]
+    if wanted:
+        out = out[out["status"].isin(wanted)]
+    out.attrs = {**result.attrs, "status_as_of": day.isoformat(), "status_rule": RULE}
     return out

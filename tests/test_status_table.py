@@ -17,8 +17,6 @@ import csv
 import re
 from datetime import date
 
-import pytest
-
 import atlas
 
 from .conftest import REPO
