@@ -261,8 +261,8 @@ def _candidates(atlas: Product, s: Site, row: pd.Series) -> list[dict]:
 
 
 def _timeline(atlas: Product, s: Site) -> list[dict]:
-    f = atlas.layer("camp_findings")
-    if not len(f) or s.layer != "camps":
+    f = atlas.layer({"camps": "camp_findings", "mines": "mine_findings"}.get(s.layer, ""))
+    if not len(f):
         return []
     rows = sorted(f[f["site_id"].astype(str) == s.id].itertuples(), key=lambda r: finding_order(r.date_start, r.date_end, r.finding_id))
     out = []
@@ -280,22 +280,23 @@ def _timeline(atlas: Product, s: Site) -> list[dict]:
 
 
 def _status(atlas: Product, s: Site, row: pd.Series) -> dict:
-    """Status as recorded, and as of the build date and of the report (:func:`atlas.status_at`)."""
-    disagree = cell_text(row.get("sources_disagree"))
-    out = {"recorded": cell_text(row.get("status")), "class": cell_text(row.get("status_class")),
-           "date": cell_text(row.get("status_date")), "tier": cell_text(row.get("evidence_tier")),
-           "tier_label": cell_text(row.get("evidence_tier_label")),
-           "latest_evidence": cell_text(row.get("latest_evidence_date"))[:10],
-           "sources_disagree": {"True": "yes", "1": "yes", "False": "no", "0": "no"}.get(disagree, disagree),
-           "as_of": []}
-    if s.layer != "camps":
+    """The status by the one rule (:func:`atlas.status_at`) as of the build date, with why finding by
+    finding, and as of the report (2016); then the status as the sources word it."""
+    out = {"recorded": cell_text(row.get("status")), "date": cell_text(row.get("status_date")), "as_of": []}
+    if s.layer not in ("camps", "mines"):
         return out
     for label, when in (("the build date", atlas.build_date), ("the report (2016)", REPORT_DATE)):
-        st = status_at(s.id, when, gpkg=atlas.gpkg)
-        ids = [str(i) for i in st.deciding.get("finding_id", [])]
-        against = [str(i) for i in st.contradicting.get("finding_id", [])]
-        out["as_of"].append({"label": label, "date": when, "status": st.status, "reason": st.reason,
-                             "deciding": ids, "contradicting": against})
+        if not when:
+            continue
+        st = status_at(s.id, str(when)[:10], gpkg=atlas.gpkg, layers=[s.layer])
+        out["as_of"].append({
+            "label": label, "date": st.as_of.isoformat(), "status": st.status, "summary": st.summary,
+            "reason": st.reason, "tier": st.tier, "tier_label": st.tier_label,
+            "deciding": [str(i) for i in st.deciding.get("finding_id", [])],
+            "contradicting": [str(i) for i in st.against.get("finding_id", [])],
+            "explanation": [{k: cell_text(v) if k != "counts" else bool(v) for k, v in e.items()}
+                            for e in st.explanation.to_dict("records")] if label == "the build date" else [],
+        })
     return out
 
 
