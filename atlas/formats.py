@@ -274,8 +274,8 @@ def summary_report(table: pd.DataFrame, fmt: str = "table") -> Report:
     a = table.attrs
     if "rule" in a:  # camps by status
         head = [f"Camps by status as of {a['as_of']}."]
-        foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']} (window {a['window_years']} "
-                "years). Province by spatial join of each camp's point; no point: unidentified."]
+        foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']}. Province by spatial join of each "
+                "camp's point; no point: unidentified."]
         return Report(format_table(table, fmt, header=head, footer=foot, meta=dict(a), width=80))
     foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
@@ -333,7 +333,7 @@ def status_report(table: pd.DataFrame, fmt: str = "table", status=None, explain:
     As of 2014-06-30:
     """
     a = table.attrs
-    foot = ["", f"As of {a['as_of']}: {a['rule']} (window {a['window_years']} years)."]
+    foot = ["", f"As of {a['as_of']}: {a['rule']}."]
     meta = dict(a)
     if status is not None and fmt == "table":
         foot += ["", status.summary, status.reason, "", "Deciding findings:",

@@ -23,9 +23,9 @@ from pathlib import Path
 import pandas as pd
 
 from .dates import parse_as_of
-from .errors import InputError
+from .errors import AmbiguousError, InputError
 from .evidence import STATUSES, WINDOW_YEARS, SiteStatus, status_from_findings
-from .search import resolve
+from .search import find, resolve
 from .store import Atlas, open_atlas
 from .summaries import camp_provinces
 
@@ -72,9 +72,19 @@ def _site(site, atlas: Atlas, layers) -> tuple[str, str]:
         return site.layer, site.id
     if not (isinstance(site, str) and site.strip()):
         raise InputError(f"{site!r} is not a site")
-    hit = resolve(site, atlas, layers=list(layers or STATUS_LAYERS))
+    layers = list(layers or STATUS_LAYERS)
+    hit = resolve(site, atlas, layers=layers)
     if hit.layer not in FINDINGS:  # pragma: no cover - resolve keeps to the layers given
         raise InputError(f"{site!r} is not a camp or a mine")
+    hits = find(site, atlas, layers, fuzzy=False)
+    if not (hits["match"] == "exact id").any():  # a name: it must not fit a camp and a mine both
+        other = hits[(hits["layer"] == "camps") != (hit.layer == "camps")]
+        if len(other):
+            listing = "; ".join(f"{r.id} {r.name} [{r.layer}, {r.match}]"
+                                for r in pd.concat([hits[hits["id"] == hit.id], other]).head(8).itertuples())
+            raise AmbiguousError(
+                f"{site!r} fits a camp and a mine: {listing}. A status is of one site: give its id "
+                "or the layer (--layer camps, --layer mines).", hits.drop(columns="geometry").to_dict("records"))
     return hit.layer, hit.id
 
 

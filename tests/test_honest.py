@@ -110,7 +110,7 @@ def test_summary_keeps_the_reports_unknown_row_apart_and_counts_camps_by_status(
         assert site in flagged
     status_cols = ["camps_active", "camps_contested", "camps_closed", "camps_relocated", "camps_status_unknown"]
     total = table.loc["Total"]
-    by_status = camps["status_class"].value_counts()
+    by_status = camps["status_class"].value_counts()  # the rule's status on the build date
     for col, status in zip(status_cols, ["active", "contested", "closed", "relocated", "unknown"]):
         assert total[col] == by_status.get(status, 0)
     # statuses count sites; kwan-li-so count camps: camp 18's two sites are one of the report's six
