@@ -273,6 +273,11 @@ def test_every_shared_product_cites_the_public_geopackage_it_ships(lab):
 
     for parquet in made["geoparquet"].glob("*.parquet"):
         assert json.loads(pq.read_schema(parquet).metadata[b"atlas"])["exported_from_sha256"] == cited
+    csvs = sorted(made["csv"].glob("*.csv"))
+    assert csvs
+    for csv in csvs:  # a CSV cites in its CSV on the Web description beside it
+        doc = json.loads(csv.with_name(csv.name + "-metadata.json").read_text(encoding="utf-8"))
+        assert doc["url"] == csv.name and doc["notes"][0]["atlas:provenance"]["exported_from_sha256"] == cited
     with zipfile.ZipFile(made["kmz"]) as z:
         assert f"sha256 {cited}" in z.read("doc.kml").decode("utf-8")
     with zipfile.ZipFile(made["qgis"] / "atlas.qgz") as z:
@@ -325,6 +330,9 @@ def test_include_private_products_carry_the_banner_and_cite_the_private_store_ap
         assert re.search(rf"<(\w+:)?name>{re.escape(banner)}", z.read("doc.kml").decode("utf-8"))
     [csv] = atlas.export_csv(tmp_path / "c", layers=[f"user_{LAYER_WORD}"], gpkg=gpkg, include_private=True)
     assert csv.name == f"user_{LAYER_WORD}.PRIVATE.csv"
+    described = json.loads(csv.with_name(csv.name + "-metadata.json").read_text(encoding="utf-8"))
+    assert described["notes"][0]["atlas:provenance"]["banner"] == banner
+    assert described["notes"][0]["atlas:provenance"]["private_gpkg_sha256"] == private_sha
     named = atlas.export_csv(tmp_path / "mine.csv", layers=[f"user_{LAYER_WORD}"], gpkg=gpkg, include_private=True)
     assert named == [tmp_path / "mine.csv"]  # --out names the file: as named
     with zipfile.ZipFile(atlas.export_qgis(tmp_path / "q", gpkg, include_private=True)) as z:
