@@ -344,6 +344,37 @@ def test_include_private_products_carry_the_banner_and_cite_the_private_store_ap
     assert "PRIVATE" not in run_cli("summary", "--gpkg", str(gpkg)).stdout
 
 
+def test_the_private_maps_banner_shows_on_screen_and_on_every_printed_page(lab, browser, tmp_path):
+    """The map made with --include-private, in headless Chromium: the banner on top of the map at a
+    desktop's and a phone's size (nothing covers it), and on every page Chromium prints."""
+    import io as _io
+
+    import pypdf
+
+    from atlas import _browser
+
+    banner = f"CONTAINS PRIVATE LAYER {LAYER_WORD} \u2014 do not share"
+    page_path = atlas.write_map(tmp_path / "m.html", gpkg=lab["gpkg"], include_private=True)
+    for size in ((1200, 800), (375, 667)):
+        with _browser.open_page(page_path, browser=browser, size=size) as s:
+            box = s.page.locator(".atlas-private-banner").bounding_box()
+            assert box is not None and box["y"] <= 1 and box["width"] >= size[0] - 2, (size, box)
+            on_top = s.page.evaluate(
+                "([x, y]) => document.elementFromPoint(x, y).closest('.atlas-private-banner') !== null",
+                [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+            assert on_top, size  # no control drawn over it
+            for control in s.page.locator(".leaflet-top .leaflet-control").all():
+                below = control.bounding_box()  # and it covers no control
+                assert below is None or below["y"] >= box["y"] + box["height"] - 1, (size, box, below)
+            assert s.page.locator(".atlas-private-banner").inner_text().strip() == banner
+            if size[0] == 1200:
+                pdf = pypdf.PdfReader(_io.BytesIO(s.page.pdf(format="A4", landscape=True, print_background=True)))
+                assert len(pdf.pages) >= 1
+                for number, printed in enumerate(pdf.pages, 1):
+                    text = printed.extract_text().replace("\u2014", "")
+                    assert banner.replace("\u2014", "") in text, number
+
+
 @pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)
 def test_include_private_products_go_outside_output_by_default(lab, tmp_path):
     env = {"ATLAS_OUTPUT": str(tmp_path / "output")}
