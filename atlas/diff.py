@@ -216,7 +216,8 @@ def diff(old: Atlas | Path | str, new: Atlas | Path | str) -> Diff:
     Examples
     --------
     >>> import atlas
-    >>> same = atlas.diff("output/atlas.gpkg", "output/atlas.gpkg")
+    >>> shipped = atlas.default_gpkg()
+    >>> same = atlas.diff(shipped, shipped)
     >>> len(same.changes), same.counts()
     (0, {})
     """
