@@ -655,6 +655,7 @@ function atlasInit(map, spec) {
       p.textContent = "";
       if (state.all) { p.textContent = "All time: see UN sanctions and Global Energy Monitor above."; return; }
       p.appendChild(el("b", null, asOf(state.year) + ": "));
+      if (f.ys && f.ys.length) p.appendChild(el("span", "atlas-asof-status", "status " + stepAt(f.ys, state.year) + ". "));
       if (f.yw && f.yw.length) p.appendChild(el("span", "atlas-asof-un", "UN sanctions: " + stepAt(f.yw, state.year) + ". "));
       if (f.yg && f.yg.length) p.appendChild(el("span", "atlas-asof-gem", "GEM: " + stepAt(f.yg, state.year) + "."));
     }
@@ -662,7 +663,7 @@ function atlasInit(map, spec) {
     spec.layers.forEach(function (ms) {
       var mg = layers[ms.id];
       (ms.features || []).forEach(function (f, i) {
-        if (!f.yw && !f.yg) return;
+        if (!f.yw && !f.yg && !Array.isArray(f.ys)) return;
         var m = mg.atlasFeatures[i];
         if (!m || !m.on) return;
         m.on("popupopen", function (e) { fillMine(e.popup.getElement(), f); });

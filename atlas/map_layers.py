@@ -309,14 +309,39 @@ def _gem_steps(r) -> list[list]:
     return [[0, f"not started: GEM gives start year {start}"], [start, now + f"; started {start}"]]
 
 
-def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | None = None) -> dict:
+def _status_steps(findings: pd.DataFrame, site_ids, asof: str) -> dict[str, list[list]]:
+    """Each site's status by the rule as ``[[from_year, status], ...]``: 31 December of each year before
+    the build date's, then the build date itself (the map's year control; see :func:`camps_spec`)."""
+    if findings is None or not len(findings) or not asof:
+        return {}
+    build = pd.Timestamp(asof)
+    first = min(year_span(findings)[0], build.year)
+    years = yearly_status(findings, site_ids, first, build.year - 1) if first < build.year else {}
+    today = yearly_status(findings, site_ids, build.year, build.year, build.month, build.day)
+    out = {}
+    for site in site_ids:
+        steps: list[list] = []
+        for y, st in zip(range(first, build.year + 1), [*years.get(site, []), *today[site]]):
+            if not steps or steps[-1][1] != st:
+                steps.append([0 if not steps else y, st])
+        out[site] = steps
+    return out
+
+
+def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | None = None,
+               findings: pd.DataFrame | None = None, asof: str = "") -> dict:
     """The mines layer; with GEM and sanctions columns, each mine's status per year (``yw``, ``yg``).
 
     ``measures`` is the GeoPackage's ``sanctions_measures`` table (none: no yearly sanctions).
+    ``findings`` (``mine_findings``) and ``asof`` (the build date) add the status by the rule of
+    :mod:`atlas.evidence`: the line ``atlas status`` prints for the build date and why, in the popup,
+    and per year (``ys``, ``[[from_year, status], ...]``) for the year control.
     """
     syms = _Symbols()
     feats = []
     located = mines[has_geometry(mines)]
+    by_mine = {s: g for s, g in findings.groupby("site_id")} if findings is not None and len(findings) else {}
+    yearly = _status_steps(findings, list(located["mine_id"]), asof)
     steps = (_sanction_steps(located["commodity"], measures)
              if measures is not None and "sanctions_measure" in located.columns and len(located)
              else [[] for _ in range(len(located))])
@@ -332,7 +357,8 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
                      ("Location", _admin(r)),
                      ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
                      ("Precision", f'{_e(precision)}: {_e(r["location_precision"])}'),
-                     ("Status", _e(r["status"])),
+                     ("Status", _mine_status(r, by_mine, asof)),
+                     ("Status as the sources word it", _e(r["status"])),
                      ("Type", _e(r["feature_type"])),
                      ("Source", _e(r["source"])),
                      ("Source reference", _e(r["source_ref"])),
@@ -345,8 +371,9 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
         feat = {"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
                 "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
                 "p": popup}
-        if steps[i] or _gem_steps(r):
-            feat.update({"yw": steps[i], "yg": _gem_steps(r)})
+        ys = yearly.get(display_text(r["mine_id"]), [])
+        if steps[i] or _gem_steps(r) or ys:
+            feat.update({"yw": steps[i], "yg": _gem_steps(r), **({"ys": ys} if ys else {})})
             feat["p"] = popup + '<p class="atlas-asof-mine"></p>'
         feats.append(feat)
         search.append(_entry("mines", i, r["name"], _keys(r["name"], *_split(r["alt_names"])),
@@ -358,6 +385,17 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
         "note": ("Colour: commodity class (report Table 1). Symbol: how sure the location is. "
                  "Only mines with open, cited coordinates are drawn; the report's 360 are counted by province."),
     }}
+
+
+def _mine_status(r, by_mine: dict, asof: str) -> str:
+    """A mine's status by the rule on the build date, as ``atlas status`` prints it, and why (escaped)."""
+    if not asof:
+        return ""
+    site = display_text(r["mine_id"])
+    f = by_mine.get(site)
+    st = status_from_findings(f if f is not None else pd.DataFrame(
+        columns=["finding_id", "date_start", "date_end", "status_signal"]), asof, site)
+    return f"{_e(st.summary)} (the build date)<br><span class=\"atlas-src\">Why: {_e(st.reason)}</span>"
 
 
 def _named_symbol(cls: str, precision: str) -> dict:

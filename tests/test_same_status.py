@@ -117,6 +117,20 @@ def test_the_map_opens_at_the_build_date_and_each_year_gives_the_tables_status(b
             page.evaluate(f"() => {{ window.atlas.time.setYear({y}); }}")
             got = page.evaluate("window.atlasLayers.camps.getLayers().map(m => m.atlasStatus)")
             assert dict(zip(camps["site_id"], got)) == {k: want[f"{y}-12-31"][k] for k in camps["site_id"]}, y
+        # a mine's popup: the rule's line for the build date, and its status on the year's day
+        mines = _located(layers["mines"])
+        for mid in ("M016", "M002", "M036"):
+            i = int(mines.index[mines["mine_id"] == mid][0])
+            for y, day in ((2016, "2016-12-31"), (date.fromisoformat(build).year, build)):
+                page.evaluate(f"() => {{ window.atlas.time.setYear({y}); "
+                              f"window.atlasLayers.mines.getLayers()[{i}].openPopup(); }}")
+                page.wait_for_selector(".leaflet-popup-content .atlas-asof-mine b")
+                text = page.inner_text(".leaflet-popup-content")
+                assert status.status_at(mid, build, gpkg, layers=["mines"]).summary in text, mid
+                st = status.status_at(mid, day, gpkg, layers=["mines"]).status
+                label = f"As of {build}" if day == build else "As of 31 December 2016"
+                assert f"{label}: status {st}." in text, (mid, day)
+                page.evaluate("() => { window.atlas.map.closePopup(); }")
 
 
 def test_the_kmz_and_the_qgis_style_give_the_build_dates_status(gpkg, layers, want, tmp_path):
