@@ -41,7 +41,7 @@ from .errors import InputError
 from .formats import cell_text
 from .owned import check_replace
 from .protect import shared_layers
-from .record import discrepancies_for, passages_for
+from .record import Record, record
 from .sanctions import with_sanctions
 from .search import resolve
 from .sites import Site
@@ -53,7 +53,6 @@ from .style import (
     STATUS_COLOURS,
     evidence_label,
     finding_order,
-    finding_type_label,
     page_ref,
 )
 from .userlayers import gate
@@ -260,23 +259,19 @@ def _candidates(atlas: Product, s: Site, row: pd.Series) -> list[dict]:
             for c in re.split(r"\s+\|\s+|;\s+", cell_text(row.get("cross_checks"))) if c.strip()]
 
 
-def _timeline(atlas: Product, s: Site) -> list[dict]:
-    f = atlas.layer({"camps": "camp_findings", "mines": "mine_findings"}.get(s.layer, ""))
-    if not len(f):
-        return []
-    rows = sorted(f[f["site_id"].astype(str) == s.id].itertuples(), key=lambda r: finding_order(r.date_start, r.date_end, r.finding_id))
-    out = []
-    for r in rows:
-        basis = evidence_label(getattr(r, "evidence_basis", ""), getattr(r, "testimony_hand", ""))
-        out.append({
-            "id": cell_text(r.finding_id), "date_as_given": cell_text(r.observed_text),
-            "date_start": cell_text(r.date_start)[:10], "date_end": cell_text(r.date_end)[:10],
-            "precision": cell_text(getattr(r, "date_precision", "")),
-            "basis": basis, "finding_type": finding_type_label(cell_text(r.finding_type)),
-            "signal": cell_text(getattr(r, "status_signal", "")),
-            "description": cell_text(r.description), "source": cell_text(r.source_report), "page": page_ref(r.page),
-        })
-    return out
+def _timeline(gathered: Record) -> list[dict]:
+    """The record's findings (a camp's or a mine's), oldest first, as the timeline's rows."""
+    rows = sorted(gathered.findings, key=lambda r: finding_order(r.get("date_start"), r.get("date_end"),
+                                                                  r.get("finding_id")))
+    return [{
+        "id": cell_text(r.get("finding_id")), "date_as_given": cell_text(r.get("observed_text")),
+        "date_start": cell_text(r.get("date_start"))[:10], "date_end": cell_text(r.get("date_end"))[:10],
+        "precision": cell_text(r.get("date_precision")),
+        "basis": evidence_label(r.get("evidence_basis") or "", r.get("testimony_hand") or ""),
+        "finding_type": cell_text(r.get("type_in_words")), "signal": cell_text(r.get("status_signal")),
+        "description": cell_text(r.get("description")), "source": cell_text(r.get("source_report")),
+        "page": page_ref(r.get("page")),
+    } for r in rows]
 
 
 def _status(atlas: Product, s: Site, row: pd.Series) -> dict:
@@ -368,22 +363,10 @@ def _nearby(atlas: Product, s: Site, km: float) -> dict:
             "user": user, "km": km}
 
 
-def _passages(atlas: Product, s: Site) -> list[dict]:
-    """What the report says about the site (:func:`atlas.record.passages_for`), cited without the report's name."""
-    out = []
-    for p in passages_for(s.layer, s.id, atlas.gpkg):
-        cite = p["cite"].removeprefix("Gulag, Inc. (HRNK 2016), ")
-        out.append({**p, "id": p["passage_id"], "cite": cite})
-    return out
-
-
-def _discrepancies(atlas: Product, s: Site, row: pd.Series) -> list[dict]:
-    """The report's discrepancies touching the site, by :func:`atlas.record.discrepancies_for`'s rules."""
-    table = atlas.layer("report_discrepancies")
-    if not len(table):
-        return []
-    fields = {k: cell_text(v) for k, v in row.items() if k != "geometry"}
-    return [{k: cell_text(v) for k, v in d.items()} for d in discrepancies_for(s.layer, fields, table)]
+def _passages(gathered: Record) -> list[dict]:
+    """What the report says about the site (the record's passages), cited without the report's name."""
+    return [{**p, "id": p["passage_id"], "cite": p["cite"].removeprefix("Gulag, Inc. (HRNK 2016), ")}
+            for p in gathered.passages]
 
 
 def _sources(atlas: Product, s: Site, header: dict, timeline: list[dict]) -> list[dict]:
@@ -452,7 +435,8 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
         header["sanctions"] = [{"label": label, "date": when, "text": _mine_sanctions(atlas, mine, when)[0]}
                                for label, when in (("the build date", atlas.build_date),
                                                    ("the report (2016)", REPORT_DATE))]
-    timeline = _timeline(atlas, s)
+    gathered = record(s, atlas.gpkg, layer=s.layer)  # findings, passages, discrepancies: gathered once
+    timeline = _timeline(gathered)
     nearby = _nearby(atlas, s, km)
     about = atlas.about()
     title = header["names"]["primary"]
@@ -463,7 +447,8 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
                 + f"After {REPORT_CITATION}.")
     rec = {
         "header": header, "status": _status(atlas, s, row), "timeline": timeline, "nearby": nearby,
-        "passages": _passages(atlas, s), "discrepancies": _discrepancies(atlas, s, row),
+        "passages": _passages(gathered),
+        "discrepancies": [{k: cell_text(v) for k, v in d.items()} for d in gathered.discrepancies],
         "sources": _sources(atlas, s, header, timeline), "about": about, "citation": citation,
         "user_layers": sorted(atlas.user_layers), "today": atlas.build_date,
     }
