@@ -1,0 +1,53 @@
+"""What changed: ``atlas diff``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .context import handle_errors
+from .options import out_file_option, overwrite_option
+
+
+@click.command("diff")
+@click.argument("old")
+@click.argument("new")
+@click.option("--format", "fmt", type=click.Choice(["table", "markdown", "csv", "json"]), default="table",
+              show_default=True, help="Output format (csv: one row per change).")
+@out_file_option(help="Write the answer to this file instead of standard output "
+                      "(a CSV file gets a byte-order mark and CRLF line ends, as Excel wants).")
+@overwrite_option
+@handle_errors
+def diff_cmd(old: str, new: str, fmt: str, out: Path | None) -> None:
+    """What changed between two atlases, OLD and NEW: sites added, removed,
+    moved (with the distance), renamed, their status at each atlas's build date,
+    findings added or changed, fields changed.
+
+    OLD and NEW are atlas GeoPackages (two releases, or the shipped one and
+    yours) or PostGIS URLs. Private layers are never compared: a diff is made
+    to be shared.
+
+    \b
+    Examples:
+      atlas diff atlas-2026.11.gpkg output/atlas.gpkg
+      atlas diff old.gpkg new.gpkg --format csv --out changes.csv
+    """
+    import atlas
+
+    from ..diff import diff_report
+    from ..owned import Stage
+
+    text = diff_report(atlas.diff(old, new), fmt)
+    if out is None:
+        click.echo(text)
+        return
+    with Stage(out.parent) as stage:
+        if fmt == "csv":
+            stage.path(out.name).write_text(text, encoding="utf-8-sig", newline="")
+        else:
+            stage.path(out.name).write_text(text + "\n", encoding="utf-8")
+    click.echo(str(out))
+
+
+COMMANDS = [diff_cmd]
