@@ -71,6 +71,7 @@ __all__ = [
     "WINDOW_YEARS",
     "SiteStatus",
     "first_year",
+    "rows_by_site",
     "site_evidence",
     "status_from_findings",
     "tier_of",
@@ -210,9 +211,9 @@ class _F:
         return self.dated and self.strength == "stated" and self.signal != "none"
 
 
-def _parse(df: pd.DataFrame) -> list[_F]:
+def _parse(df: pd.DataFrame | list[dict]) -> list[_F]:
     out = []
-    for row in df.to_dict("records"):
+    for row in (df.to_dict("records") if isinstance(df, pd.DataFrame) else df):
         signal = str(row.get("status_signal") or "none")
         if signal not in SIGNALS:
             raise InputError(f"finding {row.get('finding_id')}: status_signal {signal!r} "
@@ -385,8 +386,6 @@ class SiteStatus:
     site_id: str
     as_of: date
     status: str
-    deciding: pd.DataFrame = field(repr=False)
-    against: pd.DataFrame = field(repr=False)
     reason: str = ""
     tier: int = 6
     tier_label: str = ""
@@ -396,6 +395,18 @@ class SiteStatus:
     layer: str = ""
     _site: _Site | None = field(default=None, repr=False, compare=False)
     _sides: tuple = field(default=((), ()), repr=False, compare=False)
+    _columns: tuple = field(default=(), repr=False, compare=False)
+
+    def _frame(self, items) -> pd.DataFrame:
+        return pd.DataFrame([f.row for f in items], columns=list(self._columns) or None)
+
+    @cached_property
+    def deciding(self) -> pd.DataFrame:
+        return self._frame(self._sides[0])
+
+    @cached_property
+    def against(self) -> pd.DataFrame:
+        return self._frame(self._sides[1])
 
     @property
     def sources_disagree(self) -> bool:
@@ -409,8 +420,7 @@ class SiteStatus:
     def summary(self) -> str:
         status = self.status
         if status == "contested":
-            status += (f" ({' '.join(self.deciding['finding_id'])} against "
-                       f"{' '.join(self.against['finding_id'])})")
+            status += f" ({' '.join(f.fid for f in self._sides[0])} against {' '.join(f.fid for f in self._sides[1])})"
         latest = (f"latest evidence {self.latest_evidence}, {self.latest_strength}"
                   if self.latest_evidence else "no dated evidence")
         return f"as of {self.as_of}: {status}; {latest}"
@@ -443,8 +453,7 @@ class SiteStatus:
         """Plain values for JSON (with ``explain``: every finding and why)."""
         out = {
             "site_id": self.site_id, "as_of": self.as_of.isoformat(), "status": self.status,
-            "deciding": list(self.deciding.get("finding_id", [])),
-            "against": list(self.against.get("finding_id", [])),
+            "deciding": [f.fid for f in self._sides[0]], "against": [f.fid for f in self._sides[1]],
             "sources_disagree": self.sources_disagree, "evidence_tier": self.tier,
             "evidence_tier_label": self.tier_label,
             "latest_evidence_date": self.latest_evidence.isoformat() if self.latest_evidence else None,
@@ -501,27 +510,27 @@ def _status(site: _Site, day: date, site_id: str, columns) -> SiteStatus:
                   if f.strength == "hedged" and f.signal != "none" and f.dated and f.first <= day}
         if hedged:
             label += f"; {_phrase(hedged)}, hedged"
-    frame = lambda items: pd.DataFrame([f.row for f in items], columns=list(columns))  # noqa: E731
-    return SiteStatus(site_id, day, status, frame(deciding), frame(against),
-                      _reason(site, day, status, deciding, against), tier, label,
+    return SiteStatus(site_id, day, status, _reason(site, day, status, deciding, against), tier, label,
                       min(latest.last, day) if latest else None,
                       latest.strength if latest else "", latest.fid if latest else "",
-                      _site=site, _sides=(deciding, against))
+                      _site=site, _sides=(deciding, against), _columns=tuple(columns))
 
 
-def status_from_findings(findings: pd.DataFrame, as_of: str | date,
-                         site_id: str = "") -> SiteStatus:
+def status_from_findings(findings: pd.DataFrame | list[dict], as_of: str | date,
+                         site_id: str = "", columns=None) -> SiteStatus:
     """The status of one site on a day, from its findings (the rule of this module).
 
     Parameters
     ----------
-    findings : pandas.DataFrame
+    findings : pandas.DataFrame or list of dict
         The site's findings (``finding_id``, ``date_start``, ``date_end``,
         ``status_signal``; ``signal_strength`` defaults to ``stated``,
-        ``evidence_basis`` to ``""``).
+        ``evidence_basis`` to ``""``), as a frame or as its rows.
     as_of : str or datetime.date
         ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; a month or year means its last day.
     site_id : str, optional
+    columns : sequence of str, optional
+        The columns of ``deciding`` and ``against`` when ``findings`` is a list of rows.
 
     Returns
     -------
@@ -538,7 +547,9 @@ def status_from_findings(findings: pd.DataFrame, as_of: str | date,
     'unknown'
     """
     day = parse_as_of(as_of)
-    return _status(_prepare(_parse(findings)), day, site_id, findings.columns)
+    if columns is None:
+        columns = findings.columns if isinstance(findings, pd.DataFrame) else list(findings[0]) if findings else []
+    return _status(_prepare(_parse(findings)), day, site_id, columns)
 
 
 def site_evidence(findings: pd.DataFrame, site_ids, as_of: str | date) -> pd.DataFrame:
@@ -564,11 +575,10 @@ def site_evidence(findings: pd.DataFrame, site_ids, as_of: str | date) -> pd.Dat
         ``status_summary``.
     """
     day = parse_as_of(as_of)
-    groups = dict(iter(findings.groupby("site_id"))) if len(findings) else {}
+    groups = rows_by_site(findings)
     rows = []
     for site in site_ids:
-        f = groups.get(site, findings.iloc[:0])
-        s = _status(_prepare(_parse(f)), day, site, f.columns)
+        s = _status(_prepare(_parse(groups.get(site, []))), day, site, findings.columns)
         rows.append({
             "site_id": site, "status_class": s.status, "status_as_of": day.isoformat(),
             "evidence_tier": s.tier, "evidence_tier_label": s.tier_label,
@@ -619,11 +629,20 @@ def yearly_status(findings: pd.DataFrame, site_ids, first: int, last: int,
     ['unknown', 'active', 'active', 'active', 'active', 'active', 'active', 'active', 'unknown', 'unknown']
     """
     out = {}
-    groups = dict(iter(findings.groupby("site_id"))) if len(findings) else {}
+    groups = rows_by_site(findings)
+    days = [_on(y, month, day) for y in range(first, last + 1)]
     for site in site_ids:
-        prepared = _prepare(_parse(groups[site]) if site in groups else [])
-        out[site] = [_decide(prepared, _on(y, month, day))[0] for y in range(first, last + 1)]
+        prepared = _prepare(_parse(groups.get(site, [])))
+        out[site] = [_decide(prepared, d)[0] for d in days]
     return out
+
+
+def rows_by_site(findings: pd.DataFrame) -> dict[str, list[dict]]:
+    """The findings' rows grouped by site, read from the frame once (no per-site frames)."""
+    groups: dict[str, list[dict]] = {}
+    for row in findings.to_dict("records"):
+        groups.setdefault(row["site_id"], []).append(row)
+    return groups
 
 
 def _on(year: int, month: int, day: int) -> date:

@@ -24,7 +24,7 @@ import pandas as pd
 
 from .dates import parse_as_of
 from .errors import AmbiguousError, InputError
-from .evidence import STATUSES, WINDOW_YEARS, SiteStatus, status_from_findings
+from .evidence import STATUSES, WINDOW_YEARS, SiteStatus, rows_by_site, status_from_findings
 from .search import find, resolve
 from .store import Atlas, open_atlas
 from .summaries import camp_provinces
@@ -73,6 +73,10 @@ def _site(site, atlas: Atlas, layers) -> tuple[str, str]:
     if not (isinstance(site, str) and site.strip()):
         raise InputError(f"{site!r} is not a site")
     layers = list(layers or STATUS_LAYERS)
+    ids = atlas.memo(("status:ids", tuple(layers)), lambda: {
+        str(i): name for name in reversed(layers) if atlas.has(name) for i in atlas.layer(name)[_ID[name]]})
+    if site.strip() in ids:  # an id (what the products pass): no search
+        return ids[site.strip()], site.strip()
     hit = resolve(site, atlas, layers=layers)
     if hit.layer not in FINDINGS:  # pragma: no cover - resolve keeps to the layers given
         raise InputError(f"{site!r} is not a camp or a mine")
@@ -88,18 +92,18 @@ def _site(site, atlas: Atlas, layers) -> tuple[str, str]:
     return hit.layer, hit.id
 
 
-def _findings_of(atlas: Atlas, layer: str) -> dict[str, pd.DataFrame]:
+def _findings_of(atlas: Atlas, layer: str) -> tuple[dict[str, list[dict]], list[str]]:
+    """The layer's findings as rows by site, and its columns: read once per atlas."""
     name = FINDINGS[layer]
     if not atlas.has(name):
-        return {}
+        return {}, []
     return atlas.memo(("status:findings", name),
-                      lambda: dict(iter(atlas.layer(name).groupby("site_id"))))
+                      lambda: (rows_by_site(atlas.layer(name)), list(atlas.layer(name).columns)))
 
 
 def _one(atlas: Atlas, layer: str, site_id: str, day: date) -> SiteStatus:
-    groups = _findings_of(atlas, layer)
-    empty = atlas.layer(FINDINGS[layer]).iloc[:0] if atlas.has(FINDINGS[layer]) else pd.DataFrame()
-    out = status_from_findings(groups.get(site_id, empty), day, site_id)
+    groups, columns = _findings_of(atlas, layer)
+    out = status_from_findings(groups.get(site_id, []), day, site_id, columns)
     out.layer = layer
     return out
 

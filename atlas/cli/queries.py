@@ -177,8 +177,9 @@ def status_cmd(site: str | None, as_of: str | None, explain: bool, layer: str | 
 @click.option("--by", type=click.Choice(["province", "county"]), default="province",
               show_default=True, help="One row per report province, or per county.")
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
-              help="Instead: camps by status (active, closed, relocated, unknown) per province "
-                   "as of DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
+              help="Instead: camps by status (active, closed, relocated, contested, unknown) per "
+                   "province as of DATE (YYYY, YYYY-MM or YYYY-MM-DD). Without it, the camp columns "
+                   "count statuses as of the atlas's build date, stated above the table.")
 @click.option("--all", "include_empty", is_flag=True, help="By county: list counties holding nothing too.")
 @click.option("--sanctions", is_flag=True,
               help="Also count the geolocated mines under a UN measure, by commodity "
