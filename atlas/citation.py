@@ -136,6 +136,21 @@ class Citation:
                 "gpkg_sha256": self.gpkg_sha256, "sources": list(self.sources), "url": self.url}
 
 
+def citation_file() -> Path | None:
+    """The atlas's ``CITATION.cff``: in the installed package, or at the top of a checkout.
+
+    Examples
+    --------
+    >>> citation_file().name
+    'CITATION.cff'
+    """
+    here = Path(__file__).resolve().parent
+    for path in (here / "CITATION.cff", here.parent / "CITATION.cff"):
+        if path.is_file():
+            return path
+    return None
+
+
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
