@@ -247,6 +247,20 @@ def citation(target: str, gpkg: Atlas | Path | str | None = None) -> Citation:
 def cite(target: str, fmt: str = "text", gpkg: Atlas | Path | str | None = None) -> str:
     """A citation of one record, in one of :data:`FORMATS` (``atlas cite``).
 
+    Parameters
+    ----------
+    target : str
+        What to cite: a site (id, number or name) or a finding (its stored id), as :func:`citation` reads it.
+    fmt : str, default "text"
+        One of :data:`FORMATS`.
+    gpkg : Atlas, path or str, optional
+        The atlas; defaults to ``output/atlas.gpkg``.
+
+    Returns
+    -------
+    str
+        The citation in that format.
+
     Examples
     --------
     >>> import atlas
