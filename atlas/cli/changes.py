@@ -1,4 +1,4 @@
-"""What changed: ``atlas diff``."""
+"""What changed and how to cite it: ``atlas diff`` and ``atlas cite``."""
 
 from __future__ import annotations
 
@@ -50,4 +50,30 @@ def diff_cmd(old: str, new: str, fmt: str, out: Path | None) -> None:
     click.echo(str(out))
 
 
-COMMANDS = [diff_cmd]
+@click.command("cite")
+@click.argument("target")
+@click.option("--format", "fmt", type=click.Choice(["text", "bibtex", "csl-json", "ris"]), default="text",
+              show_default=True, help="text for a footnote; bibtex, csl-json (Zotero, Pandoc) or ris (EndNote).")
+@click.option("--gpkg", type=str, default=None, help="The atlas GeoPackage (default output/atlas.gpkg).")
+@handle_errors
+def cite_cmd(target: str, fmt: str, gpkg: str | None) -> None:
+    """How to cite one record: a site (id, number or name) or a finding (F009, MF016).
+
+    The citation names the atlas version, its build date, the sha256 of the
+    public GeoPackage (a reader can check the very file) and the record's own
+    sources, the report by section and paragraph. Set ATLAS_PUBLIC_URL to the
+    address where the atlas is published to add the record's page; without it
+    no address is given.
+
+    \b
+    Examples:
+      atlas cite KLS-15
+      atlas cite F047 --format bibtex >> references.bib
+      atlas cite Musan --format csl-json
+    """
+    import atlas
+
+    click.echo(atlas.cite(target, fmt, gpkg))
+
+
+COMMANDS = [diff_cmd, cite_cmd]

@@ -9,7 +9,7 @@ does, and registers itself through that module's ``COMMANDS``:
 ``queries``        find, near, nearest, status, summary, show
 ``products``       map, dossier, site, density, province-density, chips
 ``export``         export
-``changes``        diff
+``changes``        diff, cite
 =================  ==============================================================
 """
 
