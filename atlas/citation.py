@@ -162,7 +162,8 @@ def _tex(text: str) -> str:
     return "".join(specials.get(ch, ch) for ch in _one_line(text))
 
 
-def _public_url(page: str) -> str | None:
+def public_url(page: str) -> str | None:
+    """A page's address where the atlas is published (``ATLAS_PUBLIC_URL`` + ``page``), or None where unset."""
     base = os.environ.get(PUBLIC_URL_ENV, "").strip()
     if not base:
         return None
@@ -236,11 +237,11 @@ def citation(target: str, gpkg: Atlas | Path | str | None = None) -> Citation:
         title = f"Finding {fid} on {site}: {_one_line(row.get('observed_text') or 'undated')}, " \
                 f"{_one_line(row.get('status_signal') or row.get('finding_type') or '')}".rstrip(", ")
         return Citation("finding", fid, title, layer, sources=_dedup([_source_of(row)]),
-                        url=_public_url(f"dossiers/{site}.html#{fid}") if site else None, **common)
+                        url=public_url(f"dossiers/{site}.html#{fid}") if site else None, **common)
     rec = record(target, atlas)
     sources = [rec.fields.get("source")] + [_source_of(f) for f in rec.findings]
     return Citation("site", rec.id, rec.name or rec.id, rec.layer, sources=_dedup(sources),
-                    url=_public_url(f"dossiers/{rec.id}.html") if rec.layer in ("camps", "mines") else None,
+                    url=public_url(f"dossiers/{rec.id}.html") if rec.layer in ("camps", "mines") else None,
                     **common)
 
 

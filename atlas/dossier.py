@@ -36,6 +36,7 @@ from pyproj import Geod, Transformer
 
 from . import io, provenance
 from .admit import open_raster
+from .citation import public_url
 from .distance import near, nearest
 from .errors import InputError
 from .formats import cell_text
@@ -451,6 +452,7 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
         "discrepancies": [{k: cell_text(v) for k, v in d.items()} for d in gathered.discrepancies],
         "sources": _sources(atlas, s, header, timeline), "about": about, "citation": citation,
         "user_layers": sorted(atlas.user_layers), "today": atlas.build_date,
+        "public_url": public_url(f"dossiers/{s.id}.html"),  # where the atlas is published (ATLAS_PUBLIC_URL)
     }
     rec["map"] = _map(atlas, s, nearby)
     rec["chip"] = _chip(atlas, s)

@@ -96,3 +96,34 @@ def test_cli_cites_and_refuses_what_it_cannot_find(gpkg):
     assert res.returncode == 0 and res.stdout.startswith("@misc{gulag_inc_atlas_KLS_15,")
     missing = run_cli("cite", "no such place anywhere", "--gpkg", str(gpkg))
     assert missing.returncode == 2 and missing.stderr.startswith("atlas: error:") and not missing.stdout
+
+
+def _meta_tags(page: str) -> dict[str, list[str]]:
+    from html.parser import HTMLParser
+
+    found: dict[str, list[str]] = {}
+
+    class Meta(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "meta" and "name" in a:
+                found.setdefault(a["name"], []).append(a.get("content") or "")
+
+    Meta().feed(page)
+    return found
+
+
+def test_dossier_pages_carry_what_reference_managers_read(gpkg, tmp_path, monkeypatch):
+    """Highwire Press tags (citation_*) and Dublin Core, as Zotero's page translator reads them."""
+    page = atlas.dossier("KLS-15", out=tmp_path / "a", gpkg=gpkg).read_text(encoding="utf-8")
+    tags = _meta_tags(page)
+    rec = atlas.dossier_record("KLS-15", gpkg=gpkg)
+    name = rec["header"]["names"]["primary"]
+    assert tags["citation_title"] == [f"{name} [KLS-15], record in the Gulag, Inc. atlas"]
+    assert tags["citation_author"] == ["Gulag, Inc. atlas contributors"]
+    assert tags["citation_publication_date"] == [rec["about"]["build_date"][:10].replace("-", "/")]
+    assert tags["DC.source"] == [f"{rec['about']['gpkg']} (sha256 {sha256(gpkg)})"]
+    assert "citation_public_url" not in tags  # no address invented
+    monkeypatch.setenv("ATLAS_PUBLIC_URL", "https://atlas.example.org/gulag")
+    page = atlas.dossier("KLS-15", out=tmp_path / "b", gpkg=gpkg).read_text(encoding="utf-8")
+    assert _meta_tags(page)["citation_public_url"] == ["https://atlas.example.org/gulag/dossiers/KLS-15.html"]

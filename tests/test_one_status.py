@@ -308,3 +308,15 @@ def test_near_adds_each_feature_status_then_and_filters_on_it(gpkg):
     r = run_cli("near", "KLS-14", "--km", "20", "--layer", "counties", "--status-as-of", "2010",
                 "--gpkg", str(gpkg))
     assert r.returncode == 2 and "has no status" in r.stderr
+
+
+def test_an_explanation_printed_to_a_terminal_carries_no_control_character(gpkg):
+    from atlas.formats import status_report
+
+    f = synthetic(("S1", "2016-06-02", "2017-02-19", "closed", "hedged", "imagery"))
+    f["strength_reason"] = "SYNTHETIC \x1b[2J\x1b]0;owned\x07 withheld"
+    s = at(f, "2018-01-01")
+    assert "\x1b" in s.explain  # the rule keeps the data as given ...
+    table = atlas.status_table("2018-01-01", gpkg, sites=["KLS-15"])
+    text = status_report(table, "table", s, explain=True).text
+    assert "\x1b" not in text and "\x07" not in text and "\\x1b[2J" in text  # ... the terminal sees it escaped
