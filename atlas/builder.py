@@ -162,12 +162,12 @@ def build(
     out = Path(out or io.default_gpkg())
     say("verifying source hashes against geodata/manifest.csv")
     sources.verify()
+    epoch = build_epoch()
     say("building layers and joining provinces/counties")
-    layers = build_layers()
+    layers = build_layers(as_of=datetime.fromtimestamp(epoch, timezone.utc).date())  # the build date
     say("validating layers")
     schema.validate_layers(layers)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
-    epoch = build_epoch()
     migrate(out, say)  # private layers of the layout before private stores: moved out, once
     with io.writer_lock(out, say), io.fixed_timestamp(epoch):
         # no import may land between reading its layer and the replace

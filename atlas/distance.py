@@ -661,9 +661,16 @@ def near_report(result: gpd.GeoDataFrame, fmt: str = "table", gpkg: Atlas | Path
     head = [site, "", f"{len(result)} feature(s) of layer {a['layer']} {what}, "
             "nearest first (distance on the WGS 84 ellipsoid; bearing from the site, ° from north):"]
     foot = _report_footer(result, what)
+    status = "status" in result.columns and bool(a.get("status_as_of"))  # atlas.status.with_status
+    if status:
+        meta.update(status_as_of=a["status_as_of"], status_rule=a["status_rule"])
+        foot.append(f"Status as of {a['status_as_of']}: {a['status_rule']}; why, for one feature: "
+                    f"atlas status ID --as-of {a['status_as_of']} --explain.")
     if fmt == "table":
         foot = [textwrap.fill(line, 100, subsequent_indent="  ") for line in foot]
     cols = list(_REPORT_COLUMNS)
+    if status:
+        cols.insert(3, "status")
     if "sanctions" in result.columns:
         cols.insert(3, "sanctions")
         meta.update(sanctions=a["sanctions"], sanctions_note=a["sanctions_note"])

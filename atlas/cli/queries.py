@@ -76,19 +76,28 @@ _NEAR_LAYER_HELP = "Layer to search: mines, named_mines, camps, mineral_deposits
               help="Add the UN Security Council measure in force on each mine's commodities "
                    "(after the last resolution, or on --sanctions-on DATE).")
 @sanctions_on_option
+@click.option("--status-as-of", "status_as_of", default=None, metavar="DATE",
+              help="Add each camp's or mine's status on DATE (active, closed, relocated, contested, "
+                   "unknown; the rule of 'atlas status').")
+@click.option("--status", "keep_status", multiple=True,
+              type=click.Choice(["active", "closed", "relocated", "contested", "unknown"]),
+              help="Keep only features with this status (repeatable); on --status-as-of DATE, "
+                   "else on the atlas's build date.")
 @format_option(QUERY_FORMATS)
 @columns_option
 @source_option
 @handle_errors
 def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions: bool,
-             sanctions_on: str | None, fmt: str, columns: list[str] | None, gpkg: Path | None) -> None:
+             sanctions_on: str | None, status_as_of: str | None, keep_status: tuple[str, ...], fmt: str,
+             columns: list[str] | None, gpkg: Path | None) -> None:
     """Every feature of a layer within --km of SITE, nearest first.
 
     SITE is resolved like `atlas find` and must be unambiguous (exit code 2
     lists the candidates otherwise). Distances are geodesic (WGS 84); the
     output states how precise the site's own location is. With --sanctions,
     each mine also shows the UN measure on its commodities (as in
-    atlas.sanctions_status).
+    atlas.sanctions_status). With --status-as-of DATE, each camp's or mine's
+    status on that day (--status active keeps only those).
     """
     import atlas
 
@@ -98,6 +107,10 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
         from ..sanctions import with_sanctions
 
         result = with_sanctions(result, sanctions_on, gpkg)
+    if status_as_of or keep_status:
+        from ..status import with_status
+
+        result = with_status(result, status_as_of, gpkg, keep_status)
     _print_near(result, fmt, gpkg, columns)
 
 
@@ -123,36 +136,50 @@ def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
 @click.command("status")
 @click.argument("site", required=False)
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
-              help="YYYY, YYYY-MM or YYYY-MM-DD (a month or year means its last day); default today.")
+              help="YYYY, YYYY-MM or YYYY-MM-DD (a month or year means its last day); "
+                   "default: the atlas's build date (stated below the table).")
+@click.option("--explain", is_flag=True,
+              help="With SITE: every finding of the site, whether it counts on the day and why, "
+                   "then the rule that decided.")
+@click.option("--layer", "layer", type=click.Choice(["camps", "mines", "named_mines"]), default=None,
+              help="Resolve SITE in this layer only; without SITE, list this layer (default camps).")
 @format_option(["table", "csv", "json"])
 @source_option
 @handle_errors
-def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None) -> None:
-    """Every camp's status as of a date (or one camp's, with its findings).
+def status_cmd(site: str | None, as_of: str | None, explain: bool, layer: str | None, fmt: str,
+               gpkg: Path | None) -> None:
+    """Every camp's status on a day (or one camp's or mine's, with its findings).
 
-    active, closed, relocated or unknown, by the rule of atlas.evidence: an
-    'active' finding counts until 5 years after its last day, a closure or
-    relocation from its last day on; no finding counting on the day is
-    'unknown', never 'active'. Also each camp's evidence tier, latest
-    evidence and whether its sources disagree.
+    active, closed, relocated, contested or unknown, by the rule of
+    docs/evidence.md: only dated, stated findings count (hedged and undated
+    ones never decide); an 'active' finding counts until 5 years after its
+    last day unless a later closure or hedged doubt ends it; a closure or
+    relocation from its last day on; findings that disagree make the day
+    'contested'; nothing counting is 'unknown', never 'active'. SITE may be a
+    camp or a mine (M016); a name that fits both is ambiguous (exit code 2).
     """
     import atlas
 
     from ..formats import status_report
 
+    if explain and not site:
+        raise InputError("--explain explains one site: give SITE")
     gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
-    sites = [atlas.resolve(site, gpkg, layers=["camps"]).id] if site else None
-    table = atlas.status_table(as_of, gpkg, sites=sites)
-    one = atlas.status_at(sites[0], table.attrs["as_of"], gpkg) if site and fmt in ("table", "json") else None
-    click.echo(status_report(table, fmt, one).text)
+    one = atlas.status_at(site, as_of, gpkg, layers=[layer] if layer else None) if site else None
+    if one is not None:
+        table = atlas.status_table(one.as_of, gpkg, sites=[one.site_id], layer=one.layer)
+    else:
+        table = atlas.status_table(as_of, gpkg, layer=layer or "camps")
+    click.echo(status_report(table, fmt, one if fmt in ("table", "json") else None, explain).text)
 
 
 @click.command("summary")
 @click.option("--by", type=click.Choice(["province", "county"]), default="province",
               show_default=True, help="One row per report province, or per county.")
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
-              help="Instead: camps by status (active, closed, relocated, unknown) per province "
-                   "as of DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
+              help="Instead: camps by status (active, closed, relocated, contested, unknown) per "
+                   "province as of DATE (YYYY, YYYY-MM or YYYY-MM-DD). Without it, the camp columns "
+                   "count statuses as of the atlas's build date, stated above the table.")
 @click.option("--all", "include_empty", is_flag=True, help="By county: list counties holding nothing too.")
 @click.option("--sanctions", is_flag=True,
               help="Also count the geolocated mines under a UN measure, by commodity "
