@@ -187,3 +187,20 @@ def test_an_atlas_built_before_releases_reads_as_none(changed, tmp_path):
     res = run_cli("diff", str(old), str(changed["new"]))
     assert res.returncode == 0 and res.stdout.splitlines()[0].startswith("old: atlas.gpkg (built ")
     assert "release " in res.stdout.splitlines()[1]
+
+
+def test_the_sites_changes_page_lists_what_changed_since_an_earlier_release(changed, tmp_path):
+    """``atlas site --since OLD.gpkg``: the Changes page holds the diff's rows (never a private layer's),
+    this release, and the changelog rendered (raw HTML in it shown as text)."""
+    index = atlas.build_site(tmp_path / "site", gpkg=changed["new"], since=changed["old"], with_map=False,
+                             with_downloads=False)
+    page = (index.parent / "changes.html").read_text(encoding="utf-8")
+    d = atlas.diff(changed["old"], changed["new"])
+    for site_id in ("SYN-1", changed["moved"], changed["removed"]):
+        assert f"<td>{site_id}</td>" in page, site_id
+    assert f"{d.counts()['moved']} moved" in page and "zqsecret" not in page and "Zk3" not in page
+    assert atlas.open_atlas(changed["new"], include_private=False).release["release"] in page
+    assert "<h2>Unreleased (0.1.0)</h2>" in page and "<script" not in page
+    assert '<a href="changes.html">Changes</a>' in (index.parent / "index.html").read_text(encoding="utf-8")
+    plain = atlas.build_site(tmp_path / "plain", gpkg=changed["new"], with_map=False, with_downloads=False)
+    assert 'id="since"' not in (plain.parent / "changes.html").read_text(encoding="utf-8")
