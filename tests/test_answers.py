@@ -37,3 +37,59 @@ def test_the_cli_says_how_it_read_the_point_and_refuses_one_out_of_range(gpkg):
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "two longitudes" in bad.stderr
     far = run_cli("near", "129.27, 41.29", "--gpkg", str(gpkg))
     assert far.returncode == 2 and "latitude first" in far.stderr
+
+
+# --- --out FILE: answers that travel -------------------------------------------------------------
+
+QUERIES = [["near", "KLS-14", "--km", "30"], ["nearest", "KLS-14", "-k", "3"], ["summary"], ["status"],
+           ["find", "Yodok"]]
+
+
+@pytest.mark.parametrize("args", QUERIES, ids=lambda a: a[0])
+def test_out_file_csv_has_a_bom_and_crlf_and_the_same_rows_as_stdout(gpkg, tmp_path, args):
+    printed = run_cli(*args, "--format", "csv", "--gpkg", str(gpkg))
+    assert printed.returncode == 0 and not printed.stdout.startswith("\ufeff")  # stdout: plain, for pipes
+    out = tmp_path / "answer.csv"
+    res = run_cli(*args, "--format", "csv", "--out", str(out), "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    raw = out.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf") and b"\r\n" in raw and b"\n" not in raw.replace(b"\r\n", b"")
+    assert raw.decode("utf-8-sig").replace("\r\n", "\n").strip() == printed.stdout.replace("\r\n", "\n").strip()
+    assert not (tmp_path / "answer.csv.note.txt").exists()
+
+
+@pytest.mark.parametrize("args", [["status"], ["status", "KLS-15"], ["find", "Yodok"], ["summary"],
+                                  ["near", "KLS-14"]], ids=lambda a: " ".join(a))
+def test_every_json_answer_cites_the_public_geopackage(gpkg, args):
+    import json
+
+    from .conftest import sha256
+
+    res = run_cli(*args, "--format", "json", "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    meta = json.loads(res.stdout)["meta"]
+    assert meta["gpkg_sha256"] == sha256(gpkg) and meta["atlas_version"] and meta["build_date"]
+
+
+def test_an_empty_answer_says_why_beside_the_file_and_a_later_answer_clears_it(gpkg, tmp_path):
+    out = tmp_path / "near.csv"
+    res = run_cli("near", "KLS-14", "--km", "0.5", "--format", "csv", "--out", str(out), "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    note = tmp_path / "near.csv.note.txt"
+    assert out.is_file() and "No feature of mines within 0.5 km" in note.read_text(encoding="utf-8")
+    assert str(note) in res.stdout
+    res = run_cli("near", "KLS-14", "--km", "40", "--format", "csv", "--out", str(out), "--gpkg", str(gpkg))
+    assert res.returncode == 0 and not note.exists()  # the note no longer holds: gone
+
+
+def test_out_never_replaces_a_file_the_atlas_did_not_write(gpkg, tmp_path):
+    mine = tmp_path / "mine.csv"
+    mine.write_text("my own notes\n", encoding="utf-8")
+    note = tmp_path / "x.csv.note.txt"  # a file of the name the atlas gives an empty answer's note
+    note.write_text("my own note\n", encoding="utf-8")
+    res = run_cli("status", "--format", "csv", "--out", str(mine), "--gpkg", str(gpkg))
+    assert res.returncode == 2 and "--overwrite" in res.stderr and "Traceback" not in res.stderr
+    assert mine.read_text(encoding="utf-8") == "my own notes\n"
+    res = run_cli("near", "KLS-14", "--km", "40", "--format", "csv", "--out", str(tmp_path / "x.csv"),
+                  "--gpkg", str(gpkg))
+    assert res.returncode == 0 and note.read_text(encoding="utf-8") == "my own note\n"  # not its note: kept
