@@ -93,3 +93,27 @@ def test_out_never_replaces_a_file_the_atlas_did_not_write(gpkg, tmp_path):
     res = run_cli("near", "KLS-14", "--km", "40", "--format", "csv", "--out", str(tmp_path / "x.csv"),
                   "--gpkg", str(gpkg))
     assert res.returncode == 0 and note.read_text(encoding="utf-8") == "my own note\n"  # not its note: kept
+
+
+# --- the common Korean and English ways of naming a camp ------------------------------------------
+
+
+@pytest.mark.parametrize(("query", "expected"), [
+    ("요덕수용소", "KLS-15"), ("요덕 정치범수용소", "KLS-15"), ("정치범수용소 15", "KLS-15"),
+    ("15호 관리소", "KLS-15"), ("prison camp 15", "KLS-15"), ("Camp15", "KLS-15"), ("Yodok camp", "KLS-15"),
+    ("Kaechon kyo-hwa-so", "KHS-01"), ("개천 관리소", "KLS-14"), ("관리소 14", "KLS-14"),
+    ("political prison camp 14", "KLS-14"),
+])
+def test_a_camp_named_the_way_people_name_it(gpkg, query, expected):
+    hits = atlas.find(query, gpkg)
+    assert hits.iloc[0]["id"] == expected, hits[["id", "match", "score"]].head(3).to_dict("records")
+    assert atlas.resolve(query, gpkg).id == expected  # every command resolves it the same way
+
+
+def test_a_kind_that_does_not_fit_is_never_picked(gpkg):
+    """Kaechon's kyo-hwa-so has no Hangul name in any source: '개천 교화소' must not pick camp 14 (a
+    kwan-li-so) or the county; it lists them as candidates, below, and asks."""
+    hits = atlas.find("개천 교화소", gpkg)
+    assert set(hits["match"]) == {"name, not that kind"} and "KLS-14" in set(hits["id"])
+    res = run_cli("near", "개천 교화소", "--gpkg", str(gpkg))
+    assert res.returncode == 2 and "KLS-14" in res.stderr and "Traceback" not in res.stderr
