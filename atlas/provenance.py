@@ -20,7 +20,7 @@ from pathlib import Path
 from .store import Atlas, open_atlas
 from .userlayers import banner
 
-__all__ = ["about", "atlas_version", "build_date", "gpkg_sha256", "release_id"]
+__all__ = ["about", "atlas_version", "build_date", "citation_block", "gpkg_sha256", "release_id"]
 
 
 def atlas_version() -> str:
@@ -173,3 +173,20 @@ def about(gpkg: Atlas | Path | str | None = None, user_layers: list[dict] | None
         out.update(private_gpkg=cited.get("gpkg", ""), private_gpkg_sha256=cited.get("gpkg_sha256", ""),
                    banner=banner(out["user_layers"]))
     return {**out, **extra}
+
+
+#: What every JSON answer carries to be cited: the atlas and the public GeoPackage it was read from.
+CITATION_KEYS = ("atlas_version", "build_date", "release", "gpkg", "gpkg_sha256", "database")
+
+
+def citation_block(gpkg: Atlas | Path | str | None = None) -> dict:
+    """The citation block of a query's JSON answer: :func:`about` without the source-file list.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> sorted(citation_block())[:3]
+    ['atlas_version', 'build_date', 'gpkg']
+    """
+    meta = about(gpkg)
+    return {k: meta[k] for k in CITATION_KEYS if k in meta}
