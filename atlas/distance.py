@@ -25,6 +25,7 @@ import shapely
 from pyproj import Geod, Proj, Transformer
 
 from .admin import PLANAR_CRS
+from .coordinates import parse_lat_lon
 from .errors import InputError, NoGeometryError, NotFoundError
 from .formats import Report, format_table
 from .provenance import about
@@ -283,6 +284,12 @@ def _site_geometry(site, atlas: Atlas | None, site_layer) -> Site:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InputError(f"({lon}, {lat}) is not a (lon, lat) pair in degrees")
         return _site_geometry(shapely.Point(lon, lat), atlas, site_layer)
+    elif isinstance(site, str) and (pair := _lat_lon(site)) is not None:
+        lat, lon = pair  # as people write a point: latitude first (the answer says so)
+        return Site("coordinates", f"{lat:.6f},{lon:.6f}",
+                    f"the point latitude {lat:g}, longitude {lon:g} (read latitude first)", "",
+                    shapely.Point(lon, lat), "as given", "",
+                    "A location given by the user as latitude, longitude (EPSG:4326).")
     elif isinstance(site, str):
         s = resolve(site, atlas, [site_layer] if isinstance(site_layer, str) else site_layer)
     else:
@@ -291,6 +298,13 @@ def _site_geometry(site, atlas: Atlas | None, site_layer) -> Site:
     if s.geometry is None:
         raise NoGeometryError(f"{s.id} ({s.name}) has no geometry: {s.note}")
     return s
+
+
+def _lat_lon(text: str) -> tuple[float, float] | None:
+    try:
+        return parse_lat_lon(text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _target(layer, atlas: Atlas | None) -> tuple[str, SpatialIndex]:

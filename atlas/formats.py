@@ -8,14 +8,16 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .owned import Stage, remove_owned
 
-__all__ = ["Report", "csv_text", "format_table", "neutralise_cell", "status_report", "summary_report"]
+__all__ = ["Report", "csv_text", "format_table", "neutralise_cell", "status_report", "summary_report", "write_answer"]
 
 # --- CSV: the one writer of every CSV the atlas produces --------------------------------------
 
@@ -346,3 +348,41 @@ def status_report(table: pd.DataFrame, fmt: str = "table", status=None, explain:
         meta["findings"] = {k: _records(getattr(status, k)) for k in ("deciding", "against")}
         meta["status"] = status.as_dict(explain=explain)
     return Report(format_table(table, fmt, columns=STATUS_COLUMNS, footer=foot, meta=meta, width=40))
+
+
+def write_answer(path: Path, text: str, fmt: str, empty_note: str | None = None) -> list[Path]:
+    """Write a query's answer to a file, as ``--out FILE`` of ``find``, ``near``, ``status``... does.
+
+    A CSV file gets a UTF-8 byte-order mark (Excel then reads Hangul) and keeps
+    its CRLF line ends, as ``atlas export`` writes CSV; other formats are UTF-8.
+    (Standard output stays plain UTF-8, no mark, for pipes.) An empty answer
+    says why beside the file, in ``FILE.note.txt``, not only on the terminal.
+    Nothing the atlas did not write is replaced (:class:`atlas.owned.Stage`).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+    text : str
+        What the command would print.
+    fmt : str
+        The answer's format (``csv`` gets the byte-order mark).
+    empty_note : str, optional
+        Why the answer holds no row: written to the sidecar note.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The file, and its note when one was written.
+    """
+    path = Path(path)
+    note = path.with_name(path.name + ".note.txt")
+    with Stage(path.parent) as stage:
+        if fmt == "csv":
+            stage.path(path.name).write_text(text, encoding="utf-8-sig", newline="")
+        else:
+            stage.path(path.name).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        if empty_note:
+            stage.path(note.name).write_text(empty_note.rstrip("\n") + "\n", encoding="utf-8")
+    if not empty_note:
+        remove_owned(note)  # an earlier empty answer's note, which no longer holds
+    return [path, note] if empty_note else [path]

@@ -14,7 +14,15 @@ import click
 
 from ..errors import InputError
 from .context import Context, echo_err, handle_errors, pass_ctx
-from .options import QUERY_FORMATS, columns_option, format_option, sanctions_on_option, source_option
+from .options import (
+    QUERY_FORMATS,
+    answer_out_option,
+    columns_option,
+    emit,
+    format_option,
+    sanctions_on_option,
+    source_option,
+)
 
 
 @click.command("find")
@@ -24,9 +32,11 @@ from .options import QUERY_FORMATS, columns_option, format_option, sanctions_on_
                    "provinces, mineral_deposits or a user_ layer.")
 @format_option(QUERY_FORMATS)
 @click.option("--no-fuzzy", is_flag=True, help="Fail instead of listing names close in spelling.")
+@answer_out_option
 @source_option
 @handle_errors
-def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg: Path | None) -> None:
+def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, out: Path | None,
+             gpkg: Path | None) -> None:
     """Find a camp, mine, county or province by id, number or any name.
 
     QUERY may be an id (KLS-14), a camp number with or without its kind
@@ -42,7 +52,9 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
 
     gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     hits = atlas.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
-    meta = {"query": query, "candidates": len(hits)}
+    from ..provenance import citation_block
+
+    meta = {"query": query, "candidates": len(hits), **citation_block(gpkg)}
     cols = ["layer", "id", "name", "kind", "match", "score", "province", "county", "precision"]
     head = [f"{len(hits)} candidate(s) for {query!r}, best first:"]
     foot = []
@@ -51,16 +63,17 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
         hits = mark_private(hits, private, at=1)
         cols.insert(1, "private")
         foot = ["", PRIVATE_NOTE]
-    click.echo(format_table(hits, fmt, cols, header=head, footer=foot, meta=meta))
+    emit(format_table(hits, fmt, cols, header=head, footer=foot, meta=meta), fmt, out)
 
 
-def _print_near(result, fmt: str, gpkg, columns: list[str] | None) -> None:
+def _print_near(result, fmt: str, gpkg, columns: list[str] | None, out: Path | None = None) -> None:
     from ..distance import near_report
 
     report = near_report(result, fmt, gpkg, columns)
     for line in report.notes:
         echo_err(f"atlas: {line}")
-    click.echo(report.text)
+    why = near_report(result, "table", gpkg, columns).text if out is not None and not len(result) else None
+    emit(report.text, fmt, out, why)
 
 
 _NEAR_LAYER_HELP = "Layer to search: mines, named_mines, camps, mineral_deposits, counties or a user_ layer."
@@ -85,11 +98,12 @@ _NEAR_LAYER_HELP = "Layer to search: mines, named_mines, camps, mineral_deposits
                    "else on the atlas's build date.")
 @format_option(QUERY_FORMATS)
 @columns_option
+@answer_out_option
 @source_option
 @handle_errors
 def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions: bool,
              sanctions_on: str | None, status_as_of: str | None, keep_status: tuple[str, ...], fmt: str,
-             columns: list[str] | None, gpkg: Path | None) -> None:
+             columns: list[str] | None, out: Path | None, gpkg: Path | None) -> None:
     """Every feature of a layer within --km of SITE, nearest first.
 
     SITE is resolved like `atlas find` and must be unambiguous (exit code 2
@@ -111,7 +125,7 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
         from ..status import with_status
 
         result = with_status(result, status_as_of, gpkg, keep_status)
-    _print_near(result, fmt, gpkg, columns)
+    _print_near(result, fmt, gpkg, columns, out)
 
 
 @click.command("nearest")
@@ -121,16 +135,17 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
 @click.option("--site-layer", default=None, help="Resolve SITE in this layer only.")
 @format_option(QUERY_FORMATS)
 @columns_option
+@answer_out_option
 @source_option
 @handle_errors
 def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str, columns: list[str] | None,
-                gpkg: Path | None) -> None:
+                out: Path | None, gpkg: Path | None) -> None:
     """The k features of a layer nearest SITE, on the ellipsoid."""
     import atlas
 
     gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     result = atlas.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
-    _print_near(result, fmt, gpkg, columns)
+    _print_near(result, fmt, gpkg, columns, out)
 
 
 @click.command("status")
@@ -144,10 +159,11 @@ def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str,
 @click.option("--layer", "layer", type=click.Choice(["camps", "mines", "named_mines"]), default=None,
               help="Resolve SITE in this layer only; without SITE, list this layer (default camps).")
 @format_option(["table", "csv", "json"])
+@answer_out_option
 @source_option
 @handle_errors
 def status_cmd(site: str | None, as_of: str | None, explain: bool, layer: str | None, fmt: str,
-               gpkg: Path | None) -> None:
+               out: Path | None, gpkg: Path | None) -> None:
     """Every camp's status on a day (or one camp's or mine's, with its findings).
 
     active, closed, relocated, contested or unknown, by the rule of
@@ -170,7 +186,10 @@ def status_cmd(site: str | None, as_of: str | None, explain: bool, layer: str | 
         table = atlas.status_table(one.as_of, gpkg, sites=[one.site_id], layer=one.layer)
     else:
         table = atlas.status_table(as_of, gpkg, layer=layer or "camps")
-    click.echo(status_report(table, fmt, one if fmt in ("table", "json") else None, explain).text)
+    from ..provenance import citation_block
+
+    table.attrs.update(citation_block(gpkg))  # what a JSON answer cites
+    emit(status_report(table, fmt, one if fmt in ("table", "json") else None, explain).text, fmt, out)
 
 
 @click.command("summary")
@@ -189,11 +208,13 @@ def status_cmd(site: str | None, as_of: str | None, explain: bool, layer: str | 
 @click.option("--include-private", is_flag=True,
               help="Also count the layers imported with --private (left out by default: a "
                    "summary is pasted into reports).")
+@answer_out_option
 @source_option
 @pass_ctx
 @handle_errors
 def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, sanctions: bool,
-                sanctions_on: str | None, fmt: str, include_private: bool, gpkg: Path | None) -> None:
+                sanctions_on: str | None, fmt: str, include_private: bool, out: Path | None,
+                gpkg: Path | None) -> None:
     """The report's Table 2 beside the atlas's geolocated features, by province or county.
 
     reported_mines and reported_share_pct reproduce Table 2; the other
@@ -217,10 +238,13 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, s
         table = status_summary(as_of, gpkg)
     else:
         table = atlas.summary(by, gpkg, include_empty, sanctions=wanted, include_private=include_private)
+    from ..provenance import citation_block
+
+    table.attrs.update(citation_block(gpkg))  # what a JSON answer cites: the public GeoPackage
     report = summary_report(table, fmt)
     for line in report.notes:
         ctx.progress(line)
-    click.echo(report.text)
+    emit(report.text, fmt, out)
 
 
 @click.command("show")
