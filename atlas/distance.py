@@ -676,7 +676,12 @@ def near_report(result: gpd.GeoDataFrame, fmt: str = "table", gpkg: Atlas | Path
             "nearest first (distance on the WGS 84 ellipsoid; bearing from the site, ° from north):"]
     foot = _report_footer(result, what)
     status = "status" in result.columns and bool(a.get("status_as_of"))  # atlas.status.with_status
+    # distances to the metre, bearings to a tenth of a degree: what the method can say
+    result = result.assign(**{c: result[c].round(n) for c, n in (("distance_km", 3), ("bearing_deg", 1))
+                              if c in result.columns})
+    dated = f"status_{a['status_as_of']}" if status else None  # a dated column names its date
     if status:
+        result = result.rename(columns={"status": dated})
         meta.update(status_as_of=a["status_as_of"], status_rule=a["status_rule"])
         foot.append(f"Status as of {a['status_as_of']}: {a['status_rule']}; why, for one feature: "
                     f"atlas status ID --as-of {a['status_as_of']} --explain.")
@@ -684,7 +689,7 @@ def near_report(result: gpd.GeoDataFrame, fmt: str = "table", gpkg: Atlas | Path
         foot = [textwrap.fill(line, 100, subsequent_indent="  ") for line in foot]
     cols = list(_REPORT_COLUMNS)
     if status:
-        cols.insert(3, "status")
+        cols.insert(3, dated)
     if "sanctions" in result.columns:
         cols.insert(3, "sanctions")
         meta.update(sanctions=a["sanctions"], sanctions_note=a["sanctions_note"])

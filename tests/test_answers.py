@@ -117,3 +117,19 @@ def test_a_kind_that_does_not_fit_is_never_picked(gpkg):
     assert set(hits["match"]) == {"name, not that kind"} and "KLS-14" in set(hits["id"])
     res = run_cli("near", "개천 교화소", "--gpkg", str(gpkg))
     assert res.returncode == 2 and "KLS-14" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_distances_to_the_metre_and_dated_columns_named_by_their_date(gpkg, layers):
+    import csv
+    import io as _io
+
+    res = run_cli("near", "KLS-14", "--km", "40", "--status-as-of", "2018", "--format", "csv", "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.DictReader(_io.StringIO(res.stdout)))
+    assert rows and all(len(r["distance_km"].partition(".")[2]) <= 3 for r in rows)
+    assert all(len(r["bearing_deg"].partition(".")[2]) <= 1 for r in rows)
+    assert "status_2018-12-31" in rows[0]  # the status on that day, named by its day ...
+    own = layers["mines"].set_index("mine_id")["status"].fillna("")
+    assert all(r["status"] == own[r["id"]] for r in rows)  # ... beside the mine's own status, kept
+    exact = atlas.near("KLS-14", km=40, gpkg=gpkg).set_index("id")["distance_km"]
+    assert all(abs(float(r["distance_km"]) - exact[r["id"]]) <= 0.0005 for r in rows)

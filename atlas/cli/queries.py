@@ -227,6 +227,7 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, s
 
     from ..formats import summary_report
 
+    gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     wanted = sanctions_on if sanctions_on else (True if sanctions else None)
     if wanted is not None and as_of is not None:
         raise InputError("--sanctions counts mines; --as-of counts camps: use one")
