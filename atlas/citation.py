@@ -248,6 +248,25 @@ def citation(target: str, gpkg: Atlas | Path | str | None = None) -> Citation:
 def cite(target: str, fmt: str = "text", gpkg: Atlas | Path | str | None = None) -> str:
     """A citation of one record, in one of :data:`FORMATS` (``atlas cite``).
 
+    Parameters
+    ----------
+    target : str
+        A site (id, number or name) or a finding's id, as :func:`citation` takes.
+    fmt : {"text", "bibtex", "csl-json", "ris"}, default "text"
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas (default ``output/atlas.gpkg``).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputError
+        An unknown format.
+    NotFoundError
+        No such site or finding.
+
     Examples
     --------
     >>> import atlas
