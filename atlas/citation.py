@@ -251,16 +251,21 @@ def cite(target: str, fmt: str = "text", gpkg: Atlas | Path | str | None = None)
     Parameters
     ----------
     target : str
-        What to cite: a site (id, number or name) or a finding (its stored id), as :func:`citation` reads it.
-    fmt : str, default "text"
-        One of :data:`FORMATS`.
-    gpkg : Atlas, path or str, optional
-        The atlas; defaults to ``output/atlas.gpkg``.
+        A site (id, number or name) or a finding's id, as :func:`citation` takes.
+    fmt : {"text", "bibtex", "csl-json", "ris"}, default "text"
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas (default ``output/atlas.gpkg``).
 
     Returns
     -------
     str
-        The citation in that format.
+
+    Raises
+    ------
+    InputError
+        An unknown format.
+    NotFoundError
+        No such site or finding.
 
     Examples
     --------

@@ -297,7 +297,7 @@ def test_near_adds_each_feature_status_then_and_filters_on_it(gpkg):
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
     assert data["meta"]["status_as_of"] == "2010-01-01"
-    got = {x["id"]: x["status"] for x in data["rows"]}
+    got = {x["id"]: x["status_2010-01-01"] for x in data["rows"]}  # a dated column names its date
     assert got and all(got[i] == atlas.status_at(i, "2010-01-01", gpkg).status for i in got)
     assert got.get("KLS-18") == "contested"  # P3 on 2010-01-01 (expected_status.csv)
     r = run_cli(*base, "--status-as-of", "2010-01-01", "--status", "active", "--format", "json")
