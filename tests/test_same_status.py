@@ -22,7 +22,7 @@ from atlas.dossier import dossier_record
 from atlas.qml import layer_qml
 from atlas.record import record
 
-from .conftest import run_cli
+from .conftest import close_popup, run_cli
 
 YEARS = (2010, 2014, 2016, 2018)
 
@@ -125,12 +125,15 @@ def test_the_map_opens_at_the_build_date_and_each_year_gives_the_tables_status(b
                 page.evaluate(f"() => {{ window.atlas.time.setYear({y}); "
                               f"window.atlasLayers.mines.getLayers()[{i}].openPopup(); }}")
                 page.wait_for_selector(".leaflet-popup-content .atlas-asof-mine b")
+                name = mines.loc[i, "name"]
+                page.wait_for_function("n => document.querySelector('.leaflet-popup-content h3')"
+                                       ".textContent.includes(n)", arg=name)
                 text = page.inner_text(".leaflet-popup-content")
                 assert status.status_at(mid, build, gpkg, layers=["mines"]).summary in text, mid
                 st = status.status_at(mid, day, gpkg, layers=["mines"]).status
                 label = f"As of {build}" if day == build else "As of 31 December 2016"
                 assert f"{label}: status {st}." in text, (mid, day)
-                page.evaluate("() => { window.atlas.map.closePopup(); }")
+                close_popup(page)
 
 
 def test_the_kmz_and_the_qgis_style_give_the_build_dates_status(gpkg, layers, want, tmp_path):
