@@ -29,6 +29,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import jinja2
+import markupsafe
 import numpy as np
 import pandas as pd
 import shapely
@@ -42,6 +43,7 @@ from .formats import cell_text
 from .owned import check_replace
 from .protect import shared_layers
 from .record import discrepancies_for
+from .redact import neutral_bidi
 from .sanctions import with_sanctions
 from .search import resolve
 from .sites import Site
@@ -74,10 +76,20 @@ REPORT_CITATION = ("Committee for Human Rights in North Korea, \u201cGulag, Inc.
 
 GEOD = Geod(ellps="WGS84")
 TO_PLANAR = Transformer.from_crs("EPSG:4326", "EPSG:5179", always_xy=True)
+
+
+def _on_page(value):
+    """Every value a page shows: its bidi controls written out (a name or id cannot reorder the line)."""
+    if isinstance(value, str):
+        shown = neutral_bidi(value)
+        return markupsafe.Markup(shown) if isinstance(value, markupsafe.Markup) else shown
+    return value
+
+
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("atlas", "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-    keep_trailing_newline=True,
+    keep_trailing_newline=True, finalize=_on_page,
 )
 _COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW",
             "NW", "NNW")

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .redact import terminal_text
 
 __all__ = ["Report", "csv_text", "format_table", "neutralise_cell", "status_report", "summary_report"]
 
@@ -128,7 +129,7 @@ def _cell(v, width: int | None = None) -> str:
         s = f"{v:.3f}".rstrip("0") if abs(v) < 1e6 else f"{v:.0f}"
         s = s + "0" if s.endswith(".") else s
     else:
-        s = str(v).replace("\n", " ")
+        s = terminal_text(str(v), keep="")  # a control character shown as \x1b, never acted on
     if width and len(s) > width:
         s = s[: width - 1] + "…"
     return s

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .formats import cell_text
+from .redact import xml_text
 from .schema import name_column
 from .style import KIND_SHAPES, STATUS_COLOURS, evidence_label, finding_type_label, page_ref
 
@@ -443,7 +444,8 @@ def kmz_bytes(frames: dict[str, pd.DataFrame], meta: dict[str, dict],
     for style in sorted(doc.findall(_k("Style")), key=lambda e: int(e.get("id")[1:]), reverse=True):
         doc.remove(style)
         doc.insert(3, style)
-    kml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # a code point XML forbids (a \x0b in an imported name) replaced, so that the KML stays valid
+    kml = ("<?xml version='1.0' encoding='utf-8'?>\n" + xml_text(ET.tostring(root, encoding="unicode"))).encode()
     buf = _io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(zipfile.ZipInfo("doc.kml", _ZIP_TIME), kml, zipfile.ZIP_DEFLATED)

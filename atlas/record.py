@@ -429,5 +429,8 @@ def show(site, format: str = "table", gpkg: Atlas | Path | str | None = None, la
     """
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}: use {', '.join(FORMATS)}")
-    print(record(site, gpkg, layer).format(format), file=file or sys.stdout)
+    from .redact import json_text, terminal_text
+
+    text = record(site, gpkg, layer).format(format)  # controls from data shown escaped, never acted on
+    print(json_text(text) if format == "json" else terminal_text(text), file=file or sys.stdout)
 

@@ -298,3 +298,92 @@ def test_output_error_is_the_class_of_a_refused_replace(tmp_path):
     with pytest.raises(OutputError, match="--overwrite"), Stage(tmp_path) as stage:
         stage.path("x.txt").write_text("atlas")
     assert (tmp_path / "x.txt").read_text() == "mine"
+
+
+# --- 5. output safe for every medium: terminal, XML, JSON, CSV ---------------------------------
+
+#: Names as a hostile file might hold them: an OSC that sets the window title, a vertical tab
+#: (illegal in XML), a right-to-left override that shows ``evil\u202egpj.exe`` as ``evilexe.jpg``.
+_HOSTILE_NAMES = ["Title \x1b]0;owned-title\x07 A", "Vertical\x0btab B", "Gate \u202egpj.exe C"]
+_RAW = ("\x1b", "\x07", "\x0b", "\u202e")
+
+
+@pytest.fixture
+def hostile_atlas(atlas_copy, tmp_path) -> Path:
+    """The atlas with a user layer whose names, a note and the source file's name hold controls."""
+    csv = tmp_path / "field\x0bnotes\u202e.csv"  # a control and an override in the file's name too
+    rows = "".join(f'"{n}",{39.57 + i / 1000},126.05,"note \x1b[2J {i}"\n' for i, n in enumerate(_HOSTILE_NAMES))
+    csv.write_text("name,lat,lon,note\n" + rows, encoding="utf-8")
+    res = run_cli("import", str(csv), "--as", "hostile", "--gpkg", str(atlas_copy))
+    assert res.returncode == 0, res.stderr
+    return atlas_copy
+
+
+def _no_raw_controls(text: str) -> None:
+    assert not [c for c in _RAW if c in text], [c for c in _RAW if c in text]
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("find", "Title"), "Title \\x1b]0;owned-title\\x07 A"),
+    (("near", "KLS-14", "--km", "25", "--layer", "user_hostile"), "field\\x0bnotes\\u202e.csv"),
+    (("show", "U000003", "--layer", "user_hostile"), "Gate \\u202egpj.exe C"),
+    (("show", "U000002", "--layer", "user_hostile"), "note \\x1b[2J 1"),
+    (("layers", "--details"), "field\\x0bnotes\\u202e.csv"),
+    (("find", "Gate \u202e\x1b]0;x\x07 nothing like it"), "'Gate \\u202e\\x1b]0;x\\x07 nothing like it'"),
+])
+def test_terminal_output_shows_controls_escaped(hostile_atlas, args, expected):
+    res = run_cli(*args, "--gpkg", str(hostile_atlas))
+    _no_traceback(res)
+    _no_raw_controls(res.stdout + res.stderr)
+    assert expected in res.stdout + res.stderr
+    assert res.returncode == (2 if "nothing like it" in args[1] else 0), res.stderr
+
+
+def test_data_formats_keep_the_data_exact(hostile_atlas):
+    as_json = run_cli("find", "Title", "--format", "json", "--gpkg", str(hostile_atlas))
+    assert as_json.returncode == 0, as_json.stderr
+    _no_raw_controls(as_json.stdout)  # JSON's own escapes ...
+    assert json.loads(as_json.stdout)["rows"][0]["name"] == _HOSTILE_NAMES[0]  # ... the same data
+    gate = run_cli("show", "U000003", "--layer", "user_hostile", "--format", "json", "--gpkg", str(hostile_atlas))
+    assert "\u202e" not in gate.stdout and json.loads(gate.stdout)["name"] == _HOSTILE_NAMES[2]
+    as_csv = run_cli("find", "Title", "--format", "csv", "--gpkg", str(hostile_atlas))  # to a pipe: exact
+    assert as_csv.returncode == 0 and _HOSTILE_NAMES[0] in as_csv.stdout
+
+
+def test_xml_products_stay_valid_whatever_the_data(hostile_atlas, tmp_path):
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    out = tmp_path / "out"
+    res = run_cli("export", "--format", "kmz", "--out", str(out), "--gpkg", str(hostile_atlas))
+    assert res.returncode == 0, res.stderr
+    kml = zipfile.ZipFile(out / "atlas.kmz").read("doc.kml").decode("utf-8")
+    names = [e.text for e in ET.fromstring(kml).iter("{http://www.opengis.net/kml/2.2}name")]
+    assert "Vertical\ufffdtab B" in names and "Title \ufffd]0;owned-title\ufffd A" in names
+    assert "Gate \u202egpj.exe C" in names  # legal in XML: the data as it is
+    res = run_cli("export", "--qgis", "--out", str(out / "qgis"), "--gpkg", str(hostile_atlas))
+    assert res.returncode == 0, res.stderr
+    qgs = zipfile.ZipFile(out / "qgis" / "atlas.qgz").read("atlas.qgs").decode("utf-8")
+    root = ET.fromstring(qgs.split("\n", 1)[1])  # after the DOCTYPE
+    assert any("field\ufffdnotes" in (e.text or "") for e in root.iter())
+    with sqlite3.connect(out / "qgis" / "atlas.gpkg") as con:
+        for (qml,) in con.execute("SELECT styleQML FROM layer_styles"):
+            ET.fromstring(qml.split("\n", 1)[1])
+
+
+def test_a_dossier_page_writes_out_bidi_controls(hostile_atlas, tmp_path):
+    res = run_cli("dossier", "KLS-14", "--out", str(tmp_path / "d"), "--gpkg", str(hostile_atlas))
+    assert res.returncode == 0, res.stderr
+    page = (tmp_path / "d" / "KLS-14.html").read_text(encoding="utf-8")
+    assert "Gate \\u202egpj.exe C" in page and "\u202e" not in page
+
+
+def test_a_file_name_that_is_not_utf8_imports_and_shows(atlas_copy, tmp_path):
+    csv = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.csv"))
+    csv.write_text("name,lat,lon\nA point,39.57,126.05\n")
+    res = run_cli("import", str(csv), "--as", "cafe", "--gpkg", str(atlas_copy))
+    assert res.returncode == 0, res.stderr
+    _no_traceback(res)
+    assert "caf\\xe9.csv" in res.stderr
+    shown = run_cli("show", "U000001", "--layer", "user_cafe", "--gpkg", str(atlas_copy))
+    assert shown.returncode == 0 and "caf\\xe9.csv" in shown.stdout

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
-from .context import Context, echo_err, handle_errors, pass_ctx
+from .context import Context, echo, echo_err, handle_errors, pass_ctx
 from .options import QUERY_FORMATS, columns_option, format_option, sanctions_on_option, source_option
 
 
@@ -51,7 +51,7 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
         hits = mark_private(hits, private, at=1)
         cols.insert(1, "private")
         foot = ["", PRIVATE_NOTE]
-    click.echo(format_table(hits, fmt, cols, header=head, footer=foot, meta=meta))
+    echo(format_table(hits, fmt, cols, header=head, footer=foot, meta=meta), fmt=fmt)
 
 
 def _print_near(result, fmt: str, gpkg, columns: list[str] | None) -> None:
@@ -60,7 +60,7 @@ def _print_near(result, fmt: str, gpkg, columns: list[str] | None) -> None:
     report = near_report(result, fmt, gpkg, columns)
     for line in report.notes:
         echo_err(f"atlas: {line}")
-    click.echo(report.text)
+    echo(report.text, fmt=fmt)
 
 
 _NEAR_LAYER_HELP = "Layer to search: mines, named_mines, camps, mineral_deposits, counties or a user_ layer."
@@ -144,7 +144,7 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
     sites = [atlas.resolve(site, gpkg, layers=["camps"]).id] if site else None
     table = atlas.status_table(as_of, gpkg, sites=sites)
     one = atlas.status_at(sites[0], table.attrs["as_of"], gpkg) if site and fmt in ("table", "json") else None
-    click.echo(status_report(table, fmt, one).text)
+    echo(status_report(table, fmt, one).text, fmt=fmt)
 
 
 @click.command("summary")
@@ -193,7 +193,7 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, s
     report = summary_report(table, fmt)
     for line in report.notes:
         ctx.progress(line)
-    click.echo(report.text)
+    echo(report.text, fmt=fmt)
 
 
 @click.command("show")
@@ -223,8 +223,8 @@ def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
     if rec.layer in private_names(gpkg):  # an answer on this machine: a private feature, marked
         rec.meta.update(private=True, banner=banner([{"layer": rec.layer, "private": True}]))
         if fmt != "json":
-            click.echo(f"PRIVATE: {rec.id} is in your private layer {rec.layer}; keep it on this machine.\n")
-    click.echo(rec.format(fmt))
+            echo(f"PRIVATE: {rec.id} is in your private layer {rec.layer}; keep it on this machine.\n")
+    echo(rec.format(fmt), fmt=fmt)
 
 
 COMMANDS = [find_cmd, near_cmd, nearest_cmd, status_cmd, summary_cmd, show_cmd]
