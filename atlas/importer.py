@@ -45,6 +45,7 @@ from .staging import (
     MAX_IMPORT_BYTES,
     check_content,
     check_extension,
+    limit,
     sniff,
     stage_file,
     stage_zip,
@@ -512,7 +513,11 @@ def _parse_crs(crs: str | int):
 def _write_chunks(reader, state: _Import, tmp_gpkg: Path, layer: str, path: Path, target: Path,
                   say: Callable[[str], None]) -> None:
     """Check each chunk the reader gives and append it to the layer in the GeoPackage copy."""
+    most = limit("MAX_FEATURES")
     for gdf, rows in reader.chunks(CHUNK_ROWS):
+        if state.n + len(rows) > most:  # said before the chunk past the limit is checked or written
+            raise InputError(f"{path}: more than {most:,} features (ATLAS_MAX_FEATURES); split the file or "
+                             "filter it to the DPRK first; the atlas was not changed")
         out = state.chunk(gdf, rows)
         del gdf
         new_file = {} if tmp_gpkg.exists() else {"dataset_options": io.GPKG_OPTIONS}  # a new private store

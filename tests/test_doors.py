@@ -26,7 +26,7 @@ from atlas.errors import InputError, OutputError
 from atlas.owned import MANIFEST, Stage, safe_name
 from atlas.redact import mask_url
 
-from .conftest import run_cli, sha256
+from .conftest import run_cli, sha256, spawn_cli
 
 _SECRET = "synthetic-secret-line"
 
@@ -387,3 +387,158 @@ def test_a_file_name_that_is_not_utf8_imports_and_shows(atlas_copy, tmp_path):
     assert "caf\\xe9.csv" in res.stderr
     shown = run_cli("show", "U000001", "--layer", "user_cafe", "--gpkg", str(atlas_copy))
     assert shown.returncode == 0 and "caf\\xe9.csv" in shown.stdout
+
+
+# --- 7. zero tracebacks ----------------------------------------------------------------------
+
+
+def _geoparquet_with(tmp_path: Path, label: str, geo: bytes) -> Path:
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    f = tmp_path / f"{label}.parquet"
+    gpd.GeoDataFrame({"name": ["A point"]}, geometry=[shapely.Point(126.05, 39.57)], crs=4326).to_parquet(f)
+    table = pq.read_table(f)
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"geo": geo}), f)
+    return f
+
+
+@pytest.mark.parametrize(("label", "geo", "message"), [
+    ("not-json", b"{not json", "cannot be read as Parquet"),
+    ("a-list", b"[1, 2]", "without GeoParquet metadata"),
+    ("no-column", json.dumps({"primary_column": "nope", "columns": {}}).encode(), "without GeoParquet metadata"),
+    ("entry-not-object", json.dumps({"primary_column": "geometry", "columns": {"geometry": 3}}).encode(),
+     "malformed GeoParquet metadata"),
+    ("bad-encoding", json.dumps({"primary_column": "geometry", "columns": {"geometry": {"encoding": ["x"]}}}).encode(),
+     "only WKB is read"),
+    ("bad-crs", json.dumps({"primary_column": "geometry", "columns": {"geometry": {"crs": {"bogus": 1}}}}).encode(),
+     "CRS in its GeoParquet metadata cannot be read"),
+    ("crs-text", json.dumps({"primary_column": "geometry", "columns": {"geometry": {"crs": "no such"}}}).encode(),
+     "CRS in its GeoParquet metadata cannot be read"),
+])
+def test_malformed_geoparquet_metadata_is_refused_with_a_message(atlas_copy, tmp_path, label, geo, message):
+    before = sha256(atlas_copy)
+    res = run_cli("import", str(_geoparquet_with(tmp_path, label, geo)), "--as", "gp", "--gpkg", str(atlas_copy))
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert message in res.stderr and f"{label}.parquet" in res.stderr
+    assert sha256(atlas_copy) == before
+
+
+def test_a_screenshot_without_chromium_is_said_before_anything_is_written(gpkg, tmp_path):
+    out = tmp_path / "map"
+    res = run_cli("map", "--out", str(out / "atlas.html"), "--screenshot", str(out / "map.png"),
+                  "--gpkg", str(gpkg), env={"ATLAS_CHROMIUM": str(tmp_path / "no-chromium")})
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "needs Chromium" in res.stderr and "ATLAS_CHROMIUM" in res.stderr
+    assert not out.exists()
+
+
+def test_postgis_without_its_extra_is_a_message(gpkg, monkeypatch):
+    import sys
+
+    for module in ("sqlalchemy", "psycopg"):
+        with monkeypatch.context() as m:
+            m.setitem(sys.modules, module, None)  # as if not installed
+            res = run_cli("export", "--postgis", "postgresql://me:s3cret@/db?host=/nonexistent", "--gpkg", str(gpkg))
+        assert res.returncode == 2, res.stderr
+        _no_traceback(res)
+        assert "gulag-inc-atlas[postgis]" in res.stderr and "s3cret" not in res.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not a database\n", b"SQLite format 3\x00" + b"\x00" * 84])
+def test_a_gpkg_that_is_not_sqlite_is_refused(tmp_path, content):
+    f = tmp_path / "atlas.gpkg"
+    f.write_bytes(content)
+    for args in (("find", "Yodok"), ("export", "--format", "csv", "--out", str(tmp_path / "out")), ("layers",)):
+        res = run_cli(*args, "--gpkg", str(f))
+        assert res.returncode == 2, res.stderr
+        _no_traceback(res)
+        assert "not a GeoPackage" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_chips_refuse_a_huge_declared_raster_before_reading(gpkg, tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    scene = tmp_path / "sparse.tif"  # 120,000 x 120,000 x 3 bytes declared (43 GB), a few hundred kB on disk
+    with rasterio.open(scene, "w", driver="GTiff", width=120_000, height=120_000, count=3, dtype="uint8",
+                       crs="EPSG:4326", transform=from_origin(126.0, 39.62, 1e-6, 1e-6), tiled=True,
+                       blockxsize=512, blockysize=512, sparse_ok=True, compress="deflate"):
+        pass
+    assert scene.stat().st_size < 2_000_000
+    out = tmp_path / "chips"
+    res = run_cli("chips", str(scene), "--out", str(out), "--gpkg", str(gpkg), "--resolution-m", "20")
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "GiB" in res.stderr and "limit 512 MiB" in res.stderr and "nothing written" in res.stderr
+    assert not out.exists() or not list(out.rglob("*.tif"))
+
+
+def test_planted_links_in_an_output_folder_are_never_followed(gpkg, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(victim, out / "camps.csv")
+    os.symlink(victim, out / "atlas.kmz")
+    for args in (("--format", "csv", "--layers", "camps"), ("--format", "kmz")):
+        res = run_cli("export", *args, "--out", str(out), "--gpkg", str(gpkg))
+        assert res.returncode == 2 and "--overwrite" in res.stderr, res.stderr
+        res = run_cli("export", *args, "--out", str(out), "--gpkg", str(gpkg), "--overwrite")
+        assert res.returncode == 0, res.stderr
+    assert not (out / "camps.csv").is_symlink() and not (out / "atlas.kmz").is_symlink()
+    assert victim.read_text() == "precious"
+
+
+# --- 6. bounded work: every import path has row, column and size limits -----------------------
+
+
+def test_a_recursive_view_is_refused_before_it_is_read(atlas_copy, tmp_path):
+    """A GeoPackage of 96 kB whose layer is a recursive view (it would yield rows for ever)."""
+    import geopandas as gpd
+
+    f = tmp_path / "synthetic_view.gpkg"
+    pyogrio.write_dataframe(gpd.GeoDataFrame({"name": ["A"]}, geometry=[shapely.Point(126.05, 39.57)], crs=4326),
+                            f, layer="pts", driver="GPKG")
+    with sqlite3.connect(f) as con:
+        con.execute("CREATE VIEW boom AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+                    "SELECT i AS fid, (SELECT geom FROM pts) AS geom, 'x' || i AS name FROM n")
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
+                    "VALUES ('boom', 'features', 'boom', 4326)")
+        con.execute("INSERT INTO gpkg_geometry_columns VALUES ('boom', 'geom', 'POINT', 4326, 0, 0)")
+    before = sha256(atlas_copy)
+    res = spawn_cli("import", str(f), "--as", "boom", "--gpkg", str(atlas_copy), env={"ATLAS_LOCK_WAIT": "5"})
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "'boom'" in res.stderr and "SQL views" in res.stderr
+    assert sha256(atlas_copy) == before
+
+
+def test_a_wide_csv_is_refused_before_its_rows_are_parsed(atlas_copy, tmp_path):
+    f = tmp_path / "synthetic_wide.csv"  # one row, a million columns, ~10 MB
+    n = 1_000_000
+    f.write_text(",".join(["name", "lat", "lon", *(f"c{i}" for i in range(n))]) + "\n"
+                 + ",".join(["A", "39.57", "126.05", *("1" for _ in range(n))]) + "\n")
+    res = run_cli("import", str(f), "--as", "wide", "--gpkg", str(atlas_copy))
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "1,000,003 columns" in res.stderr and "ATLAS_MAX_COLUMNS" in res.stderr
+    assert len(res.stderr) < 1000  # the columns are not listed
+
+
+def test_the_feature_limit_is_enforced_and_overridable(atlas_copy, tmp_path):
+    f = tmp_path / "synthetic_rows.csv"
+    f.write_text("name,lat,lon\n" + "".join(f"P{i},{39.5 + i / 1000},126.05\n" for i in range(30)))
+    before = sha256(atlas_copy)
+    res = run_cli("import", str(f), "--as", "rows", "--gpkg", str(atlas_copy), env={"ATLAS_MAX_FEATURES": "20"})
+    assert res.returncode == 2 and "more than 20 features" in res.stderr, res.stderr
+    assert sha256(atlas_copy) == before
+    for bad in ("many", "0", "-5"):
+        res = run_cli("import", str(f), "--as", "rows", "--gpkg", str(atlas_copy), env={"ATLAS_MAX_FEATURES": bad})
+        assert res.returncode == 2 and "ATLAS_MAX_FEATURES" in res.stderr, res.stderr
+        _no_traceback(res)
+    res = run_cli("import", str(f), "--as", "rows", "--gpkg", str(atlas_copy), env={"ATLAS_MAX_FEATURES": "30"})
+    assert res.returncode == 0 and "30 features" in res.stdout, res.stderr

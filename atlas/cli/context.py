@@ -26,6 +26,11 @@ from ..errors import AtlasError
 __all__ = ["Context", "echo", "echo_err", "handle_errors", "pass_ctx", "state", "warnings_to_stderr"]
 
 
+#: Optional dependencies, each with the extra that installs it (``pip install 'gulag-inc-atlas[EXTRA]'``).
+OPTIONAL = {"sqlalchemy": "postgis", "psycopg": "postgis", "weasyprint": "pdf", "dask_geopandas": "dask",
+            "dask": "dask", "playwright": "test"}
+
+
 def echo(text: object, err: bool = False, fmt: str = "table", nl: bool = True) -> None:
     """Print what a command says, safe for a terminal: every line of the ``atlas`` command goes here.
 
@@ -156,6 +161,13 @@ def handle_errors(func):
         except OSError as exc:  # the system refused (disk full, permission): not a bug of the atlas
             where = f" ({exc.filename})" if exc.filename else ""
             echo_err(f"atlas: error: {exc.strerror or exc}{where}{run.replaced_note()}")
+            sys.exit(2)
+        except ImportError as exc:  # an optional dependency not installed: said, not a traceback
+            extra = OPTIONAL.get((exc.name or "").split(".")[0])
+            if extra is None:
+                raise
+            echo_err(f"atlas: error: this needs the optional dependency {exc.name.split('.')[0]}: "
+                     f"pip install 'gulag-inc-atlas[{extra}]'{run.replaced_note()}")
             sys.exit(2)
         except KeyboardInterrupt:
             if run.replaced:
