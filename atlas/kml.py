@@ -240,6 +240,8 @@ def _attribute_balloon(title: str, row: pd.Series) -> str:
 
 def _folder_description(meta: dict, missing: list[str]) -> str:
     parts = [f"<p>{html.escape(meta.get('description') or meta['layer'])}</p>"]
+    if meta.get("left_out"):  # a large user layer: what the KMZ holds of it
+        parts.append(f"<p><b>Left out:</b> this folder holds {html.escape(meta['left_out'])}.</p>")
     if meta.get("sources"):
         parts.append("<p>Sources: " + html.escape("; ".join(meta["sources"])) + "</p>")
     if meta.get("licences"):

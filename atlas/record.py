@@ -31,7 +31,7 @@ from .formats import cell_text
 from .provenance import about
 from .schema import SCHEMAS
 from .search import resolve
-from .store import Atlas, open_atlas
+from .store import USER_PREFIX, Atlas, open_atlas
 from .style import KIND_LABELS, finding_type_label, page_ref
 
 __all__ = ["FORMATS", "Record", "discrepancies_for", "record", "show"]
@@ -385,7 +385,14 @@ def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = Non
     """
     atlas = open_atlas(gpkg)
     s = resolve(site, atlas, [layer] if layer else None)
-    frame = atlas.layer(s.layer)
+    frame = None
+    if s.layer.startswith(USER_PREFIX):  # the one feature, not the user's whole layer (a million points)
+        try:
+            frame = atlas.read(s.layer, where=f"user_id = '{str(s.id).replace(chr(39), chr(39) * 2)}'")
+        except InputError:  # a store that reads whole layers only (PostGIS)
+            frame = None
+    if frame is None or not len(frame):
+        frame = atlas.layer(s.layer)
     row = _row(s.layer, frame, s.id)
     fields = _fields(row)
     disc = atlas.layer("report_discrepancies") if atlas.has("report_discrepancies") else pd.DataFrame()

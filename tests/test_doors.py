@@ -542,3 +542,40 @@ def test_the_feature_limit_is_enforced_and_overridable(atlas_copy, tmp_path):
         _no_traceback(res)
     res = run_cli("import", str(f), "--as", "rows", "--gpkg", str(atlas_copy), env={"ATLAS_MAX_FEATURES": "30"})
     assert res.returncode == 0 and "30 features" in res.stdout, res.stderr
+
+
+def _points_csv(tmp_path: Path, n: int, name: str = "synthetic_points.csv") -> Path:
+    """``n`` synthetic points within a few km of KLS-14's point (39.57 N, 126.05 E)."""
+    f = tmp_path / name
+    f.write_text("name,lat,lon\n" + "".join(f"Synthetic point {i},{39.55 + (i % 40) / 1000},"
+                                            f"{126.03 + (i // 40) / 1000}\n" for i in range(1, n + 1)))
+    return f
+
+
+def test_a_dossier_lists_the_nearest_user_features_and_says_what_it_left_out(atlas_copy, tmp_path, monkeypatch):
+    import importlib
+
+    assert run_cli("import", str(_points_csv(tmp_path, 60)), "--as", "many", "--gpkg", str(atlas_copy)).returncode == 0
+    monkeypatch.setattr(importlib.import_module("atlas.dossier"), "MAX_USER_LISTED", 25)
+    res = run_cli("dossier", "KLS-14", "--out", str(tmp_path / "d"), "--gpkg", str(atlas_copy))
+    assert res.returncode == 0, res.stderr
+    page = (tmp_path / "d" / "KLS-14.html").read_text(encoding="utf-8")
+    assert page.count("<td>user_many</td>") == 25
+    assert "Left out: 35 more feature(s) of user_many" in page and "60 in all" in page
+
+
+def test_find_does_not_read_every_feature_a_common_word_names(atlas_copy, tmp_path, monkeypatch):
+    import atlas.search
+
+    assert run_cli("import", str(_points_csv(tmp_path, 60)), "--as", "many", "--gpkg", str(atlas_copy)).returncode == 0
+    monkeypatch.setattr(atlas.search, "MAX_KEY_MATCHES", 20)
+    read = []
+    original = atlas.search._read_fids
+    monkeypatch.setattr(atlas.search, "_read_fids", lambda a, layer, fids: read.append(len(fids)) or original(a, layer, fids))
+    res = run_cli("find", "Synthetic point 37", "--gpkg", str(atlas_copy))  # the whole name: one feature read
+    assert res.returncode == 0, res.stderr
+    assert "Synthetic point 37" in res.stdout and read == [1]
+    res = run_cli("find", "point", "--gpkg", str(atlas_copy))  # a word of all 60 names: not read
+    _no_traceback(res)
+    assert "'point'" in res.stderr and "more than 20 names" in res.stderr
+    assert max(read) <= 20
