@@ -37,6 +37,7 @@ from pyproj import Geod, Transformer
 
 from . import io, provenance
 from .admit import open_raster
+from .citation import public_url
 from .distance import around, near, nearest
 from .errors import InputError
 from .formats import cell_text
@@ -493,6 +494,7 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
         "passages": _passages(atlas, s), "discrepancies": _discrepancies(atlas, s, row),
         "sources": _sources(atlas, s, header, timeline), "about": about, "citation": citation,
         "user_layers": atlas.user_layer_names, "today": atlas.build_date,
+        "public_url": public_url(f"dossiers/{s.id}.html"),  # where the atlas is published (ATLAS_PUBLIC_URL)
     }
     rec["map"] = _map(atlas, s, nearby)
     rec["chip"] = _chip(atlas, s)

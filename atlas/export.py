@@ -18,7 +18,8 @@ metadata (``banner``, the private store's sha256 apart), and the export goes to
   the foreign member ``atlas``.
 - **CSV**: one ``<layer>.csv`` per layer, point coordinates as ``lon``/``lat``
   columns, every text cell passed through :func:`atlas.formats.csv_text`
-  (formula injection neutralised).
+  (formula injection neutralised), the provenance beside it in a CSV on the
+  Web description, ``<layer>.csv-metadata.json``.
 - **KMZ** for Google Earth: see :func:`export_kmz`.
 """
 
@@ -39,6 +40,7 @@ import pandas as pd
 from . import io, schema
 from .distance import LARGE_LAYER
 from .errors import InputError, NotFoundError
+from .formats import csv_text
 from .owned import Stage, safe_name
 from .protect import coarsen
 from .store import USER_PREFIX, Atlas
@@ -445,10 +447,42 @@ def _coordinate_columns(df: pd.DataFrame) -> pd.DataFrame:
     return attrs
 
 
-def _write_csv(df: pd.DataFrame, path: Path, meta: dict) -> None:
-    from .formats import csv_text
+def csv_metadata(path: Path, columns: Iterable[str], meta: dict) -> dict:
+    """The CSV on the Web (W3C CSVW) description of an exported CSV file: what it cites.
 
-    path.write_text(csv_text(_coordinate_columns(df)), encoding="utf-8-sig", newline="")
+    A CSV file has no room for metadata, so each one is written with a sidecar
+    ``<file>.csv-metadata.json``, the name CSVW tools look for beside a CSV.
+    It names the file and its columns and carries the layer's provenance (the
+    public GeoPackage's name and sha256, the atlas version, sources and
+    licences; for a private layer its banner and the private store's sha256),
+    as the GeoParquet, GeoJSON and KMZ exports carry it inside the file.
+
+    Examples
+    --------
+    >>> from pathlib import Path
+    >>> doc = csv_metadata(Path("camps.csv"), ["site_id", "lon"], {"layer": "camps", "licences": ["CC BY 4.0"]})
+    >>> doc["url"], [c["name"] for c in doc["tableSchema"]["columns"]], doc["dc:license"]
+    ('camps.csv', ['site_id', 'lon'], 'CC BY 4.0')
+    """
+    return {
+        "@context": "http://www.w3.org/ns/csvw",
+        "url": path.name,
+        "dc:title": meta.get("layer", ""),
+        "dc:description": meta.get("description", ""),
+        "dc:license": "; ".join(meta.get("licences", [])),
+        "dc:source": meta.get("exported_from", ""),
+        "dialect": {"encoding": "utf-8", "header": True},
+        "tableSchema": {"columns": [{"name": str(c), "titles": str(c)} for c in columns]},
+        "notes": [{"atlas:provenance": meta}],
+    }
+
+
+def _write_csv(df: pd.DataFrame, path: Path, meta: dict) -> None:
+    table = _coordinate_columns(df)
+    path.write_text(csv_text(table), encoding="utf-8-sig", newline="")
+    sidecar = path.with_name(path.name + "-metadata.json")
+    sidecar.write_text(json.dumps(csv_metadata(path, table.columns, meta), ensure_ascii=False, indent=1,
+                                  default=str) + "\n", encoding="utf-8")
 
 
 def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
@@ -462,7 +496,9 @@ def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
     inside each polygon (the outlines are in GeoJSON and GeoParquet). Text
     cells that a spreadsheet would run as a formula are neutralised by
     :func:`atlas.formats.csv_text`. The files start with a UTF-8 byte-order
-    mark, so that Excel reads Hangul correctly.
+    mark, so that Excel reads Hangul correctly. Beside each file, its CSV on
+    the Web description (``<file>.csv-metadata.json``, :func:`csv_metadata`)
+    cites what it holds: the public GeoPackage's sha256, sources, licences.
 
     Parameters
     ----------

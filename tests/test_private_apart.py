@@ -273,6 +273,11 @@ def test_every_shared_product_cites_the_public_geopackage_it_ships(lab):
 
     for parquet in made["geoparquet"].glob("*.parquet"):
         assert json.loads(pq.read_schema(parquet).metadata[b"atlas"])["exported_from_sha256"] == cited
+    csvs = sorted(made["csv"].glob("*.csv"))
+    assert csvs
+    for csv in csvs:  # a CSV cites in its CSV on the Web description beside it
+        doc = json.loads(csv.with_name(csv.name + "-metadata.json").read_text(encoding="utf-8"))
+        assert doc["url"] == csv.name and doc["notes"][0]["atlas:provenance"]["exported_from_sha256"] == cited
     with zipfile.ZipFile(made["kmz"]) as z:
         assert f"sha256 {cited}" in z.read("doc.kml").decode("utf-8")
     with zipfile.ZipFile(made["qgis"] / "atlas.qgz") as z:
@@ -325,6 +330,9 @@ def test_include_private_products_carry_the_banner_and_cite_the_private_store_ap
         assert re.search(rf"<(\w+:)?name>{re.escape(banner)}", z.read("doc.kml").decode("utf-8"))
     [csv] = atlas.export_csv(tmp_path / "c", layers=[f"user_{LAYER_WORD}"], gpkg=gpkg, include_private=True)
     assert csv.name == f"user_{LAYER_WORD}.PRIVATE.csv"
+    described = json.loads(csv.with_name(csv.name + "-metadata.json").read_text(encoding="utf-8"))
+    assert described["notes"][0]["atlas:provenance"]["banner"] == banner
+    assert described["notes"][0]["atlas:provenance"]["private_gpkg_sha256"] == private_sha
     named = atlas.export_csv(tmp_path / "mine.csv", layers=[f"user_{LAYER_WORD}"], gpkg=gpkg, include_private=True)
     assert named == [tmp_path / "mine.csv"]  # --out names the file: as named
     with zipfile.ZipFile(atlas.export_qgis(tmp_path / "q", gpkg, include_private=True)) as z:
@@ -334,6 +342,37 @@ def test_include_private_products_carry_the_banner_and_cite_the_private_store_ap
     counted = run_cli("summary", "--include-private", "--gpkg", str(gpkg))
     assert counted.returncode == 0 and counted.stdout.startswith(banner), counted.stderr
     assert "PRIVATE" not in run_cli("summary", "--gpkg", str(gpkg)).stdout
+
+
+def test_the_private_maps_banner_shows_on_screen_and_on_every_printed_page(lab, browser, tmp_path):
+    """The map made with --include-private, in headless Chromium: the banner on top of the map at a
+    desktop's and a phone's size (nothing covers it), and on every page Chromium prints."""
+    import io as _io
+
+    import pypdf
+
+    from atlas import _browser
+
+    banner = f"CONTAINS PRIVATE LAYER {LAYER_WORD} \u2014 do not share"
+    page_path = atlas.write_map(tmp_path / "m.html", gpkg=lab["gpkg"], include_private=True)
+    for size in ((1200, 800), (375, 667)):
+        with _browser.open_page(page_path, browser=browser, size=size) as s:
+            box = s.page.locator(".atlas-private-banner").bounding_box()
+            assert box is not None and box["y"] <= 1 and box["width"] >= size[0] - 2, (size, box)
+            on_top = s.page.evaluate(
+                "([x, y]) => document.elementFromPoint(x, y).closest('.atlas-private-banner') !== null",
+                [box["x"] + box["width"] / 2, box["y"] + box["height"] / 2])
+            assert on_top, size  # no control drawn over it
+            for control in s.page.locator(".leaflet-top .leaflet-control").all():
+                below = control.bounding_box()  # and it covers no control
+                assert below is None or below["y"] >= box["y"] + box["height"] - 1, (size, box, below)
+            assert s.page.locator(".atlas-private-banner").inner_text().strip() == banner
+            if size[0] == 1200:
+                pdf = pypdf.PdfReader(_io.BytesIO(s.page.pdf(format="A4", landscape=True, print_background=True)))
+                assert len(pdf.pages) >= 1
+                for number, printed in enumerate(pdf.pages, 1):
+                    text = printed.extract_text().replace("\u2014", "")
+                    assert banner.replace("\u2014", "") in text, number
 
 
 @pytest.mark.slow  # the synthetic atlas and its products (tens of seconds)

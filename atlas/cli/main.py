@@ -9,6 +9,7 @@ does, and registers itself through that module's ``COMMANDS``:
 ``queries``        find, near, nearest, status, summary, show
 ``products``       map, dossier, site, density, province-density, chips
 ``export``         export
+``changes``        diff, cite
 =================  ==============================================================
 """
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import click
 
-from . import build, export, importing, products, queries
+from . import build, changes, export, importing, products, queries
 from .context import Context, warnings_to_stderr
 
 __all__ = ["main"]
@@ -38,6 +39,6 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.with_resource(warnings_to_stderr())  # for this run only: restored when it ends
 
 
-for _module in (build, importing, queries, products, export):
+for _module in (build, importing, queries, products, export, changes):
     for _command in _module.COMMANDS:
         main.add_command(_command)
