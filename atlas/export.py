@@ -206,7 +206,7 @@ class _Selection:
 
 #: Most features of one large user layer in a KMZ (Google Earth slows to a crawl well before a million);
 #: the layer's folder says how many it left out.
-MAX_KMZ_FEATURES = 100_000
+MAX_KMZ_FEATURES = 10_000
 
 
 def _located(df: pd.DataFrame) -> np.ndarray:

@@ -419,7 +419,7 @@ def write_map(
         from . import _browser
 
         if not _browser.available():  # said before anything is written
-            raise InputError(f"a screenshot needs Chromium ({_browser.CHROMIUM}, or set ATLAS_CHROMIUM) and the "
+            raise InputError(f"a screenshot needs Chromium ({_browser.executable()}, or set ATLAS_CHROMIUM) and the "
                              "playwright package; neither map nor screenshot written")
         check_replace([out, Path(screenshot)])  # both names checked before either is written
     m = build_map(gpkg, online=online, extra_layers=extra_layers, **kwargs)
