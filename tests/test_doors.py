@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import struct
+import subprocess
 from pathlib import Path
 
 import pyogrio
@@ -579,3 +580,37 @@ def test_find_does_not_read_every_feature_a_common_word_names(atlas_copy, tmp_pa
     _no_traceback(res)
     assert "'point'" in res.stderr and "more than 20 names" in res.stderr
     assert max(read) <= 20
+
+
+_PEAK = """
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = p.stderr.read()
+_, status, usage = os.wait4(p.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss // 1024, err.decode()[-300:].replace(chr(10), ' '))
+"""
+
+
+@pytest.mark.slow
+def test_a_million_point_layer_keeps_every_command_under_a_gigabyte(gpkg, tmp_path):
+    """A synthetic layer of 1,000,000 points (benchmarks/bench_doors.py builds it, some minutes):
+    each command measured in its own process, started from a small one (a child's peak counts the
+    memory of the process it was forked from)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("bench_doors", Path(__file__).parents[1] / "benchmarks" / "bench_doors.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    big = bench.synthetic_atlas(tmp_path, gpkg, 1_000_000)
+    out = tmp_path / "out"
+    for args in (("layers",), ("find", "Synthetic point 123456"), ("show", "U0123456", "--layer", "user_big"),
+                 ("near", "KLS-14", "--km", "10", "--layer", "user_big"), ("dossier", "KLS-14", "--out", str(out))):
+        res = subprocess.run([sys.executable, "-c", _PEAK, sys.executable, "-m", "atlas", *args, "--gpkg", str(big)],
+                             capture_output=True, text=True, timeout=1800)
+        code, peak, err = res.stdout.split(" ", 2)
+        assert code == "0", (args, err)
+        assert int(peak) < 1024, (args, f"{peak} MB")
+    page = out / "KLS-14.html"
+    assert page.stat().st_size < 5_000_000
+    assert "more feature(s) of user_big" in page.read_text(encoding="utf-8")
