@@ -248,6 +248,24 @@ def citation(target: str, gpkg: Atlas | Path | str | None = None) -> Citation:
 def cite(target: str, fmt: str = "text", gpkg: Atlas | Path | str | None = None) -> str:
     """A citation of one record, in one of :data:`FORMATS` (``atlas cite``).
 
+    Parameters
+    ----------
+    target : str
+        A site (id, number or name: ``KLS-15``, ``Yodok``, ``M016``) or a finding's id (``F009``).
+    fmt : str, default "text"
+        One of :data:`FORMATS`.
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas (default ``output/atlas.gpkg``).
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    InputError
+        An unknown format.
+
     Examples
     --------
     >>> import atlas
