@@ -4,8 +4,9 @@ A wheel has no git history, so ``atlas.builder.build_epoch`` could otherwise
 only fall back to the time pip unpacked the files. Building the package writes
 ``atlas/SOURCE_DATE_EPOCH``: ``$SOURCE_DATE_EPOCH`` if set (the
 reproducible-builds convention), else the time of the checkout's last commit.
-It also copies ``CITATION.cff`` into the package (``atlas/CITATION.cff``), so an
-installed atlas carries how to cite it (:func:`atlas.citation.citation_file`).
+It also copies ``CITATION.cff`` and ``CHANGELOG.md`` into the package, so an installed
+atlas carries how to cite it (:func:`atlas.citation.citation_file`) and what changed
+(the site's Changes page).
 Everything else is declared in ``pyproject.toml``.
 """
 
@@ -33,9 +34,10 @@ class BuildPyWithSourceDate(build_py):
 
     def run(self):
         super().run()
-        cff = Path(__file__).with_name("CITATION.cff")  # how to cite the atlas, in the installed package too
-        if cff.is_file():
-            (Path(self.build_lib) / "atlas" / "CITATION.cff").write_bytes(cff.read_bytes())
+        for name in ("CITATION.cff", "CHANGELOG.md"):  # how to cite it, what changed: in the package too
+            source = Path(__file__).with_name(name)
+            if source.is_file():
+                (Path(self.build_lib) / "atlas" / name).write_bytes(source.read_bytes())
         epoch = _source_date()
         if epoch.isdigit():
             (Path(self.build_lib) / "atlas" / "SOURCE_DATE_EPOCH").write_text(epoch + "\n")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -12,7 +14,8 @@ import pandas as pd
 from . import io, schema, search, sources
 from .errors import AtlasError, InputError, ValidationError
 from .layers import build_layers
-from .store import USER_PREFIX, Atlas, open_atlas, open_store
+from .provenance import atlas_version, release_id
+from .store import RELEASE, USER_PREFIX, Atlas, open_atlas, open_store
 from .userlayers import copy_records, migrate
 
 __all__ = ["PRODUCTS", "build", "build_products", "layer_summary", "validate"]
@@ -159,12 +162,12 @@ def build(
     out = Path(out or io.default_gpkg())
     say("verifying source hashes against geodata/manifest.csv")
     sources.verify()
+    epoch = build_epoch()
     say("building layers and joining provinces/counties")
-    layers = build_layers()
+    layers = build_layers(as_of=datetime.fromtimestamp(epoch, timezone.utc).date())  # the build date
     say("validating layers")
     schema.validate_layers(layers)
     descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
-    epoch = build_epoch()
     migrate(out, say)  # private layers of the layout before private stores: moved out, once
     with io.writer_lock(out, say), io.fixed_timestamp(epoch):
         # no import may land between reading its layer and the replace
@@ -183,14 +186,38 @@ def build(
             for layer in sorted(missing):  # imported before names were keyed: key them now
                 say(f"keying the names of {layer} for atlas find")
                 search.write_name_keys(tmp, layer, say)
+            write_release(tmp, release)
             validate(tmp)
 
+        release = _release(layers["sources"], epoch)
+        say(f"release {release['release']}")
         io.write_layers(layers, out, descriptions, before_replace=carry_keys_and_validate, progress=say)
     say(f"wrote {out}")
     with io.fixed_timestamp(epoch):  # the products' dates too: a rebuild gives the same bytes
         for path in build_products(out, products, say):
             say(f"wrote {path}")
     return out
+
+
+def _release(sources_table: pd.DataFrame, epoch: int) -> dict:
+    """What the build stamps as its release: the id (version and data), the version, the build date."""
+    version = atlas_version()
+    rid, digest = release_id(version, sources_table)
+    day = datetime.fromtimestamp(epoch, tz=timezone.utc).date().isoformat()
+    return {"release": rid, "atlas_version": version, "build_date": day, "data_sha256": digest}
+
+
+def write_release(path: Path, release: dict) -> None:
+    """Stamp a GeoPackage with its release (the table :data:`atlas.store.RELEASE`, read by
+    :attr:`atlas.store.Atlas.release`)."""
+    con = sqlite3.connect(str(path))
+    try:
+        with con:
+            con.execute(f"DROP TABLE IF EXISTS {RELEASE}")
+            con.execute(f"CREATE TABLE {RELEASE} (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)")
+            con.executemany(f"INSERT INTO {RELEASE} (key, value) VALUES (?, ?)", sorted(release.items()))
+    finally:
+        con.close()
 
 
 def build_epoch() -> int:

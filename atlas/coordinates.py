@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_coordinate", "split_pair"]
+__all__ = ["parse_coordinate", "parse_lat_lon", "split_pair"]
 
 _DMS = re.compile(
-    r"""^\s*(?P<h1>[NSEW])?\s*(?P<deg>[-+]?\d+(?:\.\d+)?)\s*(?:°|º|d|\s)\s*
+    r"""^\s*(?P<h1>[NSEW])?\s*(?P<deg>[-+]?\d+(?:\.\d+)?)\s*(?:°|º|d|\s|(?=[NSEW]\s*$))\s*
         (?:(?P<min>\d+(?:\.\d+)?)\s*(?:′|'|’|m|\s|(?=[NSEW]?\s*$))\s*)?
         (?:(?P<sec>\d+(?:\.\d+)?)\s*(?:″|"|”|''|s)?\s*)?
         (?P<h2>[NSEW])?\s*$""",
@@ -69,6 +69,9 @@ def parse_coordinate(text: str) -> tuple[float, str | None]:
 def split_pair(text: str) -> tuple[str, str]:
     """Split ``"39°34′N 126°03′E"`` or ``"39.57, 126.05"`` into its two halves."""
     s = str(text).strip()
+    halves = re.split(r"\s*[,;]\s*", s)
+    if len(halves) == 2 and all(halves):  # one comma or semicolon: the pair's own separator
+        return halves[0], halves[1]
     m = re.match(r"^(.*?[NS])[\s,;/]+(.*?[EW])$", s, re.IGNORECASE)
     if m:
         return m.group(1), m.group(2)
@@ -76,3 +79,48 @@ def split_pair(text: str) -> tuple[str, str]:
     if len(parts) != 2:
         raise ValueError(f"{text!r} is not a latitude/longitude pair")
     return parts[0], parts[1]
+
+
+def parse_lat_lon(text: str) -> tuple[float, float] | None:
+    """Read a point as people write it, latitude first: ``"41.29, 129.27"``, ``"41°17′N 129°16′E"``.
+
+    Hemisphere letters decide the order where given (``"129.27E 41.29N"`` is the same point);
+    without them the first number is the latitude, as in articles, imagery reports and
+    mapping apps.
+
+    Returns
+    -------
+    tuple of (float, float) or None
+        ``(lat, lon)`` in decimal degrees, or None when the text is not a coordinate pair
+        (a name, an id, a camp number).
+
+    Raises
+    ------
+    ValueError
+        A pair out of range (latitude beyond ±90, longitude beyond ±180), or two
+        latitudes or two longitudes by their letters.
+
+    Examples
+    --------
+    >>> parse_lat_lon("41.29, 129.27")
+    (41.29, 129.27)
+    >>> parse_lat_lon("129°16′12″E 41°17′24″N")
+    (41.29, 129.27)
+    >>> parse_lat_lon("129.27E, 41.29N")
+    (41.29, 129.27)
+    >>> parse_lat_lon("kwan-li-so 14") is None, parse_lat_lon("KLS-14") is None
+    (True, True)
+    """
+    try:
+        first, second = split_pair(text)
+        (a, ha), (b, hb) = parse_coordinate(first), parse_coordinate(second)
+    except ValueError:
+        return None
+    if ha in ("E", "W") or hb in ("N", "S"):
+        (a, ha), (b, hb) = (b, hb), (a, ha)
+    if ha in ("E", "W") or hb in ("N", "S"):
+        raise ValueError(f"{text!r} names two latitudes or two longitudes")
+    if not (-90 <= a <= 90 and -180 <= b <= 180):
+        raise ValueError(f"{text!r}: latitude {a:g} or longitude {b:g} is out of range "
+                         "(a point is written latitude first, e.g. \"41.29, 129.27\")")
+    return round(a, 9), round(b, 9)

@@ -64,8 +64,9 @@ class Diff:
         One row per change, columns :data:`COLUMNS`, ordered by layer, kind of
         change (:data:`CHANGES`) and id.
     old, new : dict
-        What each atlas is: ``file`` (its name or masked URL), ``sha256``,
-        ``build_date``.
+        What each atlas is: ``file`` (its name or masked URL), ``release``
+        (the release it was built as, empty for an atlas built before
+        releases were stamped), ``sha256``, ``build_date``.
     """
 
     changes: pd.DataFrame
@@ -83,7 +84,8 @@ class Diff:
 
 
 def _about(a: Atlas) -> dict:
-    return {"file": a.file_name, "sha256": a.sha256, "build_date": a.build_date}
+    return {"file": a.file_name, "release": a.release.get("release", ""), "sha256": a.sha256,
+            "build_date": a.build_date}
 
 
 def _text(v) -> str:
@@ -265,10 +267,11 @@ def diff_report(result: Diff, fmt: str = "table") -> str:
         return format_table(result.changes, fmt, meta=result.meta())
     counts = result.counts()
     total = sum(counts.values())
-    head = [f"old: {result.old.get('file', '')} (built {result.old.get('build_date') or '?'}, "
-            f"sha256 {result.old.get('sha256', '')})",
-            f"new: {result.new.get('file', '')} (built {result.new.get('build_date') or '?'}, "
-            f"sha256 {result.new.get('sha256', '')})",
+    def side(label: str, a: dict) -> str:
+        release = f"release {a['release']}, " if a.get("release") else ""
+        return f"{label}: {a.get('file', '')} ({release}built {a.get('build_date') or '?'}, sha256 {a.get('sha256', '')})"
+
+    head = [side("old", result.old), side("new", result.new),
             f"{total} change{'' if total == 1 else 's'}"
             + (": " + ", ".join(f"{k} {v}" for k, v in counts.items()) if counts else ": none")]
     if not total:

@@ -25,6 +25,7 @@ import shapely
 from pyproj import Geod, Proj, Transformer
 
 from .admin import PLANAR_CRS
+from .coordinates import parse_lat_lon
 from .errors import InputError, NoGeometryError, NotFoundError
 from .formats import Report, format_table
 from .provenance import about
@@ -283,6 +284,12 @@ def _site_geometry(site, atlas: Atlas | None, site_layer) -> Site:
         if not (-180 <= lon <= 180 and -90 <= lat <= 90):
             raise InputError(f"({lon}, {lat}) is not a (lon, lat) pair in degrees")
         return _site_geometry(shapely.Point(lon, lat), atlas, site_layer)
+    elif isinstance(site, str) and (pair := _lat_lon(site)) is not None:
+        lat, lon = pair  # as people write a point: latitude first (the answer says so)
+        return Site("coordinates", f"{lat:.6f},{lon:.6f}",
+                    f"the point latitude {lat:g}, longitude {lon:g} (read latitude first)", "",
+                    shapely.Point(lon, lat), "as given", "",
+                    "A location given by the user as latitude, longitude (EPSG:4326).")
     elif isinstance(site, str):
         s = resolve(site, atlas, [site_layer] if isinstance(site_layer, str) else site_layer)
     else:
@@ -291,6 +298,13 @@ def _site_geometry(site, atlas: Atlas | None, site_layer) -> Site:
     if s.geometry is None:
         raise NoGeometryError(f"{s.id} ({s.name}) has no geometry: {s.note}")
     return s
+
+
+def _lat_lon(text: str) -> tuple[float, float] | None:
+    try:
+        return parse_lat_lon(text)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _target(layer, atlas: Atlas | None) -> tuple[str, SpatialIndex]:
@@ -708,9 +722,21 @@ def near_report(result: gpd.GeoDataFrame, fmt: str = "table", gpkg: Atlas | Path
     head = [site, "", f"{len(result)} feature(s) of layer {a['layer']} {what}, "
             "nearest first (distance on the WGS 84 ellipsoid; bearing from the site, ° from north):"]
     foot = _report_footer(result, what)
+    status = "status" in result.columns and bool(a.get("status_as_of"))  # atlas.status.with_status
+    # distances to the metre, bearings to a tenth of a degree: what the method can say
+    result = result.assign(**{c: result[c].round(n) for c, n in (("distance_km", 3), ("bearing_deg", 1))
+                              if c in result.columns})
+    dated = f"status_{a['status_as_of']}" if status else None  # a dated column names its date
+    if status:
+        result = result.rename(columns={"status": dated})
+        meta.update(status_as_of=a["status_as_of"], status_rule=a["status_rule"])
+        foot.append(f"Status as of {a['status_as_of']}: {a['status_rule']}; why, for one feature: "
+                    f"atlas status ID --as-of {a['status_as_of']} --explain.")
     if fmt == "table":
         foot = [textwrap.fill(line, 100, subsequent_indent="  ") for line in foot]
     cols = list(_REPORT_COLUMNS)
+    if status:
+        cols.insert(3, dated)
     if "sanctions" in result.columns:
         cols.insert(3, "sanctions")
         meta.update(sanctions=a["sanctions"], sanctions_note=a["sanctions_note"])

@@ -198,9 +198,9 @@ class Product:
         return out
 
     def about(self) -> dict:
-        """Atlas version, build date, GeoPackage name and sha256, and the user layers included (and, when
-        private ones are, the private store's name and sha256 and the banner)."""
-        keys = ("atlas_version", "build_date", "gpkg", "gpkg_sha256", "user_layers", "private_gpkg",
+        """Atlas version, build date, release, GeoPackage name and sha256, and the user layers included (and,
+        when private ones are, the private store's name and sha256 and the banner)."""
+        keys = ("atlas_version", "build_date", "release", "gpkg", "gpkg_sha256", "user_layers", "private_gpkg",
                 "private_gpkg_sha256", "banner")
         return {k: self._about[k] for k in keys if k in self._about}
 

@@ -1,56 +1,61 @@
-"""What does the evidence say about a site, as of when, and how sure is it?
+"""What does the evidence say about a site on a day, and why? The one rule, pure.
 
-Each finding of ``camp_findings`` carries, curated in
-``geodata/camps/findings.csv`` with its reason (``evidence_reason``):
+Each finding (``camp_findings``, ``mine_findings``) carries, curated in
+``geodata/camps/findings.csv`` and ``geodata/mines/mine_findings.csv`` with its
+reasons:
 
-- ``evidence_basis``: what it rests on, one of :data:`BASES`: ``imagery``
-  (dated satellite imagery, read by a named analyst), ``testimony`` (former
-  prisoners' or witnesses' accounts; ``testimony_hand`` says ``first-hand``,
-  ``second-hand`` or ``unstated``), ``official`` (a government or UN
-  statement), ``media`` (a news service), ``report`` (an analyst's or NGO's
-  conclusion that names no other basis);
-- ``status_signal``: what it says about the site as a place of detention, one
-  of :data:`SIGNALS`: ``active`` (it operated then), ``closed``, ``relocated``,
-  or ``none`` (it says nothing of that: a dismantled mine, a camp's extent).
+- ``evidence_basis``, one of :data:`BASES`: ``imagery``, ``testimony``
+  (``testimony_hand``: ``first-hand``, ``second-hand``, ``unstated``),
+  ``official`` (a government or UN statement), ``media``, ``report``;
+- ``status_signal``, one of :data:`SIGNALS`: ``active``, ``closed``,
+  ``relocated`` or ``none`` (says nothing of the site's status);
+- ``signal_strength``: ``stated``, or ``hedged`` when its source withholds the
+  conclusion ("too soon to say the camp is closed");
+- ``date_start``/``date_end``: the first and last day its date text can mean
+  (:mod:`atlas.dates`; ``None`` where open).
 
-From these, by rules stated here and in docs/evidence-and-time.md (never typed by hand):
+**The rule** (docs/evidence.md, with P1, P2 and P3 adopted), applied by
+:func:`status_from_findings` (and, for every site and year, :func:`yearly_status`):
 
-**Status as of a date** (:func:`status_at`). A finding counts from the day it
-is known: an ``active`` finding from its first day (from its last day when its
-start is open: "by 2014-10"), a ``closed`` or ``relocated`` finding from its
-**last** day (a closure dated 2012-03..2012-06 is certain only from 2012-06-30).
-An ``active`` finding supports "active" until :data:`WINDOW_YEARS` years after
-its last day; a closure or relocation holds until later evidence. Of the
-findings that count on the day, the one known latest decides (ties: the later
-end, then the finding id); the status is its signal. No finding counting on
-the day: ``unknown`` (no evidence in the window is not "active"). Findings
-whose signal differs and whose time overlaps the deciding finding's state
-(``active``: its own interval; ``closed``/``relocated``: from its start on),
-and undated findings whose signal differs, are returned as contradicting.
+1. A finding **counts** only if it is dated, ``stated`` and its signal is not
+   ``none``. Hedged and undated findings never count; the explanation says so.
+2. An ``active`` finding counts from its first day until :data:`WINDOW_YEARS`
+   years after its last day. With an open start it counts on its last day only
+   (an open-start or undated account never makes a site active after its
+   latest possible day); with an open end, for the window from its first day.
+   **P1**: the window after its last day ends the day before a later
+   ``closed``/``relocated`` finding begins to count. **P2**: it also ends the
+   day before the first day of a later *hedged* ``closed``/``relocated``
+   finding (doubt ends a presumption; it decides nothing).
+3. A ``closed`` or ``relocated`` finding counts from its last day and holds
+   until later evidence: the day before a counting finding of another signal,
+   known after that last day, begins to count. **P3**: a closure or relocation
+   whose first day is after an earlier closure's last day says the site
+   operated until then: it stands against that earlier closure on every day
+   the earlier one counts before the later one does.
+4. On the day: nothing counts → ``unknown``; everything that counts agrees →
+   its signal; otherwise ``contested``, naming both sides (``deciding``: the
+   side of the finding known latest; ``against``: the other).
 
-**Sources disagree** (``sources_disagree``) when two findings of a site with
-different signals overlap in that sense (undated ones overlap everything).
-
-**Evidence tier** (``evidence_tier``): the first row of :data:`TIERS` that
-holds for the site's findings that speak to its status (signal not ``none``).
-
-**Latest evidence** (``latest_evidence_date``): the latest day any dated
-finding of the site covers (its end; its start when the end is open).
+Statuses: :data:`STATUSES`. ``sources_disagree`` is true exactly when the
+status is ``contested``. The evidence tier and its label (:func:`tier_of`) say
+which bases count on the day and whether they agree.
 
 Examples
 --------
 >>> import atlas
->>> s = atlas.status_at("KLS-22", "2012-01")
->>> s.status, list(s.deciding["finding_type"])
-('active', ['mine_active', 'prisoner_transfer'])
->>> atlas.status_at("KLS-22", "2013").status
-'closed'
+>>> s = atlas.status_at("KLS-22", "2014-01-01")
+>>> s.status, list(s.deciding["finding_id"]), s.sources_disagree
+('closed', ['F025', 'F027'], False)
+>>> atlas.status_at("KLS-18", "2010-01-01").summary
+'as of 2010-01-01: contested (F019 against F052); latest evidence 2006-12-31, stated'
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
+from functools import cached_property
 
 import pandas as pd
 
@@ -61,10 +66,12 @@ __all__ = [
     "BASES",
     "SIGNALS",
     "STATUSES",
+    "STRENGTHS",
     "TIERS",
     "WINDOW_YEARS",
     "SiteStatus",
     "first_year",
+    "rows_by_site",
     "site_evidence",
     "status_from_findings",
     "tier_of",
@@ -75,62 +82,83 @@ __all__ = [
 BASES = ("imagery", "testimony", "official", "media", "report")
 HANDS = ("first-hand", "second-hand", "unstated")
 SIGNALS = ("active", "closed", "relocated", "none")
-STATUSES = ("active", "closed", "relocated", "unknown")
+STRENGTHS = ("stated", "hedged")
+#: The one set of status values, everywhere (status, show, summary, the map, the products).
+STATUSES = ("active", "closed", "relocated", "contested", "unknown")
 
 #: How long an ``active`` finding keeps a site "active" after its last day.
 WINDOW_YEARS = 5
 
-#: The evidence tier rule table: ``(tier, label, rule)``, first match wins. "Status findings"
-#: are a site's findings whose ``status_signal`` is not ``none``.
+#: The evidence tiers of a day: ``(tier, name, rule)``; the label of a row names the bases
+#: (:func:`tier_of`). "Counting" findings are those that count on the day (the rule above).
 TIERS = (
     (1, "imagery and testimony agree",
-     "status findings rest on imagery and on testimony, and the sources do not disagree"),
-    (2, "imagery and testimony disagree",
-     "status findings rest on imagery and on testimony, and the sources disagree"),
-    (3, "imagery only", "status findings rest on imagery, none on testimony"),
-    (4, "testimony only", "status findings rest on testimony, none on imagery"),
+     "findings that count on the day rest on imagery and on testimony, and all agree"),
+    (2, "sources disagree", "findings that count on the day disagree: the status is contested"),
+    (3, "imagery, no testimony", "counting findings rest on imagery, none on testimony; they agree"),
+    (4, "testimony, no imagery", "counting findings rest on testimony, none on imagery; they agree"),
     (5, "secondary sources only",
-     "status findings rest only on official statements, media or reports"),
-    (6, "no status evidence", "no finding speaks to the site's status"),
+     "counting findings rest only on official statements, the press or reports; they agree"),
+    (6, "nothing counts", "no finding counts on the day: the status is unknown"),
 )
 
+_NOUN = {"imagery": "imagery", "testimony": "testimony", "official": "an official statement",
+         "media": "the press", "report": "a report"}
+_PLURAL = {"imagery": "imagery readings", "testimony": "testimonies", "official": "official statements",
+           "media": "press reports", "report": "reports"}
 _FAR_PAST, _FAR_FUTURE = date.min, date.max
+_DAY = timedelta(days=1)
+
+
+def _phrase(bases) -> str:
+    words = [_NOUN.get(b, b) for b in BASES if b in bases] + sorted(set(bases) - set(BASES))
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def tier_of(bases: set[str] | frozenset[str], disagree: bool) -> tuple[int, str]:
-    """The tier and label of :data:`TIERS` for a site.
+    """The tier of :data:`TIERS` and a label naming who agrees (or disagrees) on the day.
 
     Parameters
     ----------
     bases : set of str
-        The ``evidence_basis`` values of the site's status findings.
+        The ``evidence_basis`` of the findings that count on the day (both sides).
     disagree : bool
-        Whether its sources disagree.
+        Whether they disagree (the status is ``contested``).
+
+    Returns
+    -------
+    (int, str)
+        The tier and its label: the label never says "agree" of findings that disagree,
+        and never names a basis that does not count.
 
     Examples
     --------
     >>> tier_of({"imagery", "testimony"}, False)
     (1, 'imagery and testimony agree')
-    >>> tier_of({"imagery", "media"}, True)
-    (3, 'imagery only')
+    >>> tier_of({"imagery", "official"}, True)
+    (2, 'imagery and an official statement disagree')
+    >>> tier_of({"imagery"}, False), tier_of({"imagery", "report"}, False)
+    ((3, 'imagery only'), (3, 'imagery and a report agree'))
     >>> tier_of({"media", "official"}, False)
-    (5, 'secondary sources only')
+    (5, 'an official statement and the press agree')
     >>> tier_of(set(), False)
-    (6, 'no status evidence')
+    (6, 'nothing counts on the day')
     """
-    both = {"imagery", "testimony"} <= bases
-    checks = {
-        1: both and not disagree,
-        2: both and disagree,
-        3: "imagery" in bases and "testimony" not in bases,
-        4: "testimony" in bases and "imagery" not in bases,
-        5: bool(bases),
-        6: True,
-    }
-    for tier, label, _rule in TIERS:
-        if checks[tier]:
-            return tier, label
-    raise AssertionError("unreachable: the last tier always holds")
+    bases = set(bases)
+    if not bases:
+        return 6, "nothing counts on the day"
+    if disagree:
+        label = (f"{_PLURAL.get(next(iter(bases)), 'sources')} disagree" if len(bases) == 1
+                 else f"{_phrase(bases)} disagree")
+        return 2, label
+    label = f"{_phrase(bases)} only" if len(bases) == 1 else f"{_phrase(bases)} agree"
+    if {"imagery", "testimony"} <= bases:
+        return 1, label
+    if "imagery" in bases:
+        return 3, label
+    if "testimony" in bases:
+        return 4, label
+    return 5, label
 
 
 def _d(value) -> date | None:
@@ -139,7 +167,7 @@ def _d(value) -> date | None:
     if isinstance(value, date):
         return value
     text = str(value).strip()
-    return date.fromisoformat(text[:10]) if text else None
+    return date.fromisoformat(text[:10]) if text and text.lower() != "nan" else None
 
 
 def _add_years(d: date, years: int) -> date:
@@ -149,58 +177,174 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years, day=28)
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _F:
-    """One status finding, with the days its rule uses."""
+    """One finding of a site, with the days the rule gives it (``count_from``..``count_to``)."""
 
     row: dict
+    fid: str
     signal: str
+    strength: str
+    basis: str
     start: date | None
     end: date | None
+    count_from: date | None = None
+    count_to: date | None = None
+    ended_by: _F | None = None   # the finding that ended its counting early (P1, P2, rule 3)
+    ended_how: str = ""
 
     @property
     def dated(self) -> bool:
         return self.start is not None or self.end is not None
 
     @property
-    def known_from(self) -> date:
-        if self.signal == "active":
-            return self.start or self.end
+    def first(self) -> date | None:
+        return self.start or self.end
+
+    @property
+    def last(self) -> date | None:
         return self.end or self.start
 
-    def holds_to(self) -> date:
-        if self.signal == "active":
-            return _add_years(self.end, WINDOW_YEARS) if self.end else _FAR_FUTURE
-        return _FAR_FUTURE
-
-    def state(self) -> tuple[date, date]:
-        """The days over which the finding states its signal (for disagreement)."""
-        if not self.dated:
-            return _FAR_PAST, _FAR_FUTURE
-        if self.signal == "active":
-            return self.start or _FAR_PAST, self.end or _FAR_FUTURE
-        return self.start or self.end, _FAR_FUTURE
-
-    def overlaps(self, other: _F) -> bool:
-        a, b = self.state(), other.state()
-        return a[0] <= b[1] and b[0] <= a[1]
+    @property
+    def counts(self) -> bool:
+        """Whether it may count at all: dated, stated, with a signal."""
+        return self.dated and self.strength == "stated" and self.signal != "none"
 
 
-def _findings(df: pd.DataFrame) -> list[_F]:
+def _parse(df: pd.DataFrame | list[dict]) -> list[_F]:
     out = []
-    for row in df.to_dict("records"):
+    for row in (df.to_dict("records") if isinstance(df, pd.DataFrame) else df):
         signal = str(row.get("status_signal") or "none")
         if signal not in SIGNALS:
             raise InputError(f"finding {row.get('finding_id')}: status_signal {signal!r} "
                              f"is not one of {', '.join(SIGNALS)}")
-        if signal != "none":
-            out.append(_F(row, signal, _d(row.get("date_start")), _d(row.get("date_end"))))
+        strength = row.get("signal_strength")
+        strength = strength if isinstance(strength, str) and strength else "stated"
+        if strength not in STRENGTHS:
+            raise InputError(f"finding {row.get('finding_id')}: signal_strength {strength!r} "
+                             f"is not one of {', '.join(STRENGTHS)}")
+        basis = row.get("evidence_basis")
+        out.append(_F(row, str(row.get("finding_id", "")), signal, strength,
+                      basis if isinstance(basis, str) else "", _d(row.get("date_start")),
+                      _d(row.get("date_end"))))
     return out
 
 
 @dataclass
+class _Site:
+    """A site's findings with their counting days worked out once (the day-free part of the rule)."""
+
+    items: list[_F]
+    counting: list[_F]
+    p3: list[tuple[_F, _F, date, date]]   # (earlier closure, later closure/relocation, from, to)
+
+
+def _prepare(items: list[_F]) -> _Site:
+    counting = [f for f in items if f.counts]
+    stops = [f for f in counting if f.signal in ("closed", "relocated")]
+    doubts = [f for f in items if f.strength == "hedged" and f.dated and f.signal in ("closed", "relocated")]
+    for f in counting:
+        if f.signal == "active":
+            if f.start is None:             # open start: its last day only
+                f.count_from = f.count_to = f.end
+                continue
+            f.count_from = f.start
+            f.count_to = _add_years(f.last, WINDOW_YEARS)
+        else:
+            f.count_from, f.count_to = f.last, _FAR_FUTURE
+    for f in counting:  # P1, P2 and rule 3: what ends a finding's counting early
+        if f.signal == "active" and f.start is not None:
+            cuts = [(c.count_from, c, "P1") for c in stops if c.count_from > f.last]
+            cuts += [(h.first, h, "P2") for h in doubts if h.first > f.last]
+        elif f.signal != "active":
+            cuts = [(g.count_from, g, "later") for g in counting
+                    if g.signal != f.signal and g.count_from > f.count_from]
+        else:
+            cuts = []
+        if cuts:
+            day, by, how = min(cuts, key=lambda c: (c[0], c[1].fid))
+            if day - _DAY < f.count_to:
+                f.count_to, f.ended_by, f.ended_how = day - _DAY, by, how
+    p3 = []
+    for e in (f for f in counting if f.signal == "closed"):
+        for later in stops:
+            if later.start is not None and later.start > e.last:
+                to = min(e.count_to, later.count_from - _DAY)
+                if to >= e.count_from:
+                    p3.append((e, later, e.count_from, to))
+    return _Site(items, counting, p3)
+
+
+def _decide(site: _Site, day: date) -> tuple[str, list[_F], list[_F]]:
+    """The rule on a prepared site: status, the deciding side, the side against."""
+    on = [f for f in site.counting if f.count_from <= day <= f.count_to]
+    if not on:
+        return "unknown", [], []
+    implied = [(e, later) for e, later, a, b in site.p3 if a <= day <= b]
+    key = lambda f: (f.count_from, f.last, f.fid)  # noqa: E731
+    top = max(on, key=key)
+    deciding = sorted((f for f in on if f.signal == top.signal), key=key, reverse=True)
+    against = sorted((f for f in on if f.signal != top.signal), key=key, reverse=True)
+    if top.signal == "closed":
+        against += [later for e, later in implied if e in deciding and later not in against]
+    if not against:
+        return top.signal, deciding, []
+    return "contested", deciding, against
+
+
+def _ids(items) -> str:
+    return ", ".join(f.fid for f in items)
+
+
+def _window(f: _F) -> str:
+    if f.count_to == _FAR_FUTURE:
+        return f"from {f.count_from} until later evidence"
+    return f"{f.count_from} to {f.count_to}"
+
+
+def _why(f: _F, day: date, site: _Site, status: str, deciding, against) -> tuple[bool, str]:
+    """Whether a finding counts on the day, and why (one line of the explanation)."""
+    if f.signal == "none":
+        return False, "says nothing of the site's status (signal none)"
+    if f.strength == "hedged":
+        why = str(f.row.get("strength_reason") or "its source withholds the conclusion")
+        cut = [g.fid for g in site.counting if g.ended_by is f and g.ended_how == "P2"]
+        tail = f"; it ends the active window of {', '.join(cut)} (P2)" if cut else ""
+        return False, f"hedged ({f.signal}): never decides: {why}{tail}"
+    if not f.dated:
+        return False, f"undated ({f.signal}): cannot be placed in time, never counts"
+    if (f in deciding or f in against) and f.count_from <= day <= f.count_to:
+        side = "deciding" if f in deciding else "against"
+        return True, f"counts ({f.signal}, {side}): {_window(f)}"
+    if f in against:  # P3: a later closure or relocation against an earlier closure
+        earlier = [e for e, later, a, b in site.p3 if later is f and a <= day <= b]
+        return True, (f"stands against {_ids(earlier)} (P3): a {f.signal} dated from {f.first} says the "
+                      f"site operated until then; it counts itself from {f.count_from}")
+    if day < f.count_from:
+        open_start = " (open start: its last day only)" if f.signal == "active" and f.start is None else ""
+        return False, f"not yet known: counts from {f.count_from}{open_start}"
+    if f.signal == "active" and f.start is None:
+        return False, f"open start: counts on its last day only ({f.end}), never after"
+    if f.ended_by is not None:
+        how = {"P1": f"ended by the later {f.ended_by.signal} {f.ended_by.fid} (P1)",
+               "P2": f"ended by the later hedged {f.ended_by.signal} {f.ended_by.fid} (P2)",
+               "later": f"superseded by the later {f.ended_by.signal} {f.ended_by.fid}"}[f.ended_how]
+        return False, f"outside its window: counted {_window(f)}, {how}"
+    return False, (f"outside its window: counted {_window(f)} ({WINDOW_YEARS} years after its "
+                   f"last day, {f.last})")
+
+
+def _latest(items: list[_F], day: date) -> _F | None:
+    """The status finding (signal not none) whose evidence is latest on or before the day."""
+    seen = [f for f in items if f.signal != "none" and f.dated and f.first <= day]
+    return max(seen, key=lambda f: (min(f.last, day), f.strength == "stated", f.fid)) if seen else None
+
+
+@dataclass
 class SiteStatus:
-    """A site's status as of a day, and the findings behind it.
+    """A site's status on a day, who decides it, and why. Made by :func:`status_from_findings`.
+
+    The names here are stable: the products (map, QGIS style, KMZ, dossier, site) read them.
 
     Attributes
     ----------
@@ -209,47 +353,184 @@ class SiteStatus:
     status : str
         One of :data:`STATUSES`.
     deciding : pandas.DataFrame
-        The findings that count on the day with the status's signal, the
-        deciding one first.
-    contradicting : pandas.DataFrame
-        Findings that say otherwise over the same time (undated ones included).
+        The findings that count on the day on the status's side (for ``contested``: the side
+        of the finding known latest), latest first.
+    against : pandas.DataFrame
+        The other side of a ``contested`` day (empty otherwise).
     reason : str
-        One sentence: why this status (the rule and the window).
+        The rule that decided, in one sentence.
+    tier, tier_label : int, str
+        :func:`tier_of` of the findings that count on the day.
+    sources_disagree : bool
+        True exactly when the status is ``contested``.
+    latest_evidence : datetime.date or None
+        The latest day, up to ``as_of``, that a dated finding speaking to the status covers.
+    latest_strength : str
+        ``stated`` or ``hedged`` (that finding's), or ``""``.
+    latest_finding : str
+        That finding's id, or ``""``.
+    layer : str
+        The layer of the site (``camps``, ``mines``, ``named_mines``) when a query set it.
+    summary : str
+        One line: ``as of 2026-12-07: unknown; latest evidence 2017-09-19, hedged``.
+    explain : str
+        Every finding of the site, whether it counts on the day and why, then the rule
+        that decided (built on first use).
+    explanation : pandas.DataFrame
+        The same as rows: ``finding_id``, ``observed_text``, ``status_signal``,
+        ``signal_strength``, ``evidence_basis``, ``counts``, ``why``.
+    contradicting : pandas.DataFrame
+        Former name of ``against``.
     """
 
     site_id: str
     as_of: date
     status: str
-    deciding: pd.DataFrame = field(repr=False)
-    contradicting: pd.DataFrame = field(repr=False)
     reason: str = ""
+    tier: int = 6
+    tier_label: str = ""
+    latest_evidence: date | None = None
+    latest_strength: str = ""
+    latest_finding: str = ""
+    layer: str = ""
+    _site: _Site | None = field(default=None, repr=False, compare=False)
+    _sides: tuple = field(default=((), ()), repr=False, compare=False)
+    _columns: tuple = field(default=(), repr=False, compare=False)
 
-    def as_dict(self) -> dict:
-        """Plain values for JSON."""
-        return {
+    def _frame(self, items) -> pd.DataFrame:
+        return pd.DataFrame([f.row for f in items], columns=list(self._columns) or None)
+
+    @cached_property
+    def deciding(self) -> pd.DataFrame:
+        return self._frame(self._sides[0])
+
+    @cached_property
+    def against(self) -> pd.DataFrame:
+        return self._frame(self._sides[1])
+
+    @property
+    def sources_disagree(self) -> bool:
+        return self.status == "contested"
+
+    @property
+    def contradicting(self) -> pd.DataFrame:
+        return self.against
+
+    @property
+    def summary(self) -> str:
+        status = self.status
+        if status == "contested":
+            status += f" ({' '.join(f.fid for f in self._sides[0])} against {' '.join(f.fid for f in self._sides[1])})"
+        latest = (f"latest evidence {self.latest_evidence}, {self.latest_strength}"
+                  if self.latest_evidence else "no dated evidence")
+        return f"as of {self.as_of}: {status}; {latest}"
+
+    @cached_property
+    def explanation(self) -> pd.DataFrame:
+        rows = []
+        site = self._site or _Site([], [], [])
+        deciding, against = self._sides
+        for f in sorted(site.items, key=lambda f: (f.first or _FAR_FUTURE, f.fid)):
+            counts, why = _why(f, self.as_of, site, self.status, deciding, against)
+            rows.append({"finding_id": f.fid, "observed_text": f.row.get("observed_text", ""),
+                         "status_signal": f.signal, "signal_strength": f.strength,
+                         "evidence_basis": f.basis, "counts": counts, "why": why})
+        return pd.DataFrame(rows, columns=["finding_id", "observed_text", "status_signal",
+                                           "signal_strength", "evidence_basis", "counts", "why"])
+
+    @cached_property
+    def explain(self) -> str:
+        lines = [f"{self.site_id} {self.summary}"]
+        for r in self.explanation.to_dict("records"):
+            mark = "counts " if r["counts"] else "no     "
+            lines.append(f"  {r['finding_id']}  {mark} {r['why']}")
+        if self.explanation.empty:
+            lines.append("  (no findings)")
+        lines.append(f"Rule: {self.reason}")
+        return "\n".join(lines)
+
+    def as_dict(self, explain: bool = False) -> dict:
+        """Plain values for JSON (with ``explain``: every finding and why)."""
+        out = {
             "site_id": self.site_id, "as_of": self.as_of.isoformat(), "status": self.status,
-            "deciding": list(self.deciding.get("finding_id", [])),
-            "contradicting": list(self.contradicting.get("finding_id", [])),
+            "deciding": [f.fid for f in self._sides[0]], "against": [f.fid for f in self._sides[1]],
+            "sources_disagree": self.sources_disagree, "evidence_tier": self.tier,
+            "evidence_tier_label": self.tier_label,
+            "latest_evidence_date": self.latest_evidence.isoformat() if self.latest_evidence else None,
+            "latest_evidence_strength": self.latest_strength or None, "summary": self.summary,
             "window_years": WINDOW_YEARS, "reason": self.reason,
         }
+        if explain:
+            out["explanation"] = self.explanation.to_dict("records")
+        return out
 
 
-def _frame(items: list[_F], columns) -> pd.DataFrame:
-    return pd.DataFrame([f.row for f in items], columns=list(columns))
+def _reason(site: _Site, day: date, status: str, deciding: list[_F], against: list[_F]) -> str:
+    if status == "contested":
+        sides = f"{_ids(deciding)} ({deciding[0].signal}) against {_ids(against)}"
+        p3 = [f for f in against if f.signal != "active" and f.count_from > day]
+        extra = (f" ({', '.join(f.fid for f in p3)}: a later {p3[0].signal} says the site operated "
+                 "until then, P3)") if p3 else ""
+        return f"contested: the findings that count on {day} disagree: {sides}{extra}"
+    if status != "unknown":
+        top = deciding[0]
+        until = "" if top.count_to == _FAR_FUTURE else f", which counts to {top.count_to}"
+        rule = ("an active finding counts from its first day to five years after its last (P1, P2: "
+                "until later closure or doubt)") if status == "active" else (
+                f"a {status} finding counts from its last day until later evidence")
+        verb = "counts" if len(deciding) == 1 else "count and agree"
+        return (f"{status}: {_ids(deciding)} {verb} on {day}; decided by {top.fid} "
+                f"({top.basis}, counts from {top.count_from}{until}); {rule}")
+    hedged = [f for f in site.items if f.strength == "hedged" and f.signal != "none" and f.dated
+              and f.first <= day]
+    lapsed = [f for f in site.counting if f.count_to < day]
+    parts = []
+    if lapsed:
+        last = max(lapsed, key=lambda f: (f.count_to, f.fid))
+        parts.append(f"the last stated finding, {last.fid}, counted to {last.count_to}")
+    elif site.counting:
+        parts.append(f"the first stated finding counts from {min(f.count_from for f in site.counting)}")
+    if hedged:
+        parts.append(f"{_ids(hedged)} hedged, never deciding")
+    undated = [f for f in site.items if not f.dated and f.signal != "none"]
+    if undated:
+        parts.append(f"{_ids(undated)} undated, never counting")
+    if not parts:
+        parts.append("no finding speaks to the site's status")
+    return f"unknown: no dated, stated finding counts on {day} ({'; '.join(parts)})"
 
 
-def status_from_findings(findings: pd.DataFrame, as_of: str | date,
-                         site_id: str = "") -> SiteStatus:
-    """The status of one site as of a day, from its findings (the rule of this module).
+def _status(site: _Site, day: date, site_id: str, columns) -> SiteStatus:
+    status, deciding, against = _decide(site, day)
+    counted = {f.basis for f in (*deciding, *against)}
+    tier, label = tier_of(counted, status == "contested")
+    latest = _latest(site.items, day)
+    if status == "unknown":
+        hedged = {f.basis for f in site.items
+                  if f.strength == "hedged" and f.signal != "none" and f.dated and f.first <= day}
+        if hedged:
+            label += f"; {_phrase(hedged)}, hedged"
+    return SiteStatus(site_id, day, status, _reason(site, day, status, deciding, against), tier, label,
+                      min(latest.last, day) if latest else None,
+                      latest.strength if latest else "", latest.fid if latest else "",
+                      _site=site, _sides=(deciding, against), _columns=tuple(columns))
+
+
+def status_from_findings(findings: pd.DataFrame | list[dict], as_of: str | date,
+                         site_id: str = "", columns=None) -> SiteStatus:
+    """The status of one site on a day, from its findings (the rule of this module).
 
     Parameters
     ----------
-    findings : pandas.DataFrame
-        The site's rows of ``camp_findings`` (``date_start``, ``date_end``,
-        ``status_signal``, ``finding_id``, ...).
+    findings : pandas.DataFrame or list of dict
+        The site's findings (``finding_id``, ``date_start``, ``date_end``,
+        ``status_signal``; ``signal_strength`` defaults to ``stated``,
+        ``evidence_basis`` to ``""``), as a frame or as its rows.
     as_of : str or datetime.date
         ``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``; a month or year means its last day.
     site_id : str, optional
+    columns : sequence of str, optional
+        The columns of ``deciding`` and ``against`` when ``findings`` is a list of rows.
 
     Returns
     -------
@@ -260,95 +541,55 @@ def status_from_findings(findings: pd.DataFrame, as_of: str | date,
     >>> f = pd.DataFrame({"finding_id": ["F1", "F2"], "date_start": ["2010-01-01", "2012-03-01"],
     ...                   "date_end": ["2012-10-31", "2012-06-30"],
     ...                   "status_signal": ["active", "closed"]})
-    >>> [status_from_findings(f, d).status for d in ("2009", "2012-06-29", "2012-06-30", "2030")]
-    ['unknown', 'active', 'closed', 'closed']
-    >>> list(status_from_findings(f, "2012-07").contradicting["finding_id"])
-    ['F1']
+    >>> [status_from_findings(f, d).status for d in ("2009", "2012-06-29", "2012-06-30", "2013", "2030")]
+    ['unknown', 'active', 'contested', 'contested', 'closed']
     >>> status_from_findings(f.iloc[:1], "2018").status   # 2012-10-31 + 5 years < 2018-12-31
     'unknown'
     """
     day = parse_as_of(as_of)
-    columns = findings.columns
-    status, deciding, contra, why = _decide(_findings(findings), day)
-    return SiteStatus(site_id, day, status, _frame(deciding, columns), _frame(contra, columns), why)
+    if columns is None:
+        columns = findings.columns if isinstance(findings, pd.DataFrame) else list(findings[0]) if findings else []
+    return _status(_prepare(_parse(findings)), day, site_id, columns)
 
 
-def _decide(items: list[_F], day: date) -> tuple[str, list[_F], list[_F], str]:
-    """The rule of this module on parsed findings: status, deciding, contradicting, reason."""
-    counting = [f for f in items if f.dated and f.known_from <= day <= f.holds_to()]
-    if not counting:
-        dated = [f for f in items if f.dated]
-        earlier = [f for f in dated if f.known_from <= day]
-        if earlier:
-            last = max(earlier, key=lambda f: f.end or f.start)
-            why = (f"no finding counts on {day}: the last, {last.row.get('finding_id')} "
-                   f"({last.signal}, to {last.end or last.start}), is more than {WINDOW_YEARS} "
-                   "years earlier")
-        elif dated:
-            why = f"no finding known by {day} (the first is from {min(f.known_from for f in dated)})"
-        elif items:
-            why = "only undated findings: they cannot be placed in time"
-        else:
-            why = "no finding speaks to the site's status"
-        return "unknown", [], [f for f in items if not f.dated], f"unknown: {why}"
-    decisive = max(counting, key=lambda f: (f.known_from, f.end or _FAR_FUTURE,
-                                            str(f.row.get("finding_id"))))
-    status = decisive.signal
-    deciding = [decisive, *sorted(
-        (f for f in counting if f.signal == status and f is not decisive),
-        key=lambda f: (f.known_from, str(f.row.get("finding_id"))), reverse=True)]
-    contra = [f for f in items if f.signal != status
-              and (not f.dated or (f.known_from <= day and f.overlaps(decisive)))]
-    until = ("" if status != "active" or decisive.holds_to() == _FAR_FUTURE
-             else f", which counts to {decisive.holds_to()} ({WINDOW_YEARS}-year window)")
-    why = (f"{status}: decided by {decisive.row.get('finding_id')} "
-           f"({decisive.row.get('evidence_basis', '')}, known from {decisive.known_from}{until})")
-    if contra:
-        why += f"; contradicted by {', '.join(str(f.row.get('finding_id')) for f in contra)}"
-    return status, deciding, contra, why
+def site_evidence(findings: pd.DataFrame, site_ids, as_of: str | date) -> pd.DataFrame:
+    """Per site, as of one day, by the rule of this module: status, tier, latest evidence.
 
-
-def site_evidence(findings: pd.DataFrame, site_ids) -> pd.DataFrame:
-    """Per site, by the rules of this module: tier, latest evidence, disagreement.
+    The camps layer carries these columns as of the atlas's build date
+    (``status_as_of``), so that no field of a row contradicts another.
 
     Parameters
     ----------
     findings : pandas.DataFrame
-        ``camp_findings`` (all sites).
+        All sites' findings.
     site_ids : iterable of str
-        Every site to describe (sites without findings get tier 6).
+        Every site to describe (a site without findings is ``unknown``, tier 6).
+    as_of : str or datetime.date
 
     Returns
     -------
     pandas.DataFrame
-        Indexed by ``site_id``: ``evidence_tier``, ``evidence_tier_label``,
+        Indexed by ``site_id``: ``status_class`` (the status on the day),
+        ``status_as_of``, ``evidence_tier``, ``evidence_tier_label``,
         ``latest_evidence_date`` (ISO text or None), ``sources_disagree``,
-        ``evidence_bases`` (``basis n; ...`` over all findings).
+        ``status_summary``.
     """
+    day = parse_as_of(as_of)
+    groups = rows_by_site(findings)
     rows = []
     for site in site_ids:
-        f = findings[findings["site_id"] == site]
-        items = _findings(f)
-        disagree = any(a.signal != b.signal and a.overlaps(b)
-                       for i, a in enumerate(items) for b in items[i + 1:])
-        tier, label = tier_of({str(x.row.get("evidence_basis")) for x in items}, disagree)
-        days = [_d(e) or _d(s) for s, e in zip(f["date_start"], f["date_end"])]
-        days = [d for d in days if d]
-        counts = f["evidence_basis"].value_counts()
+        s = _status(_prepare(_parse(groups.get(site, []))), day, site, findings.columns)
         rows.append({
-            "site_id": site, "evidence_tier": tier, "evidence_tier_label": label,
-            "latest_evidence_date": max(days).isoformat() if days else None,
-            "sources_disagree": disagree,
-            "evidence_bases": "; ".join(f"{b} {counts[b]}" for b in BASES if b in counts),
+            "site_id": site, "status_class": s.status, "status_as_of": day.isoformat(),
+            "evidence_tier": s.tier, "evidence_tier_label": s.tier_label,
+            "latest_evidence_date": s.latest_evidence.isoformat() if s.latest_evidence else None,
+            "sources_disagree": s.sources_disagree, "status_summary": s.summary,
         })
     return pd.DataFrame(rows).set_index("site_id")
 
 
 def first_year(date_start, date_end) -> int | None:
     """The year from which a finding is on the record: its start's, else its end's; None undated.
-
-    The map's year slider shows, for a year, the findings whose first year is
-    that year or earlier (undated findings only under "all time").
 
     Examples
     --------
@@ -359,16 +600,21 @@ def first_year(date_start, date_end) -> int | None:
     return day.year if day else None
 
 
-def yearly_status(findings: pd.DataFrame, site_ids, first: int, last: int) -> dict[str, list[str]]:
-    """Each site's status as of 31 December of every year from ``first`` to ``last``.
+def yearly_status(findings: pd.DataFrame, site_ids, first: int, last: int,
+                  month: int = 12, day: int = 31) -> dict[str, list[str]]:
+    """Each site's status on one day of every year from ``first`` to ``last`` (31 December by default).
+
+    The day-free part of the rule is worked out once per site; each year is then a scan of
+    the site's counting findings (no frames, no explanations).
 
     Parameters
     ----------
     findings : pandas.DataFrame
-        ``camp_findings``.
     site_ids : iterable of str
     first, last : int
         Years, inclusive.
+    month, day : int, optional
+        The day of each year (e.g. the build date's month and day).
 
     Returns
     -------
@@ -383,11 +629,27 @@ def yearly_status(findings: pd.DataFrame, site_ids, first: int, last: int) -> di
     ['unknown', 'active', 'active', 'active', 'active', 'active', 'active', 'active', 'unknown', 'unknown']
     """
     out = {}
-    groups = dict(iter(findings.groupby("site_id"))) if len(findings) else {}
+    groups = rows_by_site(findings)
+    days = [_on(y, month, day) for y in range(first, last + 1)]
     for site in site_ids:
-        items = _findings(groups[site]) if site in groups else []
-        out[site] = [_decide(items, date(y, 12, 31))[0] for y in range(first, last + 1)]
+        prepared = _prepare(_parse(groups.get(site, [])))
+        out[site] = [_decide(prepared, d)[0] for d in days]
     return out
+
+
+def rows_by_site(findings: pd.DataFrame) -> dict[str, list[dict]]:
+    """The findings' rows grouped by site, read from the frame once (no per-site frames)."""
+    groups: dict[str, list[dict]] = {}
+    for row in findings.to_dict("records"):
+        groups.setdefault(row["site_id"], []).append(row)
+    return groups
+
+
+def _on(year: int, month: int, day: int) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:  # 29 February
+        return date(year, month, 28)
 
 
 def year_span(findings: pd.DataFrame) -> tuple[int, int]:
@@ -398,6 +660,5 @@ def year_span(findings: pd.DataFrame) -> tuple[int, int]:
     """
     days = [d for v in (*findings["date_start"], *findings["date_end"]) if (d := _d(v))]
     if not days:
-        year = date.today().year
-        return year, year
+        return 1970, 1970
     return min(days).year, max(days).year + WINDOW_YEARS + 1

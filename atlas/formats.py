@@ -8,15 +8,17 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from .errors import InputError
+from .owned import Stage, remove_owned
 from .redact import terminal_text
 
-__all__ = ["Report", "csv_text", "format_table", "neutralise_cell", "status_report", "summary_report"]
+__all__ = ["Report", "csv_text", "format_table", "neutralise_cell", "status_report", "summary_report", "write_answer"]
 
 # --- CSV: the one writer of every CSV the atlas produces --------------------------------------
 
@@ -260,14 +262,18 @@ def summary_report(table: pd.DataFrame, fmt: str = "table") -> Report:
     """
     a = table.attrs
     if "rule" in a:  # camps by status
-        foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']} (window {a['window_years']} "
-                "years). Province by spatial join of each camp's point; no point: unidentified."]
-        return Report(format_table(table, fmt, footer=foot, meta=dict(a), width=80))
+        head = [f"Camps by status as of {a['as_of']}."]
+        foot = ["", f"Camps by status as of {a['as_of']}: {a['rule']}. Province by spatial join of each "
+                "camp's point; no point: unidentified."]
+        return Report(format_table(table, fmt, header=head, footer=foot, meta=dict(a), width=80))
     foot = ["", f"Reported: {a['report']}.", f"Geolocated: {a['method']}.",
             f"Boundaries: {a['boundary_source']}.", f"Boundary vintage: {a['boundary_vintage']}."]
     if "sanctions" in a:
         foot.append(f"Sanctions: {a['sanctions']}.")
     head = [a["banner"], ""] if a.get("banner") else []  # counted with private layers: said on its face
+    if a.get("status_as_of"):  # a table pasted into reports says the day its camp statuses speak of
+        head.append(f"Camps counted by status as of {a['status_as_of']} (the build date; "
+                    "atlas summary --as-of DATE for another day).")
     notes = (*head[:1], *foot[1:]) if fmt == "csv" else ()
     return Report(format_table(table, fmt, header=head, footer=foot, meta=dict(a), width=80), notes)
 
@@ -284,12 +290,12 @@ def _records(df: pd.DataFrame) -> list[dict]:
 
 
 #: The columns of a status table, in the order a table shows them.
-STATUS_COLUMNS = ["site_id", "kind", "name", "status", "deciding", "contradicting",
-                  "evidence_tier", "latest_evidence_date", "sources_disagree"]
+STATUS_COLUMNS = ["site_id", "kind", "name", "status", "deciding", "against",
+                  "evidence_tier_label", "latest_evidence_date", "latest_evidence_strength"]
 
 
-def status_report(table: pd.DataFrame, fmt: str = "table", status=None) -> Report:
-    """Camps' status as of a day (:func:`atlas.status_table`), with the rule below it.
+def status_report(table: pd.DataFrame, fmt: str = "table", status=None, explain: bool = False) -> Report:
+    """Camps' (or mines') status on a day (:func:`atlas.status_table`), with the day and rule below it.
 
     Parameters
     ----------
@@ -297,9 +303,12 @@ def status_report(table: pd.DataFrame, fmt: str = "table", status=None) -> Repor
         :func:`atlas.status_table`; its ``attrs`` give the day, the rule and its window.
     fmt : {"table", "csv", "json"}
     status : atlas.SiteStatus, optional
-        One camp's status (:func:`atlas.status_at`, on the table's day): a
-        ``table`` then adds why, and the deciding and contradicting findings;
-        ``json`` adds those findings to ``meta``.
+        One site's status (:func:`atlas.status_at`, on the table's day): a
+        ``table`` then adds its summary line, why, and the findings on each side;
+        ``json`` adds them to ``meta``.
+    explain : bool
+        With ``status``: every finding of the site, whether it counts on the day and why,
+        ending with the rule that decided (:attr:`atlas.SiteStatus.explain`).
 
     Returns
     -------
@@ -313,11 +322,54 @@ def status_report(table: pd.DataFrame, fmt: str = "table", status=None) -> Repor
     As of 2014-06-30:
     """
     a = table.attrs
-    foot = ["", f"As of {a['as_of']}: {a['rule']} (window {a['window_years']} years)."]
+    foot = ["", f"As of {a['as_of']}: {a['rule']}."]
     meta = dict(a)
     if status is not None and fmt == "table":
-        foot += ["", status.reason, "", "Deciding findings:", *_finding_lines(status.deciding)]
-        foot += ["Contradicting findings:"] + (_finding_lines(status.contradicting) or ["  none"])
+        foot += ["", status.summary, status.reason, "", "Deciding findings:",
+                 *(_finding_lines(status.deciding) or ["  none"])]
+        foot += ["Findings against:"] + (_finding_lines(status.against) or ["  none"])
+        if explain:
+            foot += ["", "Every finding of the site on the day:", status.explain]
+        foot = [terminal_text(x) for x in foot]
     if status is not None and fmt == "json":
-        meta["findings"] = {k: _records(getattr(status, k)) for k in ("deciding", "contradicting")}
+        meta["findings"] = {k: _records(getattr(status, k)) for k in ("deciding", "against")}
+        meta["status"] = status.as_dict(explain=explain)
     return Report(format_table(table, fmt, columns=STATUS_COLUMNS, footer=foot, meta=meta, width=40))
+
+
+def write_answer(path: Path, text: str, fmt: str, empty_note: str | None = None) -> list[Path]:
+    """Write a query's answer to a file, as ``--out FILE`` of ``find``, ``near``, ``status``... does.
+
+    A CSV file gets a UTF-8 byte-order mark (Excel then reads Hangul) and keeps
+    its CRLF line ends, as ``atlas export`` writes CSV; other formats are UTF-8.
+    (Standard output stays plain UTF-8, no mark, for pipes.) An empty answer
+    says why beside the file, in ``FILE.note.txt``, not only on the terminal.
+    Nothing the atlas did not write is replaced (:class:`atlas.owned.Stage`).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+    text : str
+        What the command would print.
+    fmt : str
+        The answer's format (``csv`` gets the byte-order mark).
+    empty_note : str, optional
+        Why the answer holds no row: written to the sidecar note.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The file, and its note when one was written.
+    """
+    path = Path(path)
+    note = path.with_name(path.name + ".note.txt")
+    with Stage(path.parent) as stage:
+        if fmt == "csv":
+            stage.path(path.name).write_text(text, encoding="utf-8-sig", newline="")
+        else:
+            stage.path(path.name).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        if empty_note:
+            stage.path(note.name).write_text(empty_note.rstrip("\n") + "\n", encoding="utf-8")
+    if not empty_note:
+        remove_owned(note)  # an earlier empty answer's note, which no longer holds
+    return [path, note] if empty_note else [path]

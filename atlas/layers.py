@@ -8,7 +8,9 @@ never from a column of a source CSV.
 
 from __future__ import annotations
 
+import os
 import re
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,6 +22,7 @@ from pyproj import Geod
 from . import gem, sanctions, sources
 from .admin import join_admin
 from .dates import parse_date_text
+from .errors import InputError
 from .evidence import site_evidence
 
 __all__ = ["BOUNDARY_VINTAGE", "build_layers"]
@@ -321,24 +324,14 @@ def camp_precision(note: str) -> str:
     return "uncertain"
 
 
-def status_class(status: str) -> str:
-    """``active``, ``closed``, ``contested`` (sources disagree) or ``unknown``."""
-    s = status.lower()
-    if re.search(r"unconfirmed|not confirmed|unknown|unclear", s):
-        return "unknown"
-    closed = re.search(r"closed|dismantl", s)
-    active = re.search(r"active|operation", s)
-    if closed and active:
-        return "contested"
-    if closed:
-        return "closed"
-    if active:
-        return "active"
-    return "unknown"
+def camps_layer(root, provinces, counties, findings, n_candidates, as_of) -> gpd.GeoDataFrame:
+    """Every kwan-li-so, kyo-hwa-so and suspected site; sites without a coordinate keep their row.
 
-
-def camps_layer(root, provinces, counties, findings, n_candidates) -> gpd.GeoDataFrame:
-    """Every kwan-li-so, kyo-hwa-so and suspected site; sites without a coordinate keep their row."""
+    ``status`` is the status as a source words it (never decided from); ``status_class``, the
+    evidence tier, latest evidence and ``sources_disagree`` are the rule's answer
+    (:func:`atlas.evidence.site_evidence`) as of ``as_of``, the build date, stated in
+    ``status_as_of``: one day for every field of the row, so no field contradicts another.
+    """
     df = sources.read_csv("camps/camps.csv", root)
     out = pd.DataFrame(
         {
@@ -348,7 +341,7 @@ def camps_layer(root, provinces, counties, findings, n_candidates) -> gpd.GeoDat
             "location_precision": df["location_precision"],
             "province_as_given": df["province"], "county_as_given": df["county"],
             "agency": df["agency"], "status": df["status"],
-            "status_class": df["status"].map(status_class), "status_date": df["status_date"],
+            "status_date": df["status_date"],
             "area_km2": df["area_km2"], "prisoners_estimate": df["prisoners_estimate"],
             "source": df["source"],  # a coordinate taken from open data carries that data's licence
             "licence": [f"{FACT_LICENCE}; coordinate: {c}" if isinstance(c, str) and c.strip() else FACT_LICENCE
@@ -357,8 +350,8 @@ def camps_layer(root, provinces, counties, findings, n_candidates) -> gpd.GeoDat
         }
     )
     out["n_findings"] = out["site_id"].map(findings["site_id"].value_counts()).fillna(0).astype(int)
-    evidence = site_evidence(findings, out["site_id"])
-    for col in ("evidence_tier", "evidence_tier_label", "latest_evidence_date", "sources_disagree"):
+    evidence = site_evidence(findings, out["site_id"], as_of)
+    for col in evidence.columns:
         out[col] = out["site_id"].map(evidence[col])
     out["n_coordinate_candidates"] = out["site_id"].map(n_candidates).fillna(0).astype(int)
     gdf = gpd.GeoDataFrame(out, geometry=_points(df), crs="EPSG:4326")
@@ -514,13 +507,18 @@ def _with_admin(gdf: gpd.GeoDataFrame, provinces, counties) -> gpd.GeoDataFrame:
     return gdf
 
 
-def build_layers(root: Path | None = None) -> dict[str, pd.DataFrame]:
+def build_layers(root: Path | None = None, as_of: str | date | None = None) -> dict[str, pd.DataFrame]:
     """Every atlas layer, from the verified sources.
 
     Parameters
     ----------
     root : pathlib.Path, optional
         The geodata folder; defaults to :func:`atlas.sources.geodata_dir`.
+    as_of : str or datetime.date, optional
+        The build date: the camps' ``status_class`` and evidence columns are the rule's
+        answer on that day (:func:`atlas.builder.build` passes the day of its build epoch,
+        the date the GeoPackage states). Defaults to 1 January 1970 UTC + ``$SOURCE_DATE_EPOCH``
+        when set, else it is required.
 
     Returns
     -------
@@ -531,8 +529,13 @@ def build_layers(root: Path | None = None) -> dict[str, pd.DataFrame]:
     counties = counties_layer(root)
     findings = findings_table(root)
     raw_candidates = sources.read_csv("camps/coordinate_candidates.csv", root)
+    if as_of is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+        if not epoch.isdigit():
+            raise InputError("build_layers needs as_of, the build date (or $SOURCE_DATE_EPOCH)")
+        as_of = datetime.fromtimestamp(int(epoch), timezone.utc).date()
     camps = camps_layer(
-        root, provinces, counties, findings, raw_candidates["site_id"].value_counts(),
+        root, provinces, counties, findings, raw_candidates["site_id"].value_counts(), as_of,
     )
     mines = mines_layer(root, provinces, counties)
     records = mines.attrs.pop("gem_records")

@@ -43,7 +43,7 @@ from pathlib import Path, PurePosixPath
 
 from .errors import OutputError
 
-__all__ = ["MANIFEST", "Stage", "check_replace", "in_stage", "overwriting", "record", "record_replaced", "replaced",
+__all__ = ["MANIFEST", "Stage", "check_replace", "in_stage", "overwriting", "record", "record_replaced", "remove_owned", "replaced",
            "safe_name", "safe_relpath"]
 
 MANIFEST = ".written-by-atlas.json"
@@ -227,6 +227,20 @@ def check_replace(targets: Iterable[Path]) -> None:
         raise OutputError(f"{shown}: already there, and not written by the atlas (or changed since it was); "
                           "nothing was written. Run again with --overwrite to replace "
                           f"{'them' if len(blocked) > 1 else 'it'}, or choose another --out")
+
+
+def remove_owned(path: Path) -> bool:
+    """Remove a file only if the atlas wrote it (and nobody changed it since); say whether it did.
+
+    A file of that name that the atlas did not write is left alone: the atlas
+    never deletes what it did not write.
+    """
+    path = Path(path)
+    if not path.is_file() or not _owned(path, _manifest(path.parent)):
+        return False
+    path.unlink()
+    record((), [path])
+    return True
 
 
 def record(written: Iterable[Path], removed: Iterable[Path] = ()) -> None:

@@ -306,7 +306,8 @@ def export_postgis(
     layers = {n: atlas.read(n) for n in declared}
     eng = engine(db)
     stamp = {"atlas": _version(), "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             "source": path.name, "sha256": atlas.sha256, "build_date": atlas.build_date}
+             "source": path.name, "sha256": atlas.sha256, "build_date": atlas.build_date,
+             "release": atlas.release}
     # the user layers' records (atlas.store.RECORD_FIELDS), in the schema's stamp: a reader of the schema
     # decides from them, as from a GeoPackage's, what each product may hold
     stamp["user_layers"] = [{f: _plain(r.get(f)) for f in RECORD_FIELDS} for r in allowed.records]

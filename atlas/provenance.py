@@ -14,12 +14,13 @@ layers (asked for) names the private store's sha256 apart, and its banner.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from .store import Atlas, open_atlas
 from .userlayers import banner
 
-__all__ = ["about", "atlas_version", "build_date", "gpkg_sha256"]
+__all__ = ["about", "atlas_version", "build_date", "citation_block", "gpkg_sha256", "release_id"]
 
 
 def atlas_version() -> str:
@@ -90,6 +91,39 @@ def _sources(a: Atlas) -> list[dict]:
     return table[cols].astype(str).to_dict("records")
 
 
+def release_id(version: str, sources) -> tuple[str, str]:
+    """The id of a release: the version and a digest of the data, never a counter or the clock.
+
+    The digest is the sha256 of the source files' paths and sha256s (the
+    ``sources`` table, sorted by path), so the same code and the same curated
+    data give the same id, and a data correction gives a new one.
+
+    Parameters
+    ----------
+    version : str
+        The atlas version (:func:`atlas_version`).
+    sources : pandas.DataFrame
+        The ``sources`` table (``path``, ``sha256``).
+
+    Returns
+    -------
+    (str, str)
+        The release id (``0.1.0+data.3f2a9c1b7e4d``) and the full data digest.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> a = release_id("0.1.0", pd.DataFrame({"path": ["b", "a"], "sha256": ["2", "1"]}))
+    >>> a == release_id("0.1.0", pd.DataFrame({"path": ["a", "b"], "sha256": ["1", "2"]}))
+    True
+    >>> a[0].startswith("0.1.0+data."), a == release_id("0.1.0", pd.DataFrame({"path": ["a"], "sha256": ["1"]}))
+    (True, False)
+    """
+    lines = sorted(f"{p}\t{h}" for p, h in zip(sources["path"].astype(str), sources["sha256"].astype(str)))
+    digest = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return f"{version}+data.{digest[:12]}", digest
+
+
 def about(gpkg: Atlas | Path | str | None = None, user_layers: list[dict] | None = None, **extra) -> dict:
     """The metadata block a product carries so that a reader can cite it.
 
@@ -107,7 +141,8 @@ def about(gpkg: Atlas | Path | str | None = None, user_layers: list[dict] | None
     Returns
     -------
     dict
-        ``atlas_version``, ``build_date``, ``gpkg`` (file name), ``gpkg_sha256``
+        ``atlas_version``, ``build_date``, ``release`` (the release id the
+        GeoPackage was built as, :func:`release_id`), ``gpkg`` (file name), ``gpkg_sha256``
         (of the public GeoPackage), ``sources`` (path, origin, licence,
         attribution, sha256 of every source file), ``user_layers`` and the
         extra keys; when a listed user layer is private, also
@@ -125,6 +160,7 @@ def about(gpkg: Atlas | Path | str | None = None, user_layers: list[dict] | None
     out = {
         "atlas_version": atlas_version(),
         "build_date": a.build_date,
+        "release": a.release.get("release", ""),
         "gpkg": a.file_name,
         "gpkg_sha256": a.sha256,
         "sources": _sources(a),
@@ -137,3 +173,20 @@ def about(gpkg: Atlas | Path | str | None = None, user_layers: list[dict] | None
         out.update(private_gpkg=cited.get("gpkg", ""), private_gpkg_sha256=cited.get("gpkg_sha256", ""),
                    banner=banner(out["user_layers"]))
     return {**out, **extra}
+
+
+#: What every JSON answer carries to be cited: the atlas and the public GeoPackage it was read from.
+CITATION_KEYS = ("atlas_version", "build_date", "release", "gpkg", "gpkg_sha256", "database")
+
+
+def citation_block(gpkg: Atlas | Path | str | None = None) -> dict:
+    """The citation block of a query's JSON answer: :func:`about` without the source-file list.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> sorted(citation_block())[:3]
+    ['atlas_version', 'build_date', 'gpkg']
+    """
+    meta = about(gpkg)
+    return {k: meta[k] for k in CITATION_KEYS if k in meta}

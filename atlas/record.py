@@ -79,6 +79,9 @@ class Record:
     discrepancies : list of dict
         The report's discrepancies that touch the feature, each with
         ``why`` (how it was linked).
+    status : dict
+        A camp's or mine's status as of the atlas's build date, by the one rule
+        (:func:`atlas.status_at`, :meth:`atlas.SiteStatus.as_dict`); empty for other layers.
     meta : dict
         :func:`atlas.about` of the GeoPackage: version, build date, sha256, sources.
     """
@@ -91,12 +94,20 @@ class Record:
     findings: list = field(default_factory=list)
     discrepancies: list = field(default_factory=list)
     meta: dict = field(default_factory=dict)
+    status: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         """The record as plain data (what ``--format json`` prints)."""
         return {"meta": self.meta, "layer": self.layer, "id": self.id, "name": self.name,
-                "fields": self.fields, "coordinates": self.coordinates, "findings": self.findings,
-                "discrepancies": self.discrepancies}
+                "status": self.status, "fields": self.fields, "coordinates": self.coordinates,
+                "findings": self.findings, "discrepancies": self.discrepancies}
+
+    def _status_lines(self) -> list[str]:
+        s = self.status
+        if not s:
+            return []
+        return [f"Status {s['summary']}",
+                f"Evidence: tier {s['evidence_tier']}, {s['evidence_tier_label']}; {s['reason']}"]
 
     def to_json(self) -> str:
         """JSON, UTF-8 text (Hangul kept as is)."""
@@ -105,6 +116,8 @@ class Record:
     def to_text(self, width: int = 100) -> str:
         """A plain-text view for a terminal."""
         out = [self._title(), "=" * min(width, len(self._title())), ""]
+        if self.status:
+            out += [_wrap(line, width, 2) for line in self._status_lines()] + [""]
         key_w = max((len(k) for k in self.fields), default=10)
         for k, v in self.fields.items():
             out.append(f"{k:<{key_w}}  {_wrap(v, width - key_w - 2, key_w + 2)}")
@@ -113,7 +126,7 @@ class Record:
             out.append("  " + _wrap(_coordinate_line(c), width - 2, 4))
         if not self.coordinates:
             out.append("  no public coordinate")
-        if self.layer == "camps" or self.findings:
+        if self.status or self.findings:
             out += ["", f"Findings, oldest first ({len(self.findings)})", "-" * 25]
             for f in self.findings:
                 out.append("  " + _wrap(_finding_line(f), width - 2, 4))
@@ -132,11 +145,13 @@ class Record:
         def esc(v) -> str:
             return ("" if v is None else str(v)).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
-        out = [f"# {esc(self._title())}", "", "| field | value |", "|---|---|"]
+        out = [f"# {esc(self._title())}", ""]
+        out += [*(f"{esc(line)}  " for line in self._status_lines()), *([""] if self.status else [])]
+        out += ["| field | value |", "|---|---|"]
         out += [f"| {esc(k)} | {esc(v)} |" for k, v in self.fields.items()]
         out += ["", f"## Coordinates ({len(self.coordinates)})", ""]
         out += [f"- {esc(_coordinate_line(c))}" for c in self.coordinates] or ["- no public coordinate"]
-        if self.layer == "camps" or self.findings:
+        if self.status or self.findings:
             out += ["", f"## Findings, oldest first ({len(self.findings)})", ""]
             out += [f"1. {esc(_finding_line(f))}" for f in self.findings] or ["- none recorded"]
         out += ["", f"## Report discrepancies touching it ({len(self.discrepancies)})", ""]
@@ -240,10 +255,10 @@ def _finding_key(f: dict) -> tuple:
     return (start or end or "9999", end or "9999", f.get("finding_id") or "")
 
 
-def _findings(site_id: str, atlas: Atlas) -> list[dict]:
-    if not atlas.has("camp_findings"):
+def _findings(site_id: str, atlas: Atlas, layer: str = "camp_findings") -> list[dict]:
+    if not atlas.has(layer):
         return []
-    table = atlas.layer("camp_findings")
+    table = atlas.layer(layer)
     rows = [{k: _plain(v) for k, v in r.items()}
             for r in table[table["site_id"].astype(str) == site_id].to_dict("records")]
     for r in rows:
@@ -383,6 +398,8 @@ def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = Non
     >>> len(r.findings) == r.fields["n_findings"], r.coordinates[0]["role"]
     (True, 'atlas point')
     """
+    from .status import FINDINGS, status_at
+
     atlas = open_atlas(gpkg)
     s = resolve(site, atlas, [layer] if layer else None)
     frame = None
@@ -394,15 +411,22 @@ def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = Non
     if frame is None or not len(frame):
         frame = atlas.layer(s.layer)
     row = _row(s.layer, frame, s.id)
-    fields = _fields(row)
+    fields = {k: v for k, v in _fields(row).items() if k not in _RULE_FIELDS}  # the status is said once, below
     disc = atlas.layer("report_discrepancies") if atlas.has("report_discrepancies") else pd.DataFrame()
+    has_status = s.layer in FINDINGS and atlas.has(FINDINGS[s.layer]) and bool(atlas.build_date)
     return Record(
         layer=s.layer, id=s.id, name=s.name, fields=fields,
         coordinates=_candidates(row, s.layer, s.id, atlas),
-        findings=_findings(s.id, atlas) if s.layer == "camps" else [],
+        findings=_findings(s.id, atlas, FINDINGS[s.layer]) if s.layer in FINDINGS else [],
         discrepancies=discrepancies_for(s.layer, fields, disc) if len(disc) else [],
         meta=about(atlas),
+        status=status_at(s, None, atlas).as_dict() if has_status else {},
     )
+
+
+#: The camps layer's copy of the rule's answer on the build date: ``show`` states the status once,
+#: from :func:`atlas.status_at` (the same day, the same rule), not as a field.
+_RULE_FIELDS = ("status_class", "status_as_of", "status_summary")
 
 
 def show(site, format: str = "table", gpkg: Atlas | Path | str | None = None, layer: str | None = None,

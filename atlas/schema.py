@@ -20,7 +20,7 @@ import pandas as pd
 
 from .dates import PRECISIONS
 from .errors import ValidationError
-from .evidence import BASES, HANDS, SIGNALS, TIERS
+from .evidence import BASES, HANDS, SIGNALS, STATUSES, site_evidence
 
 __all__ = [
     "FOREIGN_KEYS",
@@ -207,14 +207,14 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
     LayerSchema(
         "camps", "Point", "site_id", r"^(KLS|KHS|OTH)-[0-9A-Z]+$",
         _with(_f("site_id! kind! number name! name_ko alt_names precision! location_precision! "
-                 "province_as_given county_as_given agency status! status_class! status_date "
+                 "province_as_given county_as_given agency status! status_date "
                  "area_km2 prisoners_estimate source! licence! lat:float lon:float "
-                 "n_findings:int! n_coordinate_candidates:int! evidence_tier:int! "
-                 "evidence_tier_label! latest_evidence_date:date sources_disagree:bool! " + ADMIN),
+                 "n_findings:int! status_class! status_as_of:date! evidence_tier:int! "
+                 "evidence_tier_label! latest_evidence_date:date sources_disagree:bool! status_summary! "
+                 "n_coordinate_candidates:int! " + ADMIN),
               kind=("kwan-li-so", "kyo-hwa-so", "other"),
               precision=("site", "camp-area", "uncertain", "none"),
-              status_class=("active", "closed", "contested", "unknown"),
-              evidence_tier_label=tuple(t[1] for t in TIERS),
+              status_class=STATUSES,
               province=REPORT_PROVINCES, admin_method=ADMIN_METHODS),
         geometry_required=False,
         description="Political prison camps, prison labour camps and suspected sites",
@@ -615,12 +615,15 @@ def _check_evidence(findings: pd.DataFrame, camps: pd.DataFrame | None,
             if strength == "hedged" and not (isinstance(why, str) and why.strip()):
                 problems.append(Problem(layer, str(fid), "strength_reason",
                                         "a hedged finding says why (what its source withholds)"))
-    cols = ["evidence_tier", "evidence_tier_label", "latest_evidence_date", "sources_disagree"]
-    if camps is None or not set(cols) <= set(camps.columns) or "status_signal" not in findings:
+    cols = ["status_class", "evidence_tier", "evidence_tier_label", "latest_evidence_date",
+            "sources_disagree", "status_summary"]
+    if (camps is None or not {*cols, "status_as_of"} <= set(camps.columns) or "status_signal" not in findings
+            or camps.empty):
         return problems
-    from .evidence import site_evidence
-
-    expected = site_evidence(findings, camps["site_id"])
+    days = set(camps["status_as_of"].astype(str))
+    if len(days) != 1:
+        return [*problems, Problem("camps", "", "status_as_of", f"one build date expected, not {sorted(days)}")]
+    expected = site_evidence(findings, camps["site_id"], days.pop())
     for row in camps[["site_id", *cols]].to_dict("records"):
         for col in cols:
             want, got = expected.at[row["site_id"], col], row[col]

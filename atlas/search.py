@@ -48,10 +48,12 @@ FIND_LAYERS = ("camps", "mines", "named_mines", "counties", "provinces", "minera
 MATCH_SCORES = {
     "exact id": 1.0,
     "number and kind": 0.95,
+    "name and kind": 0.92,
     "exact name": 0.9,
     "number": 0.9,
     "romanization fold": 0.8,
     "part of name": 0.6,
+    "name, not that kind": 0.3,  # Kaechon kyo-hwa-so: camp 14 (a kwan-li-so), the county of Kaechon
 }
 _CAMP_KINDS = {
     "kwanliso": "kwan-li-so", "kwalliso": "kwan-li-so", "kls": "kwan-li-so",
@@ -59,9 +61,18 @@ _CAMP_KINDS = {
     "kyohwaso": "kyo-hwa-so", "khs": "kyo-hwa-so", "reeducationcamp": "kyo-hwa-so",
     "prisonlabourcamp": "kyo-hwa-so", "prisonlaborcamp": "kyo-hwa-so", "교화소": "kyo-hwa-so",
     "camp": None, "prisoncamp": None, "prison": None, "": None,
+    # the Korean ways of naming a camp: 수용소 (a camp), 정치범수용소 (a political prison camp),
+    # 노동교화소 (a labour re-education camp)
+    "수용소": None, "정치범수용소": "kwan-li-so", "정치범관리소": "kwan-li-so", "노동교화소": "kyo-hwa-so",
 }
+#: A name followed by the kind of camp it names (``Kaechon kyo-hwa-so``, ``요덕수용소``, ``Yodok camp``).
+_KIND_SUFFIX = re.compile(r"^(?P<name>.+?)(?P<kind>정치범수용소|정치범관리소|노동교화소|수용소|관리소|교화소|"
+                          r"politicalprisoncamp|prisonlabou?rcamp|reeducationcamp|kwanliso|kwalliso|"
+                          r"kyohwaso|prisoncamp|camp)$")
+#: The score of a camp named by its name and its kind (between a number with its kind and an exact name).
+NAME_AND_KIND = MATCH_SCORES["name and kind"]
 _NUMBER = re.compile(
-    r"(?P<kind>[a-z가-힣]*?)(?:no|number|nr|제)?(?P<num>\d{1,3})(?:호)?(?P<kind2>관리소|교화소)?"
+    r"(?P<kind>[a-z가-힣]*?)(?:no|number|nr|제)?(?P<num>\d{1,3})(?:호)?(?P<kind2>관리소|교화소|수용소)?"
 )
 # words too generic to identify a feature on their own
 _STOPWORDS = {
@@ -255,8 +266,13 @@ class _NameIndex:
         ``Kaechon-si``, ``요덕군``) asks for the unit: other layers then match
         it only as ``part of name`` unless one of their names is literally it.
         """
-        qn = names.normalize(query)
         allowed = set(layers) if layers else None
+        found = self._found(query, allowed)
+        return [self._row(e, *found[e]) for e in found]
+
+    def _found(self, query: str, allowed: set | None) -> dict[int, tuple[float, str, str]]:
+        """The best match per feature: entry -> (score, how it matched, the text matched)."""
+        qn = names.normalize(query)
         admin_query = _admin_suffix(qn)
         found: dict[int, tuple[float, str, str]] = {}
         for e, match, text, literal in self._hits(query, qn):
@@ -268,7 +284,24 @@ class _NameIndex:
             score = MATCH_SCORES[match]
             if e not in found or score > found[e][0]:
                 found[e] = (score, match, text)
-        return [self._row(e, *found[e]) for e in found]
+        for e, score, match, text in self._kind_hits(qn, allowed):
+            if found.get(e, (0, "", ""))[1] not in ("exact id", "exact name", "number and kind"):
+                found[e] = (score, match, text)  # the kind the query names decides between its namesakes
+        return found
+
+    def _kind_hits(self, qn: str, allowed: set | None) -> Iterator[tuple[int, float, str, str]]:
+        """A name followed by a kind of camp (``개천 교화소``, ``요덕수용소``, ``Yodok camp``): the camps
+        of that name and kind first; a camp of the other kind, or a county or mine of that name, below."""
+        m = _KIND_SUFFIX.match(qn)
+        if not m or _NUMBER.fullmatch(qn) or _CAMP_NUMBER.fullmatch(m.group("name")):
+            return
+        kind = _CAMP_KINDS.get(m.group("kind"))
+        for e, (score, _match, text) in self._found(m.group("name"), allowed).items():
+            entry = self.entries[e]
+            if entry.layer == "camps" and (kind is None or entry.kind == kind) and score >= 0.8:
+                yield e, NAME_AND_KIND, "name and kind", text
+            else:  # the name fits, the kind does not: kept, below
+                yield e, MATCH_SCORES["name, not that kind"], "name, not that kind", text
 
     def _hits(self, query: str, qn: str) -> Iterator[tuple[int, str, str, bool]]:
         """Every feature a query names: (entry, how it matched, the text matched, whether literally)."""
@@ -599,9 +632,9 @@ def find(
     -------
     geopandas.GeoDataFrame
         One row per feature, best first: ``layer``, ``id``, ``name``,
-        ``kind``, ``match`` (``exact id``, ``number and kind``, ``exact
-        name``, ``number``, ``romanization fold``, ``part of name`` or
-        ``fuzzy``), ``score`` (see :data:`MATCH_SCORES`), ``matched`` (the
+        ``kind``, ``match`` (``exact id``, ``number and kind``, ``name and
+        kind``, ``exact name``, ``number``, ``romanization fold``, ``part of
+        name``, ``name, not that kind`` or ``fuzzy``), ``score`` (see :data:`MATCH_SCORES`), ``matched`` (the
         name that matched), ``province``, ``county``, ``precision``, ``lon``,
         ``lat`` (a point on an area) and the feature's geometry (EPSG:4326;
         empty for a site without a public coordinate).
@@ -706,7 +739,7 @@ def resolve(
     atlas = open_atlas(gpkg)
     hits = find(query, atlas, layers, fuzzy=True)
     ids = hits[hits["match"] == "exact id"]
-    named = hits[~hits["match"].isin(["part of name", "fuzzy"])]
+    named = hits[~hits["match"].isin(["part of name", "fuzzy", "name, not that kind"])]
     parts = hits[hits["match"] == "part of name"]
     if len(ids) == 1:
         top = ids.iloc[0]

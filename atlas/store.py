@@ -50,7 +50,7 @@ import pandas as pd
 from . import database, io
 from .errors import InputError, NotFoundError
 
-__all__ = ["RECORDS", "RECORD_FIELDS", "USER_PREFIX", "Atlas", "GeoPackageAtlas", "OverlayAtlas", "PostGISAtlas",
+__all__ = ["RECORDS", "RECORD_FIELDS", "RELEASE", "USER_PREFIX", "Atlas", "GeoPackageAtlas", "OverlayAtlas", "PostGISAtlas",
            "list_layers", "open_atlas", "open_store", "private_store", "read_layer", "read_layers"]
 
 #: The prefix of every user layer's name (``atlas import ... --as interviews``: ``user_interviews``).
@@ -63,6 +63,9 @@ RECORDS = "atlas_user_layers"
 #: A record's fields: the layer, whether it is private, what its features are, the source file's
 #: name and sha256, when it was imported, and how many features it holds.
 RECORD_FIELDS = ("layer", "private", "kind", "source_file", "source_sha256", "imported_at", "features")
+#: The table holding the release a GeoPackage was built as (:attr:`Atlas.release`): unregistered, as
+#: :data:`RECORDS`; written by ``atlas build``, carried by every rewrite of the file.
+RELEASE = "atlas_release"
 #: How many atlases (versions of a file, databases) stay open in one process.
 _KEEP = 8
 _OPEN: OrderedDict[tuple, Atlas] = OrderedDict()
@@ -105,6 +108,9 @@ class Atlas:
 
     def _user_records(self) -> list[dict]:
         raise NotImplementedError
+
+    def _release(self) -> dict:
+        return {}
 
     # --- what the atlas asks of it ----------------------------------------------------------
 
@@ -165,6 +171,13 @@ class Atlas:
     def build_date(self) -> str:
         """When the atlas layers were built (ISO 8601, UTC), or ``""``."""
         return self._build_date()
+
+    @cached_property
+    def release(self) -> dict:
+        """The release the atlas was built as: ``release`` (its id, from the version and the data,
+        e.g. ``0.1.0+data.3f2a9c1b7e4d``), ``atlas_version``, ``build_date``, ``data_sha256``; ``{}``
+        for an atlas built before releases were stamped."""
+        return dict(self._release())
 
     def user_layer_records(self) -> list[dict]:
         """One record per user layer, as stored (:data:`RECORD_FIELDS`: ``layer``, ``private``, ``kind``,
@@ -292,6 +305,13 @@ class GeoPackageAtlas(Atlas):
     def _sha256(self) -> str:
         return io.file_sha256(self._path)
 
+    def _release(self) -> dict:
+        with io.read_only(self._path) as con:
+            if not con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                               (RELEASE,)).fetchone():
+                return {}
+            return {str(k): str(v) for k, v in con.execute(f"SELECT key, value FROM {RELEASE}")}
+
     def _build_date(self) -> str:
         with io.read_only(self._path) as con:
             row = con.execute("SELECT last_change FROM gpkg_contents WHERE table_name = 'sources'").fetchone()
@@ -375,6 +395,10 @@ class PostGISAtlas(Atlas):
     def _build_date(self) -> str:
         return str(self.stamp.get("build_date", ""))
 
+    def _release(self) -> dict:
+        release = self.stamp.get("release")
+        return {str(k): str(v) for k, v in release.items()} if isinstance(release, dict) else {}
+
     def _user_records(self) -> list[dict]:
         stored = {str(r.get("layer")): r for r in self.stamp.get("user_layers") or [] if isinstance(r, dict)}
         out = []
@@ -445,6 +469,9 @@ class OverlayAtlas(Atlas):
     def _build_date(self) -> str:
         return self._public.build_date
 
+    def _release(self) -> dict:
+        return self._public.release
+
     def _user_records(self) -> list[dict]:
         own = self._private_names()
         return [*(r for r in self._public.user_layer_records() if r["layer"] not in own),
@@ -494,6 +521,9 @@ class _PublicView(Atlas):
 
     def _build_date(self) -> str:
         return self._base.build_date
+
+    def _release(self) -> dict:
+        return self._base.release
 
     def _user_records(self) -> list[dict]:
         return [r for r in self._base.user_layer_records() if r["layer"] not in self._hidden]

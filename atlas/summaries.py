@@ -102,7 +102,7 @@ def camp_provinces(gpkg: Atlas | Path | str | None = None) -> pd.Series:
 def _features(atlas: Atlas, *, include_private: bool = False) -> dict[str, gpd.GeoDataFrame]:
     mines = _with_given_province(_joined("mines", atlas, ["mine_id", "commodity_class", "commodity"]), "mines",
                                  "mine_id", atlas)
-    camps = _with_given_province(_joined("camps", atlas, ["site_id", "kind", "status_class"]), "camps",
+    camps = _with_given_province(_joined("camps", atlas, ["site_id", "kind", "status_class", "status_as_of"]), "camps",
                                  "site_id", atlas)
     named = _with_given_province(_joined("named_mines", atlas, ["named_id", "commodity_class"]), "named_mines",
                                  "named_id", atlas)
@@ -119,9 +119,10 @@ def _user_columns(feats: dict) -> list[str]:
 
 _UNKNOWN = "Unidentified or unknown"
 _NO_PROVINCE = "Atlas: no province known"
-#: Camp status columns (``status_class``): camps are counted by status, not all together.
+#: Camp status columns (``status_class``: the rule of :mod:`atlas.evidence` on the build date,
+#: ``status_as_of``): camps are counted by status, not all together.
 _STATUS_COLUMNS = {"active": "camps_active", "contested": "camps_contested", "closed": "camps_closed",
-                   "unknown": "camps_status_unknown"}
+                   "relocated": "camps_relocated", "unknown": "camps_status_unknown"}
 _SUMMARY_COUNTS = ["geolocated_mines", "geolocated_by_type", "kwan_li_so", "kyo_hwa_so",
                    "other_camp_sites", *_STATUS_COLUMNS.values(), "named_mines", "counted_without_coordinate"]
 
@@ -178,6 +179,13 @@ def _proposed_note(atlas: Atlas) -> str:
             "'proposed', not yet a working mine)") if n else ""
 
 
+def _status_day(atlas: Atlas) -> str:
+    """The day the camps' ``status_class`` speaks of (the build date): stated with every summary."""
+    camps = atlas.layer("camps")
+    days = sorted(set(camps["status_as_of"].astype(str))) if "status_as_of" in camps else []
+    return days[0] if len(days) == 1 else str(atlas.build_date or "")[:10]
+
+
 def _summary_attrs(atlas: Atlas, sx=None) -> dict:
     prov = atlas.layer("provinces")
     cnty = atlas.layer("counties")
@@ -197,8 +205,10 @@ def _summary_attrs(atlas: Atlas, sx=None) -> dict:
                    "province its sources give, listed in counted_without_coordinate; by province, "
                    "'Unidentified or unknown' is the report's own row (Table 2) and holds none of the "
                    f"atlas's features, which go to '{_NO_PROVINCE}' when no province is known; camps "
-                   "are counted by kind and by status (status_class: active, contested, closed, unknown)"
+                   "are counted by kind and by status as of the build date (status_class, the rule of "
+                   "docs/evidence.md on that day: active, contested, closed, relocated, unknown)"
                    + _proposed_note(atlas)),
+        "status_as_of": _status_day(atlas),
         "gpkg": atlas.shown,
     }
 

@@ -37,8 +37,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import shapely
+from markdown_it import MarkdownIt
+from markupsafe import Markup
 
 from . import io
+from .diff import diff
 from .dossier import TEMPLATES, TO_PLANAR, Product, dossier_record, render_dossier
 from .errors import InputError
 from .export import export_csv, export_geojson, export_geoparquet, export_kmz
@@ -54,7 +57,8 @@ __all__ = ["PAGES", "build_site"]
 
 #: The site's top-level pages and their titles, in the navigation's order.
 PAGES = (("index.html", "Sites"), ("map.html", "Map"), ("provinces.html", "Provinces"),
-         ("tables.html", "Report tables"), ("downloads.html", "Downloads"), ("about.html", "About"))
+         ("tables.html", "Report tables"), ("downloads.html", "Downloads"), ("changes.html", "Changes"),
+         ("about.html", "About"))
 #: Layers written as GeoJSON (geometry) and CSV (every layer) on the downloads page.
 _GEO_LAYERS = ("camps", "mines", "named_mines", "coordinate_candidates", "mineral_deposits", "provinces",
                "counties")
@@ -296,7 +300,7 @@ def _render(template: str, **ctx) -> str:
 
 def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *, include_private: bool = False,
                progress: Callable[[str], None] | None = None, with_map: bool = True,
-               with_downloads: bool = True) -> Path:
+               with_downloads: bool = True, since: Path | str | None = None) -> Path:
     """Write the whole atlas as a static website.
 
     Parameters
@@ -314,6 +318,10 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
         Called with a message per step.
     with_map, with_downloads : bool, default True
         Write the interactive map and the downloads (the slow parts).
+    since : path, optional
+        An earlier atlas GeoPackage (the previous release): the "Changes" page
+        then lists what changed since it (:func:`atlas.diff`, private layers
+        never compared) above the changelog.
 
     Returns
     -------
@@ -335,7 +343,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
     # Every page is written into a hidden folder, then moved into place with the files of the
     # last build it replaces; pages the atlas did not write are left alone (atlas.owned).
     with Stage(final, prune=_PRUNED) as stage:
-        _write_site(atlas, stage.tmp, say, with_map, with_downloads)
+        _write_site(atlas, stage.tmp, say, with_map, with_downloads, since)
     return final / "index.html"
 
 
@@ -344,7 +352,7 @@ _PRUNED = ("", "dossiers", "downloads", "downloads/geojson", "downloads/csv", "d
 
 
 def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map: bool,
-                with_downloads: bool) -> None:
+                with_downloads: bool, since: Path | str | None = None) -> None:
     about = atlas.about()
     rows = _plain_rows(_site_rows(atlas))
     ids = {r["id"]: r["href"] for r in rows}
@@ -374,11 +382,32 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
                                        prov=atlas.layer("provinces"), counties=atlas.layer("counties"), **ctx))
     items = _downloads(atlas, out, say) if with_downloads else []
     _write(out / "downloads.html", _render("downloads.html.j2", items=items, **ctx))
+    _write(out / "changes.html", _render("changes.html.j2", diff=_since(atlas, since), changelog=changelog_html(),
+                                         **ctx))
     if with_map:
         say("writing the interactive map")
         _write_map(atlas, out / "map.html")
     else:
         _write(out / "map.html", _render("nomap.html.j2", **ctx))
+
+
+def changelog_html() -> Markup:
+    """The atlas's ``CHANGELOG.md`` as HTML (CommonMark; raw HTML in it is shown as text, not run)."""
+    here = Path(__file__).resolve().parent
+    path = next((p for p in (here / "CHANGELOG.md", here.parent / "CHANGELOG.md") if p.is_file()), None)
+    if path is None:
+        return Markup("<p>No changelog is installed with this copy of the atlas.</p>")
+    text = path.read_text(encoding="utf-8")
+    text = text.split("\n", 1)[1] if text.startswith("# ") else text  # the page has its own title
+    return Markup(MarkdownIt("commonmark", {"html": False}).render(text))
+
+
+def _since(atlas: Product, since: Path | str | None) -> dict | None:
+    """What changed since an earlier atlas (``atlas site --since OLD.gpkg``): read without private layers."""
+    if since is None:
+        return None
+    d = diff(since, atlas.gpkg)
+    return {"old": d.old, "counts": d.counts(), "table": _frame_table(d.changes)}
 
 
 def _plain_rows(rows: list[dict]) -> list[dict]:

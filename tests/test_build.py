@@ -225,8 +225,8 @@ def test_invalid_layers_abort_build_before_writing(tmp_path, monkeypatch):
 
     real = layers_mod.build_layers
 
-    def broken():
-        out = real()
+    def broken(**kw):
+        out = real(**kw)
         out["camps"] = out["camps"].assign(licence="")
         return out
 

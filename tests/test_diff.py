@@ -161,3 +161,46 @@ def test_cli_refuses_what_is_not_an_atlas(tmp_path, gpkg):
     res = run_cli("diff", str(gpkg), str(tmp_path / "missing.gpkg"))
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert not (tmp_path / "missing.gpkg").exists()
+
+
+def test_the_build_stamps_its_release_from_the_version_and_the_data(gpkg, layers):
+    from atlas.provenance import atlas_version, release_id
+
+    a = atlas.open_atlas(gpkg, include_private=False)
+    expected, digest = release_id(atlas_version(), layers["sources"])
+    assert a.release == {"release": expected, "atlas_version": atlas_version(),
+                         "build_date": a.release["build_date"], "data_sha256": digest}
+    assert a.release["build_date"] == a.build_date[:10]
+    assert atlas.about(a)["release"] == expected  # every product's citation names it
+    assert atlas.diff(gpkg, gpkg).meta()["old"]["release"] == expected
+    changed_sources = layers["sources"].assign(sha256=layers["sources"]["sha256"].str[::-1])
+    assert release_id(atlas_version(), changed_sources)[0] != expected  # a data correction: a new release
+
+
+def test_an_atlas_built_before_releases_reads_as_none(changed, tmp_path):
+    old = tmp_path / "atlas.gpkg"
+    shutil.copyfile(changed["old"], old)
+    with sqlite3.connect(old) as con:
+        con.execute("DROP TABLE atlas_release")
+    a = atlas.open_atlas(old, include_private=False)
+    assert a.release == {} and atlas.about(a)["release"] == ""
+    res = run_cli("diff", str(old), str(changed["new"]))
+    assert res.returncode == 0 and res.stdout.splitlines()[0].startswith("old: atlas.gpkg (built ")
+    assert "release " in res.stdout.splitlines()[1]
+
+
+def test_the_sites_changes_page_lists_what_changed_since_an_earlier_release(changed, tmp_path):
+    """``atlas site --since OLD.gpkg``: the Changes page holds the diff's rows (never a private layer's),
+    this release, and the changelog rendered (raw HTML in it shown as text)."""
+    index = atlas.build_site(tmp_path / "site", gpkg=changed["new"], since=changed["old"], with_map=False,
+                             with_downloads=False)
+    page = (index.parent / "changes.html").read_text(encoding="utf-8")
+    d = atlas.diff(changed["old"], changed["new"])
+    for site_id in ("SYN-1", changed["moved"], changed["removed"]):
+        assert f"<td>{site_id}</td>" in page, site_id
+    assert f"{d.counts()['moved']} moved" in page and "zqsecret" not in page and "Zk3" not in page
+    assert atlas.open_atlas(changed["new"], include_private=False).release["release"] in page
+    assert "<h2>Unreleased (0.1.0)</h2>" in page and "<script" not in page
+    assert '<a href="changes.html">Changes</a>' in (index.parent / "index.html").read_text(encoding="utf-8")
+    plain = atlas.build_site(tmp_path / "plain", gpkg=changed["new"], with_map=False, with_downloads=False)
+    assert 'id="since"' not in (plain.parent / "changes.html").read_text(encoding="utf-8")

@@ -133,40 +133,44 @@ def test_every_finding_has_a_basis_a_signal_and_a_reason(layers):
     assert (f.loc[~testimony, "testimony_hand"].fillna("") == "").all()
 
 
-@pytest.mark.parametrize(("bases", "disagree", "tier"), [
-    ({"imagery", "testimony"}, False, 1),
-    ({"imagery", "testimony", "media"}, False, 1),
-    ({"imagery", "testimony"}, True, 2),
-    ({"imagery"}, False, 3),
-    ({"imagery", "official", "media"}, True, 3),
-    ({"testimony"}, False, 4),
-    ({"testimony", "report"}, True, 4),
-    ({"official"}, False, 5),
-    ({"media", "report"}, True, 5),
-    (set(), False, 6),
+@pytest.mark.parametrize(("bases", "disagree", "tier", "label"), [
+    ({"imagery", "testimony"}, False, 1, "imagery and testimony agree"),
+    ({"imagery", "testimony", "media"}, False, 1, "imagery, testimony and the press agree"),
+    ({"imagery", "testimony"}, True, 2, "imagery and testimony disagree"),
+    ({"imagery", "official"}, True, 2, "imagery and an official statement disagree"),
+    ({"imagery"}, True, 2, "imagery readings disagree"),
+    ({"imagery"}, False, 3, "imagery only"),
+    ({"imagery", "report"}, False, 3, "imagery and a report agree"),
+    ({"testimony"}, False, 4, "testimony only"),
+    ({"testimony", "report"}, False, 4, "testimony and a report agree"),
+    ({"official"}, False, 5, "an official statement only"),
+    ({"media", "report"}, False, 5, "the press and a report agree"),
+    (set(), False, 6, "nothing counts on the day"),
 ])
-def test_tier_rule_table(bases, disagree, tier):
-    got, label = ev.tier_of(bases, disagree)
-    assert got == tier and label == dict((t, lab) for t, lab, _ in ev.TIERS)[tier]
+def test_tier_rule_table(bases, disagree, tier, label):
+    assert ev.tier_of(bases, disagree) == (tier, label)
+    assert tier in {t for t, _name, _rule in ev.TIERS}
 
 
-def test_camps_carry_tier_latest_evidence_and_disagreement_by_the_rule(layers):
+def test_camps_carry_status_tier_latest_evidence_and_disagreement_of_the_build_date(layers, gpkg):
     camps, f = layers["camps"], layers["camp_findings"]
+    built = atlas.open_atlas(gpkg).build_date[:10]
+    assert set(camps["status_as_of"]) == {built}
     assert camps["evidence_tier"].between(1, 6).all()
+    assert set(camps["status_class"]) <= set(ev.STATUSES)
     for c in camps.to_dict("records"):
-        mine = f[f["site_id"] == c["site_id"]]
-        status = mine[mine["status_signal"] != "none"]
-        tier, _ = ev.tier_of(set(status["evidence_basis"]), bool(c["sources_disagree"]))
-        assert c["evidence_tier"] == tier, c["site_id"]
-        ends = [e if isinstance(e, str) else s for s, e in zip(mine["date_start"], mine["date_end"])]
-        ends = [d for d in ends if isinstance(d, str)]
-        assert (c["latest_evidence_date"] if isinstance(c["latest_evidence_date"], str) else None) == (
-            max(ends) if ends else None), c["site_id"]
-        signals = set(status["status_signal"])
-        if len(signals) < 2:
-            assert not c["sources_disagree"], c["site_id"]
-    # a site whose official closure meets an undated report of an active facility disagrees
-    assert camps["sources_disagree"].any()
+        s = ev.status_from_findings(f[f["site_id"] == c["site_id"]], built, c["site_id"])
+        counted = set(s.deciding.get("evidence_basis", [])) | set(s.against.get("evidence_basis", []))
+        assert (c["evidence_tier"], c["evidence_tier_label"].split(";")[0]) == ev.tier_of(
+            counted, s.status == "contested"), c["site_id"]
+        assert c["status_class"] == s.status and c["status_summary"] == s.summary
+        assert bool(c["sources_disagree"]) == (c["status_class"] == "contested"), c["site_id"]
+        want = s.latest_evidence.isoformat() if s.latest_evidence else None
+        assert (c["latest_evidence_date"] if isinstance(c["latest_evidence_date"], str) else None) == want
+        # no label contradicts the row: "agree" only where the status is decided, "disagree" where contested
+        label = c["evidence_tier_label"]
+        assert ("disagree" in label) == (c["status_class"] == "contested"), c["site_id"]
+        assert (" agree" in label) <= (c["status_class"] in ("active", "closed", "relocated")), c["site_id"]
 
 
 def test_a_hand_typed_tier_fails_validation(layers):
@@ -175,6 +179,13 @@ def test_a_hand_typed_tier_fails_validation(layers):
     camps.loc[camps.index[0], "evidence_tier"] = 7 - camps["evidence_tier"].iloc[0]
     tampered["camps"] = camps
     with pytest.raises(ValidationError, match="evidence_tier"):
+        atlas.schema.validate_layers(tampered)
+    # nor is a status typed by hand: status_class is the rule's answer on the build date
+    camps = layers["camps"].copy()
+    first = camps["status_class"].iloc[0]
+    camps.loc[camps.index[0], "status_class"] = "closed" if first != "closed" else "active"
+    tampered["camps"] = camps
+    with pytest.raises(ValidationError, match="status_class"):
         atlas.schema.validate_layers(tampered)
 
 
@@ -193,27 +204,29 @@ def test_status_rule_on_synthetic_findings():
     assert at("2010-10-31").status == "unknown"
     assert at("2010-11-01").status == "active"
     assert at("2012-06-29").status == "active"
-    s = at("2012-06-30")
-    assert s.status == "closed" and list(s.deciding["finding_id"]) == ["F2"]
-    assert list(s.contradicting["finding_id"]) == ["F1"]
-    assert at("2099").status == "closed"
+    s = at("2012-06-30")  # imagery of an active camp to 2012-10 against a closure by 2012-06
+    assert s.status == "contested" and list(s.deciding["finding_id"]) == ["F2"]
+    assert list(s.against["finding_id"]) == ["F1"] and s.sources_disagree
+    assert at("2099").status == "closed"  # F1's window has ended; the closure holds
     # an active finding alone counts until WINDOW_YEARS after its end, then "unknown"
     alone = f.iloc[:1]
     assert ev.status_from_findings(alone, "2017-10-31").status == "active"
     late = ev.status_from_findings(alone, "2017-11-01")
-    assert late.status == "unknown" and f"{ev.WINDOW_YEARS} years" in late.reason
-    # open start: known only from its end; open end: active until later evidence
+    assert late.status == "unknown" and "F1" in late.reason
+    assert f"{ev.WINDOW_YEARS} years after its last day" in late.explain
+    # open start: its last day only; open end: a closure counts from its first day
     g = _synthetic(("F1", None, "2008-12-31", "active", "testimony"),
                    ("F2", "2015-01-01", None, "relocated", "report"))
     assert ev.status_from_findings(g, "2008-12-30").status == "unknown"
     assert ev.status_from_findings(g, "2008-12-31").status == "active"
+    assert ev.status_from_findings(g, "2009-01-01").status == "unknown"
     assert ev.status_from_findings(g, "2014-12-31").status == "unknown"
     assert ev.status_from_findings(g, "2015-01-01").status == "relocated"
-    # undated findings never decide, but stand against the status
+    # undated findings never count, and so never contest
     h = _synthetic(("F1", "2006-01-01", "2006-12-31", "closed", "official"),
                    ("F2", None, None, "active", "imagery"))
     s = ev.status_from_findings(h, "2010")
-    assert s.status == "closed" and list(s.contradicting["finding_id"]) == ["F2"]
+    assert s.status == "closed" and s.against.empty and "F2" in s.explain
     assert ev.status_from_findings(h.iloc[1:], "2010").status == "unknown"
     # pre-1970
     k = _synthetic(("F1", "1967-05-21", "1967-05-21", "active", "imagery"))
@@ -236,12 +249,13 @@ def test_status_changes_the_day_each_decisive_finding_is_known(gpkg, layers):
                 continue  # another finding known the same day or later decides
             before = ev.status_from_findings(group, known - timedelta(days=1), site)
             assert row["finding_id"] not in set(before.deciding.get("finding_id", []))
-            assert on.status == row["status_signal"]
+            assert on.status in (row["status_signal"], "contested")  # P3 may stand against a closure
             assert atlas.status_at(site, known, gpkg).status == on.status
             checked += 1
             if row["status_signal"] == "active" and isinstance(end, str):
                 alone = group[group["finding_id"] == row["finding_id"]]
-                last = ev._add_years(d(end), ev.WINDOW_YEARS)
+                # open start: its last day only; else five years after its last day
+                last = ev._add_years(d(end), ev.WINDOW_YEARS) if isinstance(start, str) else d(end)
                 assert ev.status_from_findings(alone, last).status == "active"
                 assert ev.status_from_findings(alone, last + timedelta(days=1)).status == "unknown"
     assert checked >= 10

@@ -108,9 +108,9 @@ def test_summary_keeps_the_reports_unknown_row_apart_and_counts_camps_by_status(
     flagged = " ".join(str(v) for v in table["counted_without_coordinate"].fillna(""))
     for site in no_coord["site_id"]:
         assert site in flagged
-    status_cols = ["camps_active", "camps_contested", "camps_closed", "camps_status_unknown"]
+    status_cols = ["camps_active", "camps_contested", "camps_closed", "camps_relocated", "camps_status_unknown"]
     total = table.loc["Total"]
-    by_status = camps["status_class"].value_counts()
-    for col, status in zip(status_cols, ["active", "contested", "closed", "unknown"]):
+    by_status = camps["status_class"].value_counts()  # the rule's status on the build date
+    for col, status in zip(status_cols, ["active", "contested", "closed", "relocated", "unknown"]):
         assert total[col] == by_status.get(status, 0)
     assert total[status_cols].sum() == len(camps) == total[["kwan_li_so", "kyo_hwa_so", "other_camp_sites"]].sum()

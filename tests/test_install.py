@@ -39,7 +39,7 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info")
     for name in ("atlas", "geodata", "docs"):  # docs/: present, so that a test sees it stays out
         shutil.copytree(REPO / name, src / name, ignore=ignore)
-    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "CITATION.cff"):
+    for name in ("pyproject.toml", "setup.py", "README.md", "LICENSE", "CITATION.cff", "CHANGELOG.md"):
         shutil.copy2(REPO / name, src / name)
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("ATLAS_", "PYTHON", "VIRTUAL_ENV"))}
@@ -80,6 +80,8 @@ def test_wheel_holds_the_package_and_its_data_only(installed):
     assert any(f.startswith("atlas/templates/") for f in files)
     cff = next(venv.glob("lib/python*/site-packages/atlas/CITATION.cff"))  # how to cite it, installed
     assert cff.read_bytes() == (REPO / "CITATION.cff").read_bytes()
+    changelog = next(venv.glob("lib/python*/site-packages/atlas/CHANGELOG.md"))  # the site's Changes page
+    assert changelog.read_bytes() == (REPO / "CHANGELOG.md").read_bytes()
 
 
 def test_commands_run_from_an_empty_folder(installed, tmp_path):

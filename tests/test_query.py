@@ -601,7 +601,8 @@ def test_cli_nearest_find_and_summary_formats(gpkg, tmp_path):
     assert data["rows"][-1]["province"] == "Total" and "OpenStreetMap 2020" in data["meta"]["boundary_vintage"]
     r = run_cli("summary", "--format", "markdown", "--gpkg", str(gpkg))
     lines = r.stdout.splitlines()
-    assert lines[0].startswith("| province | reported_mines |") and "Boundary vintage" in r.stdout
+    assert lines[0].startswith("Camps counted by status as of ")  # the day its camp statuses speak of
+    assert lines[2].startswith("| province | reported_mines |") and "Boundary vintage" in r.stdout
     assert sum(1 for ln in lines if ln.startswith("| ")) == 1 + 12
     r = run_cli("summary", "--by", "county", "--gpkg", str(gpkg))
     assert r.returncode == 0 and "Kaechon" in r.stdout and "Boundary vintage" in r.stdout

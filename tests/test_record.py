@@ -23,8 +23,10 @@ def test_show_camp_15_has_every_field_finding_coordinate_and_discrepancy(gpkg, l
     assert result.returncode == 0, result.stderr
     text = result.stdout
     camp = layers["camps"].set_index("site_id").loc["KLS-15"]
-    for column in layers["camps"].columns.drop("geometry"):  # every field, named
+    rule = ("status_class", "status_as_of", "status_summary")  # the rule's answer: said once, as the status
+    for column in layers["camps"].columns.drop(["geometry", *rule]):  # every field, named
         assert f"\n{column} " in text, column
+    assert f"\nStatus {camp['status_summary']}\n" in text and "\nstatus_class " not in text
     assert "요덕 제15호 관리소" in text
     findings = layers["camp_findings"]
     ids = list(findings.loc[findings["site_id"] == "KLS-15", "finding_id"])

@@ -3,13 +3,12 @@
 ``tests/expected_status.csv`` holds, for each kwan-li-so and each of the starts of 2010, 2014,
 2016 and 2018 and 2026-12-07 (fixed days, never "the build date"), the status the rule of
 ``docs/evidence.md`` gives, the findings that decide it (``deciding``; ``against``: the other side
-of a contested day), where in the sources it rests (``source``), the one-line decision, and, where
-applying the rule honestly gives an answer that looks wrong, the answer under the rule change
-``docs/evidence.md`` proposes (``status_if_proposed``, ``proposal``).
+of a contested day), where in the sources it rests (``source``) and the one-line decision. Where
+the adopted changes P1, P2 and P3 of ``docs/evidence.md`` changed the answer, ``status_before``
+holds the answer of the rule before them and ``change`` the change that decided.
 
-The table is checked against the data now (every finding it names exists, is dated and stated,
-and says the status it is named for); the comparison with :func:`atlas.status_at` waits for the
-status module that implements the rule (skipped until then).
+The table is checked against the data (every finding it names exists, is dated and stated, and
+says the status it is named for) and against :func:`atlas.status_at`.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from __future__ import annotations
 import csv
 import re
 from datetime import date
-
-import pytest
 
 import atlas
 
@@ -52,11 +49,12 @@ def test_the_table_holds_every_kwan_li_so_on_every_day(layers):
     for r in rows:
         date.fromisoformat(r["as_of"])
         assert r["status"] in STATUSES, r
-        assert r["status_if_proposed"] in ("", *STATUSES), r
+        assert r["status_before"] in ("", *STATUSES), r
         assert r["decision"].strip() and r["source"].strip(), r
-        if r["status_if_proposed"]:
-            assert r["status_if_proposed"] != r["status"] and re.match(r"P\d: ", r["proposal"]), r
-            assert r["proposal"][:2] in DOC.read_text(encoding="utf-8"), r  # the proposal is written down
+        if r["status_before"]:
+            assert r["status_before"] != r["status"] and re.match(r"P\d: ", r["change"]), r
+            assert r["decision"].startswith(r["change"][:3]), r
+            assert f"**{r['change'][:2]}" in DOC.read_text(encoding="utf-8"), r  # the change is written down
 
 
 def test_every_finding_the_table_names_exists_and_takes_its_side(layers):
@@ -145,9 +143,21 @@ def test_no_published_value_names_a_folder_outside_the_package(layers):
                 assert not df[col].astype(str).str.contains(bad).any(), (name, col)
 
 
-@pytest.mark.skip(reason="rule lands with the status module")
 def test_status_at_gives_the_table(gpkg):
+    one = atlas.open_atlas(gpkg)
     for r in _table():
-        s = atlas.status_at(r["site_id"], r["as_of"], gpkg)
+        s = atlas.status_at(r["site_id"], r["as_of"], one)
+        assert s.as_of.isoformat() == r["as_of"]
         assert s.status == r["status"], (r["site_id"], r["as_of"], s.status, r["decision"])
-        assert set(r["deciding"].split()) <= set(s.deciding.get("finding_id", [])), r
+        assert set(s.deciding.get("finding_id", [])) == set(r["deciding"].split()), (r, s.reason)
+        assert set(s.against.get("finding_id", [])) == set(r["against"].split()), (r, s.reason)
+        assert s.sources_disagree == (r["status"] == "contested")
+
+
+def test_the_table_is_the_rule_as_adopted_and_the_doc_says_so():
+    doc = DOC.read_text(encoding="utf-8")
+    for p in ("P1", "P2", "P3"):
+        assert f"**{p}" in doc
+    assert "Proposed:" not in doc and "are adopted" in doc
+    changed = [r for r in _table() if r["status_before"]]
+    assert {r["change"][:2] for r in changed} == {"P1", "P2", "P3"}

@@ -17,11 +17,12 @@ from pathlib import Path
 import click
 
 from ..errors import OutputError
-from .context import state
+from .context import echo, state
 
 __all__ = [
     "QUERY_FORMATS",
     "Source",
+    "answer_out_option",
     "columns_option",
     "format_option",
     "gpkg_file_option",
@@ -162,3 +163,23 @@ def out_folder_option(*names: str, help: str):
 def out_target_option(*names: str, help: str):
     """An output that is a folder or one file, decided by the command."""
     return click.option(*(names or ("--out",)), type=str, default=None, callback=_out_target, help=help)
+
+
+def answer_out_option(func):
+    """``--out FILE`` (and ``--overwrite``) of a query: its answer written to a file (:func:`emit`)."""
+    func = overwrite_option(func)
+    return out_file_option(help="Write the answer to this file instead of standard output (a CSV file gets a "
+                                "byte-order mark and CRLF line ends, as Excel wants; an empty answer says why "
+                                "in FILE.note.txt beside it).")(func)
+
+
+def emit(text: str, fmt: str, out: Path | None, empty_note: str | None = None) -> None:
+    """Print a query's answer, or write it to ``--out FILE`` (:func:`atlas.formats.write_answer`) and
+    print the file names."""
+    if out is None:
+        echo(text, fmt=fmt)  # safe for a terminal; data formats exact (atlas.cli.context.echo)
+        return
+    from ..formats import write_answer
+
+    for path in write_answer(out, text, fmt, empty_note):
+        echo(str(path))

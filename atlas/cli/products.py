@@ -187,24 +187,29 @@ def dossier_cmd(ctx: Context, site: str, out: Path | None, pdf: bool, km: float,
 @click.option("--include-private", is_flag=True,
               help="Include user layers imported as private. The product then says so on its face and goes to output-private/ unless --out says where.")
 @click.option("--no-downloads", is_flag=True, help="Leave out the downloads (GeoPackage, GeoJSON, CSV, QGIS).")
+@click.option("--since", type=str, default=None, metavar="OLD.gpkg",
+              help="The previous release's GeoPackage: the Changes page then lists what changed since it "
+                   "(atlas diff; private layers never compared).")
 @source_option
 @pass_ctx
 @handle_errors
-def site_cmd(ctx: Context, out: Path | None, include_private: bool, no_downloads: bool,
+def site_cmd(ctx: Context, out: Path | None, include_private: bool, no_downloads: bool, since: str | None,
              gpkg: Path | None) -> None:
     """Write the whole atlas as a static website (a folder; relative links only).
 
     index.html (overview map, the interactive map, a searchable and sortable
     table of every site), a dossier per camp and mine, the province summary
     (Table 2 beside the atlas's counts), the report's tables, downloads with
-    licences and sha256 checksums, and an about page. Works from disk and
+    licences and sha256 checksums, a Changes page (this release, the changelog,
+    and with --since what changed since an earlier release) and an about
+    page. Works from disk and
     from any static host; the same GeoPackage gives byte-identical files.
     Private user layers are left out unless --include-private.
     """
     import atlas
 
     index = atlas.build_site(out, gpkg=gpkg, include_private=include_private, progress=ctx.progress,
-                             with_downloads=not no_downloads)
+                             with_downloads=not no_downloads, since=since)
     echo(str(index))
 
 

@@ -14,7 +14,15 @@ import click
 
 from ..errors import InputError
 from .context import Context, echo, echo_err, handle_errors, pass_ctx
-from .options import QUERY_FORMATS, columns_option, format_option, sanctions_on_option, source_option
+from .options import (
+    QUERY_FORMATS,
+    answer_out_option,
+    columns_option,
+    emit,
+    format_option,
+    sanctions_on_option,
+    source_option,
+)
 
 
 @click.command("find")
@@ -24,9 +32,11 @@ from .options import QUERY_FORMATS, columns_option, format_option, sanctions_on_
                    "provinces, mineral_deposits or a user_ layer.")
 @format_option(QUERY_FORMATS)
 @click.option("--no-fuzzy", is_flag=True, help="Fail instead of listing names close in spelling.")
+@answer_out_option
 @source_option
 @handle_errors
-def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg: Path | None) -> None:
+def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, out: Path | None,
+             gpkg: Path | None) -> None:
     """Find a camp, mine, county or province by id, number or any name.
 
     QUERY may be an id (KLS-14), a camp number with or without its kind
@@ -42,7 +52,9 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
 
     gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     hits = atlas.find(query, gpkg, layers or None, fuzzy=not no_fuzzy)
-    meta = {"query": query, "candidates": len(hits)}
+    from ..provenance import citation_block
+
+    meta = {"query": query, "candidates": len(hits), **citation_block(gpkg)}
     cols = ["layer", "id", "name", "kind", "match", "score", "province", "county", "precision"]
     head = [f"{len(hits)} candidate(s) for {query!r}, best first:"]
     foot = []
@@ -51,16 +63,17 @@ def find_cmd(query: str, layers: tuple[str, ...], fmt: str, no_fuzzy: bool, gpkg
         hits = mark_private(hits, private, at=1)
         cols.insert(1, "private")
         foot = ["", PRIVATE_NOTE]
-    echo(format_table(hits, fmt, cols, header=head, footer=foot, meta=meta), fmt=fmt)
+    emit(format_table(hits, fmt, cols, header=head, footer=foot, meta=meta), fmt, out)
 
 
-def _print_near(result, fmt: str, gpkg, columns: list[str] | None) -> None:
+def _print_near(result, fmt: str, gpkg, columns: list[str] | None, out: Path | None = None) -> None:
     from ..distance import near_report
 
     report = near_report(result, fmt, gpkg, columns)
     for line in report.notes:
         echo_err(f"atlas: {line}")
-    echo(report.text, fmt=fmt)
+    why = near_report(result, "table", gpkg, columns).text if out is not None and not len(result) else None
+    emit(report.text, fmt, out, why)
 
 
 _NEAR_LAYER_HELP = "Layer to search: mines, named_mines, camps, mineral_deposits, counties or a user_ layer."
@@ -76,19 +89,29 @@ _NEAR_LAYER_HELP = "Layer to search: mines, named_mines, camps, mineral_deposits
               help="Add the UN Security Council measure in force on each mine's commodities "
                    "(after the last resolution, or on --sanctions-on DATE).")
 @sanctions_on_option
+@click.option("--status-as-of", "status_as_of", default=None, metavar="DATE",
+              help="Add each camp's or mine's status on DATE (active, closed, relocated, contested, "
+                   "unknown; the rule of 'atlas status').")
+@click.option("--status", "keep_status", multiple=True,
+              type=click.Choice(["active", "closed", "relocated", "contested", "unknown"]),
+              help="Keep only features with this status (repeatable); on --status-as-of DATE, "
+                   "else on the atlas's build date.")
 @format_option(QUERY_FORMATS)
 @columns_option
+@answer_out_option
 @source_option
 @handle_errors
 def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions: bool,
-             sanctions_on: str | None, fmt: str, columns: list[str] | None, gpkg: Path | None) -> None:
+             sanctions_on: str | None, status_as_of: str | None, keep_status: tuple[str, ...], fmt: str,
+             columns: list[str] | None, out: Path | None, gpkg: Path | None) -> None:
     """Every feature of a layer within --km of SITE, nearest first.
 
     SITE is resolved like `atlas find` and must be unambiguous (exit code 2
     lists the candidates otherwise). Distances are geodesic (WGS 84); the
     output states how precise the site's own location is. With --sanctions,
     each mine also shows the UN measure on its commodities (as in
-    atlas.sanctions_status).
+    atlas.sanctions_status). With --status-as-of DATE, each camp's or mine's
+    status on that day (--status active keeps only those).
     """
     import atlas
 
@@ -98,7 +121,11 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
         from ..sanctions import with_sanctions
 
         result = with_sanctions(result, sanctions_on, gpkg)
-    _print_near(result, fmt, gpkg, columns)
+    if status_as_of or keep_status:
+        from ..status import with_status
+
+        result = with_status(result, status_as_of, gpkg, keep_status)
+    _print_near(result, fmt, gpkg, columns, out)
 
 
 @click.command("nearest")
@@ -108,51 +135,70 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
 @click.option("--site-layer", default=None, help="Resolve SITE in this layer only.")
 @format_option(QUERY_FORMATS)
 @columns_option
+@answer_out_option
 @source_option
 @handle_errors
 def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str, columns: list[str] | None,
-                gpkg: Path | None) -> None:
+                out: Path | None, gpkg: Path | None) -> None:
     """The k features of a layer nearest SITE, on the ellipsoid."""
     import atlas
 
     gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     result = atlas.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
-    _print_near(result, fmt, gpkg, columns)
+    _print_near(result, fmt, gpkg, columns, out)
 
 
 @click.command("status")
 @click.argument("site", required=False)
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
-              help="YYYY, YYYY-MM or YYYY-MM-DD (a month or year means its last day); default today.")
+              help="YYYY, YYYY-MM or YYYY-MM-DD (a month or year means its last day); "
+                   "default: the atlas's build date (stated below the table).")
+@click.option("--explain", is_flag=True,
+              help="With SITE: every finding of the site, whether it counts on the day and why, "
+                   "then the rule that decided.")
+@click.option("--layer", "layer", type=click.Choice(["camps", "mines", "named_mines"]), default=None,
+              help="Resolve SITE in this layer only; without SITE, list this layer (default camps).")
 @format_option(["table", "csv", "json"])
+@answer_out_option
 @source_option
 @handle_errors
-def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None) -> None:
-    """Every camp's status as of a date (or one camp's, with its findings).
+def status_cmd(site: str | None, as_of: str | None, explain: bool, layer: str | None, fmt: str,
+               out: Path | None, gpkg: Path | None) -> None:
+    """Every camp's status on a day (or one camp's or mine's, with its findings).
 
-    active, closed, relocated or unknown, by the rule of atlas.evidence: an
-    'active' finding counts until 5 years after its last day, a closure or
-    relocation from its last day on; no finding counting on the day is
-    'unknown', never 'active'. Also each camp's evidence tier, latest
-    evidence and whether its sources disagree.
+    active, closed, relocated, contested or unknown, by the rule of
+    docs/evidence.md: only dated, stated findings count (hedged and undated
+    ones never decide); an 'active' finding counts until 5 years after its
+    last day unless a later closure or hedged doubt ends it; a closure or
+    relocation from its last day on; findings that disagree make the day
+    'contested'; nothing counting is 'unknown', never 'active'. SITE may be a
+    camp or a mine (M016); a name that fits both is ambiguous (exit code 2).
     """
     import atlas
 
     from ..formats import status_report
 
+    if explain and not site:
+        raise InputError("--explain explains one site: give SITE")
     gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
-    sites = [atlas.resolve(site, gpkg, layers=["camps"]).id] if site else None
-    table = atlas.status_table(as_of, gpkg, sites=sites)
-    one = atlas.status_at(sites[0], table.attrs["as_of"], gpkg) if site and fmt in ("table", "json") else None
-    echo(status_report(table, fmt, one).text, fmt=fmt)
+    one = atlas.status_at(site, as_of, gpkg, layers=[layer] if layer else None) if site else None
+    if one is not None:
+        table = atlas.status_table(one.as_of, gpkg, sites=[one.site_id], layer=one.layer)
+    else:
+        table = atlas.status_table(as_of, gpkg, layer=layer or "camps")
+    from ..provenance import citation_block
+
+    table.attrs.update(citation_block(gpkg))  # what a JSON answer cites
+    emit(status_report(table, fmt, one if fmt in ("table", "json") else None, explain).text, fmt, out)
 
 
 @click.command("summary")
 @click.option("--by", type=click.Choice(["province", "county"]), default="province",
               show_default=True, help="One row per report province, or per county.")
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
-              help="Instead: camps by status (active, closed, relocated, unknown) per province "
-                   "as of DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
+              help="Instead: camps by status (active, closed, relocated, contested, unknown) per "
+                   "province as of DATE (YYYY, YYYY-MM or YYYY-MM-DD). Without it, the camp columns "
+                   "count statuses as of the atlas's build date, stated above the table.")
 @click.option("--all", "include_empty", is_flag=True, help="By county: list counties holding nothing too.")
 @click.option("--sanctions", is_flag=True,
               help="Also count the geolocated mines under a UN measure, by commodity "
@@ -162,11 +208,13 @@ def status_cmd(site: str | None, as_of: str | None, fmt: str, gpkg: Path | None)
 @click.option("--include-private", is_flag=True,
               help="Also count the layers imported with --private (left out by default: a "
                    "summary is pasted into reports).")
+@answer_out_option
 @source_option
 @pass_ctx
 @handle_errors
 def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, sanctions: bool,
-                sanctions_on: str | None, fmt: str, include_private: bool, gpkg: Path | None) -> None:
+                sanctions_on: str | None, fmt: str, include_private: bool, out: Path | None,
+                gpkg: Path | None) -> None:
     """The report's Table 2 beside the atlas's geolocated features, by province or county.
 
     reported_mines and reported_share_pct reproduce Table 2; the other
@@ -179,6 +227,7 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, s
 
     from ..formats import summary_report
 
+    gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     wanted = sanctions_on if sanctions_on else (True if sanctions else None)
     if wanted is not None and as_of is not None:
         raise InputError("--sanctions counts mines; --as-of counts camps: use one")
@@ -190,10 +239,13 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, s
         table = status_summary(as_of, gpkg)
     else:
         table = atlas.summary(by, gpkg, include_empty, sanctions=wanted, include_private=include_private)
+    from ..provenance import citation_block
+
+    table.attrs.update(citation_block(gpkg))  # what a JSON answer cites: the public GeoPackage
     report = summary_report(table, fmt)
     for line in report.notes:
         ctx.progress(line)
-    echo(report.text, fmt=fmt)
+    emit(report.text, fmt, out)
 
 
 @click.command("show")
