@@ -251,9 +251,8 @@ def cite(target: str, fmt: str = "text", gpkg: Atlas | Path | str | None = None)
     Parameters
     ----------
     target : str
-        A site (id, number or name: ``KLS-15``, ``Yodok``, ``M016``) or a finding's id (``F009``).
-    fmt : str, default "text"
-        One of :data:`FORMATS`.
+        A site (id, number or name) or a finding's id, as :func:`citation` takes.
+    fmt : {"text", "bibtex", "csl-json", "ris"}, default "text"
     gpkg : Atlas, pathlib.Path or str, optional
         The atlas (default ``output/atlas.gpkg``).
 
@@ -265,6 +264,8 @@ def cite(target: str, fmt: str = "text", gpkg: Atlas | Path | str | None = None)
     ------
     InputError
         An unknown format.
+    NotFoundError
+        No such site or finding.
 
     Examples
     --------

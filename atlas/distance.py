@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import math
 import textwrap
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from pyproj import Geod, Proj, Transformer
 
@@ -354,6 +356,7 @@ def near(
     layer: str | gpd.GeoDataFrame | SpatialIndex = "mines",
     gpkg: Atlas | Path | str | None = None,
     site_layer: str | None = None,
+    from_points: str = "site",
 ) -> gpd.GeoDataFrame:
     """Every feature of a layer within ``km`` of a site, nearest first.
 
@@ -379,6 +382,11 @@ def near(
     site_layer : str, optional
         Resolve the site in this layer only (``Yodok`` → the camp with
         ``site_layer="camps"``).
+    from_points : {"site", "all"}, default "site"
+        ``"all"``: measure from every published coordinate of the site (a
+        camp's point and each of its ``coordinate_candidates``); each feature
+        keeps its shortest distance, and ``from_point`` says which point gave
+        it (``atlas point`` or the candidate's id and source).
 
     Returns
     -------
@@ -410,7 +418,55 @@ def near(
     >>> "camp" in mines.attrs["site"]
     True
     """
-    return _radius_query(site, km, layer, _open(gpkg, site, layer), site_layer, own_columns=False)
+    atlas = _open(gpkg, site, layer)
+    if from_points == "all":
+        return _from_every_point(site, atlas, site_layer, lambda p: _radius_query(
+            p, km, layer, atlas, None, own_columns=False), keep=None)
+    _check_from(from_points)
+    return _radius_query(site, km, layer, atlas, site_layer, own_columns=False)
+
+
+FROM_POINTS = ("site", "all")
+
+
+def _check_from(from_points: str) -> None:
+    if from_points not in FROM_POINTS:
+        raise InputError(f"from_points is 'site' or 'all', not {from_points!r}")
+
+
+def site_points(s: Site, atlas: Atlas | None) -> list[tuple[str, Site]]:
+    """Every published coordinate of a site: its own point, then each coordinate candidate (camps)."""
+    points = [("atlas point", s)]
+    if atlas is None or s.layer != "camps" or not atlas.has("coordinate_candidates"):
+        return points
+    cands = atlas.layer("coordinate_candidates")
+    cands = cands[cands["site_id"].astype(str) == s.id]
+    for c in cands.itertuples():
+        if c.geometry is None or c.geometry.is_empty or bool(getattr(c, "is_atlas_point", False)):
+            continue
+        label = f"{c.candidate_id} ({c.source})"
+        points.append((label, replace(s, geometry=c.geometry, attrs={})))
+    return points
+
+
+def _from_every_point(site, atlas: Atlas | None, site_layer, query, keep: int | None) -> gpd.GeoDataFrame:
+    """A query from every published point of a site: each feature at its shortest distance, with the
+    point that gave it (``from_point``); ``keep`` rows at most (nearest), else all."""
+    s = _site_geometry(site, atlas, site_layer)
+    parts = []
+    for label, point in site_points(s, atlas):
+        part = query(point)
+        parts.append(part.assign(from_point=label))
+    first = parts[0]
+    out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else first
+    out = out.sort_values(["distance_km", "from_point"], kind="stable").drop_duplicates("id", keep="first")
+    if keep is not None:
+        out = out.head(keep)
+    out = gpd.GeoDataFrame(out.reset_index(drop=True), geometry="geometry", crs=first.crs)
+    out.attrs = {**first.attrs, "from_points": [label for label, _ in site_points(s, atlas)]}
+    if len(out):
+        out.attrs.pop("nearest_beyond_radius", None)
+    return out
 
 
 #: A user layer of more features than this is read around the site only (through the GeoPackage's
@@ -556,6 +612,7 @@ def nearest(
     k: int = 5,
     gpkg: Atlas | Path | str | None = None,
     site_layer: str | None = None,
+    from_points: str = "site",
 ) -> gpd.GeoDataFrame:
     """The ``k`` features of a layer nearest a site, on the ellipsoid.
 
@@ -568,6 +625,8 @@ def nearest(
     gpkg : pathlib.Path or str, optional
     site_layer : str, optional
         Resolve the site in this layer only.
+    from_points : {"site", "all"}, default "site"
+        As for :func:`near`: ``"all"`` measures from every published point of the site.
 
     Returns
     -------
@@ -587,6 +646,9 @@ def nearest(
     (3, True)
     """
     atlas = _open(gpkg, site, layer)
+    if from_points == "all":
+        return _from_every_point(site, atlas, site_layer, lambda p: nearest(p, layer, k, atlas), keep=k)
+    _check_from(from_points)
     s = _site_geometry(site, atlas, site_layer)
     name, idx = _target(layer, atlas)
     exclude = set()
@@ -732,11 +794,17 @@ def near_report(result: gpd.GeoDataFrame, fmt: str = "table", gpkg: Atlas | Path
         meta.update(status_as_of=a["status_as_of"], status_rule=a["status_rule"])
         foot.append(f"Status as of {a['status_as_of']}: {a['status_rule']}; why, for one feature: "
                     f"atlas status ID --as-of {a['status_as_of']} --explain.")
+    if "from_point" in result.columns:
+        meta["from_points"] = a.get("from_points", [])
+        foot.append("Measured from every published point of the site (" + "; ".join(a.get("from_points", []))
+                    + "): each feature at its shortest distance, from the point named in from_point.")
     if fmt == "table":
         foot = [textwrap.fill(line, 100, subsequent_indent="  ") for line in foot]
     cols = list(_REPORT_COLUMNS)
     if status:
         cols.insert(3, dated)
+    if "from_point" in result.columns:  # --from all: which published point gave each distance
+        cols.insert(cols.index("bearing_deg") + 1, "from_point")
     if "sanctions" in result.columns:
         cols.insert(3, "sanctions")
         meta.update(sanctions=a["sanctions"], sanctions_note=a["sanctions_note"])

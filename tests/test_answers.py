@@ -133,3 +133,38 @@ def test_distances_to_the_metre_and_dated_columns_named_by_their_date(gpkg, laye
     assert all(r["status"] == own[r["id"]] for r in rows)  # ... beside the mine's own status, kept
     exact = atlas.near("KLS-14", km=40, gpkg=gpkg).set_index("id")["distance_km"]
     assert all(abs(float(r["distance_km"]) - exact[r["id"]]) <= 0.0005 for r in rows)
+
+
+# --- --from all: every published point of a site ----------------------------------------------------
+
+
+def test_from_every_published_point_each_feature_at_its_shortest_distance(gpkg, layers):
+    from pyproj import Geod
+
+    geod = Geod(ellps="WGS84")
+    got = atlas.near("KLS-14", km=25, gpkg=gpkg, from_points="all")
+    camp = layers["camps"].set_index("site_id").loc["KLS-14"].geometry
+    cands = layers["coordinate_candidates"]
+    points = {"atlas point": camp}
+    for c in cands[cands["site_id"] == "KLS-14"].itertuples():
+        if not c.is_atlas_point:
+            points[f"{c.candidate_id} ({c.source})"] = c.geometry
+    assert got.attrs["from_points"] == list(points)
+    mines = layers["mines"].set_index("mine_id")
+    for r in got.itertuples():  # the oracle: every point to every mine, brute force on the ellipsoid
+        m = mines.loc[r.id].geometry
+        best = min((geod.inv(p.x, p.y, m.x, m.y)[2], label) for label, p in points.items())
+        assert abs(r.distance_km * 1000 - best[0]) < 1.0 and r.from_point == best[1], r.id
+    within = {i for i, g in mines.geometry.items() if g is not None and not g.is_empty
+              and min(geod.inv(p.x, p.y, g.x, g.y)[2] for p in points.values()) <= 25_000}
+    assert set(got["id"]) == within  # none missed, none extra
+    one = atlas.near("KLS-14", km=25, gpkg=gpkg)
+    assert set(one["id"]) <= set(got["id"])  # more points: never fewer features
+    assert len(atlas.nearest("KLS-14", "mines", 3, gpkg, from_points="all")) == 3
+
+
+def test_cli_from_all_names_the_point_of_each_distance(gpkg):
+    res = run_cli("near", "KLS-14", "--km", "20", "--from", "all", "--gpkg", str(gpkg))
+    assert res.returncode == 0 and "from_point" in res.stdout and "Measured from every published point" in res.stdout
+    bad = run_cli("near", "KLS-14", "--from", "everywhere", "--gpkg", str(gpkg))
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr

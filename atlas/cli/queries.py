@@ -77,6 +77,9 @@ def _print_near(result, fmt: str, gpkg, columns: list[str] | None, out: Path | N
 
 
 _NEAR_LAYER_HELP = "Layer to search: mines, named_mines, camps, mineral_deposits, counties or a user_ layer."
+_FROM = click.option("--from", "from_points", type=click.Choice(["site", "all"]), default="site", show_default=True,
+                     help="all: measure from every published coordinate of the site (a camp's point and each "
+                          "coordinate candidate); the answer says which point gave each distance.")
 
 
 @click.command("near")
@@ -96,14 +99,15 @@ _NEAR_LAYER_HELP = "Layer to search: mines, named_mines, camps, mineral_deposits
               type=click.Choice(["active", "closed", "relocated", "contested", "unknown"]),
               help="Keep only features with this status (repeatable); on --status-as-of DATE, "
                    "else on the atlas's build date.")
+@_FROM
 @format_option(QUERY_FORMATS)
 @columns_option
 @answer_out_option
 @source_option
 @handle_errors
 def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions: bool,
-             sanctions_on: str | None, status_as_of: str | None, keep_status: tuple[str, ...], fmt: str,
-             columns: list[str] | None, out: Path | None, gpkg: Path | None) -> None:
+             sanctions_on: str | None, status_as_of: str | None, keep_status: tuple[str, ...], from_points: str,
+             fmt: str, columns: list[str] | None, out: Path | None, gpkg: Path | None) -> None:
     """Every feature of a layer within --km of SITE, nearest first.
 
     SITE is resolved like `atlas find` and must be unambiguous (exit code 2
@@ -116,7 +120,7 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
     import atlas
 
     gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
-    result = atlas.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer)
+    result = atlas.near(site, km=km, layer=layer, gpkg=gpkg, site_layer=site_layer, from_points=from_points)
     if sanctions or sanctions_on:
         from ..sanctions import with_sanctions
 
@@ -133,18 +137,19 @@ def near_cmd(site: str, km: float, layer: str, site_layer: str | None, sanctions
 @click.option("--layer", default="mines", show_default=True, help=_NEAR_LAYER_HELP)
 @click.option("-k", "k", type=int, default=5, show_default=True, help="How many features.")
 @click.option("--site-layer", default=None, help="Resolve SITE in this layer only.")
+@_FROM
 @format_option(QUERY_FORMATS)
 @columns_option
 @answer_out_option
 @source_option
 @handle_errors
-def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, fmt: str, columns: list[str] | None,
-                out: Path | None, gpkg: Path | None) -> None:
+def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, from_points: str, fmt: str,
+                columns: list[str] | None, out: Path | None, gpkg: Path | None) -> None:
     """The k features of a layer nearest SITE, on the ellipsoid."""
     import atlas
 
     gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
-    result = atlas.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer)
+    result = atlas.nearest(site, layer=layer, k=k, gpkg=gpkg, site_layer=site_layer, from_points=from_points)
     _print_near(result, fmt, gpkg, columns, out)
 
 
