@@ -19,6 +19,11 @@ from pathlib import Path
 __all__ = ["CHROMIUM", "FLAGS", "Session", "available", "chromium", "open_page", "screenshot"]
 
 CHROMIUM = os.environ.get("ATLAS_CHROMIUM", "/usr/bin/chromium")
+
+
+def executable() -> str:
+    """The Chromium to run: ``$ATLAS_CHROMIUM`` as it is now, else ``/usr/bin/chromium``."""
+    return os.environ.get("ATLAS_CHROMIUM", "/usr/bin/chromium")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -35,7 +40,7 @@ def available() -> bool:
         import playwright.sync_api  # noqa: F401
     except ImportError:
         return False
-    return Path(CHROMIUM).is_file() or shutil.which(CHROMIUM) is not None
+    return Path(executable()).is_file() or shutil.which(executable()) is not None
 
 
 @dataclass
@@ -61,7 +66,7 @@ def chromium() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        browser = pw.chromium.launch(executable_path=executable(), args=FLAGS, headless=True)
         try:
             yield browser
         finally:

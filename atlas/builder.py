@@ -12,10 +12,10 @@ from pathlib import Path
 import pandas as pd
 
 from . import io, schema, search, sources
-from .errors import AtlasError, InputError
+from .errors import AtlasError, InputError, ValidationError
 from .layers import build_layers
 from .provenance import atlas_version, release_id
-from .store import RELEASE, USER_PREFIX, Atlas, open_store, read_layers
+from .store import RELEASE, USER_PREFIX, Atlas, open_atlas, open_store
 from .userlayers import copy_records, migrate
 
 __all__ = ["PRODUCTS", "build", "build_products", "layer_summary", "validate"]
@@ -174,9 +174,12 @@ def build(
         kept = _user_layers(out)
         if kept:
             say(f"keeping {len(kept)} user layer(s) from the previous build: {', '.join(kept)}")
-            layers.update(kept)
 
         def carry_keys_and_validate(tmp: Path) -> None:
+            if kept:
+                old = open_store(out).public()
+                for layer in kept:  # copied a chunk at a time: a million points never in memory at once
+                    say(f"writing {layer} ({io.copy_layer_chunks(old, layer, tmp, say):,} rows)")
             search.copy_name_keys(out, tmp, kept)  # the user layers' name keys (atlas.search)
             copy_records(out, tmp, kept)  # and their records (atlas.userlayers)
             missing = set(kept) - set(search.keyed_layers(tmp, list(kept)))
@@ -256,7 +259,7 @@ def build_epoch() -> int:
 
 
 
-def _user_layers(path: Path) -> dict:
+def _user_layers(path: Path) -> list[str]:
     """User layers (``user_*``) of an existing GeoPackage, so a rebuild never loses them."""
     if not path.is_file():
         return {}
@@ -264,9 +267,7 @@ def _user_layers(path: Path) -> dict:
         atlas = open_store(path).public()  # never a private layer (those of the old layout were moved)
     except AtlasError:
         return {}
-    kept = {n: atlas.read(n) for n in atlas.layers() if n.startswith(USER_PREFIX)}
-    # layers imported before the private flag existed were shared: say so, explicitly
-    return {n: df if "private" in df.columns else df.assign(private=False) for n, df in kept.items()}
+    return [n for n in atlas.layers() if n.startswith(USER_PREFIX)]
 
 
 def validate(path: Atlas | Path | str | None = None) -> None:
@@ -287,7 +288,24 @@ def validate(path: Atlas | Path | str | None = None) -> None:
     >>> import atlas
     >>> atlas.validate()  # silent when the atlas is sound
     """
-    schema.validate_layers(read_layers(path))
+    a = open_atlas(path)
+    names = list(a.layers())
+    layers = {n: a.read(n) for n in names if not n.startswith(USER_PREFIX)}
+    problems = schema.check_layers(layers)
+    outline = layers.get("dprk_outline")
+    outline = outline.to_crs("EPSG:5179").union_all() if hasattr(outline, "crs") else None
+    for name in (n for n in names if n.startswith(USER_PREFIX)):  # a chunk at a time: memory bounded
+        seen: set[str] = set()
+        for part in io.layer_chunks(a, name):
+            problems += schema.check_layers({name: part}, outline, required=False)
+            ids = part[schema.USER_SCHEMA.id_field].astype(str)
+            again = sorted(set(ids[ids.isin(seen)]))[:5]
+            if again:
+                problems.append(schema.Problem(name, ", ".join(again), schema.USER_SCHEMA.id_field,
+                                               "id repeated in another part of the layer"))
+            seen.update(ids)
+    if problems:
+        raise ValidationError(problems)
 
 
 def layer_summary(path: Atlas | Path | str | None = None) -> list[dict]:
@@ -310,7 +328,19 @@ def layer_summary(path: Atlas | Path | str | None = None) -> list[dict]:
     26
     """
     rows = []
-    for name, df in read_layers(path).items():
+    a = open_atlas(path)
+    for name, gtype in a.layers().items():
+        if name.startswith(USER_PREFIX):  # counted by the store (SQL in a GeoPackage): never read whole
+            n, with_geom, values = a.tally(name, "source")
+            counts = pd.Series(values, dtype="int64")
+            counts = counts.groupby(counts.index.str.split(r" \(|;", regex=True).str[0]).sum() \
+                .sort_values(ascending=False, kind="stable")
+            sources = "; ".join(f"{k} ({v})" for k, v in counts.head(3).items()) + (
+                f"; +{len(counts) - 3} more" if len(counts) > 3 else "")
+            rows.append({"layer": name, "features": n, "with_geometry": with_geom,
+                         "geometry": (gtype if with_geom else "none") if gtype else "table", "sources": sources})
+            continue
+        df = a.read(name)
         geom = getattr(df, "geometry", None) if hasattr(df, "crs") else None
         with_geom = int((~(geom.isna() | geom.is_empty)).sum()) if geom is not None else 0
         gtype = None if geom is None else (geom.geom_type.dropna().iloc[0] if with_geom else "none")

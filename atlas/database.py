@@ -105,7 +105,7 @@ def engine(db: Database):
         from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
     except ImportError as exc:
-        raise AtlasError(f"PostGIS needs the optional dependencies: pip install "
+        raise InputError(f"PostGIS needs the optional dependencies: pip install "
                          f"'gulag-inc-atlas[postgis]' ({exc.name} is missing)") from exc
     if db.url not in _ENGINES:
         _ENGINES[db.url] = create_engine(db.url, poolclass=NullPool)

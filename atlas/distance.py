@@ -33,7 +33,7 @@ from .formats import Report, format_table
 from .provenance import about
 from .search import resolve
 from .sites import Site, site_area_km2, uniform_columns
-from .store import Atlas, open_atlas
+from .store import USER_PREFIX, Atlas, open_atlas
 from .userlayers import PRIVATE_NOTE, mark_private, private_names, user_layer_records
 
 __all__ = ["NEAR_COLUMNS", "SpatialIndex", "layer_columns", "near", "near_report", "nearest", "within"]
@@ -469,14 +469,61 @@ def _from_every_point(site, atlas: Atlas | None, site_layer, query, keep: int | 
     return out
 
 
+#: A user layer of more features than this is read around the site only (through the GeoPackage's
+#: spatial index), never whole, by :func:`near` and :func:`within`.
+LARGE_LAYER = 100_000
+
+
+def around(atlas: Atlas, name: str, point: shapely.Point, km: float) -> gpd.GeoDataFrame:
+    """The features of a layer in a box around ``point`` that holds every one within ``km`` (geodesic).
+
+    A GeoPackage reads them through its spatial index (a million-point layer is never
+    read whole); a store that cannot (PostGIS) reads the layer.
+    """
+    lat = float(point.y)
+    dlat = km / 110.5 + 0.01  # a degree of latitude is at least 110.5 km
+    dlon = km / (111.0 * max(math.cos(math.radians(min(abs(lat) + dlat, 89.0))), 0.01)) + 0.01
+    box = (float(point.x) - dlon, lat - dlat, float(point.x) + dlon, lat + dlat)
+    try:
+        return atlas.read(name, bbox=box)
+    except InputError:
+        return atlas.read(name)
+
+
+def _large_user_layer(layer, atlas: Atlas | None) -> str | None:
+    """The name of a large user layer in a GeoPackage that ``layer`` names, else None."""
+    if not isinstance(layer, str) or atlas is None:
+        return None
+    name = atlas.layer_name(layer)
+    if not name.startswith(USER_PREFIX) or atlas.store_of(name).path is None:
+        return None
+    return name if atlas.tally(name, "")[0] > LARGE_LAYER else None
+
+
 def _radius_query(site, km, layer, atlas: Atlas | None, site_layer, own_columns: bool) -> gpd.GeoDataFrame:
     """Every feature of ``layer`` within ``km`` of ``site``, nearest first (near and within)."""
     s = _site_geometry(site, atlas, site_layer)
-    name, idx = _target(layer, atlas)
+    large = _large_user_layer(layer, atlas)
+    if large:  # only the features around the site, read through the spatial index
+        name, idx = large, SpatialIndex(around(atlas, large, s.geometry, km))
+        n, located, _ = atlas.tally(large, "")
+        idx.n_without_geometry = n - located
+    else:
+        name, idx = _target(layer, atlas)
     res = _drop_self(name, idx, s, idx.query(s.geometry, km))
     out = _result(name, idx, s, res, own_columns=own_columns)
     out.attrs["km"] = float(km)
     if not len(out):  # an honest "none": where the nearest one is, and what the radius means
+        reach = km
+        while large and reach < 2_000:  # the nearest beyond: boxes four times wider until one holds it
+            reach *= 4
+            wide = SpatialIndex(around(atlas, large, s.geometry, reach))
+            if len(_drop_self(name, wide, s, wide.query(s.geometry, reach))[0]):
+                idx = wide
+                break
+        else:
+            if large:
+                idx = layer_index(atlas, large)
         out.attrs.update(_beyond_radius(name, idx, s, float(km), atlas))
     return out
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import jinja2
+import markupsafe
 import numpy as np
 import pandas as pd
 import shapely
@@ -37,12 +38,13 @@ from pyproj import Geod, Transformer
 from . import io, provenance
 from .admit import open_raster
 from .citation import public_url
-from .distance import near, nearest
+from .distance import around, near, nearest
 from .errors import InputError
 from .formats import cell_text
 from .owned import check_replace
 from .protect import shared_layers
 from .record import Record, record
+from .redact import neutral_bidi
 from .sanctions import with_sanctions
 from .search import resolve
 from .sites import Site
@@ -63,6 +65,8 @@ __all__ = ["NEAR_KM", "RINGS_KM", "SITE_LAYERS", "Atlas", "dossier", "dossier_re
 
 #: The layers a dossier can be written for.
 SITE_LAYERS = ("camps", "mines")
+#: Most features of the user's layers a dossier lists (nearest first); the page says how many it left out.
+MAX_USER_LISTED = 200
 #: Radius of the "nearby" list (km, geodesic).
 NEAR_KM = 25.0
 #: Rings drawn around the site on the small map (km, geodesic).
@@ -74,10 +78,20 @@ REPORT_CITATION = ("Committee for Human Rights in North Korea, \u201cGulag, Inc.
 
 GEOD = Geod(ellps="WGS84")
 TO_PLANAR = Transformer.from_crs("EPSG:4326", "EPSG:5179", always_xy=True)
+
+
+def _on_page(value):
+    """Every value a page shows: its bidi controls written out (a name or id cannot reorder the line)."""
+    if isinstance(value, str):
+        shown = neutral_bidi(value)
+        return markupsafe.Markup(shown) if isinstance(value, markupsafe.Markup) else shown
+    return value
+
+
 TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("atlas", "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-    keep_trailing_newline=True,
+    keep_trailing_newline=True, finalize=_on_page,
 )
 _COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW",
             "NW", "NNW")
@@ -146,7 +160,7 @@ class Product:
 
     @cached_property
     def _about(self) -> dict:
-        return provenance.about(self.gpkg, user_layers=self._shared[1])
+        return provenance.about(self.gpkg, user_layers=[dict(r) for r in self.allowed.records])
 
     @property
     def sha256(self) -> str:
@@ -162,6 +176,11 @@ class Product:
         """Each camp's status as of the build date (:func:`atlas.status.status_table`), by id."""
         table = status_table(self.build_date, gpkg=self.gpkg)
         return dict(zip(table["site_id"].astype(str), table["status"].astype(str)))
+
+    @property
+    def user_layer_names(self) -> list[str]:
+        """The names of the user layers a product may show (none read)."""
+        return sorted(r["layer"] for r in self.allowed.records)
 
     @property
     def user_layers(self) -> dict[str, gpd.GeoDataFrame]:
@@ -350,18 +369,26 @@ def _nearby(atlas: Product, s: Site, km: float) -> dict:
             r = nn.iloc[0]
             closest = {"id": r["id"], "name": cell_text(r["name"]), "distance_km": float(r["distance_km"]),
                        "compass": compass(r["bearing_deg"])}
-    user = []
-    for name, df in atlas.user_layers.items():
-        if not len(df) or df.geometry.isna().all():
+    user, within = [], {}
+    for name in atlas.user_layer_names:
+        df = around(atlas.gpkg, name, s.geometry, km)  # through the spatial index: never the whole layer
+        df = df[~(df.geometry.isna() | df.geometry.is_empty)]
+        if not len(df):
             continue
-        hits = near(s, km=km, layer=df[~(df.geometry.isna() | df.geometry.is_empty)], gpkg=atlas.gpkg)
-        for r in hits.itertuples():
+        hits = near(s, km=km, layer=df, gpkg=atlas.gpkg)
+        within[name] = len(hits)
+        for r in hits.head(MAX_USER_LISTED).itertuples():
             user.append({"layer": name, "id": cell_text(r.id), "name": cell_text(r.name), "kind": cell_text(r.kind),
                          "distance_km": float(r.distance_km), "compass": compass(r.bearing_deg),
                          "lon": float(r.lon), "lat": float(r.lat)})
     user.sort(key=lambda u: (u["distance_km"], u["layer"], u["id"]))
+    user = user[:MAX_USER_LISTED]
+    listed = {name: sum(u["layer"] == name for u in user) for name in within}
+    left_out = [{"layer": name, "within": n, "listed": listed[name]} for name, n in within.items() if n > listed[name]]
     return {"layer": target, "rows": rows, "note": res.attrs.get("site", s.note), "nearest": closest,
-            "user": user, "km": km}
+            "user": user, "left_out": left_out, "km": km}
+
+
 
 
 def _passages(gathered: Record) -> list[dict]:
@@ -451,7 +478,7 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
         "passages": _passages(gathered),
         "discrepancies": [{k: cell_text(v) for k, v in d.items()} for d in gathered.discrepancies],
         "sources": _sources(atlas, s, header, timeline), "about": about, "citation": citation,
-        "user_layers": sorted(atlas.user_layers), "today": atlas.build_date,
+        "user_layers": atlas.user_layer_names, "today": atlas.build_date,
         "public_url": public_url(f"dossiers/{s.id}.html"),  # where the atlas is published (ATLAS_PUBLIC_URL)
     }
     rec["map"] = _map(atlas, s, nearby)

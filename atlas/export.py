@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from . import io, schema
+from .distance import LARGE_LAYER
 from .errors import InputError, NotFoundError
 from .formats import csv_text
 from .owned import Stage, safe_name
@@ -167,14 +168,28 @@ class _Selection:
         self.names = wanted
         self.geometry = {n: available[n] for n in wanted}
         sources = atlas.layer("sources") if "sources" in available else None
-        self.frames = {n: atlas.read(n) for n in wanted}
+        #: Large user layers of a GeoPackage, never read whole: written a chunk at a time (CSV, GeoJSON),
+        #: or their first :data:`MAX_KMZ_FEATURES` (KMZ).
+        self.large = {n for n in wanted if coarsen_km is None and n.startswith(USER_PREFIX)
+                      and atlas.store_of(n).path is not None and atlas.tally(n, "")[0] > LARGE_LAYER}
+        self.frames = {n: atlas.read(n, max_features=MAX_KMZ_FEATURES) if product == "kmz" and n in self.large
+                       else atlas.read(n) for n in wanted if product == "kmz" or n not in self.large}
         coarsened = {}
         if coarsen_km is not None:  # user layers' points snapped to a grid (atlas.protect.coarsen)
             for n in [n for n in wanted if n.startswith(USER_PREFIX) and self.geometry[n] is not None]:
                 self.frames[n] = coarsen(self.frames[n], coarsen_km, gpkg=atlas)
                 coarsened[n] = self.frames[n].attrs["coarsened"]
         # the public GeoPackage's sha256 (for PostGIS, the one its export copied): what every file cites
-        self.meta = {n: provenance(n, df, sources, shown, atlas.sha256) for n, df in self.frames.items()}
+        self.meta = {n: provenance(n, df, sources, shown, atlas.sha256) for n, df in self.frames.items()
+                     if n not in self.large}
+        for n in self.large:  # from the store's counts (SQL), not from the rows
+            rows, _, found = atlas.tally(n, "source")
+            values = pd.DataFrame({"source": pd.Series(list(found), dtype=object)})
+            values["licence"] = pd.Series(list(atlas.tally(n, "licence")[2]), dtype=object)
+            self.meta[n] = {**provenance(n, values, sources, shown, atlas.sha256), "rows": rows}
+            if product == "kmz" and rows > MAX_KMZ_FEATURES:
+                self.meta[n]["left_out"] = (f"the first {MAX_KMZ_FEATURES:,} of {rows:,} features; "
+                                            "the CSV, GeoJSON and GeoParquet exports hold them all")
         for n, how in coarsened.items():
             self.meta[n]["coarsened"] = how
         #: The private layers among them: their files say so (name, metadata) and cite the private store apart.
@@ -187,6 +202,11 @@ class _Selection:
 
     def is_private(self, name: str) -> bool:
         return any(r["layer"] == name for r in self.private)
+
+
+#: Most features of one large user layer in a KMZ (Google Earth slows to a crawl well before a million);
+#: the layer's folder says how many it left out.
+MAX_KMZ_FEATURES = 10_000
 
 
 def _located(df: pd.DataFrame) -> np.ndarray:
@@ -248,9 +268,41 @@ def _export(fmt: str, out, layers, gpkg, progress, write, spatial_only: bool,
     folder = next(iter(targets.values())).parent
     with Stage(folder) as stage:
         for name in names:
-            say(f"{fmt}: writing {name} ({len(sel.frames[name])} rows)")
-            write(sel.frames[name], stage.path(targets[name].name), sel.meta[name])
+            if name in sel.large and fmt in CHUNKED:  # a chunk at a time: memory bounded by a chunk
+                say(f"{fmt}: writing {name} ({sel.meta[name]['rows']:,} rows, {io.LAYER_CHUNK:,} at a time)")
+                CHUNKED[fmt](io.layer_chunks(sel.source, name), stage.path(targets[name].name), sel.meta[name])
+                continue
+            frame = sel.frames[name] if name in sel.frames else sel.source.read(name)
+            say(f"{fmt}: writing {name} ({len(frame)} rows)")
+            write(frame, stage.path(targets[name].name), sel.meta[name])
+            del frame
     return list(targets.values())
+
+
+def _csv_chunks(chunks, path: Path, meta: dict) -> None:
+    """A CSV written a chunk at a time (the header once), as :func:`_write_csv` writes a whole layer."""
+    from .formats import csv_text
+
+    with path.open("w", encoding="utf-8-sig", newline="") as f:
+        for i, part in enumerate(chunks):
+            text = csv_text(_coordinate_columns(part))
+            f.write(text if i == 0 else text.split("\r\n", 1)[1])
+
+
+def _geojson_chunks(chunks, path: Path, meta: dict) -> None:
+    """A GeoJSON FeatureCollection written a chunk of features at a time, as :func:`_write_geojson` writes one."""
+    with path.open("w", encoding="utf-8") as f:
+        f.write('{"type": "FeatureCollection", "features": [')
+        first = True
+        for part in chunks:
+            for feature in json.loads(_to_wgs84(part).to_json(na="null", drop_id=True))["features"]:
+                f.write(("" if first else ", ") + json.dumps(feature, ensure_ascii=False))
+                first = False
+        f.write(f'], "{META_KEY}": {json.dumps(meta, ensure_ascii=False)}}}')
+
+
+#: The formats written a chunk at a time for a large user layer.
+CHUNKED = {"csv": _csv_chunks, "geojson": _geojson_chunks}
 
 
 def _to_wgs84(df: pd.DataFrame) -> pd.DataFrame:

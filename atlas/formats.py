@@ -16,6 +16,7 @@ import pandas as pd
 
 from .errors import InputError
 from .owned import Stage, remove_owned
+from .redact import terminal_text
 
 __all__ = ["Report", "csv_text", "format_table", "neutralise_cell", "status_report", "summary_report", "write_answer"]
 
@@ -123,20 +124,6 @@ def cell_text(value) -> str:
     return str(value).strip()
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def terminal_text(text: str) -> str:
-    r"""Text for a terminal: control characters (an escape sequence's ESC among them) shown as ``\xNN``.
-
-    Examples
-    --------
-    >>> print(terminal_text("F1\x1b[2Jcleared"))
-    F1\x1b[2Jcleared
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
-
-
 def _cell(v, width: int | None = None) -> str:
     if not cell_text(v):  # None, NaN, <NA>, NaT, blank text
         return ""
@@ -144,7 +131,7 @@ def _cell(v, width: int | None = None) -> str:
         s = f"{v:.3f}".rstrip("0") if abs(v) < 1e6 else f"{v:.0f}"
         s = s + "0" if s.endswith(".") else s
     else:
-        s = str(v).replace("\n", " ")
+        s = terminal_text(str(v), keep="")  # a control character shown as \x1b, never acted on
     if width and len(s) > width:
         s = s[: width - 1] + "…"
     return s

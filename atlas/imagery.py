@@ -46,6 +46,10 @@ __all__ = ["DATE_TAGS", "MAX_CHIP_PIXELS", "Chip", "ChipsResult", "chips"]
 
 #: The largest chip side, in pixels.
 MAX_CHIP_PIXELS = 20_000
+#: The most bytes of source imagery one chip may read (all bands), checked from the window's pixel
+#: count before anything is read: a file's header can declare any size (a sparse TIFF of 400 kB
+#: declaring 43 GB), and a chip of a coarse ``--resolution-m`` over very fine imagery would read it all.
+MAX_CHIP_READ_BYTES = 512 * 2**20
 #: Tags read, in this order, for the acquisition date of a user's imagery.
 DATE_TAGS = (
     "ACQUISITIONDATE", "ACQUISITION_DATE", "ACQUISITIONDATETIME", "DATE_ACQUIRED",
@@ -183,13 +187,19 @@ def _chip_pixels(src, xs: float, ys: float, half: float, size_km: float, resolut
 
 
 def _warp_chip(src, bounds: tuple[float, float, float, float], npx: int, dst_transform: Affine,
-               method: Resampling) -> tuple[np.ndarray, np.ndarray]:
+               method: Resampling, site: str = "") -> tuple[np.ndarray, np.ndarray]:
     """The chip's pixels and validity mask, warped from the source into EPSG:5179."""
     chip = np.full((src.count, npx, npx), src.nodata if src.nodata is not None else 0, dtype=src.dtypes[0])
     mask = np.zeros((npx, npx), dtype=np.uint8)
     win = _chip_window(src, bounds)
     if win is None:
         return chip, mask
+    need = int(win.width) * int(win.height) * src.count * np.dtype(src.dtypes[0]).itemsize
+    if need > MAX_CHIP_READ_BYTES:
+        raise InputError(f"the chip of {site} would read {int(win.width):,} x {int(win.height):,} pixels x {src.count} "
+                         f"band(s) of the imagery ({need / 2**30:.1f} GiB; limit "
+                         f"{MAX_CHIP_READ_BYTES / 2**20:,.0f} MiB): warp it to a coarser grid first "
+                         "(gdalwarp -tr) or pass a smaller --size-km; nothing written")
     data = src.read(window=win)
     src_mask = src.dataset_mask(window=win)
     x_off, y_off = apply_affine(src.transform, win.col_off, win.row_off)
@@ -353,7 +363,7 @@ def chips(
         for (site_id, name), x5, y5, npx in plans:
             bounds = (x5 - half, y5 - half, x5 + half, y5 + half)
             dst_transform = north_up(bounds[0], bounds[3], 2 * half / npx, 2 * half / npx)
-            chip, mask = _warp_chip(src, bounds, npx, dst_transform, method)
+            chip, mask = _warp_chip(src, bounds, npx, dst_transform, method, site_id)
             coverage = float((mask > 0).mean())
             lon, lat = warp_transform(PLANAR_CRS, "EPSG:4326", [x5], [y5])
             now = creation_time()

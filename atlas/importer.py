@@ -21,6 +21,7 @@ The catalogue of user layers is :mod:`atlas.userlayers`.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import sqlite3
@@ -44,6 +45,7 @@ from .staging import (
     MAX_IMPORT_BYTES,
     check_content,
     check_extension,
+    limit,
     sniff,
     stage_file,
     stage_zip,
@@ -108,12 +110,30 @@ def _stored_names(columns: list[str], label: str) -> tuple[dict[str, str], list[
 # --- validation and assembly of one chunk -------------------------------------------------
 
 
+def file_name(path: Path) -> str:
+    """The name of an imported file as the layer records it: valid UTF-8 whatever the file system gave.
+
+    A byte of a name that is not UTF-8 (``caf\\xe9.csv``, written in Latin-1) is
+    recorded as its escape, ``\\xe9``: a GeoPackage, a GeoParquet file and every
+    product hold UTF-8 only.
+
+    Examples
+    --------
+    >>> import os
+    >>> file_name(Path(os.fsdecode(b"caf\\xe9.csv"))), file_name(Path("Yodok.csv"))
+    ('caf\\\\xe9.csv', 'Yodok.csv')
+    """
+    return os.fsencode(path.name).decode("utf-8", "backslashreplace")
+
+
+
 class _Import:
     """The state of one streamed import: counts and checks that span chunks."""
 
     def __init__(self, path: Path, columns: list[str], name_field, kind: str, digest: str, atlas_gpkg: Path,
                  private: bool = False):
         self.path, self.kind, self.digest, self.private = path, kind, digest, bool(private)
+        self.file_name = file_name(path)
         attrs = [c for c in columns if c != "geometry"]
         self.label = find_column(attrs, LABEL_NAMES, name_field, "names", path)
         if self.label is None:
@@ -188,9 +208,9 @@ class _Import:
         out = gpd.GeoDataFrame(
             {
                 "user_id": ids, "name": names.astype(str).to_numpy(), "kind": self.kind, **attrs,
-                "source_row": rows, "outside_dprk_km": np.round(dist, 3), "source_file": path.name,
+                "source_row": rows, "outside_dprk_km": np.round(dist, 3), "source_file": self.file_name,
                 "source_sha256": self.digest, "imported_at": self.imported_at,
-                "source": f"user import: {path.name}", "licence": "as supplied by the user",
+                "source": f"user import: {self.file_name}", "licence": "as supplied by the user",
                 "precision": "as supplied by the user", "private": self.private,
             },
             geometry=wgs.to_numpy(), crs="EPSG:4326",
@@ -206,7 +226,7 @@ class _Import:
 
     def record(self, layer: str) -> dict:
         """The layer's record (:data:`atlas.store.RECORDS`), stored with it."""
-        return {"layer": layer, "private": self.private, "kind": self.kind, "source_file": self.path.name,
+        return {"layer": layer, "private": self.private, "kind": self.kind, "source_file": self.file_name,
                 "source_sha256": self.digest, "imported_at": self.imported_at, "features": self.n}
 
     def finish(self) -> None:
@@ -493,7 +513,11 @@ def _parse_crs(crs: str | int):
 def _write_chunks(reader, state: _Import, tmp_gpkg: Path, layer: str, path: Path, target: Path,
                   say: Callable[[str], None]) -> None:
     """Check each chunk the reader gives and append it to the layer in the GeoPackage copy."""
+    most = limit("MAX_FEATURES")
     for gdf, rows in reader.chunks(CHUNK_ROWS):
+        if state.n + len(rows) > most:  # said before the chunk past the limit is checked or written
+            raise InputError(f"{path}: more than {most:,} features (ATLAS_MAX_FEATURES); split the file or "
+                             "filter it to the DPRK first; the atlas was not changed")
         out = state.chunk(gdf, rows)
         del gdf
         new_file = {} if tmp_gpkg.exists() else {"dataset_options": io.GPKG_OPTIONS}  # a new private store
@@ -502,7 +526,7 @@ def _write_chunks(reader, state: _Import, tmp_gpkg: Path, layer: str, path: Path
                 out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out), use_arrow=True,
                 geometry_type="Point", promote_to_multi=False, **new_file,
                 layer_options=({} if state.n > len(out) else
-                               {"OVERWRITE": "YES", "DESCRIPTION": f"user import of {path.name}"}))
+                               {"OVERWRITE": "YES", "DESCRIPTION": f"user import of {state.file_name}"}))
         except Exception as exc:
             raise _write_error(exc, target) from exc
         if state.n > CHUNK_ROWS:

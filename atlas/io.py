@@ -360,10 +360,12 @@ def _date_fields(df: pd.DataFrame, name: str) -> tuple[pd.DataFrame, dict]:
     return df, {"use_arrow": True}
 
 
-def _write_one(df: pd.DataFrame, path: Path, name: str, description: str = "") -> None:
+def _write_one(df: pd.DataFrame, path: Path, name: str, description: str = "", append: bool = False) -> None:
     df, arrow = _date_fields(df, name)
     opts = {"dataset_options": GPKG_OPTIONS, **arrow} if not path.exists() else dict(arrow)
-    layer_opts = {"DESCRIPTION": description} if description else {}
+    if append:
+        opts["append"] = True
+    layer_opts = {"DESCRIPTION": description} if description and not append else {}
     if isinstance(df, gpd.GeoDataFrame):
         geom_type = df.geometry.geom_type.dropna()
         pyogrio.write_dataframe(
@@ -374,6 +376,42 @@ def _write_one(df: pd.DataFrame, path: Path, name: str, description: str = "") -
     else:
         pyogrio.write_dataframe(df, path, layer=name, driver="GPKG",
                                 layer_options=layer_opts, **opts)
+
+
+#: Rows per chunk when a user layer is copied or checked a part at a time (a million points in ten).
+LAYER_CHUNK = 100_000
+
+
+def layer_chunks(atlas, name: str, size: int = LAYER_CHUNK):
+    """A layer of an opened atlas, read ``size`` features at a time (one frame from a store that cannot)."""
+    start = 0
+    while True:
+        try:
+            part = atlas.read(name, skip_features=start, max_features=size)
+        except InputError:  # a store that reads whole layers only (PostGIS)
+            if start:
+                raise
+            yield atlas.read(name)
+            return
+        if len(part) == 0 and start:
+            return
+        yield part
+        if len(part) < size:
+            return
+        start += size
+
+
+def copy_layer_chunks(atlas, name: str, path: Path, progress: Callable[[str], None] | None = None) -> int:
+    """Copy a (user) layer into the GeoPackage ``path`` a chunk at a time: memory bounded by a chunk."""
+    n = 0
+    for part in layer_chunks(atlas, name):
+        if "private" not in part.columns:  # imported before the private flag existed: shared, said explicitly
+            part = part.assign(private=False)
+        _write_one(part, path, name, append=n > 0)
+        n += len(part)
+        if progress and n > LAYER_CHUNK:
+            progress(f"copied {n:,} features of {name}")
+    return n
 
 
 def write_layers(

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .formats import cell_text
+from .redact import xml_text
 from .schema import name_column
 from .style import KIND_SHAPES, STATUS_COLOURS, evidence_label, finding_type_label, page_ref
 
@@ -239,6 +240,8 @@ def _attribute_balloon(title: str, row: pd.Series) -> str:
 
 def _folder_description(meta: dict, missing: list[str]) -> str:
     parts = [f"<p>{html.escape(meta.get('description') or meta['layer'])}</p>"]
+    if meta.get("left_out"):  # a large user layer: what the KMZ holds of it
+        parts.append(f"<p><b>Left out:</b> this folder holds {html.escape(meta['left_out'])}.</p>")
     if meta.get("sources"):
         parts.append("<p>Sources: " + html.escape("; ".join(meta["sources"])) + "</p>")
     if meta.get("licences"):
@@ -453,7 +456,8 @@ def kmz_bytes(frames: dict[str, pd.DataFrame], meta: dict[str, dict],
     for style in sorted(doc.findall(_k("Style")), key=lambda e: int(e.get("id")[1:]), reverse=True):
         doc.remove(style)
         doc.insert(3, style)
-    kml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # a code point XML forbids (a \x0b in an imported name) replaced, so that the KML stays valid
+    kml = ("<?xml version='1.0' encoding='utf-8'?>\n" + xml_text(ET.tostring(root, encoding="unicode"))).encode()
     buf = _io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr(zipfile.ZipInfo("doc.kml", _ZIP_TIME), kml, zipfile.ZIP_DEFLATED)

@@ -18,6 +18,7 @@ and psycopg).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
@@ -105,6 +106,51 @@ def _copy(conn, table: str, columns: list[str], rows: list[list]) -> None:
             copy.write_row(row)
 
 
+#: PostgreSQL's system columns: a user column of one of these names cannot be created.
+SYSTEM_COLUMNS = frozenset({"tableoid", "xmin", "cmin", "xmax", "cmax", "ctid", "oid"})
+#: The longest identifier PostgreSQL keeps (NAMEDATALEN - 1), in bytes; longer ones are cut.
+MAX_IDENTIFIER_BYTES = 63
+
+
+def _cut(name: str, limit: int) -> str:
+    """``name`` cut to ``limit`` bytes of UTF-8, at a character boundary."""
+    return name.encode("utf-8")[:limit].decode("utf-8", "ignore")
+
+
+def pg_columns(columns: list[str], taken: tuple[str, ...] = ("fid", "geometry")) -> dict[str, str]:
+    """Column names PostgreSQL can hold, each unique: the renamed ones, old name to new.
+
+    A system column's name (``xmin``, ``ctid`` ...) or one of ``taken`` (the
+    key and geometry the export adds) becomes ``attr_<name>``, as the import
+    renames ``FID``; a NUL becomes ``_``; an empty name ``column_<n>``; a name
+    over 63 bytes is cut there (PostgreSQL would cut it, and two cut names
+    could collide); a name equal to an earlier one gets ``_2``, ``_3`` ...
+    (kept within 63 bytes).
+
+    Examples
+    --------
+    >>> long = "x" * 70
+    >>> renamed = pg_columns(["xmin", "name", long + "one", long + "two", "Name", ""])
+    >>> [(old[:5], new if len(new) < 20 else f"{new[:3]}...{new[-3:]} ({len(new)})") for old, new in renamed.items()]
+    [('xmin', 'attr_xmin'), ('xxxxx', 'xxx...xxx (63)'), ('xxxxx', 'xxx...x_2 (63)'), ('', 'column_6')]
+    """
+    seen = {t for t in taken}
+    renamed = {}
+    for i, col in enumerate(map(str, columns), start=1):
+        new = col.replace("\x00", "_") or f"column_{i}"
+        if new.lower() in SYSTEM_COLUMNS or new in taken:
+            new = f"attr_{new}"
+        new = _cut(new, MAX_IDENTIFIER_BYTES)
+        base, n = new, 1
+        while new in seen:
+            n += 1
+            new = _cut(base, MAX_IDENTIFIER_BYTES - len(f"_{n}")) + f"_{n}"
+        seen.add(new)
+        if new != col:
+            renamed[col] = new
+    return renamed
+
+
 def _write_table(conn, db: Database, name: str, df: pd.DataFrame, declared: str | None) -> dict:
     """One layer as a table: fid primary key, the id as unique key, GiST index on the geometry."""
     import shapely
@@ -116,6 +162,12 @@ def _write_table(conn, db: Database, name: str, df: pd.DataFrame, declared: str 
     geom = None
     attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name)
                          if isinstance(frame, gpd.GeoDataFrame) else frame)
+    gname = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else "geometry"
+    renamed = pg_columns(list(attrs.columns), taken=("fid", gname))
+    if renamed:  # a system column's name, or two names alike in their first 63 bytes: safe and unique
+        attrs = attrs.rename(columns=renamed)
+        warnings.warn(f"{name}: column(s) renamed for PostgreSQL: "
+                      + "; ".join(f"{old!r} -> {new!r}" for old, new in renamed.items()), UserWarning, stacklevel=2)
     attrs.head(0).to_sql(name, conn, schema=db.schema, index=True, index_label="fid")
     columns = ["fid", *map(str, attrs.columns)]
     rows = _cells(attrs.reset_index())

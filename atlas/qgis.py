@@ -65,6 +65,7 @@ from .qml import (
     vector_style,
 )
 from .raster import creation_time
+from .redact import xml_text
 from .store import Atlas, read_layer, read_layers
 from .userlayers import Allowed, copy_records, gate
 
@@ -498,7 +499,7 @@ def _project_xml(entries: list[_Entry], groups: list[tuple[str, list[_Entry]]],
                                                   (repr(float(v)) for v in extent))))
     _spatialrefsys(dve, project_crs)
     ET.indent(root, "  ")
-    return DOCTYPE + "\n" + ET.tostring(root, encoding="unicode") + "\n"
+    return DOCTYPE + "\n" + xml_text(ET.tostring(root, encoding="unicode")) + "\n"  # valid whatever the data
 
 
 # --- the export ------------------------------------------------------------------------------------

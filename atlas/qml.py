@@ -27,6 +27,7 @@ from pyproj import CRS
 from . import schema
 from .admit import open_raster
 from .errors import InputError
+from .redact import xml_text
 from .style import (
     COMMODITY_COLOURS,
     DENSITY_RAMP,
@@ -618,7 +619,7 @@ def qml_document(elements: list[ET.Element], attrs: dict) -> str:
                               **attrs})
     root.extend(elements)
     ET.indent(root, " ")
-    return DOCTYPE + "\n" + ET.tostring(root, encoding="unicode") + "\n"
+    return DOCTYPE + "\n" + xml_text(ET.tostring(root, encoding="unicode")) + "\n"  # valid whatever the data
 
 
 def layer_qml(name: str, df: pd.DataFrame) -> str:

@@ -24,7 +24,7 @@ import shapely
 
 from .coordinates import parse_coordinate, split_pair
 from .errors import InputError
-from .staging import open_layers
+from .staging import check_columns, open_layers
 
 __all__ = ["COORD_NAMES", "ID_NAMES", "LABEL_NAMES", "LAT_NAMES", "LON_NAMES", "CsvReader", "ParquetReader", "VectorReader", "find_column", "reader_for"]
 
@@ -87,6 +87,7 @@ class CsvReader:
             raise InputError(f"{path}: row 1: {_csv_message(exc)}") from None
         if not header:
             raise InputError(f"{path}: the file is empty")
+        check_columns(len(header), path)
         self.header = [h.strip() for h in header]
         if len(set(self.header)) != len(self.header):
             raise InputError(f"{path}: repeated column names in the header: {self.header}")
@@ -189,6 +190,7 @@ class VectorReader:
             cols += [str(c) for c in info["fields"] if str(c) not in cols]
         if fmt in ("kml", "kmz"):
             cols.append("folder")
+        check_columns(len(cols), path)
         self.columns = cols
 
     def chunks(self, size: int):
@@ -226,21 +228,34 @@ class ParquetReader:
         self.path = path
         try:
             self.file = pq.ParquetFile(staged)
+            check_columns(len(self.file.schema_arrow.names), path)
             geo = json.loads((self.file.schema_arrow.metadata or {}).get(b"geo", b"null"))
+        except InputError:
+            raise
         except Exception as exc:
             raise InputError(f"{path}: cannot be read as Parquet ({exc})") from exc
-        if not geo or geo.get("primary_column") not in geo.get("columns", {}):
+        columns = geo.get("columns") if isinstance(geo, dict) else None
+        primary = geo.get("primary_column") if isinstance(geo, dict) else None
+        if not isinstance(columns, dict) or not isinstance(primary, str) or primary not in columns \
+                or primary not in self.file.schema_arrow.names:
             raise InputError(f"{path}: a Parquet file without GeoParquet metadata (no geometry column)")
-        self.geom_col = geo["primary_column"]
-        meta = geo["columns"][self.geom_col]
-        if meta.get("encoding", "WKB").upper() != "WKB":
-            raise InputError(f"{path}: GeoParquet geometry encoded as {meta['encoding']}; only WKB is read")
+        self.geom_col = primary
+        meta = columns[primary]
+        if not isinstance(meta, dict):
+            raise InputError(f"{path}: malformed GeoParquet metadata (the geometry column's entry is not an object)")
+        encoding = meta.get("encoding", "WKB")
+        if not isinstance(encoding, str) or encoding.upper() != "WKB":
+            raise InputError(f"{path}: GeoParquet geometry encoded as {encoding!r}; only WKB is read")
         file_crs = meta["crs"] if "crs" in meta else "OGC:CRS84"
         if file_crs is None and crs is None:
             raise InputError(f"{path}: the file states no CRS; pass --crs EPSG")
         from pyproj import CRS
+        from pyproj.exceptions import CRSError
 
-        self.crs = crs if file_crs is None else CRS.from_user_input(file_crs)
+        try:
+            self.crs = crs if file_crs is None else CRS.from_user_input(file_crs)
+        except (CRSError, TypeError, ValueError) as exc:
+            raise InputError(f"{path}: the CRS in its GeoParquet metadata cannot be read ({exc})") from None
         self.columns = [c for c in self.file.schema_arrow.names if c != self.geom_col]
 
     def chunks(self, size: int):

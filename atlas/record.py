@@ -31,7 +31,7 @@ from .formats import cell_text
 from .provenance import about
 from .schema import SCHEMAS
 from .search import resolve
-from .store import Atlas, open_atlas
+from .store import USER_PREFIX, Atlas, open_atlas
 from .style import KIND_LABELS, finding_type_label, page_ref
 
 __all__ = ["FORMATS", "Record", "discrepancies_for", "passages_for", "record", "show"]
@@ -482,7 +482,14 @@ def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = Non
 
     atlas = open_atlas(gpkg)
     s = resolve(site, atlas, [layer] if layer else None)
-    frame = atlas.layer(s.layer)
+    frame = None
+    if s.layer.startswith(USER_PREFIX):  # the one feature, not the user's whole layer (a million points)
+        try:
+            frame = atlas.read(s.layer, where=f"user_id = '{str(s.id).replace(chr(39), chr(39) * 2)}'")
+        except InputError:  # a store that reads whole layers only (PostGIS)
+            frame = None
+    if frame is None or not len(frame):
+        frame = atlas.layer(s.layer)
     row = _row(s.layer, frame, s.id)
     fields = {k: v for k, v in _fields(row).items() if k not in _RULE_FIELDS}  # the status is said once, below
     disc = atlas.layer("report_discrepancies") if atlas.has("report_discrepancies") else pd.DataFrame()
@@ -534,5 +541,8 @@ def show(site, format: str = "table", gpkg: Atlas | Path | str | None = None, la
     """
     if format not in FORMATS:
         raise InputError(f"unknown format {format!r}: use {', '.join(FORMATS)}")
-    print(record(site, gpkg, layer).format(format), file=file or sys.stdout)
+    from .redact import json_text, terminal_text
+
+    text = record(site, gpkg, layer).format(format)  # controls from data shown escaped, never acted on
+    print(json_text(text) if format == "json" else terminal_text(text), file=file or sys.stdout)
 

@@ -26,6 +26,7 @@ import itertools
 import math
 import re
 import sqlite3
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -381,6 +382,9 @@ NAME_KEYS = "atlas_name_keys"
 _KEYED = "atlas_name_layers"
 #: Keyed user layers up to this size are also searched for names close in spelling.
 FUZZY_USER_MAX = 20_000
+#: A key of a query shared by more features of the user's layers than this is not used to find them
+#: (it would read them all: "point" in a million "Synthetic point N"); the query says so.
+MAX_KEY_MATCHES = 10_000
 
 
 def name_keys(feature_id: object, name: object) -> set[str]:
@@ -511,13 +515,24 @@ def _keyed_search(index: _NameIndex, atlas: Atlas, query: str, layers: Iterable[
         rows = _NameIndex(frames, None).fuzzy(query, small, **({} if fuzzy is True else fuzzy))
         return rows
     qn = names.normalize(query)
-    qkeys = sorted({qn, _strip_suffix(qn), *_keys(query)} - {""})
-    found = []
+    whole = {qn, _strip_suffix(qn)} - {""}
+    qkeys = sorted(whole) + sorted({*_keys(query)} - whole - {""})  # the whole name's keys first
+    found: set[tuple[str, int]] = set()
+    common = []
     for path, in_file in _by_file(atlas, allowed).items():  # the atlas GeoPackage, its private store
         with io.read_only(path) as con:
-            found += con.execute(
-                f"SELECT DISTINCT layer, fid FROM {NAME_KEYS} WHERE key IN ({', '.join('?' * len(qkeys))}) "
-                f"AND layer IN ({', '.join('?' * len(in_file))})", [*qkeys, *in_file]).fetchall()
+            for key in qkeys:  # each key's matches bounded: a word in every name reads no million rows
+                hits = con.execute(
+                    f"SELECT DISTINCT layer, fid FROM {NAME_KEYS} WHERE key = ? "
+                    f"AND layer IN ({', '.join('?' * len(in_file))}) LIMIT ?",
+                    [key, *in_file, MAX_KEY_MATCHES + 1]).fetchall()
+                if len(hits) > MAX_KEY_MATCHES:
+                    common.append(key)
+                    continue
+                found.update(hits)
+    if common:
+        warnings.warn(f"{', '.join(map(repr, common))}: in more than {MAX_KEY_MATCHES:,} names of your layers, "
+                      "so not used to find them there; add words of the name", UserWarning, stacklevel=3)
     by_layer: dict[str, list[int]] = {}
     for layer, fid in found:
         by_layer.setdefault(layer, []).append(fid)

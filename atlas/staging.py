@@ -15,6 +15,8 @@ enforced again while inflating.
 from __future__ import annotations
 
 import hashlib
+import os
+import sqlite3
 import xml.parsers.expat
 import zipfile
 from collections.abc import Callable
@@ -25,8 +27,8 @@ import pyogrio
 from .errors import InputError
 from .io import file_sha256
 
-__all__ = ["ALLOWED_DRIVERS", "MAX_IMPORT_BYTES", "MAX_INFLATED_BYTES", "MAX_ZIP_RATIO", "check_content",
-           "check_extension", "open_layers", "sniff", "stage_file", "stage_zip"]
+__all__ = ["ALLOWED_DRIVERS", "MAX_COLUMNS", "MAX_FEATURES", "MAX_IMPORT_BYTES", "MAX_INFLATED_BYTES", "MAX_ZIP_RATIO",
+           "check_columns", "check_content", "check_extension", "limit", "open_layers", "sniff", "stage_file", "stage_zip"]
 
 #: Largest file :func:`atlas.importer.import_layer` accepts (bytes). Larger files are refused before reading.
 MAX_IMPORT_BYTES = 100 * 1024 * 1024
@@ -34,6 +36,45 @@ MAX_IMPORT_BYTES = 100 * 1024 * 1024
 MAX_INFLATED_BYTES = 200 * 1024 * 1024
 #: Highest compression ratio accepted for an archive member larger than 1 MB.
 MAX_ZIP_RATIO = 200
+#: Most features one import reads (``$ATLAS_MAX_FEATURES`` overrides): ten million points.
+MAX_FEATURES = 10_000_000
+#: Most columns a file to import may have (``$ATLAS_MAX_COLUMNS`` overrides; SQLite's own limit is 2,000).
+MAX_COLUMNS = 1_000
+
+
+def limit(name: str) -> int:
+    """A bound on the work of one import: ``$ATLAS_<NAME>`` (a whole number ≥ 1) or its default.
+
+    Parameters
+    ----------
+    name : {"MAX_FEATURES", "MAX_COLUMNS"}
+
+    Raises
+    ------
+    InputError
+        The variable is set to something else than a whole number ≥ 1.
+
+    Examples
+    --------
+    >>> import os
+    >>> limit("MAX_FEATURES")
+    10000000
+    >>> os.environ["ATLAS_MAX_COLUMNS"] = "lots"
+    >>> try:
+    ...     limit("MAX_COLUMNS")
+    ... except InputError as exc:
+    ...     print(exc)
+    ATLAS_MAX_COLUMNS='lots': give a whole number of at least 1 (default 1000)
+    >>> del os.environ["ATLAS_MAX_COLUMNS"]
+    """
+    default = {"MAX_FEATURES": MAX_FEATURES, "MAX_COLUMNS": MAX_COLUMNS}[name]
+    text = os.environ.get(f"ATLAS_{name}", "").strip().replace("_", "")
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(f"ATLAS_{name}={os.environ[f'ATLAS_{name}']!r}: give a whole number of at least 1 "
+                         f"(default {default})")
+    return int(text)
 
 
 # --- format detection -----------------------------------------------------------------
@@ -234,8 +275,44 @@ def _check_kml(staged: Path, path: Path) -> None:
     _scan_for_vrt(staged, path)
 
 
+def check_columns(n: int, path: Path) -> None:
+    """Refuse a file of more than :data:`MAX_COLUMNS` columns, before its rows are read."""
+    most = limit("MAX_COLUMNS")
+    if n > most:
+        raise InputError(f"{path}: {n:,} columns, more than the limit of {most:,} (ATLAS_MAX_COLUMNS); "
+                         "keep the columns you need; refused before reading the rows")
+
+
+def _check_gpkg_tables(staged: Path, path: Path) -> None:
+    """Refuse a GeoPackage whose layers are views: rows computed when read (a recursive one never ends)."""
+    try:
+        con = sqlite3.connect(f"{staged.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise InputError(f"{path}: cannot be read as GPKG ({exc})") from None
+    try:
+        steps = [0]
+
+        def _budget() -> int:  # the check itself is bounded: no query of it may run away
+            steps[0] += 1
+            return 1 if steps[0] > 10_000 else 0
+
+        con.set_progress_handler(_budget, 1000)
+        views = [name for (name,) in con.execute(
+            "SELECT c.table_name FROM gpkg_contents c JOIN sqlite_master m ON m.name = c.table_name "
+            "WHERE m.type = 'view' ORDER BY 1")]
+    except sqlite3.Error as exc:
+        raise InputError(f"{path}: cannot be read as GPKG ({exc})") from None
+    finally:
+        con.close()
+    if views:
+        raise InputError(f"{path}: layer(s) {', '.join(map(repr, views))} are SQL views, whose rows are computed "
+                         "when read (a recursive view never ends); save them as tables first; refused")
+
+
 def check_content(staged: Path, fmt: str, path: Path) -> None:
-    """Refuse bytes that another GDAL driver than the format's own could claim."""
+    """Refuse bytes that another GDAL driver than the format's own could claim, and layers that are views."""
+    if fmt == "gpkg":
+        _check_gpkg_tables(staged, path)
     if fmt in ("kml", "kmz"):
         _check_kml(staged, path)
     elif fmt == "geojson":

@@ -144,6 +144,18 @@ class Atlas:
             self._frames[name] = self._read(name)
         return self._frames[name]
 
+    def tally(self, name: str, column: str) -> tuple[int, int, dict[str, int]]:
+        """A layer's features, those with a geometry, and the count of each value of ``column``.
+
+        A GeoPackage answers in SQL, without reading the layer into memory (a user
+        layer of a million points); other stores read it.
+        """
+        df = self.read(name)
+        geom = df.geometry if hasattr(df, "crs") else None
+        located = int((~(geom.isna() | geom.is_empty)).sum()) if geom is not None else 0
+        values = df[column].astype(str).value_counts().to_dict() if column in df.columns else {}
+        return len(df), located, values
+
     def memo(self, key: Any, build: Callable[[], Any]) -> Any:
         """What ``build()`` returns, built once per atlas (an index, a table derived from layers)."""
         if key not in self._memo:
@@ -262,6 +274,23 @@ class GeoPackageAtlas(Atlas):
             return [(str(n), None if g is None else str(g)) for n, g in pyogrio.list_layers(self._path)]
         except Exception as exc:  # pyogrio's DataSourceError: not a readable GeoPackage after all
             raise InputError(f"{self._path} is not a readable GeoPackage: {exc}") from exc
+
+    def tally(self, name: str, column: str) -> tuple[int, int, dict[str, int]]:
+        self._check(name)
+        con = sqlite3.connect(f"{self._path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            geom = con.execute("SELECT column_name FROM gpkg_geometry_columns WHERE table_name = ?", (name,)).fetchone()
+            cols = {r[1] for r in con.execute(f"PRAGMA table_info({database.quote_name(name)})")}
+            n = con.execute(f"SELECT COUNT(*) FROM {database.quote_name(name)}").fetchone()[0]
+            located = con.execute(f"SELECT COUNT({database.quote_name(geom[0])}) FROM {database.quote_name(name)}").fetchone()[0] \
+                if geom else 0
+            values = dict(con.execute(f"SELECT CAST({database.quote_name(column)} AS TEXT), COUNT(*) FROM {database.quote_name(name)} "
+                                      f"GROUP BY 1 ORDER BY 2 DESC")) if column in cols else {}
+        except sqlite3.Error as exc:
+            raise InputError(f"{self._path}: layer {name!r} cannot be read ({exc})") from None
+        finally:
+            con.close()
+        return n, located, values
 
     def _read(self, name: str, **options) -> pd.DataFrame:
         import pyogrio
@@ -429,6 +458,10 @@ class OverlayAtlas(Atlas):
     def layer(self, name: str) -> pd.DataFrame:
         self._check(name)
         return self.store_of(name).layer(name)  # shared with the store's own atlas: read once
+
+    def tally(self, name: str, column: str) -> tuple[int, int, dict[str, int]]:
+        self._check(name)
+        return self.store_of(name).tally(name, column)
 
     def _sha256(self) -> str:
         return self._public.sha256

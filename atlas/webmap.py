@@ -37,6 +37,7 @@ from __future__ import annotations
 import html
 import itertools
 import json
+import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -47,7 +48,7 @@ import shapely
 from branca.element import Element
 
 from . import _assets, io
-from .errors import InputError
+from .errors import InputError, OutputError
 from .map_layers import (
     USER_COLOURS,
     camps_spec,
@@ -67,6 +68,7 @@ from .map_layers import (
     steel_plants_spec,
     user_spec,
 )
+from .owned import check_replace
 from .protect import coarsen, shared_layers
 from .provenance import about
 from .schema import SCHEMAS
@@ -415,6 +417,13 @@ def write_map(
     False
     """
     out = Path(out) if out else io.output_dir(private=bool(kwargs.get("include_private"))) / "atlas.html"
+    if screenshot:
+        from . import _browser
+
+        if not _browser.available():  # said before anything is written
+            raise InputError(f"a screenshot needs Chromium ({_browser.executable()}, or set ATLAS_CHROMIUM) and the "
+                             "playwright package; neither map nor screenshot written")
+        check_replace([out, Path(screenshot)])  # both names checked before either is written
     m = build_map(gpkg, online=online, extra_layers=extra_layers, **kwargs)
     page = m.get_root().render()
     with io.atomic_path(out) as tmp:
@@ -424,5 +433,10 @@ def write_map(
     if screenshot:
         from ._browser import screenshot as shoot
 
-        shoot(out, Path(screenshot))
+        with io.atomic_path(Path(screenshot)) as tmp:  # a link planted at its name is replaced, not followed
+            try:
+                shoot(out, tmp)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+                raise OutputError(f"the map was written ({out}) but its screenshot failed: "
+                                  f"{str(exc).strip().splitlines()[-1]}") from None
     return out

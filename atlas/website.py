@@ -253,11 +253,11 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
     for path in shipped[1:]:
         item(path, f"the private layers ({atlas.allowed.banner})", "yours: not to be shared", "GeoPackage")
     progress("downloads: GeoJSON, CSV, KMZ and GeoParquet of every layer")
-    spatial = [n for n in _GEO_LAYERS if n in atlas.layer_names] + sorted(atlas.user_layers)
+    spatial = [n for n in _GEO_LAYERS if n in atlas.layer_names] + atlas.user_layer_names
     with io.fixed_timestamp(_day_epoch(atlas.build_date)):  # the exports' "exported_at" is the build date: same bytes each time
         geojson = export_geojson(folder / "geojson", layers=spatial, gpkg=gpkg,
                                  include_private=atlas.include_private)
-        tables = sorted(n for n in atlas.layer_names if not n.startswith("user_")) + sorted(atlas.user_layers)
+        tables = sorted(n for n in atlas.layer_names if not n.startswith("user_")) + atlas.user_layer_names
         csvs = export_csv(folder / "csv", layers=tables, gpkg=gpkg, include_private=atlas.include_private)
         kmz = export_kmz(folder, gpkg=gpkg, include_private=atlas.include_private)  # atlas(.PRIVATE).kmz
         parquet = export_geoparquet(folder / "geoparquet", layers=spatial, gpkg=gpkg,
@@ -362,12 +362,12 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     for r in rows:
         rec = dossier_record(r["id"], atlas=atlas)
         _write(dossier_dir / f"{r['id']}.html", render_dossier(rec, links=links, standalone=False))
-    ctx = {"about": about, "nav": _nav(), "user_layers": sorted(atlas.user_layers)}
+    ctx = {"about": about, "nav": _nav(), "user_layers": atlas.user_layer_names}
     say("writing the index, provinces, report tables and about pages")
     _write(out / "index.html", _render("index.html.j2", rows=rows, overview=_overview(atlas, rows),
                                        kinds=KIND_LABELS, with_map=with_map, **ctx))
     summary = province_summary(atlas.gpkg, include_private=atlas.include_private)
-    hidden = [c for c in summary.columns if str(c).startswith("user_") and c not in atlas.user_layers]
+    hidden = [c for c in summary.columns if str(c).startswith("user_") and c not in atlas.user_layer_names]
     meta = {**summary.attrs, "gpkg": atlas.gpkg.file_name}  # never a local path on a published page
     _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary.drop(columns=hidden)),
                                            meta=meta, **ctx))
@@ -436,7 +436,7 @@ def _mine_counts(atlas: Product) -> dict:
 def _layer_counts(atlas: Product) -> list[dict]:
     out = []
     for name in sorted(atlas.layer_names):
-        if name.startswith("user_") and name not in atlas.user_layers:
+        if name.startswith("user_") and name not in atlas.user_layer_names:
             continue
         out.append({"name": name, "rows": len(atlas.layer(name))})
     return out

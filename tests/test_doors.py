@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import struct
+import subprocess
 from pathlib import Path
 
 import pyogrio
@@ -26,7 +27,7 @@ from atlas.errors import InputError, OutputError
 from atlas.owned import MANIFEST, Stage, safe_name
 from atlas.redact import mask_url
 
-from .conftest import run_cli, sha256
+from .conftest import run_cli, sha256, spawn_cli
 
 _SECRET = "synthetic-secret-line"
 
@@ -298,3 +299,318 @@ def test_output_error_is_the_class_of_a_refused_replace(tmp_path):
     with pytest.raises(OutputError, match="--overwrite"), Stage(tmp_path) as stage:
         stage.path("x.txt").write_text("atlas")
     assert (tmp_path / "x.txt").read_text() == "mine"
+
+
+# --- 5. output safe for every medium: terminal, XML, JSON, CSV ---------------------------------
+
+#: Names as a hostile file might hold them: an OSC that sets the window title, a vertical tab
+#: (illegal in XML), a right-to-left override that shows ``evil\u202egpj.exe`` as ``evilexe.jpg``.
+_HOSTILE_NAMES = ["Title \x1b]0;owned-title\x07 A", "Vertical\x0btab B", "Gate \u202egpj.exe C"]
+_RAW = ("\x1b", "\x07", "\x0b", "\u202e")
+
+
+@pytest.fixture
+def hostile_atlas(atlas_copy, tmp_path) -> Path:
+    """The atlas with a user layer whose names, a note and the source file's name hold controls."""
+    csv = tmp_path / "field\x0bnotes\u202e.csv"  # a control and an override in the file's name too
+    rows = "".join(f'"{n}",{39.57 + i / 1000},126.05,"note \x1b[2J {i}"\n' for i, n in enumerate(_HOSTILE_NAMES))
+    csv.write_text("name,lat,lon,note\n" + rows, encoding="utf-8")
+    res = run_cli("import", str(csv), "--as", "hostile", "--gpkg", str(atlas_copy))
+    assert res.returncode == 0, res.stderr
+    return atlas_copy
+
+
+def _no_raw_controls(text: str) -> None:
+    assert not [c for c in _RAW if c in text], [c for c in _RAW if c in text]
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("find", "Title"), "Title \\x1b]0;owned-title\\x07 A"),
+    (("near", "KLS-14", "--km", "25", "--layer", "user_hostile"), "field\\x0bnotes\\u202e.csv"),
+    (("show", "U000003", "--layer", "user_hostile"), "Gate \\u202egpj.exe C"),
+    (("show", "U000002", "--layer", "user_hostile"), "note \\x1b[2J 1"),
+    (("layers", "--details"), "field\\x0bnotes\\u202e.csv"),
+    (("find", "Gate \u202e\x1b]0;x\x07 nothing like it"), "'Gate \\u202e\\x1b]0;x\\x07 nothing like it'"),
+])
+def test_terminal_output_shows_controls_escaped(hostile_atlas, args, expected):
+    res = run_cli(*args, "--gpkg", str(hostile_atlas))
+    _no_traceback(res)
+    _no_raw_controls(res.stdout + res.stderr)
+    assert expected in res.stdout + res.stderr
+    assert res.returncode == (2 if "nothing like it" in args[1] else 0), res.stderr
+
+
+def test_data_formats_keep_the_data_exact(hostile_atlas):
+    as_json = run_cli("find", "Title", "--format", "json", "--gpkg", str(hostile_atlas))
+    assert as_json.returncode == 0, as_json.stderr
+    _no_raw_controls(as_json.stdout)  # JSON's own escapes ...
+    assert json.loads(as_json.stdout)["rows"][0]["name"] == _HOSTILE_NAMES[0]  # ... the same data
+    gate = run_cli("show", "U000003", "--layer", "user_hostile", "--format", "json", "--gpkg", str(hostile_atlas))
+    assert "\u202e" not in gate.stdout and json.loads(gate.stdout)["name"] == _HOSTILE_NAMES[2]
+    as_csv = run_cli("find", "Title", "--format", "csv", "--gpkg", str(hostile_atlas))  # to a pipe: exact
+    assert as_csv.returncode == 0 and _HOSTILE_NAMES[0] in as_csv.stdout
+
+
+def test_xml_products_stay_valid_whatever_the_data(hostile_atlas, tmp_path):
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    out = tmp_path / "out"
+    res = run_cli("export", "--format", "kmz", "--out", str(out), "--gpkg", str(hostile_atlas))
+    assert res.returncode == 0, res.stderr
+    kml = zipfile.ZipFile(out / "atlas.kmz").read("doc.kml").decode("utf-8")
+    names = [e.text for e in ET.fromstring(kml).iter("{http://www.opengis.net/kml/2.2}name")]
+    assert "Vertical\ufffdtab B" in names and "Title \ufffd]0;owned-title\ufffd A" in names
+    assert "Gate \u202egpj.exe C" in names  # legal in XML: the data as it is
+    res = run_cli("export", "--qgis", "--out", str(out / "qgis"), "--gpkg", str(hostile_atlas))
+    assert res.returncode == 0, res.stderr
+    qgs = zipfile.ZipFile(out / "qgis" / "atlas.qgz").read("atlas.qgs").decode("utf-8")
+    root = ET.fromstring(qgs.split("\n", 1)[1])  # after the DOCTYPE
+    assert any("field\ufffdnotes" in (e.text or "") for e in root.iter())
+    with sqlite3.connect(out / "qgis" / "atlas.gpkg") as con:
+        for (qml,) in con.execute("SELECT styleQML FROM layer_styles"):
+            ET.fromstring(qml.split("\n", 1)[1])
+
+
+def test_a_dossier_page_writes_out_bidi_controls(hostile_atlas, tmp_path):
+    res = run_cli("dossier", "KLS-14", "--out", str(tmp_path / "d"), "--gpkg", str(hostile_atlas))
+    assert res.returncode == 0, res.stderr
+    page = (tmp_path / "d" / "KLS-14.html").read_text(encoding="utf-8")
+    assert "Gate \\u202egpj.exe C" in page and "\u202e" not in page
+
+
+def test_a_file_name_that_is_not_utf8_imports_and_shows(atlas_copy, tmp_path):
+    csv = Path(os.fsdecode(bytes(tmp_path) + b"/caf\xe9.csv"))
+    csv.write_text("name,lat,lon\nA point,39.57,126.05\n")
+    res = run_cli("import", str(csv), "--as", "cafe", "--gpkg", str(atlas_copy))
+    assert res.returncode == 0, res.stderr
+    _no_traceback(res)
+    assert "caf\\xe9.csv" in res.stderr
+    shown = run_cli("show", "U000001", "--layer", "user_cafe", "--gpkg", str(atlas_copy))
+    assert shown.returncode == 0 and "caf\\xe9.csv" in shown.stdout
+
+
+# --- 7. zero tracebacks ----------------------------------------------------------------------
+
+
+def _geoparquet_with(tmp_path: Path, label: str, geo: bytes) -> Path:
+    import geopandas as gpd
+    import pyarrow.parquet as pq
+
+    f = tmp_path / f"{label}.parquet"
+    gpd.GeoDataFrame({"name": ["A point"]}, geometry=[shapely.Point(126.05, 39.57)], crs=4326).to_parquet(f)
+    table = pq.read_table(f)
+    pq.write_table(table.replace_schema_metadata({**table.schema.metadata, b"geo": geo}), f)
+    return f
+
+
+@pytest.mark.parametrize(("label", "geo", "message"), [
+    ("not-json", b"{not json", "cannot be read as Parquet"),
+    ("a-list", b"[1, 2]", "without GeoParquet metadata"),
+    ("no-column", json.dumps({"primary_column": "nope", "columns": {}}).encode(), "without GeoParquet metadata"),
+    ("entry-not-object", json.dumps({"primary_column": "geometry", "columns": {"geometry": 3}}).encode(),
+     "malformed GeoParquet metadata"),
+    ("bad-encoding", json.dumps({"primary_column": "geometry", "columns": {"geometry": {"encoding": ["x"]}}}).encode(),
+     "only WKB is read"),
+    ("bad-crs", json.dumps({"primary_column": "geometry", "columns": {"geometry": {"crs": {"bogus": 1}}}}).encode(),
+     "CRS in its GeoParquet metadata cannot be read"),
+    ("crs-text", json.dumps({"primary_column": "geometry", "columns": {"geometry": {"crs": "no such"}}}).encode(),
+     "CRS in its GeoParquet metadata cannot be read"),
+])
+def test_malformed_geoparquet_metadata_is_refused_with_a_message(atlas_copy, tmp_path, label, geo, message):
+    before = sha256(atlas_copy)
+    res = run_cli("import", str(_geoparquet_with(tmp_path, label, geo)), "--as", "gp", "--gpkg", str(atlas_copy))
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert message in res.stderr and f"{label}.parquet" in res.stderr
+    assert sha256(atlas_copy) == before
+
+
+def test_a_screenshot_without_chromium_is_said_before_anything_is_written(gpkg, tmp_path):
+    out = tmp_path / "map"
+    res = run_cli("map", "--out", str(out / "atlas.html"), "--screenshot", str(out / "map.png"),
+                  "--gpkg", str(gpkg), env={"ATLAS_CHROMIUM": str(tmp_path / "no-chromium")})
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "needs Chromium" in res.stderr and "ATLAS_CHROMIUM" in res.stderr
+    assert not out.exists()
+
+
+def test_postgis_without_its_extra_is_a_message(gpkg, monkeypatch):
+    import sys
+
+    for module in ("sqlalchemy", "psycopg"):
+        with monkeypatch.context() as m:
+            m.setitem(sys.modules, module, None)  # as if not installed
+            res = run_cli("export", "--postgis", "postgresql://me:s3cret@/db?host=/nonexistent", "--gpkg", str(gpkg))
+        assert res.returncode == 2, res.stderr
+        _no_traceback(res)
+        assert "gulag-inc-atlas[postgis]" in res.stderr and "s3cret" not in res.stderr
+
+
+@pytest.mark.parametrize("content", [b"", b"hello, not a database\n", b"SQLite format 3\x00" + b"\x00" * 84])
+def test_a_gpkg_that_is_not_sqlite_is_refused(tmp_path, content):
+    f = tmp_path / "atlas.gpkg"
+    f.write_bytes(content)
+    for args in (("find", "Yodok"), ("export", "--format", "csv", "--out", str(tmp_path / "out")), ("layers",)):
+        res = run_cli(*args, "--gpkg", str(f))
+        assert res.returncode == 2, res.stderr
+        _no_traceback(res)
+        assert "not a GeoPackage" in res.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_chips_refuse_a_huge_declared_raster_before_reading(gpkg, tmp_path):
+    import rasterio
+    from rasterio.transform import from_origin
+
+    scene = tmp_path / "sparse.tif"  # 120,000 x 120,000 x 3 bytes declared (43 GB), a few hundred kB on disk
+    with rasterio.open(scene, "w", driver="GTiff", width=120_000, height=120_000, count=3, dtype="uint8",
+                       crs="EPSG:4326", transform=from_origin(126.0, 39.62, 1e-6, 1e-6), tiled=True,
+                       blockxsize=512, blockysize=512, sparse_ok=True, compress="deflate"):
+        pass
+    assert scene.stat().st_size < 2_000_000
+    out = tmp_path / "chips"
+    res = run_cli("chips", str(scene), "--out", str(out), "--gpkg", str(gpkg), "--resolution-m", "20")
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "GiB" in res.stderr and "limit 512 MiB" in res.stderr and "nothing written" in res.stderr
+    assert not out.exists() or not list(out.rglob("*.tif"))
+
+
+def test_planted_links_in_an_output_folder_are_never_followed(gpkg, tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    out = tmp_path / "out"
+    out.mkdir()
+    os.symlink(victim, out / "camps.csv")
+    os.symlink(victim, out / "atlas.kmz")
+    for args in (("--format", "csv", "--layers", "camps"), ("--format", "kmz")):
+        res = run_cli("export", *args, "--out", str(out), "--gpkg", str(gpkg))
+        assert res.returncode == 2 and "--overwrite" in res.stderr, res.stderr
+        res = run_cli("export", *args, "--out", str(out), "--gpkg", str(gpkg), "--overwrite")
+        assert res.returncode == 0, res.stderr
+    assert not (out / "camps.csv").is_symlink() and not (out / "atlas.kmz").is_symlink()
+    assert victim.read_text() == "precious"
+
+
+# --- 6. bounded work: every import path has row, column and size limits -----------------------
+
+
+def test_a_recursive_view_is_refused_before_it_is_read(atlas_copy, tmp_path):
+    """A GeoPackage of 96 kB whose layer is a recursive view (it would yield rows for ever)."""
+    import geopandas as gpd
+
+    f = tmp_path / "synthetic_view.gpkg"
+    pyogrio.write_dataframe(gpd.GeoDataFrame({"name": ["A"]}, geometry=[shapely.Point(126.05, 39.57)], crs=4326),
+                            f, layer="pts", driver="GPKG")
+    with sqlite3.connect(f) as con:
+        con.execute("CREATE VIEW boom AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) "
+                    "SELECT i AS fid, (SELECT geom FROM pts) AS geom, 'x' || i AS name FROM n")
+        con.execute("INSERT INTO gpkg_contents (table_name, data_type, identifier, srs_id) "
+                    "VALUES ('boom', 'features', 'boom', 4326)")
+        con.execute("INSERT INTO gpkg_geometry_columns VALUES ('boom', 'geom', 'POINT', 4326, 0, 0)")
+    before = sha256(atlas_copy)
+    res = spawn_cli("import", str(f), "--as", "boom", "--gpkg", str(atlas_copy), env={"ATLAS_LOCK_WAIT": "5"})
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "'boom'" in res.stderr and "SQL views" in res.stderr
+    assert sha256(atlas_copy) == before
+
+
+def test_a_wide_csv_is_refused_before_its_rows_are_parsed(atlas_copy, tmp_path):
+    f = tmp_path / "synthetic_wide.csv"  # one row, a million columns, ~10 MB
+    n = 1_000_000
+    f.write_text(",".join(["name", "lat", "lon", *(f"c{i}" for i in range(n))]) + "\n"
+                 + ",".join(["A", "39.57", "126.05", *("1" for _ in range(n))]) + "\n")
+    res = run_cli("import", str(f), "--as", "wide", "--gpkg", str(atlas_copy))
+    assert res.returncode == 2, res.stderr
+    _no_traceback(res)
+    assert "1,000,003 columns" in res.stderr and "ATLAS_MAX_COLUMNS" in res.stderr
+    assert len(res.stderr) < 1000  # the columns are not listed
+
+
+def test_the_feature_limit_is_enforced_and_overridable(atlas_copy, tmp_path):
+    f = tmp_path / "synthetic_rows.csv"
+    f.write_text("name,lat,lon\n" + "".join(f"P{i},{39.5 + i / 1000},126.05\n" for i in range(30)))
+    before = sha256(atlas_copy)
+    res = run_cli("import", str(f), "--as", "rows", "--gpkg", str(atlas_copy), env={"ATLAS_MAX_FEATURES": "20"})
+    assert res.returncode == 2 and "more than 20 features" in res.stderr, res.stderr
+    assert sha256(atlas_copy) == before
+    for bad in ("many", "0", "-5"):
+        res = run_cli("import", str(f), "--as", "rows", "--gpkg", str(atlas_copy), env={"ATLAS_MAX_FEATURES": bad})
+        assert res.returncode == 2 and "ATLAS_MAX_FEATURES" in res.stderr, res.stderr
+        _no_traceback(res)
+    res = run_cli("import", str(f), "--as", "rows", "--gpkg", str(atlas_copy), env={"ATLAS_MAX_FEATURES": "30"})
+    assert res.returncode == 0 and "30 features" in res.stdout, res.stderr
+
+
+def _points_csv(tmp_path: Path, n: int, name: str = "synthetic_points.csv") -> Path:
+    """``n`` synthetic points within a few km of KLS-14's point (39.57 N, 126.05 E)."""
+    f = tmp_path / name
+    f.write_text("name,lat,lon\n" + "".join(f"Synthetic point {i},{39.55 + (i % 40) / 1000},"
+                                            f"{126.03 + (i // 40) / 1000}\n" for i in range(1, n + 1)))
+    return f
+
+
+def test_a_dossier_lists_the_nearest_user_features_and_says_what_it_left_out(atlas_copy, tmp_path, monkeypatch):
+    import importlib
+
+    assert run_cli("import", str(_points_csv(tmp_path, 60)), "--as", "many", "--gpkg", str(atlas_copy)).returncode == 0
+    monkeypatch.setattr(importlib.import_module("atlas.dossier"), "MAX_USER_LISTED", 25)
+    res = run_cli("dossier", "KLS-14", "--out", str(tmp_path / "d"), "--gpkg", str(atlas_copy))
+    assert res.returncode == 0, res.stderr
+    page = (tmp_path / "d" / "KLS-14.html").read_text(encoding="utf-8")
+    assert page.count("<td>user_many</td>") == 25
+    assert "Left out: 35 more feature(s) of user_many" in page and "60 in all" in page
+
+
+def test_find_does_not_read_every_feature_a_common_word_names(atlas_copy, tmp_path, monkeypatch):
+    import atlas.search
+
+    assert run_cli("import", str(_points_csv(tmp_path, 60)), "--as", "many", "--gpkg", str(atlas_copy)).returncode == 0
+    monkeypatch.setattr(atlas.search, "MAX_KEY_MATCHES", 20)
+    read = []
+    original = atlas.search._read_fids
+    monkeypatch.setattr(atlas.search, "_read_fids", lambda a, layer, fids: read.append(len(fids)) or original(a, layer, fids))
+    res = run_cli("find", "Synthetic point 37", "--gpkg", str(atlas_copy))  # the whole name: one feature read
+    assert res.returncode == 0, res.stderr
+    assert "Synthetic point 37" in res.stdout and read == [1]
+    res = run_cli("find", "point", "--gpkg", str(atlas_copy))  # a word of all 60 names: not read
+    _no_traceback(res)
+    assert "'point'" in res.stderr and "more than 20 names" in res.stderr
+    assert max(read) <= 20
+
+
+_PEAK = """
+import os, subprocess, sys
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = p.stderr.read()
+_, status, usage = os.wait4(p.pid, 0)
+print(os.waitstatus_to_exitcode(status), usage.ru_maxrss // 1024, err.decode()[-300:].replace(chr(10), ' '))
+"""
+
+
+@pytest.mark.slow
+def test_a_million_point_layer_keeps_every_command_under_a_gigabyte(gpkg, tmp_path):
+    """A synthetic layer of 1,000,000 points (benchmarks/bench_doors.py builds it, some minutes):
+    each command measured in its own process, started from a small one (a child's peak counts the
+    memory of the process it was forked from)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location("bench_doors", Path(__file__).parents[1] / "benchmarks" / "bench_doors.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    big = bench.synthetic_atlas(tmp_path, gpkg, 1_000_000)
+    out = tmp_path / "out"
+    for args in (("layers",), ("find", "Synthetic point 123456"), ("show", "U0123456", "--layer", "user_big"),
+                 ("near", "KLS-14", "--km", "10", "--layer", "user_big"), ("dossier", "KLS-14", "--out", str(out))):
+        res = subprocess.run([sys.executable, "-c", _PEAK, sys.executable, "-m", "atlas", *args, "--gpkg", str(big)],
+                             capture_output=True, text=True, timeout=1800)
+        code, peak, err = res.stdout.split(" ", 2)
+        assert code == "0", (args, err)
+        assert int(peak) < 1024, (args, f"{peak} MB")
+    page = out / "KLS-14.html"
+    assert page.stat().st_size < 5_000_000
+    assert "more feature(s) of user_big" in page.read_text(encoding="utf-8")

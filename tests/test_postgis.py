@@ -293,3 +293,25 @@ def test_private_layers_stay_on_this_machine(cluster, url, gpkg, layers, tmp_pat
                  _db(url)) == "0"
     atlas.export_postgis(url, copy, include_private=True)
     assert len(atlas.read_layer("user_witnesses", url)) == 1
+
+
+def test_column_names_postgresql_cannot_hold_are_renamed(cluster, url, gpkg, tmp_path):
+    """A user layer with columns named as PostgreSQL's system columns, and two long names alike in
+    their first 63 bytes (synthetic, built here): exported, each column kept under a safe, unique name."""
+    copy = tmp_path / "atlas" / "atlas.gpkg"
+    copy.parent.mkdir()
+    shutil.copyfile(gpkg, copy)
+    long = "interview_transcript_reference_number_as_given_by_the_archive__"  # 63 bytes
+    csv = tmp_path / "synthetic_columns.csv"
+    csv.write_text(f"name,lat,lon,xmin,xmax,ctid,{long}first,{long}second\n"
+                   "A point,39.57,126.05,1,2,3,alpha,beta\n")
+    assert run_cli("import", str(csv), "--as", "cols", "--gpkg", str(copy)).returncode == 0
+    res = run_cli("export", "--postgis", url, "--gpkg", str(copy))
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr and "renamed for PostgreSQL" in res.stderr
+    cols = _psql(cluster, "SELECT string_agg(column_name, ',' ORDER BY ordinal_position) FROM "
+                          "information_schema.columns WHERE table_schema='atlas' AND table_name='user_cols'",
+                 _db(url)).split(",")
+    assert {"attr_xmin", "attr_xmax", "attr_ctid", long, long[:61] + "_2"} <= set(cols)
+    assert _psql(cluster, f'SELECT attr_xmin::text || attr_ctid::text || "{long}" || "{long[:61]}_2" FROM atlas.user_cols',
+                 _db(url)) == "13alphabeta"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .context import Context, handle_errors, pass_ctx
+from .context import Context, echo, handle_errors, pass_ctx
 from .options import Source, out_file_option, overwrite_option, source_option
 
 
@@ -37,7 +37,7 @@ def build(ctx: Context, out: Path | None, no_products: bool) -> None:
 
     builder.build(out, progress=progress, products=() if no_products else tuple(builder.PRODUCTS))
     for path in written:
-        click.echo(path)
+        echo(path)
 
 
 @click.command("validate")
@@ -54,7 +54,7 @@ def validate(ctx: Context, path: Path | None) -> None:
 
     source = atlas.open_atlas(path)  # a URL's password masked when it is shown
     atlas.validate(source)
-    click.echo(f"{source.shown}: valid")
+    echo(f"{source.shown}: valid")
 
 
 def _layers_table(rows: list[dict]) -> str:
@@ -92,7 +92,7 @@ def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str |
     import atlas
 
     if drop:
-        click.echo(f"{atlas.drop_layer(drop, gpkg)}: removed")
+        echo(f"{atlas.drop_layer(drop, gpkg)}: removed")
         ctx.progress("run `atlas map` / `atlas export` again: products made earlier still hold it")
         return
     from ..userlayers import private_names
@@ -106,15 +106,15 @@ def layers(ctx: Context, gpkg: Path | None, fmt: str, as_json: bool, drop: str |
             if r["private"] and not details:  # its file's name can itself be telling
                 r["sources"] = "private: user import (--details names the file)"
     if as_json or fmt == "json":
-        click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        echo(json.dumps(rows, ensure_ascii=False, indent=1), fmt="json")
     elif fmt == "csv":
         import pandas as pd
 
         from ..formats import csv_text
 
-        click.echo(csv_text(pd.DataFrame(rows)), nl=False)
+        echo(csv_text(pd.DataFrame(rows)), fmt="csv", nl=False)
     else:
-        click.echo(_layers_table(rows))
+        echo(_layers_table(rows))
 
 
 COMMANDS = [build, validate, layers]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .context import handle_errors
+from .context import echo, handle_errors
 from .options import out_file_option, overwrite_option
 
 
@@ -40,14 +40,14 @@ def diff_cmd(old: str, new: str, fmt: str, out: Path | None) -> None:
 
     text = diff_report(atlas.diff(old, new), fmt)
     if out is None:
-        click.echo(text)
+        echo(text, fmt=fmt)
         return
     with Stage(out.parent) as stage:
         if fmt == "csv":
             stage.path(out.name).write_text(text, encoding="utf-8-sig", newline="")
         else:
             stage.path(out.name).write_text(text + "\n", encoding="utf-8")
-    click.echo(str(out))
+    echo(str(out))
 
 
 @click.command("cite")
@@ -73,7 +73,7 @@ def cite_cmd(target: str, fmt: str, gpkg: str | None) -> None:
     """
     import atlas
 
-    click.echo(atlas.cite(target, fmt, gpkg))
+    echo(atlas.cite(target, fmt, gpkg), fmt="json" if fmt == "csl-json" else "table")
 
 
 COMMANDS = [diff_cmd, cite_cmd]

@@ -23,12 +23,48 @@ import click
 
 from ..errors import AtlasError
 
-__all__ = ["Context", "echo_err", "handle_errors", "pass_ctx", "state", "warnings_to_stderr"]
+__all__ = ["Context", "echo", "echo_err", "handle_errors", "pass_ctx", "state", "warnings_to_stderr"]
+
+
+#: Optional dependencies, each with the extra that installs it (``pip install 'gulag-inc-atlas[EXTRA]'``).
+OPTIONAL = {"sqlalchemy": "postgis", "psycopg": "postgis", "weasyprint": "pdf", "dask_geopandas": "dask",
+            "dask": "dask", "playwright": "test"}
+
+
+def echo(text: object, err: bool = False, fmt: str = "table", nl: bool = True) -> None:
+    """Print what a command says, safe for a terminal: every line of the ``atlas`` command goes here.
+
+    Text (tables, messages, warnings, progress) passes through
+    :func:`atlas.redact.terminal_text`: control and escape characters from
+    data are shown as ``\\x1b``, bidi controls as ``\\u202e``. Data keeps its
+    data exact: ``json``/``geojson`` by JSON's own escapes
+    (:func:`atlas.redact.json_text`), ``csv`` as it is when standard output is
+    a file or a pipe (shown escaped, like a table, on a terminal).
+
+    Parameters
+    ----------
+    text : object
+    err : bool, default False
+        Standard error rather than standard output.
+    fmt : str, default "table"
+        The format of ``text``: ``json``, ``geojson`` and ``csv`` are data.
+    nl : bool, default True
+        End with a newline.
+    """
+    from ..redact import json_text, terminal_text
+
+    text = str(text)
+    if fmt in ("json", "geojson"):
+        click.echo(json_text(text), err=err, nl=nl)
+    elif fmt == "csv" and not click.get_text_stream("stderr" if err else "stdout").isatty():
+        click.echo(text.encode("utf-8", "surrogateescape"), err=err, nl=nl)  # the data, exact
+    else:
+        click.echo(terminal_text(text), err=err, nl=nl)
 
 
 def echo_err(msg: str) -> None:
-    """Print a line on standard error."""
-    click.echo(msg, err=True)
+    """Print a line on standard error (escaped as :func:`echo` escapes text)."""
+    echo(msg, err=True)
 
 
 class Context:
@@ -125,6 +161,13 @@ def handle_errors(func):
         except OSError as exc:  # the system refused (disk full, permission): not a bug of the atlas
             where = f" ({exc.filename})" if exc.filename else ""
             echo_err(f"atlas: error: {exc.strerror or exc}{where}{run.replaced_note()}")
+            sys.exit(2)
+        except ImportError as exc:  # an optional dependency not installed: said, not a traceback
+            extra = OPTIONAL.get((exc.name or "").split(".")[0])
+            if extra is None:
+                raise
+            echo_err(f"atlas: error: this needs the optional dependency {exc.name.split('.')[0]}: "
+                     f"pip install 'gulag-inc-atlas[{extra}]'{run.replaced_note()}")
             sys.exit(2)
         except KeyboardInterrupt:
             if run.replaced:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
-from .context import Context, handle_errors, pass_ctx, state
+from .context import Context, echo, handle_errors, pass_ctx, state
 from .options import out_target_option, overwrite_option, source_option
 
 _EXPORT_FORMATS = ("geoparquet", "kmz", "geojson", "csv")
@@ -43,8 +43,8 @@ def _qgis(ctx: Context, out: Path | None, gpkg, include_private: bool, coarsen_k
         state().make_folder(out)
     project = atlas.export_qgis(out, gpkg, progress=ctx.progress, include_private=include_private,
                                 coarsen_km=coarsen_km)
-    click.echo(str(project.parent / "atlas.gpkg"))
-    click.echo(str(project))
+    echo(str(project.parent / "atlas.gpkg"))
+    echo(str(project))
 
 
 def _postgis(ctx: Context, url: str, gpkg, include_private: bool) -> None:
@@ -52,7 +52,7 @@ def _postgis(ctx: Context, url: str, gpkg, include_private: bool) -> None:
 
     result = atlas.export_postgis(url, gpkg, include_private=include_private, progress=ctx.progress)
     rows = sum(w["rows"] for w in result["layers"])
-    click.echo(f"{result['database']}: {len(result['layers'])} tables, {rows} rows, "
+    echo(f"{result['database']}: {len(result['layers'])} tables, {rows} rows, "
                f"{len(result['foreign_keys'])} foreign keys, {result['styles']} QGIS styles "
                f"(PostGIS {result['postgis']})")
 
@@ -120,7 +120,7 @@ def export_cmd(ctx: Context, to_qgis: bool, fmt: str | None, postgis_url: str | 
               "geojson": atlas.export_geojson, "csv": atlas.export_csv}[fmt]
     for path in writer(out, names or None, gpkg, include_private=include_private, progress=ctx.progress,
                        coarsen_km=coarsen_km):
-        click.echo(str(path))
+        echo(str(path))
 
 
 COMMANDS = [export_cmd]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .context import Context, echo_err, handle_errors, pass_ctx
+from .context import Context, echo, echo_err, handle_errors, pass_ctx
 from .options import gpkg_file_option
 
 
@@ -67,7 +67,7 @@ def import_(ctx: Context, path: Path, name: str, kind: str, lat, lon, crs, name_
                     echo_err(f"atlas: warning: {w.message}")
     public = gpkg or atlas.default_gpkg()
     n = pyogrio.read_info(atlas.open_atlas(public).store_of(layer).file(), layer=layer)["features"]
-    click.echo(f"{layer}: {n} feature{'' if n == 1 else 's'}" + (" (private)" if private else ""))
+    echo(f"{layer}: {n} feature{'' if n == 1 else 's'}" + (" (private)" if private else ""))
     if private:
         ctx.progress(f"kept apart in {private_store(public)}, outside the folder of shareable products")
 

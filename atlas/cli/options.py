@@ -17,7 +17,7 @@ from pathlib import Path
 import click
 
 from ..errors import OutputError
-from .context import state
+from .context import echo, state
 
 __all__ = [
     "QUERY_FORMATS",
@@ -177,9 +177,9 @@ def emit(text: str, fmt: str, out: Path | None, empty_note: str | None = None) -
     """Print a query's answer, or write it to ``--out FILE`` (:func:`atlas.formats.write_answer`) and
     print the file names."""
     if out is None:
-        click.echo(text)
+        echo(text, fmt=fmt)  # safe for a terminal; data formats exact (atlas.cli.context.echo)
         return
     from ..formats import write_answer
 
     for path in write_answer(out, text, fmt, empty_note):
-        click.echo(str(path))
+        echo(str(path))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .context import Context, echo_err, handle_errors, pass_ctx
+from .context import Context, echo, echo_err, handle_errors, pass_ctx
 from .options import out_file_option, out_folder_option, overwrite_option, protect_options, source_option
 
 
@@ -34,7 +34,7 @@ def density_cmd(ctx: Context, layer: str, cell_km: float, bandwidth_km: float, w
 
     path = atlas.density(layer=layer, cell_km=cell_km, bandwidth_km=bandwidth_km, weight=weight,
                          out=out, gpkg=gpkg)
-    click.echo(str(path))
+    echo(str(path))
 
 
 @click.command("province-density")
@@ -51,20 +51,20 @@ def province_density_cmd(out: Path | None, as_json: bool, gpkg: Path | None) -> 
     cols = ["province_id", "name_en", "reported_mines", "area_km2", "mines_per_1000km2",
             "geolocated_mines"]
     if as_json:
-        click.echo(json.dumps(table[cols].to_dict(orient="records"), ensure_ascii=False, indent=1))
+        echo(json.dumps(table[cols].to_dict(orient="records"), ensure_ascii=False, indent=1), fmt="json")
         return
-    click.echo(f"{'province':<24} {'Table 2':>7} {'area km²':>9} {'per 1,000 km²':>13} {'geolocated':>10}")
+    echo(f"{'province':<24} {'Table 2':>7} {'area km²':>9} {'per 1,000 km²':>13} {'geolocated':>10}")
     for r in table.itertuples():
-        click.echo(f"{r.name_en:<24} {r.reported_mines:>7} {r.area_km2:>9.1f} "
+        echo(f"{r.name_en:<24} {r.reported_mines:>7} {r.area_km2:>9.1f} "
                    f"{r.mines_per_1000km2:>13.2f} {r.geolocated_mines:>10}")
     if out:
-        click.echo(str(out))
+        echo(str(out))
 
 
 def _say_chips(ctx: Context, result, imagery: Path) -> None:
     """The chips written on stdout; on stderr the sites left without one, and partial chips."""
     for chip in result.written:
-        click.echo(str(chip.path))
+        echo(str(chip.path))
     total = len(result.written) + len(result.outside)
     if result.outside:
         echo_err(f"atlas: {len(result.outside)} of {total} located sites are outside "
@@ -141,9 +141,9 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
 
     path = atlas.write_map(out, gpkg=gpkg, online=online, screenshot=screenshot, progress=ctx.progress,
                            include_private=include_private, coarsen_km=coarsen_km)
-    click.echo(str(path))
+    echo(str(path))
     if screenshot:
-        click.echo(str(screenshot))
+        echo(str(screenshot))
 
 
 @click.command("dossier")
@@ -175,9 +175,9 @@ def dossier_cmd(ctx: Context, site: str, out: Path | None, pdf: bool, km: float,
     import atlas
 
     path = atlas.dossier(site, out=out, gpkg=gpkg, pdf=pdf, km=km, include_private=include_private)
-    click.echo(str(path))
+    echo(str(path))
     if pdf:
-        click.echo(str(path.with_suffix(".pdf")))
+        echo(str(path.with_suffix(".pdf")))
 
 
 @click.command("site")
@@ -210,7 +210,7 @@ def site_cmd(ctx: Context, out: Path | None, include_private: bool, no_downloads
 
     index = atlas.build_site(out, gpkg=gpkg, include_private=include_private, progress=ctx.progress,
                              with_downloads=not no_downloads, since=since)
-    click.echo(str(index))
+    echo(str(index))
 
 
 COMMANDS = [density_cmd, province_density_cmd, chips_cmd, map_cmd, dossier_cmd, site_cmd]

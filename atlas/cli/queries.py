@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from ..errors import InputError
-from .context import Context, echo_err, handle_errors, pass_ctx
+from .context import Context, echo, echo_err, handle_errors, pass_ctx
 from .options import (
     QUERY_FORMATS,
     answer_out_option,
@@ -280,8 +280,8 @@ def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
     if rec.layer in private_names(gpkg):  # an answer on this machine: a private feature, marked
         rec.meta.update(private=True, banner=banner([{"layer": rec.layer, "private": True}]))
         if fmt != "json":
-            click.echo(f"PRIVATE: {rec.id} is in your private layer {rec.layer}; keep it on this machine.\n")
-    click.echo(rec.format(fmt))
+            echo(f"PRIVATE: {rec.id} is in your private layer {rec.layer}; keep it on this machine.\n")
+    echo(rec.format(fmt), fmt=fmt)
 
 
 COMMANDS = [find_cmd, near_cmd, nearest_cmd, status_cmd, summary_cmd, show_cmd]
