@@ -612,16 +612,19 @@ function atlasInit(map, spec) {
 
   /* time: a year slider (native range input: the keyboard works), play, and "all time".
      A year filters the camps' findings to those on the record by then and recolours the camps
-     by their status as of 31 December of that year, precomputed in Python (atlas.evidence):
-     this script applies no rule of its own. The default is this year: today. */
+     by their status as of 31 December of that year, or, for the last year, as of the build date
+     (T.asof), precomputed in Python (atlas.evidence): this script applies no rule of its own.
+     The map opens at the build date, whatever the viewer's clock says. */
   var timeApi = null;
   spec.layers.forEach(function (s) {
     if (!s.time || !layers[s.id]) return;
     var T = s.time, group = layers[s.id], feats = s.features || [];
     var first = Math.round(num(T.first, 0)), last = Math.round(num(T.last, first));
-    var now = new Date().getFullYear(), top = Math.max(first, now);
-    var words = { a: "active", c: "closed", r: "relocated", u: "unknown" };
+    var asof = String(T.asof || ""), top = last;
+    var words = {};
+    Object.keys(T.codes || {}).forEach(function (w) { words[T.codes[w]] = w; });
     var state = { year: top, all: false, timer: null };
+    function asOf(y) { return asof && y === top ? "As of " + asof : "As of 31 December " + y; }
     function statusOf(f, y) {
       var codes = String(f.ys || ""), k = Math.min(y, last) - first;
       var c = k < 0 ? "u" : codes.charAt(Math.min(k, codes.length - 1));
@@ -638,7 +641,7 @@ function atlasInit(map, spec) {
       });
       var asof = root.querySelector(".atlas-asof");
       if (asof) asof.textContent = state.all ? "All time: every finding, undated ones included." :
-        "As of 31 December " + state.year + ": " + words[statusOf(f, state.year)] +
+        asOf(state.year) + ": " + words[statusOf(f, state.year)] +
         " (findings on the record by then; undated ones under \u201call time\u201d).";
     }
     function stepAt(steps, y) {
@@ -651,7 +654,8 @@ function atlasInit(map, spec) {
       if (!p) return;
       p.textContent = "";
       if (state.all) { p.textContent = "All time: see UN sanctions and Global Energy Monitor above."; return; }
-      p.appendChild(el("b", null, "As of 31 December " + state.year + ": "));
+      p.appendChild(el("b", null, asOf(state.year) + ": "));
+      if (f.ys && f.ys.length) p.appendChild(el("span", "atlas-asof-status", "status " + stepAt(f.ys, state.year) + ". "));
       if (f.yw && f.yw.length) p.appendChild(el("span", "atlas-asof-un", "UN sanctions: " + stepAt(f.yw, state.year) + ". "));
       if (f.yg && f.yg.length) p.appendChild(el("span", "atlas-asof-gem", "GEM: " + stepAt(f.yg, state.year) + "."));
     }
@@ -659,7 +663,7 @@ function atlasInit(map, spec) {
     spec.layers.forEach(function (ms) {
       var mg = layers[ms.id];
       (ms.features || []).forEach(function (f, i) {
-        if (!f.yw && !f.yg) return;
+        if (!f.yw && !f.yg && !Array.isArray(f.ys)) return;
         var m = mg.atlasFeatures[i];
         if (!m || !m.on) return;
         m.on("popupopen", function (e) { fillMine(e.popup.getElement(), f); });
@@ -678,7 +682,7 @@ function atlasInit(map, spec) {
         var e = m.getElement && m.getElement();
         if (e) e.dataset.status = m.atlasStatus;
         if (f.tn && m.getTooltip && m.getTooltip()) {
-          m.setTooltipContent(c === null ? f.t : f.tn + " · " + words[c] + " as of " + state.year);
+          m.setTooltipContent(c === null ? f.t : f.tn + " · " + words[c] + " " + asOf(state.year).toLowerCase());
         }
         if (m.isPopupOpen && m.isPopupOpen()) filterPopup(m.getPopup().getElement(), f);
       });
@@ -688,9 +692,9 @@ function atlasInit(map, spec) {
       allBtn.setAttribute("aria-pressed", String(state.all));
       box.classList.toggle("atlas-alltime", state.all);
       note.textContent = state.all ?
-        "All " + num(T.findings, 0) + " findings; camps coloured by their status text." :
+        "All " + num(T.findings, 0) + " findings; camps coloured by their status as of " + (asof || "the build date") + "." :
         countFindings(state.year) + " of " + num(T.findings, 0) + " findings on the record by " + state.year +
-        "; camps coloured by status as of 31 December " + state.year + " (window " + num(T.window, 5) + " years).";
+        "; camps coloured by status " + asOf(state.year).toLowerCase() + " (window " + num(T.window, 5) + " years).";
     }
     feats.forEach(function (f, i) {
       var m = group.atlasFeatures[i];
@@ -732,7 +736,7 @@ function atlasInit(map, spec) {
     var Time = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () { return box; } });
     new Time().addTo(map);
     apply();
-    timeApi = { setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top,
+    timeApi = { setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top, asof: asof,
       statusOf: function (i, y) { return words[statusOf(feats[i], y == null ? state.year : y)]; },
       sanctionsAt: stepAt };
   });

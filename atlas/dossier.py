@@ -43,7 +43,7 @@ from .errors import InputError
 from .formats import cell_text
 from .owned import check_replace
 from .protect import shared_layers
-from .record import discrepancies_for
+from .record import Record, record
 from .redact import neutral_bidi
 from .sanctions import with_sanctions
 from .search import resolve
@@ -56,7 +56,6 @@ from .style import (
     STATUS_COLOURS,
     evidence_label,
     finding_order,
-    finding_type_label,
     page_ref,
 )
 from .userlayers import gate
@@ -280,42 +279,39 @@ def _candidates(atlas: Product, s: Site, row: pd.Series) -> list[dict]:
             for c in re.split(r"\s+\|\s+|;\s+", cell_text(row.get("cross_checks"))) if c.strip()]
 
 
-def _timeline(atlas: Product, s: Site) -> list[dict]:
-    f = atlas.layer("camp_findings")
-    if not len(f) or s.layer != "camps":
-        return []
-    rows = sorted(f[f["site_id"].astype(str) == s.id].itertuples(), key=lambda r: finding_order(r.date_start, r.date_end, r.finding_id))
-    out = []
-    for r in rows:
-        basis = evidence_label(getattr(r, "evidence_basis", ""), getattr(r, "testimony_hand", ""))
-        out.append({
-            "id": cell_text(r.finding_id), "date_as_given": cell_text(r.observed_text),
-            "date_start": cell_text(r.date_start)[:10], "date_end": cell_text(r.date_end)[:10],
-            "precision": cell_text(getattr(r, "date_precision", "")),
-            "basis": basis, "finding_type": finding_type_label(cell_text(r.finding_type)),
-            "signal": cell_text(getattr(r, "status_signal", "")),
-            "description": cell_text(r.description), "source": cell_text(r.source_report), "page": page_ref(r.page),
-        })
-    return out
+def _timeline(gathered: Record) -> list[dict]:
+    """The record's findings (a camp's or a mine's), oldest first, as the timeline's rows."""
+    rows = sorted(gathered.findings, key=lambda r: finding_order(r.get("date_start"), r.get("date_end"),
+                                                                  r.get("finding_id")))
+    return [{
+        "id": cell_text(r.get("finding_id")), "date_as_given": cell_text(r.get("observed_text")),
+        "date_start": cell_text(r.get("date_start"))[:10], "date_end": cell_text(r.get("date_end"))[:10],
+        "precision": cell_text(r.get("date_precision")),
+        "basis": evidence_label(r.get("evidence_basis") or "", r.get("testimony_hand") or ""),
+        "finding_type": cell_text(r.get("type_in_words")), "signal": cell_text(r.get("status_signal")),
+        "description": cell_text(r.get("description")), "source": cell_text(r.get("source_report")),
+        "page": page_ref(r.get("page")),
+    } for r in rows]
 
 
 def _status(atlas: Product, s: Site, row: pd.Series) -> dict:
-    """Status as recorded, and as of the build date and of the report (:func:`atlas.status_at`)."""
-    disagree = cell_text(row.get("sources_disagree"))
-    out = {"recorded": cell_text(row.get("status")), "class": cell_text(row.get("status_class")),
-           "date": cell_text(row.get("status_date")), "tier": cell_text(row.get("evidence_tier")),
-           "tier_label": cell_text(row.get("evidence_tier_label")),
-           "latest_evidence": cell_text(row.get("latest_evidence_date"))[:10],
-           "sources_disagree": {"True": "yes", "1": "yes", "False": "no", "0": "no"}.get(disagree, disagree),
-           "as_of": []}
-    if s.layer != "camps":
+    """The status by the one rule (:func:`atlas.status_at`) as of the build date, with why finding by
+    finding, and as of the report (2016); then the status as the sources word it."""
+    out = {"recorded": cell_text(row.get("status")), "date": cell_text(row.get("status_date")), "as_of": []}
+    if s.layer not in ("camps", "mines"):
         return out
     for label, when in (("the build date", atlas.build_date), ("the report (2016)", REPORT_DATE)):
-        st = status_at(s.id, when, gpkg=atlas.gpkg)
-        ids = [str(i) for i in st.deciding.get("finding_id", [])]
-        against = [str(i) for i in st.contradicting.get("finding_id", [])]
-        out["as_of"].append({"label": label, "date": when, "status": st.status, "reason": st.reason,
-                             "deciding": ids, "contradicting": against})
+        if not when:
+            continue
+        st = status_at(s.id, str(when)[:10], gpkg=atlas.gpkg, layers=[s.layer])
+        out["as_of"].append({
+            "label": label, "date": st.as_of.isoformat(), "status": st.status, "summary": st.summary,
+            "reason": st.reason, "tier": st.tier, "tier_label": st.tier_label,
+            "deciding": [str(i) for i in st.deciding.get("finding_id", [])],
+            "contradicting": [str(i) for i in st.against.get("finding_id", [])],
+            "explanation": [{k: cell_text(v) if k != "counts" else bool(v) for k, v in e.items()}
+                            for e in st.explanation.to_dict("records")] if label == "the build date" else [],
+        })
     return out
 
 
@@ -395,23 +391,10 @@ def _nearby(atlas: Product, s: Site, km: float) -> dict:
 
 
 
-def _passages(atlas: Product, s: Site) -> list[dict]:
-    p = atlas.layer("report_passages")
-    if not len(p):
-        return []
-    hit = p[p["site_ids"].astype(str).str.split(";").apply(lambda ids: s.id in [i.strip() for i in ids])]
-    return [{"id": cell_text(r.passage_id), "quote": cell_text(r.quote), "lines": cell_text(r.lines),
-             "section": cell_text(r.section), "page": cell_text(r.page), "about": cell_text(r.about)}
-            for r in hit.sort_values("passage_id").itertuples()]
-
-
-def _discrepancies(atlas: Product, s: Site, row: pd.Series) -> list[dict]:
-    """The report's discrepancies touching the site, by :func:`atlas.record.discrepancies_for`'s rules."""
-    table = atlas.layer("report_discrepancies")
-    if not len(table):
-        return []
-    fields = {k: cell_text(v) for k, v in row.items() if k != "geometry"}
-    return [{k: cell_text(v) for k, v in d.items()} for d in discrepancies_for(s.layer, fields, table)]
+def _passages(gathered: Record) -> list[dict]:
+    """What the report says about the site (the record's passages), cited without the report's name."""
+    return [{**p, "id": p["passage_id"], "cite": p["cite"].removeprefix("Gulag, Inc. (HRNK 2016), ")}
+            for p in gathered.passages]
 
 
 def _sources(atlas: Product, s: Site, header: dict, timeline: list[dict]) -> list[dict]:
@@ -480,7 +463,8 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
         header["sanctions"] = [{"label": label, "date": when, "text": _mine_sanctions(atlas, mine, when)[0]}
                                for label, when in (("the build date", atlas.build_date),
                                                    ("the report (2016)", REPORT_DATE))]
-    timeline = _timeline(atlas, s)
+    gathered = record(s, atlas.gpkg, layer=s.layer)  # findings, passages, discrepancies: gathered once
+    timeline = _timeline(gathered)
     nearby = _nearby(atlas, s, km)
     about = atlas.about()
     title = header["names"]["primary"]
@@ -491,7 +475,8 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
                 + f"After {REPORT_CITATION}.")
     rec = {
         "header": header, "status": _status(atlas, s, row), "timeline": timeline, "nearby": nearby,
-        "passages": _passages(atlas, s), "discrepancies": _discrepancies(atlas, s, row),
+        "passages": _passages(gathered),
+        "discrepancies": [{k: cell_text(v) for k, v in d.items()} for d in gathered.discrepancies],
         "sources": _sources(atlas, s, header, timeline), "about": about, "citation": citation,
         "user_layers": atlas.user_layer_names, "today": atlas.build_date,
         "public_url": public_url(f"dossiers/{s.id}.html"),  # where the atlas is published (ATLAS_PUBLIC_URL)

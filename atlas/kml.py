@@ -275,6 +275,14 @@ def _feature_name(layer: str, row: pd.Series, feat: dict) -> str:
     return name
 
 
+def _optional(layer: Callable[[str], pd.DataFrame], name: str) -> pd.DataFrame | None:
+    """A layer an older GeoPackage may lack (None then)."""
+    try:
+        return layer(name)
+    except Exception:
+        return None
+
+
 def _spec(name: str, frames: dict[str, pd.DataFrame], read: Callable[[str], pd.DataFrame]) -> dict | None:
     from . import map_layers as ml
 
@@ -289,8 +297,10 @@ def _spec(name: str, frames: dict[str, pd.DataFrame], read: Callable[[str], pd.D
         return ml.counties_spec(df, search)
     if name == "mineral_deposits":
         return ml.deposits_spec(df, search)
-    if name == "mines":
-        return ml.mines_spec(df, search)
+    if name == "mines":  # the mines' status by the rule on the build date (the camps' status_as_of)
+        findings, camps = _optional(layer, "mine_findings"), _optional(layer, "camps")
+        day = ml.status_day(camps) if camps is not None else ""
+        return ml.mines_spec(df, search, None, findings, day)
     if name == "named_mines":
         return ml.named_mines_spec(df, search)
     if name == "camps":

@@ -26,7 +26,7 @@ from pyproj import Geod, Transformer
 from . import _assets, _packing, names
 from .admit import open_raster
 from .errors import InputError
-from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
+from .evidence import STATUSES, WINDOW_YEARS, first_year, status_from_findings, year_span, yearly_status
 from .formats import cell_text
 from .style import (
     COMMODITY_COLOURS,
@@ -309,14 +309,39 @@ def _gem_steps(r) -> list[list]:
     return [[0, f"not started: GEM gives start year {start}"], [start, now + f"; started {start}"]]
 
 
-def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | None = None) -> dict:
+def _status_steps(findings: pd.DataFrame, site_ids, asof: str) -> dict[str, list[list]]:
+    """Each site's status by the rule as ``[[from_year, status], ...]``: 31 December of each year before
+    the build date's, then the build date itself (the map's year control; see :func:`camps_spec`)."""
+    if findings is None or not len(findings) or not asof:
+        return {}
+    build = pd.Timestamp(asof)
+    first = min(year_span(findings)[0], build.year)
+    years = yearly_status(findings, site_ids, first, build.year - 1) if first < build.year else {}
+    today = yearly_status(findings, site_ids, build.year, build.year, build.month, build.day)
+    out = {}
+    for site in site_ids:
+        steps: list[list] = []
+        for y, st in zip(range(first, build.year + 1), [*years.get(site, []), *today[site]]):
+            if not steps or steps[-1][1] != st:
+                steps.append([0 if not steps else y, st])
+        out[site] = steps
+    return out
+
+
+def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | None = None,
+               findings: pd.DataFrame | None = None, asof: str = "") -> dict:
     """The mines layer; with GEM and sanctions columns, each mine's status per year (``yw``, ``yg``).
 
     ``measures`` is the GeoPackage's ``sanctions_measures`` table (none: no yearly sanctions).
+    ``findings`` (``mine_findings``) and ``asof`` (the build date) add the status by the rule of
+    :mod:`atlas.evidence`: the line ``atlas status`` prints for the build date and why, in the popup,
+    and per year (``ys``, ``[[from_year, status], ...]``) for the year control.
     """
     syms = _Symbols()
     feats = []
     located = mines[has_geometry(mines)]
+    by_mine = {s: g for s, g in findings.groupby("site_id")} if findings is not None and len(findings) else {}
+    yearly = _status_steps(findings, list(located["mine_id"]), asof)
     steps = (_sanction_steps(located["commodity"], measures)
              if measures is not None and "sanctions_measure" in located.columns and len(located)
              else [[] for _ in range(len(located))])
@@ -332,7 +357,8 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
                      ("Location", _admin(r)),
                      ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
                      ("Precision", f'{_e(precision)}: {_e(r["location_precision"])}'),
-                     ("Status", _e(r["status"])),
+                     ("Status", _mine_status(r, by_mine, asof)),
+                     ("Status as the sources word it", _e(r["status"])),
                      ("Type", _e(r["feature_type"])),
                      ("Source", _e(r["source"])),
                      ("Source reference", _e(r["source_ref"])),
@@ -345,8 +371,9 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
         feat = {"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
                 "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
                 "p": popup}
-        if steps[i] or _gem_steps(r):
-            feat.update({"yw": steps[i], "yg": _gem_steps(r)})
+        ys = yearly.get(display_text(r["mine_id"]), [])
+        if steps[i] or _gem_steps(r) or ys:
+            feat.update({"yw": steps[i], "yg": _gem_steps(r), **({"ys": ys} if ys else {})})
             feat["p"] = popup + '<p class="atlas-asof-mine"></p>'
         feats.append(feat)
         search.append(_entry("mines", i, r["name"], _keys(r["name"], *_split(r["alt_names"])),
@@ -358,6 +385,17 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
         "note": ("Colour: commodity class (report Table 1). Symbol: how sure the location is. "
                  "Only mines with open, cited coordinates are drawn; the report's 360 are counted by province."),
     }}
+
+
+def _mine_status(r, by_mine: dict, asof: str) -> str:
+    """A mine's status by the rule on the build date, as ``atlas status`` prints it, and why (escaped)."""
+    if not asof:
+        return ""
+    site = display_text(r["mine_id"])
+    f = by_mine.get(site)
+    st = status_from_findings(f if f is not None else pd.DataFrame(
+        columns=["finding_id", "date_start", "date_end", "status_signal"]), asof, site)
+    return f"{_e(st.summary)} (the build date)<br><span class=\"atlas-src\">Why: {_e(st.reason)}</span>"
 
 
 def _named_symbol(cls: str, precision: str) -> dict:
@@ -387,7 +425,7 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
             ("Province in the report", _e(r["province_as_given"]) or "(none given)"),
             ("Place in the report", _e(r.get("place_as_given"))),
             ("Province (the atlas's reading)", _e(r.get("province_inferred"))),
-            ("Report lines", _e(r.get("report_lines"))),
+            ("Where in the report", _e(r.get("report_cite"))),
             ("County or place (the atlas's reading)", _e(r["county_or_place_inferred"])),
             ("Location (spatial join)", _admin(r)),
             ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
@@ -444,7 +482,7 @@ def deposits_spec(dep: gpd.GeoDataFrame, search: list) -> dict:
         popup = f'<h3>{_e(r["commodity"])}</h3>' + _rows([
             ("Region", _e(where)), ("Note", _e(r["region_note"])),
             ("The report says", f'<q>{_e(r["quote"])}</q>'),
-            ("Where in the report", f'{_e(r["section"])} ({_e(r["report_ref"])})'),
+            ("Where in the report", _e(r["report_ref"])),
             ("Precision", _e(r["precision"])), ("Licence", _e(r["licence"])),
         ])
         feats.append({"g": geojson_geometry(r.geometry), "s": index[cls],
@@ -502,6 +540,29 @@ def camp_label(r) -> str:
     return name if not number or re.search(rf"\b{re.escape(number)}\b", name) else f"{name} (No. {number})"
 
 
+#: One letter per status in a feature's ``ys`` (the map's year control): no two alike.
+STATUS_CODES = {"active": "a", "closed": "c", "relocated": "r", "contested": "x", "unknown": "u"}
+
+
+def status_day(camps: pd.DataFrame) -> str:
+    """The day the camps layer's status speaks of (``status_as_of``: the build date), ISO, or ``""``."""
+    days = sorted({display_text(d)[:10] for d in camps.get("status_as_of", pd.Series(dtype=str))} - {""})
+    return days[0] if len(days) == 1 else ""
+
+
+def _status_html(r, findings: list) -> str:
+    """The camp's status on the build date by the one rule: the line ``atlas status`` prints, and why."""
+    day = display_text(r.get("status_as_of"))[:10]
+    summary = display_text(r.get("status_summary"))
+    if not day or not summary:  # an older GeoPackage: the class alone
+        return (f'<p class="atlas-status"><span class="atlas-tag">{_e(r["status_class"])}</span></p>')
+    why = status_from_findings(pd.DataFrame(findings), day, display_text(r["site_id"])).reason if findings else (
+        "unknown: no finding of this site")
+    return (f'<p class="atlas-status"><span class="atlas-tag">{_e(r["status_class"])}</span> '
+            f'Status {_e(summary)} (the build date)'
+            f'<span class="atlas-src">Why: {_e(why)}</span></p>')
+
+
 def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
     """What a reader needs first (name, kind, status and date, findings), then where, then provenance folded."""
     kind = display_text(r["kind"])
@@ -513,9 +574,9 @@ def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
     date = _e(r["status_date"])
     out = [f'<h3>{_e(r["name"])} <span lang="ko">{_e(r["name_ko"])}</span></h3>',
            f'<p class="atlas-sub">{html.escape(sub)}</p>',
-           f'<p class="atlas-status"><span class="atlas-tag">{_e(r["status_class"])}</span> '
-           f'{_e(r["status"])}<span class="atlas-src">Status as of: {date or "no date given"}</span></p>',
-           _rows([("Evidence", _evidence_text(r))])]
+           _status_html(r, findings),
+           _rows([("Evidence", _evidence_text(r)),
+                  ("As the sources word it", f'{_e(r["status"])} ({date or "no date given"})')])]
     if findings:
         items = []
         for f in sorted(findings, key=lambda f: finding_order(f.get("date_start"), f.get("date_end"),
@@ -576,16 +637,29 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
     """The camps layer: one marker per located camp, its popup, and its status per year.
 
     Each feature carries ``ys``, one letter per year from ``time.first`` to
-    ``time.last`` (``a`` active, ``c`` closed, ``r`` relocated, ``u`` unknown,
-    by :func:`atlas.evidence.status_from_findings` as of 31 December), and
-    ``yt``, its symbol for each status: the map's year slider recolours the
-    camps from these, with no rule of its own.
+    ``time.last`` (:data:`STATUS_CODES`: ``a`` active, ``c`` closed, ``r``
+    relocated, ``x`` contested, ``u`` unknown), by the rule of
+    :mod:`atlas.evidence` as of 31 December of each year before the build
+    date's and, for the build date's year, as of the build date itself
+    (``time.asof``, the camps' ``status_as_of``: the day ``atlas status``
+    answers for by default); and ``yt``, its symbol for each status. The map's
+    year control opens at the build date and recolours the camps from these,
+    with no rule of its own. Its marker's first symbol is ``status_class``,
+    the same rule on the same day.
     """
     syms = _Symbols()
     feats = []
     by_site = {s: g.to_dict("records") for s, g in findings.groupby("site_id")} if len(findings) else {}
     first, last = year_span(findings) if len(findings) else (0, 0)
-    yearly = yearly_status(findings, camps["site_id"], first, last) if len(findings) else {}
+    asof = status_day(camps)
+    if asof:  # the years up to the build date's: 31 December of each, then the build date itself
+        build = pd.Timestamp(asof)
+        last = build.year
+        first = min(first, last)
+    yearly = yearly_status(findings, camps["site_id"], first, last - 1 if asof else last) if len(findings) else {}
+    if asof and len(findings):
+        today = yearly_status(findings, camps["site_id"], last, last, build.month, build.day)
+        yearly = {s: [*yearly.get(s, []), *today[s]] for s in today}
     cand_by_site = dict(iter(candidates.groupby("site_id"))) if len(candidates) else {}
     located = has_geometry(camps)
     i = 0
@@ -602,9 +676,9 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
         feats.append({
             "c": _latlon(r.geometry), "s": syms(_camp_symbol(r["kind"], status, precision)),
             "t": f'{head} · {_e(status)}'
-                 + (f' ({_e(r["status_date"])})' if display_text(r["status_date"]) else ""),
+                 + (f' as of {_e(asof)}' if asof else ""),
             "tn": head, "id": site,
-            "ys": "".join(x[0] for x in yearly.get(site, [])),
+            "ys": "".join(STATUS_CODES[x] for x in yearly.get(site, [])),
             "yt": [syms(_camp_symbol(r["kind"], x, precision)) for x in STATUSES],
             "p": popup, "lbl": camp_label(r)})
         search.append(_entry("camps", i, r["name"], keys, KIND_LABELS.get(display_text(r["kind"]), "")))
@@ -623,15 +697,16 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
     missing = [display_text(n) for n, ok in zip(camps["name"], located) if not ok]
     known = sorted(y for y in (first_year(a, b) for a, b in zip(findings["date_start"],
                                                                  findings["date_end"])) if y)
-    time = {"first": first, "last": last, "window": WINDOW_YEARS, "statuses": list(STATUSES),
+    time = {"first": first, "last": last, "asof": asof, "window": WINDOW_YEARS, "statuses": list(STATUSES),
+            "codes": STATUS_CODES,
             "finding_years": known, "findings": len(findings),
             "colours": {x: STATUS_COLOURS.get(x, "#ffffff") for x in STATUSES}}
     return {"kind": "points", "symbols": syms.table, "features": feats, "time": time, "legend": {
         "items": items,
-        "note": ("Shape: kind of site. Colour: status (contested = sources disagree; the popup gives "
-                 "the status date); with the year control, the status as of 31 December of that year "
-                 f"by the atlas's rule (an 'active' finding counts for {WINDOW_YEARS} years after its "
-                 "last day; no finding then: unknown). "
+        "note": (f"Shape: kind of site. Colour: status by the atlas's rule as of {asof or 'the build date'} "
+                 "(the build date; contested = findings that count disagree); with the year control, as of "
+                 "31 December of an earlier year (an 'active' finding counts for "
+                 f"{WINDOW_YEARS} years after its last day; no finding then: unknown). "
                  + (f"Without a public coordinate (not drawn): {'; '.join(missing)}." if missing else "")),
     }}
 

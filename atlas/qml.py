@@ -284,7 +284,9 @@ def _maptip(name: str, columns: list[str]) -> str:
             head += f" <small>({_html(id_field)})</small>"
     lines = [_html_line(label, fld) for label, fld in (
         ("Korean", "name_ko"), ("Precision", "precision"), ("Location", "location_precision"),
-        ("Role", "location_role"), ("Status", "status"), ("Province", "province"),
+        ("Role", "location_role"), ("Status", "status_summary"),
+        ("Status" if "status_summary" not in columns else "As the sources word it", "status"),
+        ("Province", "province"),
         ("County", "county"), ("Reported mines (Table 2)", "reported_mines"),
         ("Source", "source"), ("Source", "source_report"), ("Reference", "report_ref"),
         ("Licence", "licence")) if fld in columns]
@@ -403,7 +405,11 @@ def _deposits_renderer(df: pd.DataFrame, parent: ET.Element) -> None:
 
 
 def _camps_renderer(df: pd.DataFrame, parent: ET.Element) -> None:
+    """Shape by kind, colour by ``status_class``: the rule's status on ``status_as_of`` (the build date),
+    the day the legend names: what ``atlas status`` answers for that day."""
     combos = set(zip(df["kind"].astype(str), df["status_class"].astype(str)))
+    days = sorted({str(d)[:10] for d in df.get("status_as_of", pd.Series(dtype=str)).dropna()})
+    when = f" as of {days[0]}" if len(days) == 1 else ""
     cats = []
     for kind_ in _present(df, "kind", KIND_SHAPES):
         shape = KIND_SHAPES.get(kind_, "diamond")
@@ -411,7 +417,7 @@ def _camps_renderer(df: pd.DataFrame, parent: ET.Element) -> None:
         for status in _present(df, "status_class", STATUS_COLOURS):
             if (kind_, status) in combos:
                 colour = STATUS_COLOURS.get(status, "#ffffff")
-                cats.append((f"{kind_} | {status}", f"{KIND_LABELS.get(kind_, kind_)}: {status}",
+                cats.append((f"{kind_} | {status}", f"{KIND_LABELS.get(kind_, kind_)}: {status}{when}",
                              [("SimpleMarker", _marker(shape, colour, size, outline="#1a1a1a",
                                                        width=0.5))]))
     _categorized(parent, f"{_q('kind')} || ' | ' || {_q('status_class')}", "marker", cats)

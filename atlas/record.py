@@ -34,7 +34,7 @@ from .search import resolve
 from .store import USER_PREFIX, Atlas, open_atlas
 from .style import KIND_LABELS, finding_type_label, page_ref
 
-__all__ = ["FORMATS", "Record", "discrepancies_for", "record", "show"]
+__all__ = ["FORMATS", "Record", "discrepancies_for", "passages_for", "record", "show"]
 
 #: Output formats of :func:`show` and ``atlas show``.
 FORMATS = ("table", "json", "markdown")
@@ -79,6 +79,9 @@ class Record:
     discrepancies : list of dict
         The report's discrepancies that touch the feature, each with
         ``why`` (how it was linked).
+    passages : list of dict
+        What the report says about it, quoted (:func:`passages_for`): each
+        with its citation by section, paragraph, page and lines.
     status : dict
         A camp's or mine's status as of the atlas's build date, by the one rule
         (:func:`atlas.status_at`, :meth:`atlas.SiteStatus.as_dict`); empty for other layers.
@@ -93,6 +96,7 @@ class Record:
     coordinates: list = field(default_factory=list)
     findings: list = field(default_factory=list)
     discrepancies: list = field(default_factory=list)
+    passages: list = field(default_factory=list)
     meta: dict = field(default_factory=dict)
     status: dict = field(default_factory=dict)
 
@@ -100,7 +104,7 @@ class Record:
         """The record as plain data (what ``--format json`` prints)."""
         return {"meta": self.meta, "layer": self.layer, "id": self.id, "name": self.name,
                 "status": self.status, "fields": self.fields, "coordinates": self.coordinates,
-                "findings": self.findings, "discrepancies": self.discrepancies}
+                "findings": self.findings, "passages": self.passages, "discrepancies": self.discrepancies}
 
     def _status_lines(self) -> list[str]:
         s = self.status
@@ -132,6 +136,10 @@ class Record:
                 out.append("  " + _wrap(_finding_line(f), width - 2, 4))
             if not self.findings:
                 out.append("  none recorded")
+        if self.passages:
+            out += ["", f"What the report says ({len(self.passages)})", "-" * 24]
+            for p in self.passages:
+                out.append("  " + _wrap(_passage_line(p), width - 2, 4))
         out += ["", f"Report discrepancies touching it ({len(self.discrepancies)})", "-" * 33]
         for d in self.discrepancies:
             out.append("  " + _wrap(_discrepancy_text(d), width - 2, 4))
@@ -154,6 +162,9 @@ class Record:
         if self.status or self.findings:
             out += ["", f"## Findings, oldest first ({len(self.findings)})", ""]
             out += [f"1. {esc(_finding_line(f))}" for f in self.findings] or ["- none recorded"]
+        if self.passages:
+            out += ["", f"## What the report says ({len(self.passages)})", ""]
+            out += [f"- {esc(_passage_line(p))}" for p in self.passages]
         out += ["", f"## Report discrepancies touching it ({len(self.discrepancies)})", ""]
         out += [f"- {esc(_discrepancy_text(d))}" for d in self.discrepancies] or ["- none"]
         out += ["", f"_{esc(_meta_line(self.meta))}_"]
@@ -206,6 +217,12 @@ def _finding_line(f: dict) -> str:
     src = f.get("source_report") or "source not given"
     return (f"{f.get('finding_id')}  {f.get('observed_text') or 'undated'} [{f.get('type_in_words')}] "
             f"{f.get('description') or ''} (source: {src}{',' + page if page else ''})")
+
+
+def _passage_line(p: dict) -> str:
+    via = f" [{p['via']}]" if p.get("via") else ""
+    labour = " (forced labour)" if p.get("forced_labour") else ""
+    return f"{p['passage_id']}{labour}: \u201c{p['quote']}\u201d ({p['cite']}){via}"
 
 
 def _discrepancy_text(d: dict) -> str:
@@ -295,6 +312,69 @@ def _candidates(row: pd.Series, layer: str, site_id: str, atlas: Atlas) -> list[
                 out.append({"role": "published coordinate", "lat": float(m["lat"]), "lon": float(m["lon"]),
                             "source": m["src"], "distance_km": float(m["km"])})
     return out
+
+
+#: How a mine of the ``mines`` layer stands to a mine the report names at the same point (``named_mines``).
+_VIA = {
+    "the mine": "the report's {name} ({id}) is this mine",
+    "a mine of the district": "the report names {name} ({id}); this mine is one of its mines",
+    "probable same mine (inferred from the name)": ("the report's {name} ({id}) is probably this mine: "
+                                                    "the atlas's inference, stated by no source"),
+}
+
+
+def passages_for(layer: str, site_id: str, atlas: Atlas) -> list[dict]:
+    """What the report says about a site, quoted and cited by section, paragraph, page and lines.
+
+    The passages (``report_passages``) that name the site, then, for a mine
+    of the ``mines`` layer, those of the mine or district the report names at
+    its very point (``named_mines``: the same mine, a mine of the district, or
+    a probable same mine; never a town proxy or a nearby mine), each with
+    ``via`` saying how the two are linked. Passages on forced or prison labour
+    come first (``forced_labour``), then by id.
+
+    Parameters
+    ----------
+    layer, site_id : str
+        The site (``"mines"``, ``"M034"``).
+    atlas : Atlas
+        The opened atlas.
+
+    Returns
+    -------
+    list of dict
+        ``passage_id``, ``quote``, ``cite`` (the report, section, paragraph,
+        page and lines), ``section``, ``paragraph``, ``page``, ``lines``,
+        ``about``, ``forced_labour`` (bool) and ``via`` (empty when the
+        passage names the site itself).
+    """
+    if not atlas.has("report_passages"):
+        return []
+    table = atlas.layer("report_passages")
+    ids = table["site_ids"].astype(str).str.split(";").map(lambda xs: {x.strip() for x in xs})
+    links = [(site_id, "")]
+    if layer == "mines" and atlas.has("named_mines") and atlas.has("mines"):
+        mine = atlas.layer("mines")
+        geom = mine.loc[mine["mine_id"].astype(str) == site_id, "geometry"]
+        point = geom.iloc[0] if len(geom) else None
+        if point is not None and not point.is_empty:
+            named = atlas.layer("named_mines")
+            for r in named.itertuples():
+                how = _VIA.get(str(r.location_role))
+                if how and r.geometry is not None and not r.geometry.is_empty and r.geometry.distance(point) < 1e-6:
+                    links.append((str(r.named_id), how.format(name=cell_text(r.name_in_report), id=r.named_id)))
+    out, seen = [], set()
+    for key, via in links:
+        for r in table[ids.map(lambda s, k=key: k in s)].itertuples():
+            if r.passage_id in seen:
+                continue
+            seen.add(r.passage_id)
+            out.append({"passage_id": cell_text(r.passage_id), "quote": cell_text(r.quote),
+                        "cite": cell_text(r.report_ref), "section": cell_text(r.section),
+                        "paragraph": cell_text(r.paragraph), "page": cell_text(r.page),
+                        "lines": cell_text(r.lines), "about": cell_text(r.about),
+                        "forced_labour": cell_text(getattr(r, "forced_labour", "")) == "yes", "via": via})
+    return sorted(out, key=lambda p: (not p["forced_labour"], p["passage_id"]))
 
 
 def _names(fields: dict) -> set[str]:
@@ -419,6 +499,7 @@ def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = Non
         coordinates=_candidates(row, s.layer, s.id, atlas),
         findings=_findings(s.id, atlas, FINDINGS[s.layer]) if s.layer in FINDINGS else [],
         discrepancies=discrepancies_for(s.layer, fields, disc) if len(disc) else [],
+        passages=passages_for(s.layer, s.id, atlas),
         meta=about(atlas),
         status=status_at(s, None, atlas).as_dict() if has_status else {},
     )

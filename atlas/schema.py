@@ -179,7 +179,7 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
         "named_mines", "Point", "named_id", r"^NM\d{2}$",
         _with(_f("named_id! name_in_report! alt_names commodity! commodity_as_given commodity_inferred "
                  "commodity_class! "
-                 "province_as_given place_as_given report_lines! province_inferred "
+                 "province_as_given place_as_given report_lines! report_cite! province_inferred "
                  "county_or_place_inferred match_type! location_role! "
                  "is_mine_location:bool! is_town_proxy:bool! precision! location_precision! source! "
                  "licence! notes discrepancy_ref " + SANCTIONS + ADMIN),
@@ -289,10 +289,11 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
                 inside_dprk=False,
                 description="GeoNames towns (cities500): their alternate names find a county by its town"),
     LayerSchema("report_passages", None, "passage_id", r"^P\d{2}$",
-                _f("passage_id! site_ids! about! quote! lines! section! paragraph! paragraph_opens! page "
-                   "report_cites report_ref!"),
+                _with(_f("passage_id! site_ids! about! forced_labour! quote! lines! section! paragraph! "
+                         "paragraph_opens! page report_cites report_ref!"), forced_labour=("yes", "no")),
                 description=("What the report says about each camp and mine, quoted with its section, "
-                             "paragraph (and its opening words), page where known, and lines")),
+                             "paragraph (and its opening words), page where known, and lines; "
+                             "forced_labour: whether it speaks of forced or prison labour there")),
     LayerSchema("sources", None, "path", None,
                 _f("path! description! origin! licence! attribution! sha256!"),
                 description="Provenance of every source file"),

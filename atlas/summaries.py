@@ -102,7 +102,8 @@ def camp_provinces(gpkg: Atlas | Path | str | None = None) -> pd.Series:
 def _features(atlas: Atlas, *, include_private: bool = False) -> dict[str, gpd.GeoDataFrame]:
     mines = _with_given_province(_joined("mines", atlas, ["mine_id", "commodity_class", "commodity"]), "mines",
                                  "mine_id", atlas)
-    camps = _with_given_province(_joined("camps", atlas, ["site_id", "kind", "status_class", "status_as_of"]), "camps",
+    camps = _with_given_province(_joined("camps", atlas, ["site_id", "kind", "number", "status_class",
+                                                                     "status_as_of"]), "camps",
                                  "site_id", atlas)
     named = _with_given_province(_joined("named_mines", atlas, ["named_id", "commodity_class"]), "named_mines",
                                  "named_id", atlas)
@@ -155,7 +156,7 @@ def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value, sanctions=None)
         **_sanctioned(m, sanctions),
         "geolocated_mines": int((~m.geometry.isna() & ~m.geometry.is_empty).sum()),
         "geolocated_by_type": _by_type(m["commodity_class"]),
-        "kwan_li_so": int((c["kind"] == "kwan-li-so").sum()),
+        "kwan_li_so": _kwan_li_so(c),
         "kyo_hwa_so": int((c["kind"] == "kyo-hwa-so").sum()),
         "other_camp_sites": int((c["kind"] == "other").sum()),
         **{col: int((c["status_class"] == st).sum()) for st, col in _STATUS_COLUMNS.items()},
@@ -163,6 +164,15 @@ def _counts(feats: dict[str, gpd.GeoDataFrame], key: str, value, sanctions=None)
         "counted_without_coordinate": "; ".join(flagged),
         **users,
     }
+
+
+def _kwan_li_so(camps: pd.DataFrame) -> int:
+    """Kwan-li-so counted as camps, by number: camp 18's original site and its Tongrim-ri remnant are one.
+
+    The report names six (camps 14, 15, 16, 18, 22, 25); the camps layer holds seven sites of them.
+    """
+    kls = camps[camps["kind"] == "kwan-li-so"]
+    return int(kls["number"].astype(str).nunique()) if "number" in kls else len(kls)
 
 
 def _empty_counts(feats, sx=None) -> dict:
@@ -204,8 +214,10 @@ def _summary_attrs(atlas: Atlas, sx=None) -> dict:
                    "polygon go to the nearest); a feature without a public coordinate counts in the "
                    "province its sources give, listed in counted_without_coordinate; by province, "
                    "'Unidentified or unknown' is the report's own row (Table 2) and holds none of the "
-                   f"atlas's features, which go to '{_NO_PROVINCE}' when no province is known; camps "
-                   "are counted by kind and by status as of the build date (status_class, the rule of "
+                   f"atlas's features, which go to '{_NO_PROVINCE}' when no province is known; "
+                   "kwan_li_so counts camps by number (camp 18's original site and its Tongrim-ri remnant "
+                   "are one camp: the report names six), kyo_hwa_so and other_camp_sites count sites; camp "
+                   "sites are counted by kind and by status as of the build date (status_class, the rule of "
                    "docs/evidence.md on that day: active, contested, closed, relocated, unknown)"
                    + _proposed_note(atlas)),
         "status_as_of": _status_day(atlas),
@@ -305,6 +317,8 @@ def _total(rows: list[dict], label_col: str, fixed: dict, feats, sx=None) -> dic
     for c in [*_SUMMARY_COUNTS, *_user_columns(feats)]:
         if c == "geolocated_by_type":
             tot[c] = _by_type(m.loc[~(m.geometry.isna() | m.geometry.is_empty), "commodity_class"])
+        elif c == "kwan_li_so":  # a camp whose sites lie in two provinces counts once in the total
+            tot[c] = _kwan_li_so(feats["camps"])
         elif c == "counted_without_coordinate":
             tot[c] = "; ".join(r[c] for r in rows if r.get(c))
         else:

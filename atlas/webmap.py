@@ -64,6 +64,7 @@ from .map_layers import (
     named_mines_spec,
     provinces_spec,
     rings_spec,
+    status_day,
     steel_plants_spec,
     user_spec,
 )
@@ -259,7 +260,7 @@ def build_map(
         "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps", "camp_findings",
         "coordinate_candidates", "sources")}
     names = set(atlas.layers())
-    for name in ("steel_plants", "sanctions_measures"):  # a GeoPackage built before them has none
+    for name in ("steel_plants", "sanctions_measures", "mine_findings"):  # older GeoPackages lack them
         if name in names:
             layers[name] = atlas.layer(name)
     search: list[dict] = []
@@ -269,7 +270,8 @@ def build_map(
         "mineral_deposits": deposits_spec(layers["mineral_deposits"], search),
         "coordinate_candidates": candidates_spec(layers["coordinate_candidates"], layers["camps"]),
         "camp_rings": rings_spec(layers["camps"], tuple(rings_km)),
-        "mines": mines_spec(layers["mines"], search, layers.get("sanctions_measures")),
+        "mines": mines_spec(layers["mines"], search, layers.get("sanctions_measures"),
+                            layers.get("mine_findings"), status_day(layers["camps"])),
         "named_mines": named_mines_spec(layers["named_mines"], search),
         **({"steel_plants": steel_plants_spec(layers["steel_plants"], search)} if "steel_plants" in layers else {}),
         "camps": camps_spec(layers["camps"], layers["camp_findings"], layers["coordinate_candidates"], search),

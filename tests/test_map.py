@@ -144,7 +144,7 @@ def test_symbols_distinguish_precision_kind_and_status(session, layers):
     camps = layers["camps"][~(layers["camps"].geometry.isna() | layers["camps"].geometry.is_empty)]
     _do(page, "window.atlas.time.setAll(true)")  # "all time": colours from the status text
     icons = page.evaluate("window.atlasLayers.camps.getLayers().map(m => m.options.icon.options.html)")
-    _do(page, "window.atlas.time.setYear(new Date().getFullYear())")  # back to the default, today
+    _do(page, "window.atlas.time.setYear(window.atlas.time.top)")  # back to the default, the build date
     by_kind = {}
     for kind, icon in zip(camps["kind"], icons):
         by_kind.setdefault(kind, set()).add(re.search(r'data-shape="(\w+)"', icon).group(1))
@@ -291,12 +291,13 @@ def test_camp_popup_opened_by_click_lists_findings_oldest_first(session, layers)
     positions = [text.find(d.split(" (")[0][:60]) for d in expected]
     assert all(p >= 0 for p in positions), expected
     assert positions == sorted(positions)
-    for label in ("Coordinates", "Precision", "Status as of", "Agency", "Prisoners (estimates)", "Location"):
+    for label in ("Coordinates", "Precision", "Status as of", "As the sources word it", "Agency",
+                  "Prisoners (estimates)", "Location"):
         assert label in text
     folded = page.evaluate("document.querySelector('.leaflet-popup-content details.atlas-prov').textContent")
     assert "Coordinate source" in folded and "Licence" in folded  # the provenance chain, folded
     close_popup(page)
-    _do(page, "window.atlas.time.setYear(new Date().getFullYear())")
+    _do(page, "window.atlas.time.setYear(window.atlas.time.top)")
 
 
 def test_finding_says_its_type_and_basis_once_each(session, layers):

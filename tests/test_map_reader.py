@@ -147,8 +147,8 @@ def test_camp_popup_puts_what_a_reader_needs_first(browser, map_html):
         page.evaluate("""(() => { const hits = window.atlas.search('KLS-15');
             window.atlas.reveal(hits.find(h => h.l === 'camps')); })()""")
         text = page.inner_text(".leaflet-popup-content")
-        order = ["Yodok (Camp 15)", "요덕", "kwan-li-so (political prison camp)", "contested",
-                 "Status as of:", "Findings, oldest first", "Coordinates", "Precision", "Provenance"]
+        order = ["Yodok (Camp 15)", "요덕", "kwan-li-so (political prison camp)", "Status as of 20", "Why:",
+                 "Findings, oldest first", "Coordinates", "Precision", "Provenance"]
         positions = [text.index(t) for t in order]
         assert positions == sorted(positions), list(zip(order, positions))
         assert "km²" in text  # units: the camp's area

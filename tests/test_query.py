@@ -510,8 +510,11 @@ def test_province_summary_counts_by_spatial_join(gpkg, layers):
     assert body["geolocated_mines"].to_dict() == {p: int(want.get(p, 0)) for p in body.index}
     assert t.loc["Total", "geolocated_mines"] == len(mines)
     camps = layers["camps"]
-    for col, kind in (("kwan_li_so", "kwan-li-so"), ("kyo_hwa_so", "kyo-hwa-so")):
-        assert t.loc["Total", col] == (camps["kind"] == kind).sum() == body[col].sum()
+    assert t.loc["Total", "kyo_hwa_so"] == (camps["kind"] == "kyo-hwa-so").sum() == body["kyo_hwa_so"].sum()
+    # kwan-li-so are camps, by number: the report's six, camp 18's original site and remnant one camp
+    kls = camps[camps["kind"] == "kwan-li-so"]
+    assert t.loc["Total", "kwan_li_so"] == kls["number"].nunique() == body["kwan_li_so"].sum() == 6
+    assert t.loc["South Pyongan Province", "kwan_li_so"] == 2  # camps 14 and 18 (three sites)
     no_geom = camps[camps.geometry.isna() | camps.geometry.is_empty]
     # the report's own unknown row holds nothing of the atlas; a camp without a coordinate counts in
     # the province its sources give, flagged
@@ -544,8 +547,12 @@ def test_county_summary_adds_up(gpkg, layers):
     c = atlas.county_summary(gpkg)
     p = atlas.province_summary(gpkg).set_index("province")
     assert c["county"].iloc[-1] == "Total" and c["county"].iloc[-2] == "Unidentified or unknown"
-    for col in ("geolocated_mines", "kwan_li_so", "kyo_hwa_so", "named_mines"):
+    for col in ("geolocated_mines", "kyo_hwa_so", "named_mines"):
         assert c[col].iloc[:-1].sum() == c[col].iloc[-1] == p.loc["Total", col]
+    # a kwan-li-so whose two sites lie in two counties (camp 18: Pukchang, and Kaechon without a
+    # coordinate) counts in each, and once in the total
+    assert c["kwan_li_so"].iloc[:-1].sum() == c["kwan_li_so"].iloc[-1] + 1
+    assert c["kwan_li_so"].iloc[-1] == p.loc["Total", "kwan_li_so"] == 6
     body = c.iloc[:-2]
     assert set(body["county_id"]) <= set(layers["counties"]["county_id"])
     kaechon = body.set_index("county_id").loc[_county_id(layers, "개천시")]

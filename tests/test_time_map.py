@@ -41,13 +41,16 @@ def _set_year_with_keyboard(page, year: int) -> None:
     assert int(slider.input_value()) == year
 
 
-def test_time_control_is_a_native_range_defaulting_to_today(session):
+def test_time_control_is_a_native_range_opening_at_the_build_date(session, layers):
+    """The map opens at the build date's status, whatever the viewer's clock says (issue 22, item 5)."""
     page = session.page
     assert session.console_errors == [] and session.page_errors == []
+    build = date.fromisoformat(str(layers["camps"]["status_as_of"].iloc[0])[:10])
     slider = page.locator("input#atlas-year")
     assert slider.get_attribute("type") == "range"
-    assert int(slider.get_attribute("max")) == date.today().year
-    assert int(slider.input_value()) == date.today().year
+    assert int(slider.get_attribute("max")) == build.year
+    assert int(slider.input_value()) == build.year
+    assert f"as of {build.isoformat()}" in page.inner_text(".atlas-time-note")
     assert page.locator(".atlas-time-play").count() == 1
     assert page.locator(".atlas-time-all").count() == 1
 
@@ -99,7 +102,7 @@ def test_all_time_shows_every_finding_and_the_status_text_colours(session, layer
             assert basis in text
     finally:
         close_popup(page)
-        page.evaluate("() => { window.atlas.time.setYear(new Date().getFullYear()); }")
+        page.evaluate("() => { window.atlas.time.setYear(window.atlas.time.top); }")
 
 
 def test_play_steps_through_the_years(session):
@@ -112,7 +115,7 @@ def test_play_steps_through_the_years(session):
     page.click(".atlas-time-play")  # pause
     assert page.get_attribute(".atlas-time-play", "aria-pressed") == "false"
     assert first < year < first + 5
-    page.evaluate("() => { window.atlas.time.setYear(new Date().getFullYear()); }")
+    page.evaluate("() => { window.atlas.time.setYear(window.atlas.time.top); }")
 
 
 @pytest.mark.parametrize("year", [2005, 2016, 2017, 2020])
