@@ -189,6 +189,7 @@ def test_an_atlas_built_before_releases_reads_as_none(changed, tmp_path):
     assert "release " in res.stdout.splitlines()[1]
 
 
+@pytest.mark.slow  # writes the site twice (over 5 s)
 def test_the_sites_changes_page_lists_what_changed_since_an_earlier_release(changed, tmp_path):
     """``atlas site --since OLD.gpkg``: the Changes page holds the diff's rows (never a private layer's),
     this release, and the changelog rendered (raw HTML in it shown as text)."""

@@ -56,6 +56,7 @@ def _tree(folder: Path) -> dict[str, str]:
     return {p.relative_to(folder).as_posix(): sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow  # writes the whole site (over 5 s)
 def test_site_into_a_users_folder_stops_and_deletes_nothing(gpkg, users_folder):
     before = _tree(users_folder)
     res = run_cli("site", "--out", str(users_folder), "--gpkg", str(gpkg), "--no-downloads")
@@ -66,6 +67,7 @@ def test_site_into_a_users_folder_stops_and_deletes_nothing(gpkg, users_folder):
     assert [p.name for p in users_folder.rglob(".atlas-*")] == []
 
 
+@pytest.mark.slow  # writes the whole site (over 5 s)
 def test_overwrite_replaces_only_the_names_it_writes_and_keeps_the_rest(gpkg, users_folder):
     res = run_cli("site", "--out", str(users_folder), "--gpkg", str(gpkg), "--no-downloads",
                   "--overwrite")
@@ -81,6 +83,7 @@ def test_overwrite_replaces_only_the_names_it_writes_and_keeps_the_rest(gpkg, us
     assert (users_folder / "dossiers" / "notes.txt").exists()
 
 
+@pytest.mark.slow  # writes the whole site (over 5 s)
 def test_a_page_the_user_changed_is_not_replaced(gpkg, tmp_path):
     out = tmp_path / "site"
     assert run_cli("site", "--out", str(out), "--gpkg", str(gpkg), "--no-downloads").returncode == 0
@@ -156,6 +159,7 @@ def crafted(gpkg, tmp_path) -> Path:
     return dest
 
 
+@pytest.mark.slow  # writes the whole site (over 5 s)
 def test_a_crafted_geopackage_writes_nothing_outside_out(crafted, tmp_path):
     out = tmp_path / "deep" / "er" / "out"
     before = {p for p in tmp_path.rglob("*")}
@@ -269,6 +273,7 @@ def test_a_planted_lock_link_is_refused_and_its_target_untouched(atlas_copy, tmp
     assert victim.read_text() == "precious"
 
 
+@pytest.mark.slow  # writes the whole site (over 5 s)
 def test_a_planted_page_link_is_not_followed(gpkg, tmp_path):
     out = tmp_path / "site"
     out.mkdir()
