@@ -71,8 +71,11 @@ MAX_USER_LISTED = 200
 NEAR_KM = 25.0
 #: Rings drawn around the site on the small map (km, geodesic).
 RINGS_KM = (10.0, 25.0)
-#: The year of the report: the header gives the status then as well as at the build date.
-REPORT_DATE = "2016-12-31"
+#: The report's information date: the header gives the status then as well as at the build date. Its
+#: latest dated information is of May 2016 (docs/evidence.md dates the report's own voice 2016-05), so
+#: "as of the report" is the last day of that month, not the end of 2016 (by December, later imagery
+#: of camp 15 already counts against the report's present tense).
+REPORT_DATE = "2016-05-31"
 REPORT_CITATION = ("Committee for Human Rights in North Korea, \u201cGulag, Inc.: The Use of Forced Labor "
                    "in North Korea\u2019s Export Industries\u201d (Washington, DC: HRNK, 2016)")
 
@@ -296,11 +299,11 @@ def _timeline(gathered: Record) -> list[dict]:
 
 def _status(atlas: Product, s: Site, row: pd.Series) -> dict:
     """The status by the one rule (:func:`atlas.status_at`) as of the build date, with why finding by
-    finding, and as of the report (2016); then the status as the sources word it."""
+    finding, and as of the report (its information of May 2016); then the status as the sources word it."""
     out = {"recorded": cell_text(row.get("status")), "date": cell_text(row.get("status_date")), "as_of": []}
     if s.layer not in ("camps", "mines"):
         return out
-    for label, when in (("the build date", atlas.build_date), ("the report (2016)", REPORT_DATE)):
+    for label, when in (("the build date", atlas.build_date), ("the report (May 2016)", REPORT_DATE)):
         if not when:
             continue
         st = status_at(s.id, str(when)[:10], gpkg=atlas.gpkg, layers=[s.layer])
@@ -462,7 +465,7 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
         mine = mine[mine["mine_id"].astype(str) == s.id]
         header["sanctions"] = [{"label": label, "date": when, "text": _mine_sanctions(atlas, mine, when)[0]}
                                for label, when in (("the build date", atlas.build_date),
-                                                   ("the report (2016)", REPORT_DATE))]
+                                                   ("the report (May 2016)", REPORT_DATE))]
     gathered = record(s, atlas.gpkg, layer=s.layer)  # findings, passages, discrepancies: gathered once
     timeline = _timeline(gathered)
     nearby = _nearby(atlas, s, km)

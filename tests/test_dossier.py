@@ -20,7 +20,7 @@ import pytest
 
 import atlas
 from atlas import _browser, io
-from atlas.dossier import Product, dossier_record, render_dossier
+from atlas.dossier import REPORT_DATE, Product, dossier_record, render_dossier
 from atlas.owned import MANIFEST
 
 from .conftest import run_cli
@@ -140,7 +140,7 @@ def test_mine_dossier_has_gem_status_and_sanctions_in_force(gpkg, layers, tmp_pa
     html = atlas.dossier(mine["mine_id"], out=tmp_path, gpkg=gpkg).read_text(encoding="utf-8")
     assert str(mine["gem_status"]) in html
     today = atlas.provenance.build_date(gpkg)[:10]
-    for when in (today, "2016-12-31"):
+    for when in (today, REPORT_DATE):
         for r in atlas.sanctions_status(mine["mine_id"], when, gpkg=gpkg).itertuples():
             if r.resolution:
                 assert f"{r.measure} since {r.adopted}, {r.resolution}" in html, when
