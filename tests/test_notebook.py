@@ -39,7 +39,7 @@ def test_notebook_runs_top_to_bottom(gpkg, tmp_path, monkeypatch):
     )
     assert "KLS-15" in text  # the Hangul search found Yodok
     assert "360" in text  # Table 2's total reproduced
-    assert "status 2010" in text and "status today" in text  # the kwan-li-so then and now
+    assert "status 2010" in text and "status at the build date" in text  # the kwan-li-so then and now
     assert "2012-03..2012-06" in text and "2016-06-02..2017-02-19" in text  # Camp 22's, Camp 15's timelines
     assert (out / "qgis" / "atlas.qgz").is_file()
     assert "user_notebook_demo" in {n for n, _ in __import__("atlas").list_layers(out / "atlas.gpkg")}
