@@ -5,7 +5,7 @@ only fall back to the time pip unpacked the files. Building the package writes
 ``atlas/SOURCE_DATE_EPOCH``: ``$SOURCE_DATE_EPOCH`` if set (the
 reproducible-builds convention), else the time of the checkout's last commit.
 It also copies ``CITATION.cff`` and ``CHANGELOG.md`` into the package, so an installed
-atlas carries how to cite it (:func:`atlas.citation.citation_file`) and what changed
+atlas carries how to cite it (:func:`atlas.sources.project_file`) and what changed
 (the site's Changes page).
 Everything else is declared in ``pyproject.toml``.
 """

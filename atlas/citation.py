@@ -28,6 +28,7 @@ from pathlib import Path
 from .errors import InputError
 from .provenance import about
 from .record import record
+from .sources import project_file
 from .store import Atlas, open_atlas
 
 __all__ = ["FORMATS", "PUBLIC_URL_ENV", "Citation", "citation", "cite"]
@@ -144,11 +145,7 @@ def citation_file() -> Path | None:
     >>> citation_file().name
     'CITATION.cff'
     """
-    here = Path(__file__).resolve().parent
-    for path in (here / "CITATION.cff", here.parent / "CITATION.cff"):
-        if path.is_file():
-            return path
-    return None
+    return project_file("CITATION.cff")
 
 
 def _one_line(text: str) -> str:

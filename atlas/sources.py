@@ -19,11 +19,26 @@ import pandas as pd
 from .errors import SourceError
 from .io import file_sha256
 
-__all__ = ["Source", "geodata_dir", "manifest", "read_csv", "read_geojson", "verify"]
+__all__ = ["Source", "geodata_dir", "manifest", "project_file", "read_csv", "read_geojson", "verify"]
 
 REPO_DIR = Path(__file__).resolve().parents[1]
 #: Where an installed wheel carries the curated data (``geodata/`` of the repository).
 PACKAGED_GEODATA = Path(__file__).resolve().parent / "geodata"
+
+
+def project_file(name: str) -> Path | None:
+    """A file of the project's top folder (``CITATION.cff``, ``CHANGELOG.md``): the copy the build put
+    in the installed package (``setup.py``), else the checkout's own; None when neither exists.
+
+    Examples
+    --------
+    >>> project_file("CITATION.cff").name
+    'CITATION.cff'
+    """
+    for path in (PACKAGED_GEODATA.parent / name, REPO_DIR / name):
+        if path.is_file():
+            return path
+    return None
 
 
 def geodata_dir() -> Path:

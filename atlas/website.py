@@ -48,6 +48,7 @@ from .export import export_csv, export_geojson, export_geoparquet, export_kmz
 from .formats import cell_text
 from .owned import Stage, safe_name
 from .qgis import export_qgis
+from .sources import project_file
 from .store import Atlas, private_store
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
 from .summaries import province_summary
@@ -393,8 +394,7 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
 
 def changelog_html() -> Markup:
     """The atlas's ``CHANGELOG.md`` as HTML (CommonMark; raw HTML in it is shown as text, not run)."""
-    here = Path(__file__).resolve().parent
-    path = next((p for p in (here / "CHANGELOG.md", here.parent / "CHANGELOG.md") if p.is_file()), None)
+    path = project_file("CHANGELOG.md")
     if path is None:
         return Markup("<p>No changelog is installed with this copy of the atlas.</p>")
     text = path.read_text(encoding="utf-8")
