@@ -334,7 +334,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
     >>> import atlas, tempfile
     >>> index = atlas.build_site(tempfile.mkdtemp(), with_downloads=False, with_map=False)
     >>> sorted(p.name for p in index.parent.glob("*.html"))[:3]
-    ['about.html', 'downloads.html', 'index.html']
+    ['about.html', 'changes.html', 'downloads.html']
     """
     say = progress or (lambda _m: None)
     atlas = Product(gpkg, include_private=include_private)
