@@ -295,15 +295,7 @@ def validate(path: Atlas | Path | str | None = None) -> None:
     outline = layers.get("dprk_outline")
     outline = outline.to_crs("EPSG:5179").union_all() if hasattr(outline, "crs") else None
     for name in (n for n in names if n.startswith(USER_PREFIX)):  # a chunk at a time: memory bounded
-        seen: set[str] = set()
-        for part in io.layer_chunks(a, name):
-            problems += schema.check_layers({name: part}, outline, required=False)
-            ids = part[schema.USER_SCHEMA.id_field].astype(str)
-            again = sorted(set(ids[ids.isin(seen)]))[:5]
-            if again:
-                problems.append(schema.Problem(name, ", ".join(again), schema.USER_SCHEMA.id_field,
-                                               "id repeated in another part of the layer"))
-            seen.update(ids)
+        problems += io.check_layer_chunks(a, name, outline)
     if problems:
         raise ValidationError(problems)
 

@@ -41,6 +41,7 @@ from . import io, schema
 from .distance import LARGE_LAYER
 from .errors import InputError, NotFoundError
 from .formats import csv_text
+from .io import LAYER_CHUNK
 from .owned import Stage, safe_name
 from .protect import coarsen
 from .store import USER_PREFIX, Atlas
@@ -190,6 +191,9 @@ class _Selection:
             if product == "kmz" and rows > MAX_KMZ_FEATURES:
                 self.meta[n]["left_out"] = (f"the first {MAX_KMZ_FEATURES:,} of {rows:,} features; "
                                             "the CSV, GeoJSON and GeoParquet exports hold them all")
+                warnings.warn(f"the KMZ holds the first {MAX_KMZ_FEATURES:,} features of {n} and leaves out "
+                              f"{rows - MAX_KMZ_FEATURES:,} (at most {MAX_KMZ_FEATURES:,} a layer); the CSV, GeoJSON "
+                              "and GeoParquet exports hold them all", stacklevel=3)
         for n, how in coarsened.items():
             self.meta[n]["coarsened"] = how
         #: The private layers among them: their files say so (name, metadata) and cite the private store apart.
@@ -269,8 +273,13 @@ def _export(fmt: str, out, layers, gpkg, progress, write, spatial_only: bool,
     with Stage(folder) as stage:
         for name in names:
             if name in sel.large and fmt in CHUNKED:  # a chunk at a time: memory bounded by a chunk
-                say(f"{fmt}: writing {name} ({sel.meta[name]['rows']:,} rows, {io.LAYER_CHUNK:,} at a time)")
-                CHUNKED[fmt](io.layer_chunks(sel.source, name), stage.path(targets[name].name), sel.meta[name])
+                say(f"{fmt}: writing {name} ({sel.meta[name]['rows']:,} rows, {CHUNK_ROWS[fmt]:,} at a time)")
+                CHUNKED[fmt](io.layer_chunks(sel.source, name, CHUNK_ROWS[fmt]), stage.path(targets[name].name),
+                             sel.meta[name])
+                continue
+            if name in sel.large and fmt == "geoparquet":  # ordered by a pass over the bounds, then by fid
+                say(f"{fmt}: writing {name} ({sel.meta[name]['rows']:,} rows, {LAYER_CHUNK:,} at a time)")
+                _parquet_stream(sel.source, name, stage.path(targets[name].name), sel.meta[name])
                 continue
             frame = sel.frames[name] if name in sel.frames else sel.source.read(name)
             say(f"{fmt}: writing {name} ({len(frame)} rows)")
@@ -283,10 +292,14 @@ def _csv_chunks(chunks, path: Path, meta: dict) -> None:
     """A CSV written a chunk at a time (the header once), as :func:`_write_csv` writes a whole layer."""
     from .formats import csv_text
 
+    columns: list = []
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         for i, part in enumerate(chunks):
-            text = csv_text(_coordinate_columns(part))
+            table = _coordinate_columns(part)
+            columns = columns or list(table.columns)
+            text = csv_text(table)
             f.write(text if i == 0 else text.split("\r\n", 1)[1])
+    _write_csv_metadata(path, columns, meta)
 
 
 def _geojson_chunks(chunks, path: Path, meta: dict) -> None:
@@ -301,8 +314,77 @@ def _geojson_chunks(chunks, path: Path, meta: dict) -> None:
         f.write(f'], "{META_KEY}": {json.dumps(meta, ensure_ascii=False)}}}')
 
 
+def _parquet_stream(atlas, name: str, path: Path, meta: dict, size: int | None = None) -> None:
+    """A large user layer of a GeoPackage as GeoParquet 1.1, as :func:`_write_parquet` writes a layer (rows
+    in Hilbert order, bbox covering column, zstd), never read whole: one pass reads the geometries' bounds
+    (32 bytes a row) and orders the rows; then ``size`` rows at a time are read by fid in that order,
+    through Arrow (the layer's own field types: every chunk the same schema), and written as a row group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import pyogrio
+    import shapely
+    from geopandas.io.arrow import _geopandas_to_arrow
+    from geopandas.tools.hilbert_curve import _continuous_to_discrete_coords, _encode
+
+    size = size or LAYER_CHUNK
+    src = atlas.store_of(name).path
+    fids, bounds, kinds, start = [], [], set(), 0
+    while True:  # the bounds of every geometry, a chunk at a time
+        _, table = pyogrio.read_arrow(src, layer=name, columns=[], skip_features=start, max_features=size,
+                                      return_fids=True)
+        geoms = shapely.from_wkb(table.column(table.num_columns - 1).to_numpy(zero_copy_only=False))
+        fids.append(table.column(0).to_numpy())
+        bounds.append(shapely.bounds(geoms))
+        kinds |= {t for t in shapely.get_type_id(geoms[~shapely.is_missing(geoms)]).tolist()}
+        start += table.num_rows
+        if table.num_rows < size:
+            break
+    fid, box = np.concatenate(fids), np.concatenate(bounds)
+    located = ~np.isnan(box).any(axis=1)
+    keys = np.full(len(fid), np.iinfo(np.int64).max, dtype=np.int64)
+    total = (box[located, 0].min(), box[located, 1].min(), box[located, 2].max(), box[located, 3].max()) \
+        if located.any() else (0.0, 0.0, 0.0, 0.0)
+    if located.any():  # as GeoSeries.hilbert_distance: the bounds' midpoints on a level-16 curve
+        keys[located] = _encode(16, *_continuous_to_discrete_coords(box[located], 16, total))
+    fid = fid[np.argsort(keys, kind="stable")]
+    del box, keys, bounds, fids
+    # the file's "geo" metadata as geopandas writes it (one row), its bbox and types those of every row
+    geo = json.loads(_geopandas_to_arrow(atlas.read(name, max_features=1), index=False, schema_version="1.1.0",
+                                         write_covering_bbox=True).schema.metadata[b"geo"])
+    column = geo["columns"][geo["primary_column"]]
+    column["bbox"] = [float(v) for v in total]
+    names = {0: "Point", 1: "LineString", 2: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString",
+             6: "MultiPolygon", 7: "GeometryCollection"}  # shapely's type ids
+    column["geometry_types"] = sorted({names[k] for k in kinds if k in names})
+    extra = {b"geo": json.dumps(geo).encode("utf-8"),
+             META_KEY.encode(): json.dumps(meta, ensure_ascii=False).encode("utf-8")}
+    writer = None
+    try:
+        for at in range(0, len(fid), size):
+            block = fid[at:at + size]
+            _, table = pyogrio.read_arrow(src, layer=name, fids=np.sort(block), return_fids=True)
+            table = table.take(pd.Index(table.column(0).to_numpy()).get_indexer(block)).drop_columns(
+                [table.column_names[0]])
+            wkb = table.column(table.num_columns - 1)
+            b = shapely.bounds(shapely.from_wkb(wkb.to_numpy(zero_copy_only=False)))
+            mask = np.isnan(b).any(axis=1)
+            bbox = pa.StructArray.from_arrays([pa.array(b[:, i], mask=mask) for i in range(4)],
+                                              names=["xmin", "ymin", "xmax", "ymax"], mask=pa.array(mask))
+            table = pa.table([*table.columns[:-1], pa.array(wkb.to_numpy(zero_copy_only=False), pa.binary()), bbox],
+                             names=[*table.column_names[:-1], geo["primary_column"], "bbox"])
+            if writer is None:
+                schema = table.schema.with_metadata(extra)
+                writer = pq.ParquetWriter(path, schema, compression="zstd")
+            writer.write_table(table.cast(schema))
+    finally:
+        if writer is not None:
+            writer.close()
+
+
 #: The formats written a chunk at a time for a large user layer.
 CHUNKED = {"csv": _csv_chunks, "geojson": _geojson_chunks}
+#: Rows per chunk: a GeoJSON chunk passes through Python dicts (some 700 bytes a feature), hence smaller.
+CHUNK_ROWS = {"csv": LAYER_CHUNK, "geojson": 20_000}
 
 
 def _to_wgs84(df: pd.DataFrame) -> pd.DataFrame:
@@ -480,8 +562,12 @@ def csv_metadata(path: Path, columns: Iterable[str], meta: dict) -> dict:
 def _write_csv(df: pd.DataFrame, path: Path, meta: dict) -> None:
     table = _coordinate_columns(df)
     path.write_text(csv_text(table), encoding="utf-8-sig", newline="")
+    _write_csv_metadata(path, table.columns, meta)
+
+
+def _write_csv_metadata(path: Path, columns, meta: dict) -> None:
     sidecar = path.with_name(path.name + "-metadata.json")
-    sidecar.write_text(json.dumps(csv_metadata(path, table.columns, meta), ensure_ascii=False, indent=1,
+    sidecar.write_text(json.dumps(csv_metadata(path, columns, meta), ensure_ascii=False, indent=1,
                                   default=str) + "\n", encoding="utf-8")
 
 

@@ -31,6 +31,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 
+from . import schema
 from .admit import admit_gpkg
 from .errors import InputError, NotFoundError, OutputError
 from .outputs import check_output_file, make_folder
@@ -382,16 +383,17 @@ def _write_one(df: pd.DataFrame, path: Path, name: str, description: str = "", a
 LAYER_CHUNK = 100_000
 
 
-def layer_chunks(atlas, name: str, size: int = LAYER_CHUNK):
-    """A layer of an opened atlas, read ``size`` features at a time (one frame from a store that cannot)."""
+def layer_chunks(atlas, name: str, size: int = LAYER_CHUNK, **options):
+    """A layer of an opened atlas, read ``size`` features at a time (one frame from a store that cannot);
+    ``options`` as :func:`atlas.store.read_layer` (``columns=[]``: the geometries only)."""
     start = 0
     while True:
         try:
-            part = atlas.read(name, skip_features=start, max_features=size)
+            part = atlas.read(name, skip_features=start, max_features=size, **options)
         except InputError:  # a store that reads whole layers only (PostGIS)
             if start:
                 raise
-            yield atlas.read(name)
+            yield atlas.read(name, **options)
             return
         if len(part) == 0 and start:
             return
@@ -399,6 +401,36 @@ def layer_chunks(atlas, name: str, size: int = LAYER_CHUNK):
         if len(part) < size:
             return
         start += size
+
+
+def check_layer_chunks(atlas, name: str, outline=None) -> list:
+    """The problems of a user layer (:data:`atlas.schema.USER_SCHEMA`), checked a chunk at a time: memory
+    bounded by a chunk; an id repeated in another chunk is reported too.
+
+    Parameters
+    ----------
+    atlas : Atlas
+        The opened atlas holding the layer.
+    name : str
+        A user layer (``user_...``).
+    outline : shapely geometry, optional
+        The DPRK outline in EPSG:5179, for the inside-the-country test.
+
+    Returns
+    -------
+    list of atlas.schema.Problem
+    """
+    problems: list = []
+    seen: set[str] = set()
+    for part in layer_chunks(atlas, name):
+        problems += schema.check_layers({name: part}, outline, required=False)
+        ids = part[schema.USER_SCHEMA.id_field].astype(str)
+        again = sorted(set(ids[ids.isin(seen)]))[:5]
+        if again:
+            problems.append(schema.Problem(name, ", ".join(again), schema.USER_SCHEMA.id_field,
+                                           "id repeated in another part of the layer"))
+        seen.update(ids)
+    return problems
 
 
 def copy_layer_chunks(atlas, name: str, path: Path, progress: Callable[[str], None] | None = None) -> int:

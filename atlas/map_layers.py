@@ -28,6 +28,7 @@ from .admit import open_raster
 from .errors import InputError
 from .evidence import STATUSES, WINDOW_YEARS, first_year, status_from_findings, year_span, yearly_status
 from .formats import cell_text
+from .redact import neutral_bidi
 from .style import (
     COMMODITY_COLOURS,
     DENSITY_RAMP,
@@ -861,6 +862,15 @@ def outside_rows(gdf: gpd.GeoDataFrame, outline=None, tolerance_km: float = 5.0)
     return (gdf.geometry.to_crs("EPSG:5179").distance(outline).to_numpy() / 1000.0) > tolerance_km
 
 
+def _shown_values(values: list) -> list:
+    """A column's JSON values with the bidi controls of its texts written out (packed, they are past the
+    reach of the pass over the whole page spec in :mod:`atlas.webmap`): one scan of the column when none holds any."""
+    texts = "\x00".join(v for v in values if isinstance(v, str))
+    if neutral_bidi(texts) == texts:
+        return values
+    return [neutral_bidi(v) if isinstance(v, str) else v for v in values]
+
+
 def user_spec(name: str, gdf, colour: str, outline=None) -> dict:
     """A user layer: points packed for the one-canvas renderer (:mod:`atlas._packing`), other shapes as GeoJSON.
 
@@ -870,10 +880,11 @@ def user_spec(name: str, gdf, colour: str, outline=None) -> dict:
         raise InputError(f"extra layer {name!r} is not a GeoDataFrame")
     if gdf.crs is None:
         raise InputError(f"extra layer {name!r} has no CRS: set one (e.g. gdf.set_crs(4326))")
+    left_out = int(gdf.attrs.get("left_out") or 0)  # a large layer: its first features only
     gdf = gdf[has_geometry(gdf)]
     gdf = gdf.to_crs(4326) if gdf.crs.to_epsg() != 4326 else gdf
     src = [c for c in gdf.columns if c != gdf.geometry.name][:30]
-    cols = [str(c) for c in src]
+    cols = [neutral_bidi(str(c)) for c in src]
     is_point = (gdf.geometry.geom_type == "Point").to_numpy()
     points = gdf.geometry.to_numpy()[is_point]
     lon, lat = shapely.get_x(points), shapely.get_y(points)
@@ -881,12 +892,15 @@ def user_spec(name: str, gdf, colour: str, outline=None) -> dict:
     # a value repeated on many rows is written once; a column with one value on every row (the
     # source file, its sha256, the import time, ...) once for the layer
     packed, consts = _packing.pack_columns(
-        {str(c): _packing.json_values(gdf[c].to_numpy()[order]) for c in src},
+        {neutral_bidi(str(c)): _shown_values(_packing.json_values(gdf[c].to_numpy()[order])) for c in src},
         *((lon, lat) if is_point.all() else (None, None)))
     spec = {"kind": "user", "colour": colour, "n": int(is_point.sum()), "columns": cols, "cols": packed,
             "consts": consts, "geoms": [geojson_geometry(g) for g in gdf.geometry[~is_point]], "legend": {
                 "items": [{"sym": _symbol("circle", colour, "#ffffff", size=10), "label": f"{len(gdf)} features"}],
                 "note": "Your layer: point at a feature for its name, click it for all its attributes."}}
+    if left_out:
+        spec["legend"]["note"] += (f" Left out: {left_out:,} more features of this layer (the map holds its first "
+                                   "ones; the CSV, GeoJSON and GeoParquet exports hold them all).")
     if len(points):
         spec["xy"] = _packing.pack_points(lon, lat)
     out_rows = np.flatnonzero(outside_rows(gdf, outline)[order]).tolist()  # rows in the drawing order

@@ -43,7 +43,8 @@ _NUMBER = re.compile(r"-?\d{1,3}(?:\.\d+)?")
 
 def shared_layers(gpkg: Allowed | Atlas | Path | str | None = None, *, include_private: bool = False,
                   coarsen_km: float | None = None,
-                  product: str = "map") -> tuple[dict[str, gpd.GeoDataFrame], list[dict]]:
+                  product: str = "map",
+                  max_features: int | None = None) -> tuple[dict[str, gpd.GeoDataFrame], list[dict]]:
     """The user layers a product may include, read (and coarsened), with what it should say of them.
 
     Parameters
@@ -57,6 +58,10 @@ def shared_layers(gpkg: Allowed | Atlas | Path | str | None = None, *, include_p
         Snap every point to an N-km grid (:func:`coarsen`).
     product : str, default "map"
         The product asking (:data:`atlas.userlayers.SHARED`).
+    max_features : int, optional
+        Read at most this many features of a layer (its first ones): a layer
+        of more (a million points) is never read whole. Its record then says
+        so: ``shown`` (features read) and ``left_out`` (the others).
 
     Returns
     -------
@@ -78,7 +83,17 @@ def shared_layers(gpkg: Allowed | Atlas | Path | str | None = None, *, include_p
     records = [dict(r) for r in allowed.records]
     layers = {}
     for rec in records:
-        gdf = atlas.read(rec["layer"])
+        if max_features is None:
+            gdf = atlas.read(rec["layer"])
+        else:
+            try:  # a GeoPackage reads the first features only (one more: is there more?)
+                gdf = atlas.read(rec["layer"], max_features=max_features + 1)
+            except InputError:  # a store that reads whole layers only (PostGIS)
+                gdf = atlas.read(rec["layer"])
+            if len(gdf) > max_features:
+                total = atlas.tally(rec["layer"], "")[0]
+                gdf = gdf.iloc[:max_features]
+                rec.update(shown=len(gdf), left_out=total - len(gdf))
         if coarsen_km:
             gdf = coarsen(gdf, coarsen_km, gpkg=atlas)
             rec.update(gdf.attrs["coarsened"])

@@ -46,7 +46,8 @@ import pyogrio
 from pyproj import CRS
 
 from . import io, schema
-from .errors import InputError
+from .distance import LARGE_LAYER
+from .errors import InputError, ValidationError
 from .owned import Stage, safe_name
 from .protect import coarsen
 from .provenance import about, build_date
@@ -66,7 +67,7 @@ from .qml import (
 )
 from .raster import creation_time
 from .redact import xml_text
-from .store import Atlas, read_layer, read_layers
+from .store import USER_PREFIX, Atlas, open_atlas, read_layer, read_layers
 from .userlayers import Allowed, copy_records, gate
 
 __all__ = ["GROUPS", "PROJECT_CRS", "RELATIONS", "TITLES", "export_qgis"]
@@ -126,9 +127,10 @@ def _protect_user_layers(allowed: Allowed, gpkg: Path, coarsen_km: float | None,
     private = [r["layer"] for r in kept if r["private"]]
     if private:  # asked for: copied in from the private store, with their records
         say(f"adding {len(private)} private layer(s), as asked")
-        for name in private:
-            pyogrio.write_dataframe(src.read(name), gpkg, layer=name, driver="GPKG", promote_to_multi=False,
-                                    layer_options={"DESCRIPTION": "PRIVATE user layer"})
+        for name in private:  # a chunk at a time: memory bounded by a chunk
+            for i, part in enumerate(io.layer_chunks(src, name)):
+                pyogrio.write_dataframe(part, gpkg, layer=name, driver="GPKG", promote_to_multi=False,
+                                        append=i > 0, layer_options={"DESCRIPTION": "PRIVATE user layer"})
         copy_records(src.store_of(private[0]).path, gpkg, private)
     if coarsen_km:
         coarse = {r["layer"]: coarsen(read_layer(r["layer"], gpkg), coarsen_km, gpkg=src) for r in kept}
@@ -262,6 +264,42 @@ def _split_values(series: pd.Series) -> list[str]:
     return out
 
 
+#: Features read of a large user layer to style it and describe it in the project (its columns and
+#: geometry type); its licences and attributions are counted by the store, its rows checked a chunk at a time.
+SAMPLE_FEATURES = 1_000
+
+
+def _project_layers(path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, tuple[list[str], list[str]]]]:
+    """The exported GeoPackage's layers, a large user layer as its first :data:`SAMPLE_FEATURES`
+    features (never read whole); and for each large one its licences and attributions (the store's counts)."""
+    a = open_atlas(path)
+    layers, large = {}, {}
+    for name in a.layers():
+        if name == "layer_styles":
+            continue
+        if name.startswith(USER_PREFIX) and a.tally(name, "")[0] > LARGE_LAYER:
+            layers[name] = a.read(name, max_features=SAMPLE_FEATURES)
+            large[name] = tuple(_split_values(pd.Series(list(a.tally(name, column)[2]), dtype=object))[:20]
+                                for column in ("licence", "attribution"))
+        else:
+            layers[name] = a.read(name)
+    return layers, large
+
+
+def _validate_export(path: Path, layers: dict[str, pd.DataFrame], large: dict) -> None:
+    """The atlas checks on the exported GeoPackage; a large user layer checked a chunk at a time."""
+    whole = {n: df for n, df in layers.items() if n not in large}
+    problems = schema.check_layers(whole)
+    if large:
+        outline = whole.get("dprk_outline")
+        outline = outline.to_crs("EPSG:5179").union_all() if hasattr(outline, "crs") else None
+        a = open_atlas(path)
+        for name in large:
+            problems += io.check_layer_chunks(a, name, outline)
+    if problems:
+        raise ValidationError(problems)
+
+
 def _layer_licences(df: pd.DataFrame) -> tuple[list[str], list[str]]:
     licences = _split_values(df["licence"]) if "licence" in df else []
     rights = _split_values(df["attribution"]) if "attribution" in df else []
@@ -354,7 +392,7 @@ class _Entry:
 
 
 def _vector_maplayer(name: str, df: pd.DataFrame, style: LayerStyle, title: str,
-                     description: str) -> _Entry:
+                     description: str, licences: tuple[list[str], list[str]] | None = None) -> _Entry:
     lid = _layer_id(name)
     source = f"./atlas.gpkg|layername={name}"
     geometry = style.geometry
@@ -377,7 +415,7 @@ def _vector_maplayer(name: str, df: pd.DataFrame, style: LayerStyle, title: str,
     el(el(ml, "keywordList"), "value", text="")
     el(ml, "layername", text=title)
     _spatialrefsys(el(ml, "srs"), crs)
-    licences, rights = _layer_licences(df)
+    licences, rights = licences or _layer_licences(df)
     _layer_metadata(ml, title, f"{description}. Table '{name}' of atlas.gpkg.", licences,
                     rights, crs)
     el(ml, "provider", {"encoding": "UTF-8"}, text="ogr")
@@ -600,8 +638,7 @@ def export_qgis(
         tmp_gpkg = tmp / "atlas.gpkg"
         _copy_gpkg(src, tmp_gpkg)  # the public GeoPackage: never a private layer in it
         note = _protect_user_layers(allowed, tmp_gpkg, coarsen_km, say)
-        layers = read_layers(tmp_gpkg)
-        layers.pop("layer_styles", None)
+        layers, large = _project_layers(tmp_gpkg)
         descriptions = {n: s.description for n, s in schema.SCHEMAS.items()}
         rel_by_layer: dict[str, list[tuple[str, str]]] = {}
         for rid, rname, referenced, referencing, _ in RELATIONS:
@@ -612,14 +649,14 @@ def export_qgis(
         _write_layer_styles(tmp_gpkg, {n: layer_qml(n, df) for n, df in layers.items()},
                             descriptions, stamp)
         say("checking the exported GeoPackage")
-        schema.validate_layers(read_layers(tmp_gpkg))
+        _validate_export(tmp_gpkg, layers, large)
 
         entries: dict[str, _Entry] = {}
         for name, df in layers.items():
             style = vector_style(name, df, rel_by_layer.get(name, []))
             title = TITLES.get(name) or (descriptions.get(name) or name)
             entries[name] = _vector_maplayer(name, df, style, title,
-                                             descriptions.get(name, name))
+                                             descriptions.get(name, name), large.get(name))
         raster_files: list[Path] = []
         raster_entries: dict[str, list[_Entry]] = {"Mining": [], "Imagery chips": []}
         if density_src or chip_srcs:

@@ -15,6 +15,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 
+from . import io
 from .admin import assign_admin
 from .errors import InputError
 from .store import Atlas, open_atlas
@@ -110,8 +111,17 @@ def _features(atlas: Atlas, *, include_private: bool = False) -> dict[str, gpd.G
     feats = {"mines": mines, "camps": camps, "named_mines": named}
     allowed = gate(atlas, "summary", include_private=include_private)  # a private one only when asked
     for name in allowed.names:  # a user's layer: one column
-        feats[name] = _joined(name, allowed.atlas, [])
+        feats[name] = _joined_user(name, allowed.atlas)
     return feats
+
+
+def _joined_user(name: str, atlas: Atlas) -> pd.DataFrame:
+    """A user layer's province and county per feature (no geometry, no attributes): located a chunk at a
+    time, so that a layer of a million points is never held whole."""
+    keys = ["province", "county_id"]  # what the summaries count by
+    parts = [pd.DataFrame(assign_admin(part[["geometry"]], atlas)[keys])
+             for part in io.layer_chunks(atlas, name, columns=[])]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keys)
 
 
 def _user_columns(feats: dict) -> list[str]:

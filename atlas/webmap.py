@@ -38,6 +38,7 @@ import html
 import itertools
 import json
 import subprocess
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -71,11 +72,15 @@ from .map_layers import (
 from .owned import check_replace
 from .protect import coarsen, shared_layers
 from .provenance import about
+from .redact import neutral_bidi
 from .schema import SCHEMAS
 from .userlayers import gate
 
 __all__ = ["LAYER_TITLES", "RING_KM", "build_map", "write_map"]
 
+#: Most features of one user layer on the map (its first ones): a page of a million points is too heavy to
+#: open or send. The layer's legend and standard error say how many it left out.
+MAX_MAP_FEATURES = 100_000
 #: Radii of the optional distance rings around each camp (km, geodesic).
 RING_KM = (10, 25, 50)
 #: Title (start) of each atlas layer in the layer control.
@@ -158,6 +163,18 @@ class _AtlasMap(folium.Map):
         for part in (root.header, root.html, root.script):
             number(part)
         return super().render(**kwargs)
+
+
+def _shown(value):
+    """The page's data with the bidi controls of every string written out (:func:`atlas.redact.neutral_bidi`,
+    as on a dossier page): the popups, tooltips, legends and search of the map show them as ``\\u202e``."""
+    if isinstance(value, str):
+        return neutral_bidi(value)
+    if isinstance(value, dict):
+        return {k: _shown(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shown(v) for v in value]
+    return value
 
 
 def _attribution(src: pd.DataFrame) -> tuple[str, list[dict]]:
@@ -287,7 +304,13 @@ def build_map(
     extras: dict[str, gpd.GeoDataFrame] = {}
     records: list[dict] = []
     if include_user_layers:  # private layers only when asked: the page is made to be shared
-        shared, records = shared_layers(allowed, coarsen_km=coarsen_km)
+        shared, records = shared_layers(allowed, coarsen_km=coarsen_km, max_features=MAX_MAP_FEATURES)
+        for rec in records:
+            if rec.get("left_out"):  # said on standard error and in the layer's legend
+                warnings.warn(f"the map shows the first {rec['shown']:,} features of {rec['layer']} and leaves out "
+                              f"{rec['left_out']:,} (at most {MAX_MAP_FEATURES:,} a layer); the CSV, GeoJSON and "
+                              "GeoParquet exports hold them all", stacklevel=2)
+                shared[rec["layer"]].attrs["left_out"] = rec["left_out"]
         for name, gdf in shared.items():
             extras[f"Your layer: {name[len('user_'):]}"] = gdf
     for title, gdf in dict(extra_layers or {}).items():
@@ -350,6 +373,7 @@ def build_map(
                        extra_layers=[str(t) for t in (extra_layers or {})],
                        coarsen_km=coarsen_km),
     }
+    spec = _shown(spec)  # names and ids cannot reorder a popup, a tooltip or a legend line
     spec["about"].pop("sources")  # listed in full by the Sources & licences box
     m = _AtlasMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=7, tiles=None, control_scale=False,
                   font_size="13px")
