@@ -81,6 +81,9 @@ COMMANDS = {
     "show": ["show", "U0123456", "--layer", "user_big"],
     "dossier": ["dossier", "KLS-14", "--out", "{out}/dossier"],
     "site": ["site", "--out", "{out}/site", "--no-downloads"],
+    "site downloads": ["site", "--out", "{out}/site-downloads"],
+    "map": ["map", "--out", "{out}/map.html"],
+    "export qgis": ["export", "--qgis", "--out", "{out}/qgis"],
     "export csv": ["export", "--format", "csv", "--out", "{out}/csv"],
     "export kmz": ["export", "--format", "kmz", "--out", "{out}/kmz"],
     "export geojson": ["export", "--format", "geojson", "--out", "{out}/geojson"],
@@ -117,7 +120,7 @@ def main() -> None:
         argv = [a.format(out=out, gpkg=gpkg) for a in cmd]
         where = [] if name == "build" else ["--gpkg", str(gpkg)]
         seconds, peak, code, err = run([sys.executable, "-m", "atlas", *argv, *where])
-        print(f"| `atlas {' '.join(cmd[:2]) if name.startswith('export') else cmd[0]}` | {peak:,.0f} | {seconds:.1f} "
+        print(f"| `atlas {name}` | {peak:,.0f} | {seconds:.1f} "
               f"| {code} |", flush=True)
         if code:
             print("   ", err.strip().splitlines()[-1] if err.strip() else "")
