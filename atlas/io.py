@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .admit import admit_gpkg
@@ -403,7 +404,7 @@ def layer_chunks(atlas, name: str, size: int = LAYER_CHUNK, **options):
         start += size
 
 
-def check_layer_chunks(atlas, name: str, outline=None) -> list:
+def check_layer_chunks(atlas, name: str, outline=None, size: int = LAYER_CHUNK) -> list:
     """The problems of a user layer (:data:`atlas.schema.USER_SCHEMA`), checked a chunk at a time: memory
     bounded by a chunk; an id repeated in another chunk is reported too.
 
@@ -415,6 +416,8 @@ def check_layer_chunks(atlas, name: str, outline=None) -> list:
         A user layer (``user_...``).
     outline : shapely geometry, optional
         The DPRK outline in EPSG:5179, for the inside-the-country test.
+    size : int, default :data:`LAYER_CHUNK`
+        Features a chunk.
 
     Returns
     -------
@@ -423,16 +426,40 @@ def check_layer_chunks(atlas, name: str, outline=None) -> list:
     from . import schema  # the rules load geopandas: only a command that checks a layer needs them
 
     problems: list = []
-    seen: set[str] = set()
-    for part in layer_chunks(atlas, name):
+    seen = np.empty(0, dtype=np.uint64)  # the ids of the chunks before, hashed and sorted: 8 bytes an id
+    for part in layer_chunks(atlas, name, size):
         problems += schema.check_layers({name: part}, outline, required=False)
-        ids = part[schema.USER_SCHEMA.id_field].astype(str)
-        again = sorted(set(ids[ids.isin(seen)]))[:5]
+        ids = part[schema.USER_SCHEMA.id_field].astype(str).to_numpy(dtype=object)
+        hashed = pd.util.hash_array(ids)
+        at = np.minimum(np.searchsorted(seen, hashed), max(len(seen) - 1, 0))
+        repeated = seen[at] == hashed if len(seen) else np.zeros(len(ids), bool)
+        again = sorted(set(ids[repeated]))[:5]
         if again:
             problems.append(schema.Problem(name, ", ".join(again), schema.USER_SCHEMA.id_field,
                                            "id repeated in another part of the layer"))
-        seen.update(ids)
+        seen = np.union1d(seen, hashed)
     return problems
+
+
+def release_memory() -> None:
+    """Give memory freed by a finished step back to the system, before the next step of one long command
+    (the site writes every export in one process): Python's garbage, Arrow's pool, the C heap's free pages.
+
+    A step that read a million points a chunk at a time has freed them, but its allocators keep the pages
+    for reuse; the next step's peak would stack on them.
+    """
+    import gc
+
+    gc.collect()
+    arrow = sys.modules.get("pyarrow")
+    if arrow is not None:
+        arrow.default_memory_pool().release_unused()
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)  # glibc only; elsewhere the pages stay with the process
+    except (OSError, AttributeError):
+        pass
 
 
 def copy_layer_chunks(atlas, name: str, path: Path, progress: Callable[[str], None] | None = None) -> int:

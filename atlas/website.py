@@ -259,11 +259,15 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
     with io.fixed_timestamp(_day_epoch(atlas.build_date)):  # the exports' "exported_at" is the build date: same bytes each time
         geojson = export_geojson(folder / "geojson", layers=spatial, gpkg=gpkg,
                                  include_private=atlas.include_private)
+        io.release_memory()  # each export's peak on its own, not on what the one before kept (a million points)
         tables = sorted(n for n in atlas.layer_names if not n.startswith("user_")) + atlas.user_layer_names
         csvs = export_csv(folder / "csv", layers=tables, gpkg=gpkg, include_private=atlas.include_private)
+        io.release_memory()
         kmz = export_kmz(folder, gpkg=gpkg, include_private=atlas.include_private)  # atlas(.PRIVATE).kmz
+        io.release_memory()
         parquet = export_geoparquet(folder / "geoparquet", layers=spatial, gpkg=gpkg,
                                     include_private=atlas.include_private)
+        io.release_memory()
     for path in geojson:
         name = path.name.split(".")[0]  # user_x.PRIVATE.geojson holds user_x
         item(path, f"layer {name}: {_rows(gpkg, name)} features (RFC 7946, WGS 84; provenance in member "
@@ -283,6 +287,7 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
     progress("downloads: the QGIS project")
     with tempfile.TemporaryDirectory() as tmp:
         export_qgis(Path(tmp) / "qgis", gpkg, include_private=atlas.include_private)
+        io.release_memory()
         _pin_times(Path(tmp) / "qgis", atlas.build_date)
         dest = marked(folder / "atlas-qgis.zip") if atlas.allowed.private else folder / "atlas-qgis.zip"
         _zip(Path(tmp) / "qgis", dest)
@@ -382,12 +387,14 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     _write(out / "tables.html", _render("tables.html.j2", tables=tables, **ctx))
     _write(out / "about.html", _render("about.html.j2", layers=_layer_counts(atlas), mine_counts=_mine_counts(atlas),
                                        prov=atlas.layer("provinces"), counties=atlas.layer("counties"), **ctx))
+    io.release_memory()
     items = _downloads(atlas, out, say) if with_downloads else []
     _write(out / "downloads.html", _render("downloads.html.j2", items=items, **ctx))
     _write(out / "changes.html", _render("changes.html.j2", diff=_since(atlas, since), changelog=changelog_html(),
                                          **ctx))
     if with_map:
         say("writing the interactive map")
+        io.release_memory()
         _write_map(atlas, out / "map.html")
     else:
         _write(out / "map.html", _render("nomap.html.j2", **ctx))

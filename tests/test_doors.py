@@ -627,6 +627,20 @@ def test_a_large_layer_is_exported_a_chunk_at_a_time_and_complete(atlas_copy, tm
     assert features[0] == features[1] and len(features[1]) == 90
 
 
+def test_an_id_repeated_in_another_chunk_of_a_layer_is_found(atlas_copy, tmp_path):
+    """Checked a chunk at a time (16 features here), a layer still shows an id given twice, chunks apart."""
+    from atlas.io import check_layer_chunks
+    from atlas.store import open_atlas
+
+    assert run_cli("import", str(_points_csv(tmp_path, 60)), "--as", "many", "--gpkg", str(atlas_copy)).returncode == 0
+    assert not check_layer_chunks(open_atlas(atlas_copy), "user_many", size=16)
+    layer = pyogrio.read_dataframe(atlas_copy, layer="user_many")
+    layer.loc[layer["user_id"] == "U000050", "user_id"] = "U000005"  # the 5th and the 50th: chunks 1 and 4
+    pyogrio.write_dataframe(layer, atlas_copy, layer="user_many", driver="GPKG", layer_options={"OVERWRITE": "YES"})
+    problems = check_layer_chunks(open_atlas(atlas_copy), "user_many", size=16)
+    assert [(p.feature, p.message) for p in problems] == [("U000005", "id repeated in another part of the layer")]
+
+
 def test_find_does_not_read_every_feature_a_common_word_names(atlas_copy, tmp_path, monkeypatch):
     import atlas.search
 
