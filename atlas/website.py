@@ -366,9 +366,11 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     say(f"writing {len(rows)} dossiers")
     dossier_dir = out / "dossiers"
     links = {"nav": _nav("../"), "dossier": {i: f"{i}.html" for i in ids}}
-    for r in rows:
+    for k, r in enumerate(rows):
         rec = dossier_record(r["id"], atlas=atlas)
         _write(dossier_dir / f"{r['id']}.html", render_dossier(rec, links=links, standalone=False))
+        if atlas.user_layer_names and k % 8 == 7:  # each page read the features of your layers around its site
+            io.release_memory()
     ctx = {"about": about, "nav": _nav(), "user_layers": atlas.user_layer_names}
     say("writing the index, provinces, report tables and about pages")
     _write(out / "index.html", _render("index.html.j2", rows=rows, overview=_overview(atlas, rows),
