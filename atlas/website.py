@@ -186,7 +186,9 @@ def _zip(folder: Path, dest: Path) -> None:
                 info = zipfile.ZipInfo(p.relative_to(folder).as_posix(), date_time=(1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
-                z.writestr(info, p.read_bytes())
+                info.file_size = p.stat().st_size  # as writestr sets it: the same headers, the same bytes
+                with p.open("rb") as src, z.open(info, "w") as dst:  # a MiB at a time: a GeoPackage of a
+                    shutil.copyfileobj(src, dst, 1 << 20)  # million points is never held whole
 
 
 def _pin_times(folder: Path, day: str) -> None:
