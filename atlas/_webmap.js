@@ -736,7 +736,7 @@ function atlasInit(map, spec) {
     var Time = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () { return box; } });
     new Time().addTo(map);
     apply();
-    timeApi = { setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top, asof: asof,
+    timeApi = { layer: s.id, setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top, asof: asof,
       statusOf: function (i, y) { return words[statusOf(feats[i], y == null ? state.year : y)]; },
       sanctionsAt: stepAt };
   });
@@ -776,9 +776,90 @@ function atlasInit(map, spec) {
   var api = { map: map, openUserRecord: openUserRecord, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
     declutter: declutter, panelsCover: panelsCover, fold: fold,
     reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend, time: timeApi };
+  /* links: atlas.html#KLS-15@2014-06 opens the site's popup with the year control at that date's
+     year (the map shows status by year: 31 December, or the build date in its year, and says so
+     when the link asked for another day). A retired id says what became of it. Works from disk. */
+  var linkNote = el("div", "atlas-link-note");
+  linkNote.setAttribute("role", "status");
+  linkNote.hidden = true;
+  map.getContainer().appendChild(linkNote);
+  var pendingNote = "";  /* what the link could not show exactly: said at the top of the popup it opens */
+  function sayLink(text) { linkNote.textContent = text; linkNote.hidden = !text; }
+  linkNote.addEventListener("click", function () { sayLink(""); });
+  function findId(id) {
+    var hit = null;
+    spec.layers.forEach(function (s) {
+      (s.features || []).forEach(function (f, i) { if (!hit && f.id && String(f.id).toUpperCase() === id) hit = { l: s.id, i: i, id: f.id }; });
+    });
+    return hit;
+  }
+  function linkTo(id, date) {
+    var t = timeApi;
+    return "#" + encodeURIComponent(id) + (date ? "@" + date : (t && !t.state.all && t.state.year !== t.top ? "@" + t.state.year : ""));
+  }
+  function openLink(hash) {
+    var m = /^#([^@]+)(?:@(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?)?$/.exec(hash || "");
+    if (!m) return false;
+    var id = decodeURIComponent(m[1]).trim().toUpperCase(), said = [];
+    map.closePopup();
+    var gone = (spec.retired || {})[id] || (spec.retired || {})[decodeURIComponent(m[1]).trim()];
+    if (gone && gone.state === "merged") {
+      said.push(id + " was merged into " + gone.into + " in release " + gone.retired_in + " (" + gone.reason + "): showing " + gone.into + ".");
+      id = String(gone.into).toUpperCase();
+    } else if (gone) {
+      sayLink(id + " was withdrawn in release " + gone.retired_in + ": " + gone.reason);
+      return true;
+    }
+    var hit = findId(id);
+    if (!hit) { sayLink("No site " + id + " on this map (the link may be from another release)."); return true; }
+    if (m[2] && timeApi) {
+      var y = Number(m[2]), asked = m[2] + (m[3] ? "-" + m[3] : "") + (m[4] ? "-" + m[4] : "");
+      var tops = timeApi.top, shown;
+      timeApi.stop();
+      timeApi.setYear(y);
+      shown = timeApi.state.year;
+      if (shown !== y) said.push("The link asks for " + asked + "; the map's years run " + timeApi.first + " to " + tops + ": showing " + shown + ".");
+      else if (m[3] && !(y === tops && timeApi.asof && timeApi.asof.indexOf(asked) === 0) && !(m[3] === "12" && (!m[4] || m[4] === "31")))
+        said.push("The link asks for " + asked + "; the map shows status by year: as of " +
+                  (y === tops && timeApi.asof ? timeApi.asof : "31 December " + y) + ".");
+      if (hit.l === timeApi.layer && shown !== tops)
+        said.push("Status as of 31 December " + shown + ": " + timeApi.statusOf(hit.i) +
+                  " (by the atlas's rule; the status line below is the build date's).");
+    }
+    sayLink("");
+    pendingNote = said.join(" ");
+    reveal(hit);
+    if (pendingNote) { sayLink(pendingNote); pendingNote = ""; }  /* no popup opened: say it over the map */
+    return true;
+  }
+  /* every popup offers its link: this site, at the year shown */
+  map.on("popupopen", function (e) {
+    var src = e.popup._source, id = src && src.atlasId;
+    var root = e.popup.getElement() && e.popup.getElement().querySelector(".leaflet-popup-content");
+    if (root && pendingNote) {
+      root.insertBefore(el("p", "atlas-link-note atlas-in-popup", pendingNote), root.firstChild);
+      pendingNote = "";
+    }
+    if (!id || !root || root.querySelector(".atlas-link")) return;
+    var p = el("p", "atlas-link"), a = el("a", null, "Link to this site on the map");
+    a.href = linkTo(id);
+    a.title = "This map, opened at " + id + (timeApi ? " and the year shown" : "") + ": copy or bookmark it";
+    p.appendChild(a);
+    root.appendChild(p);  /* after the content Leaflet rendered (update() would render it again, without this) */
+  });
+  spec.layers.forEach(function (s) {
+    var g = layers[s.id];
+    (s.features || []).forEach(function (f, i) { var mk = g && g.atlasFeatures && g.atlasFeatures[i]; if (f.id && mk) mk.atlasId = f.id; });
+  });
+  window.addEventListener("hashchange", function () { openLink(window.location.hash); });
+  api.openLink = openLink;
+  api.linkTo = linkTo;
   window.atlasLayers = layers;
   window.atlas = api;
-  api.ready = Promise.all(pending).then(function () { window.atlasReady = true; }, function (err) {
+  api.ready = Promise.all(pending).then(function () {
+    if (window.location.hash) openLink(window.location.hash);
+    window.atlasReady = true;
+  }, function (err) {
     window.atlasError = String(err);
     legend.refresh();
     throw err;

@@ -699,7 +699,8 @@ def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | 
     rec = dossier_record(site, gpkg, km=km, include_private=include_private)
     out = Path(out) if out else io.output_dir(private=include_private) / "dossiers"
     path = out if out.suffix.lower() in (".html", ".htm") else out / f"{_slug(rec['header']['id'])}.html"
-    page = render_dossier(rec)
+    # the map beside the dossiers' folder (output/atlas.html for output/dossiers/): each page links to it
+    page = render_dossier(rec, links={"map": "../atlas.html"} if (path.parent.parent / "atlas.html").is_file() else None)
     check_replace([path, path.with_suffix(".pdf")] if pdf else [path])  # both refused before either is written
     with io.atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")

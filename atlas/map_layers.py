@@ -352,7 +352,7 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
         popup = mine_popup(rec) if rec is not None else ""
         feat = {"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
                 "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
-                **({"p": popup} if popup else {})}
+                "id": display_text(r["mine_id"]), **({"p": popup} if popup else {})}
         ys = yearly.get(display_text(r["mine_id"]), [])
         if steps[i] or _gem_steps(r) or ys:
             feat.update({"yw": steps[i], "yg": _gem_steps(r), **({"ys": ys} if ys else {})})
@@ -454,7 +454,8 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list, records: dict | None
         rec = (records or {}).get(display_text(r["named_id"]))
         popup = named_mine_popup(rec) if rec is not None else ""
         feat = {"c": _latlon(r.geometry), "s": syms(_named_symbol(r["commodity_class"], r["precision"])),
-                "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', **({"p": popup} if popup else {})}
+                "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', "id": display_text(r["named_id"]),
+                **({"p": popup} if popup else {})}
         if proxy:
             feat["label"] = "town proxy, not the mine's location"
         feats.append(feat)

@@ -40,7 +40,7 @@ from .errors import AmbiguousError, InputError, NotFoundError
 from .sites import Site, site_from_row, uniform_frame
 from .store import USER_PREFIX, Atlas, open_atlas
 
-__all__ = ["FIND_LAYERS", "MATCH_SCORES", "NAME_KEYS", "find", "name_keys", "resolve", "write_name_keys"]
+__all__ = ["FIND_LAYERS", "MATCH_SCORES", "NAME_KEYS", "RETIRED", "find", "name_keys", "resolve", "retired_id", "write_name_keys"]
 
 #: Layers :func:`find` searches, in the order equal matches are listed.
 FIND_LAYERS = ("camps", "mines", "named_mines", "counties", "provinces", "mineral_deposits")
@@ -684,6 +684,40 @@ def _suggestions(index: _NameIndex, atlas: Atlas, query: str, layers: Iterable[s
     return out[:5]
 
 
+#: The GeoPackage's table of retired ids (:mod:`atlas.ids`).
+RETIRED = "retired_ids"
+
+
+def retired_id(query: str, gpkg: Atlas | Path | str | None = None) -> dict | None:
+    """What became of a retired id: merged into another, or withdrawn (None when ``query`` is not one).
+
+    Parameters
+    ----------
+    query : str
+        An id as written (case and surrounding spaces ignored).
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas; one without the ``retired_ids`` table (built before ids were registered) has none.
+
+    Returns
+    -------
+    dict or None
+        ``id``, ``layer``, ``state`` (``merged`` or ``withdrawn``), ``into``, ``reason``,
+        ``retired_in`` (the release that retired it).
+
+    Examples
+    --------
+    >>> import atlas
+    >>> atlas.retired_id("KLS-15") is None  # a current id
+    True
+    """
+    atlas = open_atlas(gpkg)
+    if not atlas.has(RETIRED):
+        return None
+    table = atlas.memo("search:retired", lambda: {str(r["id"]).upper(): {k: str(v) for k, v in r.items()}
+                                                   for r in atlas.layer(RETIRED).to_dict("records")})
+    return table.get(str(query).strip().upper())
+
+
 def resolve(
     query: str | Site,
     gpkg: Atlas | Path | str | None = None,
@@ -737,6 +771,13 @@ def resolve(
     if isinstance(query, Site):
         return query
     atlas = open_atlas(gpkg)
+    gone = retired_id(query, atlas)
+    if gone is not None:
+        if gone["state"] != "merged":
+            raise NotFoundError(f"{gone['id']} was withdrawn in release {gone['retired_in']}: {gone['reason']}")
+        warnings.warn(f"{gone['id']} was merged into {gone['into']} in release {gone['retired_in']} "
+                      f"({gone['reason']}): showing {gone['into']}", UserWarning, stacklevel=2)
+        query = gone["into"]
     hits = find(query, atlas, layers, fuzzy=True)
     ids = hits[hits["match"] == "exact id"]
     named = hits[~hits["match"].isin(["part of name", "fuzzy", "name, not that kind"])]

@@ -359,7 +359,7 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     ids = {r["id"]: r["href"] for r in rows}
     say(f"writing {len(rows)} dossiers")
     dossier_dir = out / "dossiers"
-    links = {"nav": _nav("../"), "dossier": {i: f"{i}.html" for i in ids}}
+    links = {"nav": _nav("../"), "dossier": {i: f"{i}.html" for i in ids}, **({"map": "../map.html"} if with_map else {})}
     for r in rows:
         rec = dossier_record(r["id"], atlas=atlas)
         _write(dossier_dir / f"{r['id']}.html", render_dossier(rec, links=links, standalone=False))
