@@ -63,6 +63,9 @@ TERMS = (
     N_("SW"), N_("WSW"), N_("W"), N_("WNW"), N_("NW"), N_("NNW"),
     # the report's Table 1 classes of a commodity (atlas.style.COMMODITY_COLOURS)
     N_("coal"), N_("iron ore"), N_("non-ferrous metal"), N_("non-metallic mineral"),
+    # the notes under the province summary (atlas.summaries: the attrs of province_summary)
+    N_("boundary source"), N_("boundary vintage"), N_("method"), N_("status as of"), N_("sanctions"),
+    N_("gpkg"), N_("banner"),
     # the report's tables (the site's Report tables page)
     N_("report table 1"), N_("report table 2"), N_("report table 3"), N_("report table 4"), N_("report table 5"),
     N_("report discrepancies"),

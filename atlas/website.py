@@ -76,6 +76,8 @@ _LICENCES = {
     "mine_findings": N_("facts cited to their sources (Global Energy Monitor's rows: CC BY 4.0)"),
     "sources": N_("provenance table"),
 }
+_AS_SOURCES = N_("as the layer's sources")  # a layer not listed above
+_REPORT_FACTS = N_("facts cited to the report")  # a report_* layer
 
 
 def _nav(prefix: str = "") -> list[tuple[str, str]]:
@@ -272,20 +274,19 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None], lang:
     for path in geojson:
         name = path.name.split(".")[0]  # user_x.PRIVATE.geojson holds user_x
         item(path, _("layer %(name)s: %(n)s features (RFC 7946, WGS 84; provenance in member \"atlas\")")
-             % {"name": name, "n": _rows(gpkg, name)}, _(_LICENCES.get(name, N_("as the layer's sources"))), "GeoJSON")
+             % {"name": name, "n": _rows(gpkg, name)}, _(_LICENCES.get(name, _AS_SOURCES)), "GeoJSON")
     for path in csvs:
         name = path.name.split(".")[0]
         item(path, _("layer %(name)s: %(n)s rows (UTF-8 with BOM; lon/lat columns for points)")
              % {"name": name, "n": _rows(gpkg, name)},
-             _(_LICENCES.get(name, N_("facts cited to the report") if name.startswith("report_")
-                             else N_("as the layer's sources"))), "CSV")
+             _(_LICENCES.get(name, _REPORT_FACTS if name.startswith("report_") else _AS_SOURCES)), "CSV")
     for path in kmz:
         item(path, _("every layer for Google Earth (KML 2.2, one folder per layer; town proxies labelled)"),
              _("as the GeoPackage (ODbL 1.0)"), "KMZ")
     for path in parquet:
         name = path.name.split(".")[0]
         item(path, _("layer %(name)s: GeoParquet 1.1 (zstd, bbox covering, spatially ordered)") % {"name": name},
-             _(_LICENCES.get(name, N_("as the layer's sources"))), "GeoParquet")
+             _(_LICENCES.get(name, _AS_SOURCES)), "GeoParquet")
     progress("downloads: the QGIS project")
     with tempfile.TemporaryDirectory() as tmp:
         export_qgis(Path(tmp) / "qgis", gpkg, include_private=atlas.include_private)

@@ -107,7 +107,7 @@ def test_translate_and_dates():
 class _Visible(HTMLParser):
     """A page's visible text, node by node, leaving out scripts, styles, code and elements marked lang="en"."""
 
-    VOID = {"br", "meta", "link", "input", "img", "hr", "path", "rect", "circle"}
+    VOID = frozenset({"br", "meta", "link", "input", "img", "hr", "path", "rect", "circle"})
 
     def __init__(self):
         super().__init__()
@@ -260,27 +260,25 @@ def test_the_korean_site_has_no_interface_string_in_english(gpkg, tmp_path):
     index = atlas.build_site(tmp_path / "site", gpkg, with_map=False, with_downloads=True, lang="ko")
     site = index.parent
     from atlas.dossier import Product
+    from atlas.summaries import province_summary
 
     product = Product(gpkg)
-    data = set()
-    for name in product.layer_names:  # every value of every layer is data, shown as it is
-        df = product.layer(name).drop(columns=["geometry"], errors="ignore")
+    summary = province_summary(gpkg)
+    frames = [product.layer(name) for name in product.layer_names] + [summary]
+    data, fields = set(), set(product.layer_names)
+    for df in frames:  # every value of every layer is data, shown as it is; column names are field names
+        df = df.drop(columns=["geometry"], errors="ignore")
         data |= {str(v) for col in df.columns for v in df[col].dropna().unique() if len(str(v)) > 1}
-        data |= {str(c) for c in df.columns}
-    data |= _strings(product.about()) | set(product.layer_names)
+        fields |= {str(c) for c in df.columns}
+    data |= _strings(product.about())
     for page in sorted(site.glob("*.html")):
         html = page.read_text(encoding="utf-8")
         assert '<html lang="ko">' in html, page.name
-        nodes = _visible(html)
         if page.name == "changes.html":  # the changelog is the project's record, in English
             html = html.split('<div class="changelog">')[0]
-            nodes = _visible(html)
-        extra = set()
-        if page.name == "provinces.html":  # the summary's notes: the attrs of atlas.province_summary
-            from atlas.summaries import province_summary
-
-            extra = {str(v) for v in province_summary(gpkg).attrs.values()}
-        assert _english_left(nodes, data | extra) == [], page.name
+        # the report's tables and the province summary are tables of data: their cells as they are
+        table_page = page.name in ("tables.html", "provinces.html")
+        assert _english_left(_visible(html), data, fields | (data if table_page else set())) == [], page.name
     index_text = "\n".join(_visible(index.read_text(encoding="utf-8")))
     assert KOREAN_DATE.search(index_text) and "전체 시설" in index_text
     for dossier in sorted((site / "dossiers").glob("*.html"))[:5]:
