@@ -283,3 +283,16 @@ def test_the_korean_site_has_no_interface_string_in_english(gpkg, tmp_path):
     assert KOREAN_DATE.search(index_text) and "전체 시설" in index_text
     for dossier in sorted((site / "dossiers").glob("*.html"))[:5]:
         assert '<html lang="ko">' in dossier.read_text(encoding="utf-8")
+
+
+def test_the_catalogue_ships_with_the_package_and_site_takes_lang():
+    """The wheel carries the PO file (pyproject's package-data) and Babel; ``atlas site`` has --lang."""
+    import fnmatch
+
+    pyproject = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
+    shipped = re.findall(r'"([^"]+)"', re.search(r"^atlas = \[(.*)\]$", pyproject, re.M).group(1))
+    po = Path(str(i18n.catalogue_path("ko"))).relative_to(PACKAGE).as_posix()
+    assert po == "locale/ko/LC_MESSAGES/atlas.po" and any(fnmatch.fnmatch(po, g) for g in shipped)
+    assert re.search(r'^    "babel>=', pyproject, re.M)
+    res = CliRunner().invoke(main, ["site", "--help"])
+    assert res.exit_code == 0 and "--lang [en|ko]" in res.output
