@@ -42,10 +42,11 @@ from markupsafe import Markup
 
 from . import io
 from .diff import diff
-from .dossier import TEMPLATES, TO_PLANAR, Product, dossier_record, render_dossier
+from .dossier import TO_PLANAR, Product, _province_ko, dossier_record, render_dossier, templates
 from .errors import InputError
 from .export import export_csv, export_geojson, export_geoparquet, export_kmz
 from .formats import cell_text
+from .i18n import DEFAULT_LANG, N_, check_lang, translations
 from .owned import Stage, safe_name
 from .qgis import export_qgis
 from .sources import project_file
@@ -57,24 +58,26 @@ from .userlayers import marked
 __all__ = ["PAGES", "build_site"]
 
 #: The site's top-level pages and their titles, in the navigation's order.
-PAGES = (("index.html", "Sites"), ("map.html", "Map"), ("provinces.html", "Provinces"),
-         ("tables.html", "Report tables"), ("downloads.html", "Downloads"), ("changes.html", "Changes"),
-         ("about.html", "About"))
+PAGES = (("index.html", N_("Sites")), ("map.html", N_("Map")), ("provinces.html", N_("Provinces")),
+         ("tables.html", N_("Report tables")), ("downloads.html", N_("Downloads")), ("changes.html", N_("Changes")),
+         ("about.html", N_("About")))
 #: Layers written as GeoJSON (geometry) and CSV (every layer) on the downloads page.
 _GEO_LAYERS = ("camps", "mines", "named_mines", "coordinate_candidates", "mineral_deposits", "provinces",
                "counties")
 _LICENCES = {
-    "provinces": "public domain (Natural Earth) + facts cited to the report (Table 2)",
-    "counties": "ODbL 1.0 (© OpenStreetMap contributors)",
-    "mines": "CC BY 4.0 (ICMM Global Mining Dataset) and facts cited to their articles, per row",
-    "named_mines": "as per row (CC BY 4.0 for ICMM and GeoNames points)",
-    "mineral_deposits": "public domain boundaries + facts cited to the report",
-    "camps": "facts cited to their sources (no open data licence)",
-    "coordinate_candidates": "facts cited to their sources",
-    "camp_findings": "facts cited to their sources",
-    "mine_findings": "facts cited to their sources (Global Energy Monitor's rows: CC BY 4.0)",
-    "sources": "provenance table",
+    "provinces": N_("public domain (Natural Earth) + facts cited to the report (Table 2)"),
+    "counties": N_("ODbL 1.0 (© OpenStreetMap contributors)"),
+    "mines": N_("CC BY 4.0 (ICMM Global Mining Dataset) and facts cited to their articles, per row"),
+    "named_mines": N_("as per row (CC BY 4.0 for ICMM and GeoNames points)"),
+    "mineral_deposits": N_("public domain boundaries + facts cited to the report"),
+    "camps": N_("facts cited to their sources (no open data licence)"),
+    "coordinate_candidates": N_("facts cited to their sources"),
+    "camp_findings": N_("facts cited to their sources"),
+    "mine_findings": N_("facts cited to their sources (Global Energy Monitor's rows: CC BY 4.0)"),
+    "sources": N_("provenance table"),
 }
+_AS_SOURCES = N_("as the layer's sources")  # a layer not listed above
+_REPORT_FACTS = N_("facts cited to the report")  # a report_* layer
 
 
 def _nav(prefix: str = "") -> list[tuple[str, str]]:
@@ -92,13 +95,15 @@ def _write(path: Path, text: str) -> Path:
 
 def _site_rows(atlas: Product) -> list[dict]:
     rows = []
+    prov = atlas.layer("provinces")
     camps = atlas.layer("camps")
     today = atlas.status_today
     for r in camps.itertuples():
         rows.append({
             "id": r.site_id, "href": f"dossiers/{r.site_id}.html", "name": cell_text(r.name),
             "name_ko": cell_text(r.name_ko), "alt": cell_text(r.alt_names), "layer": "camps",
-            "kind": cell_text(r.kind), "province": cell_text(r.province) or "no public coordinate",
+            "kind": cell_text(r.kind), "province": cell_text(r.province),  # none: "no public coordinate"
+            "province_ko": _province_ko(prov, r.province),
             "status": today.get(r.site_id, cell_text(r.status_class)),
             "tier": cell_text(getattr(r, "evidence_tier", "")),
             "tier_label": cell_text(getattr(r, "evidence_tier_label", "")),
@@ -111,7 +116,8 @@ def _site_rows(atlas: Product) -> list[dict]:
         rows.append({
             "id": r.mine_id, "href": f"dossiers/{r.mine_id}.html", "name": cell_text(r.name), "name_ko":
             cell_text(getattr(r, "gem_name_ko", "")), "alt": cell_text(r.alt_names), "layer": "mines",
-            "kind": f"mine: {cell_text(r.commodity)}", "province": cell_text(r.province),
+            "kind": f"mine: {cell_text(r.commodity)}", "commodity": cell_text(r.commodity),
+            "province": cell_text(r.province), "province_ko": _province_ko(prov, r.province),
             "status": cell_text(getattr(r, "gem_status", "")) or cell_text(r.status),
             "tier": "", "tier_label": "", "latest": "", "precision": cell_text(r.precision),
             "lon": r.geometry.x, "lat": r.geometry.y,
@@ -236,7 +242,8 @@ def _rows(atlas: Atlas, name: str) -> int:
     return len(atlas.layer(name))
 
 
-def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> list[dict]:
+def _downloads(atlas: Product, out: Path, progress: Callable[[str], None], lang: str = DEFAULT_LANG) -> list[dict]:
+    _ = translations(lang).gettext
     folder = out / "downloads"
     folder.mkdir(parents=True)
     items = []
@@ -248,11 +255,12 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
 
     shipped = _shipped_gpkgs(atlas, folder)
     gpkg = atlas.gpkg  # what the gate allowed: every download is made from it, and cites shipped[0]
-    item(shipped[0], "every layer, validated (GeoPackage 1.3, EPSG:4326): the file every page cites",
-         "ODbL 1.0 as a whole (counties derive from OpenStreetMap); each layer's sources keep their own terms",
+    item(shipped[0], _("every layer, validated (GeoPackage 1.3, EPSG:4326): the file every page cites"),
+         _("ODbL 1.0 as a whole (counties derive from OpenStreetMap); each layer's sources keep their own terms"),
          "GeoPackage")
     for path in shipped[1:]:
-        item(path, f"the private layers ({atlas.allowed.banner})", "yours: not to be shared", "GeoPackage")
+        item(path, _("the private layers (%(banner)s)") % {"banner": atlas.allowed.banner},
+             _("yours: not to be shared"), "GeoPackage")
     progress("downloads: GeoJSON, CSV, KMZ and GeoParquet of every layer")
     spatial = [n for n in _GEO_LAYERS if n in atlas.layer_names] + atlas.user_layer_names
     with io.fixed_timestamp(_day_epoch(atlas.build_date)):  # the exports' "exported_at" is the build date: same bytes each time
@@ -265,28 +273,28 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
                                     include_private=atlas.include_private)
     for path in geojson:
         name = path.name.split(".")[0]  # user_x.PRIVATE.geojson holds user_x
-        item(path, f"layer {name}: {_rows(gpkg, name)} features (RFC 7946, WGS 84; provenance in member "
-             "\"atlas\")", _LICENCES.get(name, "as the layer's sources"), "GeoJSON")
+        item(path, _("layer %(name)s: %(n)s features (RFC 7946, WGS 84; provenance in member \"atlas\")")
+             % {"name": name, "n": _rows(gpkg, name)}, _(_LICENCES.get(name, _AS_SOURCES)), "GeoJSON")
     for path in csvs:
         name = path.name.split(".")[0]
-        item(path, f"layer {name}: {_rows(gpkg, name)} rows (UTF-8 with BOM; lon/lat columns for points)",
-             _LICENCES.get(name, "facts cited to the report" if name.startswith("report_")
-                           else "as the layer's sources"), "CSV")
+        item(path, _("layer %(name)s: %(n)s rows (UTF-8 with BOM; lon/lat columns for points)")
+             % {"name": name, "n": _rows(gpkg, name)},
+             _(_LICENCES.get(name, _REPORT_FACTS if name.startswith("report_") else _AS_SOURCES)), "CSV")
     for path in kmz:
-        item(path, "every layer for Google Earth (KML 2.2, one folder per layer; town proxies labelled)",
-             "as the GeoPackage (ODbL 1.0)", "KMZ")
+        item(path, _("every layer for Google Earth (KML 2.2, one folder per layer; town proxies labelled)"),
+             _("as the GeoPackage (ODbL 1.0)"), "KMZ")
     for path in parquet:
         name = path.name.split(".")[0]
-        item(path, f"layer {name}: GeoParquet 1.1 (zstd, bbox covering, spatially ordered)",
-             _LICENCES.get(name, "as the layer's sources"), "GeoParquet")
+        item(path, _("layer %(name)s: GeoParquet 1.1 (zstd, bbox covering, spatially ordered)") % {"name": name},
+             _(_LICENCES.get(name, _AS_SOURCES)), "GeoParquet")
     progress("downloads: the QGIS project")
     with tempfile.TemporaryDirectory() as tmp:
         export_qgis(Path(tmp) / "qgis", gpkg, include_private=atlas.include_private)
         _pin_times(Path(tmp) / "qgis", atlas.build_date)
         dest = marked(folder / "atlas-qgis.zip") if atlas.allowed.private else folder / "atlas-qgis.zip"
         _zip(Path(tmp) / "qgis", dest)
-    item(dest, "QGIS project (atlas.qgz) with the styled GeoPackage: unzip and open atlas.qgz",
-         "as the GeoPackage (ODbL 1.0)", "QGIS")
+    item(dest, _("QGIS project (atlas.qgz) with the styled GeoPackage: unzip and open atlas.qgz"),
+         _("as the GeoPackage (ODbL 1.0)"), "QGIS")
     sums = "".join(f"{i['sha256']}  {Path(i['href']).relative_to('downloads').as_posix()}\n" for i in items)
     (folder / "SHA256SUMS").write_text(sums, encoding="utf-8", newline="\n")
     return items
@@ -295,13 +303,13 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
 # --- the site ------------------------------------------------------------------------------
 
 
-def _render(template: str, **ctx) -> str:
-    return TEMPLATES.get_template(template).render(**ctx)
+def _render(template: str, lang: str = DEFAULT_LANG, **ctx) -> str:
+    return templates(lang).get_template(template).render(**ctx)
 
 
 def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *, include_private: bool = False,
                progress: Callable[[str], None] | None = None, with_map: bool = True,
-               with_downloads: bool = True, since: Path | str | None = None) -> Path:
+               with_downloads: bool = True, since: Path | str | None = None, lang: str | None = None) -> Path:
     """Write the whole atlas as a static website.
 
     Parameters
@@ -323,6 +331,10 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
         An earlier atlas GeoPackage (the previous release): the "Changes" page
         then lists what changed since it (:func:`atlas.diff`, private layers
         never compared) above the changelog.
+    lang : str, optional
+        The pages' language (:data:`atlas.i18n.LANGS`): English by default, ``ko`` for Korean
+        (interface words, headings and dates in Korean, Hangul names first; data values, the
+        changelog and the interactive map as they are).
 
     Returns
     -------
@@ -336,6 +348,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
     >>> sorted(p.name for p in index.parent.glob("*.html"))[:3]
     ['about.html', 'changes.html', 'downloads.html']
     """
+    lang = check_lang(lang)
     say = progress or (lambda _m: None)
     atlas = Product(gpkg, include_private=include_private)
     final = Path(out) if out else io.output_dir(private=include_private) / "site"
@@ -344,7 +357,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
     # Every page is written into a hidden folder, then moved into place with the files of the
     # last build it replaces; pages the atlas did not write are left alone (atlas.owned).
     with Stage(final, prune=_PRUNED) as stage:
-        _write_site(atlas, stage.tmp, say, with_map, with_downloads, since)
+        _write_site(atlas, stage.tmp, say, with_map, with_downloads, since, lang)
     return final / "index.html"
 
 
@@ -353,7 +366,7 @@ _PRUNED = ("", "dossiers", "downloads", "downloads/geojson", "downloads/csv", "d
 
 
 def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map: bool,
-                with_downloads: bool, since: Path | str | None = None) -> None:
+                with_downloads: bool, since: Path | str | None = None, lang: str = DEFAULT_LANG) -> None:
     about = atlas.about()
     rows = _plain_rows(_site_rows(atlas))
     ids = {r["id"]: r["href"] for r in rows}
@@ -361,9 +374,9 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     dossier_dir = out / "dossiers"
     links = {"nav": _nav("../"), "dossier": {i: f"{i}.html" for i in ids}, **({"map": "../map.html"} if with_map else {})}
     for r in rows:
-        rec = dossier_record(r["id"], atlas=atlas)
-        _write(dossier_dir / f"{r['id']}.html", render_dossier(rec, links=links, standalone=False))
-    ctx = {"about": about, "nav": _nav(), "user_layers": atlas.user_layer_names}
+        rec = dossier_record(r["id"], atlas=atlas, lang=lang)
+        _write(dossier_dir / f"{r['id']}.html", render_dossier(rec, links=links, standalone=False, lang=lang))
+    ctx = {"about": about, "nav": _nav(), "user_layers": atlas.user_layer_names, "lang": lang}
     say("writing the index, provinces, report tables and about pages")
     _write(out / "index.html", _render("index.html.j2", rows=rows, overview=_overview(atlas, rows),
                                        kinds=KIND_LABELS, with_map=with_map, **ctx))
@@ -381,9 +394,9 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     _write(out / "tables.html", _render("tables.html.j2", tables=tables, **ctx))
     _write(out / "about.html", _render("about.html.j2", layers=_layer_counts(atlas), mine_counts=_mine_counts(atlas),
                                        prov=atlas.layer("provinces"), counties=atlas.layer("counties"), **ctx))
-    items = _downloads(atlas, out, say) if with_downloads else []
+    items = _downloads(atlas, out, say, lang) if with_downloads else []
     _write(out / "downloads.html", _render("downloads.html.j2", items=items, **ctx))
-    _write(out / "changes.html", _render("changes.html.j2", diff=_since(atlas, since), changelog=changelog_html(),
+    _write(out / "changes.html", _render("changes.html.j2", diff=_since(atlas, since), changelog=changelog_html(lang),
                                          **ctx))
     if with_map:
         say("writing the interactive map")
@@ -392,11 +405,15 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
         _write(out / "map.html", _render("nomap.html.j2", **ctx))
 
 
-def changelog_html() -> Markup:
-    """The atlas's ``CHANGELOG.md`` as HTML (CommonMark; raw HTML in it is shown as text, not run)."""
+def changelog_html(lang: str | None = None) -> Markup:
+    """The atlas's ``CHANGELOG.md`` as HTML (CommonMark; raw HTML in it is shown as text, not run).
+
+    The changelog is the project's record, in English; ``lang`` words only the note that it is missing.
+    """
     path = project_file("CHANGELOG.md")
     if path is None:
-        return Markup("<p>No changelog is installed with this copy of the atlas.</p>")
+        return Markup("<p>") + translations(lang).gettext("No changelog is installed with this copy of the atlas.") \
+            + Markup("</p>")
     text = path.read_text(encoding="utf-8")
     text = text.split("\n", 1)[1] if text.startswith("# ") else text  # the page has its own title
     return Markup(MarkdownIt("commonmark", {"html": False}).render(text))
