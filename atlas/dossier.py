@@ -41,7 +41,7 @@ from .citation import public_url
 from .distance import around, near, nearest
 from .errors import InputError
 from .evidence import TIERS
-from .formats import cell_text
+from .formats import cell_text, link_urls
 from .i18n import N_, TERMS, check_lang, format_date, translate, translations
 from .owned import check_replace
 from .protect import shared_layers
@@ -123,6 +123,7 @@ def templates(lang: str | None = None) -> jinja2.Environment:
     env.filters["css_string"] = css_string
     env.filters["term"] = lambda value: translate(value, lang) if value in _TERMS else value
     env.filters["day"] = lambda value: format_date(value, lang)
+    env.filters["links"] = lambda value: markupsafe.Markup(link_urls(value))  # escaped; http(s) addresses as links
     env.globals["lang"] = lang
     return env
 

@@ -27,7 +27,7 @@ from . import _assets, _packing, names
 from .admit import open_raster
 from .errors import InputError
 from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
-from .formats import cell_text
+from .formats import cell_text, link_urls
 from .style import (
     COMMODITY_COLOURS,
     DENSITY_RAMP,
@@ -261,7 +261,7 @@ def steel_plants_spec(plants: gpd.GeoDataFrame, search: list) -> dict:
                      ("Equipment", _e(r["equipment"])), ("Location", _admin(r)),
                      ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
                      ("Precision", f'{_e(r["precision"])}: GEM coordinate accuracy {_e(r["coordinate_accuracy"])}'),
-                     ("GEM wiki", _e(r["gem_wiki"])), ("Source", _e(r["source"])),
+                     ("GEM wiki", link_urls(r["gem_wiki"])), ("Source", link_urls(r["source"])),
                      ("Licence", _e(r["licence"])),
                  ]))
         feats.append({"c": _latlon(r.geometry), "s": syms(sym),
@@ -418,8 +418,8 @@ def mine_popup(rec) -> str:
                 ("Status", _rule_status(rec)),
                 ("Status as the sources word it", _e(f.get("status"))),
                 ("Type", _e(f.get("feature_type"))),
-                ("Source", _e(f.get("source"))),
-                ("Source reference", _e(f.get("source_ref"))),
+                ("Source", link_urls(f.get("source"))),
+                ("Source reference", link_urls(f.get("source_ref"))),
                 ("Licence", _e(f.get("licence"))),
                 ("Other published coordinates", " | ".join(others)),
                 ("UN sanctions", _sanctions_line(f)),
@@ -495,7 +495,7 @@ def named_mine_popup(rec) -> str:
         ("Coordinates", _coords_text(rec)),
         ("Precision", f'{_e(f.get("precision"))}: {_e(f.get("location_precision"))}'),
         ("Status", _rule_status(rec)),
-        ("Source", _e(f.get("source"))), ("Licence", _e(f.get("licence"))),
+        ("Source", link_urls(f.get("source"))), ("Licence", _e(f.get("licence"))),
         ("UN sanctions", _sanctions_line(f)),
         ("Notes", _e(f.get("notes"))),
         ("Report discrepancy", _e(f.get("discrepancy_ref"))),
@@ -642,7 +642,7 @@ def camp_popup(rec) -> str:
                 + " ".join(f'<span class="atlas-tag{" atlas-basis" if t == shown else ""}">{html.escape(t)}</span>'
                            for t in tags) + " "
                 f'{_e(x.get("description"))}'
-                f'<span class="atlas-src">Source: {_e(x.get("source_report"))}'
+                f'<span class="atlas-src">Source: {link_urls(x.get("source_report"))}'
                 f'{", " + page if page else ""}</span></li>')
         out.append(f'<h4>Findings, oldest first ({len(rec.findings)})</h4><p class="atlas-asof"></p>'
                    '<ol class="atlas-findings">' + "".join(items) + "</ol>")
@@ -659,7 +659,7 @@ def camp_popup(rec) -> str:
         ("Agency", _e(f.get("agency"))),
         ("Prisoners (estimates)", _e(f.get("prisoners_estimate"))),
     ]))
-    prov = [_rows([("Coordinate source", _e(f.get("source"))), ("As the sources give it", given),
+    prov = [_rows([("Coordinate source", link_urls(f.get("source"))), ("As the sources give it", given),
                    ("Licence", _e(f.get("licence")))])]
     published = [c for c in rec.coordinates if c["role"].startswith("published coordinate")]
     if published:
@@ -790,7 +790,7 @@ def candidates_spec(cands: gpd.GeoDataFrame, camps: gpd.GeoDataFrame) -> dict:
         same = bool(c["is_atlas_point"])
         dist = display_text(c["distance_km_from_atlas_point"])
         popup = f"<h3>{_e(camp_name.get(site, site))}</h3>" + _rows([
-            ("Published by", _e(c["source"])),
+            ("Published by", link_urls(c["source"])),
             ("Coordinates", f"{c.geometry.y:.6f}, {c.geometry.x:.6f}"),
             ("Note", _e(c["note"])),
             ("Distance from the atlas point", f"{html.escape(dist)} km (geodesic)" if dist else

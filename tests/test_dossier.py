@@ -38,6 +38,7 @@ class _Links(HTMLParser):
         self.refs: list[str] = []
         self.ids: set[str] = set()
         self.scripts = 0
+        self.web: list[str] = []  # links a reader follows to a source's web page (<a href="https://..."> only)
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -45,6 +46,10 @@ class _Links(HTMLParser):
             self.scripts += 1
         if a.get("id"):
             self.ids.add(a["id"])
+        if tag == "a" and str(a.get("href", "")).startswith(("https://", "http://")):
+            assert a.get("rel") == "noopener noreferrer", a
+            self.web.append(a["href"])
+            return
         for key in ("href", "src"):
             if a.get(key) is not None:
                 self.refs.append(a[key])
@@ -430,3 +435,18 @@ def test_cli_site(gpkg, tmp_path):
     (tmp_path / "file").write_text("x")
     r = run_cli("site", "--out", str(tmp_path / "file"), "--gpkg", str(gpkg))
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_source_web_addresses_are_links_in_the_dossier_and_the_map_popup(gpkg, tmp_path):
+    """A source cited with its web page (Hyesan's article, GEM's wiki) gives the reader a link to follow."""
+    rec = atlas.record("M035", gpkg)
+    urls = re.findall(r"https?://[^\s;]+", " ".join(str(v) for v in rec.fields.values()))
+    assert urls, "M035's record cites no web page"
+    page = Path(atlas.dossier("M035", out=tmp_path, gpkg=gpkg)).read_text(encoding="utf-8")
+    links = _Links()
+    links.feed(page)
+    assert set(urls) <= set(links.web)
+    from atlas.map_layers import mine_popup
+
+    popup = mine_popup(rec)
+    assert all(f'<a href="{u}" rel="noopener noreferrer">' in popup for u in urls)
