@@ -168,3 +168,12 @@ def test_cli_from_all_names_the_point_of_each_distance(gpkg):
     assert res.returncode == 0 and "from_point" in res.stdout and "Measured from every published point" in res.stdout
     bad = run_cli("near", "KLS-14", "--from", "everywhere", "--gpkg", str(gpkg))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_show_takes_site_layer_as_near_does_and_the_old_name_still_works_with_a_notice(gpkg):
+    new = run_cli("show", "Yodok", "--site-layer", "camps", "--gpkg", str(gpkg))
+    assert new.returncode == 0 and "KLS-15" in new.stdout and new.stderr == ""
+    old = run_cli("show", "Yodok", "--layer", "camps", "--gpkg", str(gpkg))
+    assert old.returncode == 0 and old.stdout == new.stdout
+    assert "--layer is now --site-layer" in old.stderr
+    assert "--layer" not in run_cli("show", "--help").stdout.replace("--site-layer", "")

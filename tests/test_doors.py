@@ -333,8 +333,8 @@ def _no_raw_controls(text: str) -> None:
 @pytest.mark.parametrize(("args", "expected"), [
     (("find", "Title"), "Title \\x1b]0;owned-title\\x07 A"),
     (("near", "KLS-14", "--km", "25", "--layer", "user_hostile"), "field\\x0bnotes\\u202e.csv"),
-    (("show", "U000003", "--layer", "user_hostile"), "Gate \\u202egpj.exe C"),
-    (("show", "U000002", "--layer", "user_hostile"), "note \\x1b[2J 1"),
+    (("show", "U000003", "--site-layer", "user_hostile"), "Gate \\u202egpj.exe C"),
+    (("show", "U000002", "--site-layer", "user_hostile"), "note \\x1b[2J 1"),
     (("layers", "--details"), "field\\x0bnotes\\u202e.csv"),
     (("find", "Gate \u202e\x1b]0;x\x07 nothing like it"), "'Gate \\u202e\\x1b]0;x\\x07 nothing like it'"),
 ])
@@ -351,7 +351,7 @@ def test_data_formats_keep_the_data_exact(hostile_atlas):
     assert as_json.returncode == 0, as_json.stderr
     _no_raw_controls(as_json.stdout)  # JSON's own escapes ...
     assert json.loads(as_json.stdout)["rows"][0]["name"] == _HOSTILE_NAMES[0]  # ... the same data
-    gate = run_cli("show", "U000003", "--layer", "user_hostile", "--format", "json", "--gpkg", str(hostile_atlas))
+    gate = run_cli("show", "U000003", "--site-layer", "user_hostile", "--format", "json", "--gpkg", str(hostile_atlas))
     assert "\u202e" not in gate.stdout and json.loads(gate.stdout)["name"] == _HOSTILE_NAMES[2]
     as_csv = run_cli("find", "Title", "--format", "csv", "--gpkg", str(hostile_atlas))  # to a pipe: exact
     assert as_csv.returncode == 0 and _HOSTILE_NAMES[0] in as_csv.stdout
@@ -392,7 +392,7 @@ def test_a_file_name_that_is_not_utf8_imports_and_shows(atlas_copy, tmp_path):
     assert res.returncode == 0, res.stderr
     _no_traceback(res)
     assert "caf\\xe9.csv" in res.stderr
-    shown = run_cli("show", "U000001", "--layer", "user_cafe", "--gpkg", str(atlas_copy))
+    shown = run_cli("show", "U000001", "--site-layer", "user_cafe", "--gpkg", str(atlas_copy))
     assert shown.returncode == 0 and "caf\\xe9.csv" in shown.stdout
 
 
@@ -610,7 +610,7 @@ def test_a_million_point_layer_keeps_every_command_under_a_gigabyte(gpkg, tmp_pa
     spec.loader.exec_module(bench)
     big = bench.synthetic_atlas(tmp_path, gpkg, 1_000_000)
     out = tmp_path / "out"
-    for args in (("layers",), ("find", "Synthetic point 123456"), ("show", "U0123456", "--layer", "user_big"),
+    for args in (("layers",), ("find", "Synthetic point 123456"), ("show", "U0123456", "--site-layer", "user_big"),
                  ("near", "KLS-14", "--km", "10", "--layer", "user_big"), ("dossier", "KLS-14", "--out", str(out))):
         res = subprocess.run([sys.executable, "-c", _PEAK, sys.executable, "-m", "atlas", *args, "--gpkg", str(big)],
                              capture_output=True, text=True, timeout=1800)
