@@ -718,6 +718,23 @@ def retired_id(query: str, gpkg: Atlas | Path | str | None = None) -> dict | Non
     return table.get(str(query).strip().upper())
 
 
+#: Layers of places a site lies in: a site named like one (the camp Yodok, Yodok County) is the one meant.
+_AREA_LAYERS = ("counties", "provinces", "mineral_deposits")
+
+
+def _site_over_its_namesakes(named: pd.DataFrame):
+    """The one site among ``named`` when every other is an area that shares its name, else None.
+
+    ``Yodok`` names the camp (KLS-15) and the county it lies in: a person asking for
+    ``Yodok`` with no kind means the camp, and ``Yodok County`` names the county. Two sites
+    (``Kaechon``: kwan-li-so 14, kyo-hwa-so 1, ...) stay ambiguous.
+    """
+    areas = named["layer"].isin(_AREA_LAYERS)
+    if (~areas).sum() != 1 or not areas.any():
+        return None
+    return named[~areas].iloc[0]
+
+
 def resolve(
     query: str | Site,
     gpkg: Atlas | Path | str | None = None,
@@ -728,9 +745,10 @@ def resolve(
     A query resolves when exactly one feature matches it by id, number or
     name (in any romanization); features that only hold the query as a word
     of a longer name (``Gaecheon Coal Mine`` for ``Kaechon``) count only when
-    nothing else matches. Otherwise it is ambiguous: ``Yodok`` is both
-    kwan-li-so 15 and Yodok County; ``KLS-15``, ``camp 15`` and ``Yodok
-    County`` are not.
+    nothing else matches. A site named like the areas it lies in is the
+    one meant, with a warning naming the others: ``Yodok`` is kwan-li-so 15
+    (not Yodok County, which ``Yodok County`` names). Otherwise it is
+    ambiguous: ``Kaechon`` is a county, two camps and more.
 
     Parameters
     ----------
@@ -786,6 +804,12 @@ def resolve(
         top = ids.iloc[0]
     elif len(named) == 1 or (named.empty and len(parts) == 1):
         top = (named if len(named) else parts).iloc[0]
+    elif (site := _site_over_its_namesakes(named)) is not None:
+        top = site
+        others = named[named["id"] != site["id"]]
+        warnings.warn(f"{query!r} is also {'; '.join(f'{r.name} ({r.id}, {r.layer})' for r in others.itertuples())}: "
+                      f"showing the {site['layer'].rstrip('s').replace('_', ' ')} {site['id']} {site['name']}; "
+                      f"name the other by its kind ({others['name'].iloc[0]!r})", UserWarning, stacklevel=2)
     elif named.empty and parts.empty:
         labels = [f"{n} ({i})" for n, i in zip(hits["name"], hits["id"])][:5]
         raise NotFoundError(f"nothing in the atlas is named {query!r}", labels)
