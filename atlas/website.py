@@ -49,6 +49,7 @@ from .formats import cell_text
 from .i18n import DEFAULT_LANG, N_, check_lang, translations
 from .owned import Stage, safe_name
 from .qgis import export_qgis
+from .sites import Site, site_from_row, uniform_frame
 from .sources import project_file
 from .store import Atlas, private_store
 from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
@@ -91,6 +92,16 @@ def _write(path: Path, text: str) -> Path:
 
 
 # --- index: overview map and the table of sites -------------------------------------------
+
+
+def _sites(atlas: Product) -> dict[str, Site]:
+    """Every camp and mine as the :class:`~atlas.sites.Site` :func:`atlas.resolve` gives for its id."""
+    out = {}
+    for layer in ("camps", "mines"):
+        frame = atlas.layer(layer)
+        for pos, site_id in enumerate(uniform_frame(layer, frame)["id"]):
+            out[str(site_id)] = site_from_row(layer, frame, pos)
+    return out
 
 
 def _site_rows(atlas: Product) -> list[dict]:
@@ -373,8 +384,9 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     say(f"writing {len(rows)} dossiers")
     dossier_dir = out / "dossiers"
     links = {"nav": _nav("../"), "dossier": {i: f"{i}.html" for i in ids}, **({"map": "../map.html"} if with_map else {})}
+    sites = _sites(atlas)  # each page's site from its row, as resolve() makes it: no search per page
     for r in rows:
-        rec = dossier_record(r["id"], atlas=atlas, lang=lang)
+        rec = dossier_record(sites[r["id"]], atlas=atlas, lang=lang)
         _write(dossier_dir / f"{r['id']}.html", render_dossier(rec, links=links, standalone=False, lang=lang))
     ctx = {"about": about, "nav": _nav(), "user_layers": atlas.user_layer_names, "lang": lang}
     say("writing the index, provinces, report tables and about pages")
