@@ -586,7 +586,7 @@ def export_kmz(out: Path | None = None, layers: Iterable[str] | None = None,
     out = Path(out) if out else io.output_dir(private=include_private)
     if out.suffix.lower() != ".kmz":  # a file holding a private layer says so in its name
         out = marked(out / "atlas.kmz") if sel.private else out / "atlas.kmz"
-    data = kmz_bytes(sel.frames, sel.meta, sel.source.read, progress)
+    data = kmz_bytes(sel.frames, sel.meta, sel.source.read, progress, atlas=sel.source)
     with Stage(out.parent) as stage:
         stage.path(out.name).write_bytes(data)
     return [out]

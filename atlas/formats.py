@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import math
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pandas as pd
 
@@ -181,7 +181,8 @@ def format_table(df: pd.DataFrame, fmt: str = "table", columns: list[str] | None
         rows = json.loads(plain.to_json(orient="records", force_ascii=False, double_precision=10))
         return json.dumps({"meta": meta or {}, "rows": rows}, ensure_ascii=False, indent=1)
     if fmt == "geojson":
-        if not isinstance(df, gpd.GeoDataFrame):
+        gpd = sys.modules.get("geopandas")  # not loaded: then df cannot be a GeoDataFrame
+        if gpd is None or not isinstance(df, gpd.GeoDataFrame):
             raise InputError("geojson needs features with geometry; use csv or json")
         data = json.loads(df.to_json(na="null", drop_id=True, to_wgs84=True))
         data["atlas"] = meta or {}

@@ -27,9 +27,7 @@ from contextlib import contextmanager
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-import geopandas as gpd
 import pandas as pd
-import pyogrio
 
 from .admit import admit_gpkg
 from .errors import InputError, NotFoundError, OutputError
@@ -366,7 +364,10 @@ def _write_one(df: pd.DataFrame, path: Path, name: str, description: str = "", a
     if append:
         opts["append"] = True
     layer_opts = {"DESCRIPTION": description} if description and not append else {}
-    if isinstance(df, gpd.GeoDataFrame):
+    import pyogrio  # the GDAL binding: loaded by a writer, not by every command that locates the atlas
+
+    gpd = sys.modules.get("geopandas")  # not loaded: then df cannot be a GeoDataFrame
+    if gpd is not None and isinstance(df, gpd.GeoDataFrame):
         geom_type = df.geometry.geom_type.dropna()
         pyogrio.write_dataframe(
             df, path, layer=name, driver="GPKG", promote_to_multi=False,
@@ -491,6 +492,8 @@ def fixed_timestamp(epoch: int) -> Iterator[None]:
     stamp = datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     before = os.environ.get("SOURCE_DATE_EPOCH")
     os.environ["SOURCE_DATE_EPOCH"] = str(epoch)
+    import pyogrio
+
     pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": stamp})
     try:
         yield

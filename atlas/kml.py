@@ -27,8 +27,10 @@ import numpy as np
 import pandas as pd
 
 from .formats import cell_text
+from .record import records
 from .redact import xml_text
 from .schema import name_column
+from .store import Atlas
 from .style import KIND_SHAPES, STATUS_COLOURS, evidence_label, finding_type_label, page_ref
 
 __all__ = ["icon_png", "kmz_bytes"]
@@ -283,11 +285,15 @@ def _optional(layer: Callable[[str], pd.DataFrame], name: str) -> pd.DataFrame |
         return None
 
 
-def _spec(name: str, frames: dict[str, pd.DataFrame], read: Callable[[str], pd.DataFrame]) -> dict | None:
+def _spec(name: str, frames: dict[str, pd.DataFrame], read: Callable[[str], pd.DataFrame],
+          atlas: Atlas | None = None) -> dict | None:
     from . import map_layers as ml
 
     def layer(n: str) -> pd.DataFrame:
         return frames[n] if n in frames else read(n)
+
+    def gathered(n: str) -> dict | None:  # the sites' records: the balloons are views of them, as the map's popups
+        return records(n, atlas) if atlas is not None else None
 
     search: list = []
     df = frames[name]
@@ -300,11 +306,11 @@ def _spec(name: str, frames: dict[str, pd.DataFrame], read: Callable[[str], pd.D
     if name == "mines":  # the mines' status by the rule on the build date (the camps' status_as_of)
         findings, camps = _optional(layer, "mine_findings"), _optional(layer, "camps")
         day = ml.status_day(camps) if camps is not None else ""
-        return ml.mines_spec(df, search, None, findings, day)
+        return ml.mines_spec(df, search, None, findings, day, gathered("mines"))
     if name == "named_mines":
-        return ml.named_mines_spec(df, search)
+        return ml.named_mines_spec(df, search, gathered("named_mines"))
     if name == "camps":
-        return ml.camps_spec(df, layer("camp_findings"), layer("coordinate_candidates"), search)
+        return ml.camps_spec(df, layer("camp_findings"), search, gathered("camps"))
     if name == "coordinate_candidates":
         return ml.candidates_spec(df, layer("camps"))
     simple = getattr(ml, f"{name}_spec", None)  # a layer whose spec needs only itself (steel_plants, …)
@@ -328,7 +334,7 @@ def _user_symbol(gdf: pd.DataFrame) -> dict:
 
 
 def _layer_folder(doc: ET.Element, styles: _Styles, name: str, df: pd.DataFrame, meta: dict,
-                  frames: dict, read: Callable[[str], pd.DataFrame]) -> int:
+                  frames: dict, read: Callable[[str], pd.DataFrame], atlas: Atlas | None = None) -> int:
     located = ~(df.geometry.isna() | df.geometry.is_empty).to_numpy()
     rows = df[located]
     missing_col = name_column(name, df.columns)
@@ -337,7 +343,7 @@ def _layer_folder(doc: ET.Element, styles: _Styles, name: str, df: pd.DataFrame,
     _sub(folder, "name", name)
     _sub(folder, "open", "0")
     _sub(folder, "description", _folder_description(meta, missing))
-    spec = _spec(name, frames, read)
+    spec = _spec(name, frames, read, atlas)
     feats = spec["features"] if spec else [{} for _ in range(len(rows))]
     if len(feats) != len(rows):  # the map's spec skips the same rows (no geometry): never misalign
         raise RuntimeError(f"{name}: {len(feats)} map features for {len(rows)} located rows")
@@ -416,7 +422,7 @@ def _timeline_folder(doc: ET.Element, styles: _Styles, camps: pd.DataFrame, find
 
 def kmz_bytes(frames: dict[str, pd.DataFrame], meta: dict[str, dict],
               read: Callable[[str], pd.DataFrame],
-              progress: Callable[[str], None] | None = None) -> bytes:
+              progress: Callable[[str], None] | None = None, atlas: Atlas | None = None) -> bytes:
     """The KMZ (a zip of ``doc.kml`` and its icons) of layers with geometry.
 
     Parameters
@@ -429,6 +435,10 @@ def kmz_bytes(frames: dict[str, pd.DataFrame], meta: dict[str, dict],
         Reads another layer by name: the map's specs of provinces, camps and
         coordinate candidates draw on mines, findings and camps.
     progress : callable, optional
+    atlas : Atlas, optional
+        The atlas the layers come from: the balloons of camps and mines are
+        views of its records (:func:`atlas.records`), as the map's popups.
+        Without it (or for a row it lacks) a balloon is the tooltip.
 
     Returns
     -------
@@ -449,7 +459,7 @@ def kmz_bytes(frames: dict[str, pd.DataFrame], meta: dict[str, dict],
     frames = {n: _wgs84(df) for n, df in frames.items()}
     for name, df in frames.items():
         say(f"kmz: {name} ({len(df)} rows)")
-        _layer_folder(doc, styles, name, df, meta[name], frames, read)
+        _layer_folder(doc, styles, name, df, meta[name], frames, read, atlas)
     if "camps" in frames:
         _timeline_folder(doc, styles, frames["camps"], read("camp_findings"))
     # KML 2.2 orders a Document's children: name, open, description, styles, then features

@@ -26,7 +26,7 @@ from pyproj import Geod, Transformer
 from . import _assets, _packing, names
 from .admit import open_raster
 from .errors import InputError
-from .evidence import STATUSES, WINDOW_YEARS, first_year, status_from_findings, year_span, yearly_status
+from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
 from .formats import cell_text
 from .style import (
     COMMODITY_COLOURS,
@@ -39,14 +39,13 @@ from .style import (
     PrecisionSymbol,
     class_breaks,
     evidence_label,
-    finding_order,
-    finding_type_label,
     page_ref,
 )
 from .style import PROVINCE_RAMP as RAMP
 
 __all__ = [
     "USER_COLOURS",
+    "camp_popup",
     "camps_spec",
     "candidates_spec",
     "chip_spec",
@@ -56,7 +55,9 @@ __all__ = [
     "display_text",
     "geojson_geometry",
     "has_geometry",
+    "mine_popup",
     "mines_spec",
+    "named_mine_popup",
     "named_mines_spec",
     "provinces_spec",
     "rings_spec",
@@ -329,52 +330,34 @@ def _status_steps(findings: pd.DataFrame, site_ids, asof: str) -> dict[str, list
 
 
 def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | None = None,
-               findings: pd.DataFrame | None = None, asof: str = "") -> dict:
+               findings: pd.DataFrame | None = None, asof: str = "", records: dict | None = None) -> dict:
     """The mines layer; with GEM and sanctions columns, each mine's status per year (``yw``, ``yg``).
 
     ``measures`` is the GeoPackage's ``sanctions_measures`` table (none: no yearly sanctions).
     ``findings`` (``mine_findings``) and ``asof`` (the build date) add the status by the rule of
-    :mod:`atlas.evidence`: the line ``atlas status`` prints for the build date and why, in the popup,
-    and per year (``ys``, ``[[from_year, status], ...]``) for the year control.
+    :mod:`atlas.evidence` per year (``ys``, ``[[from_year, status], ...]``) for the year control.
+    ``records`` (:func:`atlas.records` of ``mines``, by id) gives each popup (:func:`mine_popup`),
+    the status on the build date included; a mine without one has no popup.
     """
     syms = _Symbols()
     feats = []
     located = mines[has_geometry(mines)]
-    by_mine = {s: g for s, g in findings.groupby("site_id")} if findings is not None and len(findings) else {}
     yearly = _status_steps(findings, list(located["mine_id"]), asof)
     steps = (_sanction_steps(located["commodity"], measures)
              if measures is not None and "sanctions_measure" in located.columns and len(located)
              else [[] for _ in range(len(located))])
     for i, (_, r) in enumerate(located.iterrows()):
         precision = display_text(r["precision"])
-        town = precision == "town"
-        popup = (f'<h3>{_e(r["name"])}</h3>'
-                 + ('<p class="atlas-warn">Town-level location: the point is the town, '
-                    "not the mine's location.</p>" if town else "")
-                 + _rows([
-                     ("Also known as", _e(r["alt_names"])),
-                     ("Commodity", f'{_e(r["commodity"])} ({_e(r["commodity_class"])})'),
-                     ("Location", _admin(r)),
-                     ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
-                     ("Precision", f'{_e(precision)}: {_e(r["location_precision"])}'),
-                     ("Status", _mine_status(r, by_mine, asof)),
-                     ("Status as the sources word it", _e(r["status"])),
-                     ("Type", _e(r["feature_type"])),
-                     ("Source", _e(r["source"])),
-                     ("Source reference", _e(r["source_ref"])),
-                     ("Licence", _e(r["licence"])),
-                     ("Other published coordinates", _e(r.get("cross_checks"))),
-                     ("UN sanctions", _sanctions_line(r)),
-                     ("Global Energy Monitor", _gem_line(r)),
-                     ("Notes", _e(r["notes"])),
-                 ]))
+        rec = (records or {}).get(display_text(r["mine_id"]))
+        popup = mine_popup(rec) if rec is not None else ""
         feat = {"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
                 "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
-                "p": popup}
+                **({"p": popup} if popup else {})}
         ys = yearly.get(display_text(r["mine_id"]), [])
         if steps[i] or _gem_steps(r) or ys:
             feat.update({"yw": steps[i], "yg": _gem_steps(r), **({"ys": ys} if ys else {})})
-            feat["p"] = popup + '<p class="atlas-asof-mine"></p>'
+            if popup:
+                feat["p"] = popup + '<p class="atlas-asof-mine"></p>'
         feats.append(feat)
         search.append(_entry("mines", i, r["name"], _keys(r["name"], *_split(r["alt_names"])),
                              display_text(r["commodity"])))
@@ -387,15 +370,62 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
     }}
 
 
-def _mine_status(r, by_mine: dict, asof: str) -> str:
+def _coords_text(rec) -> str:
+    """The point the atlas uses, as the record gives it (6 decimals, ~0.1 m), or ``""``."""
+    c = rec.coordinates[0] if rec.coordinates and rec.coordinates[0]["role"] == "atlas point" else None
+    return f'{c["lat"]:.6f}, {c["lon"]:.6f} (WGS84)' if c else ""
+
+
+def _published_items(rec) -> list[str]:
+    """The other published coordinates of a record, one escaped line each (nearest first)."""
+    out = []
+    for c in rec.coordinates:
+        if not c["role"].startswith("published coordinate") or c.get("lat") is None:
+            continue
+        used = ", the point used here" if c["role"].endswith("(the one the atlas uses)") else ""
+        km = display_text(c.get("distance_km"))
+        out.append(f'{_e(c.get("source"))}: {c["lat"]:.6f}, {c["lon"]:.6f}'
+                   f' ({html.escape(km) or "?"} km from this point{used})')
+    return out
+
+
+def _rule_status(rec) -> str:
     """A mine's status by the rule on the build date, as ``atlas status`` prints it, and why (escaped)."""
-    if not asof:
+    st = rec.status
+    if not st:
         return ""
-    site = display_text(r["mine_id"])
-    f = by_mine.get(site)
-    st = status_from_findings(f if f is not None else pd.DataFrame(
-        columns=["finding_id", "date_start", "date_end", "status_signal"]), asof, site)
-    return f"{_e(st.summary)} (the build date)<br><span class=\"atlas-src\">Why: {_e(st.reason)}</span>"
+    return f"{_e(st['summary'])} (the build date)<br><span class=\"atlas-src\">Why: {_e(st['reason'])}</span>"
+
+
+def mine_popup(rec) -> str:
+    """A mine's popup: a view of its :class:`atlas.Record` (every data string escaped).
+
+    The same fields, status (the rule's on the build date), coordinates and
+    other published coordinates as ``atlas show`` prints.
+    """
+    f = rec.fields
+    precision = display_text(f.get("precision"))
+    others = _published_items(rec)
+    return (f'<h3>{_e(f.get("name"))}</h3>'
+            + ('<p class="atlas-warn">Town-level location: the point is the town, '
+               "not the mine's location.</p>" if precision == "town" else "")
+            + _rows([
+                ("Also known as", _e(f.get("alt_names"))),
+                ("Commodity", f'{_e(f.get("commodity"))} ({_e(f.get("commodity_class"))})'),
+                ("Location", _admin(f)),
+                ("Coordinates", _coords_text(rec)),
+                ("Precision", f'{_e(precision)}: {_e(f.get("location_precision"))}'),
+                ("Status", _rule_status(rec)),
+                ("Status as the sources word it", _e(f.get("status"))),
+                ("Type", _e(f.get("feature_type"))),
+                ("Source", _e(f.get("source"))),
+                ("Source reference", _e(f.get("source_ref"))),
+                ("Licence", _e(f.get("licence"))),
+                ("Other published coordinates", " | ".join(others)),
+                ("UN sanctions", _sanctions_line(f)),
+                ("Global Energy Monitor", _gem_line(f)),
+                ("Notes", _e(f.get("notes"))),
+            ]))
 
 
 def _named_symbol(cls: str, precision: str) -> dict:
@@ -403,7 +433,12 @@ def _named_symbol(cls: str, precision: str) -> dict:
     return _precision_symbol("star", cls, sym, size=18)
 
 
-def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
+def named_mines_spec(named: gpd.GeoDataFrame, search: list, records: dict | None = None) -> dict:
+    """The mines the report names: a star each, town proxies labelled as such.
+
+    ``records`` (:func:`atlas.records` of ``named_mines``, by id) gives each popup
+    (:func:`named_mine_popup`); a feature without one has no popup.
+    """
     syms = _Symbols()
     feats = []
     located = has_geometry(named)
@@ -416,27 +451,10 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
             continue
         role = display_text(r["location_role"])
         proxy = bool(r["is_town_proxy"])
-        warn = ('<p class="atlas-warn">Town proxy: this point is a town near the mine, '
-                "<b>not the mine's location</b>.</p>") if proxy else ""
-        popup = (f'<h3>{_e(r["name_in_report"])}</h3>{warn}' + _rows([
-            ("What the point is", _e(role)),
-            ("Also known as", _e(r["alt_names"])),
-            ("Commodity", f'{_e(r["commodity"])} ({_e(r["commodity_class"])})'),
-            ("Province in the report", _e(r["province_as_given"]) or "(none given)"),
-            ("Place in the report", _e(r.get("place_as_given"))),
-            ("Province (the atlas's reading)", _e(r.get("province_inferred"))),
-            ("Where in the report", _e(r.get("report_cite"))),
-            ("County or place (the atlas's reading)", _e(r["county_or_place_inferred"])),
-            ("Location (spatial join)", _admin(r)),
-            ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
-            ("Precision", f'{_e(r["precision"])}: {_e(r["location_precision"])}'),
-            ("Source", _e(r["source"])), ("Licence", _e(r["licence"])),
-            ("UN sanctions", _sanctions_line(r)),
-            ("Notes", _e(r["notes"])),
-            ("Report discrepancy", _e(r.get("discrepancy_ref"))),
-        ]))
+        rec = (records or {}).get(display_text(r["named_id"]))
+        popup = named_mine_popup(rec) if rec is not None else ""
         feat = {"c": _latlon(r.geometry), "s": syms(_named_symbol(r["commodity_class"], r["precision"])),
-                "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', "p": popup}
+                "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', **({"p": popup} if popup else {})}
         if proxy:
             feat["label"] = "town proxy, not the mine's location"
         feats.append(feat)
@@ -452,6 +470,35 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list) -> dict:
                  + (f"Named in the report but with no public coordinate (not drawn): {'; '.join(missing)}."
                     if missing else "")),
     }}
+
+
+def named_mine_popup(rec) -> str:
+    """A named mine's popup: a view of its :class:`atlas.Record` (every data string escaped).
+
+    What the point is (a town proxy said first), the report's words, the
+    atlas's reading, the status by the rule on the build date, as ``atlas show`` prints.
+    """
+    f = rec.fields
+    warn = ('<p class="atlas-warn">Town proxy: this point is a town near the mine, '
+            "<b>not the mine's location</b>.</p>") if f.get("is_town_proxy") else ""
+    return (f'<h3>{_e(f.get("name_in_report"))}</h3>{warn}' + _rows([
+        ("What the point is", _e(f.get("location_role"))),
+        ("Also known as", _e(f.get("alt_names"))),
+        ("Commodity", f'{_e(f.get("commodity"))} ({_e(f.get("commodity_class"))})'),
+        ("Province in the report", _e(f.get("province_as_given")) or "(none given)"),
+        ("Place in the report", _e(f.get("place_as_given"))),
+        ("Province (the atlas's reading)", _e(f.get("province_inferred"))),
+        ("Where in the report", _e(f.get("report_cite"))),
+        ("County or place (the atlas's reading)", _e(f.get("county_or_place_inferred"))),
+        ("Location (spatial join)", _admin(f)),
+        ("Coordinates", _coords_text(rec)),
+        ("Precision", f'{_e(f.get("precision"))}: {_e(f.get("location_precision"))}'),
+        ("Status", _rule_status(rec)),
+        ("Source", _e(f.get("source"))), ("Licence", _e(f.get("licence"))),
+        ("UN sanctions", _sanctions_line(f)),
+        ("Notes", _e(f.get("notes"))),
+        ("Report discrepancy", _e(f.get("discrepancy_ref"))),
+    ]))
 
 
 def _spread_labels(feats: list[dict], near_deg: float = 0.6, step_px: int = 18) -> None:
@@ -557,91 +604,93 @@ def status_day(camps: pd.DataFrame) -> str:
     return days[0] if len(days) == 1 else ""
 
 
-def _status_html(r, findings: list) -> str:
+def _status_html(rec) -> str:
     """The camp's status on the build date by the one rule: the line ``atlas status`` prints, and why."""
-    day = display_text(r.get("status_as_of"))[:10]
-    summary = display_text(r.get("status_summary"))
-    if not day or not summary:  # an older GeoPackage: the class alone
-        return (f'<p class="atlas-status"><span class="atlas-tag">{_e(r["status_class"])}</span></p>')
-    why = status_from_findings(pd.DataFrame(findings), day, display_text(r["site_id"])).reason if findings else (
-        "unknown: no finding of this site")
-    return (f'<p class="atlas-status"><span class="atlas-tag">{_e(r["status_class"])}</span> '
-            f'Status {_e(summary)} (the build date)'
-            f'<span class="atlas-src">Why: {_e(why)}</span></p>')
+    st = rec.status
+    if not st:  # an atlas that states no build date: the rule has no day to answer for
+        return ""
+    return (f'<p class="atlas-status"><span class="atlas-tag">{_e(st["status"])}</span> '
+            f'Status {_e(st["summary"])} (the build date)'
+            f'<span class="atlas-src">Why: {_e(st["reason"])}</span></p>')
 
 
-def _camp_popup(r, findings: list, candidates: pd.DataFrame) -> str:
-    """What a reader needs first (name, kind, status and date, findings), then where, then provenance folded."""
-    kind = display_text(r["kind"])
-    number = display_text(r["number"])
-    sub = KIND_LABELS.get(kind, kind) + (f" No. {number}" if number else "") + f" · {display_text(r['site_id'])}"
-    has_geom = r.geometry is not None and not r.geometry.is_empty
-    coords = f"{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)" if has_geom else "no public coordinate"
-    given = ", ".join(x for x in (_e(r["county_as_given"]), _e(r["province_as_given"])) if x)
-    date = _e(r["status_date"])
-    out = [f'<h3>{_e(r["name"])} <span lang="ko">{_e(r["name_ko"])}</span></h3>',
+def camp_popup(rec) -> str:
+    """A camp's popup, a view of its :class:`atlas.Record` (every data string escaped).
+
+    What a reader needs first (name, kind, status by the rule on the build
+    date, findings oldest first), then where, then provenance folded: the same
+    findings, status, coordinates and sources as ``atlas show`` prints.
+    """
+    f = rec.fields
+    kind = display_text(f.get("kind"))
+    number = display_text(f.get("number"))
+    sub = KIND_LABELS.get(kind, kind) + (f" No. {number}" if number else "") + f" · {rec.id}"
+    coords = _coords_text(rec) or "no public coordinate"
+    given = ", ".join(x for x in (_e(f.get("county_as_given")), _e(f.get("province_as_given"))) if x)
+    date = _e(f.get("status_date"))
+    out = [f'<h3>{_e(f.get("name"))} <span lang="ko">{_e(f.get("name_ko"))}</span></h3>',
            f'<p class="atlas-sub">{html.escape(sub)}</p>',
-           _status_html(r, findings),
-           _rows([("Evidence", _evidence_text(r)),
-                  ("As the sources word it", f'{_e(r["status"])} ({date or "no date given"})')])]
-    if findings:
+           _status_html(rec),
+           _rows([("Evidence", _evidence_text(rec.status)),
+                  ("As the sources word it", f'{_e(f.get("status"))} ({date or "no date given"})')])]
+    if rec.findings:
         items = []
-        for f in sorted(findings, key=lambda f: finding_order(f.get("date_start"), f.get("date_end"),
-                                                                 f.get("finding_id"))):
-            page = _e(page_ref(f.get("page")))
-            year = first_year(f.get("date_start"), f.get("date_end"))
-            kind = finding_type_label(display_text(f.get("finding_type")))
-            basis = display_text(f.get("evidence_basis"))
-            shown = evidence_label(basis, f.get("testimony_hand"))
-            tags = ([] if basis == kind else [kind]) + ([shown] if shown else [])  # "testimony" said once
+        for x in rec.findings:  # oldest first, as the record orders them
+            page = _e(page_ref(x.get("page")))
+            year = first_year(x.get("date_start"), x.get("date_end"))
+            what = display_text(x.get("type_in_words"))
+            basis = display_text(x.get("evidence_basis"))
+            shown = evidence_label(basis, x.get("testimony_hand"))
+            tags = ([] if basis == what else [what]) + ([shown] if shown else [])  # "testimony" said once
             items.append(
                 f'<li class="atlas-finding" data-y="{year or ""}">'
-                f'<span class="atlas-when">{_e(f.get("observed_text")) or "undated"}</span> '
+                f'<span class="atlas-when">{_e(x.get("observed_text")) or "undated"}</span> '
                 + " ".join(f'<span class="atlas-tag{" atlas-basis" if t == shown else ""}">{html.escape(t)}</span>'
                            for t in tags) + " "
-                f'{_e(f.get("description"))}'
-                f'<span class="atlas-src">Source: {_e(f.get("source_report"))}'
+                f'{_e(x.get("description"))}'
+                f'<span class="atlas-src">Source: {_e(x.get("source_report"))}'
                 f'{", " + page if page else ""}</span></li>')
-        out.append(f'<h4>Findings, oldest first ({len(findings)})</h4><p class="atlas-asof"></p>'
+        out.append(f'<h4>Findings, oldest first ({len(rec.findings)})</h4><p class="atlas-asof"></p>'
                    '<ol class="atlas-findings">' + "".join(items) + "</ol>")
     else:
         out.append('<p class="atlas-sub">No dated findings recorded.</p>')
     out.append("<h4>Where</h4>" + _rows([
         ("Coordinates", html.escape(coords)),
-        ("Precision", f'{_e(r["precision"])}: {_e(r["location_precision"])}'),
-        ("Location", _admin(r)),
-        ("Area", html.escape(area_text(r["area_km2"]))),
+        ("Precision", f'{_e(f.get("precision"))}: {_e(f.get("location_precision"))}'),
+        ("Location", _admin(f)),
+        ("Area", html.escape(area_text(f.get("area_km2")))),
     ]))
     out.append(_rows([
-        ("Also known as", _e(r["alt_names"])),
-        ("Agency", _e(r["agency"])),
-        ("Prisoners (estimates)", _e(r["prisoners_estimate"])),
+        ("Also known as", _e(f.get("alt_names"))),
+        ("Agency", _e(f.get("agency"))),
+        ("Prisoners (estimates)", _e(f.get("prisoners_estimate"))),
     ]))
-    prov = [_rows([("Coordinate source", _e(r["source"])), ("As the sources give it", given),
-                   ("Licence", _e(r["licence"]))])]
-    if len(candidates):
-        rows = "".join(
-            f'<li>{_e(c["source"])}: {c.geometry.y:.6f}, {c.geometry.x:.6f}'
-            f' ({_e(c["distance_km_from_atlas_point"])} km from this point'
-            f'{", the point used here" if bool(c["is_atlas_point"]) else ""})</li>'
-            for _, c in candidates.iterrows() if c.geometry is not None and not c.geometry.is_empty)
-        prov.append(f"<h4>Published coordinates ({len(candidates)})</h4><ul>{rows}</ul>")
+    prov = [_rows([("Coordinate source", _e(f.get("source"))), ("As the sources give it", given),
+                   ("Licence", _e(f.get("licence")))])]
+    published = [c for c in rec.coordinates if c["role"].startswith("published coordinate")]
+    if published:
+        rows = "".join(f"<li>{item}</li>" for item in _published_items(rec))
+        prov.append(f"<h4>Published coordinates ({len(published)})</h4><ul>{rows}</ul>")
     out.append('<details class="atlas-prov"><summary>Provenance: sources, published coordinates, '
                f'licence</summary>{"".join(prov)}</details>')
     return "".join(out)
 
 
-def _evidence_text(r) -> str:
-    tier, label = display_text(r.get("evidence_tier")), _e(r.get("evidence_tier_label"))
+def _evidence_text(status: dict) -> str:
+    """The evidence behind the rule's answer (its tier, latest dated evidence, disagreement), escaped."""
+    tier = display_text(status.get("evidence_tier"))
     if not tier:
         return ""
-    latest = _e(r.get("latest_evidence_date")) or "none dated"
-    disagree = "; the sources disagree" if str(r.get("sources_disagree")) in ("True", "1") else ""
-    return f"tier {html.escape(tier)}: {label}; latest dated evidence {latest}{disagree}"
+    latest = _e(status.get("latest_evidence_date")) or "none dated"
+    disagree = "; the sources disagree" if status.get("sources_disagree") else ""
+    return f"tier {html.escape(tier)}: {_e(status.get('evidence_tier_label'))}; latest dated evidence {latest}{disagree}"
 
 
-def camps_spec(camps, findings, candidates, search: list) -> dict:
+def camps_spec(camps, findings, search: list, records: dict | None = None) -> dict:
     """The camps layer: one marker per located camp, its popup, and its status per year.
+
+    ``records`` (:func:`atlas.records` of ``camps``, by id) gives each popup
+    (:func:`camp_popup`); a camp without one has no popup.
 
     Each feature carries ``ys``, one letter per year from ``time.first`` to
     ``time.last`` (:data:`STATUS_CODES`: ``a`` active, ``c`` closed, ``r``
@@ -656,7 +705,6 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
     """
     syms = _Symbols()
     feats = []
-    by_site = {s: g.to_dict("records") for s, g in findings.groupby("site_id")} if len(findings) else {}
     first, last = year_span(findings) if len(findings) else (0, 0)
     asof = status_day(camps)
     if asof:  # the years up to the build date's: 31 December of each, then the build date itself
@@ -667,7 +715,6 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
     if asof and len(findings):
         today = yearly_status(findings, camps["site_id"], last, last, build.month, build.day)
         yearly = {s: [*yearly.get(s, []), *today[s]] for s in today}
-    cand_by_site = dict(iter(candidates.groupby("site_id"))) if len(candidates) else {}
     located = has_geometry(camps)
     i = 0
     for ok, (_, r) in zip(located, camps.iterrows()):
@@ -676,7 +723,8 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
         if not ok:
             search.append(_entry("camps", -1, r["name"], keys, "no public coordinate: not on the map"))
             continue
-        popup = _camp_popup(r, by_site.get(site, []), cand_by_site.get(site, candidates.iloc[0:0]))
+        rec = (records or {}).get(site)
+        popup = camp_popup(rec) if rec is not None else ""
         status = display_text(r["status_class"])
         head = f'{_e(r["name"])}<br>{_e(KIND_LABELS.get(display_text(r["kind"]), r["kind"]))}'
         precision = display_text(r["precision"])
@@ -687,8 +735,8 @@ def camps_spec(camps, findings, candidates, search: list) -> dict:
             "tn": head, "id": site,
             "ys": "".join(STATUS_CODES[x] for x in yearly.get(site, [])),
             "yt": [syms(_camp_symbol(r["kind"], x, precision)) for x in STATUSES],
-            "p": popup, "lbl": camp_label(r), "pr": LABEL_PRIORITY.get(display_text(r["kind"]), 2),
-            "no": display_text(r["number"])})
+            **({"p": popup} if popup else {}), "lbl": camp_label(r),
+            "pr": LABEL_PRIORITY.get(display_text(r["kind"]), 2), "no": display_text(r["number"])})
         search.append(_entry("camps", i, r["name"], keys, KIND_LABELS.get(display_text(r["kind"]), "")))
         i += 1
     grey = "#d9d9d9"

@@ -32,9 +32,9 @@ from .provenance import about
 from .schema import SCHEMAS
 from .search import resolve
 from .store import USER_PREFIX, Atlas, open_atlas
-from .style import KIND_LABELS, finding_type_label, page_ref
+from .style import KIND_LABELS, finding_order, finding_type_label, page_ref
 
-__all__ = ["FORMATS", "Record", "discrepancies_for", "passages_for", "record", "show"]
+__all__ = ["FORMATS", "Record", "discrepancies_for", "passages_for", "record", "records", "show"]
 
 #: Output formats of :func:`show` and ``atlas show``.
 FORMATS = ("table", "json", "markdown")
@@ -268,19 +268,48 @@ def _fields(row: pd.Series) -> dict:
 
 
 def _finding_key(f: dict) -> tuple:
-    start, end = f.get("date_start") or "", f.get("date_end") or ""
-    return (start or end or "9999", end or "9999", f.get("finding_id") or "")
+    return finding_order(f.get("date_start"), f.get("date_end"), f.get("finding_id"))
+
+
+def _by_site(atlas: Atlas, name: str) -> dict[str, list[dict]]:
+    """A findings table's rows as plain dicts by site, oldest first: grouped once per atlas."""
+    def build() -> dict[str, list[dict]]:
+        if not atlas.has(name):
+            return {}
+        out: dict[str, list[dict]] = {}
+        for r in atlas.layer(name).to_dict("records"):
+            row = {k: _plain(v) for k, v in r.items()}
+            row["type_in_words"] = finding_type_label(row.get("finding_type"))
+            out.setdefault(str(r["site_id"]), []).append(row)
+        return {k: sorted(v, key=_finding_key) for k, v in out.items()}
+
+    return atlas.memo(("record:findings", name), build)
 
 
 def _findings(site_id: str, atlas: Atlas, layer: str = "camp_findings") -> list[dict]:
-    if not atlas.has(layer):
-        return []
-    table = atlas.layer(layer)
-    rows = [{k: _plain(v) for k, v in r.items()}
-            for r in table[table["site_id"].astype(str) == site_id].to_dict("records")]
-    for r in rows:
-        r["type_in_words"] = finding_type_label(r.get("finding_type"))
-    return sorted(rows, key=_finding_key)
+    return [dict(f) for f in _by_site(atlas, layer).get(str(site_id), [])]
+
+
+def _published(atlas: Atlas) -> dict[str, list[dict]]:
+    """Every camp's published coordinates (``coordinate_candidates``), nearest first: once per atlas."""
+    def build() -> dict[str, list[dict]]:
+        if not atlas.has("coordinate_candidates"):
+            return {}
+        cands = atlas.layer("coordinate_candidates")
+        cands = cands.assign(_d=pd.to_numeric(cands["distance_km_from_atlas_point"], errors="coerce"))
+        out: dict[str, list[dict]] = {}
+        for _, c in cands.sort_values(["_d", "candidate_id"], na_position="last", kind="stable").iterrows():
+            g = c.geometry
+            out.setdefault(str(c["site_id"]), []).append({
+                "role": "published coordinate" + (" (the one the atlas uses)" if bool(c.get("is_atlas_point")) else ""),
+                "candidate_id": _plain(c["candidate_id"]),
+                "lat": None if g is None or g.is_empty else round(float(g.y), 6),
+                "lon": None if g is None or g.is_empty else round(float(g.x), 6),
+                "source": _plain(c.get("source")), "distance_km": _plain(c["_d"]),
+                "note": _plain(c.get("note"))})
+        return out
+
+    return atlas.memo("record:candidates", build)
 
 
 def _candidates(row: pd.Series, layer: str, site_id: str, atlas: Atlas) -> list[dict]:
@@ -291,19 +320,8 @@ def _candidates(row: pd.Series, layer: str, site_id: str, atlas: Atlas) -> list[
                     "source": _plain(row.get("source")), "distance_km": 0.0,
                     "precision": _plain(row.get("precision")),
                     "note": _plain(row.get("location_precision"))})
-    if layer == "camps" and atlas.has("coordinate_candidates"):
-        cands = atlas.layer("coordinate_candidates")
-        cands = cands[cands["site_id"].astype(str) == site_id]
-        cands = cands.assign(_d=pd.to_numeric(cands["distance_km_from_atlas_point"], errors="coerce"))
-        for _, c in cands.sort_values(["_d", "candidate_id"], na_position="last").iterrows():
-            g = c.geometry
-            out.append({"role": "published coordinate" + (" (the one the atlas uses)"
-                                                          if bool(c.get("is_atlas_point")) else ""),
-                        "candidate_id": _plain(c["candidate_id"]),
-                        "lat": None if g is None or g.is_empty else round(float(g.y), 6),
-                        "lon": None if g is None or g.is_empty else round(float(g.x), 6),
-                        "source": _plain(c.get("source")), "distance_km": _plain(c["_d"]),
-                        "note": _plain(c.get("note"))})
+    if layer == "camps":
+        out += [dict(c) for c in _published(atlas).get(str(site_id), [])]
     checks = _plain(row.get("cross_checks"))
     if checks:  # mines: "source: lat, lon (x km from this point) | ..."
         for part in str(checks).split(" | "):
@@ -321,6 +339,48 @@ _VIA = {
     "probable same mine (inferred from the name)": ("the report's {name} ({id}) is probably this mine: "
                                                     "the atlas's inference, stated by no source"),
 }
+
+
+def _passage_index(atlas: Atlas) -> tuple[dict[str, list[dict]], list]:
+    """The report's passages by the site ids they name (table order), and the named mines a mine's
+    passages may come through (``[(named_id, how, point), ...]``): built once per atlas."""
+    def build():
+        index: dict[str, list[dict]] = {}
+        if atlas.has("report_passages"):
+            for r in atlas.layer("report_passages").itertuples():
+                p = {"passage_id": cell_text(r.passage_id), "quote": cell_text(r.quote),
+                     "cite": cell_text(r.report_ref), "section": cell_text(r.section),
+                     "paragraph": cell_text(r.paragraph), "page": cell_text(r.page),
+                     "lines": cell_text(r.lines), "about": cell_text(r.about),
+                     "forced_labour": cell_text(getattr(r, "forced_labour", "")) == "yes"}
+                for key in {x.strip() for x in str(r.site_ids).split(";")}:
+                    index.setdefault(key, []).append(p)
+        named = []
+        if atlas.has("named_mines"):
+            for r in atlas.layer("named_mines").itertuples():
+                how = _VIA.get(str(r.location_role))
+                if how and r.geometry is not None and not r.geometry.is_empty:
+                    named.append((str(r.named_id), how.format(name=cell_text(r.name_in_report), id=r.named_id),
+                                  r.geometry))
+        return index, named
+
+    return atlas.memo("record:passages", build)
+
+
+def _passages(layer: str, site_id: str, point, atlas: Atlas) -> list[dict]:
+    index, named = _passage_index(atlas)
+    if not index:
+        return []
+    links = [(str(site_id), "")]
+    if layer == "mines" and point is not None and not point.is_empty:
+        links += [(nid, how) for nid, how, g in named if g.distance(point) < 1e-6]
+    out, seen = [], set()
+    for key, via in links:
+        for p in index.get(key, []):
+            if p["passage_id"] not in seen:
+                seen.add(p["passage_id"])
+                out.append({**p, "via": via})
+    return sorted(out, key=lambda p: (not p["forced_labour"], p["passage_id"]))
 
 
 def passages_for(layer: str, site_id: str, atlas: Atlas) -> list[dict]:
@@ -348,33 +408,12 @@ def passages_for(layer: str, site_id: str, atlas: Atlas) -> list[dict]:
         ``about``, ``forced_labour`` (bool) and ``via`` (empty when the
         passage names the site itself).
     """
-    if not atlas.has("report_passages"):
-        return []
-    table = atlas.layer("report_passages")
-    ids = table["site_ids"].astype(str).str.split(";").map(lambda xs: {x.strip() for x in xs})
-    links = [(site_id, "")]
-    if layer == "mines" and atlas.has("named_mines") and atlas.has("mines"):
+    point = None
+    if layer == "mines" and atlas.has("mines"):
         mine = atlas.layer("mines")
-        geom = mine.loc[mine["mine_id"].astype(str) == site_id, "geometry"]
+        geom = mine.loc[mine["mine_id"].astype(str) == str(site_id), "geometry"]
         point = geom.iloc[0] if len(geom) else None
-        if point is not None and not point.is_empty:
-            named = atlas.layer("named_mines")
-            for r in named.itertuples():
-                how = _VIA.get(str(r.location_role))
-                if how and r.geometry is not None and not r.geometry.is_empty and r.geometry.distance(point) < 1e-6:
-                    links.append((str(r.named_id), how.format(name=cell_text(r.name_in_report), id=r.named_id)))
-    out, seen = [], set()
-    for key, via in links:
-        for r in table[ids.map(lambda s, k=key: k in s)].itertuples():
-            if r.passage_id in seen:
-                continue
-            seen.add(r.passage_id)
-            out.append({"passage_id": cell_text(r.passage_id), "quote": cell_text(r.quote),
-                        "cite": cell_text(r.report_ref), "section": cell_text(r.section),
-                        "paragraph": cell_text(r.paragraph), "page": cell_text(r.page),
-                        "lines": cell_text(r.lines), "about": cell_text(r.about),
-                        "forced_labour": cell_text(getattr(r, "forced_labour", "")) == "yes", "via": via})
-    return sorted(out, key=lambda p: (not p["forced_labour"], p["passage_id"]))
+    return _passages(layer, site_id, point, atlas)
 
 
 def _names(fields: dict) -> set[str]:
@@ -417,6 +456,11 @@ def discrepancies_for(layer: str, fields: dict, table: pd.DataFrame) -> list[dic
     ...     "name": "Yodok (Camp 15)"}, table)]
     ['D01', 'D04', 'D10', 'D17']
     """
+    return _discrepancies(layer, fields, table.to_dict("records"))
+
+
+def _discrepancies(layer: str, fields: dict, rows: list[dict]) -> list[dict]:
+    """:func:`discrepancies_for` over the table's rows (``report_discrepancies`` as dicts)."""
     refs = set(re.findall(r"D\d{2}", str(fields.get("discrepancy_ref") or "")))
     kind, number = str(fields.get("kind") or ""), str(fields.get("number") or "").strip().lstrip("0")
     number_re = None
@@ -429,7 +473,7 @@ def discrepancies_for(layer: str, fields: dict, table: pd.DataFrame) -> list[dic
                "kyo-hwa-so": re.compile(r"\ba (?:prison labou?r camp|kyo-hwa-so)\b", re.I)}.get(kind)
     words = _names(fields)
     out = []
-    for r in table.to_dict("records"):
+    for r in rows:
         text = " ".join(str(r.get(c) or "") for c in _DISCREPANCY_TEXT)
         subject = str(r.get("subject") or "")
         subject_words = {w.lower() for w in re.split(r"[\s;,/()'\-]+", subject)}
@@ -445,6 +489,41 @@ def discrepancies_for(layer: str, fields: dict, table: pd.DataFrame) -> list[dic
         if why:
             out.append({**{k: _plain(v) for k, v in r.items()}, "why": why})
     return out
+
+
+def _gather(atlas: Atlas, layer: str, frame: pd.DataFrame, meta: dict, names: dict | None = None) -> list[Record]:
+    """The record of every row of ``frame`` (rows of ``layer``): the one gathering of :func:`record`
+    and :func:`records`, each table read and grouped once per atlas (:meth:`Atlas.memo`)."""
+    from .sites import uniform_frame
+    from .status import FINDINGS, status_at
+
+    uniform = uniform_frame(layer, frame)
+    disc = (atlas.memo("record:discrepancies", lambda: atlas.layer("report_discrepancies").to_dict("records"))
+            if atlas.has("report_discrepancies") else [])
+    has_status = layer in FINDINGS and atlas.has(FINDINGS[layer]) and bool(atlas.build_date)
+    out = []
+    for (_, row), site_id, name in zip(frame.iterrows(), uniform["id"], uniform["name"]):
+        site_id = str(site_id)
+        fields = {k: v for k, v in _fields(row).items() if k not in _RULE_FIELDS}  # the status is said once, below
+        geom = row.get("geometry")
+        out.append(Record(
+            layer=layer, id=site_id, name=(names or {}).get(site_id, str(name)), fields=fields,
+            coordinates=_candidates(row, layer, site_id, atlas),
+            findings=_findings(site_id, atlas, FINDINGS[layer]) if layer in FINDINGS else [],
+            discrepancies=_discrepancies(layer, fields, disc) if disc else [],
+            passages=_passages(layer, site_id, geom if layer == "mines" else None, atlas),
+            meta=meta,
+            status=status_at(_SiteRef(layer, site_id), None, atlas).as_dict() if has_status else {},
+        ))
+    return out
+
+
+@dataclass(frozen=True)
+class _SiteRef:
+    """A site known by layer and id (what :func:`atlas.status_at` needs: no search)."""
+
+    layer: str
+    id: str
 
 
 def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = None) -> Record:
@@ -469,6 +548,10 @@ def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = Non
     AmbiguousError, NotFoundError
         The name does not resolve to exactly one feature (exit code 2).
 
+    See Also
+    --------
+    records : every site of a layer at once (the map's popups, the KMZ's balloons).
+
     Examples
     --------
     >>> import atlas
@@ -478,8 +561,6 @@ def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = Non
     >>> len(r.findings) == r.fields["n_findings"], r.coordinates[0]["role"]
     (True, 'atlas point')
     """
-    from .status import FINDINGS, status_at
-
     atlas = open_atlas(gpkg)
     s = resolve(site, atlas, [layer] if layer else None)
     frame = None
@@ -491,18 +572,50 @@ def record(site, gpkg: Atlas | Path | str | None = None, layer: str | None = Non
     if frame is None or not len(frame):
         frame = atlas.layer(s.layer)
     row = _row(s.layer, frame, s.id)
-    fields = {k: v for k, v in _fields(row).items() if k not in _RULE_FIELDS}  # the status is said once, below
-    disc = atlas.layer("report_discrepancies") if atlas.has("report_discrepancies") else pd.DataFrame()
-    has_status = s.layer in FINDINGS and atlas.has(FINDINGS[s.layer]) and bool(atlas.build_date)
-    return Record(
-        layer=s.layer, id=s.id, name=s.name, fields=fields,
-        coordinates=_candidates(row, s.layer, s.id, atlas),
-        findings=_findings(s.id, atlas, FINDINGS[s.layer]) if s.layer in FINDINGS else [],
-        discrepancies=discrepancies_for(s.layer, fields, disc) if len(disc) else [],
-        passages=passages_for(s.layer, s.id, atlas),
-        meta=about(atlas),
-        status=status_at(s, None, atlas).as_dict() if has_status else {},
-    )
+    return _gather(atlas, s.layer, frame.loc[[row.name]], about(atlas), {str(s.id): s.name})[0]
+
+
+def records(layer: str, gpkg: Atlas | Path | str | None = None) -> dict[str, Record]:
+    """Every feature's record of a layer, by id: what :func:`record` returns for each, gathered at once.
+
+    Each table (the layer, its findings, the published coordinates, the
+    report's passages and discrepancies) is read and grouped once for the
+    whole layer, not once per site: the map's popups and the KMZ's balloons
+    are views of these records, as ``atlas show`` and the dossier are of
+    :func:`record`'s.
+
+    Parameters
+    ----------
+    layer : str
+        ``"camps"``, ``"mines"``, ``"named_mines"`` or any layer with an id column.
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas; defaults to ``output/atlas.gpkg``.
+
+    Returns
+    -------
+    dict of str to Record
+        In the layer's row order, keyed by the feature's id.
+
+    Raises
+    ------
+    NotFoundError
+        The atlas has no such layer.
+    InputError
+        The layer has no id column.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> camps = atlas.records("camps")
+    >>> camps["KLS-15"].to_dict() == atlas.record("KLS-15").to_dict()
+    True
+    """
+    atlas = open_atlas(gpkg)
+    frame = atlas.layer(layer)
+    schema = SCHEMAS.get(layer)
+    if not ((schema and schema.id_field in frame.columns) or "user_id" in frame.columns):
+        raise InputError(f"layer {layer!r} has no id column; cannot gather its features' records")
+    return {r.id: r for r in _gather(atlas, layer, frame, about(atlas))}
 
 
 #: The camps layer's copy of the rule's answer on the build date: ``show`` states the status once,

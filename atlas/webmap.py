@@ -71,6 +71,7 @@ from .map_layers import (
 from .owned import check_replace
 from .protect import coarsen, shared_layers
 from .provenance import about
+from .record import records as site_records
 from .schema import SCHEMAS
 from .userlayers import gate
 
@@ -271,10 +272,10 @@ def build_map(
         "coordinate_candidates": candidates_spec(layers["coordinate_candidates"], layers["camps"]),
         "camp_rings": rings_spec(layers["camps"], tuple(rings_km)),
         "mines": mines_spec(layers["mines"], search, layers.get("sanctions_measures"),
-                            layers.get("mine_findings"), status_day(layers["camps"])),
-        "named_mines": named_mines_spec(layers["named_mines"], search),
+                            layers.get("mine_findings"), status_day(layers["camps"]), site_records("mines", atlas)),
+        "named_mines": named_mines_spec(layers["named_mines"], search, site_records("named_mines", atlas)),
         **({"steel_plants": steel_plants_spec(layers["steel_plants"], search)} if "steel_plants" in layers else {}),
-        "camps": camps_spec(layers["camps"], layers["camp_findings"], layers["coordinate_candidates"], search),
+        "camps": camps_spec(layers["camps"], layers["camp_findings"], search, site_records("camps", atlas)),
     }
     dens, chip_files = _raster_paths(atlas.path, density, chips)
     if dens is not None:

@@ -23,6 +23,7 @@ import pytest
 import shapely
 
 import atlas
+from atlas.database import Database
 from atlas.errors import InputError, OutputError
 from atlas.owned import MANIFEST, Stage, safe_name
 from atlas.redact import mask_url
@@ -247,7 +248,7 @@ def test_every_form_of_password_is_masked():
                 "postgresql://me@db/gis?sslpassword=s3cr3t&sslkey=/home/me/s3cr3t.key",
                 "postgresql://me@db/gis?passfile=/home/me/s3cr3t&schema=atlas"):
         assert "s3cr3t" not in mask_url(url), url
-        assert "s3cr3t" not in atlas.database.Database.parse(url).shown
+        assert "s3cr3t" not in Database.parse(url).shown
 
 
 def test_a_password_in_the_query_never_reaches_a_message(tmp_path):

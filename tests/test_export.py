@@ -8,6 +8,7 @@ temporary folder) whose names are spreadsheet formulas, at real camp points.
 from __future__ import annotations
 
 import csv
+import html
 import io as _io
 import json
 import pathlib
@@ -410,7 +411,7 @@ def _folders(root) -> dict:
     return {f.findtext(f"{KML}name"): f for f in root.iter(f"{KML}Folder")}
 
 
-def test_kmz_folders_styles_balloons_and_town_proxies(kmz, layers):
+def test_kmz_folders_styles_balloons_and_town_proxies(kmz, layers, gpkg):
     from PIL import Image
 
     from atlas import map_layers
@@ -425,9 +426,15 @@ def test_kmz_folders_styles_balloons_and_town_proxies(kmz, layers):
     styles = {s.get("id"): s for s in root.iter(f"{KML}Style")}
     # balloons are the map's popups, as built for the map
     camps = layers["camps"]
-    spec = map_layers.camps_spec(camps, layers["camp_findings"], layers["coordinate_candidates"], [])
+    spec = map_layers.camps_spec(camps, layers["camp_findings"], [], atlas.records("camps", gpkg))
     got = [p.findtext(f"{KML}description") for p in folders["camps"].findall(f"{KML}Placemark")]
-    assert got == [f["p"] for f in spec["features"]]
+    assert got == [f["p"] for f in spec["features"]] and all("atlas-finding" in p or "No dated" in p for p in got)
+    # and the mines' balloons are the mines' records too: the status by the rule, as atlas show prints it
+    mines = layers["mines"]
+    mines = mines[~(mines.geometry.isna() | mines.geometry.is_empty)]
+    for pm, site in zip(folders["mines"].findall(f"{KML}Placemark"), mines["mine_id"]):
+        assert html.escape(atlas.record(site, gpkg, layer="mines").status["summary"]) in pm.findtext(
+            f"{KML}description"), site
     # camp icons are drawn in the map's status colours
     located = camps[~(camps.geometry.isna() | camps.geometry.is_empty)]
     for pm, (_, row) in zip(folders["camps"].findall(f"{KML}Placemark"), located.iterrows()):

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -197,6 +198,84 @@ def _popup_text(page, layer: str, index: int) -> str:
     if not shown:
         _do(page, f"window.atlas.map.removeLayer(window.atlasLayers.{layer})")
     return text
+
+
+def _text(popup: str) -> str:
+    """A popup's text as a reader sees it: tags dropped, entities decoded."""
+    import html as _html
+
+    return " ".join(_html.unescape(re.sub(r"<[^>]+>", " ", popup)).split())
+
+
+def _record_coords(rec) -> str:
+    c = rec.coordinates[0]
+    return f"{c['lat']:.6f}, {c['lon']:.6f}"
+
+
+@pytest.fixture(scope="module")
+def map_spec(gpkg) -> dict:
+    return {layer["id"]: layer for layer in atlas.build_map(gpkg=gpkg).atlas_spec["layers"]}
+
+
+def test_camp_popups_are_views_of_the_record(map_spec, gpkg):
+    """Each camp's popup says what ``atlas show`` says: status and why, its findings oldest first and their
+    sources, its coordinates, precision and published coordinates (one gathering: atlas.records)."""
+    feats = map_spec["camps"]["features"]
+    assert len(feats) >= 20
+    for feat in feats:
+        rec = atlas.record(feat["id"], gpkg, layer="camps")
+        text = _text(feat["p"])
+        st = rec.status
+        assert f"Status {st['summary']} (the build date)" in text and f"Why: {st['reason']}" in text, rec.id
+        assert f"tier {st['evidence_tier']}: {st['evidence_tier_label']}" in text, rec.id
+        if rec.findings:
+            assert f"Findings, oldest first ({len(rec.findings)})" in text, rec.id
+            assert feat["p"].count('<li class="atlas-finding"') == len(rec.findings), rec.id
+            where = [text.find(" ".join(f["description"].split())) for f in rec.findings if f.get("description")]
+            assert -1 not in where and where == sorted(where), rec.id  # the record's order: oldest first
+            for f in rec.findings:
+                assert f"Source: {f.get('source_report') or ''}" in text, (rec.id, f["finding_id"])
+        else:
+            assert "No dated findings recorded." in text and "atlas-finding" not in feat["p"], rec.id
+        assert f"{_record_coords(rec)} (WGS84)" in text, rec.id
+        assert f"{rec.fields['precision']}: {rec.fields['location_precision'] or ''}" in text, rec.id
+        assert f"Coordinate source {rec.fields['source']}" in text, rec.id
+        published = [c for c in rec.coordinates if c["role"].startswith("published coordinate")]
+        if published:
+            assert f"Published coordinates ({len(published)})" in text, rec.id
+            located = [c for c in published if c["lat"] is not None]
+            where = [text.find(f"{c['source']}: {c['lat']:.6f}, {c['lon']:.6f}") for c in located]
+            assert -1 not in where and where == sorted(where), rec.id  # nearest first, as the record
+        else:
+            assert "Published coordinates (" not in text, rec.id
+
+
+def test_mine_popups_are_views_of_the_record(map_spec, gpkg, layers):
+    """A sample of mines (every third, and each with other published coordinates) and every named mine:
+    the popup's status (the rule's line and why), coordinates, precision, source and other published
+    coordinates are the record's."""
+    for layer, id_col in (("mines", "mine_id"), ("named_mines", "named_id")):
+        df = layers[layer]
+        df = df[~(df.geometry.isna() | df.geometry.is_empty)]
+        feats = map_spec[layer]["features"]
+        assert len(feats) == len(df) > 10
+        checks = df["cross_checks"].fillna("") if "cross_checks" in df else pd.Series("", index=df.index)
+        crossed = [len(x.split(" | ")) if x else 0 for x in checks]
+        sample = [k for k in range(len(df)) if layer == "named_mines" or k % 3 == 0 or crossed[k]]
+        assert len(sample) >= 10 and (layer == "named_mines" or any(crossed))
+        for k in sample:
+            site, feat = df[id_col].iloc[k], feats[k]
+            rec = atlas.record(site, gpkg, layer=layer)
+            text = _text(feat["p"])
+            assert rec.status, site
+            assert f"{rec.status['summary']} (the build date)" in text, site
+            assert f"Why: {rec.status['reason']}" in text, site
+            assert f"{_record_coords(rec)} (WGS84)" in text, site
+            assert f"{rec.fields['precision']}: {rec.fields['location_precision'] or ''}" in text, site
+            assert f"Source {rec.fields['source']}" in text, site
+            assert len(rec.coordinates) == 1 + crossed[k], site
+            for c in rec.coordinates[1:]:
+                assert f"{c['source']}: {c['lat']:.6f}, {c['lon']:.6f} ({c['distance_km']:g} km" in text, site
 
 
 def test_camp_popup_cites_each_page_as_given_never_p_p(map_html, layers):

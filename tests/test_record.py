@@ -121,3 +121,19 @@ def test_python_api_returns_and_prints_the_record(gpkg, capsys):
     assert capsys.readouterr().out.startswith("# KLS-14")
     with pytest.raises(atlas.InputError):
         atlas.show("KLS-14", gpkg=gpkg, format="xml")
+
+
+def test_records_of_a_layer_are_the_records_of_each_site(gpkg, layers):
+    """One gathering: atlas.records (the map's popups, the KMZ's balloons) gives, for every camp, mine and
+    named mine, what atlas.record (atlas show, the dossier) gives for that site alone."""
+    for layer, id_col in (("camps", "site_id"), ("mines", "mine_id"), ("named_mines", "named_id")):
+        gathered = atlas.records(layer, gpkg)
+        assert list(gathered) == [str(i) for i in layers[layer][id_col]], layer  # every feature, in order
+        for site_id, rec in gathered.items():
+            one = atlas.record(site_id, gpkg, layer=layer)
+            assert rec.to_dict() == one.to_dict(), (layer, site_id)
+    camps = atlas.records("camps", gpkg)
+    assert sum(len(r.findings) for r in camps.values()) == len(layers["camp_findings"])
+    assert any(r.passages for r in atlas.records("mines", gpkg).values())
+    with pytest.raises(atlas.InputError):
+        atlas.records("report_table_4", gpkg)  # a table with no id column
