@@ -580,6 +580,13 @@ def area_text(value) -> str:
     return "; ".join(_AREA_NUMBER.sub(lambda m: f"{m.group(1).strip()} km²", p, count=1) for p in parts if p)
 
 
+#: The order in which the map places camp labels (lower first): the kwan-li-so, then the
+#: kyo-hwa-so, then other and suspected sites. A label that would collide moves to another side
+#: of its marker, or is left out: the first placed keep theirs. Sites of one rank drawn closer
+#: together than a marker share one label ("Camps 14 and 18", from their numbers, ``no``).
+LABEL_PRIORITY = {"kwan-li-so": 0, "kyo-hwa-so": 1}
+
+
 def camp_label(r) -> str:
     """A camp's map label: its name, with its number when the name does not say it."""
     name, number = display_text(r["name"]), display_text(r["number"])
@@ -729,7 +736,8 @@ def camps_spec(camps, findings, search: list, records: dict | None = None) -> di
             "tn": head, "id": site,
             "ys": "".join(STATUS_CODES[x] for x in yearly.get(site, [])),
             "yt": [syms(_camp_symbol(r["kind"], x, precision)) for x in STATUSES],
-            **({"p": popup} if popup else {}), "lbl": camp_label(r)})
+            **({"p": popup} if popup else {}), "lbl": camp_label(r),
+            "pr": LABEL_PRIORITY.get(display_text(r["kind"]), 2), "no": display_text(r["number"])})
         search.append(_entry("camps", i, r["name"], keys, KIND_LABELS.get(display_text(r["kind"]), "")))
         i += 1
     grey = "#d9d9d9"
