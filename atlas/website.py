@@ -52,7 +52,7 @@ from .qgis import export_qgis
 from .sites import Site, site_from_row, uniform_frame
 from .sources import project_file
 from .store import Atlas, private_store
-from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
+from .style import COMMODITY_COLOURS, KIND_LABELS, KIND_SHAPES, STATUS_COLOURS
 from .summaries import province_summary
 from .userlayers import marked
 
@@ -112,6 +112,7 @@ def _site_rows(atlas: Product) -> list[dict]:
     for r in camps.itertuples():
         rows.append({
             "id": r.site_id, "href": f"dossiers/{r.site_id}.html", "name": cell_text(r.name),
+            "number": cell_text(r.number),
             "name_ko": cell_text(r.name_ko), "alt": cell_text(r.alt_names), "layer": "camps",
             "kind": cell_text(r.kind), "province": cell_text(r.province),  # none: "no public coordinate"
             "province_ko": _province_ko(prov, r.province),
@@ -163,23 +164,74 @@ def _overview(atlas: Product, rows: list[dict], width: int = 600) -> dict:
         camp = r["layer"] == "camps"
         marks.append({"x": round(fx(x), 1), "y": round(fy(y), 1), "href": r["href"],
                       "title": f"{r['id']} {r['name']}", "camp": camp,
+                      "shape": KIND_SHAPES.get(r["kind"], "diamond") if camp else "circle",
+                      "kind": r["kind"] if camp else "mine", "number": r.get("number", ""),
                       "fill": STATUS_COLOURS.get(r["status"], "#fff") if camp
                       else COMMODITY_COLOURS.get(r.get("class", ""), "#666")})
     marks.sort(key=lambda m: m["camp"])  # camps drawn on top
-    return {"width": width, "height": height, "d": d, "marks": marks}
+    legend = {"kinds": [(k, shape) for k, shape in KIND_SHAPES.items()], "statuses": list(STATUS_COLOURS.items()),
+              "classes": list(COMMODITY_COLOURS.items())}
+    return {"width": width, "height": height, "d": d, "marks": marks, "legend": legend,
+            "labels": _overview_labels([m for m in marks if m["kind"] == "kwan-li-so"], width, height)}
+
+
+#: Sites closer than this (pixels of the overview) share one label, as on the interactive map.
+_SHARED_LABEL_PX = 14.0
+
+
+def _overview_labels(camps: list[dict], width: int, height: int) -> list[dict]:
+    """Labels of the kwan-li-so on the overview map: ``Camp 15``, or ``Camps 14 and 18`` when two
+    lie closer than a label's height; each put right, left, above or below its mark, the first
+    place that overlaps no label already placed and stays on the map."""
+    groups: list[list[dict]] = []
+    for m in sorted(camps, key=lambda m: (m["y"], m["x"])):
+        near = next((g for g in groups if any(abs(m["x"] - o["x"]) < _SHARED_LABEL_PX
+                                               and abs(m["y"] - o["y"]) < _SHARED_LABEL_PX for o in g)), None)
+        (near.append(m) if near is not None else groups.append([m]))
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for g in groups:
+        numbers = sorted({str(m["number"]) for m in g if m["number"]}, key=lambda n: (len(n), n))
+        text = "Camps " + " and ".join(numbers) if len(numbers) > 1 else f"Camp {''.join(numbers)}"  # to size it
+        x, y = sum(m["x"] for m in g) / len(g), sum(m["y"] for m in g) / len(g)
+        w, h = 7.0 * len(text), 13.0  # bold 11 px
+        for lx, ly in ((x + 9, y + 4), (x - 9 - w, y + 4), (x - w / 2, y - 9), (x - w / 2, y + 19)):
+            box = (lx - 2, ly - h + 2, lx + w + 2, ly + 4)
+            inside = box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
+            if inside and not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                placed.append(box)
+                out.append({"x": round(lx, 1), "y": round(ly, 1), "numbers": numbers,
+                            "title": "; ".join(m["title"] for m in g)})
+                break
+    return out
 
 
 # --- tables --------------------------------------------------------------------------------
 
 
-def _frame_table(df: pd.DataFrame, numeric: tuple[str, ...] = ()) -> dict:
+#: The provinces page's columns in words (the column's own name stays in its tooltip and in the CSV download).
+PROVINCE_COLUMNS = {
+    "province": N_("Province"), "reported_mines": N_("Mines reported (Table 2)"),
+    "reported_share_pct": N_("Share of Table 2 (per cent, as printed)"),
+    "geolocated_mines": N_("Mines with an open coordinate"),
+    "geolocated_by_type": N_("Those mines by Table 1 class"), "kwan_li_so": N_("Kwan-li-so"),
+    "kyo_hwa_so": N_("Kyo-hwa-so"), "other_camp_sites": N_("Other camp sites"),
+    "camps_active": N_("Camps active"), "camps_contested": N_("Camps contested"),
+    "camps_closed": N_("Camps closed"), "camps_relocated": N_("Camps relocated"),
+    "camps_status_unknown": N_("Camps, status unknown"), "named_mines": N_("Mines the report names"),
+    "counted_without_coordinate": N_("Named, with no public coordinate"),
+}
+
+
+def _frame_table(df: pd.DataFrame, numeric: tuple[str, ...] = (), labels: dict[str, str] | None = None) -> dict:
     df = pd.DataFrame(df).drop(columns=["geometry"], errors="ignore")
     cols = [str(c) for c in df.columns]
+    shown = [(labels or {}).get(c, "") for c in cols]  # a word for the column, else its name
     num = [c in numeric or pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
     body = []
     for row in df.itertuples(index=False):
         body.append([_fmt(v) for v in row])
-    return {"columns": cols, "numeric": num, "rows": body}
+    return {"columns": cols, "labels": shown, "numeric": num, "rows": body}
 
 
 def _fmt(v) -> str:
@@ -395,7 +447,7 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     summary = province_summary(atlas.gpkg, include_private=atlas.include_private)
     hidden = [c for c in summary.columns if str(c).startswith("user_") and c not in atlas.user_layer_names]
     meta = {**summary.attrs, "gpkg": atlas.gpkg.file_name}  # never a local path on a published page
-    _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary.drop(columns=hidden)),
+    _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary.drop(columns=hidden), labels=PROVINCE_COLUMNS),
                                            meta=meta, **ctx))
     tables = []
     for name in ("report_table_1", "report_table_2", "report_table_3", "report_table_4", "report_table_5",

@@ -450,3 +450,30 @@ def test_source_web_addresses_are_links_in_the_dossier_and_the_map_popup(gpkg, t
 
     popup = mine_popup(rec)
     assert all(f'<a href="{u}" rel="noopener noreferrer">' in popup for u in urls)
+
+
+@pytest.mark.slow
+def test_the_overview_map_labels_the_story_camps_and_has_a_legend_with_the_maps_symbols(site, layers):
+    """Issue 24: the site's overview map labels the kwan-li-so (sites closer than a label share one),
+    draws kyo-hwa-so as triangles as the interactive map does, and explains its symbols."""
+    page = (site / "index.html").read_text(encoding="utf-8")
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    labels = " ".join(re.findall(r'<text class="label"[^>]*>([^<]*)<', svg))
+    camps = layers["camps"]
+    located = camps[(camps["kind"] == "kwan-li-so") & ~camps.geometry.isna()]
+    for number in set(located["number"]):
+        assert re.search(rf"\b{number}\b", labels), (number, labels)
+    kyo = camps[(camps["kind"] == "kyo-hwa-so") & ~camps.geometry.isna()]
+    assert svg.count("<path d=\"M") >= len(kyo)  # triangles (and diamonds): paths, not squares
+    legend = page[page.index('<ul class="legend"'):]
+    legend = legend[:legend.index("</ul>")]
+    assert all(word in legend for word in ("kwan-li-so", "kyo-hwa-so", "active", "contested", "coal"))
+
+
+@pytest.mark.slow
+def test_the_provinces_page_shows_words_not_column_names(site):
+    page = (site / "provinces.html").read_text(encoding="utf-8")
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert "Mines reported (Table 2)" in heads and "Mines with an open coordinate" in heads
+    assert not any("_" in h for h in heads), heads
+    assert 'title="reported_mines"' in page  # the name as the downloads spell it, on pointing
