@@ -477,3 +477,13 @@ def test_the_provinces_page_shows_words_not_column_names(site):
     assert "Mines reported (Table 2)" in heads and "Mines with an open coordinate" in heads
     assert not any("_" in h for h in heads), heads
     assert 'title="reported_mines"' in page  # the name as the downloads spell it, on pointing
+
+
+def test_a_table_wider_than_a_phone_says_it_scrolls(browser, site):
+    """Issue 24: a site table that does not fit a phone scrolls in its frame with a shadow at the edge."""
+    root = site.resolve().as_uri()
+    with _browser.open_page(site / "provinces.html", browser=browser, size=(375, 667), wait_for=None, allow=(root,)) as s:
+        frame = s.page.evaluate("""() => { const w = document.querySelector('.table-wrap'); const cs = getComputedStyle(w);
+            return {scroll: w.scrollWidth, client: w.clientWidth, overflow: cs.overflowX, bg: cs.backgroundImage}; }""")
+    assert frame["scroll"] > frame["client"] and frame["overflow"] == "auto"
+    assert frame["bg"].count("gradient") == 4, frame["bg"]
