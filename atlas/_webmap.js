@@ -174,39 +174,117 @@ function atlasInit(map, spec) {
   setSea(bases[spec.bases[0].label]);
   map.on("baselayerchange", setSea);
 
-  /* name labels: shown in feature order where they overlap no label already shown */
-  var labelTimer = null;
+  /* name labels, placed by importance: the kwan-li-so first, then the kyo-hwa-so, then the rest
+     (the spec's `pr`), each to the right of its marker or, where that collides, to its left, above
+     or below; a label that fits nowhere is hidden (its marker still takes a tap). Nothing may cover
+     a control, a label placed before, or a camp's marker. The town-proxy warnings come last and
+     only from zoom PROXY_ZOOM: at the country view the symbol (hollow, dashed) and the popup say it. */
+  var PROXY_ZOOM = 9, MERGE_PX = 14, labelled = [], proxies = [], labelTimer = null;
   function declutter() {
     labelTimer = null;
-    var shown = [];  /* what a label may not cover: the town-proxy warnings and the controls */
-    document.querySelectorAll(".atlas-proxy, .leaflet-control").forEach(function (e) {
-      if (getComputedStyle(e).display !== "none") shown.push(e.getBoundingClientRect());
+    var box = map.getContainer().getBoundingClientRect(), taken = [], pad = 2;
+    document.querySelectorAll(".leaflet-control").forEach(function (e) {
+      if (getComputedStyle(e).display !== "none") taken.push(e.getBoundingClientRect());
     });
-    document.querySelectorAll(".atlas-label").forEach(function (e) {
-      e.classList.remove("atlas-label-hidden");
-      var r = e.getBoundingClientRect(), pad = 2;
-      var hit = shown.some(function (o) {
+    function hits(r) {
+      if (r.right > box.right || r.left < box.left || r.top < box.top || r.bottom > box.bottom) return true;
+      return taken.some(function (o) {
         return r.left < o.right + pad && r.right > o.left - pad && r.top < o.bottom + pad && r.bottom > o.top - pad;
       });
-      var box = map.getContainer().getBoundingClientRect();
-      hit = hit || r.right > box.right || r.left < box.left || r.top < box.top || r.bottom > box.bottom;
-      if (hit) e.classList.add("atlas-label-hidden"); else shown.push(r);
+    }
+    function shift(r, dx, dy) {
+      return { left: r.left + dx, right: r.right + dx, top: r.top + dy, bottom: r.bottom + dy, width: r.width, height: r.height };
+    }
+    var shown = labelled.filter(function (m) { return map.hasLayer(m) && m.atlasLabel.getElement(); });
+    var icons = shown.map(function (m) { var e = m.getElement(); return e ? e.getBoundingClientRect() : null; });
+    /* sites of one rank drawn within MERGE_PX of each other share the first one's label */
+    var merged = shown.map(function () { return null; });
+    shown.forEach(function (m, k) {
+      m.atlasLabel.setContent(el("span", null, m.atlasLabelText).outerHTML);
+      if (merged[k] !== null || !icons[k]) return;
+      var group = [k];
+      shown.forEach(function (o, j) {
+        if (j <= k || merged[j] !== null || !icons[j] || o.atlasLabelPr !== m.atlasLabelPr) return;
+        var dx = (icons[j].left + icons[j].right - icons[k].left - icons[k].right) / 2;
+        var dy = (icons[j].top + icons[j].bottom - icons[k].top - icons[k].bottom) / 2;
+        if (Math.sqrt(dx * dx + dy * dy) <= MERGE_PX) { group.push(j); merged[j] = k; }
+      });
+      if (group.length > 1) {
+        var nos = group.map(function (j) { return shown[j].atlasLabelNo; });
+        var uniq = nos.filter(function (n, j) { return nos.indexOf(n) === j; });
+        var text = nos.every(Boolean) && uniq.length > 1 ?
+          (m.atlasLabelPr === 0 ? "Camps " : m.atlasLabelPr === 1 ? "Kyo-hwa-so Nos. " : "Nos. ") +
+            uniq.slice(0, -1).join(", ") + " and " + uniq[uniq.length - 1] :
+          m.atlasLabelText + " (" + group.length + " sites)";
+        m.atlasLabel.setContent(el("span", null, text).outerHTML);
+        m.atlasLabel.getElement().dataset.merged = group.map(function (j) { return shown[j].atlasLabelText; }).join("\n");
+      } else {
+        delete m.atlasLabel.getElement().dataset.merged;
+      }
+    });
+    var cores = icons.map(function (r) {  /* a marker's core, not its halo: what a label may not cover */
+      if (!r) return null;
+      var x = (r.left + r.right) / 2, y = (r.top + r.bottom) / 2, h = Math.min(6, r.width / 2);
+      return { left: x - h, right: x + h, top: y - h, bottom: y + h };
+    });
+    shown.forEach(function (m, k) {
+      var e = m.atlasLabel.getElement();
+      e.style.marginLeft = ""; e.style.marginTop = "";
+      e.classList.remove("atlas-label-hidden");
+      if (merged[k] !== null) { e.classList.add("atlas-label-hidden"); e.dataset.side = "with " + shown[merged[k]].atlasLabelText; return; }
+      var r = e.getBoundingClientRect(), ic = icons[k], cs = getComputedStyle(e);
+      var base = [parseFloat(cs.marginLeft) || 0, parseFloat(cs.marginTop) || 0];
+      if (!ic) { e.classList.add("atlas-label-hidden"); return; }
+      var ax = (ic.left + ic.right) / 2, ay = (ic.top + ic.bottom) / 2, half = ic.height / 2, gap = Math.max(2, r.left - ax);
+      var right = 0, left = ax - gap - r.width - r.left, up = ay - half - 1 - r.height - r.top, down = ay + half + 1 - r.top;
+      var mid = ax - r.width / 2 - r.left, upR = ax + 4 - r.left, upL = ax - 4 - r.width - r.left;
+      var tries = [[right, 0], [left, 0], [mid, up], [mid, down], [upR, up], [upR, down], [upL, up], [upL, down]];
+      var others = cores.filter(function (o, j) {  /* a label may cover a less important marker */
+        return o && j !== k && merged[j] !== k && shown[j].atlasLabelPr <= m.atlasLabelPr;
+      });
+      for (var t = 0; t < tries.length; t++) {
+        var c = shift(r, tries[t][0], tries[t][1]);
+        var onIcon = others.some(function (o) {
+          return c.left < o.right && c.right > o.left && c.top < o.bottom && c.bottom > o.top;
+        });
+        if (onIcon || hits(c)) continue;
+        if (t) {  /* added to Leaflet's own margin for the side it draws the label on */
+          e.style.marginLeft = (base[0] + tries[t][0]) + "px";
+          e.style.marginTop = (base[1] + tries[t][1]) + "px";
+        }
+        e.dataset.side = ["right", "left", "above", "below", "above right", "below right", "above left", "below left"][t];
+        taken.push(e.getBoundingClientRect());
+        return;
+      }
+      e.classList.add("atlas-label-hidden");
+    });
+    var near = map.getZoom() >= PROXY_ZOOM;
+    proxies.forEach(function (m) {
+      var tip = m.getTooltip && m.getTooltip(), e = tip && tip.getElement && tip.getElement();
+      if (!e) return;
+      e.classList.remove("atlas-label-hidden");
+      if (!near || !map.hasLayer(m) || hits(e.getBoundingClientRect())) { e.classList.add("atlas-label-hidden"); return; }
+      taken.push(e.getBoundingClientRect());
     });
   }
   function declutterSoon() { if (!labelTimer) labelTimer = setTimeout(declutter, 0); }
   map.on("zoomend moveend overlayadd overlayremove resize", declutterSoon);
 
-  /* a popup fits the screen: on a phone (375 px) a 440 px popup ran off both sides and under the
-     controls; there it stays narrower than the map and opens between the controls at the top left
-     (zoom, search, measure, fullscreen) and those at the bottom (year slider, legend) */
+  /* a popup fits the screen: on a phone (375 px) a 440 px popup ran off both sides; there it stays
+     narrower than the map, and while it is open the controls step aside (CSS: .atlas-popup-open),
+     so no button covers its text */
   function popupOpts(w, h) {
     var el = map.getContainer(), narrow = el.clientWidth < 600;
     var o = { maxWidth: Math.max(180, Math.min(w, el.clientWidth - 70)),
-      autoPanPaddingTopLeft: L.point(10, narrow ? 215 : 10),
-      autoPanPaddingBottomRight: L.point(10, narrow ? 155 : 10) };
-    if (h) o.maxHeight = Math.max(160, Math.min(h, el.clientHeight - (narrow ? 420 : 90)));
+      autoPanPaddingTopLeft: L.point(10, narrow ? 12 : 10),
+      autoPanPaddingBottomRight: L.point(10, narrow ? 12 : 10) };
+    if (h) o.maxHeight = Math.max(160, Math.min(h, el.clientHeight - (narrow ? 200 : 90)));
     return o;
   }
+  map.on("popupopen popupclose", function (e) {
+    var el = map.getContainer();
+    el.classList.toggle("atlas-popup-open", e.type === "popupopen" && el.clientWidth < 600);
+  });
 
   /* overlays (user layers decode asynchronously: the page is ready when they are) */
   var pending = [];
@@ -232,14 +310,21 @@ function atlasInit(map, spec) {
       feats.forEach(function (f, i) {
         var m = L.marker(f.c, { icon: icons[f.s], pane: "atlas-points", riseOnHover: true });
         if (f.p) m.bindPopup(f.p, popupOpts(440, 460));
-        if (f.label) m.bindTooltip(f.label, { permanent: true, direction: "auto", className: "atlas-proxy",
-          offset: [0, num(f.dy, 0)] });
+        if (f.label) {
+          m.bindTooltip(f.label, { permanent: true, direction: "auto", className: "atlas-proxy",
+            offset: [0, num(f.dy, 0)] });
+          proxies.push(m);
+        }
         else if (f.t) m.bindTooltip(f.t, { direction: "top", className: "atlas-tip" });
         if (f.lbl) {  /* a name label, shown where it collides with no other (see declutter) */
           m.atlasLabel = L.tooltip({ permanent: true, direction: "right", className: "atlas-label",
             offset: [8, 0], interactive: false }).setContent(el("span", null, f.lbl).outerHTML);
           m.on("add", function () { m.atlasLabel.setLatLng(m.getLatLng()).addTo(map); declutterSoon(); });
           m.on("remove", function () { map.removeLayer(m.atlasLabel); });
+          m.atlasLabelPr = num(f.pr, 2); m.atlasLabelText = String(f.lbl); m.atlasLabelNo = /^[0-9]+$/.test(String(f.no || "")) ? String(f.no) : "";
+          if (f.pr === 0) m.atlasLabel.options.className += " atlas-label-major";
+          labelled.push(m);
+          labelled.sort(function (a, b) { return a.atlasLabelPr - b.atlasLabelPr; });  /* stable: feature order within a rank */
         }
         group.addLayer(m); group.atlasFeatures[i] = m;
       });
@@ -320,6 +405,66 @@ function atlasInit(map, spec) {
     if (s.show) group.addTo(map);
   });
 
+  /* features at one coordinate (a mine and the report's named mine; at Taehung a camp too): a
+     click or Enter on any of them opens a chooser that lists every one shown there, each a button
+     to its own popup. No coordinate is moved. */
+  var stacks = {};
+  function plainText(html) {  /* the text of the spec's tooltip HTML (escaped in Python), never run */
+    var doc = new DOMParser().parseFromString("<body>" + String(html || "").replace(/<br\s*\/?>/gi, " · ") + "</body>", "text/html");
+    return doc.body.textContent;
+  }
+  spec.layers.forEach(function (s) {
+    if (s.kind !== "points") return;
+    (s.features || []).forEach(function (f, i) {
+      var m = layers[s.id].atlasFeatures[i];
+      if (!m || !m.getPopup || !m.getPopup()) return;
+      var key = Number(f.c[0]).toFixed(6) + "," + Number(f.c[1]).toFixed(6);
+      (stacks[key] = stacks[key] || []).push({ m: m, layer: s.id, i: i, f: f, title: s.title.replace(/ \(.*$/, "") });
+    });
+  });
+  function stackChooser(key, latlng) {
+    var here = stacks[key].filter(function (x) { return map.hasLayer(layers[x.layer]); });
+    if (here.length === 1) { here[0].m.openPopup(); return; }
+    var box = el("div", "atlas-stack");
+    box.appendChild(el("h3", null, here.length + " features at this point"));
+    box.appendChild(el("p", "atlas-sub", "They share one coordinate in their sources; the map draws them on top of " +
+      "each other and moves none. Open one:"));
+    var ul = el("ul", "atlas-stack-list");
+    here.forEach(function (x) {
+      var li = el("li"), btn = el("button", "atlas-stack-pick");
+      btn.type = "button";
+      btn.appendChild(el("span", "atlas-stack-name", plainText(x.f.tn || x.f.t)));
+      btn.appendChild(el("span", "atlas-hit-layer", x.title));
+      btn.dataset.layer = x.layer; btn.dataset.index = String(x.i);
+      btn.addEventListener("click", function (e) { L.DomEvent.stopPropagation(e); map.closePopup(); x.m.openPopup(); });
+      li.appendChild(btn); ul.appendChild(li);
+    });
+    box.appendChild(ul);
+    L.popup(popupOpts(360)).setLatLng(latlng).setContent(box).openOn(map);
+    var first = box.querySelector("button");
+    if (first) first.focus({ preventScroll: true });
+  }
+  Object.keys(stacks).forEach(function (key) {
+    if (stacks[key].length < 2) { delete stacks[key]; return; }
+    stacks[key].forEach(function (x) {
+      x.m.off("click", x.m._openPopup, x.m);  /* Leaflet's own click and Enter to open, replaced */
+      x.m.off("keypress", x.m._onKeyPress, x.m);
+      x.m.on("click", function (e) {
+        if (measure && measure._on) return;
+        L.DomEvent.stop(e);
+        stackChooser(key, x.m.getLatLng());
+      });
+      x.m.on("keypress", function (e) {
+        if (e.originalEvent && e.originalEvent.keyCode === 13) stackChooser(key, x.m.getLatLng());
+      });
+      x.m.on("add", function () {  /* a badge: how many features the point holds */
+        var e = x.m.getElement();
+        if (e) e.dataset.stack = String(stacks[key].length);
+      });
+      if (x.m.getElement()) x.m.getElement().dataset.stack = String(stacks[key].length);
+    });
+  });
+
   /* layer control, with a button that folds its list away */
   var control = L.control.layers(bases, overlays, { collapsed: false, position: "topright" }).addTo(map);
   var layersBox = control.getContainer();
@@ -349,7 +494,7 @@ function atlasInit(map, spec) {
   corner.insertBefore(corner.lastChild, corner.firstChild);
 
   /* legend: one section per visible layer */
-  var Legend = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () {
+  var Legend = L.Control.extend({ options: { position: "bottomright" }, onAdd: function () {
     var box = el("div", "atlas-legend leaflet-bar");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
     var head = el("button", "atlas-legend-head atlas-fold-head", "Legend");
@@ -363,7 +508,7 @@ function atlasInit(map, spec) {
   }, refresh: function () {
     var body = this._body;
     body.textContent = "";
-    spec.layers.forEach(function (s) {
+    spec.layers.slice().reverse().forEach(function (s) {  /* the layer drawn on top first, as in QGIS */
       if (!s.legend || !map.hasLayer(layers[s.id])) return;
       var sec = el("section", "atlas-legend-sec");
       sec.dataset.layer = s.id;
@@ -478,26 +623,79 @@ function atlasInit(map, spec) {
       if (target && target.openPopup) target.openPopup(f.getBounds().getCenter());
     }
   }
+  /* the search box is a combobox: arrow keys move through the results, Enter picks, Escape
+     closes, Tab walks through them; a pick (pointer or key) closes the list. Its corner of the
+     page is stacked above the others (CSS), so no control covers a result. */
+  var searchBox = null;
   var Search = L.Control.extend({ options: { position: "topleft" }, onAdd: function () {
     var box = el("div", "atlas-search leaflet-bar");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
     var input = el("input");
     input.type = "search"; input.placeholder = "Find: Yodok, 요덕, Kaech'ŏn…";
     input.setAttribute("aria-label", "Find a name in any romanization or in Hangul");
+    input.setAttribute("role", "combobox"); input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", "atlas-results"); input.setAttribute("aria-expanded", "false");
     var list = el("ul", "atlas-results");
+    list.id = "atlas-results"; list.setAttribute("role", "listbox"); list.setAttribute("aria-label", "Places found");
     box.appendChild(input); box.appendChild(list);
+    var active = -1;
+    function items() { return Array.prototype.slice.call(list.querySelectorAll("li[data-pick]")); }
+    function setActive(k) {
+      var all = items();
+      if (!all.length) { active = -1; input.removeAttribute("aria-activedescendant"); return; }
+      active = (k + all.length) % all.length;
+      all.forEach(function (li, j) {
+        li.classList.toggle("atlas-hit-active", j === active);
+        li.setAttribute("aria-selected", String(j === active));
+      });
+      input.setAttribute("aria-activedescendant", all[active].id);
+      all[active].scrollIntoView({ block: "nearest" });
+    }
+    function close() {
+      list.textContent = ""; active = -1;
+      input.setAttribute("aria-expanded", "false"); input.removeAttribute("aria-activedescendant");
+    }
+    function pick(s) { close(); reveal(s); }
     input.addEventListener("input", function () {
-      list.textContent = "";
-      search(input.value).forEach(function (s) {
+      close();
+      search(input.value).forEach(function (s, k) {
         var li = el("li", s.i >= 0 ? "atlas-hit" : "atlas-hit atlas-nogeom");
+        li.id = "atlas-hit-" + k; li.setAttribute("role", "option");
         li.appendChild(el("span", "atlas-hit-name", s.n));
         li.appendChild(el("span", "atlas-hit-layer", (byId[s.l] ? byId[s.l].title.replace(/ \(.*$/, "") : s.l) +
           (s.x ? " · " + s.x : "")));
-        if (s.i >= 0) li.addEventListener("click", function () { reveal(s); });
+        if (s.i >= 0) {
+          li.dataset.pick = String(k); li.tabIndex = 0;
+          /* stopped here: the list is emptied by the pick, and Leaflet would take a click from an
+             element no longer in the page for a click on the map (and close the popup just opened) */
+          li.addEventListener("click", function (e) { L.DomEvent.stopPropagation(e); pick(s); });
+          li.addEventListener("keydown", function (e) {
+            if (e.key === "Enter" || e.key === " ") { e.preventDefault(); pick(s); input.focus(); }
+            else if (e.key === "Escape") { close(); input.focus(); }
+          });
+          li.atlasEntry = s;
+        } else {
+          li.setAttribute("aria-disabled", "true");
+        }
         list.appendChild(li);
       });
       if (input.value && !list.firstChild) list.appendChild(el("li", "atlas-hit atlas-nogeom", "No match"));
+      input.setAttribute("aria-expanded", String(!!list.firstChild));
+      setActive(0);  /* Enter picks the first result; ArrowDown moves to the second */
     });
+    input.addEventListener("keydown", function (e) {
+      var all = items();
+      if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+        if (!all.length) return;
+        e.preventDefault();
+        setActive(active + (e.key === "ArrowDown" ? 1 : -1));
+      } else if (e.key === "Enter") {
+        if (active >= 0 && all[active]) { e.preventDefault(); pick(all[active].atlasEntry); }
+      } else if (e.key === "Escape") {
+        if (list.firstChild) { e.preventDefault(); close(); }
+      }
+    });
+    searchBox = { input: input, list: list, close: close };
     return box;
   } });
   new Search().addTo(map);
@@ -563,7 +761,10 @@ function atlasInit(map, spec) {
   var Sources = L.Control.extend({ options: { position: "bottomright" }, onAdd: function () {
     var box = el("details", "atlas-sources");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
-    box.appendChild(el("summary", null, "Sources & licences (" + spec.sources.length + " files)"));
+    var sum = el("summary", null, "Sources");  /* on a phone: "Sources (28 files)" */
+    sum.appendChild(el("span", "atlas-long", " & licences"));
+    sum.appendChild(document.createTextNode(" (" + spec.sources.length + " files)"));
+    box.appendChild(sum);
     var list = el("ul");
     spec.sources.forEach(function (s) {
       var li = el("li");
@@ -582,7 +783,9 @@ function atlasInit(map, spec) {
     var box = el("details", "atlas-about");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
     var a = spec.about || {};
-    box.appendChild(el("summary", null, "About this map"));
+    var sumA = el("summary", null, "About");
+    sumA.appendChild(el("span", "atlas-long", " this map"));
+    box.appendChild(sumA);
     box.appendChild(el("p", "atlas-about-title", spec.title));
     var dl = el("dl");
     function row(k, v) { if (v == null || v === "") return; dl.appendChild(el("dt", null, k)); dl.appendChild(el("dd", null, v)); }
@@ -605,9 +808,26 @@ function atlasInit(map, spec) {
     return box;
   } });
   new About().addTo(map);
-  var attrBox = map.attributionControl.getContainer();
+  /* the attribution: one line and a button that opens the rest (Leaflet rewrites the line when a
+     base layer changes: the button is put back each time) */
+  var attrCtl = map.attributionControl, attrBox = attrCtl.getContainer(), attrUpdate = attrCtl._update;
+  function attrToggle(open) {
+    attrBox.classList.toggle("atlas-open", open);
+    var b = attrBox.querySelector(".atlas-attr-more");
+    if (b) { b.textContent = open ? "less" : "more"; b.setAttribute("aria-expanded", String(open)); }
+  }
+  attrCtl._update = function () {
+    attrUpdate.call(this);
+    if (!attrBox.querySelector(".atlas-attr-more")) {
+      var b = el("button", "atlas-attr-more", "more");
+      b.type = "button"; b.setAttribute("aria-label", "Show every source and licence");
+      attrBox.insertBefore(b, attrBox.firstChild);
+    }
+    attrToggle(attrBox.classList.contains("atlas-open"));
+  };
+  attrCtl._update();
   attrBox.addEventListener("click", function (e) {
-    if (e.target.tagName !== "A") attrBox.classList.toggle("atlas-open");
+    if (e.target.tagName !== "A") attrToggle(!attrBox.classList.contains("atlas-open"));
   });
 
   /* time: a year slider (native range input: the keyboard works), play, and "all time".
@@ -736,12 +956,15 @@ function atlasInit(map, spec) {
     var Time = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () { return box; } });
     new Time().addTo(map);
     apply();
-    timeApi = { setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top, asof: asof,
+    timeApi = { layer: s.id, setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top, asof: asof,
       statusOf: function (i, y) { return words[statusOf(feats[i], y == null ? state.year : y)]; },
       sanctionsAt: stepAt };
   });
 
-  map.fitBounds(spec.bounds);
+  /* keyboard order: the controls (search first among them) before the markers, whose stacking is
+     set by z-index, not by their place in the page */
+  map.getContainer().insertBefore(map._controlContainer, map.getContainer().firstChild);
+  map.fitBounds(spec.bounds, { animate: false });  /* the opening view at once: labels are placed for it */
   /* print: the open popup is printed beside the map (a copy, its folded parts opened) */
   var printBox = el("div", "atlas-print-popup");
   document.body.appendChild(printBox);
@@ -766,6 +989,7 @@ function atlasInit(map, spec) {
   window.addEventListener("afterprint", forPrint);
 
   declutter();
+  requestAnimationFrame(declutterSoon);  /* and once more when the page has been laid out */
   /* open the popup of row `row` of user layer `lid` (search results, tests) */
   function openUserRecord(lid, row) {
     var pts = layers[lid] && layers[lid].atlasPoints;
@@ -774,11 +998,92 @@ function atlasInit(map, spec) {
     return true;
   }
   var api = { map: map, openUserRecord: openUserRecord, layers: layers, keys: atlasKeys, normalize: atlasNormalize, search: search,
-    declutter: declutter, panelsCover: panelsCover, fold: fold,
-    reveal: reveal, measure: measure, geodesic: atlasGeodesicMetres, legend: legend, time: timeApi };
+    declutter: declutter, panelsCover: panelsCover, fold: fold, searchBox: function () { return searchBox; },
+    reveal: reveal, measure: measure, stacks: stacks, stackChooser: stackChooser, geodesic: atlasGeodesicMetres, legend: legend, time: timeApi };
+  /* links: atlas.html#KLS-15@2014-06 opens the site's popup with the year control at that date's
+     year (the map shows status by year: 31 December, or the build date in its year, and says so
+     when the link asked for another day). A retired id says what became of it. Works from disk. */
+  var linkNote = el("div", "atlas-link-note");
+  linkNote.setAttribute("role", "status");
+  linkNote.hidden = true;
+  map.getContainer().appendChild(linkNote);
+  var pendingNote = "";  /* what the link could not show exactly: said at the top of the popup it opens */
+  function sayLink(text) { linkNote.textContent = text; linkNote.hidden = !text; }
+  linkNote.addEventListener("click", function () { sayLink(""); });
+  function findId(id) {
+    var hit = null;
+    spec.layers.forEach(function (s) {
+      (s.features || []).forEach(function (f, i) { if (!hit && f.id && String(f.id).toUpperCase() === id) hit = { l: s.id, i: i, id: f.id }; });
+    });
+    return hit;
+  }
+  function linkTo(id, date) {
+    var t = timeApi;
+    return "#" + encodeURIComponent(id) + (date ? "@" + date : (t && !t.state.all && t.state.year !== t.top ? "@" + t.state.year : ""));
+  }
+  function openLink(hash) {
+    var m = /^#([^@]+)(?:@(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?)?$/.exec(hash || "");
+    if (!m) return false;
+    var id = decodeURIComponent(m[1]).trim().toUpperCase(), said = [];
+    map.closePopup();
+    var gone = (spec.retired || {})[id] || (spec.retired || {})[decodeURIComponent(m[1]).trim()];
+    if (gone && gone.state === "merged") {
+      said.push(id + " was merged into " + gone.into + " in release " + gone.retired_in + " (" + gone.reason + "): showing " + gone.into + ".");
+      id = String(gone.into).toUpperCase();
+    } else if (gone) {
+      sayLink(id + " was withdrawn in release " + gone.retired_in + ": " + gone.reason);
+      return true;
+    }
+    var hit = findId(id);
+    if (!hit) { sayLink("No site " + id + " on this map (the link may be from another release)."); return true; }
+    if (m[2] && timeApi) {
+      var y = Number(m[2]), asked = m[2] + (m[3] ? "-" + m[3] : "") + (m[4] ? "-" + m[4] : "");
+      var tops = timeApi.top, shown;
+      timeApi.stop();
+      timeApi.setYear(y);
+      shown = timeApi.state.year;
+      if (shown !== y) said.push("The link asks for " + asked + "; the map's years run " + timeApi.first + " to " + tops + ": showing " + shown + ".");
+      else if (m[3] && !(y === tops && timeApi.asof && timeApi.asof.indexOf(asked) === 0) && !(m[3] === "12" && (!m[4] || m[4] === "31")))
+        said.push("The link asks for " + asked + "; the map shows status by year: as of " +
+                  (y === tops && timeApi.asof ? timeApi.asof : "31 December " + y) + ".");
+      if (hit.l === timeApi.layer && shown !== tops)
+        said.push("Status as of 31 December " + shown + ": " + timeApi.statusOf(hit.i) +
+                  " (by the atlas's rule; the status line below is the build date's).");
+    }
+    sayLink("");
+    pendingNote = said.join(" ");
+    reveal(hit);
+    if (pendingNote) { sayLink(pendingNote); pendingNote = ""; }  /* no popup opened: say it over the map */
+    return true;
+  }
+  /* every popup offers its link: this site, at the year shown */
+  map.on("popupopen", function (e) {
+    var src = e.popup._source, id = src && src.atlasId;
+    var root = e.popup.getElement() && e.popup.getElement().querySelector(".leaflet-popup-content");
+    if (root && pendingNote) {
+      root.insertBefore(el("p", "atlas-link-note atlas-in-popup", pendingNote), root.firstChild);
+      pendingNote = "";
+    }
+    if (!id || !root || root.querySelector(".atlas-link")) return;
+    var p = el("p", "atlas-link"), a = el("a", null, "Link to this site on the map");
+    a.href = linkTo(id);
+    a.title = "This map, opened at " + id + (timeApi ? " and the year shown" : "") + ": copy or bookmark it";
+    p.appendChild(a);
+    root.appendChild(p);  /* after the content Leaflet rendered (update() would render it again, without this) */
+  });
+  spec.layers.forEach(function (s) {
+    var g = layers[s.id];
+    (s.features || []).forEach(function (f, i) { var mk = g && g.atlasFeatures && g.atlasFeatures[i]; if (f.id && mk) mk.atlasId = f.id; });
+  });
+  window.addEventListener("hashchange", function () { openLink(window.location.hash); });
+  api.openLink = openLink;
+  api.linkTo = linkTo;
   window.atlasLayers = layers;
   window.atlas = api;
-  api.ready = Promise.all(pending).then(function () { window.atlasReady = true; }, function (err) {
+  api.ready = Promise.all(pending).then(function () {
+    if (window.location.hash) openLink(window.location.hash);
+    window.atlasReady = true;
+  }, function (err) {
     window.atlasError = String(err);
     legend.refresh();
     throw err;

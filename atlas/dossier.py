@@ -24,7 +24,7 @@ import base64
 import re
 import warnings
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -40,7 +40,9 @@ from .admit import open_raster
 from .citation import public_url
 from .distance import around, near, nearest
 from .errors import InputError
-from .formats import cell_text
+from .evidence import TIERS
+from .formats import cell_text, link_urls
+from .i18n import N_, TERMS, check_lang, format_date, translate, translations
 from .owned import check_replace
 from .protect import shared_layers
 from .record import Record, record
@@ -91,11 +93,6 @@ def _on_page(value):
     return value
 
 
-TEMPLATES = jinja2.Environment(
-    loader=jinja2.PackageLoader("atlas", "templates"),
-    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-    keep_trailing_newline=True, finalize=_on_page,
-)
 _COMPASS = ("N", "NNE", "NE", "ENE", "E", "ESE", "SE", "SSE", "S", "SSW", "SW", "WSW", "W", "WNW",
             "NW", "NNW")
 
@@ -111,7 +108,28 @@ def css_string(text: str) -> str:
     return "".join(c if c.isascii() and (c.isalnum() or c == " ") else f"\\{ord(c):x} " for c in str(text))
 
 
-TEMPLATES.filters["css_string"] = css_string
+@cache
+def templates(lang: str | None = None) -> jinja2.Environment:
+    """The pages' templates in a language (:mod:`atlas.i18n`): ``_()`` looks a string up in the
+    catalogue, ``|term`` an interface word the code chose, ``|day`` writes a date in the language's form.
+    """
+    lang = check_lang(lang)
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("atlas", "templates"),
+        autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True, finalize=_on_page, extensions=["jinja2.ext.i18n"],
+    )
+    env.install_gettext_translations(translations(lang), newstyle=True)
+    env.filters["css_string"] = css_string
+    env.filters["term"] = lambda value: translate(value, lang) if value in _TERMS else value
+    env.filters["day"] = lambda value: format_date(value, lang)
+    env.filters["links"] = lambda value: markupsafe.Markup(link_urls(value))  # escaped; http(s) addresses as links
+    env.globals["lang"] = lang
+    return env
+
+
+#: The English templates (the default language).
+TEMPLATES = templates()
 
 
 def compass(bearing: float) -> str:
@@ -257,7 +275,8 @@ def _admin(atlas: Product, row: pd.Series) -> dict:
            "distance_km": cell_text(row.get("admin_distance_km")),
            "province_as_given": cell_text(row.get("province_as_given")),
            "county_as_given": cell_text(row.get("county_as_given")),
-           "province_vintage": "", "county_vintage": "", "county_province": "", "differs": False}
+           "province_vintage": "", "county_vintage": "", "county_province": "", "differs": False,
+           "province_ko": _province_ko(prov, row.get("province"))}
     if len(prov):
         out["province_vintage"] = cell_text(prov["boundary_vintage"].iloc[0]) + " (" + cell_text(
             prov["boundary_source"].iloc[0]) + ")"
@@ -269,6 +288,14 @@ def _admin(atlas: Product, row: pd.Series) -> dict:
             out["county_vintage"] = cell_text(hit["boundary_vintage"].iloc[0])
     out["differs"] = bool(out["county_province"] and out["county_province"] != out["province"])
     return out
+
+
+def _province_ko(prov: pd.DataFrame, name) -> str:
+    """The Hangul name of a province as the provinces layer gives it (Natural Earth's ``name_ko``), or ""."""
+    if not len(prov) or "name_ko" not in prov or not cell_text(name):
+        return ""
+    hit = prov.loc[prov["name_en"].astype(str) == cell_text(name), "name_ko"]
+    return cell_text(hit.iloc[0]) if len(hit) else ""
 
 
 def _candidates(atlas: Product, s: Site, row: pd.Series) -> list[dict]:
@@ -297,6 +324,32 @@ def _timeline(gathered: Record) -> list[dict]:
     } for r in rows]
 
 
+_TIER_NAMES = {tier: name for tier, name, _rule in TIERS}
+#: The kinds of line of the status rule's explanation (atlas.evidence), by how the line begins: a
+#: Korean page names the kind in Korean before the rule's own words.
+WHY_KINDS = (("counts (", N_("counts on the day")), ("hedged (", N_("hedged: never decides")),
+             ("undated (", N_("undated: never counts")), ("stands against", N_("stands against earlier findings")),
+             ("not yet known", N_("not yet known on the day")), ("open start", N_("open start: counts on its last day only")),
+             ("outside its window", N_("outside its window")),
+             ("says nothing of the site's status", N_("says nothing of the site's status")))
+
+
+def why_kind(why) -> str:
+    """The kind of a line of the status rule's explanation (:data:`WHY_KINDS`), or "" for another line.
+
+    Examples
+    --------
+    >>> why_kind("hedged (closed): never decides: ..."), why_kind("something else")
+    ('hedged: never decides', '')
+    """
+    text = cell_text(why)
+    return next((kind for start, kind in WHY_KINDS if text.startswith(start)), "")
+
+
+#: The words a page looks up in the catalogue with ``|term`` (any other value is data, shown as it is).
+_TERMS = frozenset(TERMS) | {kind for _start, kind in WHY_KINDS}
+
+
 def _status(atlas: Product, s: Site, row: pd.Series) -> dict:
     """The status by the one rule (:func:`atlas.status_at`) as of the build date, with why finding by
     finding, and as of the report (its information of May 2016); then the status as the sources word it."""
@@ -309,10 +362,12 @@ def _status(atlas: Product, s: Site, row: pd.Series) -> dict:
         st = status_at(s.id, str(when)[:10], gpkg=atlas.gpkg, layers=[s.layer])
         out["as_of"].append({
             "label": label, "date": st.as_of.isoformat(), "status": st.status, "summary": st.summary,
-            "reason": st.reason, "tier": st.tier, "tier_label": st.tier_label,
+            "reason": st.reason, "tier": st.tier, "tier_label": st.tier_label, "tier_name": _TIER_NAMES.get(st.tier, ""),
+            "latest": str(st.latest_evidence or "")[:10], "strength": cell_text(st.latest_strength),
             "deciding": [str(i) for i in st.deciding.get("finding_id", [])],
             "contradicting": [str(i) for i in st.against.get("finding_id", [])],
-            "explanation": [{k: cell_text(v) if k != "counts" else bool(v) for k, v in e.items()}
+            "explanation": [{**{k: cell_text(v) if k != "counts" else bool(v) for k, v in e.items()},
+                             "why_kind": why_kind(e.get("why"))}
                             for e in st.explanation.to_dict("records")] if label == "the build date" else [],
         })
     return out
@@ -425,7 +480,7 @@ def _sources(atlas: Product, s: Site, header: dict, timeline: list[dict]) -> lis
 
 
 def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float = NEAR_KM, *,
-                   include_private: bool = False, atlas: Product | None = None) -> dict:
+                   include_private: bool = False, atlas: Product | None = None, lang: str | None = None) -> dict:
     """Everything a site's dossier says, as plain data (what :func:`render_dossier` draws).
 
     Parameters
@@ -440,6 +495,8 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
         List nearby features of user layers marked private too.
     atlas : Product, optional
         Layers already read (the site builder passes one for every page).
+    lang : str, optional
+        The language of the interface words the record holds (its citation): ``en`` (default) or ``ko``.
 
     Returns
     -------
@@ -471,11 +528,14 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     nearby = _nearby(atlas, s, km)
     about = atlas.about()
     title = header["names"]["primary"]
-    citation = (f"\u201c{s.id} {title}\u201d, dossier in the Gulag, Inc. atlas, version {about['atlas_version']}, "
-                f"built {about['build_date']} from {about['gpkg']} (sha256 {about['gpkg_sha256']}). "
-                + (f"With private layers from {about['private_gpkg']} (sha256 {about['private_gpkg_sha256']}): "
-                   "not to be shared. " if about.get("banner") else "")
-                + f"After {REPORT_CITATION}.")
+    _ = translations(lang).gettext
+    citation = (_("\u201c%(site)s\u201d, dossier in the Gulag, Inc. atlas, version %(version)s, built %(date)s "
+                  "from %(gpkg)s (sha256 %(sha256)s). ")
+                % {"site": f"{s.id} {title}", "version": about["atlas_version"],
+                   "date": format_date(about["build_date"], lang), "gpkg": about["gpkg"], "sha256": about["gpkg_sha256"]}
+                + (_("With private layers from %(gpkg)s (sha256 %(sha256)s): not to be shared. ")
+                   % {"gpkg": about["private_gpkg"], "sha256": about["private_gpkg_sha256"]} if about.get("banner") else "")
+                + _("After %(report)s.") % {"report": REPORT_CITATION})
     rec = {
         "header": header, "status": _status(atlas, s, row), "timeline": timeline, "nearby": nearby,
         "passages": _passages(gathered),
@@ -614,7 +674,7 @@ def _chip(atlas: Product, s: Site) -> dict | None:
 # --- rendering ------------------------------------------------------------------------------
 
 
-def render_dossier(record: dict, links: dict | None = None, standalone: bool = True) -> str:
+def render_dossier(record: dict, links: dict | None = None, standalone: bool = True, lang: str | None = None) -> str:
     """The HTML page of a dossier record (every data string escaped by Jinja2's autoescape).
 
     Parameters
@@ -625,12 +685,14 @@ def render_dossier(record: dict, links: dict | None = None, standalone: bool = T
         Relative links to other pages (the site passes ``index``, ``site`` hrefs by id).
     standalone : bool, default True
         A page on its own (no navigation to a site).
+    lang : str, optional
+        The page's language (:data:`atlas.i18n.LANGS`): English by default, ``ko`` for Korean.
 
     Returns
     -------
     str
     """
-    return TEMPLATES.get_template("dossier.html.j2").render(
+    return templates(lang).get_template("dossier.html.j2").render(
         r=record, links=links or {}, standalone=standalone, colours=STATUS_COLOURS)
 
 
@@ -658,7 +720,8 @@ def _slug(site_id: str) -> str:
 
 
 def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | None = None,
-            pdf: bool = False, km: float = NEAR_KM, *, include_private: bool = False) -> Path:
+            pdf: bool = False, km: float = NEAR_KM, *, include_private: bool = False,
+            lang: str | None = None) -> Path:
     """Write one self-contained HTML page (and optionally a PDF) about a camp or a mine.
 
     Parameters
@@ -678,6 +741,9 @@ def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | 
     include_private : bool, default False
         List nearby features of private user layers too; the page (and every
         printed page) then carries a banner saying so.
+    lang : str, optional
+        The page's language: English by default, ``ko`` for Korean (interface words, headings and
+        dates in Korean, Hangul names first; data values as the sources give them).
 
     Returns
     -------
@@ -696,10 +762,13 @@ def dossier(site: str | Site, out: Path | str | None = None, gpkg: Path | str | 
     >>> page.name, "요덕" in page.read_text(encoding="utf-8")
     ('KLS-15.html', True)
     """
-    rec = dossier_record(site, gpkg, km=km, include_private=include_private)
+    lang = check_lang(lang)
+    rec = dossier_record(site, gpkg, km=km, include_private=include_private, lang=lang)
     out = Path(out) if out else io.output_dir(private=include_private) / "dossiers"
     path = out if out.suffix.lower() in (".html", ".htm") else out / f"{_slug(rec['header']['id'])}.html"
-    page = render_dossier(rec)
+    # the map beside the dossiers' folder (output/atlas.html for output/dossiers/): each page links to it
+    links = {"map": "../atlas.html"} if (path.parent.parent / "atlas.html").is_file() else None
+    page = render_dossier(rec, links=links, lang=lang)
     check_replace([path, path.with_suffix(".pdf")] if pdf else [path])  # both refused before either is written
     with io.atomic_path(path) as tmp:
         tmp.write_text(page, encoding="utf-8")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import re
@@ -18,7 +19,8 @@ from .errors import InputError
 from .owned import Stage, remove_owned
 from .redact import terminal_text
 
-__all__ = ["Report", "csv_text", "format_table", "neutralise_cell", "status_report", "summary_report", "write_answer"]
+__all__ = ["Report", "csv_text", "format_table", "link_urls", "neutralise_cell", "status_report", "summary_report",
+           "write_answer"]
 
 # --- CSV: the one writer of every CSV the atlas produces --------------------------------------
 
@@ -26,6 +28,46 @@ __all__ = ["Report", "csv_text", "format_table", "neutralise_cell", "status_repo
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 #: A plain decimal number written as text: a spreadsheet reads it as that number, nothing runs.
 _PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+#: A web address in a source's text: http or https only (never javascript:, data: or a local file).
+_URL = re.compile(r"https?://[^\s<>\"'`]+", re.IGNORECASE)
+
+
+def link_urls(text) -> str:
+    """Text as HTML: escaped, each http(s) address in it a link (``rel="noopener noreferrer"``).
+
+    Sources cite their web pages in free text (``GEM wiki https://...; printed
+    ...``); in an HTML product the reader follows them with a click. Trailing
+    punctuation stays text. Nothing but ``http``/``https`` becomes a link.
+
+    Parameters
+    ----------
+    text : object
+        A cell (None and NaN are empty).
+
+    Returns
+    -------
+    str
+        HTML, safe to place between tags.
+
+    Examples
+    --------
+    >>> link_urls("GEM https://www.gem.wiki/Musan_mine; printed 42.2 N <b>")
+    'GEM <a href="https://www.gem.wiki/Musan_mine" rel="noopener noreferrer">https://www.gem.wiki/Musan_mine</a>; printed 42.2 N &lt;b&gt;'
+    >>> link_urls("javascript:alert(1)")
+    'javascript:alert(1)'
+    """
+    s = cell_text(text)
+    out, last = [], 0
+    for m in _URL.finditer(s):
+        url = m.group(0).rstrip(".,;:!?)]}")
+        end = m.start() + len(url)
+        out += [html.escape(s[last:m.start()]),
+                f'<a href="{html.escape(url, quote=True)}" rel="noopener noreferrer">{html.escape(url)}</a>']
+        last = end
+    out.append(html.escape(s[last:]))
+    return "".join(out)
 
 
 def neutralise_cell(value):

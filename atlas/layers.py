@@ -24,6 +24,7 @@ from .admin import join_admin
 from .dates import parse_date_text
 from .errors import InputError
 from .evidence import site_evidence
+from .ids import assign_ids, check_held, check_register, retired
 
 __all__ = ["BOUNDARY_VINTAGE", "build_layers"]
 
@@ -35,6 +36,8 @@ BOUNDARY_VINTAGE = (
     "counties: OpenStreetMap 2020 export"
 )
 FACT_LICENCE = "fact cited to its source (no open data licence)"
+#: The id register: the permanent ids of mines and named mines, and every retired id (atlas.ids).
+IDS = "ids.csv"
 _HANGUL = re.compile(r"[\uac00-\ud7a3][\uac00-\ud7a3\s0-9제호]*")
 
 
@@ -170,6 +173,18 @@ def mine_precision(note: str, town_flag: str) -> str:
     return "approximate"
 
 
+def id_register(root) -> pd.DataFrame:
+    """The id register (``geodata/ids.csv``), checked (:func:`atlas.ids.check_register`)."""
+    register = sources.read_csv(IDS, root)
+    check_register(register)
+    return register
+
+
+def _mine_keys(df: pd.DataFrame) -> pd.Series:
+    """A mine's key in the id register: where its record comes from, and its name there."""
+    return df["record_origin"].astype(str) + ":" + df["name"].astype(str)
+
+
 def mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
     """The geolocated mines: the 34 distinct points, the Hyesan Youth Copper Mine, GEM's proposed mines.
 
@@ -207,13 +222,14 @@ def mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
         }
     )
     df = pd.DataFrame(rows)
-    df.insert(0, "mine_id", [f"M{i:03d}" for i in range(1, len(df) + 1)])
+    register = id_register(root)
+    df.insert(0, "mine_id", assign_ids(_mine_keys(df), register, "mines"))
     df["commodity_class"] = df["commodity"].map(commodity_class)
     gdf = gpd.GeoDataFrame(df, geometry=_points(df), crs="EPSG:4326")
     gdf, records = gem.join_gem(gdf, gem.gem_records(root))
     new = gem.proposed_mines(records)
     if len(new):
-        new.insert(0, "mine_id", [f"M{i:03d}" for i in range(len(gdf) + 1, len(gdf) + len(new) + 1)])
+        new.insert(0, "mine_id", assign_ids(_mine_keys(new), register, "mines"))
         new["commodity_class"] = new["commodity"].map(commodity_class)
         new_gdf = gpd.GeoDataFrame(new, geometry=_points(new.astype({"lat": str, "lon": str})),
                                    crs="EPSG:4326")
@@ -221,6 +237,7 @@ def mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
                                   .drop(columns=["match", "mine_id", "match_km", "reason"]))
         records.loc[records["match"] == "new point (proposed mine)", "mine_id"] = list(new["mine_id"])
         gdf = gpd.GeoDataFrame(pd.concat([gdf, new_gdf], ignore_index=True), crs="EPSG:4326")
+    check_held(gdf["mine_id"], register, "mines")
     gdf["lat"] = gdf.geometry.y
     gdf["lon"] = gdf.geometry.x
     gdf["cross_checks"] = _mine_cross_checks(gdf, root)
@@ -281,7 +298,9 @@ def named_mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
     """The mines and districts the report names, with how each is located."""
     df = sources.read_csv("mines/gulag_inc_named_mines_gazetteer.csv", root)
     df = df.rename(columns={"license": "licence"})
-    df.insert(0, "named_id", [f"NM{i:02d}" for i in range(1, len(df) + 1)])
+    register = id_register(root)
+    df.insert(0, "named_id", assign_ids(df["name_in_report"], register, "named_mines"))
+    check_held(df["named_id"], register, "named_mines")
     df["location_role"] = df["match_type"].map(lambda m: _ROLE[m][0])
     df["is_mine_location"] = df["match_type"].map(lambda m: _ROLE[m][1])
     df["is_town_proxy"] = df["location_role"].str.startswith("town proxy")
@@ -558,6 +577,7 @@ def build_layers(root: Path | None = None, as_of: str | date | None = None) -> d
         layers[name] = layers[name].assign(**{c: cols[c] for c in cols.columns})
     layers["sanctions_measures"] = measures
     layers.update(report_tables(root))
+    layers["retired_ids"] = retired(id_register(root))
     layers.update(reference_layers(root))
     layers["sources"] = sources_table(root)
     return layers

@@ -27,7 +27,7 @@ from . import _assets, _packing, names
 from .admit import open_raster
 from .errors import InputError
 from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
-from .formats import cell_text
+from .formats import cell_text, link_urls
 from .redact import neutral_bidi
 from .style import (
     COMMODITY_COLOURS,
@@ -262,7 +262,7 @@ def steel_plants_spec(plants: gpd.GeoDataFrame, search: list) -> dict:
                      ("Equipment", _e(r["equipment"])), ("Location", _admin(r)),
                      ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
                      ("Precision", f'{_e(r["precision"])}: GEM coordinate accuracy {_e(r["coordinate_accuracy"])}'),
-                     ("GEM wiki", _e(r["gem_wiki"])), ("Source", _e(r["source"])),
+                     ("GEM wiki", link_urls(r["gem_wiki"])), ("Source", link_urls(r["source"])),
                      ("Licence", _e(r["licence"])),
                  ]))
         feats.append({"c": _latlon(r.geometry), "s": syms(sym),
@@ -353,7 +353,7 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
         popup = mine_popup(rec) if rec is not None else ""
         feat = {"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
                 "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
-                **({"p": popup} if popup else {})}
+                "id": display_text(r["mine_id"]), **({"p": popup} if popup else {})}
         ys = yearly.get(display_text(r["mine_id"]), [])
         if steps[i] or _gem_steps(r) or ys:
             feat.update({"yw": steps[i], "yg": _gem_steps(r), **({"ys": ys} if ys else {})})
@@ -419,8 +419,8 @@ def mine_popup(rec) -> str:
                 ("Status", _rule_status(rec)),
                 ("Status as the sources word it", _e(f.get("status"))),
                 ("Type", _e(f.get("feature_type"))),
-                ("Source", _e(f.get("source"))),
-                ("Source reference", _e(f.get("source_ref"))),
+                ("Source", link_urls(f.get("source"))),
+                ("Source reference", link_urls(f.get("source_ref"))),
                 ("Licence", _e(f.get("licence"))),
                 ("Other published coordinates", " | ".join(others)),
                 ("UN sanctions", _sanctions_line(f)),
@@ -455,7 +455,8 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list, records: dict | None
         rec = (records or {}).get(display_text(r["named_id"]))
         popup = named_mine_popup(rec) if rec is not None else ""
         feat = {"c": _latlon(r.geometry), "s": syms(_named_symbol(r["commodity_class"], r["precision"])),
-                "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', **({"p": popup} if popup else {})}
+                "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', "id": display_text(r["named_id"]),
+                **({"p": popup} if popup else {})}
         if proxy:
             feat["label"] = "town proxy, not the mine's location"
         feats.append(feat)
@@ -495,7 +496,7 @@ def named_mine_popup(rec) -> str:
         ("Coordinates", _coords_text(rec)),
         ("Precision", f'{_e(f.get("precision"))}: {_e(f.get("location_precision"))}'),
         ("Status", _rule_status(rec)),
-        ("Source", _e(f.get("source"))), ("Licence", _e(f.get("licence"))),
+        ("Source", link_urls(f.get("source"))), ("Licence", _e(f.get("licence"))),
         ("UN sanctions", _sanctions_line(f)),
         ("Notes", _e(f.get("notes"))),
         ("Report discrepancy", _e(f.get("discrepancy_ref"))),
@@ -580,6 +581,13 @@ def area_text(value) -> str:
     return "; ".join(_AREA_NUMBER.sub(lambda m: f"{m.group(1).strip()} km²", p, count=1) for p in parts if p)
 
 
+#: The order in which the map places camp labels (lower first): the kwan-li-so, then the
+#: kyo-hwa-so, then other and suspected sites. A label that would collide moves to another side
+#: of its marker, or is left out: the first placed keep theirs. Sites of one rank drawn closer
+#: together than a marker share one label ("Camps 14 and 18", from their numbers, ``no``).
+LABEL_PRIORITY = {"kwan-li-so": 0, "kyo-hwa-so": 1}
+
+
 def camp_label(r) -> str:
     """A camp's map label: its name, with its number when the name does not say it."""
     name, number = display_text(r["name"]), display_text(r["number"])
@@ -642,7 +650,7 @@ def camp_popup(rec) -> str:
                 + " ".join(f'<span class="atlas-tag{" atlas-basis" if t == shown else ""}">{html.escape(t)}</span>'
                            for t in tags) + " "
                 f'{_e(x.get("description"))}'
-                f'<span class="atlas-src">Source: {_e(x.get("source_report"))}'
+                f'<span class="atlas-src">Source: {link_urls(x.get("source_report"))}'
                 f'{", " + page if page else ""}</span></li>')
         out.append(f'<h4>Findings, oldest first ({len(rec.findings)})</h4><p class="atlas-asof"></p>'
                    '<ol class="atlas-findings">' + "".join(items) + "</ol>")
@@ -659,7 +667,7 @@ def camp_popup(rec) -> str:
         ("Agency", _e(f.get("agency"))),
         ("Prisoners (estimates)", _e(f.get("prisoners_estimate"))),
     ]))
-    prov = [_rows([("Coordinate source", _e(f.get("source"))), ("As the sources give it", given),
+    prov = [_rows([("Coordinate source", link_urls(f.get("source"))), ("As the sources give it", given),
                    ("Licence", _e(f.get("licence")))])]
     published = [c for c in rec.coordinates if c["role"].startswith("published coordinate")]
     if published:
@@ -729,7 +737,8 @@ def camps_spec(camps, findings, search: list, records: dict | None = None) -> di
             "tn": head, "id": site,
             "ys": "".join(STATUS_CODES[x] for x in yearly.get(site, [])),
             "yt": [syms(_camp_symbol(r["kind"], x, precision)) for x in STATUSES],
-            **({"p": popup} if popup else {}), "lbl": camp_label(r)})
+            **({"p": popup} if popup else {}), "lbl": camp_label(r),
+            "pr": LABEL_PRIORITY.get(display_text(r["kind"]), 2), "no": display_text(r["number"])})
         search.append(_entry("camps", i, r["name"], keys, KIND_LABELS.get(display_text(r["kind"]), "")))
         i += 1
     grey = "#d9d9d9"
@@ -790,7 +799,7 @@ def candidates_spec(cands: gpd.GeoDataFrame, camps: gpd.GeoDataFrame) -> dict:
         same = bool(c["is_atlas_point"])
         dist = display_text(c["distance_km_from_atlas_point"])
         popup = f"<h3>{_e(camp_name.get(site, site))}</h3>" + _rows([
-            ("Published by", _e(c["source"])),
+            ("Published by", link_urls(c["source"])),
             ("Coordinates", f"{c.geometry.y:.6f}, {c.geometry.x:.6f}"),
             ("Note", _e(c["note"])),
             ("Distance from the atlas point", f"{html.escape(dist)} km (geodesic)" if dist else

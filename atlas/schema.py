@@ -294,6 +294,10 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
                 description=("What the report says about each camp and mine, quoted with its section, "
                              "paragraph (and its opening words), page where known, and lines; "
                              "forced_labour: whether it speaks of forced or prison labour there")),
+    LayerSchema("retired_ids", None, "id", None,
+                _with(_f("id! layer! state! into reason! retired_in!"), state=("merged", "withdrawn")),
+                description=("Ids no longer in use, never given to another record: merged into another id, "
+                             "or withdrawn with the reason, and the release that retired each (geodata/ids.csv)")),
     LayerSchema("sources", None, "path", None,
                 _f("path! description! origin! licence! attribution! sha256!"),
                 description="Provenance of every source file"),
@@ -316,6 +320,7 @@ _TITLES = {
     "mine_findings": "Mine findings (dated)",
     "report_discrepancies": "Report discrepancies",
     "report_passages": "What the report says (quotes)",
+    "retired_ids": "Retired ids",
     "sources": "Sources",
     "dprk_outline": "DPRK outline (Natural Earth)",
     "basemap_countries": "Countries (Natural Earth, basemap)",
@@ -503,6 +508,7 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
             known |= set(named["named_id"])
         problems += _check_passage_sites(passages, known)
     problems += _check_no_outside_paths(layers)
+    problems += _check_retired(layers)
     findings = layers.get("camp_findings")
     if findings is not None and {"evidence_basis", "testimony_hand", "date_start",
                                  "date_end"} <= set(findings.columns):
@@ -516,6 +522,27 @@ def _check_cross(layers: dict[str, pd.DataFrame]) -> list[Problem]:
                 if site not in known:
                     problems.append(Problem("mine_findings", str(fid), "site_id",
                                             f"{site!r} is not a mine or a named mine"))
+    return problems
+
+
+#: Where each kind of record keeps its own id: a retired id must be none of these, a merge's target one.
+ID_COLUMNS = {"camps": "site_id", "mines": "mine_id", "named_mines": "named_id", "camp_findings": "finding_id",
+              "mine_findings": "finding_id", "report_passages": "passage_id",
+              "report_discrepancies": "discrepancy_id"}
+
+
+def _check_retired(layers: dict[str, pd.DataFrame]) -> list[Problem]:
+    """A retired id is held by no record of the release; a merged one names an id that is."""
+    retired = layers.get("retired_ids")
+    if retired is None or not len(retired) or "id" not in retired:
+        return []
+    current = {str(v) for name, col in ID_COLUMNS.items()
+               if name in layers and col in layers[name] for v in layers[name][col]}
+    problems = [Problem("retired_ids", str(i), "id", "a retired id is held by a record of this release")
+                for i in retired["id"] if str(i) in current]
+    problems += [Problem("retired_ids", str(i), "into", f"{into!r} is not the id of a record of this release")
+                 for i, s, into in zip(retired["id"], retired["state"], retired["into"])
+                 if s == "merged" and str(into) not in current]
     return problems
 
 

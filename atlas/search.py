@@ -40,7 +40,7 @@ from .errors import AmbiguousError, InputError, NotFoundError
 from .sites import Site, site_from_row, uniform_frame
 from .store import USER_PREFIX, Atlas, open_atlas
 
-__all__ = ["FIND_LAYERS", "MATCH_SCORES", "NAME_KEYS", "find", "name_keys", "resolve", "write_name_keys"]
+__all__ = ["FIND_LAYERS", "MATCH_SCORES", "NAME_KEYS", "RETIRED", "find", "name_keys", "resolve", "retired_id", "write_name_keys"]
 
 #: Layers :func:`find` searches, in the order equal matches are listed.
 FIND_LAYERS = ("camps", "mines", "named_mines", "counties", "provinces", "mineral_deposits")
@@ -684,6 +684,57 @@ def _suggestions(index: _NameIndex, atlas: Atlas, query: str, layers: Iterable[s
     return out[:5]
 
 
+#: The GeoPackage's table of retired ids (:mod:`atlas.ids`).
+RETIRED = "retired_ids"
+
+
+def retired_id(query: str, gpkg: Atlas | Path | str | None = None) -> dict | None:
+    """What became of a retired id: merged into another, or withdrawn (None when ``query`` is not one).
+
+    Parameters
+    ----------
+    query : str
+        An id as written (case and surrounding spaces ignored).
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas; one without the ``retired_ids`` table (built before ids were registered) has none.
+
+    Returns
+    -------
+    dict or None
+        ``id``, ``layer``, ``state`` (``merged`` or ``withdrawn``), ``into``, ``reason``,
+        ``retired_in`` (the release that retired it).
+
+    Examples
+    --------
+    >>> import atlas
+    >>> atlas.retired_id("KLS-15") is None  # a current id
+    True
+    """
+    atlas = open_atlas(gpkg)
+    if not atlas.has(RETIRED):
+        return None
+    table = atlas.memo("search:retired", lambda: {str(r["id"]).upper(): {k: str(v) for k, v in r.items()}
+                                                   for r in atlas.layer(RETIRED).to_dict("records")})
+    return table.get(str(query).strip().upper())
+
+
+#: Layers of places a site lies in: a site named like one (the camp Yodok, Yodok County) is the one meant.
+_AREA_LAYERS = ("counties", "provinces", "mineral_deposits")
+
+
+def _site_over_its_namesakes(named: pd.DataFrame):
+    """The one site among ``named`` when every other is an area that shares its name, else None.
+
+    ``Yodok`` names the camp (KLS-15) and the county it lies in: a person asking for
+    ``Yodok`` with no kind means the camp, and ``Yodok County`` names the county. Two sites
+    (``Kaechon``: kwan-li-so 14, kyo-hwa-so 1, ...) stay ambiguous.
+    """
+    areas = named["layer"].isin(_AREA_LAYERS)
+    if (~areas).sum() != 1 or not areas.any():
+        return None
+    return named[~areas].iloc[0]
+
+
 def resolve(
     query: str | Site,
     gpkg: Atlas | Path | str | None = None,
@@ -694,9 +745,10 @@ def resolve(
     A query resolves when exactly one feature matches it by id, number or
     name (in any romanization); features that only hold the query as a word
     of a longer name (``Gaecheon Coal Mine`` for ``Kaechon``) count only when
-    nothing else matches. Otherwise it is ambiguous: ``Yodok`` is both
-    kwan-li-so 15 and Yodok County; ``KLS-15``, ``camp 15`` and ``Yodok
-    County`` are not.
+    nothing else matches. A site named like the areas it lies in is the
+    one meant, with a warning naming the others: ``Yodok`` is kwan-li-so 15
+    (not Yodok County, which ``Yodok County`` names). Otherwise it is
+    ambiguous: ``Kaechon`` is a county, two camps and more.
 
     Parameters
     ----------
@@ -737,6 +789,13 @@ def resolve(
     if isinstance(query, Site):
         return query
     atlas = open_atlas(gpkg)
+    gone = retired_id(query, atlas)
+    if gone is not None:
+        if gone["state"] != "merged":
+            raise NotFoundError(f"{gone['id']} was withdrawn in release {gone['retired_in']}: {gone['reason']}")
+        warnings.warn(f"{gone['id']} was merged into {gone['into']} in release {gone['retired_in']} "
+                      f"({gone['reason']}): showing {gone['into']}", UserWarning, stacklevel=2)
+        query = gone["into"]
     hits = find(query, atlas, layers, fuzzy=True)
     ids = hits[hits["match"] == "exact id"]
     named = hits[~hits["match"].isin(["part of name", "fuzzy", "name, not that kind"])]
@@ -745,6 +804,12 @@ def resolve(
         top = ids.iloc[0]
     elif len(named) == 1 or (named.empty and len(parts) == 1):
         top = (named if len(named) else parts).iloc[0]
+    elif (site := _site_over_its_namesakes(named)) is not None:
+        top = site
+        others = named[named["id"] != site["id"]]
+        warnings.warn(f"{query!r} is also {'; '.join(f'{r.name} ({r.id}, {r.layer})' for r in others.itertuples())}: "
+                      f"showing the {site['layer'].rstrip('s').replace('_', ' ')} {site['id']} {site['name']}; "
+                      f"name the other by its kind ({others['name'].iloc[0]!r})", UserWarning, stacklevel=2)
     elif named.empty and parts.empty:
         labels = [f"{n} ({i})" for n, i in zip(hits["name"], hits["id"])][:5]
         raise NotFoundError(f"nothing in the atlas is named {query!r}", labels)

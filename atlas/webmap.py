@@ -368,6 +368,9 @@ def build_map(
         "search": search,
         "attribution": attribution,
         "sources": listing,
+        # retired ids, so that an old link (atlas.html#M040@2014) says what became of its site
+        "retired": ({str(r["id"]): {k: display_text(r[k]) for k in ("state", "into", "reason", "retired_in")}
+                     for r in atlas.layer("retired_ids").to_dict("records")} if atlas.has("retired_ids") else {}),
         "credit": "Gulag, Inc. atlas (MIT code; data licences in Sources & licences)",
         "about": about(atlas, user_layers=[{k: v for k, v in r.items() if k != "columns_dropped"}
                                            for r in records],

@@ -42,39 +42,43 @@ from markupsafe import Markup
 
 from . import io
 from .diff import diff
-from .dossier import TEMPLATES, TO_PLANAR, Product, dossier_record, render_dossier
+from .dossier import TO_PLANAR, Product, _province_ko, dossier_record, render_dossier, templates
 from .errors import InputError
 from .export import export_csv, export_geojson, export_geoparquet, export_kmz
 from .formats import cell_text
+from .i18n import DEFAULT_LANG, N_, check_lang, translations
 from .owned import Stage, safe_name
 from .qgis import export_qgis
+from .sites import Site, site_from_row, uniform_frame
 from .sources import project_file
 from .store import Atlas, private_store
-from .style import COMMODITY_COLOURS, KIND_LABELS, STATUS_COLOURS
+from .style import COMMODITY_COLOURS, KIND_LABELS, KIND_SHAPES, STATUS_COLOURS
 from .summaries import province_summary
 from .userlayers import marked
 
 __all__ = ["PAGES", "build_site"]
 
 #: The site's top-level pages and their titles, in the navigation's order.
-PAGES = (("index.html", "Sites"), ("map.html", "Map"), ("provinces.html", "Provinces"),
-         ("tables.html", "Report tables"), ("downloads.html", "Downloads"), ("changes.html", "Changes"),
-         ("about.html", "About"))
+PAGES = (("index.html", N_("Sites")), ("map.html", N_("Map")), ("provinces.html", N_("Provinces")),
+         ("tables.html", N_("Report tables")), ("downloads.html", N_("Downloads")), ("changes.html", N_("Changes")),
+         ("about.html", N_("About")))
 #: Layers written as GeoJSON (geometry) and CSV (every layer) on the downloads page.
 _GEO_LAYERS = ("camps", "mines", "named_mines", "coordinate_candidates", "mineral_deposits", "provinces",
                "counties")
 _LICENCES = {
-    "provinces": "public domain (Natural Earth) + facts cited to the report (Table 2)",
-    "counties": "ODbL 1.0 (© OpenStreetMap contributors)",
-    "mines": "CC BY 4.0 (ICMM Global Mining Dataset) and facts cited to their articles, per row",
-    "named_mines": "as per row (CC BY 4.0 for ICMM and GeoNames points)",
-    "mineral_deposits": "public domain boundaries + facts cited to the report",
-    "camps": "facts cited to their sources (no open data licence)",
-    "coordinate_candidates": "facts cited to their sources",
-    "camp_findings": "facts cited to their sources",
-    "mine_findings": "facts cited to their sources (Global Energy Monitor's rows: CC BY 4.0)",
-    "sources": "provenance table",
+    "provinces": N_("public domain (Natural Earth) + facts cited to the report (Table 2)"),
+    "counties": N_("ODbL 1.0 (© OpenStreetMap contributors)"),
+    "mines": N_("CC BY 4.0 (ICMM Global Mining Dataset) and facts cited to their articles, per row"),
+    "named_mines": N_("as per row (CC BY 4.0 for ICMM and GeoNames points)"),
+    "mineral_deposits": N_("public domain boundaries + facts cited to the report"),
+    "camps": N_("facts cited to their sources (no open data licence)"),
+    "coordinate_candidates": N_("facts cited to their sources"),
+    "camp_findings": N_("facts cited to their sources"),
+    "mine_findings": N_("facts cited to their sources (Global Energy Monitor's rows: CC BY 4.0)"),
+    "sources": N_("provenance table"),
 }
+_AS_SOURCES = N_("as the layer's sources")  # a layer not listed above
+_REPORT_FACTS = N_("facts cited to the report")  # a report_* layer
 
 
 def _nav(prefix: str = "") -> list[tuple[str, str]]:
@@ -90,15 +94,28 @@ def _write(path: Path, text: str) -> Path:
 # --- index: overview map and the table of sites -------------------------------------------
 
 
+def _sites(atlas: Product) -> dict[str, Site]:
+    """Every camp and mine as the :class:`~atlas.sites.Site` :func:`atlas.resolve` gives for its id."""
+    out = {}
+    for layer in ("camps", "mines"):
+        frame = atlas.layer(layer)
+        for pos, site_id in enumerate(uniform_frame(layer, frame)["id"]):
+            out[str(site_id)] = site_from_row(layer, frame, pos)
+    return out
+
+
 def _site_rows(atlas: Product) -> list[dict]:
     rows = []
+    prov = atlas.layer("provinces")
     camps = atlas.layer("camps")
     today = atlas.status_today
     for r in camps.itertuples():
         rows.append({
             "id": r.site_id, "href": f"dossiers/{r.site_id}.html", "name": cell_text(r.name),
+            "number": cell_text(r.number),
             "name_ko": cell_text(r.name_ko), "alt": cell_text(r.alt_names), "layer": "camps",
-            "kind": cell_text(r.kind), "province": cell_text(r.province) or "no public coordinate",
+            "kind": cell_text(r.kind), "province": cell_text(r.province),  # none: "no public coordinate"
+            "province_ko": _province_ko(prov, r.province),
             "status": today.get(r.site_id, cell_text(r.status_class)),
             "tier": cell_text(getattr(r, "evidence_tier", "")),
             "tier_label": cell_text(getattr(r, "evidence_tier_label", "")),
@@ -111,7 +128,8 @@ def _site_rows(atlas: Product) -> list[dict]:
         rows.append({
             "id": r.mine_id, "href": f"dossiers/{r.mine_id}.html", "name": cell_text(r.name), "name_ko":
             cell_text(getattr(r, "gem_name_ko", "")), "alt": cell_text(r.alt_names), "layer": "mines",
-            "kind": f"mine: {cell_text(r.commodity)}", "province": cell_text(r.province),
+            "kind": f"mine: {cell_text(r.commodity)}", "commodity": cell_text(r.commodity),
+            "province": cell_text(r.province), "province_ko": _province_ko(prov, r.province),
             "status": cell_text(getattr(r, "gem_status", "")) or cell_text(r.status),
             "tier": "", "tier_label": "", "latest": "", "precision": cell_text(r.precision),
             "lon": r.geometry.x, "lat": r.geometry.y,
@@ -146,23 +164,74 @@ def _overview(atlas: Product, rows: list[dict], width: int = 600) -> dict:
         camp = r["layer"] == "camps"
         marks.append({"x": round(fx(x), 1), "y": round(fy(y), 1), "href": r["href"],
                       "title": f"{r['id']} {r['name']}", "camp": camp,
+                      "shape": KIND_SHAPES.get(r["kind"], "diamond") if camp else "circle",
+                      "kind": r["kind"] if camp else "mine", "number": r.get("number", ""),
                       "fill": STATUS_COLOURS.get(r["status"], "#fff") if camp
                       else COMMODITY_COLOURS.get(r.get("class", ""), "#666")})
     marks.sort(key=lambda m: m["camp"])  # camps drawn on top
-    return {"width": width, "height": height, "d": d, "marks": marks}
+    legend = {"kinds": [(k, shape) for k, shape in KIND_SHAPES.items()], "statuses": list(STATUS_COLOURS.items()),
+              "classes": list(COMMODITY_COLOURS.items())}
+    return {"width": width, "height": height, "d": d, "marks": marks, "legend": legend,
+            "labels": _overview_labels([m for m in marks if m["kind"] == "kwan-li-so"], width, height)}
+
+
+#: Sites closer than this (pixels of the overview) share one label, as on the interactive map.
+_SHARED_LABEL_PX = 14.0
+
+
+def _overview_labels(camps: list[dict], width: int, height: int) -> list[dict]:
+    """Labels of the kwan-li-so on the overview map: ``Camp 15``, or ``Camps 14 and 18`` when two
+    lie closer than a label's height; each put right, left, above or below its mark, the first
+    place that overlaps no label already placed and stays on the map."""
+    groups: list[list[dict]] = []
+    for m in sorted(camps, key=lambda m: (m["y"], m["x"])):
+        near = next((g for g in groups if any(abs(m["x"] - o["x"]) < _SHARED_LABEL_PX
+                                               and abs(m["y"] - o["y"]) < _SHARED_LABEL_PX for o in g)), None)
+        (near.append(m) if near is not None else groups.append([m]))
+    placed: list[tuple[float, float, float, float]] = []
+    out = []
+    for g in groups:
+        numbers = sorted({str(m["number"]) for m in g if m["number"]}, key=lambda n: (len(n), n))
+        text = "Camps " + " and ".join(numbers) if len(numbers) > 1 else f"Camp {''.join(numbers)}"  # to size it
+        x, y = sum(m["x"] for m in g) / len(g), sum(m["y"] for m in g) / len(g)
+        w, h = 7.0 * len(text), 13.0  # bold 11 px
+        for lx, ly in ((x + 9, y + 4), (x - 9 - w, y + 4), (x - w / 2, y - 9), (x - w / 2, y + 19)):
+            box = (lx - 2, ly - h + 2, lx + w + 2, ly + 4)
+            inside = box[0] >= 0 and box[1] >= 0 and box[2] <= width and box[3] <= height
+            if inside and not any(box[0] < b[2] and b[0] < box[2] and box[1] < b[3] and b[1] < box[3] for b in placed):
+                placed.append(box)
+                out.append({"x": round(lx, 1), "y": round(ly, 1), "numbers": numbers,
+                            "title": "; ".join(m["title"] for m in g)})
+                break
+    return out
 
 
 # --- tables --------------------------------------------------------------------------------
 
 
-def _frame_table(df: pd.DataFrame, numeric: tuple[str, ...] = ()) -> dict:
+#: The provinces page's columns in words (the column's own name stays in its tooltip and in the CSV download).
+PROVINCE_COLUMNS = {
+    "province": N_("Province"), "reported_mines": N_("Mines reported (Table 2)"),
+    "reported_share_pct": N_("Share of Table 2 (per cent, as printed)"),
+    "geolocated_mines": N_("Mines with an open coordinate"),
+    "geolocated_by_type": N_("Those mines by Table 1 class"), "kwan_li_so": N_("Kwan-li-so"),
+    "kyo_hwa_so": N_("Kyo-hwa-so"), "other_camp_sites": N_("Other camp sites"),
+    "camps_active": N_("Camps active"), "camps_contested": N_("Camps contested"),
+    "camps_closed": N_("Camps closed"), "camps_relocated": N_("Camps relocated"),
+    "camps_status_unknown": N_("Camps, status unknown"), "named_mines": N_("Mines the report names"),
+    "counted_without_coordinate": N_("Named, with no public coordinate"),
+}
+
+
+def _frame_table(df: pd.DataFrame, numeric: tuple[str, ...] = (), labels: dict[str, str] | None = None) -> dict:
     df = pd.DataFrame(df).drop(columns=["geometry"], errors="ignore")
     cols = [str(c) for c in df.columns]
+    shown = [(labels or {}).get(c, "") for c in cols]  # a word for the column, else its name
     num = [c in numeric or pd.api.types.is_numeric_dtype(df[c]) for c in df.columns]
     body = []
     for row in df.itertuples(index=False):
         body.append([_fmt(v) for v in row])
-    return {"columns": cols, "numeric": num, "rows": body}
+    return {"columns": cols, "labels": shown, "numeric": num, "rows": body}
 
 
 def _fmt(v) -> str:
@@ -239,7 +308,8 @@ def _rows(atlas: Atlas, name: str) -> int:
     return atlas.tally(name, "")[0] if name.startswith("user_") else len(atlas.layer(name))
 
 
-def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> list[dict]:
+def _downloads(atlas: Product, out: Path, progress: Callable[[str], None], lang: str = DEFAULT_LANG) -> list[dict]:
+    _ = translations(lang).gettext
     folder = out / "downloads"
     folder.mkdir(parents=True)
     items = []
@@ -251,11 +321,12 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
 
     shipped = _shipped_gpkgs(atlas, folder)
     gpkg = atlas.gpkg  # what the gate allowed: every download is made from it, and cites shipped[0]
-    item(shipped[0], "every layer, validated (GeoPackage 1.3, EPSG:4326): the file every page cites",
-         "ODbL 1.0 as a whole (counties derive from OpenStreetMap); each layer's sources keep their own terms",
+    item(shipped[0], _("every layer, validated (GeoPackage 1.3, EPSG:4326): the file every page cites"),
+         _("ODbL 1.0 as a whole (counties derive from OpenStreetMap); each layer's sources keep their own terms"),
          "GeoPackage")
     for path in shipped[1:]:
-        item(path, f"the private layers ({atlas.allowed.banner})", "yours: not to be shared", "GeoPackage")
+        item(path, _("the private layers (%(banner)s)") % {"banner": atlas.allowed.banner},
+             _("yours: not to be shared"), "GeoPackage")
     progress("downloads: GeoJSON, CSV, KMZ and GeoParquet of every layer")
     spatial = [n for n in _GEO_LAYERS if n in atlas.layer_names] + atlas.user_layer_names
     with io.fixed_timestamp(_day_epoch(atlas.build_date)):  # the exports' "exported_at" is the build date: same bytes each time
@@ -272,20 +343,20 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
         io.release_memory()
     for path in geojson:
         name = path.name.split(".")[0]  # user_x.PRIVATE.geojson holds user_x
-        item(path, f"layer {name}: {_rows(gpkg, name)} features (RFC 7946, WGS 84; provenance in member "
-             "\"atlas\")", _LICENCES.get(name, "as the layer's sources"), "GeoJSON")
+        item(path, _("layer %(name)s: %(n)s features (RFC 7946, WGS 84; provenance in member \"atlas\")")
+             % {"name": name, "n": _rows(gpkg, name)}, _(_LICENCES.get(name, _AS_SOURCES)), "GeoJSON")
     for path in csvs:
         name = path.name.split(".")[0]
-        item(path, f"layer {name}: {_rows(gpkg, name)} rows (UTF-8 with BOM; lon/lat columns for points)",
-             _LICENCES.get(name, "facts cited to the report" if name.startswith("report_")
-                           else "as the layer's sources"), "CSV")
+        item(path, _("layer %(name)s: %(n)s rows (UTF-8 with BOM; lon/lat columns for points)")
+             % {"name": name, "n": _rows(gpkg, name)},
+             _(_LICENCES.get(name, _REPORT_FACTS if name.startswith("report_") else _AS_SOURCES)), "CSV")
     for path in kmz:
-        item(path, "every layer for Google Earth (KML 2.2, one folder per layer; town proxies labelled)",
-             "as the GeoPackage (ODbL 1.0)", "KMZ")
+        item(path, _("every layer for Google Earth (KML 2.2, one folder per layer; town proxies labelled)"),
+             _("as the GeoPackage (ODbL 1.0)"), "KMZ")
     for path in parquet:
         name = path.name.split(".")[0]
-        item(path, f"layer {name}: GeoParquet 1.1 (zstd, bbox covering, spatially ordered)",
-             _LICENCES.get(name, "as the layer's sources"), "GeoParquet")
+        item(path, _("layer %(name)s: GeoParquet 1.1 (zstd, bbox covering, spatially ordered)") % {"name": name},
+             _(_LICENCES.get(name, _AS_SOURCES)), "GeoParquet")
     progress("downloads: the QGIS project")
     with tempfile.TemporaryDirectory() as tmp:
         export_qgis(Path(tmp) / "qgis", gpkg, include_private=atlas.include_private)
@@ -293,8 +364,8 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
         _pin_times(Path(tmp) / "qgis", atlas.build_date)
         dest = marked(folder / "atlas-qgis.zip") if atlas.allowed.private else folder / "atlas-qgis.zip"
         _zip(Path(tmp) / "qgis", dest)
-    item(dest, "QGIS project (atlas.qgz) with the styled GeoPackage: unzip and open atlas.qgz",
-         "as the GeoPackage (ODbL 1.0)", "QGIS")
+    item(dest, _("QGIS project (atlas.qgz) with the styled GeoPackage: unzip and open atlas.qgz"),
+         _("as the GeoPackage (ODbL 1.0)"), "QGIS")
     sums = "".join(f"{i['sha256']}  {Path(i['href']).relative_to('downloads').as_posix()}\n" for i in items)
     (folder / "SHA256SUMS").write_text(sums, encoding="utf-8", newline="\n")
     return items
@@ -303,13 +374,13 @@ def _downloads(atlas: Product, out: Path, progress: Callable[[str], None]) -> li
 # --- the site ------------------------------------------------------------------------------
 
 
-def _render(template: str, **ctx) -> str:
-    return TEMPLATES.get_template(template).render(**ctx)
+def _render(template: str, lang: str = DEFAULT_LANG, **ctx) -> str:
+    return templates(lang).get_template(template).render(**ctx)
 
 
 def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *, include_private: bool = False,
                progress: Callable[[str], None] | None = None, with_map: bool = True,
-               with_downloads: bool = True, since: Path | str | None = None) -> Path:
+               with_downloads: bool = True, since: Path | str | None = None, lang: str | None = None) -> Path:
     """Write the whole atlas as a static website.
 
     Parameters
@@ -331,6 +402,10 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
         An earlier atlas GeoPackage (the previous release): the "Changes" page
         then lists what changed since it (:func:`atlas.diff`, private layers
         never compared) above the changelog.
+    lang : str, optional
+        The pages' language (:data:`atlas.i18n.LANGS`): English by default, ``ko`` for Korean
+        (interface words, headings and dates in Korean, Hangul names first; data values, the
+        changelog and the interactive map as they are).
 
     Returns
     -------
@@ -344,6 +419,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
     >>> sorted(p.name for p in index.parent.glob("*.html"))[:3]
     ['about.html', 'changes.html', 'downloads.html']
     """
+    lang = check_lang(lang)
     say = progress or (lambda _m: None)
     atlas = Product(gpkg, include_private=include_private)
     final = Path(out) if out else io.output_dir(private=include_private) / "site"
@@ -352,7 +428,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
     # Every page is written into a hidden folder, then moved into place with the files of the
     # last build it replaces; pages the atlas did not write are left alone (atlas.owned).
     with Stage(final, prune=_PRUNED) as stage:
-        _write_site(atlas, stage.tmp, say, with_map, with_downloads, since)
+        _write_site(atlas, stage.tmp, say, with_map, with_downloads, since, lang)
     return final / "index.html"
 
 
@@ -361,26 +437,27 @@ _PRUNED = ("", "dossiers", "downloads", "downloads/geojson", "downloads/csv", "d
 
 
 def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map: bool,
-                with_downloads: bool, since: Path | str | None = None) -> None:
+                with_downloads: bool, since: Path | str | None = None, lang: str = DEFAULT_LANG) -> None:
     about = atlas.about()
     rows = _plain_rows(_site_rows(atlas))
     ids = {r["id"]: r["href"] for r in rows}
     say(f"writing {len(rows)} dossiers")
     dossier_dir = out / "dossiers"
-    links = {"nav": _nav("../"), "dossier": {i: f"{i}.html" for i in ids}}
+    links = {"nav": _nav("../"), "dossier": {i: f"{i}.html" for i in ids}, **({"map": "../map.html"} if with_map else {})}
+    sites = _sites(atlas)  # each page's site from its row, as resolve() makes it: no search per page
     for k, r in enumerate(rows):
-        rec = dossier_record(r["id"], atlas=atlas)
-        _write(dossier_dir / f"{r['id']}.html", render_dossier(rec, links=links, standalone=False))
+        rec = dossier_record(sites[r["id"]], atlas=atlas, lang=lang)
+        _write(dossier_dir / f"{r['id']}.html", render_dossier(rec, links=links, standalone=False, lang=lang))
         if atlas.user_layer_names and k % 8 == 7:  # each page read the features of your layers around its site
             io.release_memory()
-    ctx = {"about": about, "nav": _nav(), "user_layers": atlas.user_layer_names}
+    ctx = {"about": about, "nav": _nav(), "user_layers": atlas.user_layer_names, "lang": lang}
     say("writing the index, provinces, report tables and about pages")
     _write(out / "index.html", _render("index.html.j2", rows=rows, overview=_overview(atlas, rows),
                                        kinds=KIND_LABELS, with_map=with_map, **ctx))
     summary = province_summary(atlas.gpkg, include_private=atlas.include_private)
     hidden = [c for c in summary.columns if str(c).startswith("user_") and c not in atlas.user_layer_names]
     meta = {**summary.attrs, "gpkg": atlas.gpkg.file_name}  # never a local path on a published page
-    _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary.drop(columns=hidden)),
+    _write(out / "provinces.html", _render("provinces.html.j2", table=_frame_table(summary.drop(columns=hidden), labels=PROVINCE_COLUMNS),
                                            meta=meta, **ctx))
     tables = []
     for name in ("report_table_1", "report_table_2", "report_table_3", "report_table_4", "report_table_5",
@@ -392,9 +469,9 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     _write(out / "about.html", _render("about.html.j2", layers=_layer_counts(atlas), mine_counts=_mine_counts(atlas),
                                        prov=atlas.layer("provinces"), counties=atlas.layer("counties"), **ctx))
     io.release_memory()
-    items = _downloads(atlas, out, say) if with_downloads else []
+    items = _downloads(atlas, out, say, lang) if with_downloads else []
     _write(out / "downloads.html", _render("downloads.html.j2", items=items, **ctx))
-    _write(out / "changes.html", _render("changes.html.j2", diff=_since(atlas, since), changelog=changelog_html(),
+    _write(out / "changes.html", _render("changes.html.j2", diff=_since(atlas, since), changelog=changelog_html(lang),
                                          **ctx))
     if with_map:
         say("writing the interactive map")
@@ -404,11 +481,15 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
         _write(out / "map.html", _render("nomap.html.j2", **ctx))
 
 
-def changelog_html() -> Markup:
-    """The atlas's ``CHANGELOG.md`` as HTML (CommonMark; raw HTML in it is shown as text, not run)."""
+def changelog_html(lang: str | None = None) -> Markup:
+    """The atlas's ``CHANGELOG.md`` as HTML (CommonMark; raw HTML in it is shown as text, not run).
+
+    The changelog is the project's record, in English; ``lang`` words only the note that it is missing.
+    """
     path = project_file("CHANGELOG.md")
     if path is None:
-        return Markup("<p>No changelog is installed with this copy of the atlas.</p>")
+        return Markup("<p>") + translations(lang).gettext("No changelog is installed with this copy of the atlas.") \
+            + Markup("</p>")
     text = path.read_text(encoding="utf-8")
     text = text.split("\n", 1)[1] if text.startswith("# ") else text  # the page has its own title
     return Markup(MarkdownIt("commonmark", {"html": False}).render(text))

@@ -168,3 +168,25 @@ def test_cli_from_all_names_the_point_of_each_distance(gpkg):
     assert res.returncode == 0 and "from_point" in res.stdout and "Measured from every published point" in res.stdout
     bad = run_cli("near", "KLS-14", "--from", "everywhere", "--gpkg", str(gpkg))
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_show_takes_site_layer_as_near_does_and_the_old_name_still_works_with_a_notice(gpkg):
+    new = run_cli("show", "Yodok", "--site-layer", "camps", "--gpkg", str(gpkg))
+    assert new.returncode == 0 and "KLS-15" in new.stdout and new.stderr == ""
+    old = run_cli("show", "Yodok", "--layer", "camps", "--gpkg", str(gpkg))
+    assert old.returncode == 0 and old.stdout == new.stdout
+    assert "--layer is now --site-layer" in old.stderr
+    assert "--layer" not in run_cli("show", "--help").stdout.replace("--site-layer", "")
+
+
+@pytest.mark.parametrize("command", [["show"], ["near", "--km", "5"], ["cite"], ["dossier", "--out", "{tmp}"],
+                                     ["status"]])
+def test_every_command_takes_yodok_for_the_camp_and_says_so_where_the_county_was_a_candidate(gpkg, tmp_path, command):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in command]
+    res = run_cli(args[0], "Yodok", *args[1:], "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    assert "KLS-15" in res.stdout or "KLS-15" in " ".join(p.name for p in tmp_path.iterdir())
+    if args[0] in ("show", "near", "cite"):  # the county was a candidate: the answer says which was taken
+        assert "Yodok County" in res.stderr and "KLS-15" in res.stderr
+    county = run_cli("show", "Yodok County", "--gpkg", str(gpkg))
+    assert county.returncode == 0 and "Yodok County" in county.stdout and county.stderr == ""

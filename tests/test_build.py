@@ -21,7 +21,8 @@ from .conftest import REPO, require_tool, run_cli
 EXPECTED_LAYERS = {
     "provinces", "counties", "mines", "named_mines", "mineral_deposits", "camps",
     "camp_findings", "mine_findings", "coordinate_candidates", "report_table_1", "report_table_2",
-    "report_table_3", "report_table_4", "report_table_5", "report_discrepancies", "report_passages", "sources",
+    "report_table_3", "report_table_4", "report_table_5", "report_discrepancies", "report_passages", "retired_ids",
+    "sources",
     "dprk_outline", "basemap_countries", "geonames_places",
     "steel_plants", "gem_records", "sanctions_measures",
 }

@@ -333,8 +333,8 @@ def _no_raw_controls(text: str) -> None:
 @pytest.mark.parametrize(("args", "expected"), [
     (("find", "Title"), "Title \\x1b]0;owned-title\\x07 A"),
     (("near", "KLS-14", "--km", "25", "--layer", "user_hostile"), "field\\x0bnotes\\u202e.csv"),
-    (("show", "U000003", "--layer", "user_hostile"), "Gate \\u202egpj.exe C"),
-    (("show", "U000002", "--layer", "user_hostile"), "note \\x1b[2J 1"),
+    (("show", "U000003", "--site-layer", "user_hostile"), "Gate \\u202egpj.exe C"),
+    (("show", "U000002", "--site-layer", "user_hostile"), "note \\x1b[2J 1"),
     (("layers", "--details"), "field\\x0bnotes\\u202e.csv"),
     (("find", "Gate \u202e\x1b]0;x\x07 nothing like it"), "'Gate \\u202e\\x1b]0;x\\x07 nothing like it'"),
 ])
@@ -351,7 +351,7 @@ def test_data_formats_keep_the_data_exact(hostile_atlas):
     assert as_json.returncode == 0, as_json.stderr
     _no_raw_controls(as_json.stdout)  # JSON's own escapes ...
     assert json.loads(as_json.stdout)["rows"][0]["name"] == _HOSTILE_NAMES[0]  # ... the same data
-    gate = run_cli("show", "U000003", "--layer", "user_hostile", "--format", "json", "--gpkg", str(hostile_atlas))
+    gate = run_cli("show", "U000003", "--site-layer", "user_hostile", "--format", "json", "--gpkg", str(hostile_atlas))
     assert "\u202e" not in gate.stdout and json.loads(gate.stdout)["name"] == _HOSTILE_NAMES[2]
     as_csv = run_cli("find", "Title", "--format", "csv", "--gpkg", str(hostile_atlas))  # to a pipe: exact
     assert as_csv.returncode == 0 and _HOSTILE_NAMES[0] in as_csv.stdout
@@ -413,7 +413,7 @@ def test_a_file_name_that_is_not_utf8_imports_and_shows(atlas_copy, tmp_path):
     assert res.returncode == 0, res.stderr
     _no_traceback(res)
     assert "caf\\xe9.csv" in res.stderr
-    shown = run_cli("show", "U000001", "--layer", "user_cafe", "--gpkg", str(atlas_copy))
+    shown = run_cli("show", "U000001", "--site-layer", "user_cafe", "--gpkg", str(atlas_copy))
     assert shown.returncode == 0 and "caf\\xe9.csv" in shown.stdout
 
 
@@ -765,7 +765,7 @@ def _check_build(out: Path, err: str) -> None:
 _MILLION_COMMANDS = {
     "layers": (("layers",), None),
     "find": (("find", "Synthetic point 123456"), None),
-    "show": (("show", "U0123456", "--layer", "user_big"), None),
+    "show": (("show", "U0123456", "--site-layer", "user_big"), None),
     "near": (("near", "KLS-14", "--km", "10", "--layer", "user_big"), None),
     "dossier": (("dossier", "KLS-14", "--out", "{out}"), _check_dossier),
     "build": (("build", "--out", "{out}/atlas.gpkg", "--no-products"), _check_build),

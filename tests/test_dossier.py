@@ -38,6 +38,7 @@ class _Links(HTMLParser):
         self.refs: list[str] = []
         self.ids: set[str] = set()
         self.scripts = 0
+        self.web: list[str] = []  # links a reader follows to a source's web page (<a href="https://..."> only)
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -45,6 +46,10 @@ class _Links(HTMLParser):
             self.scripts += 1
         if a.get("id"):
             self.ids.add(a["id"])
+        if tag == "a" and str(a.get("href", "")).startswith(("https://", "http://")):
+            assert a.get("rel") == "noopener noreferrer", a
+            self.web.append(a["href"])
+            return
         for key in ("href", "src"):
             if a.get(key) is not None:
                 self.refs.append(a[key])
@@ -316,7 +321,11 @@ def test_every_page_loads_offline_without_errors_and_every_link_resolves(browser
             dest = (path.parent / unquote(target)).resolve() if target else path
             assert dest.is_file(), (path, ref)
             assert site.resolve() in dest.parents, (path, ref)
-            if frag:
+            if frag and dest.name == "map.html" and "@" in frag:  # a site on the map at a date (docs/map.md)
+                site_id, _, day = frag.partition("@")
+                assert re.fullmatch(r"\d{4}(-\d{2}){0,2}", day), (path, ref)
+                assert re.search(rf'"id":\s*"{re.escape(site_id)}"', dest.read_text(encoding="utf-8")), (path, ref)
+            elif frag:
                 assert frag in _parse(dest).ids, (path, ref)
             n_links += 1
         wait = "window.atlasReady === true" if path.name in ("index.html", "map.html") else None
@@ -426,3 +435,55 @@ def test_cli_site(gpkg, tmp_path):
     (tmp_path / "file").write_text("x")
     r = run_cli("site", "--out", str(tmp_path / "file"), "--gpkg", str(gpkg))
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_source_web_addresses_are_links_in_the_dossier_and_the_map_popup(gpkg, tmp_path):
+    """A source cited with its web page (Hyesan's article, GEM's wiki) gives the reader a link to follow."""
+    rec = atlas.record("M035", gpkg)
+    urls = re.findall(r"https?://[^\s;]+", " ".join(str(v) for v in rec.fields.values()))
+    assert urls, "M035's record cites no web page"
+    page = Path(atlas.dossier("M035", out=tmp_path, gpkg=gpkg)).read_text(encoding="utf-8")
+    links = _Links()
+    links.feed(page)
+    assert set(urls) <= set(links.web)
+    from atlas.map_layers import mine_popup
+
+    popup = mine_popup(rec)
+    assert all(f'<a href="{u}" rel="noopener noreferrer">' in popup for u in urls)
+
+
+@pytest.mark.slow
+def test_the_overview_map_labels_the_story_camps_and_has_a_legend_with_the_maps_symbols(site, layers):
+    """Issue 24: the site's overview map labels the kwan-li-so (sites closer than a label share one),
+    draws kyo-hwa-so as triangles as the interactive map does, and explains its symbols."""
+    page = (site / "index.html").read_text(encoding="utf-8")
+    svg = page[page.index("<svg"):page.index("</svg>")]
+    labels = " ".join(re.findall(r'<text class="label"[^>]*>([^<]*)<', svg))
+    camps = layers["camps"]
+    located = camps[(camps["kind"] == "kwan-li-so") & ~camps.geometry.isna()]
+    for number in set(located["number"]):
+        assert re.search(rf"\b{number}\b", labels), (number, labels)
+    kyo = camps[(camps["kind"] == "kyo-hwa-so") & ~camps.geometry.isna()]
+    assert svg.count("<path d=\"M") >= len(kyo)  # triangles (and diamonds): paths, not squares
+    legend = page[page.index('<ul class="legend"'):]
+    legend = legend[:legend.index("</ul>")]
+    assert all(word in legend for word in ("kwan-li-so", "kyo-hwa-so", "active", "contested", "coal"))
+
+
+@pytest.mark.slow
+def test_the_provinces_page_shows_words_not_column_names(site):
+    page = (site / "provinces.html").read_text(encoding="utf-8")
+    heads = re.findall(r"<th[^>]*>([^<]*)</th>", page)
+    assert "Mines reported (Table 2)" in heads and "Mines with an open coordinate" in heads
+    assert not any("_" in h for h in heads), heads
+    assert 'title="reported_mines"' in page  # the name as the downloads spell it, on pointing
+
+
+def test_a_table_wider_than_a_phone_says_it_scrolls(browser, site):
+    """Issue 24: a site table that does not fit a phone scrolls in its frame with a shadow at the edge."""
+    root = site.resolve().as_uri()
+    with _browser.open_page(site / "provinces.html", browser=browser, size=(375, 667), wait_for=None, allow=(root,)) as s:
+        frame = s.page.evaluate("""() => { const w = document.querySelector('.table-wrap'); const cs = getComputedStyle(w);
+            return {scroll: w.scrollWidth, client: w.clientWidth, overflow: cs.overflowX, bg: cs.backgroundImage}; }""")
+    assert frame["scroll"] > frame["client"] and frame["overflow"] == "auto"
+    assert frame["bg"].count("gradient") == 4, frame["bg"]

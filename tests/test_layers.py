@@ -18,8 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "atlas"
 
 LAYERS: dict[str, tuple[str, ...]] = {
     "base": ("errors", "names", "dates", "style", "formats", "_assets", "_browser", "_packing", "redact",
-             "admit", "owned", "outputs", "coordinates"),
-    "rules": ("schema", "evidence"),
+             "admit", "owned", "outputs", "coordinates", "i18n"),
+    "rules": ("schema", "evidence", "ids"),
     "store": ("io", "database", "store", "sources", "provenance", "admin", "sites", "userlayers"),
     "queries": ("search", "distance", "summaries", "record", "sanctions", "status", "diff", "citation"),
     "products": ("raster", "densities", "imagery", "map_layers", "webmap", "qml", "qgis", "kml", "export",

@@ -96,9 +96,10 @@ def test_show_mine_lists_other_published_coordinates_and_its_discrepancy(gpkg, l
 
 
 def test_show_refuses_ambiguous_and_unknown_sites(gpkg):
-    ambiguous = _show(gpkg, "Yodok")
-    assert ambiguous.returncode == 2 and "KLS-15" in ambiguous.stderr and "Traceback" not in ambiguous.stderr
-    assert _show(gpkg, "Yodok", "--layer", "camps").returncode == 0
+    ambiguous = _show(gpkg, "Kaechon")
+    assert ambiguous.returncode == 2 and "KLS-14" in ambiguous.stderr and "Traceback" not in ambiguous.stderr
+    assert _show(gpkg, "Kaechon", "--site-layer", "camps").returncode == 2  # two camps: still ambiguous
+    assert _show(gpkg, "kwan-li-so 14", "--site-layer", "camps").returncode == 0
     unknown = _show(gpkg, "Nowhere-ri zzz")
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr
 

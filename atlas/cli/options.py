@@ -4,8 +4,8 @@ Each is a decorator: ``@source_option`` (``--gpkg/--source``), ``@gpkg_file_opti
 ``@format_option(choices)``, ``@columns_option``, the three kinds of ``--out``
 (:func:`out_file_option`, :func:`out_folder_option`, :func:`out_target_option`, all
 checked by :mod:`atlas.outputs` while the options are parsed, before any work),
-``@protect_options`` (``--include-private``, ``--coarsen-km``) and the
-``--sanctions`` pair. Nothing here imports more than click: ``atlas --help``
+``@protect_options`` (``--include-private``, ``--coarsen-km``), ``@lang_option``
+(``--lang en|ko``) and the ``--sanctions`` pair. Nothing here imports more than click: ``atlas --help``
 stays fast.
 """
 
@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 from ..errors import OutputError
+from ..i18n import DEFAULT_LANG, LANGS
 from .context import echo, state
 
 __all__ = [
@@ -62,6 +63,12 @@ gpkg_file_option = click.option(
     "--gpkg", type=click.Path(path_type=Path), default=None,
     help="Atlas GeoPackage to write into (default: output/atlas.gpkg).",
 )
+
+
+lang_option = click.option(
+    "--lang", type=click.Choice(LANGS), default=DEFAULT_LANG, show_default=True,
+    help="Language of the pages' interface (headings, labels, notes, dates): en or ko (Korean; names in "
+         "Hangul first where the data has Hangul). Data values stay as the sources give them.")
 
 
 def format_option(choices, help: str = "Output format."):

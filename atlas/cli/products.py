@@ -8,7 +8,14 @@ from pathlib import Path
 import click
 
 from .context import Context, echo, echo_err, handle_errors, pass_ctx
-from .options import out_file_option, out_folder_option, overwrite_option, protect_options, source_option
+from .options import (
+    lang_option,
+    out_file_option,
+    out_folder_option,
+    overwrite_option,
+    protect_options,
+    source_option,
+)
 
 
 @click.command("density")
@@ -155,11 +162,12 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
 @click.option("--km", type=float, default=25.0, show_default=True, help="Radius of the nearby list.")
 @click.option("--include-private", is_flag=True,
               help="List nearby features of private user layers too. The product then says so on its face and goes to output-private/ unless --out says where.")
+@lang_option
 @source_option
 @pass_ctx
 @handle_errors
 def dossier_cmd(ctx: Context, site: str, out: Path | None, pdf: bool, km: float, include_private: bool,
-                gpkg: Path | None) -> None:
+                lang: str, gpkg: Path | None) -> None:
     """Write one self-contained HTML page about a camp or a mine.
 
     SITE is an id (KLS-15, M005), a number (camp 15) or any name in any
@@ -171,10 +179,11 @@ def dossier_cmd(ctx: Context, site: str, out: Path | None, pdf: bool, km: float,
     discrepancies touching it, sources with licences and a citation (atlas
     version, build date, GeoPackage sha256). It opens from disk with no
     network. --pdf prints it to A4 (Hangul in NanumGothic: fonts-nanum).
+    --lang ko writes it in Korean (docs/korean.md).
     """
     import atlas
 
-    path = atlas.dossier(site, out=out, gpkg=gpkg, pdf=pdf, km=km, include_private=include_private)
+    path = atlas.dossier(site, out=out, gpkg=gpkg, pdf=pdf, km=km, include_private=include_private, lang=lang)
     echo(str(path))
     if pdf:
         echo(str(path.with_suffix(".pdf")))
@@ -190,11 +199,12 @@ def dossier_cmd(ctx: Context, site: str, out: Path | None, pdf: bool, km: float,
 @click.option("--since", type=str, default=None, metavar="OLD.gpkg",
               help="The previous release's GeoPackage: the Changes page then lists what changed since it "
                    "(atlas diff; private layers never compared).")
+@lang_option
 @source_option
 @pass_ctx
 @handle_errors
 def site_cmd(ctx: Context, out: Path | None, include_private: bool, no_downloads: bool, since: str | None,
-             gpkg: Path | None) -> None:
+             lang: str, gpkg: Path | None) -> None:
     """Write the whole atlas as a static website (a folder; relative links only).
 
     index.html (overview map, the interactive map, a searchable and sortable
@@ -204,12 +214,13 @@ def site_cmd(ctx: Context, out: Path | None, include_private: bool, no_downloads
     and with --since what changed since an earlier release) and an about
     page. Works from disk and
     from any static host; the same GeoPackage gives byte-identical files.
-    Private user layers are left out unless --include-private.
+    Private user layers are left out unless --include-private. --lang ko
+    writes the pages in Korean (the interactive map stays in English: docs/korean.md).
     """
     import atlas
 
     index = atlas.build_site(out, gpkg=gpkg, include_private=include_private, progress=ctx.progress,
-                             with_downloads=not no_downloads, since=since)
+                             with_downloads=not no_downloads, since=since, lang=lang)
     echo(str(index))
 
 

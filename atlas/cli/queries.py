@@ -257,11 +257,13 @@ def summary_cmd(ctx: Context, by: str, as_of: str | None, include_empty: bool, s
 @click.argument("site")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table",
               show_default=True, help="Output format.")
-@click.option("--layer", default=None,
-              help="Resolve SITE in this layer only (e.g. camps: Yodok means the camp).")
+@click.option("--site-layer", "layer", default=None,
+              help="Resolve SITE in this layer only (e.g. camps: Yodok means the camp), as in near.")
+@click.option("--layer", "old_layer", default=None, hidden=True,
+              help="The old name of --site-layer, kept until the next release.")
 @source_option
 @handle_errors
-def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
+def show_cmd(site: str, fmt: str, layer: str | None, old_layer: str | None, gpkg: Path | None) -> None:
     """Print a site's whole record: every field, finding, coordinate and discrepancy.
 
     SITE is resolved like `atlas find` (an id, a camp number, a name in any
@@ -275,6 +277,10 @@ def show_cmd(site: str, fmt: str, layer: str | None, gpkg: Path | None) -> None:
 
     from ..userlayers import banner, private_names
 
+    if old_layer is not None:  # one option name per meaning: --layer names the layer to search or count
+        echo_err("atlas: show --layer is now --site-layer (as in near and nearest); the old name works "
+                 "until the next release")
+        layer = layer or old_layer
     gpkg = atlas.open_atlas(gpkg)  # once: every call below takes the object
     rec = atlas.record(site, gpkg, layer)
     if rec.layer in private_names(gpkg):  # an answer on this machine: a private feature, marked

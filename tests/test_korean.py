@@ -1,0 +1,298 @@
+"""The products in Korean (``--lang ko``): one catalogue, complete; no interface string left in English.
+
+The catalogue (``atlas/locale/ko/LC_MESSAGES/atlas.po``) is checked against the code: every string
+marked in the Python modules and the templates is in it with a Korean translation that keeps its
+placeholders and tags, and it holds nothing the code no longer marks. A Korean dossier of a camp and
+of a mine, and the Korean site's pages, are read back as text: once the record's data values and the
+parts marked ``lang="en"`` (names in romanization, the status rule's own sentences) are taken out,
+no English string of the catalogue may be left, and the page is ``lang="ko"`` with Korean dates.
+English stays the default, byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from click.testing import CliRunner
+
+import atlas
+from atlas import i18n
+from atlas.cli import main
+from atlas.diff import CHANGES
+from atlas.dossier import WHY_KINDS, dossier_record, render_dossier, why_kind
+from atlas.evidence import STATUSES, TIERS
+from atlas.style import COMMODITY_COLOURS, FINDING_TYPE_LABELS, KIND_LABELS, evidence_label
+
+PACKAGE = Path(atlas.__file__).parent
+PLACEHOLDER = re.compile(r"%\([a-z_]+\)s")
+TAG = re.compile(r"</?[a-z]+[^>]*>")
+KOREAN_DATE = re.compile(r"\d{4}년 \d{1,2}월 \d{1,2}일")
+
+
+def _catalogue():
+    with i18n.catalogue_path("ko").open("rb") as f:
+        return read_po(f, locale="ko")
+
+
+def _marked() -> set:
+    """Every string the code marks for the catalogue (Babel's extractors over atlas/ and its templates)."""
+    method_map = [("**.py", "python"), ("templates/**.j2", "jinja2")]
+    options = {"templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
+    keywords = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+    found = set()
+    for _file, _line, message, _comments, _context in extract_from_dir(
+            PACKAGE, method_map, options_map=options, keywords=keywords):
+        found.add(message)
+    return found
+
+
+# --- the catalogue ----------------------------------------------------------------------------
+
+
+def test_every_message_has_a_korean_translation_keeping_placeholders_and_tags():
+    catalog = _catalogue()
+    messages = [m for m in catalog if m.id]
+    assert len(messages) > 200
+    for m in messages:
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strs = m.string if isinstance(m.string, tuple) else (m.string,)
+        assert all(s.strip() for s in strs), f"no Korean for {m.id!r}"
+        assert not m.fuzzy, f"fuzzy: {m.id!r}"
+        assert strs[0] != ids[0], f"left as in English: {m.id!r}"
+        if re.search(r"[A-Za-z]{3,}", PLACEHOLDER.sub("", TAG.sub("", ids[0]))):  # words, not "N" or "%(a)s to %(b)s"
+            assert re.search(r"[\uac00-\ud7a3]", strs[0]), f"no Hangul in the translation of {m.id!r}"
+        for s in strs:
+            assert sorted(PLACEHOLDER.findall(s)) == sorted(set(PLACEHOLDER.findall(ids[0]))) or \
+                set(PLACEHOLDER.findall(s)) == set(PLACEHOLDER.findall(ids[-1])), m.id
+            assert sorted(TAG.findall(s)) == sorted(TAG.findall(ids[0])), f"tags differ in {m.id!r}"
+
+
+def test_catalogue_holds_exactly_what_the_code_marks():
+    in_catalogue = {m.id for m in _catalogue() if m.id}
+    marked = _marked()
+    assert marked - in_catalogue == set(), "marked in the code, missing from the catalogue (pybabel update)"
+    assert in_catalogue - marked == set(), "in the catalogue, marked nowhere in the code (obsolete)"
+
+
+def test_the_words_the_code_chooses_are_all_terms():
+    """Values the pages show through ``|term`` come from these tables: each must be in the catalogue."""
+    terms = set(i18n.TERMS) | {kind for _start, kind in WHY_KINDS}
+    wanted = (set(STATUSES) | set(KIND_LABELS.values()) | {name for _t, name, _r in TIERS} | set(CHANGES)
+              | set(FINDING_TYPE_LABELS.values()) | set(COMMODITY_COLOURS)
+              | {evidence_label("testimony", h) for h in ("first-hand", "second-hand", "unstated")})
+    assert wanted - terms == set()
+    assert why_kind("hedged (closed): never decides: x") == "hedged: never decides"
+
+
+def test_translate_and_dates():
+    assert i18n.translate("contested", "ko") == "상충"
+    assert i18n.translate("not a catalogue string", "ko") == "not a catalogue string"
+    assert i18n.format_date("2014-06-01", "ko") == "2014년 6월 1일"
+    assert i18n.format_date("2016-05", "ko") == "2016년 5월"
+    assert i18n.format_date("2026-12-08T10:00:00+00:00", "ko") == "2026년 12월 8일"
+    assert i18n.format_date("1970s-1990s", "ko") == "1970s-1990s"  # a date in a source's words: as given
+    assert i18n.format_date("2014-06-01") == "2014-06-01"
+    with pytest.raises(atlas.InputError, match="not one of en, ko"):
+        i18n.check_lang("fr")
+
+
+# --- the pages ---------------------------------------------------------------------------------
+
+
+class _Visible(HTMLParser):
+    """A page's visible text, node by node, leaving out scripts, styles, code and elements marked lang="en"."""
+
+    VOID = frozenset({"br", "meta", "link", "input", "img", "hr", "path", "rect", "circle"})
+
+    def __init__(self):
+        super().__init__()
+        self.nodes: list[str] = []
+        self.stack: list[bool] = []  # per open element: whether its text is left out
+        self.attrs: list[str] = []  # visible attribute text (title, alt, placeholder, aria-label)
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        skip = (tag in ("style", "script", "code") or attrs.get("lang") == "en"  # code: commands, not words
+                or (self.stack and self.stack[-1]))
+        if not skip:
+            self.attrs += [attrs[k] for k in ("title", "alt", "placeholder", "aria-label") if attrs.get(k)]
+        if tag not in self.VOID:
+            self.stack.append(bool(skip))
+
+    def handle_startendtag(self, tag, attrs):
+        if not (self.stack and self.stack[-1]):
+            attrs = dict(attrs)
+            self.attrs += [attrs[k] for k in ("title", "alt", "placeholder", "aria-label") if attrs.get(k)]
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if data.strip() and not (self.stack and self.stack[-1]):
+            self.nodes.append(data)
+
+
+def _visible(html: str) -> list[str]:
+    parser = _Visible()
+    parser.feed(html)
+    return parser.nodes + parser.attrs
+
+
+def _strings(value) -> set[str]:
+    """Every string a record holds (its data values), at any depth."""
+    if isinstance(value, str):
+        return {value} if len(value.strip()) > 1 else set()
+    if isinstance(value, dict):
+        return set().union(*(_strings(v) for v in value.values())) if value else set()
+    if isinstance(value, list | tuple | set):
+        return set().union(*(_strings(v) for v in value)) if value else set()
+    return set()
+
+
+def _english_left(nodes: list[str], data: set[str], fields: set[str] = frozenset()) -> list[str]:
+    """The catalogue's English strings still in the text once the data values are taken out.
+
+    A value that is one of the interface words a page translates (:data:`atlas.i18n.TERMS`) is not
+    taken out: left in English, it is found."""
+    terms = set(i18n.TERMS) | {kind for _start, kind in WHY_KINDS}  # what a page translates with |term
+    values = sorted((data - terms) | set(fields), key=len, reverse=True)  # field names: always data
+    text = []
+    for node in nodes:
+        for v in values:
+            if v in node:
+                node = node.replace(v, " ")
+        text.append(node)
+    text = "\n".join(text)
+    # a word, not part of a file name or an identifier (mine_findings.csv, status_date)
+    return sorted({f for f in _english_fragments()
+                   if re.search(rf"(?<![A-Za-z_/.-]){re.escape(f)}(?![A-Za-z_/-]|\.[a-z])", text)})
+
+
+def _english_fragments() -> set[str]:
+    """The catalogue's English text, cut at its placeholders and tags: each piece must not show on a
+    Korean page. Pieces the Korean translations keep too (titles, formats: "Gulag, Inc", "sha256",
+    "GeoPackage") are names, not English left, and so are pieces under three letters (N, id, km)."""
+    catalog = [m for m in _catalogue() if m.id]
+    korean = PLACEHOLDER.sub("", "\n".join(s for m in catalog
+                                           for s in (m.string if isinstance(m.string, tuple) else (m.string,))))
+    out = set()
+    for m in catalog:
+        for msgid in (m.id if isinstance(m.id, tuple) else (m.id,)):
+            for part in PLACEHOLDER.split(TAG.sub("\x00", msgid)):
+                for fragment in part.split("\x00"):
+                    fragment = fragment.strip(" ;,.:()\n")
+                    if len(re.findall(r"[A-Za-z]", fragment)) >= 3 and fragment not in korean:
+                        out.add(fragment)
+    return out
+
+
+@pytest.fixture(scope="module")
+def ko_records(gpkg):
+    return {site: dossier_record(site, gpkg, lang="ko") for site in ("KLS-15", "M005")}
+
+
+@pytest.mark.parametrize("site", ["KLS-15", "M005"])
+def test_a_korean_dossier_has_no_interface_string_in_english(ko_records, site):
+    rec = ko_records[site]
+    page = render_dossier(rec, lang="ko")
+    assert '<html lang="ko">' in page
+    nodes = _visible(page)
+    fields = {k.replace("_", " ") for k in rec["header"]["gem"]}  # Global Energy Monitor's field names: data
+    assert _english_left(nodes, _strings(rec), fields) == []
+    text = "\n".join(nodes)
+    assert KOREAN_DATE.search(text), "no date in Korean form"
+    assert "기록" in text and "출처 및 이용 허락" in text  # headings: Record, Sources and licences
+    assert "빌드" in rec["citation"] and rec["header"]["id"] in rec["citation"]
+
+
+def test_the_check_catches_an_english_string(ko_records):
+    """The test above can fail: an English heading put back in a Korean page is found."""
+    rec = ko_records["KLS-15"]
+    page = render_dossier(rec, lang="ko").replace("<h2 id=\"record-h\">기록</h2>", "<h2>Timeline of findings, oldest first</h2>")
+    assert "Timeline of findings, oldest first" in _english_left(_visible(page), _strings(rec))
+
+
+def test_korean_names_hangul_first_and_never_invented(ko_records):
+    camp = render_dossier(ko_records["KLS-15"], lang="ko")
+    h1 = re.search(r"<h1>(.*?)</h1>", camp, re.S).group(1)
+    assert h1.index("요덕 제15호 관리소") < h1.index("Yodok (Camp 15)")
+    assert camp.index("함경남도") < camp.index("South Hamgyong Province")  # the layer's name_ko, then English
+    mine = ko_records["M005"]
+    assert mine["header"]["names"]["hangul"] == []  # the sources give this mine no Hangul name
+    page = render_dossier(mine, lang="ko")
+    h1 = re.search(r"<h1>(.*?)</h1>", page, re.S).group(1)
+    assert not re.search(r"[\uac00-\ud7a3]", h1), "a Hangul name the data does not have"
+    assert "출처에 한글 이름 없음" in page
+
+
+def test_english_stays_the_default(gpkg):
+    rec = dossier_record("KLS-15", gpkg)
+    assert rec == dossier_record("KLS-15", gpkg, lang="en")
+    page = render_dossier(rec)
+    assert page == render_dossier(rec, lang="en")
+    assert '<html lang="en">' in page and "Timeline of findings, oldest first" in page
+    assert not KOREAN_DATE.search(page) and "기록" not in page
+
+
+def test_cli_writes_a_korean_dossier_and_pdf(gpkg, tmp_path):
+    pytest.importorskip("weasyprint")
+    import pypdf
+
+    res = CliRunner().invoke(main, ["dossier", "KLS-15", "--gpkg", str(gpkg), "--out", str(tmp_path),
+                                    "--lang", "ko", "--pdf"])
+    assert res.exit_code == 0, res.output
+    html = (tmp_path / "KLS-15.html").read_text(encoding="utf-8")
+    assert '<html lang="ko">' in html
+    text = "".join(p.extract_text() for p in pypdf.PdfReader(tmp_path / "KLS-15.pdf").pages)
+    assert "요덕 제15호 관리소" in text and "조사 결과 연표" in text  # Hangul drawn, not boxes
+    bad = CliRunner().invoke(main, ["dossier", "KLS-15", "--gpkg", str(gpkg), "--lang", "fr"])
+    assert bad.exit_code == 2 and "fr" in bad.output
+
+
+@pytest.mark.slow
+def test_the_korean_site_has_no_interface_string_in_english(gpkg, tmp_path):
+    index = atlas.build_site(tmp_path / "site", gpkg, with_map=False, with_downloads=True, lang="ko")
+    site = index.parent
+    from atlas.dossier import Product
+    from atlas.summaries import province_summary
+
+    product = Product(gpkg)
+    summary = province_summary(gpkg)
+    frames = [product.layer(name) for name in product.layer_names] + [summary]
+    data, fields = set(), set(product.layer_names)
+    for df in frames:  # every value of every layer is data, shown as it is; column names are field names
+        df = df.drop(columns=["geometry"], errors="ignore")
+        data |= {str(v) for col in df.columns for v in df[col].dropna().unique() if len(str(v)) > 1}
+        fields |= {str(c) for c in df.columns}
+    data |= _strings(product.about())
+    for page in sorted(site.glob("*.html")):
+        html = page.read_text(encoding="utf-8")
+        assert '<html lang="ko">' in html, page.name
+        if page.name == "changes.html":  # the changelog is the project's record, in English
+            html = html.split('<div class="changelog">')[0]
+        # the report's tables and the province summary are tables of data: their cells as they are
+        table_page = page.name in ("tables.html", "provinces.html")
+        assert _english_left(_visible(html), data, fields | (data if table_page else set())) == [], page.name
+    index_text = "\n".join(_visible(index.read_text(encoding="utf-8")))
+    assert KOREAN_DATE.search(index_text) and "전체 시설" in index_text
+    for dossier in sorted((site / "dossiers").glob("*.html"))[:5]:
+        assert '<html lang="ko">' in dossier.read_text(encoding="utf-8")
+
+
+def test_the_catalogue_ships_with_the_package_and_site_takes_lang():
+    """The wheel carries the PO file (pyproject's package-data) and Babel; ``atlas site`` has --lang."""
+    import fnmatch
+
+    pyproject = (PACKAGE.parent / "pyproject.toml").read_text(encoding="utf-8")
+    shipped = re.findall(r'"([^"]+)"', re.search(r"^atlas = \[(.*)\]$", pyproject, re.M).group(1))
+    po = Path(str(i18n.catalogue_path("ko"))).relative_to(PACKAGE).as_posix()
+    assert po == "locale/ko/LC_MESSAGES/atlas.po" and any(fnmatch.fnmatch(po, g) for g in shipped)
+    assert re.search(r'^    "babel>=', pyproject, re.M)
+    res = CliRunner().invoke(main, ["site", "--help"])
+    assert res.exit_code == 0 and "--lang [en|ko]" in res.output
