@@ -752,7 +752,7 @@ def _check_site(out: Path, err: str) -> None:
     _check_dossier(out / "dossiers", err)
     downloads = out / "downloads"
     _check_csv(downloads / "csv", err)
-    assert pyogrio.read_info(downloads / "geoparquet" / "user_big.parquet")["features"] == MILLION
+    _check_geoparquet(downloads / "geoparquet", err)
     assert f"layer user_big: {MILLION} rows" in (out / "downloads.html").read_text(encoding="utf-8")
 
 
