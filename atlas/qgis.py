@@ -86,7 +86,7 @@ GROUPS = (
     ("Reference", ("geonames_places", "counties", "provinces", "dprk_outline", "basemap_countries")),
     ("Tables", ("camp_findings", "mine_findings", "report_table_1", "report_table_2", "report_table_3",
                 "report_table_4", "report_table_5", "report_discrepancies", "report_passages",
-                "gem_records", "sanctions_measures", "sources")),
+                "gem_records", "sanctions_measures", "retired_ids", "sources")),
 )
 #: Layers drawn but switched off when the project opens (they cover the others).
 HIDDEN = ("mineral_deposits", "coordinate_candidates", "geonames_places", "dprk_outline")
