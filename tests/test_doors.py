@@ -15,6 +15,7 @@ import os
 import shutil
 import sqlite3
 import struct
+import subprocess
 from pathlib import Path
 
 import pyogrio
@@ -655,3 +656,34 @@ def test_find_does_not_read_every_feature_a_common_word_names(atlas_copy, tmp_pa
     _no_traceback(res)
     assert "'point'" in res.stderr and "more than 20 names" in res.stderr
     assert max(read) <= 20
+
+
+def test_csv_is_escaped_on_a_terminal_and_exact_in_a_pipe(hostile_atlas):
+    """The one path where data meets a terminal as data: ``--format csv`` to a pty shows the controls
+    escaped, as a table does; to a pipe it is the data, byte for byte (a process each, as a user runs it)."""
+    import pty
+    import sys
+
+    args = [sys.executable, "-m", "atlas", "find", "Title", "--format", "csv", "--gpkg", str(hostile_atlas)]
+    piped = subprocess.run(args, capture_output=True, timeout=300)
+    assert piped.returncode == 0, piped.stderr
+    assert b"\x1b]0;owned-title\x07" in piped.stdout  # exact in a pipe
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen(args, stdout=follower, stderr=subprocess.PIPE, close_fds=True)
+        os.close(follower)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        assert proc.wait(timeout=300) == 0
+    finally:
+        os.close(leader)
+    text = shown.decode("utf-8")
+    _no_raw_controls(text.replace("\r\n", "\n"))
+    assert "Title \\x1b]0;owned-title\\x07 A" in text
