@@ -391,10 +391,14 @@ def layer_chunks(atlas, name: str, size: int = LAYER_CHUNK, **options):
     while True:
         try:
             part = atlas.read(name, skip_features=start, max_features=size, **options)
-        except InputError:  # a store that reads whole layers only (PostGIS)
+        except InputError:  # a store that reads whole layers only (PostGIS): the whole layer, then its columns
             if start:
                 raise
-            yield atlas.read(name, **options)
+            whole = atlas.read(name)
+            if options.get("columns") is not None:
+                geometry = getattr(whole, "_geometry_column_name", None)
+                whole = whole[[c for c in whole.columns if c in options["columns"] or c == geometry]]
+            yield whole
             return
         if len(part) == 0 and start:
             return
