@@ -1026,7 +1026,7 @@ function atlasInit(map, spec) {
     if (!m) return false;
     var id = decodeURIComponent(m[1]).trim().toUpperCase(), said = [];
     map.closePopup();
-    var gone = (spec.retired || {})[id] || (spec.retired || {})[decodeURIComponent(m[1]).trim()];
+    var gone = (spec.retired || {})[id];  /* keyed in upper case, as ids are matched */
     if (gone && gone.state === "merged") {
       said.push(id + " was merged into " + gone.into + " in release " + gone.retired_in + " (" + gone.reason + "): showing " + gone.into + ".");
       id = String(gone.into).toUpperCase();

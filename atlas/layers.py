@@ -185,7 +185,7 @@ def _mine_keys(df: pd.DataFrame) -> pd.Series:
     return df["record_origin"].astype(str) + ":" + df["name"].astype(str)
 
 
-def mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
+def mines_layer(root, provinces, counties, register: pd.DataFrame) -> gpd.GeoDataFrame:
     """The geolocated mines: the 34 distinct points, the Hyesan Youth Copper Mine, GEM's proposed mines.
 
     Every mine that Global Energy Monitor's iron ore and coal trackers hold carries
@@ -222,7 +222,6 @@ def mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
         }
     )
     df = pd.DataFrame(rows)
-    register = id_register(root)
     df.insert(0, "mine_id", assign_ids(_mine_keys(df), register, "mines"))
     df["commodity_class"] = df["commodity"].map(commodity_class)
     gdf = gpd.GeoDataFrame(df, geometry=_points(df), crs="EPSG:4326")
@@ -294,11 +293,10 @@ _NAMED_PRECISION = {
 _NAMED_DISCREPANCY = {"Yongyang Mine": "D02", "Musan": "D12", "Hakpo Coal Mine": "D16"}
 
 
-def named_mines_layer(root, provinces, counties) -> gpd.GeoDataFrame:
+def named_mines_layer(root, provinces, counties, register: pd.DataFrame) -> gpd.GeoDataFrame:
     """The mines and districts the report names, with how each is located."""
     df = sources.read_csv("mines/gulag_inc_named_mines_gazetteer.csv", root)
     df = df.rename(columns={"license": "licence"})
-    register = id_register(root)
     df.insert(0, "named_id", assign_ids(df["name_in_report"], register, "named_mines"))
     check_held(df["named_id"], register, "named_mines")
     df["location_role"] = df["match_type"].map(lambda m: _ROLE[m][0])
@@ -556,14 +554,15 @@ def build_layers(root: Path | None = None, as_of: str | date | None = None) -> d
     camps = camps_layer(
         root, provinces, counties, findings, raw_candidates["site_id"].value_counts(), as_of,
     )
-    mines = mines_layer(root, provinces, counties)
+    register = id_register(root)  # the permanent ids: read and checked once
+    mines = mines_layer(root, provinces, counties, register)
     records = mines.attrs.pop("gem_records")
     layers: dict[str, pd.DataFrame] = {
         "provinces": provinces,
         "counties": counties,
         "mines": mines,
         "steel_plants": _with_admin(gem.steel_plants_layer(root), provinces, counties),
-        "named_mines": named_mines_layer(root, provinces, counties),
+        "named_mines": named_mines_layer(root, provinces, counties, register),
         "mineral_deposits": deposits_layer(root, provinces),
         "camps": camps,
         "camp_findings": findings,
@@ -577,7 +576,7 @@ def build_layers(root: Path | None = None, as_of: str | date | None = None) -> d
         layers[name] = layers[name].assign(**{c: cols[c] for c in cols.columns})
     layers["sanctions_measures"] = measures
     layers.update(report_tables(root))
-    layers["retired_ids"] = retired(id_register(root))
+    layers["retired_ids"] = retired(register)
     layers.update(reference_layers(root))
     layers["sources"] = sources_table(root)
     return layers

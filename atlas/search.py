@@ -40,7 +40,7 @@ from .errors import AmbiguousError, InputError, NotFoundError
 from .sites import Site, site_from_row, uniform_frame
 from .store import USER_PREFIX, Atlas, open_atlas
 
-__all__ = ["FIND_LAYERS", "MATCH_SCORES", "NAME_KEYS", "RETIRED", "find", "name_keys", "resolve", "retired_id", "write_name_keys"]
+__all__ = ["FIND_LAYERS", "MATCH_SCORES", "NAME_KEYS", "RETIRED", "find", "name_keys", "resolve", "retired_id", "retired_ids", "write_name_keys"]
 
 #: Layers :func:`find` searches, in the order equal matches are listed.
 FIND_LAYERS = ("camps", "mines", "named_mines", "counties", "provinces", "mineral_deposits")
@@ -710,12 +710,27 @@ def retired_id(query: str, gpkg: Atlas | Path | str | None = None) -> dict | Non
     >>> atlas.retired_id("KLS-15") is None  # a current id
     True
     """
+    return retired_ids(gpkg).get(str(query).strip().upper())
+
+
+def retired_ids(gpkg: Atlas | Path | str | None = None) -> dict[str, dict]:
+    """Every retired id of an atlas (upper case) and what became of it, as :func:`retired_id` answers.
+
+    Parameters
+    ----------
+    gpkg : Atlas, pathlib.Path or str, optional
+        The atlas; one without the ``retired_ids`` table has none.
+
+    Returns
+    -------
+    dict of str to dict
+        Read once per opened atlas.
+    """
     atlas = open_atlas(gpkg)
     if not atlas.has(RETIRED):
-        return None
-    table = atlas.memo("search:retired", lambda: {str(r["id"]).upper(): {k: str(v) for k, v in r.items()}
-                                                   for r in atlas.layer(RETIRED).to_dict("records")})
-    return table.get(str(query).strip().upper())
+        return {}
+    return atlas.memo("search:retired", lambda: {str(r["id"]).upper(): {k: str(v) for k, v in r.items()}
+                                                  for r in atlas.layer(RETIRED).to_dict("records")})
 
 
 #: Layers of places a site lies in: a site named like one (the camp Yodok, Yodok County) is the one meant.

@@ -75,6 +75,7 @@ from .provenance import about
 from .record import records as site_records
 from .redact import neutral_bidi
 from .schema import SCHEMAS
+from .search import retired_ids
 from .userlayers import gate
 
 __all__ = ["LAYER_TITLES", "RING_KM", "build_map", "write_map"]
@@ -369,8 +370,8 @@ def build_map(
         "attribution": attribution,
         "sources": listing,
         # retired ids, so that an old link (atlas.html#M040@2014) says what became of its site
-        "retired": ({str(r["id"]): {k: display_text(r[k]) for k in ("state", "into", "reason", "retired_in")}
-                     for r in atlas.layer("retired_ids").to_dict("records")} if atlas.has("retired_ids") else {}),
+        "retired": {i: {k: display_text(r[k]) for k in ("state", "into", "reason", "retired_in")}
+                    for i, r in retired_ids(atlas).items()},
         "credit": "Gulag, Inc. atlas (MIT code; data licences in Sources & licences)",
         "about": about(atlas, user_layers=[{k: v for k, v in r.items() if k != "columns_dropped"}
                                            for r in records],
