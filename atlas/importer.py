@@ -37,7 +37,7 @@ import pyogrio
 import pyogrio.raw
 import shapely
 
-from . import io, schema, search
+from . import io, schema, search, shapes
 from .admin import TOLERANCE_KM, AdminUnits
 from .errors import InputError, NotFoundError, OutputError
 from .readers import ID_NAMES, LABEL_NAMES, find_column, reader_for
@@ -151,14 +151,16 @@ class _Import:
         self.n = self.empty = self.valid = self.inside = self.swapped = 0
         self.outliers: list[int] = []
         self.n_outliers = 0
+        self.family: str | None = None  # points, lines or polygons: one per layer (atlas.shapes)
+        self.repaired, self.repaired_rows = 0, []
 
     def chunk(self, gdf: gpd.GeoDataFrame, rows: np.ndarray) -> gpd.GeoDataFrame:
         path = self.path
         geoms = gdf.geometry
         empty = (geoms.isna() | geoms.is_empty).to_numpy()
-        types = set(geoms[~empty].geom_type)
-        if types - {"Point"}:
-            raise InputError(f"{path}: only point layers can be imported; found {', '.join(sorted(types))}")
+        self.family = shapes.family_of(geoms[~empty].geom_type.unique(), path, self.family)
+        if self.family in ("lines", "polygons"):
+            return shapes.shape_chunk(self, gdf, rows, empty, REGION_BBOX)
         bad = ~empty & ~geoms.is_valid.to_numpy()
         if bad.any():
             raise InputError(f"{path}: row {rows[np.flatnonzero(bad)[0]]}: invalid geometry")
@@ -476,8 +478,14 @@ def store_layer(
         _drop_elsewhere(public, layer, target)
     if state.n_outliers:
         _warn_outliers(path, state)
-    say(f"imported {state.n:,} features ({state.empty} without geometry, "
-        f"{state.n_outliers} outside the DPRK) as {layer}")
+    if state.repaired:
+        rows = ", ".join(map(str, state.repaired_rows))
+        warnings.warn(f"{path}: {state.repaired} invalid {state.family[:-1]}(s) repaired with shapely.make_valid "
+                      f"(rows {rows}{', ...' if state.repaired > 10 else ''}); their parts of another "
+                      "dimension were dropped", UserWarning, stacklevel=2)
+    say(f"imported {state.n:,} {'features' if state.family in (None, 'points') else state.family} "
+        f"({state.empty} without geometry, {state.n_outliers} outside the DPRK"
+        f"{f', {state.repaired} repaired' if state.repaired else ''}) as {layer}")
     return layer
 
 
@@ -524,7 +532,8 @@ def _write_chunks(reader, state: _Import, tmp_gpkg: Path, layer: str, path: Path
         try:
             pyogrio.write_dataframe(
                 out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out), use_arrow=True,
-                geometry_type="Point", promote_to_multi=False, **new_file,
+                geometry_type=shapes.STORED_TYPE[state.family or "points"],
+                promote_to_multi=state.family in ("lines", "polygons"), **new_file,
                 layer_options=({} if state.n > len(out) else
                                {"OVERWRITE": "YES", "DESCRIPTION": f"user import of {state.file_name}"}))
         except Exception as exc:

@@ -26,11 +26,13 @@ from .coordinates import parse_coordinate, split_pair
 from .errors import InputError
 from .staging import check_columns, open_layers
 
-__all__ = ["COORD_NAMES", "ID_NAMES", "LABEL_NAMES", "LAT_NAMES", "LON_NAMES", "CsvReader", "ParquetReader", "VectorReader", "find_column", "reader_for"]
+__all__ = ["COORD_NAMES", "ID_NAMES", "LABEL_NAMES", "LAT_NAMES", "LON_NAMES", "WKT_NAMES", "CsvReader", "ParquetReader", "VectorReader", "find_column", "reader_for"]
 
 LAT_NAMES = ("lat", "latitude", "y", "위도", "lat_dd", "latitude_dd")
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "경도", "lon_dd", "longitude_dd")
 COORD_NAMES = ("coordinates", "coordinate", "coords", "location", "position", "좌표")
+#: A CSV column holding each feature's geometry as WKT (lines and polygons, or points).
+WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape", "footprint")
 LABEL_NAMES = ("name", "title", "label", "site", "site_name", "placemark", "이름", "명칭")
 ID_NAMES = ("id", "site_id", "uid", "feature_id", "fid_user")
 
@@ -93,14 +95,17 @@ class CsvReader:
             raise InputError(f"{path}: repeated column names in the header: {self.header}")
         self.lat = find_column(self.header, LAT_NAMES, lat, "latitude", path)
         self.lon = find_column(self.header, LON_NAMES, lon, "longitude", path)
-        self.pair = None
+        self.pair = self.wkt = None
         if not (self.lat and self.lon):
             self.pair = find_column(self.header, COORD_NAMES, None, "coordinates", path)
             if self.pair is None:
+                self.wkt = find_column(self.header, WKT_NAMES, None, "WKT geometry", path)
+            if self.pair is None and self.wkt is None:
                 raise InputError(f"{path}: no coordinate columns found (looked for lat/latitude/y and "
-                                 f"lon/longitude/x, or a 'coordinates' column); name them with "
-                                 f"--lat COL --lon COL. Columns are: {', '.join(self.header)}")
-        self.columns = list(self.header)
+                                 f"lon/longitude/x, a 'coordinates' column, or a 'wkt' column of lines or "
+                                 f"polygons); name them with --lat COL --lon COL. Columns are: "
+                                 f"{', '.join(self.header)}")
+        self.columns = [c for c in self.header if c != self.wkt]
 
     def chunks(self, size: int):
         path, width = self.path, len(self.header)
@@ -133,6 +138,8 @@ class CsvReader:
         df = pd.DataFrame(rows, columns=self.header, dtype=object)
         del rows[:]
         n = len(df)
+        if self.wkt:
+            return self._wkt_frame(df, linenos), np.asarray(linenos)
         if self.pair:
             halves = [_split_or_fail(v, ln, self.pair, self.path) for v, ln in zip(df[self.pair], linenos)]
             a_text = pd.Series([h[0] for h in halves], dtype=object)
@@ -158,6 +165,27 @@ class CsvReader:
         gdf = gpd.GeoDataFrame(df, geometry=shapely.points(xs, ys), crs=self.crs)
         gdf.index = pd.RangeIndex(n)
         return gdf, np.asarray(linenos)
+
+
+    def _wkt_frame(self, df: pd.DataFrame, linenos: list) -> gpd.GeoDataFrame:
+        """A chunk whose geometry is a WKT column (an empty cell: no geometry)."""
+        text = df.pop(self.wkt).fillna("").astype(str).str.strip()
+        blank = (text == "").to_numpy()
+        geoms = np.full(len(df), None, dtype=object)
+        try:
+            geoms[~blank] = shapely.from_wkt(text[~blank].to_numpy(dtype=object), on_invalid="raise")
+        except shapely.errors.ShapelyError:
+            for i in np.flatnonzero(~blank):  # the first row that does not parse, named
+                try:
+                    shapely.from_wkt(text.iat[i], on_invalid="raise")
+                except shapely.errors.ShapelyError as exc:
+                    reason = str(exc).splitlines()[0][:200]
+                    raise InputError(f"{self.path}: row {linenos[i]}, field {self.wkt!r}: not WKT "
+                                     f"({reason})") from None
+            raise
+        gdf = gpd.GeoDataFrame(df, geometry=geoms, crs=self.crs)
+        gdf.index = pd.RangeIndex(len(df))
+        return gdf
 
 
 def _csv_message(exc: csv.Error) -> str:

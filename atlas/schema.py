@@ -334,9 +334,10 @@ SCHEMAS = {n: replace(s, title=_TITLES.get(n) or s.description, name_field=_NAME
 
 #: Layers a user imports (``user_<name>``, see :mod:`atlas.importer`) share one schema.
 #: Points outside the DPRK are kept and flagged (``outside_dprk_km``), not refused; ``private``
-#: marks a layer that no map, export or site includes unless asked.
+#: marks a layer that no map, export or site includes unless asked. A user layer holds one geometry
+#: family (points, lines or polygons; see :mod:`atlas.shapes`), stored as Multi* for lines and polygons.
 USER_SCHEMA = LayerSchema(
-    "user_*", "Point", "user_id", r"^\S.*$",
+    "user_*", "Point|LineString|MultiLineString|Polygon|MultiPolygon", "user_id", r"^\S.*$",
     _with(_f("user_id! name! kind! outside_dprk_km:float source_file! source_sha256! imported_at! "
              "source! licence! precision! private:bool! " + ADMIN),
           kind=("sites", "mines", "camps"), admin_method=ADMIN_METHODS, province=REPORT_PROVINCES),
@@ -475,8 +476,9 @@ def _check_geometry(df: pd.DataFrame, schema: LayerSchema, outline, add) -> None
         if schema.geometry_required:
             add(i, "geometry", "geometry is empty")
     present = ~missing
-    for i in np.flatnonzero(present & (geoms.geom_type != schema.geometry).to_numpy()):
-        add(i, "geometry", f"{geoms.iloc[i].geom_type} where {schema.geometry} is expected")
+    allowed = schema.geometry.split("|")  # a user layer: any one family (checked on import)
+    for i in np.flatnonzero(present & ~geoms.geom_type.isin(allowed).to_numpy()):
+        add(i, "geometry", f"{geoms.iloc[i].geom_type} where {' or '.join(allowed)} is expected")
     for i in np.flatnonzero(present & ~geoms.is_valid.to_numpy()):
         add(i, "geometry", "invalid geometry")
     if outline is not None and schema.inside_dprk and schema.geometry == "Point" and present.any():

@@ -27,7 +27,8 @@ import pyogrio
 from .errors import InputError
 from .io import file_sha256
 
-__all__ = ["ALLOWED_DRIVERS", "MAX_COLUMNS", "MAX_FEATURES", "MAX_IMPORT_BYTES", "MAX_INFLATED_BYTES", "MAX_ZIP_RATIO",
+__all__ = ["ALLOWED_DRIVERS", "MAX_COLUMNS", "MAX_FEATURES", "MAX_IMPORT_BYTES", "MAX_INFLATED_BYTES", "MAX_VERTICES",
+           "MAX_ZIP_RATIO",
            "check_columns", "check_content", "check_extension", "limit", "open_layers", "sniff", "stage_file", "stage_zip"]
 
 #: Largest file :func:`atlas.importer.import_layer` accepts (bytes). Larger files are refused before reading.
@@ -38,6 +39,8 @@ MAX_INFLATED_BYTES = 200 * 1024 * 1024
 MAX_ZIP_RATIO = 200
 #: Most features one import reads (``$ATLAS_MAX_FEATURES`` overrides): ten million points.
 MAX_FEATURES = 10_000_000
+#: Most vertices one line or polygon may have (``$ATLAS_MAX_VERTICES`` overrides); see :mod:`atlas.shapes`.
+MAX_VERTICES = 100_000
 #: Most columns a file to import may have (``$ATLAS_MAX_COLUMNS`` overrides; SQLite's own limit is 2,000).
 MAX_COLUMNS = 1_000
 
@@ -47,7 +50,7 @@ def limit(name: str) -> int:
 
     Parameters
     ----------
-    name : {"MAX_FEATURES", "MAX_COLUMNS"}
+    name : {"MAX_FEATURES", "MAX_COLUMNS", "MAX_VERTICES"}
 
     Raises
     ------
@@ -67,7 +70,7 @@ def limit(name: str) -> int:
     ATLAS_MAX_COLUMNS='lots': give a whole number of at least 1 (default 1000)
     >>> del os.environ["ATLAS_MAX_COLUMNS"]
     """
-    default = {"MAX_FEATURES": MAX_FEATURES, "MAX_COLUMNS": MAX_COLUMNS}[name]
+    default = {"MAX_FEATURES": MAX_FEATURES, "MAX_COLUMNS": MAX_COLUMNS, "MAX_VERTICES": MAX_VERTICES}[name]
     text = os.environ.get(f"ATLAS_{name}", "").strip().replace("_", "")
     if not text:
         return default

@@ -24,7 +24,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "queries": ("search", "distance", "summaries", "record", "sanctions", "status", "diff", "citation"),
     "products": ("raster", "densities", "imagery", "map_layers", "webmap", "qml", "qgis", "kml", "export",
                  "postgis", "dossier", "website", "protect"),
-    "build": ("builder", "layers", "gem", "staging", "readers", "importer"),
+    "build": ("builder", "layers", "gem", "staging", "readers", "shapes", "importer"),
     "faces": ("cli", "__main__", "__init__"),
 }
 RANK = {m: i for i, mods in enumerate(LAYERS.values()) for m in mods}

@@ -1,0 +1,343 @@
+"""Line and polygon user layers: one geometry family per layer, repaired geometries, admin units by share.
+
+``atlas import`` reads points, lines and polygons (camp perimeters digitised from
+imagery, building footprints, mining concessions, rail lines). A layer holds one
+geometry *family* (:func:`family_of`): points, lines (``LineString`` and
+``MultiLineString``) or polygons (``Polygon`` and ``MultiPolygon``); a file mixing
+families is refused, as is a ``MultiPoint`` or a ``GeometryCollection``. Lines
+and polygons are stored as ``MultiLineString`` and ``MultiPolygon`` (one
+declared type per GeoPackage layer, as the GeoPackage and QGIS expect).
+
+A feature of more than :data:`MAX_VERTICES` vertices is refused before anything
+else is computed on it (``$ATLAS_MAX_VERTICES`` overrides). An invalid line or
+polygon (a self-intersecting ring, a bow tie) is repaired with
+:func:`shapely.make_valid` and its parts of the layer's family kept
+(:func:`repair`); the import says how many were repaired and which rows. One
+that repairs to nothing of its family (a polygon collapsed to a line) is refused.
+
+Each line or polygon gets the province and the county that hold the largest
+share of its length or area, measured in EPSG:5179 (:func:`admin_by_share`).
+A feature inside one unit (the common case: a building) costs one
+point-in-polygon test; only features crossing a boundary are intersected. A
+feature touching no unit goes to the nearest within
+:data:`atlas.admin.TOLERANCE_KM` (``admin_method="nearest"``), else
+``"outside"``, as points do.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import schema
+from .admin import PLANAR_CRS, TOLERANCE_KM, AdminUnits
+from .errors import InputError
+from .staging import MAX_VERTICES, limit
+from .userlayers import USER_PREFIX
+
+__all__ = ["FAMILIES", "MAX_VERTICES", "admin_by_share", "family_of", "repair", "shape_chunk"]
+
+#: The geometry families a user layer may hold, and the types of each.
+FAMILIES = {
+    "points": ("Point",),
+    "lines": ("LineString", "MultiLineString"),
+    "polygons": ("Polygon", "MultiPolygon"),
+}
+#: How a line or polygon layer is declared in the GeoPackage (single parts are promoted).
+STORED_TYPE = {"points": "Point", "lines": "MultiLineString", "polygons": "MultiPolygon"}
+_DIMENSION = {"lines": 1, "polygons": 2}
+
+
+def family_of(types, path, known: str | None = None) -> str | None:
+    """The geometry family of a set of geometry type names; refuses a mixture, or one unlike ``known``.
+
+    Parameters
+    ----------
+    types : iterable of str
+        ``geom_type`` values of the features that have a geometry.
+    path : path or str
+        The file, for the message.
+    known : str, optional
+        The family already found in earlier chunks of the same file.
+
+    Returns
+    -------
+    str or None
+        ``"points"``, ``"lines"`` or ``"polygons"``; ``known`` when ``types`` is empty.
+
+    Raises
+    ------
+    InputError
+        Types of more than one family, ``MultiPoint``, ``GeometryCollection``.
+
+    Examples
+    --------
+    >>> family_of({"Polygon", "MultiPolygon"}, "f.gpkg")
+    'polygons'
+    >>> try:
+    ...     family_of({"Point", "LineString"}, "f.gpkg")
+    ... except InputError as exc:
+    ...     print(exc)
+    f.gpkg: a layer holds one geometry family (points, lines or polygons; Multi* allowed); the file mixes LineString, Point: split it into one file per family
+    """
+    types = set(types)
+    found = {f for f, members in FAMILIES.items() if types & set(members)}
+    other = types - {t for members in FAMILIES.values() for t in members}
+    if other:
+        raise InputError(f"{path}: {', '.join(sorted(other))} features cannot be imported (a layer holds "
+                         "points, lines or polygons; Multi* lines and polygons allowed); split them into "
+                         "single features of one family")
+    if known is not None:
+        found.add(known)
+    if len(found) > 1:
+        raise InputError(f"{path}: a layer holds one geometry family (points, lines or polygons; Multi* "
+                         f"allowed); the file mixes {', '.join(sorted(types | set(FAMILIES[known][:1] if known else ())))}: "
+                         "split it into one file per family")
+    return next(iter(found), known)
+
+
+def _family_parts(geoms: np.ndarray, family: str) -> np.ndarray:
+    """Each geometry cut to its parts of ``family`` (None where none is left), as one (Multi) geometry."""
+    dim = _DIMENSION[family]
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    for _ in range(3):  # collections of multi-geometries: down to single parts
+        multi = shapely.get_num_geometries(parts) > 1
+        if not multi.any():
+            break
+        sub, at = shapely.get_parts(parts[multi], return_index=True)
+        parts = np.concatenate([parts[~multi], sub])
+        owner = np.concatenate([owner[~multi], owner[multi][at]])
+    keep = (shapely.get_dimensions(parts) == dim) & ~shapely.is_empty(parts)
+    parts, owner = parts[keep], owner[keep]
+    out = np.full(len(geoms), None, dtype=object)
+    if len(parts):
+        maker = shapely.multipolygons if family == "polygons" else shapely.multilinestrings
+        order = np.argsort(owner, kind="stable")
+        have = np.unique(owner)
+        out[have] = maker(parts[order], indices=np.searchsorted(have, owner[order]))
+    return out
+
+
+def repair(geoms: np.ndarray, family: str, rows: np.ndarray, path) -> tuple[np.ndarray, np.ndarray]:
+    """Repair invalid lines or polygons with :func:`shapely.make_valid`, keeping the parts of the family.
+
+    Parameters
+    ----------
+    geoms : numpy.ndarray of shapely geometries
+        In EPSG:4326; None or empty where a feature has no geometry.
+    family : {"lines", "polygons"}
+    rows : numpy.ndarray
+        The source row of each geometry, for the message.
+    path : path or str
+        The file, for the message.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        The geometries (repaired ones replaced) and the source rows repaired.
+
+    Raises
+    ------
+    InputError
+        A geometry that repairs to nothing of its family (a polygon collapsed to a line).
+
+    Examples
+    --------
+    >>> bowtie = shapely.Polygon([(126, 39), (126.01, 39.01), (126.01, 39), (126, 39.01)])
+    >>> fixed, repaired = repair(np.array([bowtie], dtype=object), "polygons", np.array([2]), "f.gpkg")
+    >>> fixed[0].geom_type, bool(fixed[0].is_valid), repaired.tolist()
+    ('MultiPolygon', True, [2])
+    """
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    bad = np.flatnonzero(present & ~shapely.is_valid(geoms))
+    if not len(bad):
+        return geoms, rows[:0]
+    fixed = _family_parts(shapely.make_valid(geoms[bad]), family)
+    lost = np.flatnonzero(shapely.is_missing(fixed))
+    if len(lost):
+        i = bad[lost[0]]
+        raise InputError(f"{path}: row {rows[i]}: an invalid {family[:-1]} ({shapely.is_valid_reason(geoms[i])}) "
+                         f"that leaves no {family[:-1]} once repaired; fix or remove it")
+    out = geoms.copy()
+    out[bad] = fixed
+    return out, rows[bad]
+
+
+def _shares(units_frame: gpd.GeoDataFrame, planar: np.ndarray, family: str, need: np.ndarray,
+            tree: shapely.STRtree) -> np.ndarray:
+    """For the features ``need`` (positions in ``planar``), the unit holding the largest share; -1 for none."""
+    best = np.full(len(need), -1, dtype=np.int64)
+    if not len(need):
+        return best
+    left, right = tree.query(planar[need], predicate="intersects")
+    if not len(left):
+        return best
+    units = units_frame.geometry.values[right]
+    common = shapely.intersection(planar[need][left], np.asarray(units, dtype=object))
+    measure = shapely.area(common) if family == "polygons" else shapely.length(common)
+    order = np.lexsort((right, -measure, left))  # per feature: largest share first, ties to the lower unit
+    first = np.r_[True, left[order][1:] != left[order][:-1]]
+    best[left[order][first]] = right[order][first]
+    return best
+
+
+def admin_by_share(units: AdminUnits, geoms: np.ndarray, family: str, tolerance_km: float) -> pd.DataFrame:
+    """Province and county of each line or polygon: the unit with the largest share of its length or area.
+
+    Parameters
+    ----------
+    units : atlas.admin.AdminUnits
+    geoms : numpy.ndarray of shapely geometries
+        In EPSG:4326; None or empty where a feature has no geometry.
+    family : {"lines", "polygons"}
+    tolerance_km : float
+        A feature touching no unit goes to the nearest within this distance.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`atlas.admin.ADMIN_COLUMNS`, one row per geometry.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> from atlas.admin import admin_units
+    >>> square = shapely.box(126.05, 39.56, 126.06, 39.57)
+    >>> admin_by_share(admin_units(atlas.open_atlas()), np.array([square]), "polygons", 5.0)[
+    ...     ["county_ko", "admin_method"]].iloc[0].tolist()
+    ['개천시', 'within']
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    reps = np.full(len(geoms), None, dtype=object)
+    reps[present] = shapely.point_on_surface(geoms[present])
+    base = units.join(gpd.GeoDataFrame(geometry=reps, crs="EPSG:4326"), tolerance_km)
+    if not present.any():
+        return base
+    at = np.flatnonzero(present)
+    planar = gpd.GeoSeries(geoms[at], crs="EPSG:4326").to_crs(PLANAR_CRS).to_numpy()
+    out = base.copy()
+    method = out["admin_method"].to_numpy(dtype=object)[at]
+    for frame, cols in ((units.prov, {"province": "name_en"}),
+                        (units.cnty, {"county": "name_en", "county_ko": "name_ko", "county_id": "county_id"})):
+        tree = shapely.STRtree(np.asarray(frame.geometry.values, dtype=object))
+        left, _ = tree.query(planar, predicate="intersects")
+        hits = np.bincount(left, minlength=len(at))
+        need = np.flatnonzero((hits >= 2) | ((hits == 1) & (method != "within")))
+        best = _shares(frame, planar, family, need, tree)
+        found = best >= 0
+        rows = at[need[found]]
+        for col, src in cols.items():
+            values = out[col].to_numpy(dtype=object)
+            values[rows] = frame[src].to_numpy(dtype=object)[best[found]]
+            out[col] = values
+        if frame is units.prov:
+            m = out["admin_method"].to_numpy(dtype=object)
+            m[rows] = "within"
+            out["admin_method"] = m
+            d = out["admin_distance_km"].to_numpy(dtype=float, copy=True)
+            d[rows] = 0.0
+            out["admin_distance_km"] = d
+        far = at[hits == 0]  # touching no unit: the nearest, measured from the feature itself
+        if frame is units.prov and len(far):
+            near = units.join(gpd.GeoDataFrame(geometry=geoms[far], crs="EPSG:4326"), tolerance_km)
+            for col in near.columns:
+                values = out[col].to_numpy(dtype=object)
+                values[far] = near[col].to_numpy(dtype=object)
+                out[col] = values
+    out["admin_distance_km"] = pd.to_numeric(out["admin_distance_km"])
+    return out
+
+
+def _vertices(geoms: np.ndarray, rows: np.ndarray, path) -> None:
+    most = limit("MAX_VERTICES")
+    n = shapely.get_num_coordinates(geoms)
+    over = np.flatnonzero(n > most)
+    if len(over):
+        i = over[0]
+        raise InputError(f"{path}: row {rows[i]}: a feature of {int(n[i]):,} vertices, more than the limit of "
+                         f"{most:,} (ATLAS_MAX_VERTICES); simplify it (e.g. QGIS Simplify) or raise the limit; "
+                         "refused before reading further")
+
+
+def shape_chunk(state, gdf: gpd.GeoDataFrame, rows: np.ndarray, empty: np.ndarray,
+                region: tuple[float, float, float, float]) -> gpd.GeoDataFrame:
+    """One chunk of a line or polygon layer, checked and assembled as :class:`atlas.importer._Import` does points.
+
+    ``state`` is the import's state (counts that span chunks), ``region`` the lon/lat box
+    a feature's centre is expected in (else the coordinates may be swapped).
+
+    The geometry steps differ from points (vertex limit, repair, outside-the-DPRK distance from the
+    whole feature, admin units by share); the attribute columns are assembled as for points.
+    """
+    path, family = state.path, state.family
+    values = np.asarray(gdf.geometry.values, dtype=object)
+    _vertices(values, rows, path)
+    wgs = gdf.geometry if gdf.crs is not None and gdf.crs.equals("EPSG:4326") else gdf.geometry.to_crs(4326)
+    geoms, repaired = repair(np.asarray(wgs.to_numpy(), dtype=object), family, rows, path)
+    state.repaired += len(repaired)
+    state.repaired_rows += [int(r) for r in repaired[: max(0, 10 - len(state.repaired_rows))]]
+    geoms[empty] = None
+    box = np.full((len(geoms), 4), np.nan)
+    box[~empty] = shapely.bounds(geoms[~empty])
+    off = ~empty & ((np.abs(box[:, [1, 3]]) > 90).any(axis=1) | (np.abs(box[:, [0, 2]]) > 180).any(axis=1))
+    x, y = (box[:, 0] + box[:, 2]) / 2, (box[:, 1] + box[:, 3]) / 2
+    w, s, e, n = region
+    inside = (x >= w) & (x <= e) & (y >= s) & (y <= n)
+    swapped = (y >= w) & (y <= e) & (x >= s) & (x <= n)
+    if (off & ~swapped).any():
+        i = int(np.flatnonzero(off & ~swapped)[0])
+        raise InputError(f"{path}: row {rows[i]}: a coordinate of the feature is not a longitude/latitude in "
+                         "degrees; if the file is projected pass --crs EPSG")
+    valid = ~empty
+    state.n += len(gdf)
+    state.empty += int(empty.sum())
+    state.valid += int(valid.sum())
+    state.inside += int(inside[valid].sum())
+    state.swapped += int(swapped[valid].sum())
+    dist = np.full(len(gdf), np.nan)
+    keep = valid & ~off
+    if keep.any():
+        planar = gpd.GeoSeries(geoms[keep], crs="EPSG:4326").to_crs(PLANAR_CRS).to_numpy()
+        km = np.zeros(len(planar))
+        out = ~shapely.intersects(state.outline, planar)
+        km[out] = shapely.distance(planar[out], state.outline) / 1000.0
+        dist[keep] = km
+    far = np.flatnonzero(dist > schema.INSIDE_TOLERANCE_KM)
+    state.n_outliers += len(far)
+    state.outliers += [int(rows[i]) for i in far[: max(0, 11 - len(state.outliers))]]
+    names = gdf[state.label].astype(object)
+    blank = (names.isna() | (names.astype(str).str.strip() == "")).to_numpy()
+    if blank.any():
+        where = ", ".join(str(r) for r in rows[blank][:5])
+        raise InputError(f"{path}: row(s) {where}, field {state.label!r}: the name is empty")
+    start = state.n - len(gdf)
+    generated = np.array([f"U{i:06d}" for i in range(start + 1, state.n + 1)], dtype=object)
+    if state.id_col is not None:
+        raw = gdf[state.id_col].astype(object)
+        missing = (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
+        ids = np.where(missing, generated, raw.astype(str).str.strip().to_numpy(dtype=object))
+    else:
+        ids = generated
+    attrs = {state.names[c]: gdf[c].to_numpy() for c in gdf.columns
+             if c not in ("geometry", state.label) and c in state.names}
+    frame = gpd.GeoDataFrame(
+        {
+            "user_id": ids, "name": names.astype(str).to_numpy(), "kind": state.kind, **attrs,
+            "source_row": rows, "outside_dprk_km": np.round(dist, 3), "source_file": state.file_name,
+            "source_sha256": state.digest, "imported_at": state.imported_at,
+            "source": f"user import: {state.file_name}", "licence": "as supplied by the user",
+            "precision": "as supplied by the user", "private": state.private,
+        },
+        geometry=geoms, crs="EPSG:4326",
+    )
+    admin = admin_by_share(state.units, geoms, family, TOLERANCE_KM)
+    for col in admin.columns:
+        frame[col] = admin[col].to_numpy()
+    problems = [p for p in schema.check_layers({f"{USER_PREFIX}x": frame}, required=False)
+                if p.message != "id is not unique"]
+    if problems:
+        raise InputError(f"{path}: " + "; ".join(str(p) for p in problems[:10]))
+    return frame
