@@ -36,6 +36,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from . import io, schema
 from .distance import LARGE_LAYER
@@ -295,7 +296,7 @@ def _csv_chunks(chunks, path: Path, meta: dict) -> None:
     columns: list = []
     with path.open("w", encoding="utf-8-sig", newline="") as f:
         for i, part in enumerate(chunks):
-            table = _coordinate_columns(part)
+            table = _coordinate_columns(part, _wkt_wanted(meta))
             columns = columns or list(table.columns)
             text = csv_text(table)
             f.write(text if i == 0 else text.split("\r\n", 1)[1])
@@ -500,8 +501,12 @@ def export_geojson(out: Path | None = None, layers: Iterable[str] | None = None,
                    include_private=include_private, coarsen_km=coarsen_km)
 
 
-def _coordinate_columns(df: pd.DataFrame) -> pd.DataFrame:
-    """The attributes, plus the geometry as columns: lon/lat for points, a point inside for polygons."""
+def _coordinate_columns(df: pd.DataFrame, wkt: bool = False) -> pd.DataFrame:
+    """The attributes, plus the geometry as columns: lon/lat for points, a point inside for polygons.
+
+    ``wkt``: lines and polygons also carry their whole geometry as a ``wkt`` column (full precision),
+    which ``atlas import`` reads back (user layers).
+    """
     if not isinstance(df, gpd.GeoDataFrame):
         return pd.DataFrame(df)
     df = _to_wgs84(df)
@@ -526,7 +531,15 @@ def _coordinate_columns(df: pd.DataFrame) -> pd.DataFrame:
         names = ("geometry_" + names[0], "geometry_" + names[1])
     attrs[names[0]] = x
     attrs[names[1]] = y
+    if wkt and not points:
+        attrs["wkt" if "wkt" not in attrs else "geometry_wkt"] = shapely.to_wkt(
+            where.to_numpy(), rounding_precision=-1)
     return attrs
+
+
+def _wkt_wanted(meta: dict) -> bool:
+    """A user layer's lines and polygons go out whole, as WKT, in a CSV (the atlas's own layers as before)."""
+    return str(meta.get("layer", "")).startswith("user_")
 
 
 def csv_metadata(path: Path, columns: Iterable[str], meta: dict) -> dict:
@@ -560,7 +573,7 @@ def csv_metadata(path: Path, columns: Iterable[str], meta: dict) -> dict:
 
 
 def _write_csv(df: pd.DataFrame, path: Path, meta: dict) -> None:
-    table = _coordinate_columns(df)
+    table = _coordinate_columns(df, _wkt_wanted(meta))
     path.write_text(csv_text(table), encoding="utf-8-sig", newline="")
     _write_csv_metadata(path, table.columns, meta)
 
@@ -579,7 +592,9 @@ def export_csv(out: Path | None = None, layers: Iterable[str] | None = None,
 
     Point layers carry ``lon`` and ``lat`` (the layer's own columns when they
     hold the geometry), polygon layers ``point_lon`` and ``point_lat``, a point
-    inside each polygon (the outlines are in GeoJSON and GeoParquet). Text
+    inside each polygon (the outlines are in GeoJSON and GeoParquet); a user
+    layer of lines or polygons also carries each whole geometry as ``wkt``,
+    which ``atlas import`` reads back. Text
     cells that a spreadsheet would run as a formula are neutralised by
     :func:`atlas.formats.csv_text`. The files start with a UTF-8 byte-order
     mark, so that Excel reads Hangul correctly. Beside each file, its CSV on
