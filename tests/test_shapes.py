@@ -1,0 +1,215 @@
+"""Line and polygon user layers: every format in, repaired or refused, admin units by share, exports.
+
+Every fixture is synthetic, written into pytest's temporary folders: squares and
+lines drawn around the atlas's own camp and mine points (real places), a bow tie
+(an invalid polygon), a polygon of a million vertices, a file mixing families.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+import zipfile
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import shapely
+
+import atlas
+from atlas.errors import InputError
+
+from .conftest import sha256
+
+
+@pytest.fixture(scope="module")
+def synthetic_shapes(layers) -> dict[str, gpd.GeoDataFrame]:
+    """Synthetic polygons (squares of ~1 km around camp points, one across a county line) and lines."""
+    camps = layers["camps"]
+    pts = camps[camps.geometry.notna() & ~camps.geometry.is_empty].geometry.head(6).to_numpy()
+    squares = [shapely.box(p.x - 0.006, p.y - 0.005, p.x + 0.006, p.y + 0.005) for p in pts]
+    counties = layers["counties"].to_crs(4326)
+    border = shapely.get_coordinates(counties.geometry.iloc[10].exterior if counties.geometry.iloc[10].geom_type
+                                     == "Polygon" else counties.geometry.iloc[10].geoms[0].exterior)[0]
+    squares.append(shapely.box(border[0] - 0.02, border[1] - 0.01, border[0] + 0.03, border[1] + 0.02))
+    polygons = gpd.GeoDataFrame({"name": [f"synthetic block {i}" for i in range(len(squares))],
+                                 "storeys": np.arange(len(squares))}, geometry=squares, crs=4326)
+    mines = layers["mines"]
+    mp = mines[mines.geometry.notna()].geometry.head(5).to_numpy()
+    lines = [shapely.LineString([(a.x, a.y), (b.x, b.y)]) for a, b in itertools.pairwise(mp)]
+    lines.append(shapely.MultiLineString([[(126.0, 39.0), (126.05, 39.02)], [(126.1, 39.0), (126.1, 39.1)]]))
+    lines = gpd.GeoDataFrame({"name": [f"synthetic track {i}" for i in range(len(lines))]},
+                             geometry=lines, crs=4326)
+    return {"polygons": polygons, "lines": lines}
+
+
+def _write(gdf: gpd.GeoDataFrame, fmt: str, folder) -> object:
+    """The synthetic layer written in one format the importer reads."""
+    if fmt == "gpkg":
+        path = folder / "synthetic.gpkg"
+        gdf.to_file(path, driver="GPKG")
+    elif fmt == "geojson":
+        path = folder / "synthetic.geojson"
+        gdf.to_file(path, driver="GeoJSON")
+    elif fmt in ("kml", "kmz"):
+        kml = folder / "synthetic.kml"
+        pyogrio.write_dataframe(gdf, kml, driver="KML")
+        path = kml
+        if fmt == "kmz":
+            path = folder / "synthetic.kmz"
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+                z.write(kml, "doc.kml")
+    elif fmt == "shp-zip":
+        shp = folder / "shp" / "synthetic.shp"
+        shp.parent.mkdir()
+        gdf.to_file(shp)
+        path = folder / "synthetic_shp.zip"
+        with zipfile.ZipFile(path, "w") as z:
+            for part in shp.parent.iterdir():
+                z.write(part, part.name)
+    elif fmt == "parquet":
+        path = folder / "synthetic.parquet"
+        gdf.to_parquet(path)
+    else:  # csv with a WKT column
+        path = folder / "synthetic.csv"
+        pd.DataFrame({"name": gdf["name"], "wkt": gdf.geometry.to_wkt(rounding_precision=-1)}).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("family", ["polygons", "lines"])
+@pytest.mark.parametrize("fmt", ["gpkg", "geojson", "csv", "kml", "kmz", "shp-zip", "parquet"])
+def test_every_format_imports_lines_and_polygons(atlas_copy, synthetic_shapes, tmp_path, fmt, family):
+    given = synthetic_shapes[family]
+    path = _write(given, fmt, tmp_path)
+    out = atlas.import_layer(path, f"syn_{family}", gpkg=atlas_copy).sort_values("source_row")
+    assert len(out) == len(given)
+    assert set(out.geom_type) == {"MultiPolygon" if family == "polygons" else "MultiLineString"}
+    assert out["name"].tolist() == given["name"].tolist()
+    # the same shapes (to a millimetre; a Shapefile turns rings clockwise), whatever the format
+    multi = shapely.multipolygons if family == "polygons" else shapely.multilinestrings
+    same = [shapely.normalize(a).equals_exact(shapely.normalize(shapely.force_2d(
+                b if b.geom_type.startswith("Multi") else multi([b]))), 1e-8)
+            for a, b in zip(out.geometry, given.geometry)]
+    assert all(same)
+    assert out["province"].notna().all() and (out["outside_dprk_km"] == 0).all()
+
+
+def _oracle_admin(gdf: gpd.GeoDataFrame, units: gpd.GeoDataFrame, key: str, measure: str) -> list:
+    """A plain geopandas overlay: the unit holding the largest area (or length) of each feature."""
+    left = gdf.assign(_row=np.arange(len(gdf)))[["_row", "geometry"]].to_crs(5179)
+    pieces = gpd.overlay(left, units[[key, "geometry"]].to_crs(5179), how="intersection", keep_geom_type=True)
+    pieces["m"] = pieces.area if measure == "area" else pieces.length
+    best = pieces.sort_values(["_row", "m"], ascending=[True, False]).drop_duplicates("_row").set_index("_row")
+    return [best[key].get(i) for i in range(len(gdf))]
+
+
+@pytest.mark.parametrize("family", ["polygons", "lines"])
+def test_admin_units_by_largest_share_equal_a_geopandas_overlay(atlas_copy, synthetic_shapes, layers, tmp_path,
+                                                                family):
+    given = synthetic_shapes[family]
+    out = atlas.import_layer(_write(given, "gpkg", tmp_path), "shares", gpkg=atlas_copy).sort_values("source_row")
+    measure = "area" if family == "polygons" else "length"
+    assert out["county_id"].tolist() == _oracle_admin(given, layers["counties"], "county_id", measure)
+    assert out["province"].tolist() == _oracle_admin(given, layers["provinces"], "name_en", measure)
+    if family == "polygons":  # the square drawn across a county line: counted where most of it lies
+        assert out["admin_method"].iloc[-1] == "within"
+
+
+def test_invalid_polygon_repaired_and_reported(atlas_copy, synthetic_shapes, tmp_path):
+    gdf = synthetic_shapes["polygons"].head(3).copy()
+    x, y = gdf.geometry.iloc[1].centroid.coords[0]
+    bowtie = shapely.Polygon([(x - .01, y - .01), (x + .01, y + .01), (x + .01, y - .01), (x - .01, y + .01)])
+    gdf.loc[gdf.index[1], "geometry"] = bowtie
+    assert not bowtie.is_valid
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = atlas.import_layer(_write(gdf, "geojson", tmp_path), "repaired", gpkg=atlas_copy)
+    text = " ".join(str(w.message) for w in caught)
+    assert "1 invalid polygon(s) repaired with shapely.make_valid (rows 2)" in text
+    fixed = out.sort_values("source_row").geometry.iloc[1]
+    assert fixed.is_valid and len(fixed.geoms) == 2
+    assert fixed.area == pytest.approx(shapely.make_valid(bowtie).area)
+
+
+def test_polygon_collapsed_to_a_line_is_refused(atlas_copy, tmp_path):
+    flat = shapely.Polygon([(126.0, 39.5), (126.01, 39.5), (126.02, 39.5)])
+    gdf = gpd.GeoDataFrame({"name": ["synthetic flat"]}, geometry=[flat], crs=4326)
+    before = sha256(atlas_copy)
+    with pytest.raises(InputError, match=r"row 2: an invalid polygon .* leaves no polygon once repaired"):
+        atlas.import_layer(_write(gdf, "csv", tmp_path), "flat", gpkg=atlas_copy)
+    assert sha256(atlas_copy) == before
+
+
+def test_mixed_families_refused(atlas_copy, tmp_path):
+    gdf = gpd.GeoDataFrame({"name": ["synthetic pt", "synthetic area"]},
+                           geometry=[shapely.Point(126, 39.5), shapely.box(126, 39.5, 126.01, 39.51)], crs=4326)
+    before = sha256(atlas_copy)
+    with pytest.raises(InputError, match=r"one geometry family .* mixes Point, Polygon"):
+        atlas.import_layer(_write(gdf, "geojson", tmp_path), "mixed", gpkg=atlas_copy)
+    assert sha256(atlas_copy) == before
+
+
+def test_families_mixed_across_chunks_refused(atlas_copy, tmp_path, monkeypatch):
+    monkeypatch.setattr(atlas.importer, "CHUNK_ROWS", 2)
+    rows = ["name,wkt"] + [f"synthetic {i},\"POLYGON ((126 39.5, 126.01 39.5, 126.01 39.51, 126 39.5))\""
+                           for i in range(3)] + ["synthetic line,\"LINESTRING (126 39.5, 126.1 39.6)\""]
+    path = tmp_path / "synthetic_chunks.csv"
+    path.write_text("\n".join(rows) + "\n")
+    with pytest.raises(InputError, match="mixes LineString, Polygon"):
+        atlas.import_layer(path, "chunks", gpkg=atlas_copy)
+
+
+def test_million_vertex_polygon_refused_before_work(atlas_copy, tmp_path):
+    t = np.linspace(0, 2 * np.pi, 1_000_000, endpoint=False)
+    ring = np.column_stack([126.5 + 0.1 * np.cos(t), 39.5 + 0.1 * np.sin(t)])
+    gdf = gpd.GeoDataFrame({"name": ["synthetic huge"]}, geometry=[shapely.Polygon(ring)], crs=4326)
+    path = tmp_path / "synthetic_huge.gpkg"
+    gdf.to_file(path)
+    before = sha256(atlas_copy)
+    with pytest.raises(InputError, match=r"row 1: a feature of 1,000,001 vertices, more than the limit of "
+                                         r"100,000 \(ATLAS_MAX_VERTICES\)"):
+        atlas.import_layer(path, "huge", gpkg=atlas_copy)
+    assert sha256(atlas_copy) == before
+
+
+def test_csv_wkt_errors_name_the_row(atlas_copy, tmp_path):
+    path = tmp_path / "synthetic_bad_wkt.csv"
+    path.write_text("name,wkt\nsynthetic ok,\"POLYGON ((126 39.5, 126.01 39.5, 126.01 39.51, 126 39.5))\"\n"
+                    "synthetic bad,\"POLYGON ((126 39.5, 126.01\"\n")
+    with pytest.raises(InputError, match=r"row 3, field 'wkt': not WKT"):
+        atlas.import_layer(path, "badwkt", gpkg=atlas_copy)
+
+
+def test_multipoint_refused_with_a_clear_message(atlas_copy, tmp_path):
+    gdf = gpd.GeoDataFrame({"name": ["synthetic pair"]},
+                           geometry=[shapely.MultiPoint([(126, 39.5), (126.1, 39.6)])], crs=4326)
+    with pytest.raises(InputError, match="MultiPoint features cannot be imported"):
+        atlas.import_layer(_write(gdf, "geojson", tmp_path), "multi", gpkg=atlas_copy)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "geojson", "geoparquet", "kmz"])
+def test_exports_carry_lines_and_polygons(atlas_copy, synthetic_shapes, tmp_path, fmt):
+    given = synthetic_shapes["polygons"]
+    atlas.import_layer(_write(given, "gpkg", tmp_path), "blocks", gpkg=atlas_copy)
+    writer = {"csv": atlas.export_csv, "geojson": atlas.export_geojson, "geoparquet": atlas.export_geoparquet,
+              "kmz": atlas.export_kmz}[fmt]
+    [path] = writer(tmp_path / "out", layers=["user_blocks"], gpkg=atlas_copy)
+    if fmt == "csv":
+        back = pd.read_csv(path, encoding="utf-8-sig")
+        geoms = shapely.from_wkt(back["wkt"].to_numpy())
+    elif fmt == "kmz":
+        with zipfile.ZipFile(path) as z:
+            kml = z.read("doc.kml").decode()
+        assert kml.count("<Polygon>") == len(given)
+        return
+    else:
+        geoms = gpd.read_file(path).geometry.to_numpy() if fmt == "geojson" else \
+            gpd.read_parquet(path).geometry.to_numpy()
+    stored = atlas.read_layer("user_blocks", atlas_copy)
+    by_name = dict(zip(stored["name"], stored.geometry))
+    names = back["name"] if fmt == "csv" else (gpd.read_file(path) if fmt == "geojson" else
+                                                gpd.read_parquet(path))["name"]
+    assert len(geoms) == len(given)
+    assert all(g.equals_exact(by_name[n], 1e-9) for g, n in zip(geoms, names))
