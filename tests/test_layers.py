@@ -21,7 +21,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
              "admit", "owned", "outputs", "coordinates", "i18n"),
     "rules": ("schema", "evidence", "ids"),
     "store": ("io", "database", "store", "sources", "provenance", "admin", "sites", "userlayers"),
-    "queries": ("search", "distance", "summaries", "record", "sanctions", "status", "diff", "citation"),
+    "queries": ("search", "distance", "inside", "summaries", "record", "sanctions", "status", "diff", "citation"),
     "products": ("raster", "densities", "imagery", "map_layers", "webmap", "qml", "qgis", "kml", "export",
                  "postgis", "dossier", "website", "protect"),
     "build": ("builder", "layers", "gem", "staging", "readers", "shapes", "importer"),

@@ -6,7 +6,7 @@ does, and registers itself through that module's ``COMMANDS``:
 =================  ==============================================================
 ``build``          build, validate, layers
 ``importing``      import
-``queries``        find, near, nearest, status, summary, show
+``queries``        find, near, nearest, inside, status, summary, show
 ``products``       map, dossier, site, density, province-density, chips
 ``export``         export
 ``changes``        diff, cite

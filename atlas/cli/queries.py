@@ -1,4 +1,4 @@
-"""The queries: ``atlas find``, ``near``, ``nearest``, ``status``, ``summary`` and ``show``.
+"""The queries: ``atlas find``, ``near``, ``nearest``, ``inside``, ``status``, ``summary`` and ``show``.
 
 Each command asks the public API (:func:`atlas.find`, :func:`atlas.near`, ...)
 and prints the report that the query's module offers beside it
@@ -153,6 +153,62 @@ def nearest_cmd(site: str, layer: str, k: int, site_layer: str | None, from_poin
     _print_near(result, fmt, gpkg, columns, out)
 
 
+@click.command("inside")
+@click.argument("area")
+@click.option("--layer", "layers", multiple=True,
+              help="Look in this layer (repeatable, or comma-separated); default camps, mines and named_mines. "
+                   "Any layer with geometry: a user_ layer of footprints, mineral_deposits.")
+@click.option("--findings", is_flag=True,
+              help="List the dated findings of the camps and mines inside instead of the features.")
+@click.option("--count", is_flag=True, help="Only how many features of each layer lie inside each area.")
+@format_option(QUERY_FORMATS)
+@answer_out_option
+@source_option
+@handle_errors
+def inside_cmd(area: str, layers: tuple[str, ...], findings: bool, count: bool, fmt: str, out: Path | None,
+               gpkg: Path | None) -> None:
+    """What lies inside AREA: the camps, mines and findings within a polygon.
+
+    AREA is LAYER:FEATURE, a polygon named by its id or name
+    (perimeters:P1 for a user layer imported --as perimeters,
+    counties:Kaechon), or LAYER alone: each of its polygons, every row
+    saying which. A point inside or on the boundary counts; a line or
+    polygon counts when it meets the area. Each camp and mine shows how many
+    dated findings it has; --findings lists them.
+    """
+    import atlas
+
+    from ..formats import format_table
+    from ..provenance import citation_block
+
+    gpkg = atlas.open_atlas(gpkg)
+    names = [n.strip() for v in layers for n in v.split(",") if n.strip()] or None
+    result = atlas.inside(area, names, gpkg)
+    areas = result.attrs["areas"]
+    meta = {"area": area, "areas": len(areas), "features": len(result), **citation_block(gpkg)}
+    head = [f"{len(result)} feature(s) inside {area} ({len(areas)} area(s)); {result.attrs['method']}."]
+    if count:
+        import pandas as pd
+
+        looked = result.attrs["layers"]
+        every = pd.MultiIndex.from_product([areas, looked], names=["area_id", "layer"])  # zeros too
+        table = (result.assign(area_id=result["area_id"].astype(str)).groupby(["area_id", "layer"]).size()
+                 .reindex(every, fill_value=0).rename("features").reset_index())
+        emit(format_table(table, "json" if fmt == "geojson" else fmt, header=head, meta=meta), fmt, out)
+        return
+    if findings:
+        table = result.attrs["findings"]
+        cols = [c for c in ("finding_id", "site_id", "date_start", "finding_type", "status_signal", "description")
+                if c in table.columns]
+        head = [f"{len(table)} finding(s) of the {result['id'].nunique()} camp(s) and mine(s) inside {area}:"]
+        emit(format_table(table, "json" if fmt == "geojson" else fmt, cols, header=head, meta=meta), fmt, out)
+        return
+    cols = ["area_id", "layer", "id", "name", "kind", "county", "precision", "findings"]
+    foot = [] if len(result) else [f"Nothing of {', '.join(names or ['camps', 'mines', 'named_mines'])} "
+                                   f"lies inside {area}."]
+    emit(format_table(result, fmt, cols, header=head, footer=foot, meta=meta), fmt, out)
+
+
 @click.command("status")
 @click.argument("site", required=False)
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
@@ -290,4 +346,4 @@ def show_cmd(site: str, fmt: str, layer: str | None, old_layer: str | None, gpkg
     echo(rec.format(fmt), fmt=fmt)
 
 
-COMMANDS = [find_cmd, near_cmd, nearest_cmd, status_cmd, summary_cmd, show_cmd]
+COMMANDS = [find_cmd, near_cmd, nearest_cmd, inside_cmd, status_cmd, summary_cmd, show_cmd]
