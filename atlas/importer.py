@@ -546,7 +546,8 @@ def _warn_outliers(path: Path, state: _Import) -> None:
     """Warn of the points kept and flagged far outside the DPRK, naming the first rows."""
     rows = ", ".join(str(r) for r in state.outliers[:10])
     warnings.warn(
-        f"{path}: {state.n_outliers} point(s) lie more than {schema.INSIDE_TOLERANCE_KM} km outside "
+        f"{path}: {state.n_outliers} {'point' if state.family in (None, 'points') else state.family[:-1]}(s) "
+        f"lie more than {schema.INSIDE_TOLERANCE_KM} km outside "
         f"the DPRK (rows {rows}{', ...' if state.n_outliers > 10 else ''}); kept and flagged "
         "in outside_dprk_km", UserWarning, stacklevel=3)
 

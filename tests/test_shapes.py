@@ -213,3 +213,120 @@ def test_exports_carry_lines_and_polygons(atlas_copy, synthetic_shapes, tmp_path
                                                 gpd.read_parquet(path))["name"]
     assert len(geoms) == len(given)
     assert all(g.equals_exact(by_name[n], 1e-9) for g, n in zip(geoms, names))
+
+
+# --- near and nearest: geodesic distance to the nearest edge, 0 inside ----------------------------------
+
+
+def _geodesic_oracle(site: shapely.Point, geom) -> float:
+    """Brute force: 0 when the site is in or on the feature, else the least WGS 84 distance to the feature's
+    edges densified to ~1 m (straight in lon/lat, as stored), by pyproj.Geod."""
+    from pyproj import Geod
+
+    if geom.intersects(site):
+        return 0.0
+    xy = shapely.get_coordinates(shapely.segmentize(geom, 1e-5))
+    _, _, d = Geod(ellps="WGS84").inv(np.full(len(xy), site.x), np.full(len(xy), site.y), xy[:, 0], xy[:, 1])
+    return float(d.min())
+
+
+def _random_shapes(rng, n: int) -> gpd.GeoDataFrame:
+    """Synthetic lines and polygons from building-sized (30 m) to concession-sized (40 km) in the DPRK."""
+    geoms = []
+    for i in range(n):
+        cx, cy = rng.uniform(125.0, 129.5), rng.uniform(38.3, 42.0)
+        size = 10 ** rng.uniform(-3.5, -0.5)
+        if i % 2:
+            t = np.sort(rng.uniform(0, 2 * np.pi, 7))
+            geoms.append(shapely.Polygon(np.column_stack([cx + size * np.cos(t), cy + size * np.sin(t)])))
+        else:
+            geoms.append(shapely.LineString(np.column_stack([cx + rng.uniform(-size, size, 4),
+                                                             cy + rng.uniform(-size, size, 4)])))
+    return gpd.GeoDataFrame({"name": [f"synthetic shape {i}" for i in range(n)]}, geometry=geoms, crs=4326)
+
+
+@pytest.mark.filterwarnings("ignore:.*outside the DPRK:UserWarning")
+def test_near_and_nearest_to_lines_and_polygons_equal_a_geodesic_oracle(atlas_copy, tmp_path):
+    rng = np.random.default_rng(27)
+    polys = _random_shapes(rng, 40).iloc[1::2].reset_index(drop=True)
+    lines = _random_shapes(rng, 40).iloc[::2].reset_index(drop=True)
+    for name, given in (("rpolys", polys), ("rlines", lines)):
+        path = tmp_path / f"synthetic_{name}.gpkg"
+        given.to_file(path)
+        atlas.import_layer(path, name, gpkg=atlas_copy)
+        stored = atlas.read_layer(f"user_{name}", atlas_copy).set_index("user_id")
+        sites = [shapely.Point(rng.uniform(125.0, 129.5), rng.uniform(38.3, 42.0)) for _ in range(6)]
+        # and sites inside or just beside a feature
+        sites += [given.geometry.iloc[3].representative_point(), shapely.Point(
+            given.geometry.iloc[5].bounds[0] - 0.002, given.geometry.iloc[5].bounds[1])]
+        for site in sites:
+            truth = pd.Series({uid: _geodesic_oracle(site, g) for uid, g in stored.geometry.items()})
+            km = float(np.quantile(truth, 0.4)) / 1000.0 + 0.5
+            got = atlas.near(site, km=km, layer=name, gpkg=atlas_copy).set_index("id")
+            clear = truth[(truth - km * 1000).abs() > 1.0]  # not within a metre of the radius
+            assert set(got.index) & set(clear.index) == set(clear[clear <= km * 1000].index)
+            assert np.abs(got["distance_km"] * 1000 - truth[got.index]).max() < 1.0
+            top = atlas.nearest(site, name, k=3, gpkg=atlas_copy)
+            assert np.allclose(top["distance_km"] * 1000, np.sort(truth.to_numpy())[:3], atol=1.0)
+        inside = atlas.near(sites[6], km=0.001, layer=name, gpkg=atlas_copy)
+        assert inside["distance_km"].iloc[0] == 0.0
+
+
+# --- what lies inside a polygon ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def perimeters(atlas_copy, layers, tmp_path) -> gpd.GeoDataFrame:
+    """Synthetic perimeters: irregular polygons of 2–30 km around camps and mines, imported as user_perims."""
+    rng = np.random.default_rng(5)
+    camps = layers["camps"]
+    centres = list(camps[camps.geometry.notna() & ~camps.geometry.is_empty].geometry.head(8))
+    centres += list(layers["mines"].geometry.dropna().iloc[::10].head(8))
+    shapes = []
+    for c in centres:
+        t = np.sort(rng.uniform(0, 2 * np.pi, 9))
+        r = rng.uniform(0.02, 0.3, 9)
+        shapes.append(shapely.Polygon(np.column_stack([c.x + r * np.cos(t), c.y + 0.8 * r * np.sin(t)])))
+    gdf = gpd.GeoDataFrame({"name": [f"synthetic perimeter {i}" for i in range(len(shapes))]},
+                           geometry=shapes, crs=4326)
+    path = tmp_path / "synthetic_perimeters.geojson"
+    gdf.to_file(path)
+    atlas.import_layer(path, "perims", gpkg=atlas_copy)
+    return atlas.read_layer("user_perims", atlas_copy)
+
+
+def test_inside_equals_a_geopandas_oracle(atlas_copy, layers, perimeters):
+    got = atlas.inside("perims", ["camps", "mines", "named_mines"], gpkg=atlas_copy)
+    for layer in ("camps", "mines", "named_mines"):
+        feats = layers[layer][layers[layer].geometry.notna()].to_crs(4326)
+        pairs = gpd.sjoin(perimeters[["user_id", "geometry"]], feats, predicate="intersects")
+        oracle = pairs.groupby("user_id").size()
+        mine = got[got["layer"] == layer].groupby("area_id").size()
+        assert mine.reindex(perimeters["user_id"], fill_value=0).tolist() == \
+            oracle.reindex(perimeters["user_id"], fill_value=0).tolist()
+    assert len(got) > 0
+    counts = atlas.count_inside("perims", "mines", gpkg=atlas_copy)
+    assert counts.tolist() == got[got["layer"] == "mines"].groupby("area_id").size().reindex(
+        perimeters["user_id"], fill_value=0).tolist()
+    # findings: those of the camps and mines found inside, each counted on its row
+    findings = got.attrs["findings"]
+    assert set(findings["site_id"]) <= set(got["id"])
+    for row in got[got["findings"] > 0].itertuples():
+        assert row.findings == (findings["site_id"] == row.id).sum()
+
+
+def test_inside_one_feature_by_name_and_the_cli(atlas_copy, perimeters):
+    one = atlas.inside("perims:synthetic perimeter 0", gpkg=atlas_copy)
+    assert set(one["area_id"]) <= {perimeters["user_id"].iloc[0]}
+    camp = atlas.read_layer("camps", atlas_copy)
+    camp = camp[camp.geometry.notna() & ~camp.geometry.is_empty].iloc[0]
+    assert camp["site_id"] in set(one["id"])  # the perimeter drawn around it
+    from .conftest import run_cli
+
+    res = run_cli("inside", "perims:synthetic perimeter 0", "--format", "csv", "--gpkg", str(atlas_copy))
+    assert res.returncode == 0, res.stderr
+    assert camp["site_id"] in res.stdout
+    res = run_cli("inside", "perims:no such perimeter", "--gpkg", str(atlas_copy))
+    assert res.returncode != 0 and "no feature 'no such perimeter' in user_perims" in res.stderr
+    with pytest.raises(InputError, match="an area must be polygons"):
+        atlas.inside("camps:KLS-14", gpkg=atlas_copy)
