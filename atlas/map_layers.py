@@ -60,6 +60,7 @@ __all__ = [
     "mines_spec",
     "named_mine_popup",
     "named_mines_spec",
+    "pack_shapes",
     "provinces_spec",
     "rings_spec",
     "steel_plants_spec",
@@ -70,6 +71,11 @@ GEOD = Geod(ellps="WGS84")
 _POINT_DIGITS = 6  # ~0.1 m: points keep their published precision
 _POLY_DIGITS = 4  # ~10 m: boundaries are generalised far beyond that
 _RASTER_MAX_PX = 1024
+#: A user layer's lines and polygons on the map: coordinates to 1e-6° (~0.1 m, as points), vertices
+#: closer than :data:`SHAPE_TOLERANCE` to the line through their neighbours dropped, and, past
+#: :data:`MAX_SHAPE_VERTICES` for a layer, the tolerance doubled until the layer fits.
+SHAPE_TOLERANCE = 2e-6
+MAX_SHAPE_VERTICES = 2_000_000
 
 
 # --- small helpers ---------------------------------------------------------------
@@ -928,6 +934,53 @@ def _shown_values(values: list) -> list:
     return [neutral_bidi(v) if isinstance(v, str) else v for v in values]
 
 
+def pack_shapes(geoms) -> dict:
+    """Lines or polygons packed for the map: quantised, delta-coded coordinates and offsets.
+
+    ``t`` is ``"lines"`` or ``"polygons"``; ``c`` the coordinates as integers of
+    1e-6° (lon, lat; each ring's first absolute, the others as differences from the
+    one before), ``r`` where each ring (or line) starts in ``c`` (in coordinates),
+    ``p`` where each polygon starts in ``r`` (polygons only), ``g`` where each
+    feature starts in ``p`` (``r`` for lines). ``tolerance`` is the simplification
+    (degrees) applied.
+
+    Examples
+    --------
+    >>> packed = pack_shapes([shapely.box(126.0, 39.0, 126.0001, 39.0001)])
+    >>> packed["t"], packed["c"][:4], packed["r"], packed["p"], packed["g"]
+    ('polygons', [126000100, 39000000, 0, 100], [0, 5], [0, 1], [0, 1])
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    tolerance = SHAPE_TOLERANCE
+    kinds = set(shapely.get_type_id(geoms).tolist())
+    polygons = bool(kinds & {3, 6})
+    if kinds - ({3, 6} if polygons else {1, 5}):
+        raise InputError("a layer of shapes holds lines or polygons, not both (nor points)")
+    while True:
+        simple = shapely.simplify(geoms, tolerance, preserve_topology=True)
+        if int(shapely.get_num_coordinates(simple).sum()) <= MAX_SHAPE_VERTICES or tolerance > 0.01:
+            break
+        tolerance *= 2
+    multi = shapely.multipolygons if polygons else shapely.multilinestrings
+    single = shapely.get_type_id(simple) == (3 if polygons else 1)
+    if single.any():
+        simple[single] = multi(simple[single], indices=np.arange(int(single.sum())))
+    _, coords, offsets = shapely.to_ragged_array(simple)
+    q = np.round(coords * 1e6).astype(np.int64)
+    rings = offsets[0]
+    d = q.copy()
+    d[1:] -= q[:-1]
+    starts = rings[:-1][rings[:-1] < len(q)]
+    d[starts] = q[starts]
+    out = {"t": "polygons" if polygons else "lines", "c": d.ravel().tolist(), "r": rings.tolist(),
+           "tolerance": tolerance}
+    if polygons:
+        out.update(p=offsets[1].tolist(), g=offsets[2].tolist())
+    else:
+        out.update(p=None, g=offsets[1].tolist())
+    return out
+
+
 def user_spec(name: str, gdf, colour: str, outline=None) -> dict:
     """A user layer: points packed for the one-canvas renderer (:mod:`atlas._packing`), other shapes as GeoJSON.
 
@@ -952,7 +1005,7 @@ def user_spec(name: str, gdf, colour: str, outline=None) -> dict:
         {neutral_bidi(str(c)): _shown_values(_packing.json_values(gdf[c].to_numpy()[order])) for c in src},
         *((lon, lat) if is_point.all() else (None, None)))
     spec = {"kind": "user", "colour": colour, "n": int(is_point.sum()), "columns": cols, "cols": packed,
-            "consts": consts, "geoms": [geojson_geometry(g) for g in gdf.geometry[~is_point]], "legend": {
+            "consts": consts, "legend": {
                 "items": [{"sym": _symbol("circle", colour, "#ffffff", size=10), "label": f"{len(gdf)} features"}],
                 "note": "Your layer: point at a feature for its name, click it for all its attributes."}}
     if left_out:
@@ -960,7 +1013,11 @@ def user_spec(name: str, gdf, colour: str, outline=None) -> dict:
                                    "ones; the CSV, GeoJSON and GeoParquet exports hold them all).")
     if len(points):
         spec["xy"] = _packing.pack_points(lon, lat)
-    out_rows = np.flatnonzero(outside_rows(gdf, outline)[order]).tolist()  # rows in the drawing order
+    if not is_point.all():  # lines or polygons: one canvas, packed coordinates
+        spec["shapes"] = pack_shapes(gdf.geometry.to_numpy()[~is_point])
+        spec["legend"]["note"] += (f" Lines and polygons drawn simplified to {spec['shapes']['tolerance'] * 111_000:.1f} m "
+                                   "(the exports hold them exact).")
+    out_rows = np.flatnonzero(outside_rows(gdf, outline)[order][: len(points)]).tolist()  # points, drawing order
     if out_rows:
         spec["out"] = out_rows
         spec["legend"]["items"].append({

@@ -330,3 +330,49 @@ def test_inside_one_feature_by_name_and_the_cli(atlas_copy, perimeters):
     assert res.returncode != 0 and "no feature 'no such perimeter' in user_perims" in res.stderr
     with pytest.raises(InputError, match="an area must be polygons"):
         atlas.inside("camps:KLS-14", gpkg=atlas_copy)
+
+
+# --- the map ---------------------------------------------------------------------------------------------
+
+
+def test_map_draws_polygons_and_lines_that_answer_a_click(browser, gpkg, synthetic_shapes, tmp_path):
+    from atlas import _browser
+
+    polys, lines = synthetic_shapes["polygons"], synthetic_shapes["lines"]
+    out = atlas.write_map(tmp_path / "synthetic_shapes.html", gpkg=gpkg,
+                          extra_layers={"Synthetic blocks": polys, "Synthetic tracks": lines})
+    with _browser.open_page(out, browser=browser,
+                            wait_for="window.atlasReady === true || window.atlasError !== undefined") as s:
+        page = s.page
+        assert page.evaluate("window.atlasError === undefined")
+        ids = page.evaluate("Object.keys(window.atlasLayers).filter(k => k.startsWith('user:'))")
+        counts = page.evaluate(f"{json_list(ids)}.map(k => window.atlasLayers[k].getLayers().length)")
+        assert sorted(counts) == sorted([len(polys), len(lines)])
+        # the drawn rings are the polygons' own, to the map's 1e-6° grid
+        drawn = page.evaluate(f"window.atlasLayers[{json_list(ids)}.find(k => window.atlasLayers[k]"
+                              f".getLayers().length === {len(polys)})].getLayers()[0].getLatLngs()[0][0]"
+                              ".map(p => [p.lng, p.lat])")
+        ring = shapely.get_coordinates(polys.geometry.iloc[0].exterior)[:-1]
+        assert np.allclose(np.array(drawn), ring, atol=1.5e-6)
+        centre = polys.geometry.iloc[0].representative_point()
+        page.evaluate(f"() => {{ window.atlas.map.setView([{centre.y}, {centre.x}], 15, {{animate: false}}); }}")
+        box = page.locator(".leaflet-container").bounding_box()
+        p = page.evaluate(f"(() => window.atlas.map.latLngToContainerPoint([{centre.y}, {centre.x}]))()")
+        page.mouse.click(box["x"] + p["x"] + 40, box["y"] + p["y"] + 30)  # inside the square, off the camp
+        page.wait_for_selector(".leaflet-popup-content", timeout=10_000)
+        assert "synthetic block 0" in page.inner_text(".leaflet-popup-content")
+        mid = lines.geometry.iloc[0].interpolate(0.5, normalized=True)
+        page.evaluate(f"() => {{ window.atlas.map.closePopup(); window.atlas.map.setView([{mid.y}, {mid.x}], 14, "
+                      "{animate: false}); }")
+        page.wait_for_selector(".leaflet-popup-content", state="detached", timeout=10_000)
+        p = page.evaluate(f"(() => window.atlas.map.latLngToContainerPoint([{mid.y}, {mid.x}]))()")
+        page.mouse.click(box["x"] + p["x"] + 1, box["y"] + p["y"] + 2)  # within 4 px of the line
+        page.wait_for_selector(".leaflet-popup-content", timeout=10_000)
+        assert "synthetic track 0" in page.inner_text(".leaflet-popup-content")
+        assert s.page_errors == [] and s.console_errors == []
+
+
+def json_list(values) -> str:
+    import json
+
+    return json.dumps(list(values))
