@@ -138,8 +138,11 @@ class SpatialIndex:
             self.planar = shapely.points(x, y)
         else:  # edges are straight in lon/lat: cut to ~1 km before projecting, so the planar ones follow them
             self.lon = self.lat = None
-            self.planar = shapely.transform(shapely.segmentize(self.geoms, EDGE_DEGREES), lambda c: np.column_stack(
-                to_planar.transform(c[:, 0], c[:, 1])))
+            geoms = self.geoms.copy()
+            box = shapely.bounds(geoms)
+            long = np.flatnonzero(np.maximum(box[:, 2] - box[:, 0], box[:, 3] - box[:, 1]) > EDGE_DEGREES)
+            geoms[long] = shapely.segmentize(geoms[long], EDGE_DEGREES)  # a building has no such edge
+            self.planar = shapely.transform(geoms, lambda c: np.column_stack(to_planar.transform(c[:, 0], c[:, 1])))
         self._to_planar = to_planar
         self.tree = shapely.STRtree(self.planar)
 

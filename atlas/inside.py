@@ -22,11 +22,12 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .distance import SpatialIndex
 from .errors import AmbiguousError, InputError, NotFoundError
 from .sites import uniform_columns
 from .store import Atlas, open_atlas
 
-__all__ = ["INSIDE_COLUMNS", "count_inside", "inside", "resolve_area"]
+__all__ = ["INSIDE_COLUMNS", "count_inside", "count_near", "inside", "resolve_area"]
 
 #: The columns :func:`inside` returns (plus ``geometry``).
 INSIDE_COLUMNS = ["area_id", "area_name", "layer", "id", "name", "kind", "province", "county", "precision",
@@ -113,6 +114,131 @@ def _pairs(tree: shapely.STRtree, areas: np.ndarray) -> tuple[np.ndarray, np.nda
     return tree.query(areas, predicate="intersects")
 
 
+#: Above this many boxes, a layer's geometries are read whole rather than box by box.
+_MAX_BOXES = 200
+
+
+def _geometries(atlas: Atlas, name: str, boxes: list[tuple[float, float, float, float]]) -> gpd.GeoSeries:
+    """The geometries of a layer (EPSG:4326) whose boxes meet any of ``boxes``, each once, by feature id.
+
+    A GeoPackage reads only the geometries (no attribute), through its spatial index, box by box;
+    another store (PostGIS) gives the layer.
+    """
+    store = atlas.store_of(name) if hasattr(atlas, "store_of") else atlas
+    if getattr(store, "path", None) is not None and len(boxes) <= _MAX_BOXES:
+        found = _gpkg_geometries(store.path, name, boxes)
+        if found is not None:
+            return found
+    if getattr(store, "path", None) is None or len(boxes) > _MAX_BOXES:
+        frame = atlas.read(name, columns=[]) if getattr(store, "path", None) is not None else atlas.layer(name)
+        return frame.geometry.to_crs(4326) if frame.crs.to_epsg() != 4326 else frame.geometry
+    parts = [atlas.read(name, bbox=box, columns=[], fid_as_index=True).geometry for box in boxes]
+    geoms = pd.concat(parts) if parts else gpd.GeoSeries([], crs="EPSG:4326")
+    geoms = geoms[~geoms.index.duplicated()]
+    return geoms.to_crs(4326) if geoms.crs is not None and geoms.crs.to_epsg() != 4326 else geoms
+
+
+_ENVELOPE_BYTES = {0: 0, 1: 32, 2: 48, 3: 48, 4: 64}
+
+
+def _gpkg_geometries(path: Path, name: str, boxes: list) -> gpd.GeoSeries | None:
+    """The geometries of a GeoPackage layer in EPSG:4326 whose index boxes meet ``boxes``, read in SQL
+    through the layer's R*Tree (no GDAL, no attribute); None when the layer is not so simple
+    (another CRS, no spatial index), for the general reader."""
+    from .io import read_only
+
+    with read_only(path) as con:
+        row = con.execute("SELECT column_name, srs_id FROM gpkg_geometry_columns WHERE table_name = ?",
+                          (name,)).fetchone()
+        if row is None or row[1] != 4326:
+            return None
+        col = row[0]
+        rtree = f"rtree_{name}_{col}"
+        if not con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (rtree,)).fetchone():
+            return None
+        pk = next((r[1] for r in con.execute(f'PRAGMA table_info("{name}")') if r[5]), None)
+        if pk is None:
+            return None
+        q = " UNION ".join(f'SELECT id FROM "{rtree}" WHERE maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?'
+                           for _ in boxes)
+        args = [v for x0, y0, x1, y1 in boxes for v in (x0, x1, y0, y1)]
+        rows = con.execute(f'SELECT t."{pk}", t."{col}" FROM "{name}" t JOIN ({q}) r ON t."{pk}" = r.id',
+                           args).fetchall() if boxes else []
+    fids = np.array([r[0] for r in rows], dtype=np.int64)
+    wkb = np.empty(len(rows), dtype=object)
+    for i, (_, blob) in enumerate(rows):  # GeoPackage binary: "GP", version, flags, srs id, envelope, WKB
+        wkb[i] = None if blob is None else bytes(blob[8 + _ENVELOPE_BYTES.get((blob[3] >> 1) & 7, 0):])
+    return gpd.GeoSeries(shapely.from_wkb(wkb), index=pd.Index(fids, name="fid"), crs="EPSG:4326")
+
+
+def _box(geom, km: float) -> tuple[float, float, float, float]:
+    """A lon/lat box holding every point within ``km`` (geodesic) of ``geom`` (as :func:`atlas.distance.around`)."""
+    x0, y0, x1, y1 = geom.bounds
+    dlat = km / 110.5 + 0.01
+    lat = max(abs(y0), abs(y1)) + dlat
+    dlon = km / (111.0 * max(np.cos(np.radians(min(lat, 89.0))), 0.01)) + 0.01
+    return x0 - dlon, y0 - dlat, x1 + dlon, y1 + dlat
+
+
+def _sites(sites, atlas: Atlas) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, points in EPSG:4326) of the sites: a layer's features with a geometry, or a GeoDataFrame's rows."""
+    if isinstance(sites, str):
+        name = atlas.layer_name(sites)
+        frame = atlas.layer(name)
+        ids = uniform_columns(name, frame)["id"]
+    elif isinstance(sites, gpd.GeoDataFrame | gpd.GeoSeries):
+        frame, ids = sites, np.asarray([str(i) for i in sites.index], dtype=object)
+    else:
+        raise InputError(f"sites are a layer name or a GeoDataFrame, not {type(sites).__name__}")
+    geoms = frame.geometry if frame.crs is None or frame.crs.to_epsg() == 4326 else frame.geometry.to_crs(4326)
+    values = np.asarray(geoms.values, dtype=object)
+    keep = ~(shapely.is_missing(values) | shapely.is_empty(values))
+    return np.asarray(ids, dtype=object)[keep], values[keep]
+
+
+def count_near(layer: str, km: float = 5.0, sites="camps", gpkg: Atlas | Path | str | None = None) -> pd.Series:
+    """How many features of a layer lie within ``km`` of each site, measured as :func:`atlas.near` measures.
+
+    Geodesic distance on WGS 84 to a feature's nearest point (0 inside a polygon), for every site at
+    once: the layer's geometries around the sites are read once (no attribute), indexed once.
+
+    Parameters
+    ----------
+    layer : str
+        A layer of the atlas (``footprints`` for ``user_footprints``).
+    km : float, default 5
+    sites : str or geopandas.GeoDataFrame, default "camps"
+        A layer whose features with a geometry are the sites (ids from it), or your own points
+        (ids from the index).
+    gpkg : Atlas, pathlib.Path or str, optional
+
+    Returns
+    -------
+    pandas.Series
+        Counts indexed by site id.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> counts = atlas.count_near("mines", km=25, sites="camps")
+    >>> int(counts["KLS-14"]) == len(atlas.near("KLS-14", km=25, layer="mines"))
+    True
+    """
+    atlas = gpkg if isinstance(gpkg, Atlas) else open_atlas(gpkg)
+    name = atlas.layer_name(layer)
+    if not atlas.has(name) or atlas.layers()[name] is None:
+        raise NotFoundError(f"no layer with geometry {name!r} in the atlas", sorted(atlas.layers())[:5])
+    ids, points = _sites(sites, atlas)
+    geoms = _geometries(atlas, name, [_box(p, km) for p in points])
+    idx = SpatialIndex(gpd.GeoDataFrame(geometry=np.asarray(geoms.values, dtype=object), crs="EPSG:4326"))
+    same = name == (atlas.layer_name(sites) if isinstance(sites, str) else None)
+    counts = []
+    for p in points:
+        rows, dist = idx.query(p, km)[:2]
+        counts.append(len(rows) - int(same and (dist == 0).any()))  # a site of the layer itself is not counted
+    return pd.Series(counts, index=pd.Index(ids, name="site_id"), name="features", dtype=int)
+
+
 def count_inside(area, layer: str | gpd.GeoDataFrame, gpkg: Atlas | Path | str | None = None) -> pd.Series:
     """How many features of one layer lie inside each polygon of an area.
 
@@ -138,9 +264,10 @@ def count_inside(area, layer: str | gpd.GeoDataFrame, gpkg: Atlas | Path | str |
     areas = resolve_area(area, atlas)
     if isinstance(layer, gpd.GeoDataFrame):
         tree = _tree(None, "", layer)
-    else:
+    else:  # the geometries in the areas' boxes only
         name = atlas.layer_name(layer)
-        tree = _tree(atlas, name, atlas.layer(name))
+        geoms = _geometries(atlas, name, [g.bounds for g in areas.geometry])
+        tree = shapely.STRtree(np.asarray(geoms.values, dtype=object))
     left, _ = _pairs(tree, np.asarray(areas.geometry.values, dtype=object))
     counts = np.bincount(left, minlength=len(areas))
     return pd.Series(counts, index=pd.Index(areas["area_id"], name="area_id"), name="features")

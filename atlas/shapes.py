@@ -26,6 +26,8 @@ feature touching no unit goes to the nearest within
 
 from __future__ import annotations
 
+import weakref
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -183,8 +185,34 @@ def _shares(units_frame: gpd.GeoDataFrame, planar: np.ndarray, family: str, need
     return best
 
 
-def admin_by_share(units: AdminUnits, geoms: np.ndarray, family: str, tolerance_km: float) -> pd.DataFrame:
+_TREES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _trees(units: AdminUnits) -> dict[str, shapely.STRtree]:
+    """Trees of the units' polygons and of their boundaries' segments (EPSG:5179), built once per units."""
+    if units not in _TREES:
+        rings = []
+        for frame in (units.prov, units.cnty):
+            rings.append(shapely.get_parts(shapely.boundary(np.asarray(frame.geometry.values, dtype=object))))
+        lines = shapely.get_parts(np.concatenate(rings))
+        coords, owner = shapely.get_coordinates(lines, return_index=True)
+        same = owner[1:] == owner[:-1]  # consecutive vertices of one line: a segment
+        segs = shapely.linestrings(np.stack([coords[:-1][same], coords[1:][same]], axis=1))
+        _TREES[units] = {
+            "boundary": shapely.STRtree(segs),
+            "prov": shapely.STRtree(np.asarray(units.prov.geometry.values, dtype=object)),
+            "cnty": shapely.STRtree(np.asarray(units.cnty.geometry.values, dtype=object)),
+        }
+    return _TREES[units]
+
+
+def admin_by_share(units: AdminUnits, geoms: np.ndarray, family: str, tolerance_km: float,
+                   planar: np.ndarray | None = None) -> pd.DataFrame:
     """Province and county of each line or polygon: the unit with the largest share of its length or area.
+
+    A feature whose box meets no boundary segment lies wholly in the unit of a point on it (one
+    point-in-polygon test); the others are cut by the units they meet. A feature touching no unit
+    gets the unit nearest a point on it, within ``tolerance_km`` (``admin_method="nearest"``).
 
     Parameters
     ----------
@@ -194,6 +222,8 @@ def admin_by_share(units: AdminUnits, geoms: np.ndarray, family: str, tolerance_
     family : {"lines", "polygons"}
     tolerance_km : float
         A feature touching no unit goes to the nearest within this distance.
+    planar : numpy.ndarray, optional
+        The same geometries in EPSG:5179 (computed when not given).
 
     Returns
     -------
@@ -217,18 +247,22 @@ def admin_by_share(units: AdminUnits, geoms: np.ndarray, family: str, tolerance_
     if not present.any():
         return base
     at = np.flatnonzero(present)
-    planar = gpd.GeoSeries(geoms[at], crs="EPSG:4326").to_crs(PLANAR_CRS).to_numpy()
+    if planar is None:
+        planar = gpd.GeoSeries(geoms[at], crs="EPSG:4326").to_crs(PLANAR_CRS).to_numpy()
+    else:
+        planar = np.asarray(planar, dtype=object)[at]
+    trees = _trees(units)
+    crossing = np.unique(trees["boundary"].query(planar)[0])  # boxes meeting a boundary segment
     out = base.copy()
-    method = out["admin_method"].to_numpy(dtype=object)[at]
+    if not len(crossing):
+        return out
+    sub = planar[crossing]
     for frame, cols in ((units.prov, {"province": "name_en"}),
                         (units.cnty, {"county": "name_en", "county_ko": "name_ko", "county_id": "county_id"})):
-        tree = shapely.STRtree(np.asarray(frame.geometry.values, dtype=object))
-        left, _ = tree.query(planar, predicate="intersects")
-        hits = np.bincount(left, minlength=len(at))
-        need = np.flatnonzero((hits >= 2) | ((hits == 1) & (method != "within")))
-        best = _shares(frame, planar, family, need, tree)
+        tree = trees["prov" if frame is units.prov else "cnty"]
+        best = _shares(frame, sub, family, np.arange(len(sub)), tree)
         found = best >= 0
-        rows = at[need[found]]
+        rows = at[crossing[found]]
         for col, src in cols.items():
             values = out[col].to_numpy(dtype=object)
             values[rows] = frame[src].to_numpy(dtype=object)[best[found]]
@@ -240,13 +274,6 @@ def admin_by_share(units: AdminUnits, geoms: np.ndarray, family: str, tolerance_
             d = out["admin_distance_km"].to_numpy(dtype=float, copy=True)
             d[rows] = 0.0
             out["admin_distance_km"] = d
-        far = at[hits == 0]  # touching no unit: the nearest, measured from the feature itself
-        if frame is units.prov and len(far):
-            near = units.join(gpd.GeoDataFrame(geometry=geoms[far], crs="EPSG:4326"), tolerance_km)
-            for col in near.columns:
-                values = out[col].to_numpy(dtype=object)
-                values[far] = near[col].to_numpy(dtype=object)
-                out[col] = values
     out["admin_distance_km"] = pd.to_numeric(out["admin_distance_km"])
     return out
 
@@ -299,11 +326,12 @@ def shape_chunk(state, gdf: gpd.GeoDataFrame, rows: np.ndarray, empty: np.ndarra
     state.swapped += int(swapped[valid].sum())
     dist = np.full(len(gdf), np.nan)
     keep = valid & ~off
+    planar = np.full(len(geoms), None, dtype=object)
     if keep.any():
-        planar = gpd.GeoSeries(geoms[keep], crs="EPSG:4326").to_crs(PLANAR_CRS).to_numpy()
-        km = np.zeros(len(planar))
-        out = ~shapely.intersects(state.outline, planar)
-        km[out] = shapely.distance(planar[out], state.outline) / 1000.0
+        planar[keep] = gpd.GeoSeries(geoms[keep], crs="EPSG:4326").to_crs(PLANAR_CRS).to_numpy()
+        km = np.zeros(int(keep.sum()))
+        out = ~shapely.intersects(state.outline, planar[keep])
+        km[out] = shapely.distance(planar[keep][out], state.outline) / 1000.0
         dist[keep] = km
     far = np.flatnonzero(dist > schema.INSIDE_TOLERANCE_KM)
     state.n_outliers += len(far)
@@ -333,7 +361,7 @@ def shape_chunk(state, gdf: gpd.GeoDataFrame, rows: np.ndarray, empty: np.ndarra
         },
         geometry=geoms, crs="EPSG:4326",
     )
-    admin = admin_by_share(state.units, geoms, family, TOLERANCE_KM)
+    admin = admin_by_share(state.units, np.where(keep, geoms, None), family, TOLERANCE_KM, planar)
     for col in admin.columns:
         frame[col] = admin[col].to_numpy()
     problems = [p for p in schema.check_layers({f"{USER_PREFIX}x": frame}, required=False)

@@ -270,6 +270,13 @@ def test_near_and_nearest_to_lines_and_polygons_equal_a_geodesic_oracle(atlas_co
             assert np.allclose(top["distance_km"] * 1000, np.sort(truth.to_numpy())[:3], atol=1.0)
         inside = atlas.near(sites[6], km=0.001, layer=name, gpkg=atlas_copy)
         assert inside["distance_km"].iloc[0] == 0.0
+        # every site at once: the same counts as the oracle
+        where = gpd.GeoDataFrame(geometry=sites, crs=4326, index=[f"s{i}" for i in range(len(sites))])
+        counts = atlas.count_near(name, km=60.0, sites=where, gpkg=atlas_copy)
+        for sid, site in where.geometry.items():
+            truth = np.array([_geodesic_oracle(site, g) for g in stored.geometry])
+            assert abs(counts[sid] - (truth <= 60_000).sum()) <= (np.abs(truth - 60_000) < 1.0).sum()
+        assert counts.sum() > 0
 
 
 # --- what lies inside a polygon ---------------------------------------------------------------------------
