@@ -411,3 +411,179 @@ function atlasPointsRegistry(map) {
   map.on("zoomstart movestart", function () { if (current) hover(null); });
   return reg;
 }
+
+/* A user layer's lines or polygons (atlas.map_layers.pack_shapes) on one canvas, as AtlasPoints draws
+   points: one path per redraw, only the features in view, a feature smaller than a pixel or two drawn
+   as a dot. Hover and click are found by hit() (a grid of cells, then point in polygon or within 4 px
+   of a line) through the registry the points use. Rows follow the layer's points (first + j). */
+var AtlasShapes = L.Layer.extend({
+  options: { pane: "atlas-user", padding: 0.1, colour: "#0b7285" },
+
+  initialize: function (packed, points, first, options) {
+    L.setOptions(this, options);
+    this._pts = points; this._first = first;
+    this.lines = packed.t === "lines";
+    var c = packed.c, nc = c.length / 2, lon = new Float64Array(nc), lat = new Float64Array(nc);
+    var r = this._r = Int32Array.from(packed.r);
+    for (var k = 0; k + 1 < r.length; k++) {  /* each ring: its first vertex absolute, the others as steps */
+      var x = 0, y = 0;
+      for (var m = r[k]; m < r[k + 1]; m++) {
+        if (m === r[k]) { x = c[2 * m]; y = c[2 * m + 1]; } else { x += c[2 * m]; y += c[2 * m + 1]; }
+        lon[m] = x / 1e6; lat[m] = y / 1e6;
+      }
+    }
+    this._lon = lon; this._lat = lat;
+    /* every feature's rings: [first ring, end) through p (polygons) or directly (lines) */
+    var g = packed.g, p = packed.p, n = this.count = g.length - 1;
+    this._ringStart = new Int32Array(n); this._ringEnd = new Int32Array(n);
+    for (var i = 0; i < n; i++) {
+      this._ringStart[i] = p ? p[g[i]] : g[i];
+      this._ringEnd[i] = p ? p[g[i + 1]] : g[i + 1];
+    }
+    /* Web Mercator (0..1) of every vertex, and each feature's box in it and in lon/lat */
+    var mx = this._mx = new Float64Array(nc), my = this._my = new Float64Array(nc);
+    for (var v = 0; v < nc; v++) {
+      mx[v] = (lon[v] + 180) / 360;
+      var s = Math.sin(lat[v] * Math.PI / 180);
+      my[v] = 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI);
+    }
+    var box = this._box = new Float64Array(4 * n), ll = this._ll = new Float64Array(4 * n), area = 0;
+    for (var f = 0; f < n; f++) {
+      var a = r[this._ringStart[f]], b = r[this._ringEnd[f]];
+      var x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity, l0 = Infinity, b0 = Infinity, l1 = -Infinity, b1 = -Infinity;
+      for (var q = a; q < b; q++) {
+        if (mx[q] < x0) x0 = mx[q]; if (mx[q] > x1) x1 = mx[q]; if (my[q] < y0) y0 = my[q]; if (my[q] > y1) y1 = my[q];
+        if (lon[q] < l0) l0 = lon[q]; if (lon[q] > l1) l1 = lon[q]; if (lat[q] < b0) b0 = lat[q]; if (lat[q] > b1) b1 = lat[q];
+      }
+      box.set([x0, y0, x1, y1], 4 * f); ll.set([l0, b0, l1, b1], 4 * f);
+      if (b > a) area += (l1 - l0) * (b1 - b0);
+    }
+    var cell = this._cell = Math.min(1, Math.max(1e-3, 2 * Math.sqrt(area / Math.max(n, 1))));
+    var grid = this._grid = new Map(), big = this._big = [];
+    for (var j = 0; j < n; j++) {
+      var i0 = Math.floor(ll[4 * j] / cell), i1 = Math.floor(ll[4 * j + 2] / cell);
+      var j0 = Math.floor(ll[4 * j + 1] / cell), j1 = Math.floor(ll[4 * j + 3] / cell);
+      if (!isFinite(i0)) continue;
+      if ((i1 - i0 + 1) * (j1 - j0 + 1) > 400) { big.push(j); continue; }
+      for (var gi = i0; gi <= i1; gi++) for (var gj = j0; gj <= j1; gj++) {
+        var key = gi * 1e6 + gj, list = grid.get(key);
+        if (list) list.push(j); else grid.set(key, [j]);
+      }
+    }
+    this._last = null;
+  },
+
+  /* the rings of feature j as [[lat, lon], ...] each (for tests and tools) */
+  rings: function (j) {
+    var out = [];
+    for (var k = this._ringStart[j]; k < this._ringEnd[j]; k++) {
+      var ring = [];
+      for (var m = this._r[k]; m < this._r[k + 1]; m++) ring.push([this._lat[m], this._lon[m]]);
+      out.push(ring);
+    }
+    return out;
+  },
+
+  onAdd: function (map) {
+    var c = this._canvas = L.DomUtil.create("canvas", "atlas-shapes-canvas");
+    c.style.pointerEvents = "none";
+    if (map._zoomAnimated) L.DomUtil.addClass(c, "leaflet-zoom-animated");
+    this.getPane().appendChild(c);
+    this._drawn = null;
+    this._update();
+    var reg = atlasPointsRegistry(map);
+    if (reg.layers.indexOf(this) < 0) reg.layers.unshift(this);  /* under every layer's points */
+  },
+
+  onRemove: function (map) {
+    atlasPointsRegistry(map).remove(this);
+    L.DomUtil.remove(this._canvas);
+    this._canvas = null;
+  },
+
+  getEvents: AtlasPoints.prototype.getEvents,
+  _onAnimZoom: AtlasPoints.prototype._onAnimZoom,
+  _onZoom: AtlasPoints.prototype._onZoom,
+  _reset: AtlasPoints.prototype._reset,
+  _updateTransform: AtlasPoints.prototype._updateTransform,
+  _update: AtlasPoints.prototype._update,
+
+  draw: function (origin, size, zoom) {
+    var ratio = window.devicePixelRatio || 1, w = Math.round(size.x * ratio), h = Math.round(size.y * ratio);
+    var c = this._canvas;
+    if (c.width !== w || c.height !== h) { c.width = w; c.height = h; }
+    c.style.width = size.x + "px"; c.style.height = size.y + "px";
+    var ctx = c.getContext("2d");
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    var S = 256 * Math.pow(2, zoom) * ratio, ox = origin.x * ratio, oy = origin.y * ratio;
+    var box = this._box, mx = this._mx, my = this._my, r = this._r, n = this.count, drawn = 0;
+    var dot = 1.5 * ratio, path = new Path2D(), dots = new Path2D();
+    var gw = Math.ceil(w / 2) + 2, seen = new Uint8Array(gw * (Math.ceil(h / 2) + 2));  /* a dot per 2-px cell */
+    for (var j = 0; j < n; j++) {
+      var x0 = box[4 * j] * S - ox, y0 = box[4 * j + 1] * S - oy, x1 = box[4 * j + 2] * S - ox, y1 = box[4 * j + 3] * S - oy;
+      if (x1 < -2 || y1 < -2 || x0 > w + 2 || y0 > h + 2 || !(x1 >= x0)) continue;
+      drawn++;
+      if (x1 - x0 < dot && y1 - y0 < dot) {
+        var cx = Math.floor((x0 + x1) / 2), cy = Math.floor((y0 + y1) / 2), at = ((cy >> 1) + 1) * gw + (cx >> 1) + 1;
+        if (at >= 0 && at < seen.length && !seen[at]) { seen[at] = 1; dots.rect(cx - ratio, cy - ratio, 2 * ratio, 2 * ratio); }
+        continue;
+      }
+      for (var k = this._ringStart[j]; k < this._ringEnd[j]; k++) {
+        for (var m = r[k]; m < r[k + 1]; m++) {
+          var px = mx[m] * S - ox, py = my[m] * S - oy;
+          if (m === r[k]) path.moveTo(px, py); else path.lineTo(px, py);
+        }
+        if (!this.lines) path.closePath();
+      }
+    }
+    var col = this.options.colour;
+    if (!this.lines) { ctx.globalAlpha = 0.3; ctx.fillStyle = col; ctx.fill(path, "evenodd"); }
+    ctx.globalAlpha = 1; ctx.strokeStyle = col; ctx.lineWidth = 1.5 * ratio; ctx.lineJoin = "round";
+    ctx.stroke(path);
+    ctx.fillStyle = col; ctx.fill(dots);
+    this.drawnCount = drawn;
+    return drawn;
+  },
+
+  /* what the registry asks of a layer it hit-tests */
+  record: function (row) { return this._pts.record(row); },
+  label: function (row) { return this._pts.label(row); },
+  radius: function () { return 4; },
+  latLng: function () { return this._last; },
+
+  hit: function (cp) {
+    var map = this._map;
+    if (!map) return -1;
+    var ll = map.containerPointToLatLng(cp), x = ll.lng, y = ll.lat;
+    var d = map.containerPointToLatLng(L.point(cp.x + 4, cp.y + 4)), tx = Math.abs(d.lng - x), ty = Math.abs(d.lat - y);
+    var cell = this._cell, seen = new Set(), cand = this._big.slice(), box = this._ll;
+    for (var i = Math.floor((x - tx) / cell); i <= Math.floor((x + tx) / cell); i++)
+      for (var j = Math.floor((y - ty) / cell); j <= Math.floor((y + ty) / cell); j++) {
+        var list = this._grid.get(i * 1e6 + j) || [];
+        for (var q = 0; q < list.length; q++) if (!seen.has(list[q])) { seen.add(list[q]); cand.push(list[q]); }
+      }
+    var lon = this._lon, lat = this._lat, r = this._r;
+    for (var c = cand.length - 1; c >= 0; c--) {
+      var f = cand[c];
+      if (x < box[4 * f] - tx || x > box[4 * f + 2] + tx || y < box[4 * f + 1] - ty || y > box[4 * f + 3] + ty) continue;
+      var found = false;
+      for (var k = this._ringStart[f]; k < this._ringEnd[f] && !(found && this.lines); k++) {
+        if (this.lines) {
+          var prev = null;
+          for (var m = r[k]; m < r[k + 1]; m++) {
+            var pt = map.latLngToContainerPoint([lat[m], lon[m]]);
+            if ((prev && L.LineUtil.pointToSegmentDistance(cp, prev, pt) <= 4) || cp.distanceTo(pt) <= 4) { found = true; break; }
+            prev = pt;
+          }
+        } else {  /* even-odd over every ring of the feature */
+          for (var a = r[k], b = r[k + 1] - 1; a < r[k + 1]; b = a++) {
+            if ((lat[a] > y) !== (lat[b] > y) && x < (lon[b] - lon[a]) * (y - lat[a]) / (lat[b] - lat[a]) + lon[a]) found = !found;
+          }
+        }
+      }
+      if (found) { this._last = ll; return this._first + f; }
+    }
+    return -1;
+  }
+});

@@ -359,23 +359,17 @@ function atlasInit(map, spec) {
       });
     } else if (spec1.kind === "user") {
       /* packed columns, decoded once; points drawn on one canvas (_points.js), lines and polygons on another */
-      var col = colour(spec1.colour), n = Number(spec1.n) || 0, shapes = unpackShapes(spec1.shapes);
-      group.atlasCount = function () { return n + shapes.length; };
+      var col = colour(spec1.colour), n = Number(spec1.n) || 0, nShapes = spec1.shapes ? spec1.shapes.g.length - 1 : 0;
+      group.atlasCount = function () { return n + nShapes; };
       pending.push(atlasDecodePoints(spec1).then(function (data) {
         var pts = new AtlasPoints(data, { colour: col, title: spec1.title, consts: spec1.consts || [],
           outside: spec1.out || [] });
         group.atlasPoints = pts;
         if (n) group.addLayer(pts);
-        if (shapes.length) {  /* drawn on one canvas; hover and click found by shapeHits, as the points' */
-          var style = pathStyle({ color: col, weight: 1.5, fillOpacity: 0.25, fill: spec1.shapes.t !== "lines" }, "atlas-user");
-          style.renderer = L.canvas({ pane: "atlas-user", padding: 0.2 });
-          style.interactive = false;
-          var make = spec1.shapes.t === "lines" ? L.polyline : L.polygon;
-          shapes.forEach(function (latlngs) { group.addLayer(make(latlngs, style)); });
-          var hits = shapeHits(shapes, spec1.shapes.t === "lines", pts, n), reg = atlasPointsRegistry(map);
-          group.on("add", function () { if (reg.layers.indexOf(hits) < 0) reg.layers.unshift(hits); });  /* under the points */
-          group.on("remove", function () { reg.remove(hits); });
-          if (map.hasLayer(group)) reg.layers.unshift(hits);
+        if (spec1.shapes) {  /* lines or polygons: one canvas of their own, hit-tested as the points are */
+          var shapes = new AtlasShapes(spec1.shapes, pts, n, { colour: col, title: spec1.title, consts: spec1.consts || [] });
+          group.atlasShapes = shapes;
+          group.addLayer(shapes);
         }
       }).catch(function (err) {  /* say so in the legend; the rest of the map works */
         spec1.legend = { items: [], note: "This layer could not be unpacked in this browser (" + String(err && err.message || err) +
@@ -384,104 +378,6 @@ function atlasInit(map, spec) {
       }));
     }
     return group;
-  }
-
-  /* a user layer's lines or polygons (map_layers.pack_shapes): per feature, its parts' rings as [lat, lon] */
-  function unpackShapes(packed) {
-    if (!packed) return [];
-    var c = packed.c, r = packed.r, p = packed.p, g = packed.g, out = [];
-    function ring(k) {
-      var pts = [], x = 0, y = 0;
-      for (var m = r[k]; m < r[k + 1]; m++) {
-        if (m === r[k]) { x = c[2 * m]; y = c[2 * m + 1]; } else { x += c[2 * m]; y += c[2 * m + 1]; }
-        pts.push([y / 1e6, x / 1e6]);
-      }
-      return pts;
-    }
-    for (var i = 0; i + 1 < g.length; i++) {
-      var parts = [];
-      for (var j = g[i]; j < g[i + 1]; j++) {
-        if (p) {
-          var rings = [];
-          for (var k = p[j]; k < p[j + 1]; k++) rings.push(ring(k));
-          parts.push(rings);
-        } else parts.push(ring(j));
-      }
-      out.push(parts);
-    }
-    return out;
-  }
-
-  /* which of a user layer's lines or polygons is under a container point: a grid of lon/lat cells, then
-     point in polygon (any ring, even-odd) or within 4 px of a line. Rows follow the layer's points (n + j). */
-  function shapeHits(shapes, lines, pts, n) {
-    var boxes = [], w = Infinity, s = Infinity, e = -Infinity, nn = -Infinity, area = 0;
-    shapes.forEach(function (parts) {
-      var b = [Infinity, Infinity, -Infinity, -Infinity];
-      parts.forEach(function (part) {
-        (lines ? [part] : part).forEach(function (ring) {
-          ring.forEach(function (p) {
-            if (p[1] < b[0]) b[0] = p[1]; if (p[0] < b[1]) b[1] = p[0];
-            if (p[1] > b[2]) b[2] = p[1]; if (p[0] > b[3]) b[3] = p[0];
-          });
-        });
-      });
-      boxes.push(b); area += (b[2] - b[0]) * (b[3] - b[1]);
-      w = Math.min(w, b[0]); s = Math.min(s, b[1]); e = Math.max(e, b[2]); nn = Math.max(nn, b[3]);
-    });
-    var cell = Math.min(1, Math.max(1e-3, 2 * Math.sqrt(area / Math.max(shapes.length, 1)))), grid = {}, big = [];
-    function key(i, j) { return i + ":" + j; }
-    boxes.forEach(function (b, k) {
-      var i0 = Math.floor(b[0] / cell), i1 = Math.floor(b[2] / cell), j0 = Math.floor(b[1] / cell), j1 = Math.floor(b[3] / cell);
-      if ((i1 - i0 + 1) * (j1 - j0 + 1) > 400) { big.push(k); return; }
-      for (var i = i0; i <= i1; i++) for (var j = j0; j <= j1; j++) (grid[key(i, j)] = grid[key(i, j)] || []).push(k);
-    });
-    function inRing(ring, x, y) {
-      var inside = false;
-      for (var a = 0, b = ring.length - 1; a < ring.length; b = a++) {
-        var ya = ring[a][0], yb = ring[b][0], xa = ring[a][1], xb = ring[b][1];
-        if ((ya > y) !== (yb > y) && x < (xb - xa) * (y - ya) / (yb - ya) + xa) inside = !inside;
-      }
-      return inside;
-    }
-    function nearLine(line, cp, tol) {
-      var prev = null;
-      for (var a = 0; a < line.length; a++) {
-        var q = map.latLngToContainerPoint(line[a]);
-        if (prev && L.LineUtil.pointToSegmentDistance(cp, prev, q) <= tol) return true;
-        prev = q;
-      }
-      return line.length === 1 && cp.distanceTo(prev) <= tol;
-    }
-    var last = null;
-    return {
-      options: pts.options,
-      record: function (row) { return pts.record(row); },
-      label: function (row) { return pts.label(row); },
-      radius: function () { return 4; },
-      latLng: function () { return last; },
-      hit: function (cp) {
-        var ll = map.containerPointToLatLng(cp), x = ll.lng, y = ll.lat;
-        var d = map.containerPointToLatLng(L.point(cp.x + 4, cp.y + 4)), tx = Math.abs(d.lng - x), ty = Math.abs(d.lat - y);
-        var seen = {}, cand = big.slice();
-        for (var i = Math.floor((x - tx) / cell); i <= Math.floor((x + tx) / cell); i++)
-          for (var j = Math.floor((y - ty) / cell); j <= Math.floor((y + ty) / cell); j++)
-            (grid[key(i, j)] || []).forEach(function (k) { if (!seen[k]) { seen[k] = 1; cand.push(k); } });
-        for (var c = cand.length - 1; c >= 0; c--) {
-          var k = cand[c], b = boxes[k];
-          if (x < b[0] - tx || x > b[2] + tx || y < b[1] - ty || y > b[3] + ty) continue;
-          var found = false;
-          if (lines) found = shapes[k].some(function (line) { return nearLine(line, cp, 4); });
-          else found = shapes[k].some(function (poly) {
-            var inside = false;
-            poly.forEach(function (ring) { if (inRing(ring, x, y)) inside = !inside; });
-            return inside;
-          });
-          if (found) { last = ll; return n + k; }
-        }
-        return -1;
-      }
-    };
   }
 
   /* the popup of a user feature: every attribute as text */

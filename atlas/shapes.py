@@ -234,10 +234,10 @@ def admin_by_share(units: AdminUnits, geoms: np.ndarray, family: str, tolerance_
     --------
     >>> import atlas
     >>> from atlas.admin import admin_units
-    >>> square = shapely.box(126.05, 39.56, 126.06, 39.57)
+    >>> square = shapely.box(126.05, 39.56, 126.06, 39.57)  # 0.42 km² in Kaechon, 0.54 km² in Pukchang
     >>> admin_by_share(admin_units(atlas.open_atlas()), np.array([square]), "polygons", 5.0)[
     ...     ["county_ko", "admin_method"]].iloc[0].tolist()
-    ['개천시', 'within']
+    ['북창군', 'within']
     """
     geoms = np.asarray(geoms, dtype=object)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))

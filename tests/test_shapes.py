@@ -353,14 +353,16 @@ def test_map_draws_polygons_and_lines_that_answer_a_click(browser, gpkg, synthet
         page = s.page
         assert page.evaluate("window.atlasError === undefined")
         ids = page.evaluate("Object.keys(window.atlasLayers).filter(k => k.startsWith('user:'))")
-        counts = page.evaluate(f"{json_list(ids)}.map(k => window.atlasLayers[k].getLayers().length)")
+        counts = page.evaluate(f"{json_list(ids)}.map(k => window.atlasLayers[k].atlasCount())")
         assert sorted(counts) == sorted([len(polys), len(lines)])
         # the drawn rings are the polygons' own, to the map's 1e-6° grid
         drawn = page.evaluate(f"window.atlasLayers[{json_list(ids)}.find(k => window.atlasLayers[k]"
-                              f".getLayers().length === {len(polys)})].getLayers()[0].getLatLngs()[0][0]"
-                              ".map(p => [p.lng, p.lat])")
-        ring = shapely.get_coordinates(polys.geometry.iloc[0].exterior)[:-1]
+                              f".atlasCount() === {len(polys)})].atlasShapes.rings(0)[0].map(p => [p[1], p[0]])")
+        ring = shapely.get_coordinates(polys.geometry.iloc[0].exterior)
         assert np.allclose(np.array(drawn), ring, atol=1.5e-6)
+        drawn_count = page.evaluate(f"window.atlasLayers[{json_list(ids)}.find(k => window.atlasLayers[k]"
+                                    f".atlasCount() === {len(polys)})].atlasShapes.drawnCount")
+        assert drawn_count >= 1  # on the canvas, in view
         centre = polys.geometry.iloc[0].representative_point()
         page.evaluate(f"() => {{ window.atlas.map.setView([{centre.y}, {centre.x}], 15, {{animate: false}}); }}")
         box = page.locator(".leaflet-container").bounding_box()
