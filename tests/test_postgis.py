@@ -20,6 +20,7 @@ from pathlib import Path
 import geopandas as gpd
 import pandas as pd
 import pytest
+import shapely
 
 import atlas
 from atlas import database, io
@@ -315,3 +316,22 @@ def test_column_names_postgresql_cannot_hold_are_renamed(cluster, url, gpkg, tmp
     assert {"attr_xmin", "attr_xmax", "attr_ctid", long, long[:61] + "_2"} <= set(cols)
     assert _psql(cluster, f'SELECT attr_xmin::text || attr_ctid::text || "{long}" || "{long[:61]}_2" FROM atlas.user_cols',
                  _db(url)) == "13alphabeta"
+
+
+def test_a_polygon_layer_goes_to_postgis_as_multipolygons(cluster, url, gpkg, layers, tmp_path):
+    """A user layer of synthetic polygons (squares around camp points, built here) exported and read back."""
+    copy = tmp_path / "atlas.gpkg"
+    shutil.copyfile(gpkg, copy)
+    camps = layers["camps"][layers["camps"].geometry.notna() & ~layers["camps"].geometry.is_empty].head(3)
+    squares = [shapely.box(p.x - 0.01, p.y - 0.01, p.x + 0.01, p.y + 0.01) for p in camps.geometry]
+    src = tmp_path / "synthetic_squares.geojson"
+    gpd.GeoDataFrame({"name": [f"synthetic square {i}" for i in range(3)]}, geometry=squares,
+                     crs=4326).to_file(src)
+    atlas.import_layer(src, "squares", gpkg=copy)
+    atlas.export_postgis(url, copy)
+    assert _psql(cluster, "SELECT type FROM geometry_columns WHERE f_table_name = 'user_squares'",
+                 _db(url)) == "MULTIPOLYGON"
+    back = atlas.read_layer("user_squares", url).sort_values("name")
+    assert all(shapely.normalize(a).equals_exact(shapely.normalize(shapely.multipolygons([b])), 1e-9)
+               for a, b in zip(back.geometry, squares))
+    assert atlas.count_inside("user_squares", "camps", gpkg=url).tolist() == [1, 1, 1]
