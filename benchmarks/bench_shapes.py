@@ -55,16 +55,28 @@ print(len(joined), joined["county_id"].notna().sum())
 """
 
 
+#: Run in the child: its own peak (VmHWM, per address space: not the parent's pages a fork carries
+#: into ru_maxrss), written to stderr at exit.
+_PEAK = ("import atexit, sys; atexit.register(lambda: sys.stderr.write(next(l for l in open('/proc/self/status') "
+         "if l.startswith('VmHWM')))); ")
+
+
 def run(args: list[str]) -> tuple[float, float, str, str]:
-    """Run a command; (seconds, peak RSS MB, stdout, stderr)."""
+    """Run a Python command (``[python, -c, code, ...]`` or ``[python, -m, module, ...]``); (seconds, peak RSS
+    MB of the child itself, stdout, stderr)."""
+    if args[1] == "-m":
+        args = [args[0], "-c", _PEAK + f"import runpy; sys.argv = {[args[2], *args[3:]]!r}; "
+                f"runpy.run_module({args[2]!r}, run_name='__main__')"]
+    else:
+        args = [args[0], "-c", _PEAK + args[2], *args[3:]]
     t = time.perf_counter()
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    out, err = p.stdout.read(), p.stderr.read()
-    _, status, usage = os.wait4(p.pid, 0)
+    out, err = p.communicate()
     seconds = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
+    if p.returncode != 0:
         sys.exit(f"{' '.join(args)} failed:\n{err[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024.0, out, err
+    peak = next((float(line.split()[1]) / 1024.0 for line in err.splitlines() if line.startswith("VmHWM")), float("nan"))
+    return seconds, peak, out, err
 
 
 def synthetic_footprints(gpkg: Path, n: int, seed: int = 300) -> gpd.GeoDataFrame:
