@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .distance import SpatialIndex
+from .distance import SpatialIndex, _max_scale, _search_box
 from .errors import AmbiguousError, InputError, NotFoundError
 from .sites import uniform_columns
 from .store import Atlas, open_atlas
@@ -234,9 +234,34 @@ def count_near(layer: str, km: float = 5.0, sites="camps", gpkg: Atlas | Path | 
     same = name == (atlas.layer_name(sites) if isinstance(sites, str) else None)
     counts = []
     for p in points:
-        rows, dist = idx.query(p, km)[:2]
-        counts.append(len(rows) - int(same and (dist == 0).any()))  # a site of the layer itself is not counted
+        counts.append(_count_within(idx, p, km, exclude_zero=same))
     return pd.Series(counts, index=pd.Index(ids, name="site_id"), name="features", dtype=int)
+
+
+#: EPSG:5179 is a Transverse Mercator of scale 0.9996 on its central meridian, more away from it.
+_K_MIN = 0.9996 * (1 - 1e-9)
+
+
+def _count_within(idx: SpatialIndex, site, km: float, exclude_zero: bool = False) -> int:
+    """How many features of ``idx`` lie within ``km`` of ``site``, as :meth:`SpatialIndex.query` finds them.
+
+    A feature whose planar distance (EPSG:5179) puts it surely inside or surely outside the radius,
+    whatever the projection's scale between the two (at least 0.9996, at most its largest over the
+    search box), is decided by that distance, with a metre to spare; only those in between are
+    measured on the ellipsoid.
+    """
+    radius = km * 1000.0
+    kmax = _max_scale(*_search_box(site, km))
+    if kmax is None or exclude_zero:
+        rows, dist = idx.query(site, km)[:2]
+        return len(rows) - int(exclude_zero and (dist == 0).any())  # a site of the layer itself
+    sp = idx._site_planar(site)
+    cand = idx.tree.query(sp, predicate="dwithin", distance=radius * kmax + 1.0)
+    dp = shapely.distance(sp, idx.planar[cand])
+    sure_in = dp / _K_MIN <= radius - 1.0
+    unsure = ~sure_in & (dp / kmax <= radius + 1.0)
+    exact = idx._measure(site, sp, cand[unsure])[0] <= radius if unsure.any() else np.zeros(0, bool)
+    return int(sure_in.sum() + exact.sum())
 
 
 def count_inside(area, layer: str | gpd.GeoDataFrame, gpkg: Atlas | Path | str | None = None) -> pd.Series:
