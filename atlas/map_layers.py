@@ -950,7 +950,7 @@ def pack_shapes(geoms) -> dict:
     >>> packed["t"], packed["c"][:4], packed["r"], packed["p"], packed["g"]
     ('polygons', [126000100, 39000000, 0, 100], [0, 5], [0, 1], [0, 1])
     """
-    geoms = np.asarray(geoms, dtype=object)
+    geoms = shapely.force_2d(np.asarray(geoms, dtype=object))  # altitudes (KML) are not drawn
     tolerance = SHAPE_TOLERANCE
     kinds = set(shapely.get_type_id(geoms).tolist())
     polygons = bool(kinds & {3, 6})
