@@ -596,3 +596,26 @@ def test_density_has_a_pseudocolour_ramp_darkest_at_the_highest_value(raster_exp
     peak, rim = (s["rgb"] for s in alone["render"]["samples"])
     assert sum(peak) < 0.5 * sum(rim), (peak, rim)
     assert peak[0] > peak[1] and peak[0] > peak[2]  # red, not a grey stretch
+
+
+def test_line_and_polygon_user_layers_open_in_qgis_styled_by_their_family(gpkg, tmp_path, qgis):
+    """Synthetic squares and tracks (built here), imported, exported with --qgis, opened by QGIS."""
+    import shapely
+
+    copy = tmp_path / "atlas.gpkg"
+    shutil.copy(gpkg, copy)
+    squares = gpd.GeoDataFrame({"name": ["synthetic square a", "synthetic square b"]}, crs=4326,
+                               geometry=[shapely.box(126.0, 39.5, 126.02, 39.52), shapely.box(127.0, 40.0, 127.01, 40.01)])
+    tracks = gpd.GeoDataFrame({"name": ["synthetic track"]}, crs=4326,
+                              geometry=[shapely.LineString([(126.0, 39.5), (126.3, 39.7), (126.5, 39.6)])])
+    squares.to_file(tmp_path / "synthetic_squares.gpkg")
+    tracks.to_file(tmp_path / "synthetic_tracks.geojson")
+    atlas.import_layer(tmp_path / "synthetic_squares.gpkg", "squares", gpkg=copy)
+    atlas.import_layer(tmp_path / "synthetic_tracks.geojson", "tracks", gpkg=copy)
+    atlas.export_qgis(tmp_path / "qgis", copy)
+    result, _ = qgis(tmp_path, "project", str(tmp_path / "qgis" / "atlas.qgz"))
+    found = by_source(result["layers"])
+    sq, tr = found["user_squares"], found["user_tracks"]
+    assert sq["valid"] and sq["features"] == 2 and sq["geometry"].startswith("MultiPolygon")
+    assert tr["valid"] and tr["features"] == 1 and tr["geometry"].startswith("MultiLineString")
+    assert sq["renderer"]["type"] == tr["renderer"]["type"] == "singleSymbol"
