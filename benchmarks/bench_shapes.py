@@ -18,7 +18,8 @@ a temporary folder (named ``synthetic_footprints.gpkg``). Every side is measured
 3. **The map.** ``atlas map`` with the layer (the map holds its first
    :data:`atlas.webmap.MAX_MAP_FEATURES`): its size (target at most 25 MB); with ``--browser``,
    time to interactive and pan in headless Chromium (as ``bench_map.py``); with ``--explore``,
-   ``GeoDataFrame.explore()`` of the same footprints, for comparison.
+   ``GeoDataFrame.explore()`` of the same footprints the map holds, for comparison (Leaflet served to
+   it locally, its other CDN files aborted, as ``bench_map.py`` does).
 
 Nothing is written under ``output/`` or ``geodata/``.
 """
@@ -220,9 +221,11 @@ def main() -> None:
         if args.explore:
             t = time.perf_counter()
             ex = tmp / "explore.html"
-            fp.explore().save(str(ex))
-            print(f"   GeoDataFrame.explore() of the same footprints: {ex.stat().st_size / 1e6:.1f} MB, "
-                  f"written in {time.perf_counter() - t:.1f} s")
+            from atlas.webmap import MAX_MAP_FEATURES
+
+            fp.head(MAX_MAP_FEATURES).explore().save(str(ex))
+            print(f"   GeoDataFrame.explore() of the same {min(len(fp), MAX_MAP_FEATURES):,} footprints the map holds: "
+                  f"{ex.stat().st_size / 1e6:.1f} MB, written in {time.perf_counter() - t:.1f} s")
             pages.append(("explore()", ex, None, "Object.values(window).find(v => v instanceof L.Map)", True))
         if args.browser:
             sys.path.insert(0, str(Path(__file__).parent))
