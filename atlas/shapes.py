@@ -6,7 +6,8 @@ geometry *family* (:func:`family_of`): points, lines (``LineString`` and
 ``MultiLineString``) or polygons (``Polygon`` and ``MultiPolygon``); a file mixing
 families is refused, as is a ``MultiPoint`` or a ``GeometryCollection``. Lines
 and polygons are stored as ``MultiLineString`` and ``MultiPolygon`` (one
-declared type per GeoPackage layer, as the GeoPackage and QGIS expect).
+declared type per GeoPackage layer, as the GeoPackage and QGIS expect), in two
+dimensions (a KML's altitudes are dropped).
 
 A feature of more than :data:`MAX_VERTICES` vertices is refused before anything
 else is computed on it (``$ATLAS_MAX_VERTICES`` overrides). An invalid line or
@@ -303,10 +304,14 @@ def shape_chunk(state, gdf: gpd.GeoDataFrame, rows: np.ndarray, empty: np.ndarra
     values = np.asarray(gdf.geometry.values, dtype=object)
     _vertices(values, rows, path)
     wgs = gdf.geometry if gdf.crs is not None and gdf.crs.equals("EPSG:4326") else gdf.geometry.to_crs(4326)
-    geoms, repaired = repair(np.asarray(wgs.to_numpy(), dtype=object), family, rows, path)
+    geoms, repaired = repair(shapely.force_2d(np.asarray(wgs.to_numpy(), dtype=object)), family, rows, path)
     state.repaired += len(repaired)
     state.repaired_rows += [int(r) for r in repaired[: max(0, 10 - len(state.repaired_rows))]]
     geoms[empty] = None
+    single = shapely.get_type_id(geoms) == (3 if family == "polygons" else 1)  # stored as Multi*: one type
+    if single.any():
+        multi = shapely.multipolygons if family == "polygons" else shapely.multilinestrings
+        geoms[single] = multi(geoms[single], indices=np.arange(int(single.sum())))
     box = np.full((len(geoms), 4), np.nan)
     box[~empty] = shapely.bounds(geoms[~empty])
     off = ~empty & ((np.abs(box[:, [1, 3]]) > 90).any(axis=1) | (np.abs(box[:, [0, 2]]) > 180).any(axis=1))
