@@ -13,11 +13,13 @@ import re
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from . import io
-from .admin import assign_admin
+from .admin import TOLERANCE_KM, admin_units, assign_admin
 from .errors import InputError
+from .shares import admin_by_share
 from .store import Atlas, open_atlas
 from .userlayers import gate
 
@@ -119,9 +121,19 @@ def _joined_user(name: str, atlas: Atlas) -> pd.DataFrame:
     """A user layer's province and county per feature (no geometry, no attributes): located a chunk at a
     time, so that a layer of a million points is never held whole."""
     keys = ["province", "county_id"]  # what the summaries count by
-    parts = [pd.DataFrame(assign_admin(part[["geometry"]], atlas)[keys])
-             for part in io.layer_chunks(atlas, name, columns=[])]
+    parts = [pd.DataFrame(_locate(part, atlas)[keys]) for part in io.layer_chunks(atlas, name, columns=[])]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=keys)
+
+
+def _locate(part, atlas: Atlas) -> pd.DataFrame:
+    """Province and county of a chunk of a user layer: points by :func:`assign_admin`, lines and polygons
+    by the largest share of their length or area (:func:`atlas.shares.admin_by_share`), as imported."""
+    geoms = part.geometry.to_crs(4326) if part.crs is not None and part.crs.to_epsg() != 4326 else part.geometry
+    kinds = set(geoms.dropna().geom_type)
+    if not kinds & {"LineString", "MultiLineString", "Polygon", "MultiPolygon"}:
+        return assign_admin(part[["geometry"]], atlas)
+    family = "polygons" if kinds & {"Polygon", "MultiPolygon"} else "lines"
+    return admin_by_share(admin_units(atlas), np.asarray(geoms.values, dtype=object), family, TOLERANCE_KM)
 
 
 def _user_columns(feats: dict) -> list[str]:

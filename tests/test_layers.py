@@ -20,7 +20,7 @@ LAYERS: dict[str, tuple[str, ...]] = {
     "base": ("errors", "names", "dates", "style", "formats", "_assets", "_browser", "_packing", "redact",
              "admit", "owned", "outputs", "coordinates", "i18n"),
     "rules": ("schema", "evidence", "ids"),
-    "store": ("io", "database", "store", "sources", "provenance", "admin", "sites", "userlayers"),
+    "store": ("io", "database", "store", "sources", "provenance", "admin", "shares", "sites", "userlayers"),
     "queries": ("search", "distance", "inside", "summaries", "record", "sanctions", "status", "diff", "citation"),
     "products": ("raster", "densities", "imagery", "map_layers", "webmap", "qml", "qgis", "kml", "export",
                  "postgis", "dossier", "website", "protect"),

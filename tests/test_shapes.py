@@ -117,6 +117,15 @@ def test_admin_units_by_largest_share_equal_a_geopandas_overlay(atlas_copy, synt
         assert out["admin_method"].iloc[-1] == "within"
 
 
+def test_county_summary_counts_polygons_where_the_import_put_them(atlas_copy, synthetic_shapes, tmp_path):
+    atlas.import_layer(_write(synthetic_shapes["polygons"], "gpkg", tmp_path), "blocks", gpkg=atlas_copy)
+    stored = atlas.read_layer("user_blocks", atlas_copy)["county_id"].value_counts()
+    summary = atlas.county_summary(atlas_copy)
+    counted = summary[summary["county_id"].astype(str) != ""].set_index("county_id")["user_blocks"]
+    counted = counted[counted > 0]
+    assert counted.sort_index().to_dict() == stored.sort_index().to_dict()
+
+
 def test_invalid_polygon_repaired_and_reported(atlas_copy, synthetic_shapes, tmp_path):
     gdf = synthetic_shapes["polygons"].head(3).copy()
     x, y = gdf.geometry.iloc[1].centroid.coords[0]
