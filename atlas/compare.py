@@ -1,0 +1,443 @@
+"""Before and after: two registered scenes of a site on one grid, their difference, and what changed.
+
+:func:`compare` picks, among the registered scenes that cover a site
+(:mod:`atlas.scenes`), the one nearest each of two dates, verifies both (their
+sha256 read again: a moved or altered file is refused), and reprojects both
+onto one grid around the site's point (rasterio ``WarpedVRT``, EPSG:5179, north
+up, the coarser of the two scenes' ground resolutions unless one is given). It
+writes the pair (``before.tif``, ``after.tif``), the difference image
+(``difference.tif``) and the change mask (``change.tif``), and measures the
+change inside a circle of ``buffer_m`` around the point.
+
+The method (docs/imagery.md): each scene's brightness is the mean of its
+first three bands (band 1 of a one- or two-band scene), standardised with
+robust statistics (median and 1.4826 × MAD) of its pixels in the area compared,
+so that scenes of different sensors, bit depths and illumination meet on one
+scale. The difference is after − before in those units; a pixel has
+**changed** when its difference departs from the difference's median by more
+than ``threshold`` (default 3) robust standard deviations of the difference.
+The statistics come from a decimated read of at most :data:`SAMPLE_PIXELS`
+pixels; the full grid is then read in strips of :data:`STRIP_ROWS` rows, so
+memory stays bounded whatever the scenes' size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from .admin import PLANAR_CRS
+from .errors import InputError, NotFoundError
+from .scenes import Scene, covering, load_register, open_scene_file, verify
+from .store import Atlas, open_atlas
+
+__all__ = ["DEFAULT_BUFFER_M", "DEFAULT_THRESHOLD", "MAX_GRID_PIXELS", "SAMPLE_PIXELS", "STRIP_ROWS", "Comparison",
+           "compare", "compare_all", "pick_scenes"]
+
+#: Radius (m) of the circle around the site's point in which change is measured, by default.
+DEFAULT_BUFFER_M = 500.0
+#: Robust standard deviations of the difference past which a pixel has changed, by default.
+DEFAULT_THRESHOLD = 3.0
+#: Most pixels a comparison grid may have (one side at most ~20,000).
+MAX_GRID_PIXELS = 400_000_000
+#: Most pixels read (per scene) for the robust statistics.
+SAMPLE_PIXELS = 1 << 20
+#: Rows of the grid read at once.
+STRIP_ROWS = 512
+#: What the JSON says of the method.
+METHOD = ("brightness = mean of bands 1-3 (band 1 of a one- or two-band scene); each scene standardised by "
+          "the median and 1.4826*MAD of its pixels in the area compared; difference = after - before; "
+          "changed where |difference - median(difference)| > threshold * 1.4826*MAD(difference)")
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare` measured and wrote."""
+
+    site_id: str
+    site_name: str
+    lon: float
+    lat: float
+    buffer_m: float
+    resolution_m: float
+    threshold: float
+    before: Scene
+    after: Scene
+    compared_m2: float
+    changed_m2: float
+    coverage: float  #: share of the buffer circle where both scenes hold data
+    out_dir: Path | None = None
+    files: list[Path] = field(default_factory=list)
+    private: bool = True  #: a private scene is in the pair: written to the private folder
+
+    @property
+    def changed_share(self) -> float:
+        """The changed area's share of the area compared."""
+        return self.changed_m2 / self.compared_m2 if self.compared_m2 else 0.0
+
+    def as_dict(self) -> dict:
+        """Plain values for JSON (the scenes with their sha256, date, sensor, licence; no path)."""
+        def scene(s: Scene) -> dict:
+            return {"sha256": s.sha256, "date": s.date, "date_from": s.date_from, "sensor": s.sensor,
+                    "licence": s.licence, "source": s.source, "name": s.name, "shareable": s.shareable,
+                    "resolution_m": s.resolution_m, "crs": s.crs, "bands": s.bands}
+
+        return {
+            "site_id": self.site_id, "site_name": self.site_name, "lon": round(self.lon, 6), "lat": round(self.lat, 6),
+            "buffer_m": self.buffer_m, "grid_crs": PLANAR_CRS, "resolution_m": round(self.resolution_m, 4),
+            "before": scene(self.before), "after": scene(self.after),
+            "method": METHOD, "threshold_robust_sd": self.threshold,
+            "compared_m2": round(self.compared_m2, 1), "changed_m2": round(self.changed_m2, 1),
+            "changed_share": round(self.changed_share, 6), "coverage_of_buffer": round(self.coverage, 4),
+            "area_note": "areas in EPSG:5179 square metres (scale true to 620 ppm over the DPRK)",
+            "private": self.private, "files": [p.name for p in self.files],
+        }
+
+    @property
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        b, a = self.before, self.after
+        return "\n".join([
+            f"{self.site_id} {self.site_name}: {self.changed_m2:,.0f} m² changed of {self.compared_m2:,.0f} m² "
+            f"compared ({self.changed_share:.1%}) within {self.buffer_m:g} m of the site's point",
+            f"  before {b.date}  {b.sensor or '-'}  {b.licence or '-'}  {b.short}",
+            f"  after  {a.date}  {a.sensor or '-'}  {a.licence or '-'}  {a.short}",
+            f"  grid EPSG:5179 at {self.resolution_m:.3g} m; buffer covered {self.coverage:.0%} by both scenes",
+            f"  method: robust brightness difference, changed past {self.threshold:g} robust SD (docs/imagery.md)",
+        ])
+
+
+# --- which scenes -----------------------------------------------------------------------------
+
+
+def _day(text, what: str) -> date:
+    """``YYYY-MM-DD``; a month or a year means its last day (as ``atlas status --as-of``)."""
+    import calendar
+
+    from .scenes import _parse_date
+
+    if isinstance(text, date):
+        return text
+    t = str(text).strip()
+    if len(t) == 4 and t.isdigit():
+        return date(int(t), 12, 31)
+    if len(t) == 7 and t[:4].isdigit() and t[4] == "-" and t[5:].isdigit() and 1 <= int(t[5:]) <= 12:
+        y, m = int(t[:4]), int(t[5:])
+        return date(y, m, calendar.monthrange(y, m)[1])
+    return _parse_date(t, what)
+
+
+def pick_scenes(scenes: list[Scene], before: date, after: date) -> tuple[Scene, Scene]:
+    """The scenes nearest each date: fewest days away; on a tie, the earlier for ``before`` and the later for
+    ``after`` (the longer interval), then the finer resolution, then the sha256.
+
+    Parameters
+    ----------
+    scenes : list of Scene
+        The candidates (covering the site).
+    before, after : datetime.date
+
+    Returns
+    -------
+    (Scene, Scene)
+
+    Raises
+    ------
+    InputError
+        ``before`` is not earlier than ``after``; fewer than two scenes; both dates pick one scene.
+    """
+    if before >= after:
+        raise InputError(f"--before {before} must be earlier than --after {after}")
+    if len(scenes) < 2:
+        raise InputError(f"{len(scenes)} registered scene(s) cover the site: a comparison needs two "
+                         "(atlas imagery add FILE --date YYYY-MM-DD)")
+
+    def key(s: Scene, target: date, sign: int):
+        return (abs((s.day - target).days), sign * s.day.toordinal(), s.resolution_m, s.sha256)
+
+    b = min(scenes, key=lambda s: key(s, before, 1))
+    a = min(scenes, key=lambda s: key(s, after, -1))
+    if a.sha256 == b.sha256 or a.day <= b.day:
+        raise InputError(f"the scenes nearest {before} and {after} are not two scenes in that order "
+                         f"(both nearest: {b.date}, {a.date}); give dates nearer the scenes' "
+                         f"({', '.join(sorted({s.date for s in scenes}))})")
+    return b, a
+
+
+# --- the grid ---------------------------------------------------------------------------------
+
+
+def _vrt(src, transform, width: int, height: int):
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    return WarpedVRT(src, crs=PLANAR_CRS, transform=transform, width=width, height=height,
+                     resampling=Resampling.average, src_nodata=src.nodata, nodata=src.nodata,
+                     add_alpha=src.nodata is None)
+
+
+def _bands(src) -> list[int]:
+    return [1, 2, 3] if src.count >= 3 else [1]
+
+
+def _read(vrt, bands: list[int], window=None, out_shape=None):
+    """Brightness (float32) and validity of a window (or a decimated read) of a warped scene."""
+    from rasterio.enums import Resampling
+
+    kw = {"window": window}
+    if out_shape is not None:
+        kw.update(out_shape=(len(bands), *out_shape), resampling=Resampling.nearest)
+    data = vrt.read(bands, **kw).astype(np.float32)
+    if vrt.count > max(bands) and vrt.nodata is None:  # the alpha band WarpedVRT added
+        akw = dict(kw)
+        if out_shape is not None:
+            akw["out_shape"] = (1, *out_shape)
+        valid = vrt.read([vrt.count], **akw)[0] > 0
+    else:
+        mask_kw = {"window": window}
+        if out_shape is not None:
+            mask_kw.update(out_shape=out_shape)
+        valid = vrt.dataset_mask(**mask_kw) > 0
+    valid &= np.all(np.isfinite(data), axis=0)
+    return data.mean(axis=0), valid
+
+
+def _robust(values: np.ndarray, what: str) -> tuple[float, float]:
+    if values.size < 16:
+        raise InputError(f"{what}: fewer than 16 pixels hold data in the area compared; nothing to measure")
+    med = float(np.median(values))
+    mad = 1.4826 * float(np.median(np.abs(values - med)))
+    if not mad > 0:
+        sd = float(values.std())
+        mad = sd if sd > 0 else 1.0
+    return med, mad
+
+
+def _circle(rows: slice, width: int, cx: float, cy: float, r_px: float) -> np.ndarray:
+    yy = np.arange(rows.start, rows.stop, dtype=np.float64)[:, None] + 0.5
+    xx = np.arange(width, dtype=np.float64)[None, :] + 0.5
+    return (xx - cx) ** 2 + (yy - cy) ** 2 <= r_px ** 2
+
+
+def _profile(src, width: int, height: int, transform, count: int, dtype: str, nodata) -> dict:
+    p = {"driver": "GTiff", "width": width, "height": height, "count": count, "dtype": dtype, "crs": PLANAR_CRS,
+         "transform": transform, "nodata": nodata, "compress": "deflate", "tiled": True,
+         "blockxsize": 256, "blockysize": 256, "BIGTIFF": "IF_SAFER"}
+    return p
+
+
+# --- the comparison ---------------------------------------------------------------------------
+
+
+def _site_point(site, atlas: Atlas) -> tuple[str, str, float, float]:
+    from .search import resolve
+
+    s = resolve(site, atlas)
+    if s.geometry is None or s.geometry.is_empty:
+        raise InputError(f"{s.id} {s.name} has no public coordinate: nothing to compare around")
+    pt = s.geometry.representative_point()
+    return s.id, s.name, float(pt.x), float(pt.y)
+
+
+def compare(site, before: str | date, after: str | date, *, out: Path | str | None = None,
+            buffer_m: float = DEFAULT_BUFFER_M, threshold: float = DEFAULT_THRESHOLD,
+            resolution_m: float | None = None, gpkg: Atlas | Path | str | None = None,
+            scenes: list[Scene] | None = None) -> Comparison:
+    """Compare a site before and after: the pair on one grid, their difference, the area that changed.
+
+    Parameters
+    ----------
+    site : str or atlas.Site
+        Any id, number or name (as ``atlas find``).
+    before, after : str or datetime.date
+        ``YYYY-MM-DD``: the scene nearest each is used (:func:`pick_scenes`).
+    out : pathlib.Path or str, optional
+        Folder to write; default ``compare/<site>_<before>_<after>/`` in
+        ``output/`` when both scenes are shareable, else in ``output-private/``.
+    buffer_m : float, default 500
+        Radius of the circle around the site's point in which change is measured.
+    threshold : float, default 3
+        Robust standard deviations of the difference past which a pixel has changed.
+    resolution_m : float, optional
+        Pixel size of the grid; default the coarser of the two scenes'.
+    gpkg : Atlas, pathlib.Path or str, optional
+    scenes : list of Scene, optional
+        The register, already read (``compare_all``).
+
+    Returns
+    -------
+    Comparison
+
+    Raises
+    ------
+    InputError
+        Fewer than two scenes cover the site; bad dates, buffer or threshold; the scenes share no data there.
+    SourceError
+        A chosen scene moved or was altered since registration.
+    """
+    from .raster import north_up, positive
+
+    buffer_m = positive(buffer_m, "the buffer", "--buffer-m")
+    threshold = positive(threshold, "the threshold", "--threshold")
+    atlas = open_atlas(gpkg)
+    site_id, site_name, lon, lat = _site_point(site, atlas)
+    pool = covering(lon, lat, load_register(atlas) if scenes is None else scenes)
+    b, a = pick_scenes(pool, _day(before, "--before"), _day(after, "--after"))
+    verify(b)
+    verify(a)
+    res = positive(resolution_m, "the resolution", "--resolution-m") if resolution_m else max(b.resolution_m,
+                                                                                              a.resolution_m)
+    from pyproj import Transformer
+
+    x, y = Transformer.from_crs("EPSG:4326", PLANAR_CRS, always_xy=True).transform(lon, lat)
+    n = max(8, math.ceil(2 * buffer_m / res))
+    if n * n > MAX_GRID_PIXELS:
+        raise InputError(f"a {buffer_m:g} m buffer at {res:.3g} m per pixel is a grid of {n:,} x {n:,} pixels "
+                         f"(limit {MAX_GRID_PIXELS:,}); pass a coarser --resolution-m or a smaller --buffer-m")
+    res = 2 * buffer_m / n
+    transform = north_up(x - buffer_m, y + buffer_m, res, res)
+    private = not (b.shareable and a.shareable)
+    folder = Path(out) if out else io.output_dir(private=private) / "compare" / f"{_safe(site_id)}_{b.date}_{a.date}"
+    result = Comparison(site_id, site_name, lon, lat, buffer_m, res, threshold, b, a, 0.0, 0.0, 0.0, folder,
+                        private=private)
+    with open_scene_file(b.path) as sb, open_scene_file(a.path) as sa:
+        _measure(sb, sa, transform, n, result)
+    return result
+
+
+def _safe(text: str) -> str:
+    from .owned import safe_name
+
+    return safe_name(text) or "site"
+
+
+def _stats(vb, va, bb, ba, n: int, circle_px: float) -> tuple[float, float, float, float, float, float]:
+    step = max(1, math.ceil(math.sqrt(n * n / SAMPLE_PIXELS)))
+    m = max(1, n // step)
+    xb, vb_ok = _read(vb, bb, out_shape=(m, m))
+    xa, va_ok = _read(va, ba, out_shape=(m, m))
+    inside = _circle(slice(0, m), m, m / 2, m / 2, circle_px * m / n)
+    ok = vb_ok & va_ok & inside
+    if not ok.any():
+        raise InputError("the two scenes hold no data together within the buffer around the site")
+    mb, sb = _robust(xb[ok], "the before scene")
+    ma, sa = _robust(xa[ok], "the after scene")
+    d = (xa[ok] - ma) / sa - (xb[ok] - mb) / sb
+    md, sd = _robust(d, "the difference")
+    return mb, sb, ma, sa, md, sd
+
+
+def _measure(src_b, src_a, transform, n: int, result: Comparison) -> None:
+    """Warp both scenes onto the grid in strips, write the four rasters, count the pixels that changed."""
+    import rasterio
+    from rasterio.windows import Window
+
+    folder = result.out_dir
+    r_px = result.buffer_m / result.resolution_m
+    bb, ba = _bands(src_b), _bands(src_a)
+    names = {k: folder / f"{k}.tif" for k in ("before", "after", "difference", "change")}
+    from .owned import check_replace
+
+    check_replace(list(names.values()) + [folder / "compare.json"])
+    with _vrt(src_b, transform, n, n) as vb, _vrt(src_a, transform, n, n) as va:
+        mb, sb, ma, sa, md, sd = _stats(vb, va, bb, ba, n, r_px)
+        cut = result.threshold * sd
+        compared = changed = in_circle = 0
+        with io.atomic_path(names["before"]) as tb, io.atomic_path(names["after"]) as ta, \
+                io.atomic_path(names["difference"]) as td, io.atomic_path(names["change"]) as tc:
+            with rasterio.open(tb, "w", **_profile(src_b, n, n, transform, src_b.count, src_b.dtypes[0],
+                                                  src_b.nodata)) as ob, \
+                    rasterio.open(ta, "w", **_profile(src_a, n, n, transform, src_a.count, src_a.dtypes[0],
+                                                      src_a.nodata)) as oa, \
+                    rasterio.open(td, "w", **_profile(None, n, n, transform, 1, "float32", float("nan"))) as od, \
+                    rasterio.open(tc, "w", **_profile(None, n, n, transform, 1, "uint8", 255)) as oc:
+                for row in range(0, n, STRIP_ROWS):
+                    h = min(STRIP_ROWS, n - row)
+                    win = Window(0, row, n, h)
+                    ob.write(vb.read(list(range(1, src_b.count + 1)), window=win), window=win)
+                    oa.write(va.read(list(range(1, src_a.count + 1)), window=win), window=win)
+                    xb, okb = _read(vb, bb, window=win)
+                    xa, oka = _read(va, ba, window=win)
+                    inside = _circle(slice(row, row + h), n, n / 2, n / 2, r_px)
+                    ok = okb & oka
+                    d = np.where(ok, (xa - ma) / sa - (xb - mb) / sb, np.nan).astype(np.float32)
+                    hit = ok & (np.abs(d - md) > cut)
+                    od.write(d[None], window=win)
+                    oc.write(np.where(ok, hit.astype(np.uint8), 255).astype(np.uint8)[None], window=win)
+                    in_circle += int(inside.sum())
+                    compared += int((ok & inside).sum())
+                    changed += int((hit & inside).sum())
+                    del xb, xa, okb, oka, d, hit, ok, inside
+                tags = {"method": METHOD, "threshold_robust_sd": f"{result.threshold:g}",
+                        "before_sha256": result.before.sha256, "after_sha256": result.after.sha256,
+                        "before_date": result.before.date, "after_date": result.after.date,
+                        "site_id": result.site_id}
+                for o in (ob, oa, od, oc):
+                    o.update_tags(**tags)
+    if compared == 0:
+        raise InputError("the two scenes hold no data together within the buffer around the site")
+    px = result.resolution_m ** 2
+    result.compared_m2, result.changed_m2 = compared * px, changed * px
+    result.coverage = compared / in_circle if in_circle else 0.0
+    result.files = [*names.values(), folder / "compare.json"]
+    with io.atomic_path(folder / "compare.json") as tmp:
+        tmp.write_text(json.dumps(result.as_dict(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def compare_all(before: str | date, after: str | date, *, layer: str = "camps", out: Path | str | None = None,
+                buffer_m: float = DEFAULT_BUFFER_M, threshold: float = DEFAULT_THRESHOLD,
+                resolution_m: float | None = None, gpkg: Atlas | Path | str | None = None,
+                progress=None) -> tuple[list[Comparison], list[tuple[str, str]]]:
+    """:func:`compare` every site of ``layer`` that two registered scenes cover, saying its progress.
+
+    Parameters
+    ----------
+    before, after : str or datetime.date
+    layer : str, default "camps"
+    out : pathlib.Path or str, optional
+        A folder that receives one sub-folder per site.
+    buffer_m, threshold, resolution_m, gpkg
+        As :func:`compare`.
+    progress : callable, optional
+        Told ``k/n SITE`` before each site.
+
+    Returns
+    -------
+    (list of Comparison, list of (site id, reason))
+        The comparisons made, and the sites skipped with why.
+    """
+    from .raster import ids_and_names, point_layer
+
+    atlas = open_atlas(gpkg)
+    scenes = load_register(atlas)
+    if len(scenes) < 2:
+        raise InputError(f"{len(scenes)} scene(s) registered: a comparison needs two")
+    df = point_layer(layer, atlas)
+    ids, _ = ids_and_names(df, layer)
+    pts = df.geometry.to_crs("EPSG:4326")
+    todo = []
+    for idx, geom in pts.items():
+        if geom is None or geom.is_empty:
+            continue
+        p = geom.representative_point()
+        if len(covering(p.x, p.y, scenes)) >= 2:
+            todo.append(ids.loc[idx])
+    if not todo:
+        raise NotFoundError(f"no site of {layer!r} is covered by two registered scenes")
+    done, skipped = [], []
+    for k, site_id in enumerate(todo, 1):
+        if progress:
+            progress(f"{k}/{len(todo)} {site_id}")
+        folder = Path(out) / _safe(site_id) if out else None
+        try:
+            done.append(compare(site_id, before, after, out=folder, buffer_m=buffer_m, threshold=threshold,
+                                resolution_m=resolution_m, gpkg=atlas, scenes=scenes))
+        except InputError as exc:
+            skipped.append((site_id, str(exc)))
+    return done, skipped

@@ -1,0 +1,226 @@
+"""The imagery register and before/after comparisons (issue 26), on synthetic scenes.
+
+Every scene here is a synthetic fixture built in pytest's temporary folder: a
+smooth "landscape" with a little noise around a real camp's point, written in
+two CRSs (UTM 52N at 1 m, geographic at about 2 m) with different band counts,
+bit depths and nodata; the "after" scene has a rectangle of new "buildings"
+drawn in, whose area is known in EPSG:5179 metres.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from pyproj import Transformer
+from rasterio.transform import Affine
+
+import atlas
+from atlas import scenes as reg
+from atlas.errors import InputError, SourceError
+from atlas.io import file_sha256
+
+from .conftest import run_cli
+
+SITE = "KLS-15"
+#: The drawn rectangle, relative to the site's point in EPSG:5179 metres: x0, y0, x1, y1 (200 m x 150 m).
+RECT = (-60.0, -40.0, 140.0, 110.0)
+RECT_M2 = (RECT[2] - RECT[0]) * (RECT[3] - RECT[1])
+#: How close the change figure must come to the drawn area.
+TOLERANCE = 0.10
+
+
+def _site_xy(gpkg) -> tuple[float, float, float, float]:
+    s = atlas.resolve(SITE, gpkg)
+    pt = s.geometry.representative_point()
+    x, y = Transformer.from_crs("EPSG:4326", "EPSG:5179", always_xy=True).transform(pt.x, pt.y)
+    return pt.x, pt.y, x, y
+
+
+def _landscape(x5, y5, cx, cy, rng, buildings: bool) -> np.ndarray:
+    """Brightness at EPSG:5179 points: smooth hills, a little noise, and the rectangle when asked."""
+    dx, dy = x5 - cx, y5 - cy
+    v = 80 + 30 * np.sin(dx / 70.0) * np.cos(dy / 90.0) + rng.uniform(-3, 3, size=np.shape(x5))
+    if buildings:
+        inside = (dx >= RECT[0]) & (dx < RECT[2]) & (dy >= RECT[1]) & (dy < RECT[3])
+        v = np.where(inside, 240.0, v)
+    return v
+
+
+def synthetic_scene(path: Path, crs: str, res: float, half_m: float, centre5179, *, buildings: bool,
+                    bands: int = 3, dtype: str = "uint8", scale: float = 1.0, nodata=None, seed: int = 0,
+                    tags: dict | None = None) -> Path:
+    """Write a synthetic scene covering ``half_m`` around the point, in ``crs`` at ``res`` (its units)."""
+    cx, cy = centre5179
+    to_crs = Transformer.from_crs("EPSG:5179", crs, always_xy=True)
+    to_5179 = Transformer.from_crs(crs, "EPSG:5179", always_xy=True)
+    xs, ys = to_crs.transform([cx - half_m, cx + half_m, cx - half_m, cx + half_m],
+                              [cy - half_m, cy - half_m, cy + half_m, cy + half_m])
+    west, east, south, north = min(xs), max(xs), min(ys), max(ys)
+    rx, ry = (res, res) if crs != "EPSG:4326" else (res / 88000.0, res / 111000.0)
+    w, h = int(np.ceil((east - west) / rx)), int(np.ceil((north - south) / ry))
+    t = Affine(rx, 0, west, 0, -ry, north)
+    cols, rows = np.meshgrid(np.arange(w) + 0.5, np.arange(h) + 0.5)
+    px, py = t.c + cols * t.a, t.f + rows * t.e
+    x5, y5 = to_5179.transform(px, py)
+    rng = np.random.default_rng(seed)
+    v = _landscape(np.asarray(x5), np.asarray(y5), cx, cy, rng, buildings) * scale
+    data = np.stack([v * (1 - 0.1 * b) for b in range(bands)]).astype(dtype)
+    if nodata is not None:
+        data[data == nodata] = nodata + 1
+        data[:, :5, :] = nodata  # a strip without data along the top
+    profile = {"driver": "GTiff", "width": w, "height": h, "count": bands, "dtype": dtype, "crs": crs,
+               "transform": t, "nodata": nodata, "tiled": True, "blockxsize": 256, "blockysize": 256,
+               "compress": "deflate"}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+        if tags:
+            dst.update_tags(**tags)
+    return path
+
+
+@pytest.fixture
+def scenes(atlas_copy, tmp_path):
+    """Two synthetic scenes of camp 15: 2012 in UTM at 1 m (3 bands), 2016 geographic at ~2 m (4 bands,
+    uint16, nodata 0), the latter with the rectangle drawn in."""
+    lon, lat, x, y = _site_xy(atlas_copy)
+    folder = tmp_path / "imagery"
+    folder.mkdir()
+    before = synthetic_scene(folder / "synthetic_before_utm.tif", "EPSG:32652", 1.0, 700, (x, y),
+                             buildings=False, seed=1, tags={"TIFFTAG_DATETIME": "2012:05:04 10:00:00"})
+    after = synthetic_scene(folder / "synthetic_after_geo.tif", "EPSG:4326", 2.0, 700, (x, y), buildings=True,
+                            bands=4, dtype="uint16", scale=40.0, nodata=0, seed=2)
+    return atlas_copy, before, after
+
+
+def _add(gpkg, path, *extra):
+    res = run_cli("imagery", "add", str(path), "--gpkg", str(gpkg), *extra)
+    assert res.returncode == 0, res.stderr
+    return res
+
+
+def test_add_reads_the_date_from_tags_and_needs_one_otherwise(scenes):
+    gpkg, before, after = scenes
+    _add(gpkg, before, "--sensor", "SyntheticSat-1", "--licence", "synthetic, no licence")
+    res = run_cli("imagery", "add", str(after), "--gpkg", str(gpkg))
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "--date" in res.stderr
+    _add(gpkg, after, "--date", "2016-09-30", "--shareable")
+    listed = reg.load_register(gpkg)
+    assert [s.date for s in listed] == ["2012-05-04", "2016-09-30"]
+    assert listed[0].date_from == "TIFFTAG_DATETIME" and listed[1].date_from == "--date"
+    assert listed[0].crs == "EPSG:32652" and listed[1].crs == "EPSG:4326"
+    assert abs(listed[0].resolution_m - 1.0) < 0.05 and 1.5 < listed[1].resolution_m < 2.5
+    assert listed[0].sha256 == file_sha256(before)
+    # the register is in the private folder, never beside the shareable products
+    where = reg.register_path(gpkg)
+    assert where.parent.name.endswith("-private") and where.parent != Path(gpkg).parent
+    assert not any(p.suffix == ".json" for p in Path(gpkg).parent.iterdir())
+
+
+def test_list_site_oldest_first_and_a_vrt_is_refused(scenes, tmp_path):
+    gpkg, before, after = scenes
+    _add(gpkg, after, "--date", "2016-09-30")
+    _add(gpkg, before)
+    res = run_cli("imagery", "list", SITE, "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    lines = [ln for ln in res.stdout.splitlines() if "synthetic_" in ln]
+    assert [ln.split()[1] for ln in lines] == ["2012-05-04", "2016-09-30"]
+    far = run_cli("imagery", "list", "KLS-14", "--gpkg", str(gpkg))  # another camp: neither scene covers it
+    assert far.returncode == 0 and "synthetic_" not in far.stdout
+    vrt = tmp_path / "scene.tif"
+    vrt.write_text(f'<VRTDataset rasterXSize="1" rasterYSize="1"><VRTRasterBand band="1"><SimpleSource>'
+                   f'<SourceFilename>{before}</SourceFilename></SimpleSource></VRTRasterBand></VRTDataset>')
+    res = run_cli("imagery", "add", str(vrt), "--date", "2020-01-01", "--gpkg", str(gpkg))
+    assert res.returncode == 2 and "not a GeoTIFF or JPEG 2000" in res.stderr
+
+
+@pytest.mark.slow
+def test_compare_recovers_the_drawn_rectangle_across_crs_resolution_bands_and_nodata(scenes, tmp_path):
+    gpkg, before, after = scenes
+    _add(gpkg, before, "--sensor", "SyntheticSat-1", "--licence", "CC0 (synthetic)")
+    _add(gpkg, after, "--date", "2016-09-30", "--sensor", "SyntheticSat-2", "--licence", "commercial (synthetic)")
+    out = tmp_path / "cmp"
+    res = run_cli("compare", SITE, "--before", "2011-01-01", "--after", "2020-01-01", "--out", str(out),
+                  "--buffer-m", "400", "--json", "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    print("CHANGE", got["changed_m2"], RECT_M2, got["compared_m2"], got["resolution_m"])
+    assert abs(got["changed_m2"] - RECT_M2) / RECT_M2 < TOLERANCE, got
+    assert got["before"]["date"] == "2012-05-04" and got["after"]["date"] == "2016-09-30"
+    assert got["before"]["sensor"] == "SyntheticSat-1" and got["after"]["licence"] == "commercial (synthetic)"
+    assert "threshold" in got["method"] and got["threshold_robust_sd"] > 0
+    circle = np.pi * 400 ** 2
+    assert 0.85 < got["compared_m2"] / circle < 1.05  # the top strip of nodata is outside the 400 m circle
+    assert abs(got["changed_share"] - got["changed_m2"] / got["compared_m2"]) < 1e-6
+    for name in ("before.tif", "after.tif", "difference.tif", "change.tif", "compare.json"):
+        assert (out / name).is_file()
+    with rasterio.open(out / "before.tif") as b, rasterio.open(out / "after.tif") as a:
+        assert b.crs == a.crs == rasterio.crs.CRS.from_epsg(5179)
+        assert b.transform == a.transform and b.shape == a.shape
+        assert (b.count, a.count) == (3, 4)
+    with rasterio.open(out / "change.tif") as c:
+        mask = c.read(1)
+        assert (mask == 1).sum() * c.res[0] ** 2 == pytest.approx(RECT_M2, rel=TOLERANCE)
+    assert json.loads((out / "compare.json").read_text())["changed_m2"] == got["changed_m2"]
+    # a private scene in the pair: no --out writes under the private folder
+    res = run_cli("compare", SITE, "--before", "2012", "--after", "2016-09-30", "--gpkg", str(gpkg),
+                  env={"ATLAS_OUTPUT": str(Path(gpkg).parent)})
+    assert res.returncode == 0, res.stderr
+    assert "-private" in res.stdout and not (Path(gpkg).parent / "compare").exists()
+
+
+def test_an_altered_or_moved_scene_is_refused_never_used(scenes, tmp_path):
+    gpkg, before, after = scenes
+    _add(gpkg, before)
+    _add(gpkg, after, "--date", "2016-09-30")
+    with open(after, "r+b") as f:  # one byte changed after registration
+        f.seek(-1, 2)
+        last = f.read(1)
+        f.seek(-1, 2)
+        f.write(bytes([last[0] ^ 0xFF]))
+    res = run_cli("compare", SITE, "--before", "2012-05-04", "--after", "2016-09-30", "--out",
+                  str(tmp_path / "c"), "--gpkg", str(gpkg))
+    assert res.returncode == 1 and "altered since it was registered" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "c" / "change.tif").exists()
+    listed = run_cli("imagery", "list", "--gpkg", str(gpkg))
+    assert "ALTERED" in listed.stdout
+    shutil.move(before, tmp_path / "elsewhere.tif")
+    with pytest.raises(SourceError, match="moved or deleted"):
+        reg.verify(reg.load_register(gpkg)[0])
+    # registered again where it is now: the same scene (sha256), moved
+    scene, what = reg.add_scene(tmp_path / "elsewhere.tif", gpkg=gpkg)
+    assert what == "moved" and reg.scene_state(scene, full=True) == "ok"
+
+
+def test_nearest_each_date_and_ties(scenes):
+    mk = [reg.Scene(sha256=c * 64, path="", name="", date=d, resolution_m=1.0)
+          for c, d in zip("abcd", ("2010-01-01", "2012-01-01", "2014-01-01", "2016-01-01"))]
+    from atlas.compare import pick_scenes
+
+    b, a = pick_scenes(mk, date(2011, 1, 1), date(2015, 1, 1))  # ties: the earlier before, the later after
+    assert (b.date, a.date) == ("2010-01-01", "2016-01-01")
+    b, a = pick_scenes(mk, date(2012, 2, 1), date(2013, 12, 1))
+    assert (b.date, a.date) == ("2012-01-01", "2014-01-01")
+    with pytest.raises(InputError, match="earlier"):
+        pick_scenes(mk, date(2015, 1, 1), date(2011, 1, 1))
+    with pytest.raises(InputError, match="not two scenes"):
+        pick_scenes(mk[:2], date(2009, 1, 1), date(2009, 6, 1))
+
+
+def test_scenes_that_share_no_data_are_refused_with_a_message(scenes, tmp_path):
+    gpkg, before, _ = scenes
+    lon, lat, x, y = _site_xy(gpkg)
+    empty = synthetic_scene(tmp_path / "synthetic_empty.tif", "EPSG:32652", 2.0, 700, (x, y), buildings=False,
+                            nodata=0, seed=3)
+    with rasterio.open(empty, "r+") as f:
+        f.write(np.zeros((3, f.height, f.width), dtype="uint8"))
+    _add(gpkg, before)
+    _add(gpkg, empty, "--date", "2018-01-01")
+    res = run_cli("compare", SITE, "--before", "2012", "--after", "2018", "--out", str(tmp_path / "c"),
+                  "--gpkg", str(gpkg))
+    assert res.returncode == 2 and "no data together" in res.stderr and "Traceback" not in res.stderr
