@@ -41,7 +41,7 @@ from .errors import InputError, NotFoundError, SourceError
 from .store import Atlas
 
 __all__ = ["REGISTER_NAME", "Scene", "add_scene", "cited_scenes", "covering", "find_scene", "load_register",
-           "register_path", "scene_state", "shareable_scenes", "verify"]
+           "open_scene_file", "register_path", "scene_state", "shareable_scenes", "site_citations", "citations_text", "verify"]
 
 #: The register's file name, in the atlas's private folder.
 REGISTER_NAME = "imagery-scenes.json"
@@ -554,6 +554,68 @@ def cited_scenes(findings, gpkg: Atlas | Path | str | None = None, *, shared: bo
                             name="" if shared else scene.name, mismatch=_date_mismatch(row, scene))
             out.append(item)
     return out
+
+
+def site_citations(site_id: str, atlas: Atlas, findings_layer: str = "camp_findings", *,
+                   shared: bool = False) -> list[dict]:
+    """The scenes the findings of one site cite: the atlas's findings and the user's findings layers.
+
+    A user's findings layer is any user layer of ``atlas`` with a ``site_id``
+    and a ``scene_sha256`` column (``atlas import findings.csv --as
+    my_findings``); the atlas given decides which user layers are read (a
+    shared product passes the atlas its gate gave it, private layers left out).
+
+    Parameters
+    ----------
+    site_id : str
+    atlas : Atlas
+    findings_layer : str, default "camp_findings"
+    shared : bool, default False
+        As :func:`cited_scenes`: for a shared product, only shareable scenes are looked up.
+
+    Returns
+    -------
+    list of dict
+        As :func:`cited_scenes`, each with ``layer`` too.
+    """
+    out = []
+    names = [findings_layer] + [r["layer"] for r in atlas.user_layer_records()]
+    for name in dict.fromkeys(names):
+        if not atlas.has(name):
+            continue
+        df = atlas.layer(name)
+        if "scene_sha256" not in df.columns or "site_id" not in df.columns:
+            continue
+        rows = df[df["site_id"].astype(str) == str(site_id)]
+        if "finding_id" not in rows.columns:  # a user's layer: its own ids (user_id, id), else its row
+            key = next((c for c in ("user_id", "id") if c in rows.columns), None)
+            rows = rows.assign(finding_id=rows[key].astype(str) if key else [f"{name}:{i}" for i in rows.index])
+        out += [{**c, "layer": name} for c in cited_scenes(rows, atlas, shared=shared)]
+    return out
+
+
+def citations_text(cited: list[dict]) -> str:
+    """The lines ``atlas status --explain`` prints under the findings (``""`` when none cite a scene).
+
+    Examples
+    --------
+    >>> print(citations_text([{"finding_id": "F001", "sha256": "ab" * 32, "registered": False, "date": "",
+    ...                        "sensor": "", "licence": "", "name": "", "mismatch": "", "layer": "camp_findings"}]))
+    Scenes the findings rest on:
+      F001  abababababab  not registered on this machine
+    """
+    if not cited:
+        return ""
+    lines = ["Scenes the findings rest on:"]
+    for c in cited:
+        if c["registered"]:
+            what = f"{c['date']}  {c['sensor'] or '-'}  {c['licence'] or '-'}  {c['name']}".rstrip()
+            if c["mismatch"]:
+                what += f"  ** DATE MISMATCH: {c['mismatch']}"
+        else:
+            what = "not registered on this machine"
+        lines.append(f"  {c['finding_id']}  {c['sha256'][:12]}  {what}")
+    return "\n".join(lines)
 
 
 def _day(value) -> date | None:

@@ -224,3 +224,30 @@ def test_scenes_that_share_no_data_are_refused_with_a_message(scenes, tmp_path):
     res = run_cli("compare", SITE, "--before", "2012", "--after", "2018", "--out", str(tmp_path / "c"),
                   "--gpkg", str(gpkg))
     assert res.returncode == 2 and "no data together" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_findings_cite_scenes_and_explain_flags_a_date_mismatch(scenes, tmp_path):
+    gpkg, before, _ = scenes
+    _add(gpkg, before, "--sensor", "SyntheticSat-1")
+    sha = file_sha256(before)
+    lon, lat, _, _ = _site_xy(gpkg)
+    findings = tmp_path / "my_findings.csv"
+    findings.write_text(
+        "id,name,lat,lon,site_id,date_start,scene_sha256\n"
+        f"U1,fence seen,{lat},{lon},{SITE},2012-05-04,{sha}\n"
+        f"U2,new barracks,{lat},{lon},{SITE},2015-06-01,{sha}\n"
+        f"U3,guard post,{lat},{lon},{SITE},2015-06-01,{'0' * 64}\n", encoding="utf-8")
+    res = run_cli("import", str(findings), "--as", "my_findings", "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    res = run_cli("status", SITE, "--explain", "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    tail = res.stdout.split("Scenes the findings rest on:")[1].splitlines()
+    u1 = next(ln for ln in tail if ln.strip().startswith("U1"))
+    u2 = next(ln for ln in tail if ln.strip().startswith("U2"))
+    u3 = next(ln for ln in tail if ln.strip().startswith("U3"))
+    assert sha[:12] in u1 and "2012-05-04" in u1 and "SyntheticSat-1" in u1 and "MISMATCH" not in u1
+    assert "DATE MISMATCH" in u2 and "2015-06-01" in u2
+    assert "not registered" in u3
+    got = json.loads(run_cli("status", SITE, "--explain", "--format", "json", "--gpkg", str(gpkg)).stdout)
+    cited = got["meta"]["scenes_cited"] if "meta" in got else got["scenes_cited"]
+    assert {c["finding_id"]: bool(c["mismatch"]) for c in cited} == {"U1": False, "U2": True, "U3": False}
