@@ -38,7 +38,7 @@ from .scenes import Scene, covering, load_register, open_scene_file, verify
 from .store import Atlas, open_atlas
 
 __all__ = ["DEFAULT_BUFFER_M", "DEFAULT_THRESHOLD", "MAX_GRID_PIXELS", "SAMPLE_PIXELS", "STRIP_ROWS", "Comparison",
-           "compare", "compare_all", "pick_scenes"]
+           "PAIR_MAX_PX", "PAIR_SIDE_M", "compare", "compare_all", "pick_scenes", "site_pair"]
 
 #: Radius (m) of the circle around the site's point in which change is measured, by default.
 DEFAULT_BUFFER_M = 500.0
@@ -303,12 +303,19 @@ def compare(site, before: str | date, after: str | date, *, out: Path | str | No
     res = 2 * buffer_m / n
     transform = north_up(x - buffer_m, y + buffer_m, res, res)
     private = not (b.shareable and a.shareable)
-    folder = Path(out) if out else io.output_dir(private=private) / "compare" / f"{_safe(site_id)}_{b.date}_{a.date}"
+    folder = Path(out) if out else _compare_root(atlas, private) / f"{_safe(site_id)}_{b.date}_{a.date}"
     result = Comparison(site_id, site_name, lon, lat, buffer_m, res, threshold, b, a, 0.0, 0.0, 0.0, folder,
                         private=private)
     with open_scene_file(b.path) as sb, open_scene_file(a.path) as sa:
         _measure(sb, sa, transform, n, result)
     return result
+
+
+def _compare_root(atlas: Atlas, private: bool) -> Path:
+    """``compare/`` beside the atlas GeoPackage (``output/``), or in its private folder (``output-private/``)."""
+    path = getattr(atlas, "path", None)
+    folder = Path(path).absolute().parent if path is not None else io.output_dir()
+    return (io.private_folder(folder) if private else folder) / "compare"
 
 
 def _safe(text: str) -> str:
@@ -441,3 +448,132 @@ def compare_all(before: str | date, after: str | date, *, layer: str = "camps", 
         except InputError as exc:
             skipped.append((site_id, str(exc)))
     return done, skipped
+
+
+# --- the pair for a shared product (the map, the dossier) -------------------------------------
+
+#: The side (m) of the square around a site that the map and the dossier show of a pair.
+PAIR_SIDE_M = 1000.0
+#: The largest side (pixels) of each image of a pair in a shared product: a small page.
+PAIR_MAX_PX = 320
+
+
+def _png_uri(data: np.ndarray, valid: np.ndarray, alpha: bool = False) -> str:
+    """A PNG data URI of 1 or 3 bands, each stretched 2-98 % over its valid pixels."""
+    import base64
+    import warnings
+
+    from rasterio.errors import NotGeoreferencedWarning
+    from rasterio.io import MemoryFile
+
+    out = np.zeros(data.shape, dtype="uint8")
+    for i, band in enumerate(data):
+        v = band[valid]
+        if v.size:
+            lo, hi = np.percentile(v, [2, 98])
+            out[i] = np.clip((band - lo) / ((hi - lo) or 1.0) * 255.0, 0, 255).astype("uint8")
+    if alpha:
+        out = np.concatenate([out if len(out) == 3 else np.repeat(out, 3, axis=0),
+                              (valid * 255).astype("uint8")[None]])
+    with warnings.catch_warnings(), MemoryFile() as mem:
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with mem.open(driver="PNG", width=out.shape[2], height=out.shape[1], count=out.shape[0],
+                      dtype="uint8") as dst:
+            dst.write(out)
+        png = mem.read()
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _pair_image(scene: Scene, crs: str, bounds, n: int, alpha: bool) -> str:
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    from .raster import north_up
+
+    west, south, east, north = bounds
+    t = north_up(west, north, (east - west) / n, (north - south) / n)
+    with open_scene_file(scene.path) as src, WarpedVRT(
+            src, crs=crs, transform=t, width=n, height=n, resampling=Resampling.average, src_nodata=src.nodata,
+            nodata=src.nodata, add_alpha=src.nodata is None) as vrt:
+        bands = _bands(src)
+        data = vrt.read(bands).astype(np.float32)
+        valid = (vrt.read(vrt.count) > 0) if src.nodata is None else (vrt.dataset_mask() > 0)
+    return _png_uri(data, valid, alpha)
+
+
+def site_pair(lon: float, lat: float, gpkg: Atlas | Path | str | None = None, *, site_id: str = "",
+              crs: str = PLANAR_CRS, side_m: float = PAIR_SIDE_M, max_px: int = PAIR_MAX_PX,
+              alpha: bool = False) -> dict | None:
+    """The oldest and the newest **shareable** scene covering a point, downsampled, for a shared product.
+
+    Only scenes registered with ``--shareable`` are considered
+    (:func:`atlas.scenes.shareable_scenes`): a private scene never reaches a
+    shared product. Each scene is verified (sha256) first; one that moved or was
+    altered is left out with a warning, never used.
+
+    Parameters
+    ----------
+    lon, lat : float
+    gpkg : Atlas, pathlib.Path or str, optional
+    site_id : str, optional
+        The site, to find the change figure of an ``atlas compare`` of the same pair
+        (``compare/<site>_<before>_<after>/compare.json`` in the shareable output folder).
+    crs : str, default EPSG:5179
+        The images' grid (``EPSG:3857`` for a web map, where they lie on the tiles).
+    side_m : float, default 1000
+        The side of the square shown (metres, EPSG:5179).
+    max_px : int, default 320
+        The images' side in pixels.
+    alpha : bool, default False
+        Pixels without data transparent (for an overlay).
+
+    Returns
+    -------
+    dict or None
+        ``before``/``after`` (``uri``, ``date``, ``sensor``, ``licence``, ``sha256``, ``name``,
+        ``resolution_m``), ``bounds`` (in ``crs``), ``bounds_lonlat`` (south, west, north, east),
+        ``side_m``, ``change`` (from compare.json, or None); None when fewer than two shareable
+        scenes cover the point.
+    """
+    import warnings
+
+    from pyproj import Transformer
+
+    from .errors import SourceError
+    from .scenes import shareable_scenes
+
+    pool = []
+    for s in covering(lon, lat, shareable_scenes(gpkg)):
+        try:
+            pool.append(verify(s))
+        except SourceError as exc:
+            warnings.warn(f"{exc}; left out of the shared product", UserWarning, stacklevel=2)
+    if len(pool) < 2 or pool[0].day == pool[-1].day:
+        return None
+    b, a = pool[0], pool[-1]
+    to = Transformer.from_crs("EPSG:4326", PLANAR_CRS, always_xy=True)
+    x, y = to.transform(lon, lat)
+    h = side_m / 2
+    back = Transformer.from_crs(PLANAR_CRS, crs, always_xy=True)
+    xs, ys = back.transform([x - h, x + h, x - h, x + h], [y - h, y - h, y + h, y + h])
+    bounds = (min(xs), min(ys), max(xs), max(ys))
+    lo = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    (w_lon, e_lon), (s_lat, n_lat) = lo.transform([bounds[0], bounds[2]], [bounds[1], bounds[3]])
+    n = int(max_px)
+
+    def one(s: Scene) -> dict:
+        return {"uri": _pair_image(s, crs, bounds, n, alpha), "date": s.date, "sensor": s.sensor,
+                "licence": s.licence, "sha256": s.sha256, "name": s.name, "resolution_m": s.resolution_m}
+
+    change = None
+    if site_id:
+        done = _compare_root(open_atlas(gpkg), False) / f"{_safe(site_id)}_{b.date}_{a.date}" / "compare.json"
+        try:
+            got = json.loads(done.read_text(encoding="utf-8"))
+            if got["before"]["sha256"] == b.sha256 and got["after"]["sha256"] == a.sha256:
+                change = {k: got[k] for k in ("changed_m2", "compared_m2", "changed_share", "buffer_m",
+                                              "threshold_robust_sd", "method")}
+        except (OSError, ValueError, KeyError, TypeError):
+            change = None
+    return {"before": one(b), "after": one(a), "bounds": bounds, "bounds_lonlat": (s_lat, w_lon, n_lat, e_lon),
+            "side_m": side_m, "change": change}

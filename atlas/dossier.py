@@ -546,7 +546,21 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     }
     rec["map"] = _map(atlas, s, nearby)
     rec["chip"] = _chip(atlas, s)
+    rec["imagery_pair"], rec["scenes_cited"] = _imagery(atlas, s)
     return rec
+
+
+def _imagery(atlas: Product, s: Site) -> tuple[dict | None, list[dict]]:
+    """The site's before/after pair of shareable scenes, and the scenes its findings cite (docs/imagery.md)."""
+    from .compare import site_pair
+    from .scenes import site_citations
+    from .status import FINDINGS
+
+    cited = site_citations(s.id, atlas.gpkg, FINDINGS.get(s.layer, "camp_findings"), shared=True)
+    if s.geometry is None or s.geometry.is_empty:
+        return None, cited
+    pt = s.geometry.representative_point()
+    return site_pair(pt.x, pt.y, atlas.gpkg, site_id=s.id), cited
 
 
 # --- the small map: an inline SVG in EPSG:5179 ------------------------------------------------

@@ -168,8 +168,7 @@ def test_compare_recovers_the_drawn_rectangle_across_crs_resolution_bands_and_no
         assert (mask == 1).sum() * c.res[0] ** 2 == pytest.approx(RECT_M2, rel=TOLERANCE)
     assert json.loads((out / "compare.json").read_text())["changed_m2"] == got["changed_m2"]
     # a private scene in the pair: no --out writes under the private folder
-    res = run_cli("compare", SITE, "--before", "2012", "--after", "2016-09-30", "--gpkg", str(gpkg),
-                  env={"ATLAS_OUTPUT": str(Path(gpkg).parent)})
+    res = run_cli("compare", SITE, "--before", "2012", "--after", "2016-09-30", "--gpkg", str(gpkg))
     assert res.returncode == 0, res.stderr
     assert "-private" in res.stdout and not (Path(gpkg).parent / "compare").exists()
 
@@ -251,3 +250,47 @@ def test_findings_cite_scenes_and_explain_flags_a_date_mismatch(scenes, tmp_path
     got = json.loads(run_cli("status", SITE, "--explain", "--format", "json", "--gpkg", str(gpkg)).stdout)
     cited = got["meta"]["scenes_cited"] if "meta" in got else got["scenes_cited"]
     assert {c["finding_id"]: bool(c["mismatch"]) for c in cited} == {"U1": False, "U2": True, "U3": False}
+
+
+def _pdf_images(pdf: Path) -> list[tuple[int, int]]:
+    import pypdf
+
+    sizes = []
+    for page in pypdf.PdfReader(pdf).pages:
+        for img in page.images:
+            sizes.append(img.image.size)
+    return sizes
+
+
+@pytest.mark.slow
+def test_dossier_prints_the_shareable_pair_side_by_side_html_and_pdf(scenes, tmp_path):
+    gpkg, before, after = scenes
+    _add(gpkg, before, "--shareable", "--sensor", "SyntheticSat-1", "--licence", "CC-BY (synthetic)")
+    _add(gpkg, after, "--shareable", "--date", "2016-09-30", "--sensor", "SyntheticSat-2")
+    res = run_cli("compare", SITE, "--before", "2012", "--after", "2016", "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    page = atlas.dossier(SITE, out=tmp_path / "d", gpkg=gpkg, pdf=True)
+    html = page.read_text(encoding="utf-8")
+    pair = html.split('class="pair-images"')[1].split("</div>")[0]
+    assert pair.count('src="data:image/png;base64,') == 2
+    assert "Before: 2012-05-04" in html and "After: 2016-09-30" in html and "CC-BY (synthetic)" in html
+    assert "Change:" in html and "robust SD" in html  # the figure of the compare run above
+    assert str(before.parent) not in html  # a shareable scene's path is never in a shared product
+    assert len(html.encode()) < 2_000_000
+    sizes = _pdf_images(page.with_suffix(".pdf"))
+    assert sum(1 for s in sizes if s == (320, 320)) >= 2, sizes  # both images, downsampled, in the PDF
+
+
+def test_no_private_scene_in_shared_products(scenes, tmp_path):
+    gpkg, before, after = scenes
+    _add(gpkg, before, "--shareable")
+    _add(gpkg, after, "--date", "2016-09-30")  # private: its existence stays on this machine
+    secret = reg.load_register(gpkg)[1]
+    assert not secret.shareable
+    rec = atlas.dossier_record(SITE, gpkg=gpkg)
+    assert rec["imagery_pair"] is None  # one shareable scene: no pair, and no hint of the other
+    page = atlas.dossier(SITE, out=tmp_path / "d", gpkg=gpkg)
+    text = page.read_text(encoding="utf-8")
+    for needle in (secret.name, secret.sha256[:12], str(after.parent), "2016-09-30"):
+        assert needle not in text, needle
+    assert [s.sha256 for s in reg.shareable_scenes(gpkg)] == [file_sha256(before)]
