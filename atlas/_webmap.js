@@ -357,6 +357,8 @@ function atlasInit(map, spec) {
           interactive: false });
         group.addLayer(l); group.atlasFeatures[i] = l;
       });
+    } else if (spec1.kind === "swipe") {  /* before/after imagery pairs (_swipe.js) */
+      atlasSwipe(map, group, feats);
     } else if (spec1.kind === "user") {
       /* packed columns, decoded once; points drawn on one canvas (_points.js), other shapes as SVG */
       var col = colour(spec1.colour), n = Number(spec1.n) || 0, shapes = spec1.geoms || [];

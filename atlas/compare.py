@@ -38,7 +38,8 @@ from .scenes import Scene, covering, load_register, open_scene_file, verify
 from .store import Atlas, open_atlas
 
 __all__ = ["DEFAULT_BUFFER_M", "DEFAULT_THRESHOLD", "MAX_GRID_PIXELS", "SAMPLE_PIXELS", "STRIP_ROWS", "Comparison",
-           "PAIR_MAX_PX", "PAIR_SIDE_M", "compare", "compare_all", "pick_scenes", "site_pair"]
+           "PAIR_MAX_PX", "PAIR_SIDE_M", "compare", "compare_all", "imagery_map_spec", "pick_scenes", "shareable_count",
+           "site_pair"]
 
 #: Radius (m) of the circle around the site's point in which change is measured, by default.
 DEFAULT_BUFFER_M = 500.0
@@ -577,3 +578,62 @@ def site_pair(lon: float, lat: float, gpkg: Atlas | Path | str | None = None, *,
             change = None
     return {"before": one(b), "after": one(a), "bounds": bounds, "bounds_lonlat": (s_lat, w_lon, n_lat, e_lon),
             "side_m": side_m, "change": change}
+
+
+def imagery_map_spec(atlas: Atlas, layer: str = "camps") -> dict | None:
+    """The map's layer of before/after pairs (``atlas map --imagery``): shareable scenes only.
+
+    One pair per site of ``layer`` that two shareable scenes cover
+    (:func:`site_pair`, in EPSG:3857 so that the images lie on the map's
+    grid, pixels without data transparent). The legend says, per site, the
+    dates, sensors and licences and the change figure where ``atlas compare``
+    measured it.
+
+    Parameters
+    ----------
+    atlas : Atlas
+        The atlas the map's gate gave (public layers unless asked).
+    layer : str, default "camps"
+
+    Returns
+    -------
+    dict or None
+        The layer's spec (kind ``swipe``), or None when no site has a pair.
+    """
+    from .raster import ids_and_names
+
+    if not shareable_count(atlas):
+        return None
+    df = atlas.layer(layer)
+    ids, names = ids_and_names(df, layer)
+    pts = df.geometry.to_crs("EPSG:4326")
+    feats, lines = [], []
+    for idx, geom in pts.items():
+        if geom is None or geom.is_empty:
+            continue
+        p = geom.representative_point()
+        pair = site_pair(p.x, p.y, atlas, site_id=str(ids.loc[idx]), crs="EPSG:3857", alpha=True)
+        if pair is None:
+            continue
+        s, w, n, e = pair["bounds_lonlat"]
+        b, a = pair["before"], pair["after"]
+        text = (f"{ids.loc[idx]} {names.loc[idx]}: before {b['date']} ({b['sensor'] or '-'}; licence "
+                f"{b['licence'] or '-'}), after {a['date']} ({a['sensor'] or '-'}; licence {a['licence'] or '-'})")
+        if pair["change"]:
+            c = pair["change"]
+            text += (f"; {c['changed_m2']:,.0f} m² changed of {c['compared_m2']:,.0f} m² "
+                     f"({c['changed_share']:.1%}) within {c['buffer_m']:g} m")
+        feats.append({"before": b["uri"], "after": a["uri"], "bounds": [[s, w], [n, e]], "t": text})
+        lines.append(text)
+    if not feats:
+        return None
+    note = (f"{len(feats)} before/after pair(s) of shareable scenes, {PAIR_SIDE_M:g} m around each site; "
+            "drag the handle or focus it and press Left/Right. " + " · ".join(lines))
+    return {"kind": "swipe", "features": feats, "legend": {"items": [], "note": note}}
+
+
+def shareable_count(atlas: Atlas) -> int:
+    """How many shareable scenes the register holds (0: the map has no imagery layer)."""
+    from .scenes import shareable_scenes
+
+    return len(shareable_scenes(atlas))

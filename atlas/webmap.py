@@ -91,6 +91,7 @@ LAYER_TITLES = {
     "camp_rings": "Distance rings around camps",
     "density": "Mine density (raster)",
     "chips": "Image chips",
+    "imagery_pairs": "Imagery before/after (swipe)",
 }
 #: Layers shown when the page opens; the others are one click away in the layer control.
 SHOWN = ("provinces", "mines", "named_mines", "camps")
@@ -218,6 +219,7 @@ def build_map(
     include_user_layers: bool = True,
     include_private: bool = False,
     coarsen_km: float | None = None,
+    imagery: bool = False,
 ) -> folium.Map:
     """The atlas's interactive map: every layer, a legend, search, measure, fullscreen.
 
@@ -252,6 +254,9 @@ def build_map(
     coarsen_km : float, optional
         Snap the user layers' points to an N-km grid first
         (:func:`atlas.protect.coarsen`); the about box says so.
+    imagery : bool, default False
+        Add each site's before/after pair of **shareable** registered scenes
+        with a swipe handle (:func:`atlas.compare.imagery_map_spec`; docs/imagery.md).
 
     Returns
     -------
@@ -302,6 +307,12 @@ def build_map(
         spec_layers["chips"] = {"kind": "images", "features": [chip_spec(p) for p in chip_files], "legend": {
             "items": [], "note": f"{len(chip_files)} image(s) from {chip_files[0].parent.name}/ "
                                  "(file name in the tooltip)."}}
+    if imagery:  # shareable scenes only: a private scene never reaches the page
+        from .compare import imagery_map_spec
+
+        pairs = imagery_map_spec(atlas)
+        if pairs is not None:
+            spec_layers["imagery_pairs"] = pairs
     titles = {k: LAYER_TITLES[k] for k in spec_layers}
     extras: dict[str, gpd.GeoDataFrame] = {}
     records: list[dict] = []
@@ -336,7 +347,7 @@ def build_map(
         "coordinate_candidates": f"{int(has_geometry(layers['coordinate_candidates']).sum())}",
         "steel_plants": f"{len(layers.get('steel_plants', []))}",
     }
-    order = ["provinces", "counties", "mineral_deposits", "density", "chips", "camp_rings",
+    order = ["provinces", "counties", "mineral_deposits", "density", "chips", "imagery_pairs", "camp_rings",
              "coordinate_candidates", "steel_plants", "mines", "named_mines", "camps"]
     order = [k for k in order if k in spec_layers] + [k for k in spec_layers if k.startswith("user:")]
     out_layers = []

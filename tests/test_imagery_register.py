@@ -294,3 +294,63 @@ def test_no_private_scene_in_shared_products(scenes, tmp_path):
     for needle in (secret.name, secret.sha256[:12], str(after.parent), "2016-09-30"):
         assert needle not in text, needle
     assert [s.sha256 for s in reg.shareable_scenes(gpkg)] == [file_sha256(before)]
+
+
+@pytest.fixture
+def imagery_map(scenes, tmp_path):
+    """A map with the shareable pair of camp 15, and a private scene that must not show."""
+    gpkg, before, after = scenes
+    lon, lat, x, y = _site_xy(gpkg)
+    secret = synthetic_scene(tmp_path / "imagery" / "synthetic_secret_2014.tif", "EPSG:32652", 1.5, 700, (x, y),
+                             buildings=True, seed=9)
+    _add(gpkg, before, "--shareable", "--sensor", "SyntheticSat-1", "--licence", "CC-BY (synthetic)")
+    _add(gpkg, after, "--shareable", "--date", "2016-09-30", "--sensor", "SyntheticSat-2")
+    _add(gpkg, secret, "--date", "2014-03-03", "--sensor", "SecretSat")
+    res = run_cli("map", "--imagery", "--out", str(tmp_path / "m" / "atlas.html"), "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    return tmp_path / "m" / "atlas.html", secret, (lon, lat)
+
+
+def test_map_imagery_holds_the_shareable_pair_and_no_private_scene(imagery_map):
+    page, secret, _ = imagery_map
+    text = page.read_text(encoding="utf-8")
+    assert "Imagery before/after (swipe)" in text and "2012-05-04" in text and "2016-09-30" in text
+    for needle in (secret.name, file_sha256(secret)[:12], "SecretSat", "2014-03-03", str(secret.parent)):
+        assert needle not in text, needle
+
+
+def test_swipe_draws_both_images_and_the_handle_moves_by_keyboard(browser, imagery_map):
+    from atlas import _browser
+
+    page_path, _, (lon, lat) = imagery_map
+    with _browser.open_page(page_path, browser=browser) as s:
+        page = s.page
+        page.evaluate(f"() => {{ const m = window.atlas.map; window.atlasLayers.imagery_pairs.addTo(m);"
+                      f" m.setView([{lat}, {lon}], 16, {{animate: false}}); }}")
+        page.wait_for_function("() => Array.from(document.querySelectorAll('img.atlas-swipe-before, "
+                               "img.atlas-swipe-after')).every(i => i.complete && i.naturalWidth > 0)")
+        drawn = page.evaluate("() => Array.from(document.querySelectorAll('img.atlas-swipe-before, img.atlas-swipe-after'))"
+                              ".map(i => { const r = i.getBoundingClientRect(); return [i.className, i.naturalWidth, "
+                              "Math.round(r.width)]; })")
+        assert len(drawn) == 2 and all(n > 0 and w > 50 for _, n, w in drawn), drawn
+        handle = page.locator(".atlas-swipe")
+        assert handle.get_attribute("aria-valuenow") == "50"
+        clip0 = float(page.evaluate("() => document.querySelector('img.atlas-swipe-after').dataset.clipLeft"))
+        handle.focus()
+        for _ in range(3):
+            page.keyboard.press("ArrowLeft")
+        assert handle.get_attribute("aria-valuenow") == "35"
+        clip1 = float(page.evaluate("() => document.querySelector('img.atlas-swipe-after').dataset.clipLeft"))
+        assert clip1 < clip0  # more of the 'after' image shows
+        page.keyboard.press("End")
+        assert handle.get_attribute("aria-valuenow") == "100"
+        for _ in range(10):
+            page.keyboard.press("ArrowLeft")
+        assert handle.get_attribute("aria-valuenow") == "50"
+        box = handle.locator(".atlas-swipe-knob").bounding_box()  # by pointer: drag the handle to a quarter of the map's width
+        page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(1400 * 0.25, box["y"] + box["height"] / 2, steps=5)
+        page.mouse.up()
+        assert 20 <= int(handle.get_attribute("aria-valuenow")) <= 30
+        assert s.console_errors == [] and s.page_errors == [] and s.blocked == []
