@@ -12,10 +12,8 @@ function atlasSwipe(map, group, feats) {
   handle.setAttribute("aria-label", "Swipe between the before and after images (Left and Right arrows)");
   handle.setAttribute("aria-valuemin", "0");
   handle.setAttribute("aria-valuemax", "100");
-  handle.innerHTML = '<span class="atlas-swipe-knob" aria-hidden="true">\u2039 \u203a</span>';
-  var labels = document.createElement("div");
-  labels.className = "atlas-swipe-labels";
-  labels.setAttribute("aria-hidden", "true");
+  handle.innerHTML = '<span class="atlas-swipe-knob" aria-hidden="true">\u2039 \u203a</span>' +
+    '<span class="atlas-swipe-l" aria-hidden="true">before</span><span class="atlas-swipe-r" aria-hidden="true">after</span>';
   function clip() {
     var box = map.getContainer().getBoundingClientRect();
     var x = box.left + frac * box.width;
@@ -49,12 +47,8 @@ function atlasSwipe(map, group, feats) {
     if (on === shown) return;
     shown = on;
     var c = map.getContainer();
-    if (on) { c.appendChild(handle); c.appendChild(labels); clip(); } else {
-      if (handle.parentNode) handle.parentNode.removeChild(handle);
-      if (labels.parentNode) labels.parentNode.removeChild(labels);
-    }
+    if (on) { c.appendChild(handle); clip(); } else if (handle.parentNode) handle.parentNode.removeChild(handle);
   }
-  labels.innerHTML = '<span class="atlas-swipe-l">before</span><span class="atlas-swipe-r">after</span>';
   group.on("add", function () { show(true); });
   group.on("remove", function () { show(false); });
   map.on("move zoom zoomend viewreset resize", clip);

@@ -460,7 +460,11 @@ PAIR_MAX_PX = 320
 
 
 def _png_uri(data: np.ndarray, valid: np.ndarray, alpha: bool = False) -> str:
-    """A PNG data URI of 1 or 3 bands, each stretched 2-98 % over its valid pixels."""
+    """A PNG data URI of 1 or 3 bands, each stretched over median ± 2.5 robust SD of its valid pixels.
+
+    A robust stretch, not a percentile one: new bright roofs covering a few per cent of the image
+    saturate instead of darkening the rest, so the two images of a pair look alike where nothing changed.
+    """
     import base64
     import warnings
 
@@ -471,8 +475,10 @@ def _png_uri(data: np.ndarray, valid: np.ndarray, alpha: bool = False) -> str:
     for i, band in enumerate(data):
         v = band[valid]
         if v.size:
-            lo, hi = np.percentile(v, [2, 98])
-            out[i] = np.clip((band - lo) / ((hi - lo) or 1.0) * 255.0, 0, 255).astype("uint8")
+            med = float(np.median(v))
+            sd = 1.4826 * float(np.median(np.abs(v - med))) or float(v.std()) or 1.0
+            lo, hi = med - 2.5 * sd, med + 2.5 * sd
+            out[i] = np.clip((band - lo) / (hi - lo) * 255.0, 0, 255).astype("uint8")
     if alpha:
         out = np.concatenate([out if len(out) == 3 else np.repeat(out, 3, axis=0),
                               (valid * 255).astype("uint8")[None]])
