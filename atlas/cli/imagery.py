@@ -8,7 +8,13 @@ from pathlib import Path
 import click
 
 from .context import Context, echo, echo_err, handle_errors, pass_ctx
-from .options import out_folder_option, overwrite_option, source_option
+from .options import Source, out_folder_option, overwrite_option, source_option
+
+#: ``imagery add`` has a ``--source`` of its own (where the scene came from): the atlas is ``--gpkg`` only.
+gpkg_only_option = click.option(
+    "--gpkg", "gpkg", type=Source(), default=None,
+    help="Atlas whose private folder keeps the register (default: output/atlas.gpkg, register in "
+         "output-private/).")
 
 
 @click.group("imagery")
@@ -29,7 +35,7 @@ def imagery_group() -> None:
 @click.option("--source", "source_text", default="", help="Where the scene came from (a provider, an order id).")
 @click.option("--shareable", is_flag=True,
               help="The licence allows sharing the pixels: the map and dossier may show this scene.")
-@source_option
+@gpkg_only_option
 @pass_ctx
 @handle_errors
 def imagery_add_cmd(ctx: Context, file: Path, date_text: str | None, sensor: str, licence: str, source_text: str,
