@@ -37,9 +37,22 @@ from .errors import InputError, NotFoundError
 from .scenes import Scene, covering, load_register, open_scene_file, verify
 from .store import Atlas, open_atlas
 
-__all__ = ["DEFAULT_BUFFER_M", "DEFAULT_THRESHOLD", "MAX_GRID_PIXELS", "SAMPLE_PIXELS", "STRIP_ROWS", "Comparison",
-           "PAIR_MAX_PX", "PAIR_SIDE_M", "compare", "compare_all", "imagery_map_spec", "pick_scenes", "shareable_count",
-           "site_pair"]
+__all__ = [
+    "DEFAULT_BUFFER_M",
+    "DEFAULT_THRESHOLD",
+    "MAX_GRID_PIXELS",
+    "PAIR_MAX_PX",
+    "PAIR_SIDE_M",
+    "SAMPLE_PIXELS",
+    "STRIP_ROWS",
+    "Comparison",
+    "compare",
+    "compare_all",
+    "imagery_map_spec",
+    "pick_scenes",
+    "shareable_count",
+    "site_pair",
+]
 
 #: Radius (m) of the circle around the site's point in which change is measured, by default.
 DEFAULT_BUFFER_M = 500.0
@@ -290,6 +303,13 @@ def compare(site, before: str | date, after: str | date, *, out: Path | str | No
         Fewer than two scenes cover the site; bad dates, buffer or threshold; the scenes share no data there.
     SourceError
         A chosen scene moved or was altered since registration.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> c = atlas.compare("KLS-15", "2012", "2016", buffer_m=500)   # doctest: +SKIP
+    >>> round(c.changed_m2), f"{c.changed_share:.1%}", c.before.date   # doctest: +SKIP
+    (30670, '3.9%', '2012-05-04')
     """
     from .raster import north_up, positive
 
@@ -363,7 +383,7 @@ def _measure(src_b, src_a, transform, n: int, result: Comparison) -> None:
     names = {k: folder / f"{k}.tif" for k in ("before", "after", "difference", "change")}
     from .owned import check_replace
 
-    check_replace(list(names.values()) + [folder / "compare.json"])
+    check_replace([*list(names.values()), folder / "compare.json"])
     with _vrt(src_b, transform, n, n) as vb, _vrt(src_a, transform, n, n) as va:
         mb, sb, ma, sa, md, sd = _stats(vb, va, bb, ba, n, r_px)
         cut = result.threshold * sd

@@ -40,8 +40,22 @@ from .database import is_database_url
 from .errors import InputError, NotFoundError, SourceError
 from .store import Atlas
 
-__all__ = ["REGISTER_NAME", "Scene", "add_scene", "cited_scenes", "covering", "find_scene", "load_register",
-           "open_scene_file", "register_path", "scene_state", "shareable_scenes", "site_citations", "citations_text", "verify"]
+__all__ = [
+    "REGISTER_NAME",
+    "Scene",
+    "add_scene",
+    "citations_text",
+    "cited_scenes",
+    "covering",
+    "find_scene",
+    "load_register",
+    "open_scene_file",
+    "register_path",
+    "scene_state",
+    "shareable_scenes",
+    "site_citations",
+    "verify",
+]
 
 #: The register's file name, in the atlas's private folder.
 REGISTER_NAME = "imagery-scenes.json"
@@ -368,6 +382,14 @@ def add_scene(path: Path | str, date_text: str | None = None, *, sensor: str = "
     ------
     NotFoundError, InputError
         No file, not an allowed raster, not georeferenced, no date.
+
+    Examples
+    --------
+    >>> import atlas
+    >>> scene, what = atlas.add_scene("scene_2014.tif", "2014-10-05", sensor="WorldView-2",
+    ...                               licence="commercial, not shareable")  # doctest: +SKIP
+    >>> scene.date, scene.shareable, what                                  # doctest: +SKIP
+    ('2014-10-05', False, 'added')
     """
     path = Path(path).absolute()
     with open_scene_file(path) as src:
@@ -638,12 +660,12 @@ def _date_mismatch(row: dict, scene: Scene) -> str:
     """A sentence when the scene's date falls outside the finding's dates, else ``""``."""
     first, last = _day(row.get("date_start")), _day(row.get("date_end"))
     if first is None and last is None:
-        from .dates import parse_date_text
+        from .dates import DateParseError, parse_date_text
 
         try:
             interval = parse_date_text(str(row.get("observed_text", "") or ""))
             first, last = interval.start, interval.end
-        except Exception:  # noqa: BLE001 -- an undated finding: nothing to compare
+        except (DateParseError, ValueError):  # an undated finding: nothing to compare
             return ""
     first, last = first or last, last or first
     if first is None:

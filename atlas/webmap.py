@@ -208,6 +208,16 @@ def _raster_paths(gpkg: Path | None, density, chips) -> tuple[Path | None, list[
     return dens, chip_files
 
 
+def _imagery_layers(atlas, imagery: bool) -> dict:
+    """The before/after pairs of shareable scenes (``--imagery``; a private scene never reaches the page)."""
+    if not imagery:
+        return {}
+    from .compare import imagery_map_spec
+
+    pairs = imagery_map_spec(atlas)
+    return {} if pairs is None else {"imagery_pairs": pairs}
+
+
 def build_map(
     gpkg: str | Path | None = None,
     online: bool = False,
@@ -307,12 +317,7 @@ def build_map(
         spec_layers["chips"] = {"kind": "images", "features": [chip_spec(p) for p in chip_files], "legend": {
             "items": [], "note": f"{len(chip_files)} image(s) from {chip_files[0].parent.name}/ "
                                  "(file name in the tooltip)."}}
-    if imagery:  # shareable scenes only: a private scene never reaches the page
-        from .compare import imagery_map_spec
-
-        pairs = imagery_map_spec(atlas)
-        if pairs is not None:
-            spec_layers["imagery_pairs"] = pairs
+    spec_layers.update(_imagery_layers(atlas, imagery))
     titles = {k: LAYER_TITLES[k] for k in spec_layers}
     extras: dict[str, gpd.GeoDataFrame] = {}
     records: list[dict] = []

@@ -88,7 +88,7 @@ def synthetic_scene(path: Path, crs: str, res: float, half_m: float, centre5179,
 def scenes(atlas_copy, tmp_path):
     """Two synthetic scenes of camp 15: 2012 in UTM at 1 m (3 bands), 2016 geographic at ~2 m (4 bands,
     uint16, nodata 0), the latter with the rectangle drawn in."""
-    lon, lat, x, y = _site_xy(atlas_copy)
+    _lon, _lat, x, y = _site_xy(atlas_copy)
     folder = tmp_path / "imagery"
     folder.mkdir()
     before = synthetic_scene(folder / "synthetic_before_utm.tif", "EPSG:32652", 1.0, 700, (x, y),
@@ -213,7 +213,7 @@ def test_nearest_each_date_and_ties(scenes):
 
 def test_scenes_that_share_no_data_are_refused_with_a_message(scenes, tmp_path):
     gpkg, before, _ = scenes
-    lon, lat, x, y = _site_xy(gpkg)
+    _lon, _lat, x, y = _site_xy(gpkg)
     empty = synthetic_scene(tmp_path / "synthetic_empty.tif", "EPSG:32652", 2.0, 700, (x, y), buildings=False,
                             nodata=0, seed=3)
     with rasterio.open(empty, "r+") as f:
