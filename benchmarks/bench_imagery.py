@@ -34,13 +34,16 @@ TARGET_MB = 500
 
 
 def synthetic_scene(path: Path, side: int, res: float, centre, buildings: bool, seed: int) -> Path:
-    """A synthetic four-band uint8 scene in EPSG:32652, written in strips of 512 rows (bounded memory)."""
+    """A synthetic four-band uint8 scene in EPSG:32652, written in strips of 512 rows (bounded memory).
+
+    Four bands of multispectral data (PHOTOMETRIC=MINISBLACK): GDAL would otherwise read the fourth band
+    of a four-band 8-bit TIFF as alpha."""
     x, y = Transformer.from_crs("EPSG:4326", "EPSG:32652", always_xy=True).transform(*centre)
     west, north = x - side * res / 2, y + side * res / 2
     t = Affine(res, 0, west, 0, -res, north)
     rng = np.random.default_rng(seed)
     profile = {"driver": "GTiff", "width": side, "height": side, "count": 4, "dtype": "uint8", "crs": "EPSG:32652",
-               "transform": t, "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
+               "transform": t, "photometric": "MINISBLACK", "tiled": True, "blockxsize": 512, "blockysize": 512, "compress": "deflate",
                "BIGTIFF": "IF_SAFER"}
     cols = np.arange(side) * res
     with rasterio.open(path, "w", **profile) as dst:

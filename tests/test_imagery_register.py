@@ -149,7 +149,6 @@ def test_compare_recovers_the_drawn_rectangle_across_crs_resolution_bands_and_no
                   "--buffer-m", "400", "--json", "--gpkg", str(gpkg))
     assert res.returncode == 0, res.stderr
     got = json.loads(res.stdout)
-    print("CHANGE", got["changed_m2"], RECT_M2, got["compared_m2"], got["resolution_m"])
     assert abs(got["changed_m2"] - RECT_M2) / RECT_M2 < TOLERANCE, got
     assert got["before"]["date"] == "2012-05-04" and got["after"]["date"] == "2016-09-30"
     assert got["before"]["sensor"] == "SyntheticSat-1" and got["after"]["licence"] == "commercial (synthetic)"
