@@ -333,9 +333,15 @@ def compare(site, before: str | date, after: str | date, *, out: Path | str | No
     result = Comparison(site_id, site_name, lon, lat, buffer_m, res, threshold, b, a, 0.0, 0.0, 0.0, folder,
                         private=private)
     import rasterio
+    from rasterio.errors import RasterioError
 
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_scene_file(b.path) as sb, open_scene_file(a.path) as sa:
-        _measure(sb, sa, transform, n, result)
+    try:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_scene_file(b.path) as sb, \
+                open_scene_file(a.path) as sa:
+            _measure(sb, sa, transform, n, result)
+    except RasterioError as exc:  # a CRS GDAL cannot transform, a damaged tile: said, not a traceback
+        raise InputError(f"the scenes {b.short} ({b.date}) and {a.short} ({a.date}) could not be warped onto "
+                         f"one grid: {exc}; nothing written") from None
     return result
 
 

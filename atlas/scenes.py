@@ -391,24 +391,13 @@ def add_scene(path: Path | str, date_text: str | None = None, *, sensor: str = "
     >>> scene.date, scene.shareable, what                                  # doctest: +SKIP
     ('2014-10-05', False, 'added')
     """
+    from rasterio.errors import CRSError, RasterioError
+
     path = Path(path).absolute()
-    with open_scene_file(path) as src:
-        tags = src.tags()
-        if date_text:
-            day, date_from = _parse_date(date_text, "--date"), "--date"
-        else:
-            day, date_from = _tag_date(tags)
-            if day is None:
-                raise InputError(f"{path.name} has no acquisition date in its tags "
-                                 f"({', '.join(DATE_TAGS[:4])}, ...): give --date YYYY-MM-DD; not registered")
-        epsg = src.crs.to_epsg()
-        scene = Scene(
-            sha256="", path=str(path), name=path.name, date=day.isoformat(), date_from=date_from,
-            sensor=str(sensor or _tag_sensor(tags)), licence=str(licence or ""), source=str(source or ""),
-            shareable=bool(shareable), footprint=_footprint(src), resolution_m=round(_ground_resolution(src), 4),
-            crs=f"EPSG:{epsg}" if epsg else src.crs.to_wkt(), width=src.width, height=src.height,
-            bands=src.count, dtype=src.dtypes[0], nodata=src.nodata,
-        )
+    try:
+        scene = _read_scene(path, date_text, sensor, licence, source, shareable)
+    except (CRSError, RasterioError) as exc:  # a CRS PROJ cannot use, a damaged file: said, not a traceback
+        raise InputError(f"{path}: cannot be placed on the earth ({exc}); not registered") from None
     st = path.stat()
     scene.sha256 = io.file_sha256(path)
     scene.size, scene.mtime_ns = st.st_size, st.st_mtime_ns
@@ -422,6 +411,27 @@ def add_scene(path: Path | str, date_text: str | None = None, *, sensor: str = "
         _new_private_folder(reg.parent)
         _save(reg, scenes)
     return scene, what
+
+
+def _read_scene(path: Path, date_text, sensor, licence, source, shareable) -> Scene:
+    """A scene's record from its file (all but its sha256, size and registration time)."""
+    with open_scene_file(path) as src:
+        tags = src.tags()
+        if date_text:
+            day, date_from = _parse_date(date_text, "--date"), "--date"
+        else:
+            day, date_from = _tag_date(tags)
+            if day is None:
+                raise InputError(f"{path.name} has no acquisition date in its tags "
+                                 f"({', '.join(DATE_TAGS[:4])}, ...): give --date YYYY-MM-DD; not registered")
+        epsg = src.crs.to_epsg()
+        return Scene(
+            sha256="", path=str(path), name=path.name, date=day.isoformat(), date_from=date_from,
+            sensor=str(sensor or _tag_sensor(tags)), licence=str(licence or ""), source=str(source or ""),
+            shareable=bool(shareable), footprint=_footprint(src), resolution_m=round(_ground_resolution(src), 4),
+            crs=f"EPSG:{epsg}" if epsg else src.crs.to_wkt(), width=src.width, height=src.height,
+            bands=src.count, dtype=src.dtypes[0], nodata=src.nodata,
+        )
 
 
 def _new_private_folder(folder: Path) -> None:

@@ -84,18 +84,25 @@ def synthetic_scene(path: Path, crs: str, res: float, half_m: float, centre5179,
     return path
 
 
+@pytest.fixture(scope="module")
+def scene_files(gpkg, tmp_path_factory):
+    """Two synthetic scenes of camp 15, written once: 2012 in UTM at 1 m (3 bands), 2016 geographic at
+    ~2 m (4 bands, uint16, nodata 0), the latter with the rectangle drawn in."""
+    _, _, x, y = _site_xy(gpkg)
+    folder = tmp_path_factory.mktemp("synthetic_scenes")
+    before = synthetic_scene(folder / "synthetic_before_utm.tif", "EPSG:32652", 1.0, 600, (x, y),
+                             buildings=False, seed=1, tags={"TIFFTAG_DATETIME": "2012:05:04 10:00:00"})
+    after = synthetic_scene(folder / "synthetic_after_geo.tif", "EPSG:4326", 2.0, 600, (x, y), buildings=True,
+                            bands=4, dtype="uint16", scale=40.0, nodata=0, seed=2)
+    return before, after
+
+
 @pytest.fixture
-def scenes(atlas_copy, tmp_path):
-    """Two synthetic scenes of camp 15: 2012 in UTM at 1 m (3 bands), 2016 geographic at ~2 m (4 bands,
-    uint16, nodata 0), the latter with the rectangle drawn in."""
-    _lon, _lat, x, y = _site_xy(atlas_copy)
+def scenes(atlas_copy, scene_files, tmp_path):
+    """The atlas copy of this test and its own copies of the two synthetic scenes."""
     folder = tmp_path / "imagery"
     folder.mkdir()
-    before = synthetic_scene(folder / "synthetic_before_utm.tif", "EPSG:32652", 1.0, 700, (x, y),
-                             buildings=False, seed=1, tags={"TIFFTAG_DATETIME": "2012:05:04 10:00:00"})
-    after = synthetic_scene(folder / "synthetic_after_geo.tif", "EPSG:4326", 2.0, 700, (x, y), buildings=True,
-                            bands=4, dtype="uint16", scale=40.0, nodata=0, seed=2)
-    return atlas_copy, before, after
+    return (atlas_copy, *(Path(shutil.copyfile(p, folder / p.name)) for p in scene_files))
 
 
 def _add(gpkg, path, *extra):
@@ -213,7 +220,7 @@ def test_nearest_each_date_and_ties(scenes):
 def test_scenes_that_share_no_data_are_refused_with_a_message(scenes, tmp_path):
     gpkg, before, _ = scenes
     _lon, _lat, x, y = _site_xy(gpkg)
-    empty = synthetic_scene(tmp_path / "synthetic_empty.tif", "EPSG:32652", 2.0, 700, (x, y), buildings=False,
+    empty = synthetic_scene(tmp_path / "synthetic_empty.tif", "EPSG:32652", 2.0, 600, (x, y), buildings=False,
                             nodata=0, seed=3)
     with rasterio.open(empty, "r+") as f:
         f.write(np.zeros((3, f.height, f.width), dtype="uint8"))
@@ -300,7 +307,7 @@ def imagery_map(scenes, tmp_path):
     """A map with the shareable pair of camp 15, and a private scene that must not show."""
     gpkg, before, after = scenes
     lon, lat, x, y = _site_xy(gpkg)
-    secret = synthetic_scene(tmp_path / "imagery" / "synthetic_secret_2014.tif", "EPSG:32652", 1.5, 700, (x, y),
+    secret = synthetic_scene(tmp_path / "imagery" / "synthetic_secret_2014.tif", "EPSG:32652", 1.5, 600, (x, y),
                              buildings=True, seed=9)
     _add(gpkg, before, "--shareable", "--sensor", "SyntheticSat-1", "--licence", "CC-BY (synthetic)")
     _add(gpkg, after, "--shareable", "--date", "2016-09-30", "--sensor", "SyntheticSat-2")
@@ -310,6 +317,7 @@ def imagery_map(scenes, tmp_path):
     return tmp_path / "m" / "atlas.html", secret, (lon, lat)
 
 
+@pytest.mark.slow
 def test_map_imagery_holds_the_shareable_pair_and_no_private_scene(imagery_map):
     page, secret, _ = imagery_map
     text = page.read_text(encoding="utf-8")
