@@ -361,3 +361,20 @@ def test_swipe_draws_both_images_and_the_handle_moves_by_keyboard(browser, image
         page.mouse.up()
         assert 20 <= int(handle.get_attribute("aria-valuenow")) <= 30
         assert s.console_errors == [] and s.page_errors == [] and s.blocked == []
+
+
+def test_the_atlas_findings_carry_a_scene_sha256_column_when_the_curated_file_has_one(geodata_copy):
+    import pandas as pd
+
+    from atlas.layers import findings_table
+
+    path = geodata_copy / "camps" / "findings.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    assert "scene_sha256" not in findings_table(geodata_copy).columns  # the atlas as shipped: no such column
+    df["scene_sha256"] = ""
+    df.loc[0, "scene_sha256"] = "ab" * 32
+    df.to_csv(path, index=False)
+    got = findings_table(geodata_copy)
+    assert got.loc[got["finding_id"] == df.loc[0, "finding_id"], "scene_sha256"].item() == "ab" * 32
+    cited = reg.cited_scenes(got[got["finding_id"] == df.loc[0, "finding_id"]], None)
+    assert cited and cited[0]["registered"] is False and cited[0]["sha256"] == "ab" * 32
