@@ -63,7 +63,7 @@ MAX_GRID_PIXELS = 400_000_000
 #: Most pixels read (per scene) for the robust statistics.
 SAMPLE_PIXELS = 1 << 20
 #: Rows of the grid read at once.
-STRIP_ROWS = 512
+STRIP_ROWS = 256
 #: GDAL's block cache (MB) while comparing: its default, 5 % of the machine's memory, would be most of the peak.
 GDAL_CACHE_MB = 64
 #: What the JSON says of the method.
@@ -216,15 +216,19 @@ def _bands(src) -> list[int]:
     return [1, 2, 3] if src.count >= 3 else [1]
 
 
-def _read(vrt, bands: list[int], window=None):
-    """Brightness (float32) and validity of a window of a warped scene."""
-    data = vrt.read(bands, window=window).astype(np.float32)
+def _read(vrt, bands: list[int], count: int, window=None):
+    """A window of a warped scene, read once: its ``count`` bands, brightness (float32) and validity."""
+    data = vrt.read(window=window)  # every band (and the alpha band the warp added): one warp per window
+    bright = np.zeros(data.shape[1:], dtype=np.float32)
+    for b in bands:
+        bright += data[b - 1]
+    bright /= len(bands)
     if vrt.count > max(bands) and vrt.nodata is None:  # an alpha band: the scene's, or the one the warp added
-        valid = vrt.read(vrt.count, window=window) > 0
-    else:
-        valid = vrt.dataset_mask(window=window) > 0
-    valid &= np.all(np.isfinite(data), axis=0)
-    return data.mean(axis=0), valid
+        valid = data[vrt.count - 1] > 0
+    else:  # a nodata value: a pixel is valid where a band holds something else
+        valid = np.any(data[:count] != vrt.nodata, axis=0)
+    valid &= np.isfinite(bright)
+    return data[:count], bright, valid
 
 
 def _robust(values: np.ndarray, what: str) -> tuple[float, float]:
@@ -239,9 +243,12 @@ def _robust(values: np.ndarray, what: str) -> tuple[float, float]:
 
 
 def _circle(rows: slice, width: int, cx: float, cy: float, r_px: float) -> np.ndarray:
-    yy = np.arange(rows.start, rows.stop, dtype=np.float64)[:, None] + 0.5
-    xx = np.arange(width, dtype=np.float64)[None, :] + 0.5
-    return (xx - cx) ** 2 + (yy - cy) ** 2 <= r_px ** 2
+    """Which pixels of rows ``rows`` have their centre within ``r_px`` of (cx, cy) (no full-size float array)."""
+    dy2 = (np.arange(rows.start, rows.stop, dtype=np.float64) + 0.5 - cy) ** 2
+    half = np.sqrt(np.clip(r_px ** 2 - dy2, 0, None))  # per row: the circle's half-width
+    half[dy2 > r_px ** 2] = -1.0  # rows beyond the circle: no pixel
+    dx = np.abs(np.arange(width, dtype=np.float64) + 0.5 - cx)
+    return dx[None, :] <= half[:, None]
 
 
 def _profile(src, width: int, height: int, transform, count: int, dtype: str, nodata) -> dict:
@@ -369,8 +376,8 @@ def _stats(src_b, src_a, transform, n: int, circle_px: float) -> tuple[float, fl
     t = transform
     coarse = Affine(t.a * step, 0.0, t.c, 0.0, t.e * step, t.f)
     with _vrt(src_b, coarse, m, m, Resampling.nearest) as vb, _vrt(src_a, coarse, m, m, Resampling.nearest) as va:
-        xb, vb_ok = _read(vb, _bands(src_b))
-        xa, va_ok = _read(va, _bands(src_a))
+        _, xb, vb_ok = _read(vb, _bands(src_b), src_b.count)
+        _, xa, va_ok = _read(va, _bands(src_a), src_a.count)
     inside = _circle(slice(0, m), m, n / step / 2, n / step / 2, circle_px / step)
     ok = vb_ok & va_ok & inside
     if not ok.any():
@@ -409,10 +416,11 @@ def _measure(src_b, src_a, transform, n: int, result: Comparison) -> None:
                 for row in range(0, n, STRIP_ROWS):
                     h = min(STRIP_ROWS, n - row)
                     win = Window(0, row, n, h)
-                    ob.write(vb.read(list(range(1, src_b.count + 1)), window=win), window=win)
-                    oa.write(va.read(list(range(1, src_a.count + 1)), window=win), window=win)
-                    xb, okb = _read(vb, bb, window=win)
-                    xa, oka = _read(va, ba, window=win)
+                    pb, xb, okb = _read(vb, bb, src_b.count, window=win)
+                    pa, xa, oka = _read(va, ba, src_a.count, window=win)
+                    ob.write(pb, window=win)
+                    oa.write(pa, window=win)
+                    del pb, pa
                     inside = _circle(slice(row, row + h), n, n / 2, n / 2, r_px)
                     ok = okb & oka
                     d = np.where(ok, (xa - ma) / sa - (xb - mb) / sb, np.nan).astype(np.float32)
