@@ -10,6 +10,7 @@ drawn in, whose area is known in EPSG:5179 metres.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from datetime import date
 from pathlib import Path
@@ -194,6 +195,9 @@ def test_an_altered_or_moved_scene_is_refused_never_used(scenes, tmp_path):
     assert not (tmp_path / "c" / "change.tif").exists()
     listed = run_cli("imagery", "list", "--gpkg", str(gpkg))
     assert "ALTERED" in listed.stdout
+    os.utime(after, ns=(reg.load_register(gpkg)[1].mtime_ns,) * 2)  # the same size and time: only the hash tells
+    assert "ALTERED" not in run_cli("imagery", "list", "--gpkg", str(gpkg)).stdout
+    assert "ALTERED" in run_cli("imagery", "list", "--verify", "--gpkg", str(gpkg)).stdout
     shutil.move(before, tmp_path / "elsewhere.tif")
     with pytest.raises(SourceError, match="moved or deleted"):
         reg.verify(reg.load_register(gpkg)[0])

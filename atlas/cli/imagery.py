@@ -53,9 +53,11 @@ def imagery_add_cmd(ctx: Context, file: Path, date_text: str | None, sensor: str
 @imagery_group.command("list")
 @click.argument("site", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--verify", is_flag=True,
+              help="Read every file and compare its sha256 (default: its size and modification time).")
 @source_option
 @handle_errors
-def imagery_list_cmd(site: str | None, as_json: bool, gpkg) -> None:
+def imagery_list_cmd(site: str | None, as_json: bool, verify: bool, gpkg) -> None:
     """The registered scenes (with SITE: those covering it), oldest first, and whether each is intact."""
     from ..scenes import covering, load_register, scene_state
 
@@ -67,7 +69,7 @@ def imagery_list_cmd(site: str | None, as_json: bool, gpkg) -> None:
         site_id, name, lon, lat = _site_point(site, open_atlas(gpkg))
         scenes = covering(lon, lat, scenes)
     rows = [{"sha256": s.sha256, "date": s.date, "sensor": s.sensor, "resolution_m": s.resolution_m,
-             "licence": s.licence, "shareable": s.shareable, "state": scene_state(s), "name": s.name,
+             "licence": s.licence, "shareable": s.shareable, "state": scene_state(s, full=verify), "name": s.name,
              "path": s.path} for s in scenes]
     if as_json:
         echo(json.dumps(rows, ensure_ascii=False, indent=1), fmt="json")
