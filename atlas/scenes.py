@@ -613,17 +613,23 @@ def site_citations(site_id: str, atlas: Atlas, findings_layer: str = "camp_findi
     out = []
     names = [findings_layer] + [r["layer"] for r in atlas.user_layer_records()]
     for name in dict.fromkeys(names):
-        if not atlas.has(name):
+        if not atlas.has(name) or not {"scene_sha256", "site_id"} <= _columns(atlas, name):
             continue
         df = atlas.layer(name)
-        if "scene_sha256" not in df.columns or "site_id" not in df.columns:
-            continue
         rows = df[df["site_id"].astype(str) == str(site_id)]
         if "finding_id" not in rows.columns:  # a user's layer: its own ids (user_id, id), else its row
             key = next((c for c in ("user_id", "id") if c in rows.columns), None)
             rows = rows.assign(finding_id=rows[key].astype(str) if key else [f"{name}:{i}" for i in rows.index])
         out += [{**c, "layer": name} for c in cited_scenes(rows, atlas, shared=shared)]
     return out
+
+
+def _columns(atlas: Atlas, name: str) -> set[str]:
+    """A layer's columns, without reading its rows from a GeoPackage (a user layer of a million points)."""
+    try:
+        return set(atlas.read(name, where="1=0").columns)
+    except InputError:  # a store that reads whole layers only (PostGIS)
+        return set(atlas.layer(name).columns)
 
 
 def citations_text(cited: list[dict]) -> str:
