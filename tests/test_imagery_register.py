@@ -311,11 +311,11 @@ def imagery_map(scenes, tmp_path):
     """A map with the shareable pair of camp 15, and a private scene that must not show."""
     gpkg, before, after = scenes
     lon, lat, x, y = _site_xy(gpkg)
-    secret = synthetic_scene(tmp_path / "imagery" / "synthetic_secret_2014.tif", "EPSG:32652", 1.5, 600, (x, y),
+    secret = synthetic_scene(tmp_path / "imagery" / "synthetic_secret_2018.tif", "EPSG:32652", 1.5, 600, (x, y),
                              buildings=True, seed=9)
     _add(gpkg, before, "--shareable", "--sensor", "SyntheticSat-1", "--licence", "CC-BY (synthetic)")
     _add(gpkg, after, "--shareable", "--date", "2016-09-30", "--sensor", "SyntheticSat-2")
-    _add(gpkg, secret, "--date", "2014-03-03", "--sensor", "SecretSat")
+    _add(gpkg, secret, "--date", "2018-03-03", "--sensor", "SecretSat")  # the newest: a leak would pair it
     res = run_cli("map", "--imagery", "--out", str(tmp_path / "m" / "atlas.html"), "--gpkg", str(gpkg))
     assert res.returncode == 0, res.stderr
     return tmp_path / "m" / "atlas.html", secret, (lon, lat)
@@ -326,7 +326,7 @@ def test_map_imagery_holds_the_shareable_pair_and_no_private_scene(imagery_map):
     page, secret, _ = imagery_map
     text = page.read_text(encoding="utf-8")
     assert "Imagery before/after (swipe)" in text and "2012-05-04" in text and "2016-09-30" in text
-    for needle in (secret.name, file_sha256(secret)[:12], "SecretSat", "2014-03-03", str(secret.parent)):
+    for needle in (secret.name, file_sha256(secret)[:12], "SecretSat", "2018-03-03", str(secret.parent)):
         assert needle not in text, needle
 
 
@@ -382,3 +382,24 @@ def test_the_atlas_findings_carry_a_scene_sha256_column_when_the_curated_file_ha
     assert got.loc[got["finding_id"] == df.loc[0, "finding_id"], "scene_sha256"].item() == "ab" * 32
     cited = reg.cited_scenes(got[got["finding_id"] == df.loc[0, "finding_id"]], None)
     assert cited and cited[0]["registered"] is False and cited[0]["sha256"] == "ab" * 32
+
+
+@pytest.mark.slow
+def test_a_jpeg2000_scene_is_registered_and_compared(scenes, tmp_path):
+    gpkg, before, after = scenes
+    jp2 = tmp_path / "synthetic_after.jp2"
+    with rasterio.open(after) as src:
+        profile = {"driver": "JP2OpenJPEG", "width": src.width, "height": src.height, "count": 3,
+                   "dtype": "uint16", "crs": src.crs, "transform": src.transform, "QUALITY": "100",
+                   "REVERSIBLE": "YES"}
+        with rasterio.open(jp2, "w", **profile) as dst:
+            dst.write(src.read([1, 2, 3]))
+    _add(gpkg, before)
+    _add(gpkg, jp2, "--date", "2016-09-30", "--sensor", "SyntheticSat-J")
+    assert [s.name for s in reg.load_register(gpkg)] == ["synthetic_before_utm.tif", "synthetic_after.jp2"]
+    res = run_cli("compare", SITE, "--before", "2012", "--after", "2016", "--out", str(tmp_path / "c"),
+                  "--buffer-m", "400", "--json", "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["after"]["sensor"] == "SyntheticSat-J"
+    assert abs(got["changed_m2"] - RECT_M2) / RECT_M2 < TOLERANCE, got
