@@ -297,11 +297,21 @@ def test_no_private_scene_in_shared_products(scenes, tmp_path):
     _add(gpkg, after, "--date", "2016-09-30")  # private: its existence stays on this machine
     secret = reg.load_register(gpkg)[1]
     assert not secret.shareable
+    lon, lat, _, _ = _site_xy(gpkg)
+    cites = tmp_path / "shared_findings.csv"  # a shared findings layer citing both scenes
+    cites.write_text("id,name,lat,lon,site_id,date_start,scene_sha256\n"
+                     f"S1,fence,{lat},{lon},{SITE},2012-05-04,{file_sha256(before)}\n"
+                     f"S2,roofs,{lat},{lon},{SITE},2016-09-30,{secret.sha256}\n", encoding="utf-8")
+    assert run_cli("import", str(cites), "--as", "shared_findings", "--gpkg", str(gpkg)).returncode == 0
     rec = atlas.dossier_record(SITE, gpkg=gpkg)
     assert rec["imagery_pair"] is None  # one shareable scene: no pair, and no hint of the other
+    cited = {c["finding_id"]: c for c in rec["scenes_cited"]}
+    assert cited["S1"]["registered"] and cited["S1"]["date"] == "2012-05-04"
+    assert not cited["S2"]["registered"] and cited["S2"]["date"] == "" and cited["S2"]["name"] == ""
     page = atlas.dossier(SITE, out=tmp_path / "d", gpkg=gpkg)
     text = page.read_text(encoding="utf-8")
-    for needle in (secret.name, secret.sha256[:12], str(after.parent), "2016-09-30"):
+    assert "Scenes the findings rest on" in text and "not among the shareable scenes registered" in text
+    for needle in (secret.name, str(after.parent)):
         assert needle not in text, needle
     assert [s.sha256 for s in reg.shareable_scenes(gpkg)] == [file_sha256(before)]
 
