@@ -413,3 +413,23 @@ def test_a_jpeg2000_scene_is_registered_and_compared(scenes, tmp_path):
     got = json.loads(res.stdout)
     assert got["after"]["sensor"] == "SyntheticSat-J"
     assert abs(got["changed_m2"] - RECT_M2) / RECT_M2 < TOLERANCE, got
+
+
+@pytest.mark.slow
+def test_no_private_scene_in_the_site_or_an_export(imagery_map, tmp_path):
+    """The static site (its dossiers and map) and an export, made beside a register holding a private scene."""
+    _, secret, _ = imagery_map
+    gpkg = next((tmp_path / "atlas").glob("atlas.gpkg"))
+    index = atlas.build_site(tmp_path / "site", gpkg=gpkg, with_downloads=False)
+    res = run_cli("export", "--format", "geojson", "--out", str(tmp_path / "export"), "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    sha = file_sha256(secret)
+    files = [p for folder in (index.parent, tmp_path / "export") for p in folder.rglob("*") if p.is_file()]
+    assert len(files) > 20
+    pair_seen = False
+    for p in files:
+        data = p.read_bytes()
+        for needle in (secret.name, sha[:12], "SecretSat", "2018-03-03", str(secret.parent)):
+            assert needle.encode() not in data, (p, needle)
+        pair_seen |= b"pair-images" in data and b"2016-09-30" in data
+    assert pair_seen  # the shareable pair is in camp 15's dossier
