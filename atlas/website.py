@@ -476,7 +476,7 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     if with_map:
         say("writing the interactive map")
         io.release_memory()
-        _write_map(atlas, out / "map.html")
+        _write_map(atlas, out / "map.html", lang)
     else:
         _write(out / "map.html", _render("nomap.html.j2", **ctx))
 
@@ -512,11 +512,12 @@ def _plain_rows(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["id"] not in refused]
 
 
-def _write_map(atlas: Product, path: Path) -> None:
-    """The interactive map, with the user layers the site may show (never a private one unless asked)."""
+def _write_map(atlas: Product, path: Path, lang: str = DEFAULT_LANG) -> None:
+    """The interactive map, with the user layers the site may show (never a private one unless asked), in the
+    site's language."""
     from .webmap import write_map
 
-    write_map(path, atlas.gpkg, include_private=atlas.include_private)  # the same gate, the same layers
+    write_map(path, atlas.gpkg, include_private=atlas.include_private, lang=lang)  # the same gate, the same layers
 
 
 def _mine_counts(atlas: Product) -> dict:
