@@ -840,6 +840,21 @@ function atlasInit(map, spec) {
     if (e.target.tagName !== "A") attrToggle(!attrBox.classList.contains("atlas-open"));
   });
 
+  /* Leaflet's own words (the zoom buttons, the layer list's toggle, a popup's close button) in the page's
+     language; its credit stays as Leaflet words it, marked English. An English page leaves them be. */
+  if (spec.i18n) {
+    var zc = map.zoomControl;
+    [[zc && zc._zoomInButton, _("Zoom in")], [zc && zc._zoomOutButton, _("Zoom out")],
+     [layersBox.querySelector(".leaflet-control-layers-toggle"), _("Layers")]].forEach(function (b) {
+      if (b[0]) { b[0].title = b[1]; b[0].setAttribute("aria-label", b[1]); }
+    });
+    map.on("popupopen", function (e) {
+      var close = e.popup.getElement() && e.popup.getElement().querySelector(".leaflet-popup-close-button");
+      if (close) close.setAttribute("aria-label", _("Close popup"));
+    });
+    attrCtl.setPrefix('<span lang="en">' + attrCtl.options.prefix + "</span>");
+  }
+
   /* time: a year slider (native range input: the keyboard works), play, and "all time".
      A year filters the camps' findings to those on the record by then and recolours the camps
      by their status as of 31 December of that year, or, for the last year, as of the build date

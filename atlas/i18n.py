@@ -88,6 +88,9 @@ TERMS = (
     N_("economic activity"), N_("housing razed"), N_("housing added"), N_("closure"), N_("rail line"),
     N_("imagery coverage"), N_("security upgraded"), N_("extent of the camp"), N_("population increase"),
     N_("infrastructure"), N_("detention in operation"), N_("expansion"), N_("demolition"),
+    N_("camp described"), N_("forced labour"), N_("mine identified"), N_("mine labour"), N_("mine operated"),
+    N_("prisoner transfer"), N_("relocation"), N_("report statement"), N_("flooding"), N_("gem status"),
+    N_("opening year"), N_("reduced output"),
     # location precision classes
     N_("site"), N_("camp-area"), N_("uncertain"), N_("none"), N_("approximate"), N_("town"),
 )

@@ -101,6 +101,14 @@ def _hangul_first() -> bool:
     return current_lang() == "ko"
 
 
+def _term_html(value) -> str:
+    """An interface word the code chose (:func:`atlas.i18n.term`), escaped; on a map in another language, a
+    value that is no term (a data word) is marked as the sources' (:func:`_en`)."""
+    shown = term(display_text(value))
+    text = html.escape(shown)
+    return text if shown != display_text(value) else _en(text)
+
+
 def _links(value) -> str:
     """:func:`atlas.formats.link_urls` of a source cell, marked as the sources' words (:func:`_en`)."""
     return _en(link_urls(value))
@@ -258,7 +266,8 @@ def _gem_line(r) -> str:
     gid = display_text(r.get("gem_id"))
     if not gid:
         return ""
-    parts = [f"{_e(r.get('gem_name'))} ({_e(gid)})", f"{gettext('status')} {_e(r.get('gem_status'))}"]
+    status = gettext("status")
+    parts = [f"{_e(r.get('gem_name'))} ({_e(gid)})", f"{status} {_e(r.get('gem_status'))}"]
     for col, label in (("gem_owner", N_("owner")), ("gem_name_ko", N_("Korean name")),
                        ("gem_coordinate_accuracy", N_("coordinate accuracy")),
                        ("gem_capacity_mtpa", N_("capacity Mt/yr")), ("gem_reserves_mt", N_("reserves Mt")),
@@ -293,7 +302,7 @@ def steel_plants_spec(plants: gpd.GeoDataFrame, search: list) -> dict:
                      (gettext("Licence"), _e(r["licence"])),
                  ]))
         feats.append({"c": _latlon(r.geometry), "s": syms(sym),
-                      "t": f'{_e(r["name"])}<br>{gettext("steel plant")} · {_e(r["status"])}', "p": popup})
+                      "t": f'{_e(r["name"])}<br>' + gettext("steel plant") + f' · {_e(r["status"])}', "p": popup})
         search.append(_entry("steel_plants", i, r["name"], _keys(r["name"], r["name_ko"]), gettext("steel plant")))
     return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
         "items": [{"sym": _symbol("square", "#4d4d4d", "#111111", size=13, opacity=0.9),
@@ -382,7 +391,7 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
         popup = mine_popup(rec) if rec is not None else ""
         feat = {"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
                 "t": f'{_e(r["name"])}<br>' + gettext("%(commodity)s · %(precision)s location")
-                % {"commodity": _e(r["commodity"]), "precision": _e(term(precision))},
+                % {"commodity": _e(r["commodity"]), "precision": _term_html(precision)},
                 "id": display_text(r["mine_id"]), **({"p": popup} if popup else {})}
         ys = yearly.get(display_text(r["mine_id"]), [])
         if steps[i] or _gem_steps(r) or ys:
@@ -391,7 +400,7 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
                 feat["p"] = popup + '<p class="atlas-asof-mine"></p>'
         feats.append(feat)
         search.append(_entry("mines", i, r["name"], _keys(r["name"], *_split(r["alt_names"])),
-                             display_text(r["commodity"])))
+                             term(display_text(r["commodity"]))))
     items = [{"sym": _symbol("circle", c, c), "label": term(cls)} for cls, c in COMMODITY_COLOURS.items()]
     items += [{"sym": _mine_symbol("", p), "label": gettext(sym.label)} for p, sym in MINE_PRECISION_SYMBOLS.items()]
     return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
@@ -426,7 +435,7 @@ def _rule_status(rec) -> str:
     if not st:
         return ""
     return (gettext("%(summary)s (the build date)") % {"summary": _e(st["summary"])}
-            + f'<br><span class="atlas-src">{gettext("Why:")} {_e(st["reason"])}</span>')
+            + '<br><span class="atlas-src">' + gettext("Why:") + f' {_e(st["reason"])}</span>')
 
 
 def mine_popup(rec) -> str:
@@ -443,10 +452,10 @@ def mine_popup(rec) -> str:
                                                  "not the mine's location.") + "</p>" if precision == "town" else "")
             + _rows([
                 (gettext("Also known as"), _e(f.get("alt_names"))),
-                (gettext("Commodity"), f'{_e(f.get("commodity"))} ({_e(term(f.get("commodity_class")))})'),
+                (gettext("Commodity"), f'{_e(f.get("commodity"))} ({_term_html(f.get("commodity_class"))})'),
                 (gettext("Location"), _admin(f)),
                 (gettext("Coordinates"), _coords_text(rec)),
-                (gettext("Precision"), f'{_e(term(precision))}: {_e(f.get("location_precision"))}'),
+                (gettext("Precision"), f'{_term_html(precision)}: {_e(f.get("location_precision"))}'),
                 (gettext("Status"), _rule_status(rec)),
                 (gettext("Status as the sources word it"), _e(f.get("status"))),
                 (gettext("Type"), _e(f.get("feature_type"))),
@@ -518,7 +527,7 @@ def named_mine_popup(rec) -> str:
     return (f'<h3>{_e(f.get("name_in_report"))}</h3>{warn}' + _rows([
         (gettext("What the point is"), _e(f.get("location_role"))),
         (gettext("Also known as"), _e(f.get("alt_names"))),
-        (gettext("Commodity"), f'{_e(f.get("commodity"))} ({_e(term(f.get("commodity_class")))})'),
+        (gettext("Commodity"), f'{_e(f.get("commodity"))} ({_term_html(f.get("commodity_class"))})'),
         (gettext("Province in the report"), _e(f.get("province_as_given")) or gettext("(none given)")),
         (gettext("Place in the report"), _e(f.get("place_as_given"))),
         (gettext("Province (the atlas's reading)"), _e(f.get("province_inferred"))),
@@ -650,9 +659,9 @@ def _status_html(rec) -> str:
     st = rec.status
     if not st:  # an atlas that states no build date: the rule has no day to answer for
         return ""
-    return (f'<p class="atlas-status"><span class="atlas-tag">{_e(term(st["status"]))}</span> '
+    return (f'<p class="atlas-status"><span class="atlas-tag">{_term_html(st["status"])}</span> '
             + gettext("Status %(summary)s (the build date)") % {"summary": _e(st["summary"])}
-            + f'<span class="atlas-src">{gettext("Why:")} {_e(st["reason"])}</span></p>')
+            + '<span class="atlas-src">' + gettext("Why:") + f' {_e(st["reason"])}</span></p>')
 
 
 def camp_popup(rec) -> str:
@@ -676,7 +685,7 @@ def camp_popup(rec) -> str:
            _status_html(rec),
            _rows([(gettext("Evidence"), _evidence_text(rec.status)),
                   (gettext("As the sources word it"),
-                   f'{_e(f.get("status"))} ({date or gettext("no date given")})')])]
+                   f'{_e(f.get("status"))} (' + (date or gettext("no date given")) + ")")])]
     if rec.findings:
         items = []
         for x in rec.findings:  # oldest first, as the record orders them
@@ -686,21 +695,23 @@ def camp_popup(rec) -> str:
             basis = display_text(x.get("evidence_basis"))
             shown = evidence_label(basis, x.get("testimony_hand"))
             tags = ([] if basis == what else [what]) + ([shown] if shown else [])  # "testimony" said once
+            when = _e(x.get("observed_text")) or gettext("undated")
+            source = gettext("Source:")
             items.append(
                 f'<li class="atlas-finding" data-y="{year or ""}">'
-                f'<span class="atlas-when">{_e(x.get("observed_text")) or gettext("undated")}</span> '
-                + " ".join(f'<span class="atlas-tag{" atlas-basis" if t == shown else ""}">{html.escape(term(t))}</span>'
+                f'<span class="atlas-when">{when}</span> '
+                + " ".join(f'<span class="atlas-tag{" atlas-basis" if t == shown else ""}">{_term_html(t)}</span>'
                            for t in tags) + " "
                 f'{_e(x.get("description"))}'
-                f'<span class="atlas-src">{gettext("Source:")} {_links(x.get("source_report"))}'
+                f'<span class="atlas-src">{source} {_links(x.get("source_report"))}'
                 f'{", " + page if page else ""}</span></li>')
         out.append("<h4>" + gettext("Findings, oldest first (%(n)s)") % {"n": len(rec.findings)}
                    + '</h4><p class="atlas-asof"></p><ol class="atlas-findings">' + "".join(items) + "</ol>")
     else:
         out.append('<p class="atlas-sub">' + gettext("No dated findings recorded.") + "</p>")
-    out.append(f"<h4>{gettext('Where')}</h4>" + _rows([
+    out.append("<h4>" + gettext("Where") + "</h4>" + _rows([
         (gettext("Coordinates"), html.escape(coords)),
-        (gettext("Precision"), f'{_e(term(f.get("precision")))}: {_e(f.get("location_precision"))}'),
+        (gettext("Precision"), f'{_term_html(f.get("precision"))}: {_e(f.get("location_precision"))}'),
         (gettext("Location"), _admin(f)),
         (gettext("Area"), _en(html.escape(area_text(f.get("area_km2"))))),
     ]))
@@ -729,7 +740,7 @@ def _evidence_text(status: dict) -> str:
     latest = html.escape(format_date(day, current_lang())) if day else gettext("none dated")
     disagree = gettext("; the sources disagree") if status.get("sources_disagree") else ""
     return gettext("tier %(tier)s: %(label)s; latest dated evidence %(date)s%(disagree)s") % {
-        "tier": html.escape(tier), "label": _e(term(status.get("evidence_tier_label"))), "date": latest,
+        "tier": html.escape(tier), "label": _term_html(status.get("evidence_tier_label")), "date": latest,
         "disagree": disagree}
 
 
@@ -775,11 +786,11 @@ def camps_spec(camps, findings, search: list, records: dict | None = None) -> di
         status = display_text(r["status_class"])
         name = (f'<span lang="ko">{_e(r["name_ko"])}</span> {_e(r["name"])}'
                 if _hangul_first() and display_text(r["name_ko"]) else _e(r["name"]))
-        head = f'{name}<br>{_e(term(KIND_LABELS.get(display_text(r["kind"]), r["kind"])))}'
+        head = f'{name}<br>{_term_html(KIND_LABELS.get(display_text(r["kind"]), r["kind"]))}'
         precision = display_text(r["precision"])
         feats.append({
             "c": _latlon(r.geometry), "s": syms(_camp_symbol(r["kind"], status, precision)),
-            "t": f'{head} · {_e(term(status))}'
+            "t": f'{head} · {_term_html(status)}'
                  + (gettext(" as of %(date)s") % {"date": _e(format_date(asof, current_lang()))} if asof else ""),
             "tn": head, "id": site,
             "ys": "".join(STATUS_CODES[x] for x in yearly.get(site, [])),
@@ -863,7 +874,7 @@ def candidates_spec(cands: gpd.GeoDataFrame, camps: gpd.GeoDataFrame) -> dict:
         feats.append({"c": _latlon(c.geometry),
                       "to": _latlon(target) if (target is not None and not same) else None,
                       "same": same, "p": popup,
-                      "t": f'{_e(c["source"])}: {html.escape(dist) + " km" if dist else gettext("no atlas point")}'})
+                      "t": f'{_e(c["source"])}: ' + (html.escape(dist) + " km" if dist else gettext("no atlas point"))})
     return {"kind": "candidates", "features": feats, "legend": {
         "items": [{"sym": _symbol("circle", "#ff9f1c", "#8a4b00", size=10), "label": gettext("a published coordinate")},
                   {"sym": _symbol("circle", "#ffffff", "#8a4b00", size=10),

@@ -91,6 +91,20 @@ FINDING_TYPE_LABELS = {
     "expansion": "expansion",
     "demolition": "demolition",
     "testimony": "testimony",
+    # types the data uses that are worded as their names say (named here so that a page in another language
+    # can look them up: atlas.i18n.TERMS)
+    "camp_described": "camp described",
+    "forced_labour": "forced labour",
+    "mine_identified": "mine identified",
+    "mine_labour": "mine labour",
+    "mine_operated": "mine operated",
+    "prisoner_transfer": "prisoner transfer",
+    "relocation": "relocation",
+    "report_statement": "report statement",
+    "flooding": "flooding",
+    "gem_status": "gem status",
+    "opening_year": "opening year",
+    "reduced_output": "reduced output",
 }
 
 

@@ -421,6 +421,7 @@ def _spec_lang(spec: dict, lang: str) -> None:
     if lang == DEFAULT_LANG:
         return
     spec["i18n"] = {**js_translations(lang), **{s: translate(s, lang) for s in STATUSES}}
+    spec["attribution"] = f'<span lang="en">{spec["attribution"]}</span>'  # the sources' names, as they give them
     for key in ("build_date", "written"):
         if spec["about"].get(key):
             spec["about"][key] = format_date(spec["about"][key], lang)
