@@ -91,6 +91,10 @@ TERMS = (
     N_("camp described"), N_("forced labour"), N_("mine identified"), N_("mine labour"), N_("mine operated"),
     N_("prisoner transfer"), N_("relocation"), N_("report statement"), N_("flooding"), N_("gem status"),
     N_("opening year"), N_("reduced output"),
+    # the UN measures and the commodities they name (atlas.sanctions: the atlas's sanctions_measures table)
+    N_("ban"), N_("cap"), N_("ban with exception"), N_("gold"), N_("titanium"), N_("vanadium"), N_("rare earths"),
+    N_("copper"), N_("nickel"), N_("silver"), N_("zinc"), N_("lead"), N_("magnesite"),
+    N_("other non-metallic minerals"),
     # location precision classes
     N_("site"), N_("camp-area"), N_("uncertain"), N_("none"), N_("approximate"), N_("town"),
 )

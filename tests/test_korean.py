@@ -434,3 +434,100 @@ def test_the_map_script_reads_every_string_from_the_catalogue():
                       and not re.search(r"[<>=#]|atlas-|leaflet-|gradient\(", s))
     assert len(literals) > 200 and {"Legend", "Layers", "use strict"} <= literals
     assert unmarked == [], "English in the map's script, not marked for the catalogue"
+
+
+#: The text a reader meets on the page, as headless Chromium has it: every text node and every title,
+#: placeholder, aria-label and aria-valuetext, but for scripts, styles and elements marked lang="en".
+PAGE_TEXT_JS = """() => {
+  const out = [], attrs = ["title", "alt", "placeholder", "aria-label", "aria-valuetext"];
+  const walk = (node, skip) => {
+    if (node.nodeType === 3) { if (!skip && node.textContent.trim()) out.push(node.textContent); return; }
+    if (node.nodeType !== 1) return;
+    const tag = node.tagName.toLowerCase();
+    skip = skip || tag === "script" || tag === "style" || node.getAttribute("lang") === "en";
+    if (!skip) attrs.forEach(a => { const v = node.getAttribute(a); if (v) out.push(v); });
+    node.childNodes.forEach(c => walk(c, skip));
+  };
+  walk(document.documentElement, false);
+  return out;
+}"""
+#: Every layer on, its legend shown, the folded boxes opened.
+EVERYTHING_ON_JS = """() => { Object.values(window.atlas.layers).forEach(l => window.atlas.map.addLayer(l));
+  window.atlas.legend.refresh(); document.querySelectorAll('details').forEach(d => { d.open = true; }); }"""
+
+
+def test_the_korean_map_in_chromium_has_no_interface_string_in_english(browser, ko_map):
+    """The Korean map as a reader meets it: the opening view, every layer and its legend, search, the measure
+    tool, the year control, a link to a site at a date (and to a retired and an unknown id), the popup of
+    the first feature of each layer and a stacked point's chooser. Once the data values (and the camps'
+    names on the map) are taken out, no English is left; Hangul is drawn in a Korean font."""
+    from atlas import _browser
+
+    spec = ko_map["spec"]
+    data = ko_map["data"] | {f["lbl"] for layer in spec["layers"] for f in layer.get("features", []) if f.get("lbl")}
+    data |= {"NO-SUCH-1"}  # an id a link asks for: the reader's words
+    texts: list[str] = []
+    with _browser.open_page(ko_map["path"], size=(1200, 800), browser=browser) as s:
+        page = s.page
+
+        def grab():
+            texts.extend(page.evaluate(PAGE_TEXT_JS))
+
+        assert page.evaluate("document.documentElement.lang") == "ko"
+        grab()
+        page.evaluate(EVERYTHING_ON_JS)
+        grab()
+        for query in ("yodok", "요덕", "zzqqxx"):  # results, and "no match"
+            page.fill(".atlas-search input", query)
+            grab()
+        page.evaluate("window.atlas.searchBox().close()")
+        page.click(".atlas-measure .atlas-btn")
+        page.evaluate("window.atlas.measure.add(L.latLng(39.6, 126.9)); window.atlas.measure.add(L.latLng(39.9, 127.3))")
+        grab()
+        page.click(".atlas-measure .atlas-btn")
+        grab()  # "… km measured"
+        page.click(".atlas-time-all")
+        grab()
+        page.click(".atlas-time-play")
+        grab()  # "pause"
+        page.evaluate("window.atlas.time.stop()")
+        retired = next(iter(spec["retired"]), None)
+        for link in ("#KLS-15@2014-06", "#KLS-15@1950", "#M005@2014", "#NO-SUCH-1", *([f"#{retired}"] if retired else [])):
+            page.evaluate(f"window.atlas.openLink({link!r})")
+            grab()
+        for layer in spec["layers"]:  # the first feature of each layer, its popup open
+            if layer.get("features") and layer["kind"] in ("points", "polygons", "candidates"):
+                page.evaluate(f"window.atlas.map.closePopup(); window.atlas.reveal({{l: {layer['id']!r}, i: 0}})")
+                grab()
+        page.evaluate("""() => { const k = Object.keys(window.atlas.stacks)[0];
+                                 window.atlas.stackChooser(k, window.atlas.stacks[k][0].m.getLatLng()); }""")
+        grab()
+        cdp = page.context.new_cdp_session(page)  # the font Chromium draws the title's Hangul with
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": ".atlas-title"})["nodeId"]
+        fonts = {f["familyName"] for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]}
+        assert s.page_errors == [] and s.blocked == []
+    text = "\n".join(texts)
+    for korean in ("범례", "레이어", "전체 기간", "지도에서 이 시설로 가는 링크", "일치 없음", "측정 거리",
+                   "이 지점의 객체", "2014년 12월 31일 기준"):
+        assert korean in text, korean
+    assert _english_left(texts, data, ko_map["fields"]) == []
+    assert _english_words_left(texts, data | ko_map["fields"]) == []
+    assert fonts & {"NanumGothic", "Noto Sans CJK KR", "NanumBarunGothic"}, fonts
+
+
+def test_the_english_map_is_unchanged_by_korean(gpkg):
+    """English stays the default and carries no translation: the page is the same with and without
+    lang="en", its spec holds no table of translations and its <html> names no language (as before
+    --lang existed: the page outside the map's script was compared byte for byte with one written before,
+    docs/korean.md), and the script then shows its own English originals."""
+    default = atlas.build_map(gpkg)
+    page = default.get_root().render()
+    assert atlas.build_map(gpkg, lang="en").get_root().render() == page
+    assert "i18n" not in default.atlas_spec and "asof_text" not in default.atlas_spec["layers"][-1].get("time", {})
+    assert "<!DOCTYPE html>\n<html>\n" in page
+    assert not any(word in page for word in ("범례", "레이어", "전체 기간", "오프라인 지도", "이 지점의 객체"))
+    assert default.atlas_layers["camps"] == "Prison camps and suspected sites (26 of 27 located)"
+    assert i18n.js_translations("en") == {}
