@@ -429,13 +429,19 @@ def _published_items(rec) -> list[str]:
     return out
 
 
+def _rule(text) -> str:
+    """A sentence of the status rule (atlas.evidence), escaped: written in the map's language (the record was
+    read under :func:`atlas.i18n.use_lang`), so not marked as English."""
+    return html.escape(display_text(text), quote=True)
+
+
 def _rule_status(rec) -> str:
     """A mine's status by the rule on the build date, as ``atlas status`` prints it, and why (escaped)."""
     st = rec.status
     if not st:
         return ""
-    return (gettext("%(summary)s (the build date)") % {"summary": _e(st["summary"])}
-            + '<br><span class="atlas-src">' + gettext("Why:") + f' {_e(st["reason"])}</span>')
+    return (gettext("%(summary)s (the build date)") % {"summary": _rule(st["summary"])}
+            + '<br><span class="atlas-src">' + gettext("Why:") + f' {_rule(st["reason"])}</span>')
 
 
 def mine_popup(rec) -> str:
@@ -660,8 +666,8 @@ def _status_html(rec) -> str:
     if not st:  # an atlas that states no build date: the rule has no day to answer for
         return ""
     return (f'<p class="atlas-status"><span class="atlas-tag">{_term_html(st["status"])}</span> '
-            + gettext("Status %(summary)s (the build date)") % {"summary": _e(st["summary"])}
-            + '<span class="atlas-src">' + gettext("Why:") + f' {_e(st["reason"])}</span></p>')
+            + gettext("Status %(summary)s (the build date)") % {"summary": _rule(st["summary"])}
+            + '<span class="atlas-src">' + gettext("Why:") + f' {_rule(st["reason"])}</span></p>')
 
 
 def camp_popup(rec) -> str:

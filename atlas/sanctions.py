@@ -340,13 +340,14 @@ def _prose(commodity, day: str, table: pd.DataFrame) -> str:
     """
     names = mine_commodities(commodity, table)
     if not names:
-        return NO_MEASURE
+        return gettext(NO_MEASURE)
     parts = []
-    for c in names:
+    for c in names:  # in the words of the product being written (atlas.i18n.use_lang)
         st = status_on(c, day, table)
-        what = f"{c}: " if len(names) > 1 else ""
-        parts.append(f"{what}{st['measure']}" + (f" since {st['adopted']}, {st['resolution']}"
-                                                 if st["resolution"] else ""))
+        what = f"{term(c)}: " if len(names) > 1 else ""
+        parts.append(f"{what}{term(st['measure'])}" + (gettext(" since %(date)s, %(resolution)s") % {
+            "date": format_date(st["adopted"], current_lang()), "resolution": st["resolution"]}
+            if st["resolution"] else ""))
     return "; ".join(parts)
 
 
