@@ -33,6 +33,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pyarrow as pa
 import pyogrio
 import pyogrio.raw
 import shapely
@@ -147,6 +148,7 @@ class _Import:
                                  grid_from=1 << 62)
         self.outline = atlas.outline("EPSG:5179")
         shapely.prepare(self.outline)
+        self.edges = _edge_tree(self.outline)
         self.imported_at = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
         self.n = self.empty = self.valid = self.inside = self.swapped = 0
         self.outliers: list[int] = []
@@ -185,7 +187,9 @@ class _Import:
             pts = gpd.GeoSeries(wgs.to_numpy()[keep], crs="EPSG:4326").to_crs("EPSG:5179").to_numpy()
             km = np.zeros(len(pts))
             out = ~shapely.contains_xy(self.outline, shapely.get_x(pts), shapely.get_y(pts))
-            km[out] = shapely.distance(pts[out], self.outline) / 1000.0  # inside: 0, no measuring
+            if out.any():  # inside: 0, no measuring; outside: to the nearest edge of the outline
+                which, metres = self.edges.query_nearest(pts[out], return_distance=True, all_matches=False)
+                km[np.flatnonzero(out)[which[0]]] = metres / 1000.0
             dist[keep] = km
         far = np.flatnonzero(dist > schema.INSIDE_TOLERANCE_KM)
         self.n_outliers += len(far)
@@ -240,6 +244,16 @@ class _Import:
                 f"{path}: the coordinates look swapped (latitude and longitude reversed): "
                 f"{self.swapped} of {self.valid} points fall in the DPRK region only "
                 "when swapped; name the columns with --lat COL --lon COL")
+
+
+def _edge_tree(outline) -> shapely.STRtree:
+    """The outline's edges, one segment each, in a tree: the distance to the nearest is the distance
+    to the outline from a point outside it (exactly ``shapely.distance``, several times faster)."""
+    segments = []
+    for ring in shapely.get_rings(shapely.get_parts(outline)):
+        xy = shapely.get_coordinates(ring)
+        segments.append(np.stack([xy[:-1], xy[1:]], axis=1))
+    return shapely.STRtree(shapely.linestrings(np.concatenate(segments)))
 
 
 def _check_ids(tmp_gpkg: Path, layer: str, path: Path, id_col: str | None) -> None:
@@ -465,6 +479,7 @@ def store_layer(
             state.finish()
             _check_ids(tmp_gpkg, layer, path, state.id_col)
             write_record(tmp_gpkg, state.record(layer))
+            io.release_memory()  # the chunks' freed pages, before the keys' batches
             say(f"keying the names of {state.n:,} features for atlas find")
             search.write_name_keys(tmp_gpkg, layer, say)
             written = pyogrio.read_info(tmp_gpkg, layer=layer)["features"]
@@ -512,25 +527,75 @@ def _parse_crs(crs: str | int):
 
 def _write_chunks(reader, state: _Import, tmp_gpkg: Path, layer: str, path: Path, target: Path,
                   say: Callable[[str], None]) -> None:
-    """Check each chunk the reader gives and append it to the layer in the GeoPackage copy."""
+    """Check each chunk the reader gives and write them all to the layer in the GeoPackage copy.
+
+    The checked chunks reach GDAL as one Arrow stream: one write, whose spatial index is
+    built once at the end, instead of an append per chunk (5x slower at 10^6 points).
+    An error met while checking a chunk stops the stream and is raised as it was.
+    """
     most = limit("MAX_FEATURES")
-    for gdf, rows in reader.chunks(CHUNK_ROWS):
-        if state.n + len(rows) > most:  # said before the chunk past the limit is checked or written
-            raise InputError(f"{path}: more than {most:,} features (ATLAS_MAX_FEATURES); split the file or "
-                             "filter it to the DPRK first; the atlas was not changed")
-        out = state.chunk(gdf, rows)
-        del gdf
-        new_file = {} if tmp_gpkg.exists() else {"dataset_options": io.GPKG_OPTIONS}  # a new private store
+    failed: list[BaseException] = []
+
+    def tables():
+        for gdf, rows in reader.chunks(CHUNK_ROWS):
+            if state.n + len(rows) > most:  # said before the chunk past the limit is checked or written
+                raise InputError(f"{path}: more than {most:,} features (ATLAS_MAX_FEATURES); split the file "
+                                 "or filter it to the DPRK first; the atlas was not changed")
+            out = state.chunk(gdf, rows)
+            del gdf
+            yield pa.table(out.to_arrow(index=False, geometry_encoding="WKB"))
+            if state.n > CHUNK_ROWS:
+                say(f"{state.n:,} features read, checked and written")
+
+    def batches(first: pa.Table, rest):
         try:
-            pyogrio.write_dataframe(
-                out, tmp_gpkg, layer=layer, driver="GPKG", append=state.n > len(out), use_arrow=True,
-                geometry_type="Point", promote_to_multi=False, **new_file,
-                layer_options=({} if state.n > len(out) else
-                               {"OVERWRITE": "YES", "DESCRIPTION": f"user import of {state.file_name}"}))
-        except Exception as exc:
-            raise _write_error(exc, target) from exc
-        if state.n > CHUNK_ROWS:
-            say(f"{state.n:,} features read, checked and written")
+            yield from first.to_batches()
+            for table in rest:
+                yield from _conform(table, first.schema, path, state).to_batches()
+        except BaseException as exc:  # GDAL sees the stream end in error; the cause is raised below
+            failed.append(exc)
+            raise
+
+    stream = tables()
+    first = next(stream, None)
+    if first is None:
+        return
+    first = first.cast(_stored_schema(first.schema))
+    new_file = {} if tmp_gpkg.exists() else {"dataset_options": io.GPKG_OPTIONS}  # a new private store
+    try:
+        pyogrio.raw.write_arrow(
+            pa.RecordBatchReader.from_batches(first.schema, batches(first, stream)), tmp_gpkg,
+            layer=layer, driver="GPKG", geometry_name="geometry", geometry_type="Point", crs="EPSG:4326",
+            layer_options={"OVERWRITE": "YES", "DESCRIPTION": f"user import of {state.file_name}"},
+            **new_file)
+    except Exception as exc:
+        if failed:
+            raise failed[0] from None
+        raise _write_error(exc, target) from exc
+    if failed:
+        raise failed[0]
+
+
+def _stored_schema(schema):
+    """The schema of the first chunk, with a column it holds no value of stored as text."""
+    return pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema],
+                     metadata=schema.metadata)
+
+
+def _conform(table, schema, path: Path, state: _Import):
+    """A later chunk in the first chunk's types: a column that changes type is refused, by name."""
+    if table.schema.equals(schema):
+        return table
+    for field in schema:
+        got = table.schema.field(field.name).type
+        if got == field.type or pa.types.is_null(got):
+            continue
+        try:
+            table.column(field.name).cast(field.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            raise InputError(f"{path}: field {field.name!r} changes type by row {state.n:,} (from {field.type} "
+                             f"to {got}); the atlas was not changed") from None
+    return table.select(schema.names).cast(schema)
 
 
 def _warn_outliers(path: Path, state: _Import) -> None:

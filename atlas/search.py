@@ -406,6 +406,122 @@ def name_keys(feature_id: object, name: object) -> set[str]:
     return keys
 
 
+#: A name keyed by :func:`_keyed_table`'s vectorised path: printable ASCII without the characters
+#: that split a name into several (``;|,/():``); its keys then depend on its letters alone.
+_PLAIN_NAME = r"^[\x20-\x27\x2a\x2b\x2d\x2e\x30-\x39\x3c-\x7b\x7d\x7e]*$"
+_NOT_LATIN_RE2 = "[^a-z0-9]"
+#: :func:`atlas.names.rr_fold` as steps Arrow can run (RE2 has no look-behind: the preceding
+#: letter is captured and written back, which gives the same result since it is never a target).
+_RR_ARROW = (
+    ("lit", "eo", "o"), ("lit", "eu", "u"), ("lit", "oo", "u"), ("lit", "oi", "oe"),
+    ("re", "^g", "k"), ("re", "^d", "t"), ("re", "^b", "p"), ("re", "^j", "ch"),
+    ("lit", "ng", "N"),
+    ("re", "([aeiouwyN])g", r"\1k"), ("re", "([aeiouwyN])d", r"\1t"), ("re", "([aeiouwyN])b", r"\1p"),
+    ("re", "([aeiouwyN])j", r"\1ch"),
+    ("lit", "N", "ng"), ("re", "^r([aeiouy])", r"\1"),
+    ("lit", "ph", "p"), ("lit", "kh", "k"), ("lit", "th", "t"), ("lit", "chh", "ch"),
+)
+
+
+def _rr_fold_arrow(text):
+    import pyarrow.compute as pc
+
+    for how, pattern, repl in _RR_ARROW:
+        text = (pc.replace_substring(text, pattern, repl) if how == "lit"
+                else pc.replace_substring_regex(text, pattern, repl))
+    return text
+
+
+def _keyed_table(fids: np.ndarray, ids: list, labels: list) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`name_keys` of many features at once, as ``(fid, key)`` pairs without repeats.
+
+    Plain names (:data:`_PLAIN_NAME`), nearly every row of a big layer, are keyed with Arrow's
+    string kernels, their words once per distinct word; any other name by :func:`name_keys`.
+    The pairs are exactly those of :func:`name_keys` (a test compares them on random names).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fids = np.asarray(fids, dtype=np.int64)
+    label = pa.array(labels, type=pa.string(), from_pandas=True)
+    uid = pa.array([None if i is None else str(i) for i in ids], type=pa.string())
+    plain = pc.fill_null(pc.match_substring_regex(label, _PLAIN_NAME), False).to_numpy(zero_copy_only=False)
+    plain_id = pc.fill_null(pc.string_is_ascii(uid), False).to_numpy(zero_copy_only=False)
+    out_fid: list[np.ndarray] = []
+    out_key: list[pa.Array] = []
+
+    def add(rows: np.ndarray, keys, keep=None) -> None:
+        if keep is not None:
+            rows, keys = rows[keep], keys.filter(pa.array(keep))
+        out_fid.append(fids[rows])
+        out_key.append(keys)
+
+    rows = np.flatnonzero(plain_id)  # ids: normalised (ASCII: lower case, letters and digits)
+    add(rows, pc.replace_substring_regex(pc.ascii_lower(uid.take(pa.array(rows))), _NOT_LATIN_RE2, ""))
+    for i in np.flatnonzero(~plain_id & ~pd.isna(np.asarray(ids, dtype=object))):
+        out_fid.append(np.array([fids[i]]))
+        out_key.append(pa.array([names.normalize(str(ids[i]))], type=pa.string()))
+    rows = np.flatnonzero(plain)
+    text = pc.utf8_trim(label.take(pa.array(rows)), " ")
+    base = pc.replace_substring_regex(pc.ascii_lower(text), _NOT_LATIN_RE2, "")
+    named = pc.greater(pc.utf8_length(base), 0).to_numpy(zero_copy_only=False)
+    rows, text, base = rows[named], text.filter(pa.array(named)), base.filter(pa.array(named))
+    stripped = pc.replace_substring_regex(base, names.LATIN_SUFFIXES.pattern, "")
+    long_base = pc.greater_equal(pc.utf8_length(base), 3).to_numpy(zero_copy_only=False)
+    long_stripped = pc.greater_equal(pc.utf8_length(stripped), 3).to_numpy(zero_copy_only=False)
+    add(rows, base)
+    add(rows, stripped, long_stripped)  # _strip_suffix: the stripped name when 3 letters or more
+    stop = pa.array(sorted(k for k in _STOPWORDS if k.isascii()), type=pa.string())
+    for form, keep in ((base, long_base), (stripped, long_stripped)):
+        folded = _rr_fold_arrow(form)
+        good = keep & ~pc.is_in(folded, value_set=stop).to_numpy(zero_copy_only=False) \
+            & ~pc.match_substring_regex(folded, "^[0-9]+$").to_numpy(zero_copy_only=False)
+        add(rows, folded, good)
+    # words: each distinct one judged once (_parts), pairs of neighbouring good words made by Arrow
+    words = pc.split_pattern_regex(text, "[ &]+")
+    flat = words.flatten()
+    parent = np.asarray(words.value_parent_indices(), dtype=np.int64)
+    nonempty = pc.greater(pc.utf8_length(flat), 0).to_numpy(zero_copy_only=False)
+    flat, parent = flat.filter(pa.array(nonempty)), parent[nonempty]
+    codes = pc.dictionary_encode(flat)
+    folded = pc.replace_substring_regex(pc.ascii_lower(codes.dictionary), _NOT_LATIN_RE2, "")
+    maybe = np.flatnonzero(pc.and_(pc.greater_equal(pc.utf8_length(folded), 3),  # shorter, or a number:
+                                   pc.invert(pc.match_substring_regex(folded, "^[0-9]+$")))  # never a part
+                           .to_numpy(zero_copy_only=False))
+    good_word = np.zeros(len(codes.dictionary), dtype=bool)
+    good_word[maybe] = [bool(_parts(w)) for w in codes.dictionary.take(pa.array(maybe)).to_pylist()]
+    idx = np.asarray(codes.indices, dtype=np.int64)
+    good = good_word[idx] if len(idx) else np.zeros(0, bool)
+    pair = np.zeros(len(idx), bool)
+    if len(idx) > 1:
+        pair[:-1] = (parent[:-1] == parent[1:]) & good[:-1] & good[1:]
+    at = np.flatnonzero(pair)
+    pairs = pc.binary_join_element_wise(flat.take(pa.array(at)), flat.take(pa.array(at + 1)), " ")
+    for parts, owners in ((flat.filter(pa.array(good)), parent[good]), (pairs, parent[at])):
+        part_codes = pc.dictionary_encode(parts)
+        part_keys = [sorted(_keys(w)) for w in part_codes.dictionary.to_pylist()]
+        counts = np.array([len(k) for k in part_keys], dtype=np.int64)
+        pidx = np.asarray(part_codes.indices, dtype=np.int64)
+        if not len(pidx):
+            continue
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        n = counts[pidx]
+        which = np.repeat(starts[pidx], n) + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+        flat_keys = pa.array([k for ks in part_keys for k in ks], type=pa.string())
+        add(rows[np.repeat(owners, n)], flat_keys.take(pa.array(which)))
+    for i in np.flatnonzero(~plain):  # every other name: the rule itself
+        ks = name_keys(None, labels[i])
+        out_fid.append(np.full(len(ks), fids[i], dtype=np.int64))
+        out_key.append(pa.array(sorted(ks), type=pa.string()))
+    table = pa.table({"fid": pa.array(np.concatenate(out_fid) if out_fid else np.zeros(0, np.int64)),
+                      "key": pa.concat_arrays([k.cast(pa.string()) for k in out_key]) if out_key
+                      else pa.array([], pa.string())})
+    table = table.filter(pc.greater(pc.utf8_length(table["key"]), 0))
+    table = table.group_by(["key", "fid"], use_threads=False).aggregate([]).sort_by([("key", "ascending"),
+                                                                                    ("fid", "ascending")])
+    return table["fid"].to_numpy(), table["key"].to_numpy(zero_copy_only=False)
+
+
 def write_name_keys(gpkg: Path, layer: str, progress: Callable[[str], None] | None = None) -> int:
     """Key the names of a user layer into :data:`NAME_KEYS` (the importer calls it once).
 
@@ -425,6 +541,7 @@ def write_name_keys(gpkg: Path, layer: str, progress: Callable[[str], None] | No
     """
     q = layer.replace('"', '""')
     con = sqlite3.connect(str(gpkg))
+    con.execute("PRAGMA cache_size = -65536")  # 64 MB: a million names' keys go in without re-reading pages
     n = 0
     try:
         with con:
@@ -436,10 +553,12 @@ def write_name_keys(gpkg: Path, layer: str, progress: Callable[[str], None] | No
             con.execute(f"DELETE FROM {_KEYED} WHERE layer = ?", (layer,))
             cur = con.execute(f'SELECT fid, user_id, name FROM "{q}" ORDER BY fid')
             done = 0
-            while rows := cur.fetchmany(10_000):
-                batch = [(k, layer, fid) for fid, uid, name in rows for k in name_keys(uid, name)]
-                con.executemany(f"INSERT OR IGNORE INTO {NAME_KEYS} VALUES (?, ?, ?)", batch)
-                n += len(batch)
+            while rows := cur.fetchmany(25_000):
+                fids, ids, labels = zip(*rows)
+                fid, key = _keyed_table(np.array(fids), list(ids), list(labels))
+                con.executemany(f"INSERT OR IGNORE INTO {NAME_KEYS} VALUES (?, ?, ?)",
+                                zip(key.tolist(), itertools.repeat(layer), fid.tolist()))
+                n += len(key)
                 done += len(rows)
                 if progress and done % 100_000 == 0:
                     progress(f"keyed the names of {done:,} features")

@@ -311,7 +311,7 @@ def test_no_space_left_is_one_message(atlas_copy, tmp_path, points, monkeypatch)
     def full(*_a, **_k):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(importer.pyogrio, "write_dataframe", full)
+    monkeypatch.setattr(importer.pyogrio.raw, "write_arrow", full)
     before = sha256(atlas_copy)
     with pytest.raises(OutputError, match=r"No space left on device.*was not replaced"):
         atlas.import_layer(_csv(tmp_path / "synthetic.csv", points), "full", gpkg=atlas_copy)
