@@ -61,7 +61,7 @@ import pandas as pd
 
 from .dates import parse_as_of
 from .errors import InputError
-from .i18n import N_, current_lang, format_date, gettext, term
+from .i18n import DEFAULT_LANG, N_, current_lang, format_date, gettext, term, use_lang
 
 __all__ = [
     "BASES",
@@ -601,19 +601,21 @@ def site_evidence(findings: pd.DataFrame, site_ids, as_of: str | date) -> pd.Dat
         Indexed by ``site_id``: ``status_class`` (the status on the day),
         ``status_as_of``, ``evidence_tier``, ``evidence_tier_label``,
         ``latest_evidence_date`` (ISO text or None), ``sources_disagree``,
-        ``status_summary``.
+        ``status_summary``: in English whatever product is being written (the columns the
+        GeoPackage stores, and checks its rows against: data, never translated).
     """
     day = parse_as_of(as_of)
     groups = rows_by_site(findings)
     rows = []
-    for site in site_ids:
-        s = _status(_prepare(_parse(groups.get(site, []))), day, site, findings.columns)
-        rows.append({
-            "site_id": site, "status_class": s.status, "status_as_of": day.isoformat(),
-            "evidence_tier": s.tier, "evidence_tier_label": s.tier_label,
-            "latest_evidence_date": s.latest_evidence.isoformat() if s.latest_evidence else None,
-            "sources_disagree": s.sources_disagree, "status_summary": s.summary,
-        })
+    with use_lang(DEFAULT_LANG):
+        for site in site_ids:
+            s = _status(_prepare(_parse(groups.get(site, []))), day, site, findings.columns)
+            rows.append({
+                "site_id": site, "status_class": s.status, "status_as_of": day.isoformat(),
+                "evidence_tier": s.tier, "evidence_tier_label": s.tier_label,
+                "latest_evidence_date": s.latest_evidence.isoformat() if s.latest_evidence else None,
+                "sources_disagree": s.sources_disagree, "status_summary": s.summary,
+            })
     return pd.DataFrame(rows).set_index("site_id")
 
 
