@@ -35,7 +35,7 @@ def _random_names(n: int, seed: int) -> list:
                        + rng.choice(["", " ", " 12", "-do", " & Co"]))
         else:
             out.append("".join(rng.choice(_CHARS) for _ in range(rng.randint(0, 14))))
-    return out + [None, "", "   ", "&&", "a & b", " x ", "synthetic 1", "Synthetic point 7"]
+    return [*out, None, "", "   ", "&&", "a & b", " x ", "synthetic 1", "Synthetic point 7"]
 
 
 @pytest.mark.parametrize("seed", [1, 2])
