@@ -257,7 +257,7 @@ def test_cli_writes_a_korean_dossier_and_pdf(gpkg, tmp_path):
 
 @pytest.mark.slow
 def test_the_korean_site_has_no_interface_string_in_english(gpkg, tmp_path):
-    index = atlas.build_site(tmp_path / "site", gpkg, with_map=False, with_downloads=True, lang="ko")
+    index = atlas.build_site(tmp_path / "site", gpkg, with_map=True, with_downloads=True, lang="ko")
     site = index.parent
     from atlas.dossier import Product
     from atlas.summaries import province_summary
@@ -283,6 +283,7 @@ def test_the_korean_site_has_no_interface_string_in_english(gpkg, tmp_path):
     assert KOREAN_DATE.search(index_text) and "전체 시설" in index_text
     for dossier in sorted((site / "dossiers").glob("*.html"))[:5]:
         assert '<html lang="ko">' in dossier.read_text(encoding="utf-8")
+    assert '"i18n":{' in (site / "map.html").read_text(encoding="utf-8")  # the site's map in Korean too
 
 
 def test_the_catalogue_ships_with_the_package_and_site_takes_lang():
