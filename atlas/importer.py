@@ -21,6 +21,7 @@ The catalogue of user layers is :mod:`atlas.userlayers`.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import shutil
@@ -37,6 +38,7 @@ import pyarrow as pa
 import pyogrio
 import pyogrio.raw
 import shapely
+from pyproj import Transformer
 
 from . import io, schema, search
 from .admin import TOLERANCE_KM, AdminUnits
@@ -184,11 +186,12 @@ class _Import:
         dist = np.full(len(gdf), np.nan)
         keep = valid & ~((np.abs(y) > 90) | (np.abs(x) > 180))
         if keep.any():
-            pts = gpd.GeoSeries(wgs.to_numpy()[keep], crs="EPSG:4326").to_crs("EPSG:5179").to_numpy()
-            km = np.zeros(len(pts))
-            out = ~shapely.contains_xy(self.outline, shapely.get_x(pts), shapely.get_y(pts))
+            px, py = _to_planar().transform(x[keep], y[keep])
+            km = np.zeros(len(px))
+            out = ~shapely.contains_xy(self.outline, px, py)
             if out.any():  # inside: 0, no measuring; outside: to the nearest edge of the outline
-                which, metres = self.edges.query_nearest(pts[out], return_distance=True, all_matches=False)
+                which, metres = self.edges.query_nearest(shapely.points(px[out], py[out]), return_distance=True,
+                                                         all_matches=False)
                 km[np.flatnonzero(out)[which[0]]] = metres / 1000.0
             dist[keep] = km
         far = np.flatnonzero(dist > schema.INSIDE_TOLERANCE_KM)
@@ -244,6 +247,12 @@ class _Import:
                 f"{path}: the coordinates look swapped (latitude and longitude reversed): "
                 f"{self.swapped} of {self.valid} points fall in the DPRK region only "
                 "when swapped; name the columns with --lat COL --lon COL")
+
+
+@functools.cache
+def _to_planar():
+    """Longitude, latitude to EPSG:5179, made once (geopandas' ``to_crs`` makes one per call)."""
+    return Transformer.from_crs("EPSG:4326", "EPSG:5179", always_xy=True)
 
 
 def _edge_tree(outline) -> shapely.STRtree:
