@@ -2,18 +2,20 @@
    Each pair is two L.imageOverlay in the images pane, "before" under "after"; the "after" image is clipped
    (CSS clip-path) left of one vertical handle that spans the map. The handle is a slider: drag it with a
    pointer (mouse, pen, touch) or focus it and press Left/Right (5 %), Shift+Left/Right (1 %), Home, End. */
-function atlasSwipe(map, group, feats) {
+function atlasSwipe(map, group, feats, words) {
   "use strict";
   var pairs = [], frac = 0.5, shown = false;
   var handle = document.createElement("div");
   handle.className = "atlas-swipe";
   handle.setAttribute("role", "slider");
   handle.setAttribute("tabindex", "0");
-  handle.setAttribute("aria-label", "Swipe between the before and after images (Left and Right arrows)");
+  handle.setAttribute("aria-label", words.label);
   handle.setAttribute("aria-valuemin", "0");
   handle.setAttribute("aria-valuemax", "100");
   handle.innerHTML = '<span class="atlas-swipe-knob" aria-hidden="true">\u2039 \u203a</span>' +
-    '<span class="atlas-swipe-l" aria-hidden="true">before</span><span class="atlas-swipe-r" aria-hidden="true">after</span>';
+    '<span class="atlas-swipe-l" aria-hidden="true"></span><span class="atlas-swipe-r" aria-hidden="true"></span>';
+  handle.querySelector(".atlas-swipe-l").textContent = words.before;
+  handle.querySelector(".atlas-swipe-r").textContent = words.after;
   function clip() {
     var box = map.getContainer().getBoundingClientRect();
     var x = box.left + frac * box.width;

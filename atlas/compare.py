@@ -34,6 +34,7 @@ import numpy as np
 from . import io
 from .admin import PLANAR_CRS
 from .errors import InputError, NotFoundError
+from .i18n import format_date, gettext
 from .scenes import Scene, covering, load_register, open_scene_file, verify
 from .store import Atlas, open_atlas
 
@@ -672,18 +673,23 @@ def imagery_map_spec(atlas: Atlas, layer: str = "camps") -> dict | None:
             continue
         s, w, n, e = pair["bounds_lonlat"]
         b, a = pair["before"], pair["after"]
-        text = (f"{ids.loc[idx]} {names.loc[idx]}: before {b['date']} ({b['sensor'] or '-'}; licence "
-                f"{b['licence'] or '-'}), after {a['date']} ({a['sensor'] or '-'}; licence {a['licence'] or '-'})")
+        text = gettext("%(id)s %(name)s: before %(before)s (%(before_sensor)s; licence %(before_licence)s), "
+                       "after %(after)s (%(after_sensor)s; licence %(after_licence)s)") % {
+            "id": ids.loc[idx], "name": names.loc[idx], "before": format_date(b["date"]),
+            "before_sensor": b["sensor"] or "-", "before_licence": b["licence"] or "-",
+            "after": format_date(a["date"]), "after_sensor": a["sensor"] or "-", "after_licence": a["licence"] or "-"}
         if pair["change"]:
             c = pair["change"]
-            text += (f"; {c['changed_m2']:,.0f} m² changed of {c['compared_m2']:,.0f} m² "
-                     f"({c['changed_share']:.1%}) within {c['buffer_m']:g} m")
+            text += gettext("; %(changed)s m² changed of %(compared)s m² (%(share)s) within %(buffer)s m") % {
+                "changed": f"{c['changed_m2']:,.0f}", "compared": f"{c['compared_m2']:,.0f}",
+                "share": f"{c['changed_share']:.1%}", "buffer": f"{c['buffer_m']:g}"}
         feats.append({"before": b["uri"], "after": a["uri"], "bounds": [[s, w], [n, e]], "t": text})
         lines.append(text)
     if not feats:
         return None
-    note = (f"{len(feats)} before/after pair(s) of shareable scenes, {PAIR_SIDE_M:g} m around each site; "
-            "drag the handle or focus it and press Left/Right. " + " · ".join(lines))
+    note = gettext("%(n)s before/after pair(s) of shareable scenes, %(side)s m around each site; drag the handle "
+                   "or focus it and press Left/Right.") % {"n": len(feats), "side": f"{PAIR_SIDE_M:g}"}
+    note += " " + " · ".join(lines)
     return {"kind": "swipe", "features": feats, "legend": {"items": [], "note": note}}
 
 

@@ -42,7 +42,7 @@ from .distance import around, near, nearest
 from .errors import InputError
 from .evidence import TIERS
 from .formats import cell_text, link_urls
-from .i18n import N_, TERMS, check_lang, format_date, translate, translations
+from .i18n import N_, TERMS, check_lang, format_date, translate, translations, use_lang
 from .owned import check_replace
 from .protect import shared_layers
 from .record import Record, record
@@ -511,6 +511,11 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     >>> rec["header"]["id"], rec["header"]["names"]["hangul"][0]
     ('KLS-15', '요덕 제15호 관리소')
     """
+    with use_lang(lang):  # the status rule's sentences and the sanctions lines in the page's language
+        return _dossier_record(site, gpkg, km, include_private=include_private, atlas=atlas, lang=lang)
+
+
+def _dossier_record(site, gpkg, km, *, include_private, atlas, lang) -> dict:
     atlas = atlas or Product(gpkg, include_private=include_private)
     if km <= 0:
         raise InputError(f"the radius must be positive, not {km}")
