@@ -123,14 +123,15 @@ def leaflet_icon_js() -> str:
 
 @cache
 def atlas_js() -> str:
-    """The atlas map's own script: big point layers (``_points.js``), then the page (``_webmap.js``)."""
-    return "\n".join((_HERE / name).read_text(encoding="utf-8") for name in ("_points.js", "_webmap.js"))
+    """The atlas map's own script: big point layers (``_points.js``), imagery pairs (``_swipe.js``), then the
+    page (``_webmap.js``)."""
+    return "\n".join((_HERE / name).read_text(encoding="utf-8") for name in ("_points.js", "_swipe.js", "_webmap.js"))
 
 
 @cache
 def atlas_css() -> str:
-    """The atlas map's own stylesheet."""
-    return (_HERE / "_webmap.css").read_text(encoding="utf-8")
+    """The atlas map's own stylesheet (and the swipe handle's, ``_swipe.css``)."""
+    return "\n".join((_HERE / name).read_text(encoding="utf-8") for name in ("_webmap.css", "_swipe.css"))
 
 
 def script_safe(text: str) -> str:

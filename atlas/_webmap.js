@@ -94,6 +94,15 @@ function atlasGeodesicMetres(lat1, lon1, lat2, lon2) {
 }
 
 function atlasInit(map, spec) {
+  /* interface strings: each is its English original, marked _("..."); a page in another language
+     carries their translations from the atlas's one catalogue (spec.i18n, atlas/i18n.py), and
+     _() fills in its %(name)s parts */
+  var I18N = spec.i18n || {};
+  function _(s, args) {
+    var t = Object.prototype.hasOwnProperty.call(I18N, s) && I18N[s] ? String(I18N[s]) : String(s);
+    return args ? t.replace(/%\(([a-z_]+)\)s/g, function (m, k) { return args[k] == null ? "" : String(args[k]); }) : t;
+  }
+  function term(word) { return _(word); }  /* a word the spec chose (a status): no marker, so no nesting in a marked call */
   var SHAPES = { circle: 1, square: 1, triangle: 1, diamond: 1, star: 1 };
   var layers = {}, byId = {}, overlays = {}, bases = {};
 
@@ -212,10 +221,11 @@ function atlasInit(map, spec) {
       if (group.length > 1) {
         var nos = group.map(function (j) { return shown[j].atlasLabelNo; });
         var uniq = nos.filter(function (n, j) { return nos.indexOf(n) === j; });
+        var nums = { list: uniq.slice(0, -1).join(", "), last: uniq[uniq.length - 1] };
         var text = nos.every(Boolean) && uniq.length > 1 ?
-          (m.atlasLabelPr === 0 ? "Camps " : m.atlasLabelPr === 1 ? "Kyo-hwa-so Nos. " : "Nos. ") +
-            uniq.slice(0, -1).join(", ") + " and " + uniq[uniq.length - 1] :
-          m.atlasLabelText + " (" + group.length + " sites)";
+          (m.atlasLabelPr === 0 ? _("Camps %(list)s and %(last)s", nums) :
+            m.atlasLabelPr === 1 ? _("Kyo-hwa-so Nos. %(list)s and %(last)s", nums) : _("Nos. %(list)s and %(last)s", nums)) :
+          _("%(name)s (%(n)s sites)", { name: m.atlasLabelText, n: group.length });
         m.atlasLabel.setContent(el("span", null, text).outerHTML);
         m.atlasLabel.getElement().dataset.merged = group.map(function (j) { return shown[j].atlasLabelText; }).join("\n");
       } else {
@@ -333,7 +343,7 @@ function atlasInit(map, spec) {
         var g = L.featureGroup();
         f.rings.forEach(function (ring, k) {
           L.polygon(ring, pathStyle(spec1.style, "atlas-lines"))
-            .bindTooltip(f.t + " · this ring: " + num(f.km[k], "") + " km", { sticky: true, className: "atlas-tip" })
+            .bindTooltip(f.t + _(" · this ring: %(km)s km", { km: num(f.km[k], "") }), { sticky: true, className: "atlas-tip" })
             .addTo(g);
         });
         group.addLayer(g); group.atlasFeatures[i] = g;
@@ -357,6 +367,9 @@ function atlasInit(map, spec) {
           interactive: false });
         group.addLayer(l); group.atlasFeatures[i] = l;
       });
+    } else if (spec1.kind === "swipe") {  /* before/after imagery pairs (_swipe.js) */
+      atlasSwipe(map, group, feats, { label: _("Swipe between the before and after images (Left and Right arrows)"),
+        before: _("before"), after: _("after") });
     } else if (spec1.kind === "user") {
       /* packed columns, decoded once; points drawn on one canvas (_points.js), lines and polygons on another */
       var col = colour(spec1.colour), n = Number(spec1.n) || 0, nShapes = spec1.shapes ? spec1.shapes.g.length - 1 : 0;
@@ -372,8 +385,8 @@ function atlasInit(map, spec) {
           group.addLayer(shapes);
         }
       }).catch(function (err) {  /* say so in the legend; the rest of the map works */
-        spec1.legend = { items: [], note: "This layer could not be unpacked in this browser (" + String(err && err.message || err) +
-          "): the map needs a browser from 2023 or later (Chrome 80, Firefox 113, Safari 16.4)." };
+        spec1.legend = { items: [], note: _("This layer could not be unpacked in this browser (%(error)s): the map needs " +
+          "a browser from 2023 or later (Chrome 80, Firefox 113, Safari 16.4).", { error: String(err && err.message || err) }) };
         throw err;
       }));
     }
@@ -424,9 +437,9 @@ function atlasInit(map, spec) {
     var here = stacks[key].filter(function (x) { return map.hasLayer(layers[x.layer]); });
     if (here.length === 1) { here[0].m.openPopup(); return; }
     var box = el("div", "atlas-stack");
-    box.appendChild(el("h3", null, here.length + " features at this point"));
-    box.appendChild(el("p", "atlas-sub", "They share one coordinate in their sources; the map draws them on top of " +
-      "each other and moves none. Open one:"));
+    box.appendChild(el("h3", null, _("%(n)s features at this point", { n: here.length })));
+    box.appendChild(el("p", "atlas-sub", _("They share one coordinate in their sources; the map draws them on top of " +
+      "each other and moves none. Open one:")));
     var ul = el("ul", "atlas-stack-list");
     here.forEach(function (x) {
       var li = el("li"), btn = el("button", "atlas-stack-pick");
@@ -467,7 +480,7 @@ function atlasInit(map, spec) {
   var control = L.control.layers(bases, overlays, { collapsed: false, position: "topright" }).addTo(map);
   var layersBox = control.getContainer();
   layersBox.classList.add("atlas-layers");
-  var layersHead = el("button", "atlas-fold-head", "Layers");
+  var layersHead = el("button", "atlas-fold-head", _("Layers"));
   layersHead.type = "button";
   layersHead.setAttribute("aria-expanded", "true");
   layersHead.addEventListener("click", function () { fold(layersBox, !layersBox.classList.contains("atlas-folded")); });
@@ -495,7 +508,7 @@ function atlasInit(map, spec) {
   var Legend = L.Control.extend({ options: { position: "bottomright" }, onAdd: function () {
     var box = el("div", "atlas-legend leaflet-bar");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
-    var head = el("button", "atlas-legend-head atlas-fold-head", "Legend");
+    var head = el("button", "atlas-legend-head atlas-fold-head", _("Legend"));
     head.type = "button";
     head.setAttribute("aria-expanded", "true");
     var body = el("div", "atlas-legend-body");
@@ -539,7 +552,7 @@ function atlasInit(map, spec) {
       if (s.legend.note) sec.appendChild(el("p", "atlas-legend-note", s.legend.note));
       body.appendChild(sec);
     });
-    if (!body.firstChild) body.appendChild(el("p", "atlas-legend-note", "Turn on a layer to see its symbols."));
+    if (!body.firstChild) body.appendChild(el("p", "atlas-legend-note", _("Turn on a layer to see its symbols.")));
   } });
   var legend = new Legend().addTo(map);
   legend.refresh();
@@ -594,7 +607,7 @@ function atlasInit(map, spec) {
         var nm = pts._names[i], score = nm === qn ? 3 : nm.indexOf(qn) === 0 ? 2 : qn.length >= 4 && nm.indexOf(qn) > 0 ? 1 : 0;
         if (!score) continue;
         found++;
-        hits.push({ e: { l: s1.id, i: i, n: pts.label(i), x: "your layer", user: true }, score: score });
+        hits.push({ e: { l: s1.id, i: i, n: pts.label(i), x: _("your layer"), user: true }, score: score });
       }
     });
     hits.sort(function (a, b) { return b.score - a.score || (a.e.n < b.e.n ? -1 : a.e.n > b.e.n ? 1 : 0); });
@@ -629,12 +642,12 @@ function atlasInit(map, spec) {
     var box = el("div", "atlas-search leaflet-bar");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
     var input = el("input");
-    input.type = "search"; input.placeholder = "Find: Yodok, 요덕, Kaech'ŏn…";
-    input.setAttribute("aria-label", "Find a name in any romanization or in Hangul");
+    input.type = "search"; input.placeholder = _("Find: Yodok, 요덕, Kaech'ŏn…");
+    input.setAttribute("aria-label", _("Find a name in any romanization or in Hangul"));
     input.setAttribute("role", "combobox"); input.setAttribute("aria-autocomplete", "list");
     input.setAttribute("aria-controls", "atlas-results"); input.setAttribute("aria-expanded", "false");
     var list = el("ul", "atlas-results");
-    list.id = "atlas-results"; list.setAttribute("role", "listbox"); list.setAttribute("aria-label", "Places found");
+    list.id = "atlas-results"; list.setAttribute("role", "listbox"); list.setAttribute("aria-label", _("Places found"));
     box.appendChild(input); box.appendChild(list);
     var active = -1;
     function items() { return Array.prototype.slice.call(list.querySelectorAll("li[data-pick]")); }
@@ -677,7 +690,7 @@ function atlasInit(map, spec) {
         }
         list.appendChild(li);
       });
-      if (input.value && !list.firstChild) list.appendChild(el("li", "atlas-hit atlas-nogeom", "No match"));
+      if (input.value && !list.firstChild) list.appendChild(el("li", "atlas-hit atlas-nogeom", _("No match")));
       input.setAttribute("aria-expanded", String(!!list.firstChild));
       setActive(0);  /* Enter picks the first result; ArrowDown moves to the second */
     });
@@ -703,7 +716,7 @@ function atlasInit(map, spec) {
     var box = el("div", "atlas-measure leaflet-bar"), self = this;
     L.DomEvent.disableClickPropagation(box);
     var btn = el("a", "atlas-btn");
-    btn.href = "#"; btn.title = "Measure a distance (geodesic)"; btn.setAttribute("role", "button");
+    btn.href = "#"; btn.title = _("Measure a distance (geodesic)"); btn.setAttribute("role", "button");
     btn.innerHTML = '<svg width="18" height="18" viewBox="0 0 18 18"><rect x="1" y="6" width="16" height="6" fill="none" stroke="#333" stroke-width="1.5"/>' +
       '<path d="M4 6v3M7 6v2M10 6v3M13 6v2" stroke="#333" stroke-width="1.2"/></svg>';
     var out = el("div", "atlas-measure-out");
@@ -732,16 +745,16 @@ function atlasInit(map, spec) {
     return t;
   }, show: function () {
     var t = this.total();
-    this._out.textContent = this._on ? (this._pts.length < 2 ? "Click points on the map; click the ruler to finish." :
-      (t / 1000).toFixed(2) + " km (geodesic, WGS84), " + this._pts.length + " points") :
-      (this._pts.length >= 2 ? (t / 1000).toFixed(2) + " km measured" : "");
+    this._out.textContent = this._on ? (this._pts.length < 2 ? _("Click points on the map; click the ruler to finish.") :
+      _("%(km)s km (geodesic, WGS84), %(n)s points", { km: (t / 1000).toFixed(2), n: this._pts.length })) :
+      (this._pts.length >= 2 ? _("%(km)s km measured", { km: (t / 1000).toFixed(2) }) : "");
   } });
   var measure = new Measure().addTo(map);
 
   /* fullscreen */
   var Full = L.Control.extend({ options: { position: "topleft" }, onAdd: function () {
     var box = el("div", "atlas-full leaflet-bar"), btn = el("a", "atlas-btn");
-    btn.href = "#"; btn.title = "Full screen"; btn.setAttribute("role", "button");
+    btn.href = "#"; btn.title = _("Full screen"); btn.setAttribute("role", "button");
     btn.innerHTML = '<svg width="18" height="18" viewBox="0 0 18 18"><path d="M2 7V2h5M11 2h5v5M16 11v5h-5M7 16H2v-5" fill="none" stroke="#333" stroke-width="2"/></svg>';
     L.DomEvent.on(btn, "click", function (e) {
       L.DomEvent.stop(e);
@@ -759,15 +772,15 @@ function atlasInit(map, spec) {
   var Sources = L.Control.extend({ options: { position: "bottomright" }, onAdd: function () {
     var box = el("details", "atlas-sources");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
-    var sum = el("summary", null, "Sources");  /* on a phone: "Sources (28 files)" */
-    sum.appendChild(el("span", "atlas-long", " & licences"));
-    sum.appendChild(document.createTextNode(" (" + spec.sources.length + " files)"));
+    var sum = el("summary", null, _("Sources"));  /* on a phone: "Sources (28 files)" */
+    sum.appendChild(el("span", "atlas-long", _(" & licences")));
+    sum.appendChild(document.createTextNode(_(" (%(n)s files)", { n: spec.sources.length })));
     box.appendChild(sum);
     var list = el("ul");
     spec.sources.forEach(function (s) {
       var li = el("li");
       li.appendChild(el("b", null, s.path));
-      li.appendChild(el("span", null, " — " + s.attribution + " — licence: " + s.licence));
+      li.appendChild(el("span", null, _(" — %(attribution)s — licence: %(licence)s", s)));
       list.appendChild(li);
     });
     box.appendChild(list);
@@ -781,26 +794,26 @@ function atlasInit(map, spec) {
     var box = el("details", "atlas-about");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
     var a = spec.about || {};
-    var sumA = el("summary", null, "About");
-    sumA.appendChild(el("span", "atlas-long", " this map"));
+    var sumA = el("summary", null, _("About"));
+    sumA.appendChild(el("span", "atlas-long", _(" this map")));
     box.appendChild(sumA);
     box.appendChild(el("p", "atlas-about-title", spec.title));
     var dl = el("dl");
     function row(k, v) { if (v == null || v === "") return; dl.appendChild(el("dt", null, k)); dl.appendChild(el("dd", null, v)); }
-    row("Atlas version", a.atlas_version);
-    row("Built", a.build_date);
-    row("GeoPackage", a.gpkg);
-    row("GeoPackage sha256", a.gpkg_sha256);
-    row("Map written", a.written);
+    row(_("Atlas version"), a.atlas_version);
+    row(_("Built"), a.build_date);
+    row(_("GeoPackage"), a.gpkg);
+    row(_("GeoPackage sha256"), a.gpkg_sha256);
+    row(_("Map written"), a.written);
     var users = a.user_layers || [];
-    if (a.user_layers) row("Your layers included", users.length ? users.map(function (u) {
-      return u.layer + " (" + u.features + " features, from " + u.source_file + ", sha256 " +
-        String(u.source_sha256 || "").slice(0, 12) + "…" + (u.private ? ", PRIVATE" : "") +
-        (u.coarsen_km ? ", points coarsened to a " + u.coarsen_km + " km grid" : "") + ")";
-    }).join("; ") : "none");
-    row("Private layers", a.banner);
-    row("Private GeoPackage", a.private_gpkg);
-    row("Private GeoPackage sha256", a.private_gpkg_sha256);
+    if (a.user_layers) row(_("Your layers included"), users.length ? users.map(function (u) {
+      var priv = u.private ? _(", PRIVATE") : "", coarse = u.coarsen_km ? _(", points coarsened to a %(km)s km grid", { km: u.coarsen_km }) : "";
+      return _("%(layer)s (%(n)s features, from %(file)s, sha256 %(sha)s…%(private)s%(coarsened)s)", { layer: u.layer,
+        n: u.features, file: u.source_file, sha: String(u.source_sha256 || "").slice(0, 12), private: priv, coarsened: coarse });
+    }).join("; ") : _("none"));
+    row(_("Private layers"), a.banner);
+    row(_("Private GeoPackage"), a.private_gpkg);
+    row(_("Private GeoPackage sha256"), a.private_gpkg_sha256);
     box.appendChild(dl);
     box.appendChild(el("p", "atlas-legend-note", spec.network_note));
     return box;
@@ -812,13 +825,13 @@ function atlasInit(map, spec) {
   function attrToggle(open) {
     attrBox.classList.toggle("atlas-open", open);
     var b = attrBox.querySelector(".atlas-attr-more");
-    if (b) { b.textContent = open ? "less" : "more"; b.setAttribute("aria-expanded", String(open)); }
+    if (b) { b.textContent = open ? _("less") : _("more"); b.setAttribute("aria-expanded", String(open)); }
   }
   attrCtl._update = function () {
     attrUpdate.call(this);
     if (!attrBox.querySelector(".atlas-attr-more")) {
-      var b = el("button", "atlas-attr-more", "more");
-      b.type = "button"; b.setAttribute("aria-label", "Show every source and licence");
+      var b = el("button", "atlas-attr-more", _("more"));
+      b.type = "button"; b.setAttribute("aria-label", _("Show every source and licence"));
       attrBox.insertBefore(b, attrBox.firstChild);
     }
     attrToggle(attrBox.classList.contains("atlas-open"));
@@ -827,6 +840,21 @@ function atlasInit(map, spec) {
   attrBox.addEventListener("click", function (e) {
     if (e.target.tagName !== "A") attrToggle(!attrBox.classList.contains("atlas-open"));
   });
+
+  /* Leaflet's own words (the zoom buttons, the layer list's toggle, a popup's close button) in the page's
+     language; its credit stays as Leaflet words it, marked English. An English page leaves them be. */
+  if (spec.i18n) {
+    var zc = map.zoomControl;
+    [[zc && zc._zoomInButton, _("Zoom in")], [zc && zc._zoomOutButton, _("Zoom out")],
+     [layersBox.querySelector(".leaflet-control-layers-toggle"), _("Layers")]].forEach(function (b) {
+      if (b[0]) { b[0].title = b[1]; b[0].setAttribute("aria-label", b[1]); }
+    });
+    map.on("popupopen", function (e) {
+      var close = e.popup.getElement() && e.popup.getElement().querySelector(".leaflet-popup-close-button");
+      if (close) close.setAttribute("aria-label", _("Close popup"));
+    });
+    attrCtl.setPrefix('<span lang="en">' + attrCtl.options.prefix + "</span>");
+  }
 
   /* time: a year slider (native range input: the keyboard works), play, and "all time".
      A year filters the camps' findings to those on the record by then and recolours the camps
@@ -838,11 +866,11 @@ function atlasInit(map, spec) {
     if (!s.time || !layers[s.id]) return;
     var T = s.time, group = layers[s.id], feats = s.features || [];
     var first = Math.round(num(T.first, 0)), last = Math.round(num(T.last, first));
-    var asof = String(T.asof || ""), top = last;
+    var asof = String(T.asof || ""), top = last, asofText = String(T.asof_text || asof);  /* the day in the page's language */
     var words = {};
     Object.keys(T.codes || {}).forEach(function (w) { words[T.codes[w]] = w; });
     var state = { year: top, all: false, timer: null };
-    function asOf(y) { return asof && y === top ? "As of " + asof : "As of 31 December " + y; }
+    function asOf(y) { return asof && y === top ? _("As of %(date)s", { date: asofText }) : _("As of 31 December %(year)s", { year: y }); }
     function statusOf(f, y) {
       var codes = String(f.ys || ""), k = Math.min(y, last) - first;
       var c = k < 0 ? "u" : codes.charAt(Math.min(k, codes.length - 1));
@@ -858,9 +886,9 @@ function atlasInit(map, spec) {
         li.hidden = !state.all && (fy === "" || Number(fy) > state.year);
       });
       var asof = root.querySelector(".atlas-asof");
-      if (asof) asof.textContent = state.all ? "All time: every finding, undated ones included." :
-        asOf(state.year) + ": " + words[statusOf(f, state.year)] +
-        " (findings on the record by then; undated ones under \u201call time\u201d).";
+      if (asof) asof.textContent = state.all ? _("All time: every finding, undated ones included.") :
+        _("%(asof)s: %(status)s (findings on the record by then; undated ones under \u201call time\u201d).",
+          { asof: asOf(state.year), status: term(words[statusOf(f, state.year)]) });
     }
     function stepAt(steps, y) {
       var text = "";
@@ -871,11 +899,11 @@ function atlasInit(map, spec) {
       var p = root && root.querySelector(".atlas-asof-mine");
       if (!p) return;
       p.textContent = "";
-      if (state.all) { p.textContent = "All time: see UN sanctions and Global Energy Monitor above."; return; }
+      if (state.all) { p.textContent = _("All time: see UN sanctions and Global Energy Monitor above."); return; }
       p.appendChild(el("b", null, asOf(state.year) + ": "));
-      if (f.ys && f.ys.length) p.appendChild(el("span", "atlas-asof-status", "status " + stepAt(f.ys, state.year) + ". "));
-      if (f.yw && f.yw.length) p.appendChild(el("span", "atlas-asof-un", "UN sanctions: " + stepAt(f.yw, state.year) + ". "));
-      if (f.yg && f.yg.length) p.appendChild(el("span", "atlas-asof-gem", "GEM: " + stepAt(f.yg, state.year) + "."));
+      if (f.ys && f.ys.length) p.appendChild(el("span", "atlas-asof-status", _("status %(status)s. ", { status: term(stepAt(f.ys, state.year)) })));
+      if (f.yw && f.yw.length) p.appendChild(el("span", "atlas-asof-un", _("UN sanctions: %(text)s. ", { text: stepAt(f.yw, state.year) })));
+      if (f.yg && f.yg.length) p.appendChild(el("span", "atlas-asof-gem", _("GEM: %(text)s.", { text: stepAt(f.yg, state.year) })));
     }
     var mineHooks = [];
     spec.layers.forEach(function (ms) {
@@ -900,19 +928,20 @@ function atlasInit(map, spec) {
         var e = m.getElement && m.getElement();
         if (e) e.dataset.status = m.atlasStatus;
         if (f.tn && m.getTooltip && m.getTooltip()) {
-          m.setTooltipContent(c === null ? f.t : f.tn + " · " + words[c] + " " + asOf(state.year).toLowerCase());
+          m.setTooltipContent(c === null ? f.t : f.tn + " · " + term(words[c]) + " " + asOf(state.year).toLowerCase());
         }
         if (m.isPopupOpen && m.isPopupOpen()) filterPopup(m.getPopup().getElement(), f);
       });
       slider.value = String(state.year);
-      slider.setAttribute("aria-valuetext", state.all ? "all time" : String(state.year));
-      out.textContent = state.all ? "all time" : String(state.year);
+      slider.setAttribute("aria-valuetext", state.all ? _("all time") : String(state.year));
+      out.textContent = state.all ? _("all time") : String(state.year);
       allBtn.setAttribute("aria-pressed", String(state.all));
       box.classList.toggle("atlas-alltime", state.all);
+      var buildDate = _("the build date");
       note.textContent = state.all ?
-        "All " + num(T.findings, 0) + " findings; camps coloured by their status as of " + (asof || "the build date") + "." :
-        countFindings(state.year) + " of " + num(T.findings, 0) + " findings on the record by " + state.year +
-        "; camps coloured by status " + asOf(state.year).toLowerCase() + " (window " + num(T.window, 5) + " years).";
+        _("All %(n)s findings; camps coloured by their status as of %(date)s.", { n: num(T.findings, 0), date: asof ? asofText : buildDate }) :
+        _("%(k)s of %(n)s findings on the record by %(year)s; camps coloured by status %(asof)s (window %(window)s years).",
+          { k: countFindings(state.year), n: num(T.findings, 0), year: state.year, asof: asOf(state.year).toLowerCase(), window: num(T.window, 5) });
     }
     feats.forEach(function (f, i) {
       var m = group.atlasFeatures[i];
@@ -920,14 +949,14 @@ function atlasInit(map, spec) {
     });
     var box = el("div", "atlas-time leaflet-bar");
     L.DomEvent.disableClickPropagation(box); L.DomEvent.disableScrollPropagation(box);
-    var label = el("label", "atlas-time-label", "Year ");
+    var label = el("label", "atlas-time-label", _("Year "));
     var slider = el("input");
     slider.type = "range"; slider.min = String(first); slider.max = String(top); slider.step = "1";
-    slider.id = "atlas-year"; slider.setAttribute("aria-label", "Year: findings and camp status as of then");
+    slider.id = "atlas-year"; slider.setAttribute("aria-label", _("Year: findings and camp status as of then"));
     label.htmlFor = "atlas-year";
     var out = el("output", "atlas-time-year");
     out.htmlFor = "atlas-year";
-    var play = el("button", "atlas-time-play", "Play"), allBtn = el("button", "atlas-time-all", "All time");
+    var play = el("button", "atlas-time-play", _("Play")), allBtn = el("button", "atlas-time-all", _("All time"));
     play.type = "button"; allBtn.type = "button";
     var note = el("p", "atlas-time-note");
     [label, slider, out, play, allBtn, note].forEach(function (x) { box.appendChild(x); });
@@ -938,14 +967,14 @@ function atlasInit(map, spec) {
     function setAll(on) { state.all = on !== false; apply(); }
     function stop() {
       if (state.timer) clearInterval(state.timer);
-      state.timer = null; play.textContent = "Play"; play.setAttribute("aria-pressed", "false");
+      state.timer = null; play.textContent = _("Play"); play.setAttribute("aria-pressed", "false");
     }
     slider.addEventListener("input", function () { stop(); setYear(slider.value); });
     allBtn.addEventListener("click", function () { stop(); setAll(!state.all); });
     play.addEventListener("click", function () {
       if (state.timer) { stop(); return; }
       if (state.all || state.year >= top) setYear(first);
-      play.textContent = "Pause"; play.setAttribute("aria-pressed", "true");
+      play.textContent = _("Pause"); play.setAttribute("aria-pressed", "true");
       state.timer = setInterval(function () {
         if (state.year >= top) { stop(); return; }
         setYear(state.year + 1);
@@ -954,7 +983,7 @@ function atlasInit(map, spec) {
     var Time = L.Control.extend({ options: { position: "bottomleft" }, onAdd: function () { return box; } });
     new Time().addTo(map);
     apply();
-    timeApi = { layer: s.id, setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top, asof: asof,
+    timeApi = { layer: s.id, asofText: asofText, setYear: setYear, setAll: setAll, stop: stop, state: state, first: first, last: last, top: top, asof: asof,
       statusOf: function (i, y) { return words[statusOf(feats[i], y == null ? state.year : y)]; },
       sanctionsAt: stepAt };
   });
@@ -1026,27 +1055,31 @@ function atlasInit(map, spec) {
     map.closePopup();
     var gone = (spec.retired || {})[id];  /* keyed in upper case, as ids are matched */
     if (gone && gone.state === "merged") {
-      said.push(id + " was merged into " + gone.into + " in release " + gone.retired_in + " (" + gone.reason + "): showing " + gone.into + ".");
+      said.push(_("%(id)s was merged into %(into)s in release %(release)s (%(reason)s): showing %(into)s.",
+                  { id: id, into: gone.into, release: gone.retired_in, reason: gone.reason }));
       id = String(gone.into).toUpperCase();
     } else if (gone) {
-      sayLink(id + " was withdrawn in release " + gone.retired_in + ": " + gone.reason);
+      sayLink(_("%(id)s was withdrawn in release %(release)s: %(reason)s", { id: id, release: gone.retired_in, reason: gone.reason }));
       return true;
     }
     var hit = findId(id);
-    if (!hit) { sayLink("No site " + id + " on this map (the link may be from another release)."); return true; }
+    if (!hit) { sayLink(_("No site %(id)s on this map (the link may be from another release).", { id: id })); return true; }
     if (m[2] && timeApi) {
       var y = Number(m[2]), asked = m[2] + (m[3] ? "-" + m[3] : "") + (m[4] ? "-" + m[4] : "");
       var tops = timeApi.top, shown;
       timeApi.stop();
       timeApi.setYear(y);
       shown = timeApi.state.year;
-      if (shown !== y) said.push("The link asks for " + asked + "; the map's years run " + timeApi.first + " to " + tops + ": showing " + shown + ".");
-      else if (m[3] && !(y === tops && timeApi.asof && timeApi.asof.indexOf(asked) === 0) && !(m[3] === "12" && (!m[4] || m[4] === "31")))
-        said.push("The link asks for " + asked + "; the map shows status by year: as of " +
-                  (y === tops && timeApi.asof ? timeApi.asof : "31 December " + y) + ".");
+      if (shown !== y) said.push(_("The link asks for %(asked)s; the map's years run %(first)s to %(last)s: showing %(shown)s.",
+                                   { asked: asked, first: timeApi.first, last: tops, shown: shown }));
+      else if (m[3] && !(y === tops && timeApi.asof && timeApi.asof.indexOf(asked) === 0) && !(m[3] === "12" && (!m[4] || m[4] === "31"))) {
+        var dec31 = _("31 December %(year)s", { year: y });
+        said.push(_("The link asks for %(asked)s; the map shows status by year: as of %(date)s.", { asked: asked,
+                    date: y === tops && timeApi.asof ? timeApi.asofText : dec31 }));
+      }
       if (hit.l === timeApi.layer && shown !== tops)
-        said.push("Status as of 31 December " + shown + ": " + timeApi.statusOf(hit.i) +
-                  " (by the atlas's rule; the status line below is the build date's).");
+        said.push(_("Status as of 31 December %(year)s: %(status)s (by the atlas's rule; the status line below is the build date's).",
+                    { year: shown, status: term(timeApi.statusOf(hit.i)) }));
     }
     sayLink("");
     pendingNote = said.join(" ");
@@ -1063,9 +1096,10 @@ function atlasInit(map, spec) {
       pendingNote = "";
     }
     if (!id || !root || root.querySelector(".atlas-link")) return;
-    var p = el("p", "atlas-link"), a = el("a", null, "Link to this site on the map");
+    var p = el("p", "atlas-link"), a = el("a", null, _("Link to this site on the map"));
     a.href = linkTo(id);
-    a.title = "This map, opened at " + id + (timeApi ? " and the year shown" : "") + ": copy or bookmark it";
+    a.title = timeApi ? _("This map, opened at %(id)s and the year shown: copy or bookmark it", { id: id }) :
+      _("This map, opened at %(id)s: copy or bookmark it", { id: id });
     p.appendChild(a);
     root.appendChild(p);  /* after the content Leaflet rendered (update() would render it again, without this) */
   });

@@ -30,6 +30,7 @@ from .admin import PLANAR_CRS
 from .coordinates import parse_lat_lon
 from .errors import InputError, NoGeometryError, NotFoundError
 from .formats import Report, format_table
+from .i18n import gettext
 from .provenance import about
 from .search import resolve
 from .sites import Site, site_area_km2, uniform_columns
@@ -549,11 +550,13 @@ def _beyond_radius(name: str, idx: SpatialIndex, s: Site, km: float, atlas: Atla
                 "bearing_deg": None if not np.isfinite(az[0]) else round(float(az[0]), 1)}
     if s.layer == "camps" and s.precision in ("camp-area", "uncertain"):
         area = site_area_km2(s, atlas)
-        size = (f"a camp of {area:,.0f} km² (a circle of that area has a radius of "
-                f"{math.sqrt(area / math.pi):.1f} km)") if area else "a camp whose area is not published"
+        size = (gettext("a camp of %(area)s km² (a circle of that area has a radius of %(radius)s km)") % {
+            "area": f"{area:,.0f}", "radius": f"{math.sqrt(area / math.pi):.1f}"}
+            if area else gettext("a camp whose area is not published"))
         out["site_area_km2"] = area
-        out["area_caveat"] = (f"{s.id} is an area, not a point: {size}. A feature beyond {km:g} km from the "
-                              "point can still be inside or near the camp.")
+        out["area_caveat"] = gettext("%(id)s is an area, not a point: %(size)s. A feature beyond %(km)s km from "
+                                     "the point can still be inside or near the camp.") % {
+            "id": s.id, "size": size, "km": f"{km:g}"}
     return out
 
 

@@ -42,7 +42,7 @@ from .distance import around, near, nearest
 from .errors import InputError
 from .evidence import TIERS
 from .formats import cell_text, link_urls
-from .i18n import N_, TERMS, check_lang, format_date, translate, translations
+from .i18n import N_, TERMS, check_lang, format_date, translate, translations, use_lang
 from .owned import check_replace
 from .protect import shared_layers
 from .record import Record, record
@@ -511,6 +511,11 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     >>> rec["header"]["id"], rec["header"]["names"]["hangul"][0]
     ('KLS-15', '요덕 제15호 관리소')
     """
+    with use_lang(lang):  # the status rule's sentences and the sanctions lines in the page's language
+        return _dossier_record(site, gpkg, km, include_private=include_private, atlas=atlas, lang=lang)
+
+
+def _dossier_record(site, gpkg, km, *, include_private, atlas, lang) -> dict:
     atlas = atlas or Product(gpkg, include_private=include_private)
     if km <= 0:
         raise InputError(f"the radius must be positive, not {km}")
@@ -546,7 +551,21 @@ def dossier_record(site: str | Site, gpkg: Path | str | None = None, km: float =
     }
     rec["map"] = _map(atlas, s, nearby)
     rec["chip"] = _chip(atlas, s)
+    rec["imagery_pair"], rec["scenes_cited"] = _imagery(atlas, s)
     return rec
+
+
+def _imagery(atlas: Product, s: Site) -> tuple[dict | None, list[dict]]:
+    """The site's before/after pair of shareable scenes, and the scenes its findings cite (docs/imagery.md)."""
+    from .compare import site_pair
+    from .scenes import site_citations
+    from .status import FINDINGS
+
+    cited = site_citations(s.id, atlas.gpkg, FINDINGS.get(s.layer, "camp_findings"), shared=True)
+    if s.geometry is None or s.geometry.is_empty:
+        return None, cited
+    pt = s.geometry.representative_point()
+    return site_pair(pt.x, pt.y, atlas.gpkg, site_id=s.id), cited
 
 
 # --- the small map: an inline SVG in EPSG:5179 ------------------------------------------------

@@ -61,6 +61,7 @@ import pandas as pd
 
 from .dates import parse_as_of
 from .errors import InputError
+from .i18n import DEFAULT_LANG, N_, current_lang, format_date, gettext, term, use_lang
 
 __all__ = [
     "BASES",
@@ -102,17 +103,25 @@ TIERS = (
     (6, "nothing counts", "no finding counts on the day: the status is unknown"),
 )
 
-_NOUN = {"imagery": "imagery", "testimony": "testimony", "official": "an official statement",
-         "media": "the press", "report": "a report"}
-_PLURAL = {"imagery": "imagery readings", "testimony": "testimonies", "official": "official statements",
-           "media": "press reports", "report": "reports"}
+# The rule's sentences (a tier's label, the reason, each finding's line) are written in the language of the
+# product being written (atlas.i18n.use_lang: English unless a page in another language asks): each is
+# one string of the catalogue with its parts as placeholders, dates in that language's form.
+_NOUN = {"imagery": N_("imagery"), "testimony": N_("testimony"), "official": N_("an official statement"),
+         "media": N_("the press"), "report": N_("a report")}
+_PLURAL = {"imagery": N_("imagery readings"), "testimony": N_("testimonies"), "official": N_("official statements"),
+           "media": N_("press reports"), "report": N_("reports")}
+
+
+def _day(value) -> str:
+    """A date of the rule's sentences in the language being written (ISO in English)."""
+    return format_date(value, current_lang())
 _FAR_PAST, _FAR_FUTURE = date.min, date.max
 _DAY = timedelta(days=1)
 
 
 def _phrase(bases) -> str:
-    words = [_NOUN.get(b, b) for b in BASES if b in bases] + sorted(set(bases) - set(BASES))
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    words = [gettext(_NOUN.get(b, b)) for b in BASES if b in bases] + sorted(set(bases) - set(BASES))
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + gettext(" and ") + words[-1]
 
 
 def tier_of(bases: set[str] | frozenset[str], disagree: bool) -> tuple[int, str]:
@@ -146,12 +155,11 @@ def tier_of(bases: set[str] | frozenset[str], disagree: bool) -> tuple[int, str]
     """
     bases = set(bases)
     if not bases:
-        return 6, "nothing counts on the day"
+        return 6, gettext("nothing counts on the day")
     if disagree:
-        label = (f"{_PLURAL.get(next(iter(bases)), 'sources')} disagree" if len(bases) == 1
-                 else f"{_phrase(bases)} disagree")
-        return 2, label
-    label = f"{_phrase(bases)} only" if len(bases) == 1 else f"{_phrase(bases)} agree"
+        who = gettext(_PLURAL.get(next(iter(bases)), N_("sources"))) if len(bases) == 1 else _phrase(bases)
+        return 2, gettext("%(who)s disagree") % {"who": who}
+    label = (gettext("%(who)s only") if len(bases) == 1 else gettext("%(who)s agree")) % {"who": _phrase(bases)}
     if {"imagery", "testimony"} <= bases:
         return 1, label
     if "imagery" in bases:
@@ -298,40 +306,46 @@ def _ids(items) -> str:
 
 def _window(f: _F) -> str:
     if f.count_to == _FAR_FUTURE:
-        return f"from {f.count_from} until later evidence"
-    return f"{f.count_from} to {f.count_to}"
+        return gettext("from %(date)s until later evidence") % {"date": _day(f.count_from)}
+    return gettext("%(start)s to %(end)s") % {"start": _day(f.count_from), "end": _day(f.count_to)}
 
 
 def _why(f: _F, day: date, site: _Site, status: str, deciding, against) -> tuple[bool, str]:
     """Whether a finding counts on the day, and why (one line of the explanation)."""
+    signal = term(f.signal)
     if f.signal == "none":
-        return False, "says nothing of the site's status (signal none)"
+        return False, gettext("says nothing of the site's status (signal none)")
     if f.strength == "hedged":
-        why = str(f.row.get("strength_reason") or "its source withholds the conclusion")
+        why = str(f.row.get("strength_reason") or gettext("its source withholds the conclusion"))
         cut = [g.fid for g in site.counting if g.ended_by is f and g.ended_how == "P2"]
-        tail = f"; it ends the active window of {', '.join(cut)} (P2)" if cut else ""
-        return False, f"hedged ({f.signal}): never decides: {why}{tail}"
+        tail = gettext("; it ends the active window of %(ids)s (P2)") % {"ids": ", ".join(cut)} if cut else ""
+        return False, gettext("hedged (%(signal)s): never decides: %(why)s%(tail)s") % {
+            "signal": signal, "why": why, "tail": tail}
     if not f.dated:
-        return False, f"undated ({f.signal}): cannot be placed in time, never counts"
+        return False, gettext("undated (%(signal)s): cannot be placed in time, never counts") % {"signal": signal}
     if (f in deciding or f in against) and f.count_from <= day <= f.count_to:
-        side = "deciding" if f in deciding else "against"
-        return True, f"counts ({f.signal}, {side}): {_window(f)}"
+        side = gettext("deciding") if f in deciding else gettext("against")
+        return True, gettext("counts (%(signal)s, %(side)s): %(window)s") % {
+            "signal": signal, "side": side, "window": _window(f)}
     if f in against:  # P3: a later closure or relocation against an earlier closure
         earlier = [e for e, later, a, b in site.p3 if later is f and a <= day <= b]
-        return True, (f"stands against {_ids(earlier)} (P3): a {f.signal} dated from {f.first} says the "
-                      f"site operated until then; it counts itself from {f.count_from}")
+        return True, gettext("stands against %(ids)s (P3): a %(signal)s dated from %(first)s says the site "
+                             "operated until then; it counts itself from %(start)s") % {
+            "ids": _ids(earlier), "signal": signal, "first": _day(f.first), "start": _day(f.count_from)}
     if day < f.count_from:
-        open_start = " (open start: its last day only)" if f.signal == "active" and f.start is None else ""
-        return False, f"not yet known: counts from {f.count_from}{open_start}"
+        open_start = gettext(" (open start: its last day only)") if f.signal == "active" and f.start is None else ""
+        return False, gettext("not yet known: counts from %(date)s%(open_start)s") % {
+            "date": _day(f.count_from), "open_start": open_start}
     if f.signal == "active" and f.start is None:
-        return False, f"open start: counts on its last day only ({f.end}), never after"
+        return False, gettext("open start: counts on its last day only (%(date)s), never after") % {"date": _day(f.end)}
     if f.ended_by is not None:
-        how = {"P1": f"ended by the later {f.ended_by.signal} {f.ended_by.fid} (P1)",
-               "P2": f"ended by the later hedged {f.ended_by.signal} {f.ended_by.fid} (P2)",
-               "later": f"superseded by the later {f.ended_by.signal} {f.ended_by.fid}"}[f.ended_how]
-        return False, f"outside its window: counted {_window(f)}, {how}"
-    return False, (f"outside its window: counted {_window(f)} ({WINDOW_YEARS} years after its "
-                   f"last day, {f.last})")
+        by = {"signal": term(f.ended_by.signal), "id": f.ended_by.fid}
+        how = {"P1": gettext("ended by the later %(signal)s %(id)s (P1)") % by,
+               "P2": gettext("ended by the later hedged %(signal)s %(id)s (P2)") % by,
+               "later": gettext("superseded by the later %(signal)s %(id)s") % by}[f.ended_how]
+        return False, gettext("outside its window: counted %(window)s, %(how)s") % {"window": _window(f), "how": how}
+    return False, gettext("outside its window: counted %(window)s (%(years)s years after its last day, %(last)s)") % {
+        "window": _window(f), "years": WINDOW_YEARS, "last": _day(f.last)}
 
 
 def _latest(items: list[_F], day: date) -> _F | None:
@@ -418,12 +432,16 @@ class SiteStatus:
 
     @property
     def summary(self) -> str:
-        status = self.status
-        if status == "contested":
-            status += f" ({' '.join(f.fid for f in self._sides[0])} against {' '.join(f.fid for f in self._sides[1])})"
-        latest = (f"latest evidence {self.latest_evidence}, {self.latest_strength}"
-                  if self.latest_evidence else "no dated evidence")
-        return f"as of {self.as_of}: {status}; {latest}"
+        status = term(self.status)
+        if self.status == "contested":
+            status = gettext("%(status)s (%(deciding)s against %(against)s)") % {
+                "status": status, "deciding": " ".join(f.fid for f in self._sides[0]),
+                "against": " ".join(f.fid for f in self._sides[1])}
+        latest = (gettext("latest evidence %(date)s, %(strength)s") % {
+            "date": _day(self.latest_evidence), "strength": term(self.latest_strength)}
+                  if self.latest_evidence else gettext("no dated evidence"))
+        return gettext("as of %(date)s: %(status)s; %(latest)s") % {"date": _day(self.as_of), "status": status,
+                                                                    "latest": latest}
 
     @cached_property
     def explanation(self) -> pd.DataFrame:
@@ -441,12 +459,14 @@ class SiteStatus:
     @cached_property
     def explain(self) -> str:
         lines = [f"{self.site_id} {self.summary}"]
+        english = current_lang() == "en"
         for r in self.explanation.to_dict("records"):
-            mark = "counts " if r["counts"] else "no     "
+            mark = ("counts " if r["counts"] else "no     ") if english else \
+                gettext("counts") if r["counts"] else gettext("does not count")
             lines.append(f"  {r['finding_id']}  {mark} {r['why']}")
         if self.explanation.empty:
-            lines.append("  (no findings)")
-        lines.append(f"Rule: {self.reason}")
+            lines.append("  " + gettext("(no findings)"))
+        lines.append(gettext("Rule: %(reason)s") % {"reason": self.reason})
         return "\n".join(lines)
 
     def as_dict(self, explain: bool = False) -> dict:
@@ -467,37 +487,46 @@ class SiteStatus:
 
 def _reason(site: _Site, day: date, status: str, deciding: list[_F], against: list[_F]) -> str:
     if status == "contested":
-        sides = f"{_ids(deciding)} ({deciding[0].signal}) against {_ids(against)}"
+        sides = gettext("%(deciding)s (%(signal)s) against %(against)s") % {
+            "deciding": _ids(deciding), "signal": term(deciding[0].signal), "against": _ids(against)}
         p3 = [f for f in against if f.signal != "active" and f.count_from > day]
-        extra = (f" ({', '.join(f.fid for f in p3)}: a later {p3[0].signal} says the site operated "
-                 "until then, P3)") if p3 else ""
-        return f"contested: the findings that count on {day} disagree: {sides}{extra}"
+        extra = gettext(" (%(ids)s: a later %(signal)s says the site operated until then, P3)") % {
+            "ids": ", ".join(f.fid for f in p3), "signal": term(p3[0].signal)} if p3 else ""
+        return gettext("contested: the findings that count on %(date)s disagree: %(sides)s%(extra)s") % {
+            "date": _day(day), "sides": sides, "extra": extra}
     if status != "unknown":
         top = deciding[0]
-        until = "" if top.count_to == _FAR_FUTURE else f", which counts to {top.count_to}"
-        rule = ("an active finding counts from its first day to five years after its last (P1, P2: "
-                "until later closure or doubt)") if status == "active" else (
-                f"a {status} finding counts from its last day until later evidence")
-        verb = "counts" if len(deciding) == 1 else "count and agree"
-        return (f"{status}: {_ids(deciding)} {verb} on {day}; decided by {top.fid} "
-                f"({top.basis}, counts from {top.count_from}{until}); {rule}")
+        until = "" if top.count_to == _FAR_FUTURE else gettext(", which counts to %(date)s") % {
+            "date": _day(top.count_to)}
+        rule = gettext("an active finding counts from its first day to five years after its last (P1, P2: "
+                       "until later closure or doubt)") if status == "active" else (
+                gettext("a %(status)s finding counts from its last day until later evidence") % {"status": term(status)})
+        text = (gettext("%(status)s: %(ids)s counts on %(date)s; decided by %(id)s (%(basis)s, counts from "
+                        "%(start)s%(until)s); %(rule)s") if len(deciding) == 1 else
+                gettext("%(status)s: %(ids)s count and agree on %(date)s; decided by %(id)s (%(basis)s, counts from "
+                        "%(start)s%(until)s); %(rule)s"))
+        return text % {"status": term(status), "ids": _ids(deciding), "date": _day(day), "id": top.fid,
+                       "basis": term(top.basis), "start": _day(top.count_from), "until": until, "rule": rule}
     hedged = [f for f in site.items if f.strength == "hedged" and f.signal != "none" and f.dated
               and f.first <= day]
     lapsed = [f for f in site.counting if f.count_to < day]
     parts = []
     if lapsed:
         last = max(lapsed, key=lambda f: (f.count_to, f.fid))
-        parts.append(f"the last stated finding, {last.fid}, counted to {last.count_to}")
+        parts.append(gettext("the last stated finding, %(id)s, counted to %(date)s") % {
+            "id": last.fid, "date": _day(last.count_to)})
     elif site.counting:
-        parts.append(f"the first stated finding counts from {min(f.count_from for f in site.counting)}")
+        parts.append(gettext("the first stated finding counts from %(date)s") % {
+            "date": _day(min(f.count_from for f in site.counting))})
     if hedged:
-        parts.append(f"{_ids(hedged)} hedged, never deciding")
+        parts.append(gettext("%(ids)s hedged, never deciding") % {"ids": _ids(hedged)})
     undated = [f for f in site.items if not f.dated and f.signal != "none"]
     if undated:
-        parts.append(f"{_ids(undated)} undated, never counting")
+        parts.append(gettext("%(ids)s undated, never counting") % {"ids": _ids(undated)})
     if not parts:
-        parts.append("no finding speaks to the site's status")
-    return f"unknown: no dated, stated finding counts on {day} ({'; '.join(parts)})"
+        parts.append(gettext("no finding speaks to the site's status"))
+    return gettext("unknown: no dated, stated finding counts on %(date)s (%(parts)s)") % {
+        "date": _day(day), "parts": "; ".join(parts)}
 
 
 def _status(site: _Site, day: date, site_id: str, columns) -> SiteStatus:
@@ -509,7 +538,7 @@ def _status(site: _Site, day: date, site_id: str, columns) -> SiteStatus:
         hedged = {f.basis for f in site.items
                   if f.strength == "hedged" and f.signal != "none" and f.dated and f.first <= day}
         if hedged:
-            label += f"; {_phrase(hedged)}, hedged"
+            label += gettext("; %(who)s, hedged") % {"who": _phrase(hedged)}
     return SiteStatus(site_id, day, status, _reason(site, day, status, deciding, against), tier, label,
                       min(latest.last, day) if latest else None,
                       latest.strength if latest else "", latest.fid if latest else "",
@@ -572,19 +601,21 @@ def site_evidence(findings: pd.DataFrame, site_ids, as_of: str | date) -> pd.Dat
         Indexed by ``site_id``: ``status_class`` (the status on the day),
         ``status_as_of``, ``evidence_tier``, ``evidence_tier_label``,
         ``latest_evidence_date`` (ISO text or None), ``sources_disagree``,
-        ``status_summary``.
+        ``status_summary``: in English whatever product is being written (the columns the
+        GeoPackage stores, and checks its rows against: data, never translated).
     """
     day = parse_as_of(as_of)
     groups = rows_by_site(findings)
     rows = []
-    for site in site_ids:
-        s = _status(_prepare(_parse(groups.get(site, []))), day, site, findings.columns)
-        rows.append({
-            "site_id": site, "status_class": s.status, "status_as_of": day.isoformat(),
-            "evidence_tier": s.tier, "evidence_tier_label": s.tier_label,
-            "latest_evidence_date": s.latest_evidence.isoformat() if s.latest_evidence else None,
-            "sources_disagree": s.sources_disagree, "status_summary": s.summary,
-        })
+    with use_lang(DEFAULT_LANG):
+        for site in site_ids:
+            s = _status(_prepare(_parse(groups.get(site, []))), day, site, findings.columns)
+            rows.append({
+                "site_id": site, "status_class": s.status, "status_as_of": day.isoformat(),
+                "evidence_tier": s.tier, "evidence_tier_label": s.tier_label,
+                "latest_evidence_date": s.latest_evidence.isoformat() if s.latest_evidence else None,
+                "sources_disagree": s.sources_disagree, "status_summary": s.summary,
+            })
     return pd.DataFrame(rows).set_index("site_id")
 
 

@@ -19,14 +19,17 @@ from __future__ import annotations
 import gettext as _gettext
 import io
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date
 from functools import cache
 from importlib import resources
 
 from .errors import InputError
 
-__all__ = ["DEFAULT_LANG", "LANGS", "N_", "TERMS", "catalogue_path", "check_lang", "format_date", "translate",
-           "translations"]
+__all__ = ["DEFAULT_LANG", "LANGS", "N_", "TERMS", "catalogue_path", "check_lang", "current_lang", "format_date",
+           "gettext", "js_messages", "js_translations", "term", "translate", "translations", "use_lang"]
 
 #: The languages a product can be written in; the first is the default.
 LANGS = ("en", "ko")
@@ -85,6 +88,13 @@ TERMS = (
     N_("economic activity"), N_("housing razed"), N_("housing added"), N_("closure"), N_("rail line"),
     N_("imagery coverage"), N_("security upgraded"), N_("extent of the camp"), N_("population increase"),
     N_("infrastructure"), N_("detention in operation"), N_("expansion"), N_("demolition"),
+    N_("camp described"), N_("forced labour"), N_("mine identified"), N_("mine labour"), N_("mine operated"),
+    N_("prisoner transfer"), N_("relocation"), N_("report statement"), N_("flooding"), N_("gem status"),
+    N_("opening year"), N_("reduced output"),
+    # the UN measures and the commodities they name (atlas.sanctions: the atlas's sanctions_measures table)
+    N_("ban"), N_("cap"), N_("ban with exception"), N_("gold"), N_("titanium"), N_("vanadium"), N_("rare earths"),
+    N_("copper"), N_("nickel"), N_("silver"), N_("zinc"), N_("lead"), N_("magnesite"),
+    N_("other non-metallic minerals"),
     # location precision classes
     N_("site"), N_("camp-area"), N_("uncertain"), N_("none"), N_("approximate"), N_("town"),
 )
@@ -189,3 +199,107 @@ def format_date(value, lang: str | None = None) -> str:
     if day:
         return babel_date(when, format="long", locale=lang)
     return format_skeleton("yMMMM" if month else "y", when, locale=lang)
+
+
+# --- the language of the product being written --------------------------------------------------
+#
+# The map's layers (atlas.map_layers) compose their popups, tooltips and legends in many small
+# functions: rather than pass a language through each, the product being written sets it here
+# (use_lang) and they look their strings up with gettext (marked ``_("...")`` where they are called).
+
+_LANG: ContextVar[str] = ContextVar("atlas_lang", default=DEFAULT_LANG)
+
+
+@contextmanager
+def use_lang(lang: str | None) -> Iterator[str]:
+    """Write a product in a language: :func:`gettext` and :func:`term` answer in it until the block ends.
+
+    Examples
+    --------
+    >>> with use_lang("ko"):
+    ...     gettext("Legend"), current_lang()
+    ('범례', 'ko')
+    >>> gettext("Legend")
+    'Legend'
+    """
+    token = _LANG.set(check_lang(lang))
+    try:
+        yield _LANG.get()
+    finally:
+        _LANG.reset(token)
+
+
+def current_lang() -> str:
+    """The language of the product being written (:func:`use_lang`; English outside one).
+
+    Examples
+    --------
+    >>> current_lang()
+    'en'
+    """
+    return _LANG.get()
+
+
+def gettext(message: str) -> str:
+    """An interface string in the language of the product being written (:func:`use_lang`).
+
+    Examples
+    --------
+    >>> gettext("Legend")
+    'Legend'
+    """
+    lang = _LANG.get()
+    return message if lang == DEFAULT_LANG else translations(lang).gettext(message)
+
+
+def term(value):
+    """An interface word the code chose (one of :data:`TERMS`: a status, a kind, a precision) in the
+    language of the product being written; any other value (a data value) as it is.
+
+    Examples
+    --------
+    >>> with use_lang("ko"):
+    ...     term("closed"), term("Yodok")
+    ('폐쇄', 'Yodok')
+    """
+    if not isinstance(value, str):  # not a word at all (None, a number, NaN): as it is
+        return value
+    return gettext(value) if value in _TERM_SET else value
+
+
+_TERM_SET = frozenset(TERMS)
+
+
+@cache
+def js_messages() -> tuple[str, ...]:
+    """The strings the map's script marks (``_("...")`` in ``atlas/_webmap.js``), read by Babel's extractor.
+
+    The script holds only these English originals; their translations are in the one catalogue,
+    and the map's page carries those the script needs (:func:`js_translations`).
+
+    Examples
+    --------
+    >>> "Legend" in js_messages()
+    True
+    """
+    from babel.messages.extract import extract
+
+    with (resources.files("atlas") / "_webmap.js").open("rb") as f:  # as pybabel extract reads it (babel.cfg)
+        found = {msg for _line, msg, _comments, _context in extract("javascript", f, keywords={"_": None})}
+    return tuple(sorted(m for m in found if isinstance(m, str) and m))
+
+
+def js_translations(lang: str | None) -> dict[str, str]:
+    """The map script's strings translated into a language, from the catalogue (empty for English:
+    the script then shows its own English originals).
+
+    Examples
+    --------
+    >>> js_translations("ko")["Legend"], js_translations("en")
+    ('범례', {})
+    """
+    lang = check_lang(lang)
+    if lang == DEFAULT_LANG:
+        return {}
+    t = translations(lang)
+    return {m: t.gettext(m) for m in js_messages()}

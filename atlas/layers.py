@@ -410,6 +410,8 @@ def findings_table(root, rel: str = "camps/findings.csv") -> pd.DataFrame:
             "source_report": df["source_report"],
             "page": df["page"],
             "report_cite": df["report_cite"],
+            # the scenes a finding rests on, by sha256 (docs/imagery.md), where the file names them
+            **({"scene_sha256": df["scene_sha256"]} if "scene_sha256" in df.columns else {}),
         }
     )
 

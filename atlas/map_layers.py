@@ -28,6 +28,7 @@ from .admit import open_raster
 from .errors import InputError
 from .evidence import STATUSES, WINDOW_YEARS, first_year, year_span, yearly_status
 from .formats import cell_text, link_urls
+from .i18n import DEFAULT_LANG, N_, current_lang, format_date, gettext, term
 from .redact import neutral_bidi
 from .style import (
     COMMODITY_COLOURS,
@@ -89,8 +90,34 @@ def display_text(value) -> str:
 
 
 def _e(value) -> str:
-    """Escaped display text of a data value."""
-    return html.escape(display_text(value), quote=True)
+    """Escaped display text of a data value (marked English on a page in another language: :func:`_en`)."""
+    return _en(html.escape(display_text(value), quote=True))
+
+
+def _en(text: str) -> str:
+    """HTML of the sources' words (names in romanization, descriptions, links) as it is, marked
+    ``lang="en"`` on a map in another language (:func:`atlas.i18n.use_lang`); unchanged in English."""
+    if not text or current_lang() == DEFAULT_LANG or not re.search(r"[A-Za-z]", text):
+        return text
+    return f'<span lang="en">{text}</span>'
+
+
+def _hangul_first() -> bool:
+    """Whether names go Hangul first, romanization beside (a map in Korean)."""
+    return current_lang() == "ko"
+
+
+def _term_html(value) -> str:
+    """An interface word the code chose (:func:`atlas.i18n.term`), escaped; on a map in another language, a
+    value that is no term (a data word) is marked as the sources' (:func:`_en`)."""
+    shown = term(display_text(value))
+    text = html.escape(shown)
+    return text if shown != display_text(value) else _en(text)
+
+
+def _links(value) -> str:
+    """:func:`atlas.formats.link_urls` of a source cell, marked as the sources' words (:func:`_en`)."""
+    return _en(link_urls(value))
 
 
 def _rows(pairs) -> str:
@@ -172,30 +199,34 @@ def provinces_spec(prov: gpd.GeoDataFrame, mines: gpd.GeoDataFrame, search: list
         n = int(r["reported_mines"])
         cls = next(k for k, lim in enumerate(limits) if n <= lim or k == len(limits) - 1)
         geolocated = int(counts.get(r["name_en"], 0))
-        head = f'<b>{_e(r["name_en"])}</b> <span lang="ko">{_e(r["name_ko"])}</span>'
-        tip = (f'{head}<br>{n} mines reported ({_e(r["reported_share_pct"])}% of 360, '
-               f'{_e(r["report_ref"])})<br>{geolocated} geolocated in the atlas (mines layer)')
+        head = (f'<b lang="ko">{_e(r["name_ko"])}</b> {_e(r["name_en"])}' if _hangul_first() else
+                f'<b>{_e(r["name_en"])}</b> <span lang="ko">{_e(r["name_ko"])}</span>')
+        pct = _e(r["reported_share_pct"])
+        tip = (f'{head}<br>' + gettext("%(n)s mines reported (%(pct)s%% of 360, %(ref)s)")
+               % {"n": n, "pct": pct, "ref": _e(r["report_ref"])} + "<br>"
+               + gettext("%(n)s geolocated in the atlas (mines layer)") % {"n": geolocated})
         popup = f"<h3>{head}</h3>" + _rows([
-            ("Mines reported", f'{n} ({_e(r["reported_share_pct"])}% of 360)'),
-            ("Report reference", _e(r["report_ref"])),
-            ("Geolocated mines", f"{geolocated} (points of the mines layer joined to this province)"),
-            ("Special cities folded in", _e(r.get("folded_units"))),
-            ("Other names", _e(r.get("name_variants", "")).replace("|", "; ")),
-            ("Area", f'{_e(r["area_km2"])} km²'),
-            ("Boundary", f'{_e(r["boundary_source"])} ({_e(r["boundary_vintage"])})'),
+            (gettext("Mines reported"), gettext("%(n)s (%(pct)s%% of 360)") % {"n": n, "pct": pct}),
+            (gettext("Report reference"), _e(r["report_ref"])),
+            (gettext("Geolocated mines"),
+             gettext("%(n)s (points of the mines layer joined to this province)") % {"n": geolocated}),
+            (gettext("Special cities folded in"), _e(r.get("folded_units"))),
+            (gettext("Other names"), _e(r.get("name_variants", "")).replace("|", "; ")),
+            (gettext("Area"), f'{_e(r["area_km2"])} km²'),
+            (gettext("Boundary"), f'{_e(r["boundary_source"])} ({_e(r["boundary_vintage"])})'),
         ])
         feats.append({"g": geojson_geometry(r.geometry), "s": cls, "t": tip, "p": popup})
         search.append(_entry("provinces", i, r["name_en"], _keys(
             r["name_en"], r["name_ko"], r.get("name_mr"), r.get("name_rr"),
             *str(r.get("name_variants", "")).split("|"))))
     lows = [0, *[lim + 1 for lim in limits[:-1]]]
-    items = [{"swatch": styles[k], "label": f"{lo}–{hi} mines reported"}
+    items = [{"swatch": styles[k], "label": gettext("%(lo)s–%(hi)s mines reported") % {"lo": lo, "hi": hi}}
              for k, (lo, hi) in enumerate(zip(lows, limits))]
     return {"kind": "polygons", "styles": styles, "features": feats, "legend": {
         "items": items,
-        "note": ("Counts are the report's Table 2 (360 mines, by province, special cities folded in); "
-                 "the report gives no coordinates for them. The tooltip adds how many mines the atlas "
-                 "has located in each province."),
+        "note": gettext("Counts are the report's Table 2 (360 mines, by province, special cities folded in); "
+                        "the report gives no coordinates for them. The tooltip adds how many mines the atlas "
+                        "has located in each province."),
     }}
 
 
@@ -204,13 +235,14 @@ def counties_spec(cnty: gpd.GeoDataFrame, search: list) -> dict:
              "dashArray": "3 3"}
     feats = []
     for i, (_, r) in enumerate(cnty[has_geometry(cnty)].iterrows()):
-        label = " ".join(x for x in (_e(r["name_en"]), f'<span lang="ko">{_e(r["name_ko"])}</span>') if x)
+        names_ = (_e(r["name_en"]), f'<span lang="ko">{_e(r["name_ko"])}</span>')
+        label = " ".join(x for x in (names_[::-1] if _hangul_first() else names_) if x)
         feats.append({"g": geojson_geometry(r.geometry), "s": 0,
                       "t": f'{label}<br>{_e(r["province"])}'})
         search.append(_entry("counties", i, display_text(r["name_en"]) or display_text(r["name_ko"]),
                              _keys(r["name_en"], r["name_ko"]), display_text(r["province"])))
     return {"kind": "polygons", "styles": [style], "features": feats, "legend": {
-        "items": [{"swatch": style, "label": "county-level unit (OpenStreetMap 2020, ODbL)"}]}}
+        "items": [{"swatch": style, "label": gettext("county-level unit (OpenStreetMap 2020, ODbL)")}]}}
 
 
 def _precision_symbol(shape: str, cls: str, sym: PrecisionSymbol, size: int = 14) -> dict:
@@ -231,7 +263,8 @@ def _sanctions_line(r) -> str:
     if not measure:
         return ""
     first = display_text(r.get("sanctions_first_date"))[:10]
-    return _e(measure) + (f" (first measure on its commodity: {_e(first)})" if first else "")
+    return _e(measure) + (gettext(" (first measure on its commodity: %(date)s)") % {"date": html.escape(
+        format_date(first, current_lang()))} if first else "")
 
 
 def _gem_line(r) -> str:
@@ -239,15 +272,16 @@ def _gem_line(r) -> str:
     gid = display_text(r.get("gem_id"))
     if not gid:
         return ""
-    parts = [f"{_e(r.get('gem_name'))} ({_e(gid)})", f"status {_e(r.get('gem_status'))}"]
-    for col, label in (("gem_owner", "owner"), ("gem_name_ko", "Korean name"),
-                       ("gem_coordinate_accuracy", "coordinate accuracy"),
-                       ("gem_capacity_mtpa", "capacity Mt/yr"), ("gem_reserves_mt", "reserves Mt"),
-                       ("gem_workforce", "workforce"), ("gem_start_year", "start"),
-                       ("gem_second_names", "also at this point")):
+    status = gettext("status")
+    parts = [f"{_e(r.get('gem_name'))} ({_e(gid)})", f"{status} {_e(r.get('gem_status'))}"]
+    for col, label in (("gem_owner", N_("owner")), ("gem_name_ko", N_("Korean name")),
+                       ("gem_coordinate_accuracy", N_("coordinate accuracy")),
+                       ("gem_capacity_mtpa", N_("capacity Mt/yr")), ("gem_reserves_mt", N_("reserves Mt")),
+                       ("gem_workforce", N_("workforce")), ("gem_start_year", N_("start")),
+                       ("gem_second_names", N_("also at this point"))):
         v = display_text(r.get(col))
         if v:
-            parts.append(f"{label} {_e(v)}")
+            parts.append(f"{gettext(label)} {_e(v)}")
     wiki = display_text(r.get("gem_wiki"))
     text = "; ".join(parts) + (f"; {_e(wiki)}" if wiki else "")
     return text + f" <i>{_e(r.get('gem_citation'))} CC BY 4.0</i>"
@@ -261,24 +295,27 @@ def steel_plants_spec(plants: gpd.GeoDataFrame, search: list) -> dict:
         cancelled = display_text(r["status"]) != "operating"
         sym = _symbol("square", "#4d4d4d", "#111111", size=13, dash=cancelled,
                       opacity=0.25 if cancelled else 0.9)
-        popup = (f'<h3>{_e(r["name"])}</h3><p class="atlas-warn">A steel plant (processing), not a mine.</p>'
+        popup = (f'<h3>{_e(r["name"])}</h3><p class="atlas-warn">'
+                 + gettext("A steel plant (processing), not a mine.") + "</p>"
                  + _rows([
-                     ("Korean name", _e(r["name_ko"])), ("Status", _e(r["status"])),
-                     ("Owner", _e(r["owner"])), ("Start", _e(r["start_year"])),
-                     ("Equipment", _e(r["equipment"])), ("Location", _admin(r)),
-                     ("Coordinates", f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
-                     ("Precision", f'{_e(r["precision"])}: GEM coordinate accuracy {_e(r["coordinate_accuracy"])}'),
-                     ("GEM wiki", link_urls(r["gem_wiki"])), ("Source", link_urls(r["source"])),
-                     ("Licence", _e(r["licence"])),
+                     (gettext("Korean name"), _e(r["name_ko"])), (gettext("Status"), _e(r["status"])),
+                     (gettext("Owner"), _e(r["owner"])), (gettext("Start"), _e(r["start_year"])),
+                     (gettext("Equipment"), _e(r["equipment"])), (gettext("Location"), _admin(r)),
+                     (gettext("Coordinates"), f'{r.geometry.y:.6f}, {r.geometry.x:.6f} (WGS84)'),
+                     (gettext("Precision"), gettext("%(precision)s: GEM coordinate accuracy %(accuracy)s")
+                      % {"precision": _e(r["precision"]), "accuracy": _e(r["coordinate_accuracy"])}),
+                     (gettext("GEM wiki"), _links(r["gem_wiki"])), (gettext("Source"), _links(r["source"])),
+                     (gettext("Licence"), _e(r["licence"])),
                  ]))
         feats.append({"c": _latlon(r.geometry), "s": syms(sym),
-                      "t": f'{_e(r["name"])}<br>steel plant · {_e(r["status"])}', "p": popup})
-        search.append(_entry("steel_plants", i, r["name"], _keys(r["name"], r["name_ko"]), "steel plant"))
+                      "t": f'{_e(r["name"])}<br>' + gettext("steel plant") + f' · {_e(r["status"])}', "p": popup})
+        search.append(_entry("steel_plants", i, r["name"], _keys(r["name"], r["name_ko"]), gettext("steel plant")))
     return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
-        "items": [{"sym": _symbol("square", "#4d4d4d", "#111111", size=13, opacity=0.9), "label": "operating"},
+        "items": [{"sym": _symbol("square", "#4d4d4d", "#111111", size=13, opacity=0.9),
+                   "label": gettext("operating")},
                   {"sym": _symbol("square", "#4d4d4d", "#111111", size=13, dash=True, opacity=0.25),
-                   "label": "cancelled or not operating"}],
-        "note": "Global Energy Monitor, Global Iron and Steel Tracker (CC BY 4.0): where the iron ore goes.",
+                   "label": gettext("cancelled or not operating")}],
+        "note": gettext("Global Energy Monitor, Global Iron and Steel Tracker (CC BY 4.0): where the iron ore goes."),
     }}
 
 
@@ -310,11 +347,12 @@ def _gem_steps(r) -> list[list]:
     if not status:
         return []
     start = pd.to_numeric(display_text(r.get("gem_start_year")), errors="coerce")
-    now = f"{status} (GEM's status at its release)"
+    now = gettext("%(status)s (GEM's status at its release)") % {"status": status}
     if pd.isna(start):
-        return [[0, now + "; no start year given"]]
+        return [[0, now + gettext("; no start year given")]]
     start = int(start)
-    return [[0, f"not started: GEM gives start year {start}"], [start, now + f"; started {start}"]]
+    return [[0, gettext("not started: GEM gives start year %(year)s") % {"year": start}],
+            [start, now + gettext("; started %(year)s") % {"year": start}]]
 
 
 def _status_steps(findings: pd.DataFrame, site_ids, asof: str) -> dict[str, list[list]]:
@@ -358,7 +396,8 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
         rec = (records or {}).get(display_text(r["mine_id"]))
         popup = mine_popup(rec) if rec is not None else ""
         feat = {"c": _latlon(r.geometry), "s": syms(_mine_symbol(r["commodity_class"], precision)),
-                "t": f'{_e(r["name"])}<br>{_e(r["commodity"])} · {_e(precision)} location',
+                "t": f'{_e(r["name"])}<br>' + gettext("%(commodity)s · %(precision)s location")
+                % {"commodity": _e(r["commodity"]), "precision": _term_html(precision)},
                 "id": display_text(r["mine_id"]), **({"p": popup} if popup else {})}
         ys = yearly.get(display_text(r["mine_id"]), [])
         if steps[i] or _gem_steps(r) or ys:
@@ -367,13 +406,13 @@ def mines_spec(mines: gpd.GeoDataFrame, search: list, measures: pd.DataFrame | N
                 feat["p"] = popup + '<p class="atlas-asof-mine"></p>'
         feats.append(feat)
         search.append(_entry("mines", i, r["name"], _keys(r["name"], *_split(r["alt_names"])),
-                             display_text(r["commodity"])))
-    items = [{"sym": _symbol("circle", c, c), "label": cls} for cls, c in COMMODITY_COLOURS.items()]
-    items += [{"sym": _mine_symbol("", p), "label": sym.label} for p, sym in MINE_PRECISION_SYMBOLS.items()]
+                             term(display_text(r["commodity"]))))
+    items = [{"sym": _symbol("circle", c, c), "label": term(cls)} for cls, c in COMMODITY_COLOURS.items()]
+    items += [{"sym": _mine_symbol("", p), "label": gettext(sym.label)} for p, sym in MINE_PRECISION_SYMBOLS.items()]
     return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
         "items": items,
-        "note": ("Colour: commodity class (report Table 1). Symbol: how sure the location is. "
-                 "Only mines with open, cited coordinates are drawn; the report's 360 are counted by province."),
+        "note": gettext("Colour: commodity class (report Table 1). Symbol: how sure the location is. "
+                        "Only mines with open, cited coordinates are drawn; the report's 360 are counted by province."),
     }}
 
 
@@ -389,11 +428,17 @@ def _published_items(rec) -> list[str]:
     for c in rec.coordinates:
         if not c["role"].startswith("published coordinate") or c.get("lat") is None:
             continue
-        used = ", the point used here" if c["role"].endswith("(the one the atlas uses)") else ""
+        used = gettext(", the point used here") if c["role"].endswith("(the one the atlas uses)") else ""
         km = display_text(c.get("distance_km"))
-        out.append(f'{_e(c.get("source"))}: {c["lat"]:.6f}, {c["lon"]:.6f}'
-                   f' ({html.escape(km) or "?"} km from this point{used})')
+        out.append(f'{_e(c.get("source"))}: {c["lat"]:.6f}, {c["lon"]:.6f} '
+                   + gettext("(%(km)s km from this point%(used)s)") % {"km": html.escape(km) or "?", "used": used})
     return out
+
+
+def _rule(text) -> str:
+    """A sentence of the status rule (atlas.evidence), escaped: written in the map's language (the record was
+    read under :func:`atlas.i18n.use_lang`), so not marked as English."""
+    return html.escape(display_text(text), quote=True)
 
 
 def _rule_status(rec) -> str:
@@ -401,7 +446,8 @@ def _rule_status(rec) -> str:
     st = rec.status
     if not st:
         return ""
-    return f"{_e(st['summary'])} (the build date)<br><span class=\"atlas-src\">Why: {_e(st['reason'])}</span>"
+    return (gettext("%(summary)s (the build date)") % {"summary": _rule(st["summary"])}
+            + '<br><span class="atlas-src">' + gettext("Why:") + f' {_rule(st["reason"])}</span>')
 
 
 def mine_popup(rec) -> str:
@@ -414,24 +460,24 @@ def mine_popup(rec) -> str:
     precision = display_text(f.get("precision"))
     others = _published_items(rec)
     return (f'<h3>{_e(f.get("name"))}</h3>'
-            + ('<p class="atlas-warn">Town-level location: the point is the town, '
-               "not the mine's location.</p>" if precision == "town" else "")
+            + ('<p class="atlas-warn">' + gettext("Town-level location: the point is the town, "
+                                                 "not the mine's location.") + "</p>" if precision == "town" else "")
             + _rows([
-                ("Also known as", _e(f.get("alt_names"))),
-                ("Commodity", f'{_e(f.get("commodity"))} ({_e(f.get("commodity_class"))})'),
-                ("Location", _admin(f)),
-                ("Coordinates", _coords_text(rec)),
-                ("Precision", f'{_e(precision)}: {_e(f.get("location_precision"))}'),
-                ("Status", _rule_status(rec)),
-                ("Status as the sources word it", _e(f.get("status"))),
-                ("Type", _e(f.get("feature_type"))),
-                ("Source", link_urls(f.get("source"))),
-                ("Source reference", link_urls(f.get("source_ref"))),
-                ("Licence", _e(f.get("licence"))),
-                ("Other published coordinates", " | ".join(others)),
-                ("UN sanctions", _sanctions_line(f)),
-                ("Global Energy Monitor", _gem_line(f)),
-                ("Notes", _e(f.get("notes"))),
+                (gettext("Also known as"), _e(f.get("alt_names"))),
+                (gettext("Commodity"), f'{_e(f.get("commodity"))} ({_term_html(f.get("commodity_class"))})'),
+                (gettext("Location"), _admin(f)),
+                (gettext("Coordinates"), _coords_text(rec)),
+                (gettext("Precision"), f'{_term_html(precision)}: {_e(f.get("location_precision"))}'),
+                (gettext("Status"), _rule_status(rec)),
+                (gettext("Status as the sources word it"), _e(f.get("status"))),
+                (gettext("Type"), _e(f.get("feature_type"))),
+                (gettext("Source"), _links(f.get("source"))),
+                (gettext("Source reference"), _links(f.get("source_ref"))),
+                (gettext("Licence"), _e(f.get("licence"))),
+                (gettext("Other published coordinates"), " | ".join(others)),
+                (gettext("UN sanctions"), _sanctions_line(f)),
+                (gettext("Global Energy Monitor"), _gem_line(f)),
+                (gettext("Notes"), _e(f.get("notes"))),
             ]))
 
 
@@ -454,7 +500,7 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list, records: dict | None
         keys = _keys(*_split(r["name_in_report"]), *_split(r["alt_names"]), r["county_or_place_inferred"])
         if not ok:
             search.append(_entry("named_mines", -1, r["name_in_report"], keys,
-                                 "no public coordinate: not on the map"))
+                                 gettext("no public coordinate: not on the map")))
             continue
         role = display_text(r["location_role"])
         proxy = bool(r["is_town_proxy"])
@@ -464,19 +510,20 @@ def named_mines_spec(named: gpd.GeoDataFrame, search: list, records: dict | None
                 "t": f'{_e(r["name_in_report"])}<br>{_e(role)}', "id": display_text(r["named_id"]),
                 **({"p": popup} if popup else {})}
         if proxy:
-            feat["label"] = "town proxy, not the mine's location"
+            feat["label"] = gettext("town proxy, not the mine's location")
         feats.append(feat)
         search.append(_entry("named_mines", i, r["name_in_report"], keys, role))
         i += 1
     _spread_labels([f for f in feats if "label" in f])
     missing = [display_text(n) for n, ok in zip(named["name_in_report"], located) if not ok]
     drawn = set(named.loc[located, "precision"])
-    items = [{"sym": _named_symbol("", p), "label": sym.label} for p, sym in NAMED_MINE_SYMBOLS.items() if p in drawn]
+    items = [{"sym": _named_symbol("", p), "label": gettext(sym.label)}
+             for p, sym in NAMED_MINE_SYMBOLS.items() if p in drawn]
     return {"kind": "points", "symbols": syms.table, "features": feats, "legend": {
         "items": items,
-        "note": ("Colour: commodity class, as for mines. "
-                 + (f"Named in the report but with no public coordinate (not drawn): {'; '.join(missing)}."
-                    if missing else "")),
+        "note": (gettext("Colour: commodity class, as for mines. ")
+                 + (gettext("Named in the report but with no public coordinate (not drawn): %(names)s.")
+                    % {"names": "; ".join(missing)} if missing else "")),
     }}
 
 
@@ -487,25 +534,25 @@ def named_mine_popup(rec) -> str:
     atlas's reading, the status by the rule on the build date, as ``atlas show`` prints.
     """
     f = rec.fields
-    warn = ('<p class="atlas-warn">Town proxy: this point is a town near the mine, '
-            "<b>not the mine's location</b>.</p>") if f.get("is_town_proxy") else ""
+    warn = ('<p class="atlas-warn">' + gettext("Town proxy: this point is a town near the mine, "
+                                               "<b>not the mine's location</b>.") + "</p>") if f.get("is_town_proxy") else ""
     return (f'<h3>{_e(f.get("name_in_report"))}</h3>{warn}' + _rows([
-        ("What the point is", _e(f.get("location_role"))),
-        ("Also known as", _e(f.get("alt_names"))),
-        ("Commodity", f'{_e(f.get("commodity"))} ({_e(f.get("commodity_class"))})'),
-        ("Province in the report", _e(f.get("province_as_given")) or "(none given)"),
-        ("Place in the report", _e(f.get("place_as_given"))),
-        ("Province (the atlas's reading)", _e(f.get("province_inferred"))),
-        ("Where in the report", _e(f.get("report_cite"))),
-        ("County or place (the atlas's reading)", _e(f.get("county_or_place_inferred"))),
-        ("Location (spatial join)", _admin(f)),
-        ("Coordinates", _coords_text(rec)),
-        ("Precision", f'{_e(f.get("precision"))}: {_e(f.get("location_precision"))}'),
-        ("Status", _rule_status(rec)),
-        ("Source", link_urls(f.get("source"))), ("Licence", _e(f.get("licence"))),
-        ("UN sanctions", _sanctions_line(f)),
-        ("Notes", _e(f.get("notes"))),
-        ("Report discrepancy", _e(f.get("discrepancy_ref"))),
+        (gettext("What the point is"), _e(f.get("location_role"))),
+        (gettext("Also known as"), _e(f.get("alt_names"))),
+        (gettext("Commodity"), f'{_e(f.get("commodity"))} ({_term_html(f.get("commodity_class"))})'),
+        (gettext("Province in the report"), _e(f.get("province_as_given")) or gettext("(none given)")),
+        (gettext("Place in the report"), _e(f.get("place_as_given"))),
+        (gettext("Province (the atlas's reading)"), _e(f.get("province_inferred"))),
+        (gettext("Where in the report"), _e(f.get("report_cite"))),
+        (gettext("County or place (the atlas's reading)"), _e(f.get("county_or_place_inferred"))),
+        (gettext("Location (spatial join)"), _admin(f)),
+        (gettext("Coordinates"), _coords_text(rec)),
+        (gettext("Precision"), f'{_e(f.get("precision"))}: {_e(f.get("location_precision"))}'),
+        (gettext("Status"), _rule_status(rec)),
+        (gettext("Source"), _links(f.get("source"))), (gettext("Licence"), _e(f.get("licence"))),
+        (gettext("UN sanctions"), _sanctions_line(f)),
+        (gettext("Notes"), _e(f.get("notes"))),
+        (gettext("Report discrepancy"), _e(f.get("discrepancy_ref"))),
     ]))
 
 
@@ -535,20 +582,22 @@ def deposits_spec(dep: gpd.GeoDataFrame, search: list) -> dict:
                            "dashArray": "6 4"})
         where = "; ".join(_split(r["provinces"]))
         popup = f'<h3>{_e(r["commodity"])}</h3>' + _rows([
-            ("Region", _e(where)), ("Note", _e(r["region_note"])),
-            ("The report says", f'<q>{_e(r["quote"])}</q>'),
-            ("Where in the report", _e(r["report_ref"])),
-            ("Precision", _e(r["precision"])), ("Licence", _e(r["licence"])),
+            (gettext("Region"), _e(where)), (gettext("Note"), _e(r["region_note"])),
+            (gettext("The report says"), f'<q>{_e(r["quote"])}</q>'),
+            (gettext("Where in the report"), _e(r["report_ref"])),
+            (gettext("Precision"), _e(r["precision"])), (gettext("Licence"), _e(r["licence"])),
         ])
         feats.append({"g": geojson_geometry(r.geometry), "s": index[cls],
-                      "t": f'{_e(r["commodity"])} deposits<br>{_e(where)}', "p": popup})
-        search.append(_entry("mineral_deposits", i, f'{display_text(r["commodity"])} deposits',
+                      "t": gettext("%(commodity)s deposits") % {"commodity": _e(r["commodity"])} + f"<br>{_e(where)}",
+                      "p": popup})
+        search.append(_entry("mineral_deposits", i,
+                             gettext("%(commodity)s deposits") % {"commodity": display_text(r["commodity"])},
                              _keys(r["commodity"]), where))
-    items = [{"swatch": styles[k], "label": f"{cls} deposits (as the named provinces)"}
+    items = [{"swatch": styles[k], "label": gettext("%(class)s deposits (as the named provinces)") % {"class": term(cls)}}
              for cls, k in index.items()]
     return {"kind": "polygons", "styles": styles, "features": feats, "legend": {
         "items": items,
-        "note": "Each region is the province(s) the report's text names: coarser than the deposit itself.",
+        "note": gettext("Each region is the province(s) the report's text names: coarser than the deposit itself."),
     }}
 
 
@@ -557,12 +606,14 @@ def _admin(r) -> str:
     county = _e(r.get("county"))
     if county:
         ko = _e(r.get("county_ko"))
-        parts.append(county + (f' <span lang="ko">{ko}</span>' if ko else ""))
+        parts.append((f'<span lang="ko">{ko}</span> ' + county) if ko and _hangul_first() else
+                     county + (f' <span lang="ko">{ko}</span>' if ko else ""))
     if display_text(r.get("province")):
         parts.append(_e(r.get("province")))
     text = ", ".join(parts)
     if display_text(r.get("admin_method")) == "nearest":
-        text += f' (nearest unit, point {_e(r.get("admin_distance_km"))} km outside the generalised boundary)'
+        text += gettext(" (nearest unit, point %(km)s km outside the generalised boundary)") % {
+            "km": _e(r.get("admin_distance_km"))}
     return text
 
 
@@ -599,7 +650,10 @@ def camp_label(r) -> str:
     name, number = display_text(r["name"]), display_text(r["number"])
     if len(name) > 32 and " (" in name:  # a long name's parenthesis stays in the popup and tooltip
         name = name.split(" (")[0]
-    return name if not number or re.search(rf"\b{re.escape(number)}\b", name) else f"{name} (No. {number})"
+    label = name if not number or re.search(rf"\b{re.escape(number)}\b", name) else \
+        gettext("%(name)s (No. %(number)s)") % {"name": name, "number": number}
+    hangul = display_text(r.get("name_ko")) if _hangul_first() else ""
+    return f"{hangul} {label}" if hangul else label  # in Korean the data's Hangul name first
 
 
 #: One letter per status in a feature's ``ys`` (the map's year control): no two alike.
@@ -617,9 +671,9 @@ def _status_html(rec) -> str:
     st = rec.status
     if not st:  # an atlas that states no build date: the rule has no day to answer for
         return ""
-    return (f'<p class="atlas-status"><span class="atlas-tag">{_e(st["status"])}</span> '
-            f'Status {_e(st["summary"])} (the build date)'
-            f'<span class="atlas-src">Why: {_e(st["reason"])}</span></p>')
+    return (f'<p class="atlas-status"><span class="atlas-tag">{_term_html(st["status"])}</span> '
+            + gettext("Status %(summary)s (the build date)") % {"summary": _rule(st["summary"])}
+            + '<span class="atlas-src">' + gettext("Why:") + f' {_rule(st["reason"])}</span></p>')
 
 
 def camp_popup(rec) -> str:
@@ -632,15 +686,18 @@ def camp_popup(rec) -> str:
     f = rec.fields
     kind = display_text(f.get("kind"))
     number = display_text(f.get("number"))
-    sub = KIND_LABELS.get(kind, kind) + (f" No. {number}" if number else "") + f" · {rec.id}"
-    coords = _coords_text(rec) or "no public coordinate"
+    sub = term(KIND_LABELS.get(kind, kind)) + (gettext(" No. %(number)s") % {"number": number} if number else "") \
+        + f" · {rec.id}"
+    coords = _coords_text(rec) or gettext("no public coordinate")
     given = ", ".join(x for x in (_e(f.get("county_as_given")), _e(f.get("province_as_given"))) if x)
     date = _e(f.get("status_date"))
-    out = [f'<h3>{_e(f.get("name"))} <span lang="ko">{_e(f.get("name_ko"))}</span></h3>',
+    names_ = (_e(f.get("name")), f'<span lang="ko">{_e(f.get("name_ko"))}</span>')
+    out = [f'<h3>{" ".join(names_[::-1] if _hangul_first() else names_)}</h3>',
            f'<p class="atlas-sub">{html.escape(sub)}</p>',
            _status_html(rec),
-           _rows([("Evidence", _evidence_text(rec.status)),
-                  ("As the sources word it", f'{_e(f.get("status"))} ({date or "no date given"})')])]
+           _rows([(gettext("Evidence"), _evidence_text(rec.status)),
+                  (gettext("As the sources word it"),
+                   f'{_e(f.get("status"))} (' + (date or gettext("no date given")) + ")")])]
     if rec.findings:
         items = []
         for x in rec.findings:  # oldest first, as the record orders them
@@ -650,37 +707,39 @@ def camp_popup(rec) -> str:
             basis = display_text(x.get("evidence_basis"))
             shown = evidence_label(basis, x.get("testimony_hand"))
             tags = ([] if basis == what else [what]) + ([shown] if shown else [])  # "testimony" said once
+            when = _e(x.get("observed_text")) or gettext("undated")
+            source = gettext("Source:")
             items.append(
                 f'<li class="atlas-finding" data-y="{year or ""}">'
-                f'<span class="atlas-when">{_e(x.get("observed_text")) or "undated"}</span> '
-                + " ".join(f'<span class="atlas-tag{" atlas-basis" if t == shown else ""}">{html.escape(t)}</span>'
+                f'<span class="atlas-when">{when}</span> '
+                + " ".join(f'<span class="atlas-tag{" atlas-basis" if t == shown else ""}">{_term_html(t)}</span>'
                            for t in tags) + " "
                 f'{_e(x.get("description"))}'
-                f'<span class="atlas-src">Source: {link_urls(x.get("source_report"))}'
+                f'<span class="atlas-src">{source} {_links(x.get("source_report"))}'
                 f'{", " + page if page else ""}</span></li>')
-        out.append(f'<h4>Findings, oldest first ({len(rec.findings)})</h4><p class="atlas-asof"></p>'
-                   '<ol class="atlas-findings">' + "".join(items) + "</ol>")
+        out.append("<h4>" + gettext("Findings, oldest first (%(n)s)") % {"n": len(rec.findings)}
+                   + '</h4><p class="atlas-asof"></p><ol class="atlas-findings">' + "".join(items) + "</ol>")
     else:
-        out.append('<p class="atlas-sub">No dated findings recorded.</p>')
-    out.append("<h4>Where</h4>" + _rows([
-        ("Coordinates", html.escape(coords)),
-        ("Precision", f'{_e(f.get("precision"))}: {_e(f.get("location_precision"))}'),
-        ("Location", _admin(f)),
-        ("Area", html.escape(area_text(f.get("area_km2")))),
+        out.append('<p class="atlas-sub">' + gettext("No dated findings recorded.") + "</p>")
+    out.append("<h4>" + gettext("Where") + "</h4>" + _rows([
+        (gettext("Coordinates"), html.escape(coords)),
+        (gettext("Precision"), f'{_term_html(f.get("precision"))}: {_e(f.get("location_precision"))}'),
+        (gettext("Location"), _admin(f)),
+        (gettext("Area"), _en(html.escape(area_text(f.get("area_km2"))))),
     ]))
     out.append(_rows([
-        ("Also known as", _e(f.get("alt_names"))),
-        ("Agency", _e(f.get("agency"))),
-        ("Prisoners (estimates)", _e(f.get("prisoners_estimate"))),
+        (gettext("Also known as"), _e(f.get("alt_names"))),
+        (gettext("Agency"), _e(f.get("agency"))),
+        (gettext("Prisoners (estimates)"), _e(f.get("prisoners_estimate"))),
     ]))
-    prov = [_rows([("Coordinate source", link_urls(f.get("source"))), ("As the sources give it", given),
-                   ("Licence", _e(f.get("licence")))])]
+    prov = [_rows([(gettext("Coordinate source"), _links(f.get("source"))), (gettext("As the sources give it"), given),
+                   (gettext("Licence"), _e(f.get("licence")))])]
     published = [c for c in rec.coordinates if c["role"].startswith("published coordinate")]
     if published:
         rows = "".join(f"<li>{item}</li>" for item in _published_items(rec))
-        prov.append(f"<h4>Published coordinates ({len(published)})</h4><ul>{rows}</ul>")
-    out.append('<details class="atlas-prov"><summary>Provenance: sources, published coordinates, '
-               f'licence</summary>{"".join(prov)}</details>')
+        prov.append("<h4>" + gettext("Published coordinates (%(n)s)") % {"n": len(published)} + f"</h4><ul>{rows}</ul>")
+    out.append('<details class="atlas-prov"><summary>' + gettext("Provenance: sources, published coordinates, licence")
+               + f'</summary>{"".join(prov)}</details>')
     return "".join(out)
 
 
@@ -689,9 +748,12 @@ def _evidence_text(status: dict) -> str:
     tier = display_text(status.get("evidence_tier"))
     if not tier:
         return ""
-    latest = _e(status.get("latest_evidence_date")) or "none dated"
-    disagree = "; the sources disagree" if status.get("sources_disagree") else ""
-    return f"tier {html.escape(tier)}: {_e(status.get('evidence_tier_label'))}; latest dated evidence {latest}{disagree}"
+    day = display_text(status.get("latest_evidence_date"))
+    latest = html.escape(format_date(day, current_lang())) if day else gettext("none dated")
+    disagree = gettext("; the sources disagree") if status.get("sources_disagree") else ""
+    return gettext("tier %(tier)s: %(label)s; latest dated evidence %(date)s%(disagree)s") % {
+        "tier": html.escape(tier), "label": _term_html(status.get("evidence_tier_label")), "date": latest,
+        "disagree": disagree}
 
 
 def camps_spec(camps, findings, search: list, records: dict | None = None) -> dict:
@@ -729,34 +791,36 @@ def camps_spec(camps, findings, search: list, records: dict | None = None) -> di
         site = display_text(r["site_id"])
         keys = _keys(r["name"], r["name_ko"], *_split(r["alt_names"]), site, r["county_as_given"])
         if not ok:
-            search.append(_entry("camps", -1, r["name"], keys, "no public coordinate: not on the map"))
+            search.append(_entry("camps", -1, r["name"], keys, gettext("no public coordinate: not on the map")))
             continue
         rec = (records or {}).get(site)
         popup = camp_popup(rec) if rec is not None else ""
         status = display_text(r["status_class"])
-        head = f'{_e(r["name"])}<br>{_e(KIND_LABELS.get(display_text(r["kind"]), r["kind"]))}'
+        name = (f'<span lang="ko">{_e(r["name_ko"])}</span> {_e(r["name"])}'
+                if _hangul_first() and display_text(r["name_ko"]) else _e(r["name"]))
+        head = f'{name}<br>{_term_html(KIND_LABELS.get(display_text(r["kind"]), r["kind"]))}'
         precision = display_text(r["precision"])
         feats.append({
             "c": _latlon(r.geometry), "s": syms(_camp_symbol(r["kind"], status, precision)),
-            "t": f'{head} · {_e(status)}'
-                 + (f' as of {_e(asof)}' if asof else ""),
+            "t": f'{head} · {_term_html(status)}'
+                 + (gettext(" as of %(date)s") % {"date": _e(format_date(asof, current_lang()))} if asof else ""),
             "tn": head, "id": site,
             "ys": "".join(STATUS_CODES[x] for x in yearly.get(site, [])),
             "yt": [syms(_camp_symbol(r["kind"], x, precision)) for x in STATUSES],
             **({"p": popup} if popup else {}), "lbl": camp_label(r),
             "pr": LABEL_PRIORITY.get(display_text(r["kind"]), 2), "no": display_text(r["number"])})
-        search.append(_entry("camps", i, r["name"], keys, KIND_LABELS.get(display_text(r["kind"]), "")))
+        search.append(_entry("camps", i, r["name"], keys, term(KIND_LABELS.get(display_text(r["kind"]), ""))))
         i += 1
     grey = "#d9d9d9"
-    items = [{"sym": _symbol(shape, grey, "#1a1a1a", size=16), "label": KIND_LABELS[k]}
+    items = [{"sym": _symbol(shape, grey, "#1a1a1a", size=16), "label": term(KIND_LABELS[k])}
              for k, shape in KIND_SHAPES.items()]
-    items += [{"sym": _symbol("circle", c, "#1a1a1a", size=12), "label": f"status: {s}"}
+    items += [{"sym": _symbol("circle", c, "#1a1a1a", size=12), "label": gettext("status: %(status)s") % {"status": term(s)}}
               for s, c in STATUS_COLOURS.items()]
     items += [
         {"sym": _symbol("square", grey, "#1a1a1a", size=16, halo=True),
-         "label": "dashed halo: a point within a camp area of many km², not a building"},
+         "label": gettext("dashed halo: a point within a camp area of many km², not a building")},
         {"sym": _symbol("square", grey, "#1a1a1a", size=16, dash=True, mark="?"),
-         "label": "dashed with ?: location uncertain"},
+         "label": gettext("dashed with ?: location uncertain")},
     ]
     missing = [display_text(n) for n, ok in zip(camps["name"], located) if not ok]
     known = sorted(y for y in (first_year(a, b) for a, b in zip(findings["date_start"],
@@ -765,13 +829,18 @@ def camps_spec(camps, findings, search: list, records: dict | None = None) -> di
             "codes": STATUS_CODES,
             "finding_years": known, "findings": len(findings),
             "colours": {x: STATUS_COLOURS.get(x, "#ffffff") for x in STATUSES}}
+    if asof and current_lang() != DEFAULT_LANG:  # the day as the page's language writes it (English: asof itself)
+        time["asof_text"] = format_date(asof, current_lang())
     return {"kind": "points", "symbols": syms.table, "features": feats, "time": time, "legend": {
         "items": items,
-        "note": (f"Shape: kind of site. Colour: status by the atlas's rule as of {asof or 'the build date'} "
-                 "(the build date; contested = findings that count disagree); with the year control, as of "
-                 "31 December of an earlier year (an 'active' finding counts for "
-                 f"{WINDOW_YEARS} years after its last day; no finding then: unknown). "
-                 + (f"Without a public coordinate (not drawn): {'; '.join(missing)}." if missing else "")),
+        "note": (gettext("Shape: kind of site. Colour: status by the atlas's rule as of %(date)s "
+                         "(the build date; contested = findings that count disagree); with the year control, as of "
+                         "31 December of an earlier year (an 'active' finding counts for "
+                         "%(years)s years after its last day; no finding then: unknown). ")
+                 % {"date": format_date(asof, current_lang()) if asof else gettext("the build date"),
+                    "years": WINDOW_YEARS}
+                 + (gettext("Without a public coordinate (not drawn): %(names)s.") % {"names": "; ".join(missing)}
+                    if missing else "")),
     }}
 
 
@@ -786,11 +855,13 @@ def rings_spec(camps: gpd.GeoDataFrame, radii: tuple) -> dict:
                                      np.full(az.size, km * 1000.0))
             rings.append([[round(float(la), 5), round(float(lo), 5)] for la, lo in zip(lats, lons)])
         feats.append({"rings": rings, "km": list(radii),
-                      "t": f'{_e(r["name"])}: {" / ".join(str(k) for k in radii)} km (geodesic)'})
+                      "t": gettext("%(name)s: %(radii)s km (geodesic)") % {
+                          "name": _e(r["name"]), "radii": " / ".join(str(k) for k in radii)}})
     style = {"color": "#7a1f1f", "weight": 1.2, "dashArray": "4 4", "fill": False}
     return {"kind": "rings", "style": style, "features": feats, "legend": {
-        "items": [{"line": style, "label": f"{' / '.join(str(k) for k in radii)} km from the camp point"}],
-        "note": "True distances on the WGS84 ellipsoid (pyproj.Geod), not circles drawn on the flat map.",
+        "items": [{"line": style, "label": gettext("%(radii)s km from the camp point") % {
+            "radii": " / ".join(str(k) for k in radii)}}],
+        "note": gettext("True distances on the WGS84 ellipsoid (pyproj.Geod), not circles drawn on the flat map."),
     }}
 
 
@@ -805,24 +876,24 @@ def candidates_spec(cands: gpd.GeoDataFrame, camps: gpd.GeoDataFrame) -> dict:
         same = bool(c["is_atlas_point"])
         dist = display_text(c["distance_km_from_atlas_point"])
         popup = f"<h3>{_e(camp_name.get(site, site))}</h3>" + _rows([
-            ("Published by", link_urls(c["source"])),
-            ("Coordinates", f"{c.geometry.y:.6f}, {c.geometry.x:.6f}"),
-            ("Note", _e(c["note"])),
-            ("Distance from the atlas point", f"{html.escape(dist)} km (geodesic)" if dist else
-             "the camp has no atlas point"),
-            ("Used by the atlas", "yes, this is the point the atlas uses" if same else "no"),
+            (gettext("Published by"), _links(c["source"])),
+            (gettext("Coordinates"), f"{c.geometry.y:.6f}, {c.geometry.x:.6f}"),
+            (gettext("Note"), _e(c["note"])),
+            (gettext("Distance from the atlas point"), gettext("%(km)s km (geodesic)") % {"km": html.escape(dist)}
+             if dist else gettext("the camp has no atlas point")),
+            (gettext("Used by the atlas"), gettext("yes, this is the point the atlas uses") if same else gettext("no")),
         ])
         feats.append({"c": _latlon(c.geometry),
                       "to": _latlon(target) if (target is not None and not same) else None,
                       "same": same, "p": popup,
-                      "t": f'{_e(c["source"])}: {html.escape(dist) + " km" if dist else "no atlas point"}'})
+                      "t": f'{_e(c["source"])}: ' + (html.escape(dist) + " km" if dist else gettext("no atlas point"))})
     return {"kind": "candidates", "features": feats, "legend": {
-        "items": [{"sym": _symbol("circle", "#ff9f1c", "#8a4b00", size=10), "label": "a published coordinate"},
+        "items": [{"sym": _symbol("circle", "#ff9f1c", "#8a4b00", size=10), "label": gettext("a published coordinate")},
                   {"sym": _symbol("circle", "#ffffff", "#8a4b00", size=10),
-                   "label": "the published coordinate the atlas uses"},
+                   "label": gettext("the published coordinate the atlas uses")},
                   {"line": {"color": "#8a4b00", "dashArray": "2 4", "weight": 1.5},
-                   "label": "line to the point the atlas uses (popup: source, distance)"}],
-        "note": "Where sources disagree on a camp's location.",
+                   "label": gettext("line to the point the atlas uses (popup: source, distance)")}],
+        "note": gettext("Where sources disagree on a camp's location."),
     }}
 
 
@@ -885,9 +956,10 @@ def density_spec(path: Path) -> dict:
     return {"kind": "images", "features": [{
         "url": _assets.data_uri(_assets.png_rgba(rgba), "image/png"), "bounds": bounds, "opacity": 0.8,
         "t": html.escape(path.name)}], "legend": {
-        "items": [{"gradient": list(DENSITY_RAMP), "min": "0 (transparent)",
+        "items": [{"gradient": list(DENSITY_RAMP), "min": gettext("0 (transparent)"),
                    "max": f"{vmax:.3g}{' ' + unit if unit else ''}"}],
-        "note": f"{desc + ': ' if desc else ''}from {path.name}; colour stretched linearly from 0 to the maximum.",
+        "note": f"{desc + ': ' if desc else ''}" + gettext(
+            "from %(file)s; colour stretched linearly from 0 to the maximum.") % {"file": path.name},
     }}
 
 
@@ -1006,23 +1078,26 @@ def user_spec(name: str, gdf, colour: str, outline=None) -> dict:
         *((lon, lat) if is_point.all() else (None, None)))
     spec = {"kind": "user", "colour": colour, "n": int(is_point.sum()), "columns": cols, "cols": packed,
             "consts": consts, "legend": {
-                "items": [{"sym": _symbol("circle", colour, "#ffffff", size=10), "label": f"{len(gdf)} features"}],
-                "note": "Your layer: point at a feature for its name, click it for all its attributes."}}
+                "items": [{"sym": _symbol("circle", colour, "#ffffff", size=10),
+                           "label": gettext("%(n)s features") % {"n": len(gdf)}}],
+                "note": gettext("Your layer: point at a feature for its name, click it for all its attributes.")}}
     if left_out:
-        spec["legend"]["note"] += (f" Left out: {left_out:,} more features of this layer (the map holds its first "
-                                   "ones; the CSV, GeoJSON and GeoParquet exports hold them all).")
+        spec["legend"]["note"] += gettext(" Left out: %(n)s more features of this layer (the map holds its first "
+                                          "ones; the CSV, GeoJSON and GeoParquet exports hold them all).") % {
+            "n": f"{left_out:,}"}
     if len(points):
         spec["xy"] = _packing.pack_points(lon, lat)
     if not is_point.all():  # lines or polygons: one canvas, packed coordinates
         spec["shapes"] = pack_shapes(gdf.geometry.to_numpy()[~is_point])
-        spec["legend"]["note"] += (f" Lines and polygons drawn simplified to {spec['shapes']['tolerance'] * 111_000:.1f} m "
-                                   "(the exports hold them exact).")
+        spec["legend"]["note"] += gettext(" Lines and polygons drawn simplified to %(m)s m (the exports hold them "
+                                          "exact).") % {"m": f"{spec['shapes']['tolerance'] * 111_000:.1f}"}
     out_rows = np.flatnonzero(outside_rows(gdf, outline)[order][: len(points)]).tolist()  # points, drawing order
     if out_rows:
         spec["out"] = out_rows
         spec["legend"]["items"].append({
             "sym": _symbol("circle", "#ffffff", colour, size=10, dash=True, opacity=0.6),
-            "label": f"hollow, dashed: {len(out_rows)} point(s) more than 5 km outside the DPRK (kept as given)"})
+            "label": gettext("hollow, dashed: %(n)s point(s) more than 5 km outside the DPRK (kept as given)")
+            % {"n": len(out_rows)}})
     return spec
 
 

@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import sources
 from .errors import InputError, NotFoundError
+from .i18n import N_, current_lang, format_date, gettext, term
 from .search import resolve
 from .store import Atlas, open_atlas
 
@@ -35,7 +36,7 @@ SOURCE = "sanctions/unscr_dprk_commodity_measures.csv"
 LICENCE = "UN documents: facts, cite the resolution"
 NOT_CITED = ("paragraph numbers and HS codes not given: no copy of the resolution text was read "
              "for the atlas")
-NO_MEASURE = "no measure in the atlas's table"
+NO_MEASURE = N_("no measure in the atlas's table")
 _COAL = re.compile(r"coal|lignite|anthracite", re.I)
 
 
@@ -192,9 +193,10 @@ def measures_on(commodities: pd.Series, date=None, table: pd.DataFrame | None = 
         parts = []
         for c in mine_commodities(text, table):
             st = status_on(c, day, table)
-            parts.append(f"{c}: {st['measure']}" + (f" ({st['resolution']}, {st['adopted']})"
-                                                     if st["resolution"] else ""))
-        out.append("; ".join(parts) if parts else NO_MEASURE)
+            # the commodity and the measure in the words of the product being written (atlas.i18n.use_lang)
+            parts.append(f"{term(c)}: {term(st['measure'])}" + (
+                f" ({st['resolution']}, {format_date(st['adopted'], current_lang())})" if st["resolution"] else ""))
+        out.append("; ".join(parts) if parts else gettext(NO_MEASURE))
     return pd.Series(out, index=commodities.index, dtype=object)
 
 
@@ -338,13 +340,14 @@ def _prose(commodity, day: str, table: pd.DataFrame) -> str:
     """
     names = mine_commodities(commodity, table)
     if not names:
-        return NO_MEASURE
+        return gettext(NO_MEASURE)
     parts = []
-    for c in names:
+    for c in names:  # in the words of the product being written (atlas.i18n.use_lang)
         st = status_on(c, day, table)
-        what = f"{c}: " if len(names) > 1 else ""
-        parts.append(f"{what}{st['measure']}" + (f" since {st['adopted']}, {st['resolution']}"
-                                                 if st["resolution"] else ""))
+        what = f"{term(c)}: " if len(names) > 1 else ""
+        parts.append(f"{what}{term(st['measure'])}" + (gettext(" since %(date)s, %(resolution)s") % {
+            "date": format_date(st["adopted"], current_lang()), "resolution": st["resolution"]}
+            if st["resolution"] else ""))
     return "; ".join(parts)
 
 

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from .dates import PRECISIONS
 from .errors import ValidationError
 from .evidence import BASES, HANDS, SIGNALS, STATUSES, site_evidence
+from .i18n import N_  # the titles are looked up where a product in another language shows them
 
 __all__ = [
     "FOREIGN_KEYS",
@@ -308,25 +309,25 @@ SCHEMAS: dict[str, LayerSchema] = {s.name: s for s in [
 
 #: What the map and QGIS call each layer (a report table is called by its description).
 _TITLES = {
-    "provinces": "Provinces: mines reported (report Table 2)",
-    "counties": "Counties (OpenStreetMap 2020)",
-    "mines": "Mines with open coordinates, by commodity class",
-    "steel_plants": "Steel plants (where the iron ore goes; not mines)",
-    "named_mines": "Mines the report names",
-    "mineral_deposits": "Mineral-deposit regions named in the report",
-    "camps": "Prison camps and suspected sites",
-    "coordinate_candidates": "Other published coordinates of camps",
-    "gem_records": "Global Energy Monitor records and their join",
-    "sanctions_measures": "UN sanctions on mineral exports",
-    "camp_findings": "Camp findings (dated)",
-    "mine_findings": "Mine findings (dated)",
-    "report_discrepancies": "Report discrepancies",
-    "report_passages": "What the report says (quotes)",
-    "retired_ids": "Retired ids",
-    "sources": "Sources",
-    "dprk_outline": "DPRK outline (Natural Earth)",
-    "basemap_countries": "Countries (Natural Earth, basemap)",
-    "geonames_places": "Towns (GeoNames)",
+    "provinces": N_("Provinces: mines reported (report Table 2)"),
+    "counties": N_("Counties (OpenStreetMap 2020)"),
+    "mines": N_("Mines with open coordinates, by commodity class"),
+    "steel_plants": N_("Steel plants (where the iron ore goes; not mines)"),
+    "named_mines": N_("Mines the report names"),
+    "mineral_deposits": N_("Mineral-deposit regions named in the report"),
+    "camps": N_("Prison camps and suspected sites"),
+    "coordinate_candidates": N_("Other published coordinates of camps"),
+    "gem_records": N_("Global Energy Monitor records and their join"),
+    "sanctions_measures": N_("UN sanctions on mineral exports"),
+    "camp_findings": N_("Camp findings (dated)"),
+    "mine_findings": N_("Mine findings (dated)"),
+    "report_discrepancies": N_("Report discrepancies"),
+    "report_passages": N_("What the report says (quotes)"),
+    "retired_ids": N_("Retired ids"),
+    "sources": N_("Sources"),
+    "dprk_outline": N_("DPRK outline (Natural Earth)"),
+    "basemap_countries": N_("Countries (Natural Earth, basemap)"),
+    "geonames_places": N_("Towns (GeoNames)"),
 }
 _NAMES = {"provinces": "name_en", "counties": "name_en", "mines": "name", "named_mines": "name_in_report",
           "camps": "name", "steel_plants": "name", "geonames_places": "name", "dprk_outline": "name_en",

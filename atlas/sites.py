@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .i18n import gettext, term
 from .store import Atlas, open_atlas
 
 __all__ = ["Site", "site_area_km2", "site_from_row", "uniform_columns", "uniform_frame"]
@@ -59,8 +60,8 @@ class Site:
     def describe(self) -> str:
         """One paragraph on the site and how precise its location is."""
         head = f"{self.id} {self.name}" if self.id != self.name else self.name
-        kind = f" ({self.kind})" if self.kind else ""
-        prec = f"; precision: {self.precision}" if self.precision else ""
+        kind = f" ({term(self.kind)})" if self.kind else ""  # in the product's language (atlas.i18n.use_lang)
+        prec = gettext("; precision: %(precision)s") % {"precision": term(self.precision)} if self.precision else ""
         return f"{head}{kind}{prec}. {self.note}".strip()
 
 
@@ -104,25 +105,27 @@ def _area_range(values: list[float]) -> str:
 
 def _camp_note(row: pd.Series, camps: pd.DataFrame) -> str:
     prec = str(row.get("precision") or "")
+    # in the language of the product being written (atlas.i18n.use_lang); the sources' words as they give them
+    lp = str(row.get("location_precision") or "")
     if prec == "none":
-        return ("It has no public coordinate (" + str(row.get("location_precision") or "none")
-                + "), so no distance can be measured from it.")
+        return gettext("It has no public coordinate (%(precision)s), so no distance can be measured from it.") % {
+            "precision": lp or term("none")}
     areas = _first_numbers(row.get("area_km2"))
     if prec == "camp-area":
         same = camps[(camps["kind"] == row["kind"]) & (camps["precision"] == "camp-area")]
         span = _area_range([a for t in same["area_km2"] for a in _first_numbers(t)])
-        size = (f"a camp of {_area_range(areas)} (a circle of that area has a "
-                f"{math.sqrt(max(areas) / math.pi):.1f} km radius)") if areas else "a camp of unpublished area"
-        return (f"The point marks one spot inside {size}; the {row['kind']} camps that the atlas "
-                f"marks as areas measure {span} (not every camp is that large). Distances are to that "
-                "point, not to the camp's perimeter: a feature "
-                "can be that much nearer the camp itself. Source: "
-                + str(row.get("location_precision") or ""))
+        size = (gettext("a camp of %(area)s (a circle of that area has a %(radius)s km radius)") % {
+            "area": _area_range(areas), "radius": f"{math.sqrt(max(areas) / math.pi):.1f}"}
+            if areas else gettext("a camp of unpublished area"))
+        return gettext("The point marks one spot inside %(size)s; the %(kind)s camps that the atlas marks as areas "
+                       "measure %(span)s (not every camp is that large). Distances are to that point, not to the "
+                       "camp's perimeter: a feature can be that much nearer the camp itself. Source: %(source)s") % {
+            "size": size, "kind": term(str(row["kind"])), "span": span, "source": lp}
     if prec == "uncertain":
-        return ("Its location is uncertain: " + str(row.get("location_precision") or "")
-                + ". Treat distances from it with that margin.")
-    size = f" (a facility of {_area_range(areas)})" if areas else ""
-    return f"The point marks the facility itself{size}: {row.get('location_precision') or ''}."
+        return gettext("Its location is uncertain: %(precision)s. Treat distances from it with that margin.") % {
+            "precision": lp}
+    size = gettext(" (a facility of %(area)s)") % {"area": _area_range(areas)} if areas else ""
+    return gettext("The point marks the facility itself%(size)s: %(precision)s.") % {"size": size, "precision": lp}
 
 
 def site_from_row(layer: str, frame: pd.DataFrame, pos: int) -> Site:
@@ -136,17 +139,19 @@ def site_from_row(layer: str, frame: pd.DataFrame, pos: int) -> Site:
     if layer == "camps":
         note = _camp_note(row, frame)
     elif geom is None:
-        note = f"It has no public coordinate ({lp or 'none'}), so no distance can be measured from it."
+        note = gettext("It has no public coordinate (%(precision)s), so no distance can be measured from it.") % {
+            "precision": lp or term("none")}
     elif layer == "named_mines" and row.get("is_town_proxy"):
-        note = ("The point is a town proxy, not the mine's location: distances say how far the "
-                f"town is. {lp}")
+        note = gettext("The point is a town proxy, not the mine's location: distances say how far the town is. "
+                       "%(precision)s") % {"precision": lp}
     elif layer == "named_mines":
-        note = f"The point is {row.get('location_role')}. {lp}"
+        note = gettext("The point is %(role)s. %(precision)s") % {"role": row.get("location_role"), "precision": lp}
     elif geom.geom_type != "Point":
-        note = ("It is an area: distances are measured from its boundary (0 for features "
-                f"inside it). {lp}").strip()
+        note = (gettext("It is an area: distances are measured from its boundary (0 for features inside it). "
+                        "%(precision)s") % {"precision": lp}).strip()
     else:
-        note = f"Location precision: {prec}" + (f" ({lp})" if lp and lp != prec else "") + "."
+        note = gettext("Location precision: %(precision)s") % {"precision": term(prec)} + (
+            f" ({lp})" if lp and lp != prec else "") + "."
     return Site(layer, str(present["id"]), str(present["name"]), str(present["kind"] or ""),
                 geom, prec, lp, note)
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from .i18n import N_  # the legends' labels, translated where a product shows them
+
 __all__ = ["COMMODITY_COLOURS", "DENSITY_RAMP", "FINDING_TYPE_LABELS", "KIND_LABELS", "KIND_SHAPES",
            "MINE_PRECISION_SYMBOLS", "NAMED_MINE_SYMBOLS", "PROVINCE_RAMP", "STATUS_COLOURS",
            "TIER_COLOURS", "PrecisionSymbol", "class_breaks", "evidence_label", "finding_order",
@@ -51,18 +53,18 @@ class PrecisionSymbol(NamedTuple):
 
 #: Mines by the ``precision`` of their point.
 MINE_PRECISION_SYMBOLS = {
-    "site": PrecisionSymbol("the mine's site", 1.0, "solid"),
-    "approximate": PrecisionSymbol("approximate (mine area or district)", 0.35, "dash"),
-    "town": PrecisionSymbol("the town, not the mine's location", 0.0, "dash", "T"),
+    "site": PrecisionSymbol(N_("the mine's site"), 1.0, "solid"),
+    "approximate": PrecisionSymbol(N_("approximate (mine area or district)"), 0.35, "dash"),
+    "town": PrecisionSymbol(N_("the town, not the mine's location"), 0.0, "dash", "T"),
 }
 #: The report's named mines by the ``precision`` of their point (what the point is).
 NAMED_MINE_SYMBOLS = {
-    "site": PrecisionSymbol("the named mine itself", 1.0, "solid"),
-    "district member": PrecisionSymbol("a mine of the named district", 0.4, "solid"),
-    "probable same mine": PrecisionSymbol("probably the named mine (inferred from the name)", 0.25, "dash"),
-    "nearby mine": PrecisionSymbol("a nearby mine, not the named one", 0.15, "dash"),
-    "town proxy": PrecisionSymbol("town proxy, NOT the mine's location", 0.0, "dash", "T"),
-    "none": PrecisionSymbol("no public coordinate", 0.0, "dot"),
+    "site": PrecisionSymbol(N_("the named mine itself"), 1.0, "solid"),
+    "district member": PrecisionSymbol(N_("a mine of the named district"), 0.4, "solid"),
+    "probable same mine": PrecisionSymbol(N_("probably the named mine (inferred from the name)"), 0.25, "dash"),
+    "nearby mine": PrecisionSymbol(N_("a nearby mine, not the named one"), 0.15, "dash"),
+    "town proxy": PrecisionSymbol(N_("town proxy, NOT the mine's location"), 0.0, "dash", "T"),
+    "none": PrecisionSymbol(N_("no public coordinate"), 0.0, "dot"),
 }
 #: Light-to-dark ramp of the provinces' reported mine counts.
 PROVINCE_RAMP = ("#fff4d2", "#fdc36f", "#f08a3c", "#c9352b", "#6d0f3a")
@@ -89,6 +91,20 @@ FINDING_TYPE_LABELS = {
     "expansion": "expansion",
     "demolition": "demolition",
     "testimony": "testimony",
+    # types the data uses that are worded as their names say (named here so that a page in another language
+    # can look them up: atlas.i18n.TERMS)
+    "camp_described": "camp described",
+    "forced_labour": "forced labour",
+    "mine_identified": "mine identified",
+    "mine_labour": "mine labour",
+    "mine_operated": "mine operated",
+    "prisoner_transfer": "prisoner transfer",
+    "relocation": "relocation",
+    "report_statement": "report statement",
+    "flooding": "flooding",
+    "gem_status": "gem status",
+    "opening_year": "opening year",
+    "reduced_output": "reduced output",
 }
 
 

@@ -19,6 +19,7 @@ import pandas as pd
 from . import io
 from .admin import TOLERANCE_KM, admin_units, assign_admin
 from .errors import InputError
+from .i18n import gettext
 from .shares import admin_by_share
 from .store import Atlas, open_atlas
 from .userlayers import gate
@@ -207,8 +208,8 @@ def _empty_counts(feats, sx=None) -> dict:
 def _proposed_note(atlas: Atlas) -> str:
     mines = atlas.layer("mines")
     n = int((mines["status"].astype(str) == "proposed").sum()) if "status" in mines else 0
-    return (f"; geolocated_mines includes {n} proposed mine(s) (Global Energy Monitor status "
-            "'proposed', not yet a working mine)") if n else ""
+    return gettext("; geolocated_mines includes %(n)s proposed mine(s) (Global Energy Monitor status "
+                   "'proposed', not yet a working mine)") % {"n": n} if n else ""
 
 
 def _status_day(atlas: Atlas) -> str:
@@ -221,27 +222,29 @@ def _status_day(atlas: Atlas) -> str:
 def _summary_attrs(atlas: Atlas, sx=None) -> dict:
     prov = atlas.layer("provinces")
     cnty = atlas.layer("counties")
+    # the notes in the language of the product being written (atlas.i18n.use_lang; English elsewhere)
     extra = {} if not sx else {"sanctions": (
-        f"sanctioned_mines: geolocated mines producing a commodity under a UN Security Council measure "
-        f"in force {sx['as_of'] if sx['date'] is None else 'on ' + sx['as_of']} (ban, ban with exception "
-        "or cap; the sanctions_measures layer); sanctioned_by_commodity counts a mine once per such commodity")}
+        gettext("sanctioned_mines: geolocated mines producing a commodity under a UN Security Council measure "
+                "in force %(when)s (ban, ban with exception or cap; the sanctions_measures layer); "
+                "sanctioned_by_commodity counts a mine once per such commodity")
+        % {"when": sx["as_of"] if sx["date"] is None else gettext("on %(date)s") % {"date": sx["as_of"]}})}
     return {**extra,
         "boundary_source": f"provinces: {prov['boundary_source'].iloc[0]}; counties: "
                            f"{cnty['source'].iloc[0]} ({cnty['attribution'].iloc[0]})",
         "boundary_vintage": f"{prov['boundary_vintage'].iloc[0]}; counties: "
                             f"{cnty['boundary_vintage'].iloc[0]}",
         "report": str(prov["report_ref"].iloc[0]),
-        "method": ("features counted by a spatial join in EPSG:5179 against the "
-                   "GeoPackage's boundaries (atlas.assign_admin; points up to 5 km outside every "
-                   "polygon go to the nearest); a feature without a public coordinate counts in the "
-                   "province its sources give, listed in counted_without_coordinate; by province, "
-                   "'Unidentified or unknown' is the report's own row (Table 2) and holds none of the "
-                   f"atlas's features, which go to '{_NO_PROVINCE}' when no province is known; "
-                   "kwan_li_so counts camps by number (camp 18's original site and its Tongrim-ri remnant "
-                   "are one camp: the report names six), kyo_hwa_so and other_camp_sites count sites; camp "
-                   "sites are counted by kind and by status as of the build date (status_class, the rule of "
-                   "docs/evidence.md on that day: active, contested, closed, relocated, unknown)"
-                   + _proposed_note(atlas)),
+        "method": (gettext("features counted by a spatial join in EPSG:5179 against the "
+                           "GeoPackage's boundaries (atlas.assign_admin; points up to 5 km outside every "
+                           "polygon go to the nearest); a feature without a public coordinate counts in the "
+                           "province its sources give, listed in counted_without_coordinate; by province, "
+                           "'Unidentified or unknown' is the report's own row (Table 2) and holds none of the "
+                           "atlas's features, which go to '%(no_province)s' when no province is known; "
+                           "kwan_li_so counts camps by number (camp 18's original site and its Tongrim-ri remnant "
+                           "are one camp: the report names six), kyo_hwa_so and other_camp_sites count sites; "
+                           "camp sites are counted by kind and by status as of the build date (status_class, the "
+                           "rule of docs/evidence.md on that day: active, contested, closed, relocated, unknown)")
+                   % {"no_province": _NO_PROVINCE} + _proposed_note(atlas)),
         "status_as_of": _status_day(atlas),
         "gpkg": atlas.shown,
     }
@@ -255,7 +258,8 @@ def _sanctions_arg(sanctions, atlas: Atlas) -> dict | None:
 
     table = atlas.layer("sanctions_measures")  # the GeoPackage's copy
     day = None if sanctions is True else sx.day_or_latest(sanctions, table)
-    return {"table": table, "date": day, "as_of": day or f"after {table['adopted'].max()} (latest resolution)"}
+    return {"table": table, "date": day,
+            "as_of": day or gettext("after %(date)s (latest resolution)") % {"date": table["adopted"].max()}}
 
 
 def province_summary(gpkg: Atlas | Path | str | None = None, sanctions=None, *,

@@ -50,6 +50,8 @@ from branca.element import Element
 
 from . import _assets, io
 from .errors import InputError, OutputError
+from .evidence import STATUSES
+from .i18n import DEFAULT_LANG, N_, check_lang, format_date, gettext, js_translations, translate, use_lang
 from .map_layers import (
     USER_COLOURS,
     camps_spec,
@@ -88,17 +90,18 @@ RING_KM = (10, 25, 50)
 #: Title (start) of each atlas layer in the layer control.
 LAYER_TITLES = {
     **{n: s.title for n, s in SCHEMAS.items()},  # the schema's titles, as QGIS shows them
-    "camp_rings": "Distance rings around camps",
-    "density": "Mine density (raster)",
-    "chips": "Image chips",
+    "camp_rings": N_("Distance rings around camps"),
+    "density": N_("Mine density (raster)"),
+    "chips": N_("Image chips"),
+    "imagery_pairs": N_("Imagery before/after (swipe)"),
 }
 #: Layers shown when the page opens; the others are one click away in the layer control.
 SHOWN = ("provinces", "mines", "named_mines", "camps")
-VECTOR_BASE = "Vector basemap: Natural Earth (offline)"
+VECTOR_BASE = N_("Vector basemap: Natural Earth (offline)")
 ONLINE_BASES = (
-    ("OpenStreetMap (needs a network)", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+    (N_("OpenStreetMap (needs a network)"), "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
      "© OpenStreetMap contributors (ODbL 1.0)", 19),
-    ("Esri World Imagery, satellite (needs a network)",
+    (N_("Esri World Imagery, satellite (needs a network)"),
      "https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/MapServer/tile/{z}/{y}/{x}",
      "Imagery © Esri, Maxar, Earthstar Geographics and the GIS User Community", 19),
 )
@@ -207,6 +210,16 @@ def _raster_paths(gpkg: Path | None, density, chips) -> tuple[Path | None, list[
     return dens, chip_files
 
 
+def _imagery_layers(atlas, imagery: bool) -> dict:
+    """The before/after pairs of shareable scenes (``--imagery``; a private scene never reaches the page)."""
+    if not imagery:
+        return {}
+    from .compare import imagery_map_spec
+
+    pairs = imagery_map_spec(atlas)
+    return {} if pairs is None else {"imagery_pairs": pairs}
+
+
 def build_map(
     gpkg: str | Path | None = None,
     online: bool = False,
@@ -218,6 +231,8 @@ def build_map(
     include_user_layers: bool = True,
     include_private: bool = False,
     coarsen_km: float | None = None,
+    imagery: bool = False,
+    lang: str | None = None,
 ) -> folium.Map:
     """The atlas's interactive map: every layer, a legend, search, measure, fullscreen.
 
@@ -252,6 +267,13 @@ def build_map(
     coarsen_km : float, optional
         Snap the user layers' points to an N-km grid first
         (:func:`atlas.protect.coarsen`); the about box says so.
+    imagery : bool, default False
+        Add each site's before/after pair of **shareable** registered scenes
+        with a swipe handle (:func:`atlas.compare.imagery_map_spec`; docs/imagery.md).
+    lang : str, optional
+        The page's language (:data:`atlas.i18n.LANGS`): English by default, ``ko`` for Korean
+        (every label, legend, control and message from the catalogue; names Hangul first where the
+        data has Hangul; dates in Korean form). The English page is the same as before ``lang``.
 
     Returns
     -------
@@ -273,6 +295,15 @@ def build_map(
     >>> m.atlas_layers["camps"]
     'Prison camps and suspected sites (26 of 27 located)'
     """
+    lang = check_lang(lang)
+    with use_lang(lang):  # the layers' popups, tooltips and legends are written in it (atlas.map_layers)
+        return _build_map(gpkg, online, extra_layers, density=density, chips=chips, rings_km=rings_km,
+                          include_user_layers=include_user_layers, include_private=include_private,
+                          coarsen_km=coarsen_km, imagery=imagery, lang=lang)
+
+
+def _build_map(gpkg, online, extra_layers, *, density, chips, rings_km, include_user_layers, include_private,
+               coarsen_km, imagery, lang) -> folium.Map:
     allowed = gate(gpkg, "map", include_private=include_private)  # the one gate: what this page may hold
     atlas = allowed.atlas
     layers = {name: atlas.layer(name) for name in (
@@ -300,9 +331,10 @@ def build_map(
         spec_layers["density"] = density_spec(dens)
     if chip_files:
         spec_layers["chips"] = {"kind": "images", "features": [chip_spec(p) for p in chip_files], "legend": {
-            "items": [], "note": f"{len(chip_files)} image(s) from {chip_files[0].parent.name}/ "
-                                 "(file name in the tooltip)."}}
-    titles = {k: LAYER_TITLES[k] for k in spec_layers}
+            "items": [], "note": gettext("%(n)s image(s) from %(folder)s/ (file name in the tooltip).") % {
+                "n": len(chip_files), "folder": chip_files[0].parent.name}}}
+    spec_layers.update(_imagery_layers(atlas, imagery))
+    titles = {k: gettext(LAYER_TITLES[k]) for k in spec_layers}
     extras: dict[str, gpd.GeoDataFrame] = {}
     records: list[dict] = []
     if include_user_layers:  # private layers only when asked: the page is made to be shared
@@ -314,7 +346,7 @@ def build_map(
                               "GeoParquet exports hold them all", stacklevel=2)
                 shared[rec["layer"]].attrs["left_out"] = rec["left_out"]
         for name, gdf in shared.items():
-            extras[f"Your layer: {name[len('user_'):]}"] = gdf
+            extras[gettext("Your layer: %(name)s") % {"name": name[len('user_'):]}] = gdf
     for title, gdf in dict(extra_layers or {}).items():
         extras[title] = coarsen(gdf, coarsen_km, gpkg=atlas) if coarsen_km else gdf
     outline = (atlas.outline() if "dprk_outline" in names  # the importer's outline: the same flags
@@ -325,18 +357,19 @@ def build_map(
         titles[lid] = str(title)
     # counts in the titles: the reader sees at once what is drawn and what is not
     camps, named = layers["camps"], layers["named_mines"]
+    located = gettext("%(n)s of %(total)s located")
     counts = {
-        "provinces": f"{len(layers['provinces'])} provinces",
+        "provinces": gettext("%(n)s provinces") % {"n": len(layers["provinces"])},
         "counties": f"{int(has_geometry(layers['counties']).sum())}",
         "mines": f"{int(has_geometry(layers['mines']).sum())}",
-        "named_mines": f"{int(has_geometry(named).sum())} of {len(named)} located",
-        "mineral_deposits": f"{len(layers['mineral_deposits'])} regions",
-        "camps": f"{int(has_geometry(camps).sum())} of {len(camps)} located",
-        "camp_rings": " / ".join(f"{k:g}" for k in rings_km) + " km, geodesic",
+        "named_mines": located % {"n": int(has_geometry(named).sum()), "total": len(named)},
+        "mineral_deposits": gettext("%(n)s regions") % {"n": len(layers["mineral_deposits"])},
+        "camps": located % {"n": int(has_geometry(camps).sum()), "total": len(camps)},
+        "camp_rings": gettext("%(radii)s km, geodesic") % {"radii": " / ".join(f"{k:g}" for k in rings_km)},
         "coordinate_candidates": f"{int(has_geometry(layers['coordinate_candidates']).sum())}",
         "steel_plants": f"{len(layers.get('steel_plants', []))}",
     }
-    order = ["provinces", "counties", "mineral_deposits", "density", "chips", "camp_rings",
+    order = ["provinces", "counties", "mineral_deposits", "density", "chips", "imagery_pairs", "camp_rings",
              "coordinate_candidates", "steel_plants", "mines", "named_mines", "camps"]
     order = [k for k in order if k in spec_layers] + [k for k in spec_layers if k.startswith("user:")]
     out_layers = []
@@ -349,18 +382,18 @@ def build_map(
 
     context = atlas.layer("basemap_countries")
     attribution, listing = _attribution(layers["sources"])
-    bases = [{"label": html.escape(VECTOR_BASE), "kind": "vector"}]
+    bases = [{"label": html.escape(gettext(VECTOR_BASE)), "kind": "vector"}]
     if online:
-        bases += [{"label": html.escape(lbl), "kind": "tiles", "url": url, "maxZoom": mz,
+        bases += [{"label": html.escape(gettext(lbl)), "kind": "tiles", "url": url, "maxZoom": mz,
                    "attribution": html.escape(attr)} for lbl, url, attr, mz in ONLINE_BASES]
     prov = layers["provinces"]
     w, s, e, n = (float(v) for v in prov.total_bounds)
     spec = {
-        "title": "Gulag, Inc. atlas: North Korea's mines and prison camps",
+        "title": gettext("Gulag, Inc. atlas: North Korea's mines and prison camps"),
         "online": bool(online),
-        "network_note": ("Tile basemaps (OpenStreetMap, Esri World Imagery) need a network; "
-                         "the vector basemap and every layer work offline." if online else
-                         "Offline map: everything it shows is inside this one file."),
+        "network_note": (gettext("Tile basemaps (OpenStreetMap, Esri World Imagery) need a network; "
+                                 "the vector basemap and every layer work offline.") if online else
+                         gettext("Offline map: everything it shows is inside this one file.")),
         "bounds": [[round(s, 4), round(w, 4)], [round(n, 4), round(e, 4)]],
         "bases": bases,
         "context": [{"g": geojson_geometry(g), "prk": a3 == "PRK"}
@@ -372,12 +405,13 @@ def build_map(
         # retired ids, so that an old link (atlas.html#M040@2014) says what became of its site
         "retired": {i: {k: display_text(r[k]) for k in ("state", "into", "reason", "retired_in")}
                     for i, r in retired_ids(atlas).items()},
-        "credit": "Gulag, Inc. atlas (MIT code; data licences in Sources & licences)",
+        "credit": gettext("Gulag, Inc. atlas (MIT code; data licences in Sources & licences)"),
         "about": about(atlas, user_layers=[{k: v for k, v in r.items() if k != "columns_dropped"}
                                            for r in records],
                        extra_layers=[str(t) for t in (extra_layers or {})],
                        coarsen_km=coarsen_km),
     }
+    _spec_lang(spec, lang)
     spec = _shown(spec)  # names and ids cannot reorder a popup, a tooltip or a legend line
     spec["about"].pop("sources")  # listed in full by the Sources & licences box
     m = _AtlasMap(location=[(s + n) / 2, (w + e) / 2], zoom_start=7, tiles=None, control_scale=False,
@@ -390,9 +424,35 @@ def build_map(
         m.get_root().html.add_child(_Raw(private_banner_html(spec["about"]["banner"])), name="atlas_private",
                                     index=0)
     m.add_child(_AtlasPage(spec, bool(online)), name="atlas_page")
+    _page_lang(m.get_root(), lang)
     m.atlas_spec = spec
     m.atlas_layers = {layer["id"]: layer["title"] for layer in out_layers}
     return m
+
+
+def _spec_lang(spec: dict, lang: str) -> None:
+    """A page in another language than English: the script's strings from the catalogue (an English
+    page carries none: the script shows its own English originals), and the about box's days in that
+    language's form."""
+    if lang == DEFAULT_LANG:
+        return
+    spec["i18n"] = {**js_translations(lang), **{s: translate(s, lang) for s in STATUSES}}
+    spec["attribution"] = f'<span lang="en">{spec["attribution"]}</span>'  # the sources' names, as they give them
+    for key in ("build_date", "written"):
+        if spec["about"].get(key):
+            spec["about"][key] = format_date(spec["about"][key], lang)
+
+
+def _page_lang(root, lang: str) -> None:
+    """The page's ``<html>`` element says its language, other than English (folium's page template names none)."""
+    if lang == DEFAULT_LANG:
+        return
+    render = root.render
+
+    def with_lang(**kwargs) -> str:
+        return render(**kwargs).replace("<!DOCTYPE html>\n<html>", f'<!DOCTYPE html>\n<html lang="{lang}">', 1)
+
+    root.render = with_lang
 
 
 def private_banner_html(text: str) -> str:

@@ -46,7 +46,7 @@ from .dossier import TO_PLANAR, Product, _province_ko, dossier_record, render_do
 from .errors import InputError
 from .export import export_csv, export_geojson, export_geoparquet, export_kmz
 from .formats import cell_text
-from .i18n import DEFAULT_LANG, N_, check_lang, translations
+from .i18n import DEFAULT_LANG, N_, check_lang, translations, use_lang
 from .owned import Stage, safe_name
 from .qgis import export_qgis
 from .sites import Site, site_from_row, uniform_frame
@@ -427,7 +427,7 @@ def build_site(out: Path | str | None = None, gpkg: Path | str | None = None, *,
         raise InputError(f"{final} is a file, not a folder")
     # Every page is written into a hidden folder, then moved into place with the files of the
     # last build it replaces; pages the atlas did not write are left alone (atlas.owned).
-    with Stage(final, prune=_PRUNED) as stage:
+    with Stage(final, prune=_PRUNED) as stage, use_lang(lang):  # the rules' sentences in the pages' language
         _write_site(atlas, stage.tmp, say, with_map, with_downloads, since, lang)
     return final / "index.html"
 
@@ -469,14 +469,15 @@ def _write_site(atlas: Product, out: Path, say: Callable[[str], None], with_map:
     _write(out / "about.html", _render("about.html.j2", layers=_layer_counts(atlas), mine_counts=_mine_counts(atlas),
                                        prov=atlas.layer("provinces"), counties=atlas.layer("counties"), **ctx))
     io.release_memory()
-    items = _downloads(atlas, out, say, lang) if with_downloads else []
+    with use_lang(DEFAULT_LANG):  # the files to download are data: as the exports write them, in English
+        items = _downloads(atlas, out, say, lang) if with_downloads else []
     _write(out / "downloads.html", _render("downloads.html.j2", items=items, **ctx))
     _write(out / "changes.html", _render("changes.html.j2", diff=_since(atlas, since), changelog=changelog_html(lang),
                                          **ctx))
     if with_map:
         say("writing the interactive map")
         io.release_memory()
-        _write_map(atlas, out / "map.html")
+        _write_map(atlas, out / "map.html", lang)
     else:
         _write(out / "map.html", _render("nomap.html.j2", **ctx))
 
@@ -512,11 +513,12 @@ def _plain_rows(rows: list[dict]) -> list[dict]:
     return [r for r in rows if r["id"] not in refused]
 
 
-def _write_map(atlas: Product, path: Path) -> None:
-    """The interactive map, with the user layers the site may show (never a private one unless asked)."""
+def _write_map(atlas: Product, path: Path, lang: str = DEFAULT_LANG) -> None:
+    """The interactive map, with the user layers the site may show (never a private one unless asked), in the
+    site's language."""
     from .webmap import write_map
 
-    write_map(path, atlas.gpkg, include_private=atlas.include_private)  # the same gate, the same layers
+    write_map(path, atlas.gpkg, include_private=atlas.include_private, lang=lang)  # the same gate, the same layers
 
 
 def _mine_counts(atlas: Product) -> dict:

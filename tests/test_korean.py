@@ -40,8 +40,8 @@ def _catalogue():
 
 
 def _marked() -> set:
-    """Every string the code marks for the catalogue (Babel's extractors over atlas/ and its templates)."""
-    method_map = [("**.py", "python"), ("templates/**.j2", "jinja2")]
+    """Every string the code marks for the catalogue (Babel's extractors over atlas/, its templates and the map's script)."""
+    method_map = [("**.py", "python"), ("templates/**.j2", "jinja2"), ("_webmap.js", "javascript")]
     options = {"templates/**.j2": {"extensions": "jinja2.ext.i18n"}}
     keywords = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
     found = set()
@@ -257,7 +257,7 @@ def test_cli_writes_a_korean_dossier_and_pdf(gpkg, tmp_path):
 
 @pytest.mark.slow
 def test_the_korean_site_has_no_interface_string_in_english(gpkg, tmp_path):
-    index = atlas.build_site(tmp_path / "site", gpkg, with_map=False, with_downloads=True, lang="ko")
+    index = atlas.build_site(tmp_path / "site", gpkg, with_map=True, with_downloads=True, lang="ko")
     site = index.parent
     from atlas.dossier import Product
     from atlas.summaries import province_summary
@@ -271,6 +271,9 @@ def test_the_korean_site_has_no_interface_string_in_english(gpkg, tmp_path):
         data |= {str(v) for col in df.columns for v in df[col].dropna().unique() if len(str(v)) > 1}
         fields |= {str(c) for c in df.columns}
     data |= _strings(product.about())
+    from atlas.summaries import _NO_PROVINCE
+
+    data.add(_NO_PROVINCE)  # a value of the summary's province column, quoted by its method note
     for page in sorted(site.glob("*.html")):
         html = page.read_text(encoding="utf-8")
         assert '<html lang="ko">' in html, page.name
@@ -283,6 +286,7 @@ def test_the_korean_site_has_no_interface_string_in_english(gpkg, tmp_path):
     assert KOREAN_DATE.search(index_text) and "전체 시설" in index_text
     for dossier in sorted((site / "dossiers").glob("*.html"))[:5]:
         assert '<html lang="ko">' in dossier.read_text(encoding="utf-8")
+    assert '"i18n":{' in (site / "map.html").read_text(encoding="utf-8")  # the site's map in Korean too
 
 
 def test_the_catalogue_ships_with_the_package_and_site_takes_lang():
@@ -296,3 +300,238 @@ def test_the_catalogue_ships_with_the_package_and_site_takes_lang():
     assert re.search(r'^    "babel>=', pyproject, re.M)
     res = CliRunner().invoke(main, ["site", "--help"])
     assert res.exit_code == 0 and "--lang [en|ko]" in res.output
+
+
+# --- the interactive map ----------------------------------------------------------------------
+
+LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'’-]*[A-Za-z]")
+
+
+def _layer_data(gpkg) -> tuple[set[str], set[str]]:
+    """Every value of every layer of the atlas (data, shown as the sources give it), and the column names."""
+    from atlas.dossier import Product
+
+    product = Product(gpkg)
+    data, fields = set(), set(product.layer_names)
+    for name in product.layer_names:
+        df = product.layer(name).drop(columns=["geometry"], errors="ignore")
+        data |= {str(v) for col in df.columns for v in df[col].dropna().unique() if len(str(v)) > 1}
+        fields |= {str(c) for c in df.columns}
+    return data | _strings(product.about()), fields
+
+
+def _kept_in_korean() -> set[str]:
+    """The Latin words the Korean translations keep (names and formats: GeoPackage, OpenStreetMap, WGS84)."""
+    return {w.lower() for m in _catalogue() if m.id
+            for s in (m.string if isinstance(m.string, tuple) else (m.string,))
+            for w in LATIN_WORD.findall(PLACEHOLDER.sub(" ", s))}
+
+
+def _english_words_left(nodes: list[str], data: set[str]) -> list[str]:
+    """Latin words still in the text once the data values are taken out, other than those the Korean
+    translations keep: an interface string left in English, marked in the catalogue or not."""
+    text = "\n".join(nodes)
+    for v in sorted((v for v in data if v in text), key=len, reverse=True):
+        text = text.replace(v, " ")
+    kept = _kept_in_korean()
+    return sorted({w for w in LATIN_WORD.findall(text) if w.lower() not in kept})
+
+
+def _js_strings(script: str) -> set[str]:
+    """The string literals of a script (quotes, comments and regular expressions told apart the usual way:
+    a ``/`` after an operator or a bracket opens an expression, after a value it divides)."""
+    out, i, n, last = set(), 0, len(script), "("
+    while i < n:
+        c = script[i]
+        if script.startswith("//", i):
+            j = script.find("\n", i)
+            i = n if j < 0 else j
+        elif script.startswith("/*", i):
+            i = script.index("*/", i) + 2
+        elif c in "\"'`":
+            j, buf = i + 1, []
+            while script[j] != c:
+                buf.append(script[j:j + 2] if script[j] == "\\" else script[j])
+                j += 2 if script[j] == "\\" else 1
+            out.add(re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), "".join(buf)).replace("\\n", "\n").replace("\\", ""))
+            i, last = j + 1, "a"
+        elif c == "/" and last in "(,=:[!&|?{};+-*%<>~^":
+            j, klass = i + 1, False
+            while klass or script[j] != "/":
+                klass = (klass or script[j] == "[") and script[j] != "]"
+                j += 2 if script[j] == "\\" else 1
+            i, last = j + 1, "a"
+        else:
+            if not c.isspace():
+                last = c if not (c.isalnum() or c in "_$)]") else "a"
+            i += 1
+    return out
+
+
+def _spec_texts(spec: dict) -> list[str]:
+    """The visible text of everything the map's spec holds for the page to show: layer titles, legends,
+    tooltips, popups (HTML: parsed, lang="en" parts left out), search notes, the page's title and notes."""
+    nodes = [spec["title"], spec["network_note"], spec["credit"], *(b["label"] for b in spec["bases"])]
+    for layer in spec["layers"]:
+        nodes += [layer["title"], layer["legend"].get("note", "")]
+        nodes += [str(it.get(k, "")) for it in layer["legend"]["items"] for k in ("label", "min", "max")]
+        for f in layer.get("features", []):
+            for key in ("t", "p", "tn", "label"):  # not "lbl", a camp's name on the map (a test below)
+                if f.get(key):
+                    nodes += _visible(f"<div>{f[key]}</div>")
+    nodes += [e["x"] for e in spec["search"]]
+    return [n for n in nodes if n and n.strip()]
+
+
+@pytest.fixture(scope="module")
+def ko_map(gpkg, tmp_path_factory):
+    """The Korean map (``atlas map --lang ko``), its spec, and the atlas's data values."""
+    m = atlas.build_map(gpkg, lang="ko")
+    out = tmp_path_factory.mktemp("ko_map") / "atlas.html"
+    out.write_text(m.get_root().render(), encoding="utf-8")
+    data, fields = _layer_data(gpkg)
+    spec = m.atlas_spec
+    data |= _strings(spec["sources"]) | _strings(spec["about"]) | _strings(spec["retired"])
+    return {"path": out, "spec": spec, "data": data, "fields": fields}
+
+
+def test_the_korean_map_spec_has_no_interface_string_in_english(ko_map):
+    """Every title, legend, tooltip and popup the Python side writes for the Korean map is in Korean,
+    but for data values and the parts marked lang="en"."""
+    spec = ko_map["spec"]
+    nodes = _spec_texts(spec)
+    assert _english_left(nodes, ko_map["data"], ko_map["fields"]) == []
+    assert _english_words_left(nodes, ko_map["data"] | ko_map["fields"]) == []
+    camps = next(layer for layer in spec["layers"] if layer["id"] == "camps")
+    yodok = next(f for f in camps["features"] if f["id"] == "KLS-15")
+    assert yodok["lbl"].startswith("요덕 제15호 관리소") and "Yodok" in yodok["lbl"]  # Hangul first, romanization beside
+    assert re.search(r"\d{4}년 \d{1,2}월 \d{1,2}일", camps["time"]["asof_text"])
+    assert "<h3><span lang=\"ko\">요덕 제15호 관리소</span> <span lang=\"en\">Yodok" in yodok["p"]
+    assert camps["title"].startswith("수용소와 의심 시설")
+    assert spec["i18n"]["Legend"] == "범례" and spec["i18n"]["contested"] == "상충"
+
+
+def test_the_check_of_the_map_catches_an_english_string(ko_map):
+    """The checks above can fail: a string of the catalogue left in English is found by both, and a
+    string the catalogue does not hold by the second."""
+    nodes = [*_spec_texts(ko_map["spec"]), "Places found", "Zoomed to the site"]
+    assert "Places found" in _english_left(nodes, ko_map["data"], ko_map["fields"])
+    assert {"Places", "found", "Zoomed"} <= set(_english_words_left(nodes, ko_map["data"]))  # marked or not
+
+
+def test_the_map_script_reads_every_string_from_the_catalogue():
+    """The script marks its strings (_("...")) and shows no other English: every string literal of three
+    Latin letters or more in it is marked, a name the code uses (a CSS class, an event, a key), or a
+    pattern; the catalogue holds a Korean translation of each marked one."""
+    script = (PACKAGE / "_webmap.js").read_text(encoding="utf-8")
+    marked = set(i18n.js_messages())
+    assert {"Legend", "Link to this site on the map", "No match", "Play"} <= marked
+    ko = i18n.js_translations("ko")
+    assert set(ko) == marked and all(ko[m] != m and re.search(r"[\uac00-\ud7a3]", ko[m]) for m in marked)
+    # every string literal of the script: two words of letters, and not part of a marked string, would be
+    # an interface sentence left in English (but for the code's own names: events, CSS, a label's side)
+    literals = _js_strings(script)
+    code = {"use strict", "above left", "above right", "below left", "below right"}
+    unmarked = sorted(s for s in literals if re.search(r"[A-Za-z]{2,} [A-Za-z]{2,}", s)
+                      and not any(s in m for m in marked) and s not in code
+                      and not re.fullmatch(r"([a-z]*(end|add|remove|open|close|resize) ?)+", s)
+                      and not re.search(r"[<>=#]|atlas-|leaflet-|gradient\(", s))
+    assert len(literals) > 200 and {"Legend", "Layers", "use strict"} <= literals
+    assert unmarked == [], "English in the map's script, not marked for the catalogue"
+
+
+#: The text a reader meets on the page, as headless Chromium has it: every text node and every title,
+#: placeholder, aria-label and aria-valuetext, but for scripts, styles and elements marked lang="en".
+PAGE_TEXT_JS = """() => {
+  const out = [], attrs = ["title", "alt", "placeholder", "aria-label", "aria-valuetext"];
+  const walk = (node, skip) => {
+    if (node.nodeType === 3) { if (!skip && node.textContent.trim()) out.push(node.textContent); return; }
+    if (node.nodeType !== 1) return;
+    const tag = node.tagName.toLowerCase();
+    skip = skip || tag === "script" || tag === "style" || node.getAttribute("lang") === "en";
+    if (!skip) attrs.forEach(a => { const v = node.getAttribute(a); if (v) out.push(v); });
+    node.childNodes.forEach(c => walk(c, skip));
+  };
+  walk(document.documentElement, false);
+  return out;
+}"""
+#: Every layer on, its legend shown, the folded boxes opened.
+EVERYTHING_ON_JS = """() => { Object.values(window.atlas.layers).forEach(l => window.atlas.map.addLayer(l));
+  window.atlas.legend.refresh(); document.querySelectorAll('details').forEach(d => { d.open = true; }); }"""
+
+
+def test_the_korean_map_in_chromium_has_no_interface_string_in_english(browser, ko_map):
+    """The Korean map as a reader meets it: the opening view, every layer and its legend, search, the measure
+    tool, the year control, a link to a site at a date (and to a retired and an unknown id), the popup of
+    the first feature of each layer and a stacked point's chooser. Once the data values (and the camps'
+    names on the map) are taken out, no English is left; Hangul is drawn in a Korean font."""
+    from atlas import _browser
+
+    spec = ko_map["spec"]
+    data = ko_map["data"] | {f["lbl"] for layer in spec["layers"] for f in layer.get("features", []) if f.get("lbl")}
+    data |= {"NO-SUCH-1"}  # an id a link asks for: the reader's words
+    texts: list[str] = []
+    with _browser.open_page(ko_map["path"], size=(1200, 800), browser=browser) as s:
+        page = s.page
+
+        def grab():
+            texts.extend(page.evaluate(PAGE_TEXT_JS))
+
+        assert page.evaluate("document.documentElement.lang") == "ko"
+        grab()
+        page.evaluate(EVERYTHING_ON_JS)
+        grab()
+        for query in ("yodok", "요덕", "zzqqxx"):  # results, and "no match"
+            page.fill(".atlas-search input", query)
+            grab()
+        page.evaluate("window.atlas.searchBox().close()")
+        page.click(".atlas-measure .atlas-btn")
+        page.evaluate("window.atlas.measure.add(L.latLng(39.6, 126.9)); window.atlas.measure.add(L.latLng(39.9, 127.3))")
+        grab()
+        page.click(".atlas-measure .atlas-btn")
+        grab()  # "… km measured"
+        page.click(".atlas-time-all")
+        grab()
+        page.click(".atlas-time-play")
+        grab()  # "pause"
+        page.evaluate("window.atlas.time.stop()")
+        retired = next(iter(spec["retired"]), None)
+        for link in ("#KLS-15@2014-06", "#KLS-15@1950", "#M005@2014", "#NO-SUCH-1", *([f"#{retired}"] if retired else [])):
+            page.evaluate(f"window.atlas.openLink({link!r})")
+            grab()
+        for layer in spec["layers"]:  # the first feature of each layer, its popup open
+            if layer.get("features") and layer["kind"] in ("points", "polygons", "candidates"):
+                page.evaluate(f"window.atlas.map.closePopup(); window.atlas.reveal({{l: {layer['id']!r}, i: 0}})")
+                grab()
+        page.evaluate("""() => { const k = Object.keys(window.atlas.stacks)[0];
+                                 window.atlas.stackChooser(k, window.atlas.stacks[k][0].m.getLatLng()); }""")
+        grab()
+        cdp = page.context.new_cdp_session(page)  # the font Chromium draws the title's Hangul with
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": ".atlas-title"})["nodeId"]
+        fonts = {f["familyName"] for f in cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]}
+        assert s.page_errors == [] and s.blocked == []
+    text = "\n".join(texts)
+    for korean in ("범례", "레이어", "전체 기간", "지도에서 이 시설로 가는 링크", "일치 없음", "측정 거리",
+                   "이 지점의 객체", "2014년 12월 31일 기준"):
+        assert korean in text, korean
+    assert _english_left(texts, data, ko_map["fields"]) == []
+    assert _english_words_left(texts, data | ko_map["fields"]) == []
+    assert fonts & {"NanumGothic", "Noto Sans CJK KR", "NanumBarunGothic"}, fonts
+
+
+def test_the_english_map_is_unchanged_by_korean(gpkg):
+    """English stays the default and carries no translation: the page is the same with and without
+    lang="en", its spec holds no table of translations and its <html> names no language (as before
+    --lang existed: the page outside the map's script was compared byte for byte with one written before,
+    docs/korean.md), and the script then shows its own English originals."""
+    default = atlas.build_map(gpkg)
+    page = default.get_root().render()
+    assert atlas.build_map(gpkg, lang="en").get_root().render() == page
+    assert "i18n" not in default.atlas_spec and "asof_text" not in default.atlas_spec["layers"][-1].get("time", {})
+    assert "<!DOCTYPE html>\n<html>\n" in page
+    assert not any(word in page for word in ("범례", "레이어", "전체 기간", "오프라인 지도", "이 지점의 객체"))
+    assert default.atlas_layers["camps"] == "Prison camps and suspected sites (26 of 27 located)"
+    assert i18n.js_translations("en") == {}

@@ -10,6 +10,7 @@ does, and registers itself through that module's ``COMMANDS``:
 ``products``       map, dossier, site, density, province-density, chips
 ``export``         export
 ``changes``        diff, cite
+``imagery``        imagery add, imagery list, compare
 =================  ==============================================================
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import click
 
-from . import build, changes, export, importing, products, queries
+from . import build, changes, export, imagery, importing, products, queries
 from .context import Context, warnings_to_stderr
 
 __all__ = ["main"]
@@ -39,6 +40,6 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     ctx.with_resource(warnings_to_stderr())  # for this run only: restored when it ends
 
 
-for _module in (build, importing, queries, products, export, changes):
+for _module in (build, importing, queries, products, imagery, export, changes):
     for _command in _module.COMMANDS:
         main.add_command(_command)

@@ -127,12 +127,15 @@ def chips_cmd(ctx: Context, imagery: Path, sites: str, size_km: float, out_dir: 
 @click.option("--online", is_flag=True,
               help="Add OpenStreetMap and Esri satellite tiles as base layers (they need a network).")
 @out_file_option("--screenshot", help="Also save a PNG of the page from headless Chromium.")
+@click.option("--imagery", is_flag=True,
+              help="Add each site's before/after pair of shareable registered scenes, with a swipe handle.")
 @protect_options
+@lang_option
 @source_option
 @pass_ctx
 @handle_errors
-def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | None, include_private: bool,
-            coarsen_km: float | None, gpkg: Path | None) -> None:
+def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | None, imagery: bool,
+            include_private: bool, coarsen_km: float | None, lang: str, gpkg: Path | None) -> None:
     """Write the interactive map: one self-contained HTML file, every layer.
 
     Opens from disk with no network (Leaflet and everything else inlined; a
@@ -147,7 +150,8 @@ def map_cmd(ctx: Context, out: Path | None, online: bool, screenshot: Path | Non
     import atlas
 
     path = atlas.write_map(out, gpkg=gpkg, online=online, screenshot=screenshot, progress=ctx.progress,
-                           include_private=include_private, coarsen_km=coarsen_km)
+                           include_private=include_private, coarsen_km=coarsen_km, imagery=imagery,
+                           lang=lang)
     echo(str(path))
     if screenshot:
         echo(str(screenshot))

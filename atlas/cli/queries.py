@@ -250,7 +250,25 @@ def status_cmd(site: str | None, as_of: str | None, explain: bool, layer: str | 
     from ..provenance import citation_block
 
     table.attrs.update(citation_block(gpkg))  # what a JSON answer cites
-    emit(status_report(table, fmt, one if fmt in ("table", "json") else None, explain).text, fmt, out)
+    cited = _scenes_cited(one, gpkg) if explain and one is not None else []
+    if cited and fmt == "json":
+        table.attrs["scenes_cited"] = cited
+    text = status_report(table, fmt, one if fmt in ("table", "json") else None, explain).text
+    if cited and fmt == "table":
+        from ..redact import terminal_text
+        from ..scenes import citations_text
+
+        text += "\n\n" + terminal_text(citations_text(cited))
+    emit(text, fmt, out)
+
+
+def _scenes_cited(one, gpkg) -> list[dict]:
+    """The scenes the site's findings cite (docs/imagery.md), looked up in this machine's register."""
+    from ..scenes import site_citations
+    from ..status import FINDINGS
+    from ..userlayers import gate
+
+    return site_citations(one.site_id, gate(gpkg, "status").atlas, FINDINGS.get(one.layer, "camp_findings"))
 
 
 @click.command("summary")
