@@ -191,7 +191,10 @@ def shape_chunk(state, gdf: gpd.GeoDataFrame, rows: np.ndarray, empty: np.ndarra
     values = np.asarray(gdf.geometry.values, dtype=object)
     _vertices(values, rows, path)
     wgs = gdf.geometry if gdf.crs is not None and gdf.crs.equals("EPSG:4326") else gdf.geometry.to_crs(4326)
-    geoms, repaired = repair(shapely.force_2d(np.asarray(wgs.to_numpy(), dtype=object)), family, rows, path)
+    geoms = np.asarray(wgs.to_numpy(), dtype=object)
+    if shapely.has_z(geoms).any():  # stored in two dimensions
+        geoms = shapely.force_2d(geoms)
+    geoms, repaired = repair(geoms, family, rows, path)
     state.repaired += len(repaired)
     state.repaired_rows += [int(r) for r in repaired[: max(0, 10 - len(state.repaired_rows))]]
     geoms[empty] = None
@@ -223,7 +226,12 @@ def shape_chunk(state, gdf: gpd.GeoDataFrame, rows: np.ndarray, empty: np.ndarra
         planar[keep] = gpd.GeoSeries(geoms[keep], crs="EPSG:4326").to_crs(PLANAR_CRS).to_numpy()
         km = np.zeros(int(keep.sum()))
         out = ~shapely.intersects(state.outline, planar[keep])
-        km[out] = shapely.distance(planar[keep][out], state.outline) / 1000.0
+        edges = getattr(state, "edges", None)  # the outline's segments in a tree (atlas.importer)
+        if out.any() and edges is not None:  # outside: the distance to the nearest edge
+            which, metres = edges.query_nearest(planar[keep][out], return_distance=True, all_matches=False)
+            km[np.flatnonzero(out)[which[0]]] = metres / 1000.0
+        elif out.any():
+            km[out] = shapely.distance(planar[keep][out], state.outline) / 1000.0
         dist[keep] = km
     far = np.flatnonzero(dist > schema.INSIDE_TOLERANCE_KM)
     state.n_outliers += len(far)
