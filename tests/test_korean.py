@@ -501,7 +501,7 @@ def test_the_korean_map_in_chromium_has_no_interface_string_in_english(browser, 
             grab()
         for layer in spec["layers"]:  # the first feature of each layer, its popup open
             if layer.get("features") and layer["kind"] in ("points", "polygons", "candidates"):
-                page.evaluate(f"window.atlas.map.closePopup(); window.atlas.reveal({{l: {layer['id']!r}, i: 0}})")
+                page.evaluate(f"window.atlas.map.closePopup(); window.atlas.reveal({{l: {layer['id']!r}, i: 0}}); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))")
                 grab()
         page.evaluate("""() => { const k = Object.keys(window.atlas.stacks)[0];
                                  window.atlas.stackChooser(k, window.atlas.stacks[k][0].m.getLatLng()); }""")

@@ -80,7 +80,7 @@ def test_search_is_used_by_keyboard_alone(browser, map_html):
         assert names[0] not in page.evaluate(POPUP_TITLE_JS)
         assert page.evaluate("document.querySelectorAll('.atlas-results li').length") == 0
         # ArrowUp from the first wraps to the last; Escape closes the list
-        page.evaluate("window.atlas.map.closePopup()")
+        page.evaluate("window.atlas.map.closePopup(); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))")
         page.focus(".atlas-search input")
         page.fill(".atlas-search input", "Taehung")
         page.keyboard.press("ArrowUp")
@@ -115,9 +115,11 @@ def test_every_feature_at_a_shared_coordinate_opens(browser, map_html, size):
         for key, members in stacks:
             lat, lon = (float(v) for v in key.split(","))
             for layer, index, title in members:
-                page.evaluate(f"window.atlas.map.closePopup(); window.atlas.map.setView([{lat}, {lon}], 9, {{animate: false}})")
-                x, y = page.evaluate(f"""() => {{ const m = window.atlasLayers['{members[-1][0]}'].atlasFeatures[{members[-1][1]}];
-                    const r = m.getElement().getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; }}""")
+                page.evaluate(f"window.atlas.map.closePopup(); window.atlas.map.setView([{lat}, {lon}], 9, {{animate: false}}); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))")
+                els = ", ".join(f"window.atlasLayers['{la}'].atlasFeatures[{i}].getElement()" for la, i, _ in members)
+                x, y = page.wait_for_function(f"""() => {{ const els = [{els}], r = els[els.length - 1].getBoundingClientRect();
+                    const x = r.left + r.width / 2, y = r.top + r.height / 2, hit = document.elementFromPoint(x, y);
+                    return els.some(e => e && e.contains(hit)) ? [x, y] : null; }}""").json_value()  # once a marker is on top
                 page.mouse.click(x, y)  # a pointer on the point: whichever marker is on top
                 page.wait_for_function(f"() => ({PICKS_JS})().length > 0")
                 picks = page.evaluate(PICKS_JS)
@@ -137,7 +139,7 @@ def test_a_stacked_point_opens_its_chooser_by_keyboard(browser, map_html):
         page = s.page
         key = page.evaluate("Object.keys(window.atlas.stacks).find(k => window.atlas.stacks[k].length === 3)")
         lat, lon = (float(v) for v in key.split(","))
-        page.evaluate(f"window.atlas.map.setView([{lat}, {lon}], 9, {{animate: false}})")
+        page.evaluate(f"window.atlas.map.setView([{lat}, {lon}], 9, {{animate: false}}); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))")
         page.evaluate(f"window.atlas.stacks['{key}'][0].m.getElement().focus()")
         page.keyboard.press("Enter")
         page.wait_for_function(f"() => ({PICKS_JS})().length > 0")
@@ -227,7 +229,7 @@ def test_no_control_covers_a_popup_on_a_phone(browser, map_html, what):
         find = ("window.atlasLayers.camps.getLayers().find(m => m.getPopup().getContent().includes('Camp 15'))"
                 if what == "camp" else
                 "window.atlasLayers.mines.getLayers().find(m => m.getPopup().getContent().includes('MMI Musan Mine'))")
-        page.evaluate(f"window.atlas.map.setView(({find}).getLatLng(), 8, {{animate: false}})")
+        page.evaluate(f"window.atlas.map.setView(({find}).getLatLng(), 8, {{animate: false}}); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))")
         x, y = page.evaluate(f"() => {{ const r = ({find}).getElement().getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }}")
         page.mouse.click(x, y)
         if what == "mine":  # a mine and the report's named mine share the point: the chooser first
@@ -246,6 +248,6 @@ def test_no_control_covers_a_popup_on_a_phone(browser, map_html, what):
             return [bad, c.left, c.top, c.right, c.bottom]; }""")
         assert uncovered[0] == [], uncovered
         assert uncovered[1] >= 0 and uncovered[3] <= 375
-        page.evaluate("window.atlas.map.closePopup()")  # the controls come back
+        page.evaluate("window.atlas.map.closePopup(); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))")  # the controls come back
         assert page.evaluate("getComputedStyle(document.querySelector('.atlas-search')).display") != "none"
         assert not s.page_errors

@@ -78,7 +78,7 @@ def test_phone_viewport_leaves_the_map_usable(browser, map_html, tmp_path):
         assert page.evaluate(COVER_JS, CONTROLS) <= 0.25
         _assert_controls_apart(page, 375)
         # a camp in the middle of the screen takes a tap: the control layer does not cover it
-        page.evaluate("window.atlas.map.setView([39.674163, 126.851406], 9, {animate: false})")
+        page.evaluate("window.atlas.map.setView([39.674163, 126.851406], 9, {animate: false}); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))")
         hit = page.evaluate("""(() => { const m = window.atlasLayers.camps.getLayers().find(l =>
             Math.abs(l.getLatLng().lat - 39.674163) < 1e-6); const p = window.atlas.map.latLngToContainerPoint(m.getLatLng());
             const r = window.atlas.map.getContainer().getBoundingClientRect();
@@ -123,7 +123,7 @@ def test_camp_labels_show_name_and_number_and_never_collide(browser, map_html, l
         page = s.page
         visible = {}
         for zoom in (6, 7, 9, 11):
-            page.evaluate(f"window.atlas.map.setView([39.6, 126.9], {zoom}, {{animate: false}}); window.atlas.declutter()")
+            page.evaluate(f"window.atlas.map.setView([39.6, 126.9], {zoom}, {{animate: false}}); window.atlas.declutter(); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))")
             rects = page.evaluate("""Array.from(document.querySelectorAll('.atlas-label:not(.atlas-label-hidden)'))
                 .map(e => { const r = e.getBoundingClientRect(); return [e.textContent, r.left, r.top, r.right, r.bottom]; })""")
             controls = page.evaluate("""Array.from(document.querySelectorAll('.leaflet-control, .atlas-proxy'))
@@ -197,7 +197,7 @@ def test_search_finds_user_features_and_outside_points_look_outside(browser, gpk
         spec_legend = page.evaluate("JSON.stringify(window.atlasLayers['user:0'].atlasSpec.legend)")
         assert "1 point(s) more than 5 km outside the DPRK" in spec_legend + legend
         # the canvas: the inside point's centre has the layer's colour, the outside one's is white
-        page.evaluate(f"window.atlas.map.setView([{camp.y}, {camp.x + 1.3}], 7, {{animate: false}})")
+        page.evaluate(f"window.atlas.map.setView([{camp.y}, {camp.x + 1.3}], 7, {{animate: false}}); new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(0))))")
         page.evaluate("new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # drawn
         centres = page.evaluate("""(() => { const pts = window.atlasLayers['user:0'].atlasPoints, map = window.atlas.map;
             const c = pts._canvas, ctx = c.getContext('2d'), r = c.getBoundingClientRect(), ratio = c.width / r.width;
