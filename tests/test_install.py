@@ -77,6 +77,9 @@ def test_wheel_holds_the_package_and_its_data_only(installed):
     assert "atlas/py.typed" not in files
     for name in ("atlas/_webmap.js", "atlas/_points.js", "atlas/_webmap.css", "atlas/geodata/manifest.csv"):
         assert name in files, name
+    source = {f.relative_to(REPO).as_posix() for f in (REPO / "atlas").rglob("*")
+              if f.is_file() and "__pycache__" not in f.parts and ".egg-info" not in f.as_posix()}
+    assert source - set(files) == set(), "a file of the package left out of the wheel (pyproject package-data)"
     assert any(f.startswith("atlas/templates/") for f in files)
     cff = next(venv.glob("lib/python*/site-packages/atlas/CITATION.cff"))  # how to cite it, installed
     assert cff.read_bytes() == (REPO / "CITATION.cff").read_bytes()
