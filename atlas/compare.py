@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -91,7 +92,15 @@ class Comparison:
     coverage: float  #: share of the buffer circle where both scenes hold data
     out_dir: Path | None = None
     files: list[Path] = field(default_factory=list)
-    private: bool = True  #: a private scene is in the pair: written to the private folder
+    private: bool = True  #: a private scene (or a private perimeter) is in it: written to the private folder
+    perimeter: str | None = None  #: the polygon change was measured in (``LAYER:ID name``), else the circle
+
+    @property
+    def area_text(self) -> str:
+        """Where the change was measured, in words."""
+        if self.perimeter:
+            return f"inside the perimeter {self.perimeter}"
+        return f"within {self.buffer_m:g} m of the site's point"
 
     @property
     def changed_share(self) -> float:
@@ -112,6 +121,7 @@ class Comparison:
             "method": METHOD, "threshold_robust_sd": self.threshold,
             "compared_m2": round(self.compared_m2, 1), "changed_m2": round(self.changed_m2, 1),
             "changed_share": round(self.changed_share, 6), "coverage_of_buffer": round(self.coverage, 4),
+            "perimeter": self.perimeter, "area_compared": self.area_text,
             "area_note": "areas in EPSG:5179 square metres (scale true to 620 ppm over the DPRK)",
             "private": self.private, "files": [p.name for p in self.files],
         }
@@ -122,10 +132,11 @@ class Comparison:
         b, a = self.before, self.after
         return "\n".join([
             f"{self.site_id} {self.site_name}: {self.changed_m2:,.0f} m² changed of {self.compared_m2:,.0f} m² "
-            f"compared ({self.changed_share:.1%}) within {self.buffer_m:g} m of the site's point",
+            f"compared ({self.changed_share:.1%}) {self.area_text}",
             f"  before {b.date}  {b.sensor or '-'}  {b.licence or '-'}  {b.short}",
             f"  after  {a.date}  {a.sensor or '-'}  {a.licence or '-'}  {a.short}",
-            f"  grid EPSG:5179 at {self.resolution_m:.3g} m; buffer covered {self.coverage:.0%} by both scenes",
+            f"  grid EPSG:5179 at {self.resolution_m:.3g} m; {'perimeter' if self.perimeter else 'buffer'} covered "
+            f"{self.coverage:.0%} by both scenes",
             f"  method: robust brightness difference, changed past {self.threshold:g} robust SD (docs/imagery.md)",
         ])
 
@@ -252,6 +263,42 @@ def _circle(rows: slice, width: int, cx: float, cy: float, r_px: float) -> np.nd
     return dx[None, :] <= half[:, None]
 
 
+def _circle_mask(x: float, y: float, radius_m: float):
+    """Which pixels of a grid (its transform, some rows, its width) lie within ``radius_m`` of (x, y)."""
+    def within(t, rows: slice, width: int) -> np.ndarray:
+        return _circle(rows, width, (x - t.c) / t.a, (t.f - y) / -t.e, radius_m / t.a)
+
+    return within
+
+
+def _polygon_mask(polygon):
+    """Which pixels of a grid (its transform, some rows, its width) have their centre in ``polygon``."""
+    from rasterio.features import geometry_mask
+    from rasterio.transform import Affine
+
+    def within(t, rows: slice, width: int) -> np.ndarray:
+        return geometry_mask([polygon], out_shape=(rows.stop - rows.start, width),
+                             transform=t * Affine.translation(0, rows.start), invert=True)
+
+    return within
+
+
+def _perimeter(area, atlas: Atlas):
+    """The one polygon ``area`` names, in EPSG:5179, its label, a folder name for it, and whether its
+    layer is private."""
+    from .inside import resolve_area
+    from .userlayers import private_names
+
+    frame = resolve_area(area, atlas)
+    if len(frame) != 1:
+        raise InputError(f"--perimeter names {len(frame)} polygons; name one: LAYER:FEATURE (by id or name)")
+    layer = atlas.layer_name(str(area).partition(":")[0].strip()) if isinstance(area, str) else None
+    label = f"{layer}:{frame['area_id'].iloc[0]} {frame['area_name'].iloc[0]}" if layer else "the area given"
+    polygon = frame.to_crs(PLANAR_CRS).geometry.iloc[0]
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", f"{layer}-{frame['area_id'].iloc[0]}" if layer else "area")[:80]
+    return polygon, label, slug, bool(layer and layer in private_names(atlas))
+
+
 def _profile(src, width: int, height: int, transform, count: int, dtype: str, nodata) -> dict:
     p = {"driver": "GTiff", "width": width, "height": height, "count": count, "dtype": dtype, "crs": PLANAR_CRS,
          "transform": transform, "nodata": nodata, "compress": "deflate", "tiled": True,
@@ -275,7 +322,7 @@ def _site_point(site, atlas: Atlas) -> tuple[str, str, float, float]:
 def compare(site, before: str | date, after: str | date, *, out: Path | str | None = None,
             buffer_m: float = DEFAULT_BUFFER_M, threshold: float = DEFAULT_THRESHOLD,
             resolution_m: float | None = None, gpkg: Atlas | Path | str | None = None,
-            scenes: list[Scene] | None = None) -> Comparison:
+            scenes: list[Scene] | None = None, perimeter=None) -> Comparison:
     """Compare a site before and after: the pair on one grid, their difference, the area that changed.
 
     Parameters
@@ -296,6 +343,12 @@ def compare(site, before: str | date, after: str | date, *, out: Path | str | No
     gpkg : Atlas, pathlib.Path or str, optional
     scenes : list of Scene, optional
         The register, already read (``compare_all``).
+    perimeter : str or shapely polygon, optional
+        Measure the change inside this polygon instead of the circle of ``buffer_m``: a
+        user's camp perimeter, ``LAYER:FEATURE`` as :func:`atlas.inside` reads it (one
+        polygon) or a (Multi)Polygon in EPSG:4326. The grid covers the polygon; the scenes
+        are those covering the site's point. Written to the private folder when the
+        polygon's layer is private, and never where the map and dossier look for a figure.
 
     Returns
     -------
@@ -330,23 +383,37 @@ def compare(site, before: str | date, after: str | date, *, out: Path | str | No
     from pyproj import Transformer
 
     x, y = Transformer.from_crs("EPSG:4326", PLANAR_CRS, always_xy=True).transform(lon, lat)
-    n = max(8, math.ceil(2 * buffer_m / res))
-    if n * n > MAX_GRID_PIXELS:
-        raise InputError(f"a {buffer_m:g} m buffer at {res:.3g} m per pixel is a grid of {n:,} x {n:,} pixels "
-                         f"(limit {MAX_GRID_PIXELS:,}); pass a coarser --resolution-m or a smaller --buffer-m")
-    res = 2 * buffer_m / n
-    transform = north_up(x - buffer_m, y + buffer_m, res, res)
     private = not (b.shareable and a.shareable)
-    folder = Path(out) if out else _compare_root(atlas, private) / f"{_safe(site_id)}_{b.date}_{a.date}"
+    label = None
+    if perimeter is None:
+        nx = ny = max(8, math.ceil(2 * buffer_m / res))
+        if nx * ny > MAX_GRID_PIXELS:
+            raise InputError(f"a {buffer_m:g} m buffer at {res:.3g} m per pixel is a grid of {nx:,} x {ny:,} pixels "
+                             f"(limit {MAX_GRID_PIXELS:,}); pass a coarser --resolution-m or a smaller --buffer-m")
+        res = 2 * buffer_m / nx
+        transform = north_up(x - buffer_m, y + buffer_m, res, res)
+        within = _circle_mask(x, y, buffer_m)
+    else:
+        polygon, label, slug, private_area = _perimeter(perimeter, atlas)
+        private = private or private_area
+        x0, y0, x1, y1 = polygon.bounds
+        nx, ny = max(1, math.ceil((x1 - x0) / res)), max(1, math.ceil((y1 - y0) / res))
+        if nx * ny > MAX_GRID_PIXELS:
+            raise InputError(f"the perimeter at {res:.3g} m per pixel is a grid of {nx:,} x {ny:,} pixels "
+                             f"(limit {MAX_GRID_PIXELS:,}); pass a coarser --resolution-m")
+        transform = north_up(x0, y1, res, res)
+        within = _polygon_mask(polygon)
+    name = f"{_safe(site_id)}_{b.date}_{a.date}" + (f"_perimeter-{slug}" if label else "")
+    folder = Path(out) if out else _compare_root(atlas, private) / name
     result = Comparison(site_id, site_name, lon, lat, buffer_m, res, threshold, b, a, 0.0, 0.0, 0.0, folder,
-                        private=private)
+                        private=private, perimeter=label)
     import rasterio
     from rasterio.errors import RasterioError
 
     try:
         with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), open_scene_file(b.path) as sb, \
                 open_scene_file(a.path) as sa:
-            _measure(sb, sa, transform, n, result)
+            _measure(sb, sa, transform, (nx, ny), within, result)
     except RasterioError as exc:  # a CRS GDAL cannot transform, a damaged tile: said, not a traceback
         raise InputError(f"the scenes {b.short} ({b.date}) and {a.short} ({a.date}) could not be warped onto "
                          f"one grid: {exc}; nothing written") from None
@@ -366,23 +433,24 @@ def _safe(text: str) -> str:
     return safe_name(text) or "site"
 
 
-def _stats(src_b, src_a, transform, n: int, circle_px: float) -> tuple[float, float, float, float, float, float]:
+def _stats(src_b, src_a, transform, size: tuple[int, int], within) -> tuple[float, float, float, float, float, float]:
     """Robust statistics of both scenes and of their difference, from a sample grid of at most
     :data:`SAMPLE_PIXELS` pixels (every ``step``-th pixel of the grid, warped by nearest neighbour)."""
     from rasterio.enums import Resampling
     from rasterio.transform import Affine
 
-    step = max(1, math.ceil(math.sqrt(n * n / SAMPLE_PIXELS)))
-    m = max(1, math.ceil(n / step))
+    nx, ny = size
+    step = max(1, math.ceil(math.sqrt(nx * ny / SAMPLE_PIXELS)))
+    mx, my = max(1, math.ceil(nx / step)), max(1, math.ceil(ny / step))
     t = transform
     coarse = Affine(t.a * step, 0.0, t.c, 0.0, t.e * step, t.f)
-    with _vrt(src_b, coarse, m, m, Resampling.nearest) as vb, _vrt(src_a, coarse, m, m, Resampling.nearest) as va:
+    with _vrt(src_b, coarse, mx, my, Resampling.nearest) as vb, \
+            _vrt(src_a, coarse, mx, my, Resampling.nearest) as va:
         _, xb, vb_ok = _read(vb, _bands(src_b), src_b.count)
         _, xa, va_ok = _read(va, _bands(src_a), src_a.count)
-    inside = _circle(slice(0, m), m, n / step / 2, n / step / 2, circle_px / step)
-    ok = vb_ok & va_ok & inside
+    ok = vb_ok & va_ok & within(coarse, slice(0, my), mx)
     if not ok.any():
-        raise InputError("the two scenes hold no data together within the buffer around the site")
+        raise InputError("the two scenes hold no data together in the area compared around the site")
     mb, sb = _robust(xb[ok], "the before scene")
     ma, sa = _robust(xa[ok], "the after scene")
     d = (xa[ok] - ma) / sa - (xb[ok] - mb) / sb
@@ -390,39 +458,39 @@ def _stats(src_b, src_a, transform, n: int, circle_px: float) -> tuple[float, fl
     return mb, sb, ma, sa, md, sd
 
 
-def _measure(src_b, src_a, transform, n: int, result: Comparison) -> None:
+def _measure(src_b, src_a, transform, size: tuple[int, int], within, result: Comparison) -> None:
     """Warp both scenes onto the grid in strips, write the four rasters, count the pixels that changed."""
     import rasterio
     from rasterio.windows import Window
 
     folder = result.out_dir
-    r_px = result.buffer_m / result.resolution_m
+    nx, ny = size
     bb, ba = _bands(src_b), _bands(src_a)
     names = {k: folder / f"{k}.tif" for k in ("before", "after", "difference", "change")}
     from .owned import check_replace
 
     check_replace([*list(names.values()), folder / "compare.json"])
-    mb, sb, ma, sa, md, sd = _stats(src_b, src_a, transform, n, r_px)
-    with _vrt(src_b, transform, n, n) as vb, _vrt(src_a, transform, n, n) as va:
+    mb, sb, ma, sa, md, sd = _stats(src_b, src_a, transform, size, within)
+    with _vrt(src_b, transform, nx, ny) as vb, _vrt(src_a, transform, nx, ny) as va:
         cut = result.threshold * sd
         compared = changed = in_circle = 0
         with io.atomic_path(names["before"]) as tb, io.atomic_path(names["after"]) as ta, \
                 io.atomic_path(names["difference"]) as td, io.atomic_path(names["change"]) as tc:
-            with rasterio.open(tb, "w", **_profile(src_b, n, n, transform, src_b.count, src_b.dtypes[0],
+            with rasterio.open(tb, "w", **_profile(src_b, nx, ny, transform, src_b.count, src_b.dtypes[0],
                                                   src_b.nodata)) as ob, \
-                    rasterio.open(ta, "w", **_profile(src_a, n, n, transform, src_a.count, src_a.dtypes[0],
+                    rasterio.open(ta, "w", **_profile(src_a, nx, ny, transform, src_a.count, src_a.dtypes[0],
                                                       src_a.nodata)) as oa, \
-                    rasterio.open(td, "w", **_profile(None, n, n, transform, 1, "float32", float("nan"))) as od, \
-                    rasterio.open(tc, "w", **_profile(None, n, n, transform, 1, "uint8", 255)) as oc:
-                for row in range(0, n, STRIP_ROWS):
-                    h = min(STRIP_ROWS, n - row)
-                    win = Window(0, row, n, h)
+                    rasterio.open(td, "w", **_profile(None, nx, ny, transform, 1, "float32", float("nan"))) as od, \
+                    rasterio.open(tc, "w", **_profile(None, nx, ny, transform, 1, "uint8", 255)) as oc:
+                for row in range(0, ny, STRIP_ROWS):
+                    h = min(STRIP_ROWS, ny - row)
+                    win = Window(0, row, nx, h)
                     pb, xb, okb = _read(vb, bb, src_b.count, window=win)
                     pa, xa, oka = _read(va, ba, src_a.count, window=win)
                     ob.write(pb, window=win)
                     oa.write(pa, window=win)
                     del pb, pa
-                    inside = _circle(slice(row, row + h), n, n / 2, n / 2, r_px)
+                    inside = within(transform, slice(row, row + h), nx)
                     ok = okb & oka
                     d = np.where(ok, (xa - ma) / sa - (xb - mb) / sb, np.nan).astype(np.float32)
                     hit = ok & (np.abs(d - md) > cut)
@@ -439,7 +507,7 @@ def _measure(src_b, src_a, transform, n: int, result: Comparison) -> None:
                 for o in (ob, oa, od, oc):
                     o.update_tags(**tags)
     if compared == 0:
-        raise InputError("the two scenes hold no data together within the buffer around the site")
+        raise InputError("the two scenes hold no data together in the area compared around the site")
     px = result.resolution_m ** 2
     result.compared_m2, result.changed_m2 = compared * px, changed * px
     result.coverage = compared / in_circle if in_circle else 0.0

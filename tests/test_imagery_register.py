@@ -433,3 +433,48 @@ def test_no_private_scene_in_the_site_or_an_export(imagery_map, tmp_path):
             assert needle.encode() not in data, (p, needle)
         pair_seen |= b"pair-images" in data and b"2016-09-30" in data
     assert pair_seen  # the shareable pair is in camp 15's dossier
+
+
+def _perimeters_csv(path: Path, x: float, y: float) -> Path:
+    """Two synthetic perimeters (WKT, lon/lat) around the site: one holds the drawn rectangle, one lies beside it."""
+    back = Transformer.from_crs("EPSG:5179", "EPSG:4326", always_xy=True)
+
+    def square(x0, y0, x1, y1):
+        xs, ys = back.transform([x + x0, x + x1, x + x1, x + x0, x + x0], [y + y0, y + y0, y + y1, y + y1, y + y0])
+        return "POLYGON ((" + ", ".join(f"{a:.7f} {b:.7f}" for a, b in zip(xs, ys)) + "))"
+
+    rows = [("Compound with the rectangle (synthetic)", square(-200, -200, 300, 250)),
+            ("Compound beside it (synthetic)", square(-450, -450, -250, -250))]
+    path.write_text("name,wkt\n" + "".join(f'"{n}","{w}"\n' for n, w in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow
+def test_compare_inside_a_perimeter_counts_the_change_within_the_polygon(scenes, tmp_path):
+    gpkg, before, after = scenes
+    _add(gpkg, before, "--shareable")
+    _add(gpkg, after, "--date", "2016-09-30", "--shareable")
+    _, _, x, y = _site_xy(gpkg)
+    atlas.import_layer(_perimeters_csv(tmp_path / "synthetic_perimeters.csv", x, y), "compounds", gpkg=gpkg)
+    holds = atlas.compare(SITE, "2012", "2016", perimeter="compounds:U000001", gpkg=gpkg, out=tmp_path / "a")
+    assert abs(holds.changed_m2 - RECT_M2) / RECT_M2 < TOLERANCE
+    assert holds.compared_m2 == pytest.approx(500 * 450, rel=0.02)  # the polygon's area, both scenes cover it
+    assert holds.perimeter.startswith("user_compounds:U000001") and "inside the perimeter" in holds.summary
+    beside = atlas.compare(SITE, "2012", "2016", perimeter="compounds:U000002", gpkg=gpkg, out=tmp_path / "b")
+    assert beside.changed_share < 0.01 and beside.compared_m2 == pytest.approx(200 * 200, rel=0.05)
+    # without --out: a folder of its own, never the one the map and the dossier read the circle's figure from
+    res = run_cli("compare", SITE, "--before", "2012", "--after", "2016", "--perimeter", "compounds:U000001",
+                  "--json", "--gpkg", str(gpkg))
+    assert res.returncode == 0, res.stderr
+    got = json.loads(res.stdout)
+    assert got["perimeter"] == holds.perimeter and got["area_compared"].startswith("inside the perimeter")
+    assert (Path(gpkg).parent / "compare" / "KLS-15_2012-05-04_2016-09-30_perimeter-user_compounds-U000001"
+            / "compare.json").is_file()
+    assert not (Path(gpkg).parent / "compare" / "KLS-15_2012-05-04_2016-09-30").exists()
+    res = run_cli("compare", SITE, "--before", "2012", "--after", "2016", "--perimeter", "compounds",
+                  "--gpkg", str(gpkg))
+    assert res.returncode == 2 and "names 2 polygons" in res.stderr and "Traceback" not in res.stderr
+    # a private perimeter keeps the comparison in the private folder
+    atlas.import_layer(_perimeters_csv(tmp_path / "synthetic_private.csv", x, y), "mine", gpkg=gpkg, private=True)
+    private = atlas.compare(SITE, "2012", "2016", perimeter="mine:U000001", gpkg=gpkg)
+    assert private.private and "-private" in str(private.out_dir)

@@ -98,6 +98,9 @@ def _state_note(state: str) -> str:
                                  "output-private/ when a scene is private).")
 @click.option("--buffer-m", type=float, default=500.0, show_default=True,
               help="Radius around the site's point in which change is measured.")
+@click.option("--perimeter", metavar="AREA", default=None,
+              help="Measure the change inside this polygon instead of --buffer-m: LAYER:FEATURE, e.g. "
+                   "perimeters:P1 for a layer imported --as perimeters (as atlas inside reads it).")
 @click.option("--threshold", type=float, default=3.0, show_default=True,
               help="Robust standard deviations of the difference past which a pixel has changed.")
 @click.option("--resolution-m", type=float, default=None, help="Grid pixel size (default: the coarser scene's).")
@@ -108,13 +111,13 @@ def _state_note(state: str) -> str:
 @pass_ctx
 @handle_errors
 def compare_cmd(ctx: Context, site: str | None, before: str, after: str, out: Path | None, buffer_m: float,
-                threshold: float, resolution_m: float | None, every: bool, layer: str, as_json: bool, gpkg) -> None:
+                perimeter: str | None, threshold: float, resolution_m: float | None, every: bool, layer: str, as_json: bool, gpkg) -> None:
     """Compare SITE before and after: the pair on one grid, a difference image and the area changed.
 
     Picks the registered scenes covering SITE nearest each date, checks both
     against their sha256, reprojects both onto one EPSG:5179 grid around the
-    site and measures the change within --buffer-m of its point
-    (docs/imagery.md states the method). Writes before.tif, after.tif,
+    site and measures the change within --buffer-m of its point, or inside
+    --perimeter (docs/imagery.md states the method). Writes before.tif, after.tif,
     difference.tif, change.tif and compare.json.
     """
     from ..compare import compare, compare_all
@@ -122,12 +125,14 @@ def compare_cmd(ctx: Context, site: str | None, before: str, after: str, out: Pa
 
     if every == bool(site):
         raise InputError("give SITE, or --all for every site two scenes cover (not both)")
+    if every and perimeter:
+        raise InputError("--perimeter is one polygon: give SITE, not --all")
     if every:
         done, skipped = compare_all(before, after, layer=layer, out=out, buffer_m=buffer_m, threshold=threshold,
                                     resolution_m=resolution_m, gpkg=gpkg, progress=ctx.progress)
     else:
         done = [compare(site, before, after, out=out, buffer_m=buffer_m, threshold=threshold,
-                        resolution_m=resolution_m, gpkg=gpkg)]
+                        resolution_m=resolution_m, gpkg=gpkg, perimeter=perimeter)]
         skipped = []
     if as_json:
         echo(json.dumps([c.as_dict() for c in done] if every else done[0].as_dict(), ensure_ascii=False,
