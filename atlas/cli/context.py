@@ -123,8 +123,16 @@ class Context:
         self.created_folders.clear()
 
     def replaced_note(self) -> str:
-        """What a failing command had already replaced, if anything (so that no message lies)."""
-        return f" (already replaced: {', '.join(map(str, self.replaced))})" if self.replaced else ""
+        """What a failing command had already replaced, if anything (so that no message lies).
+
+        A file written into a staging folder that the failure discarded is gone, so not named;
+        past five, the rest are counted.
+        """
+        kept = [p for p in self.replaced if Path(p).exists()]
+        if not kept:
+            return ""
+        more = f" and {len(kept) - 5} more" if len(kept) > 5 else ""
+        return f" (already replaced: {', '.join(map(str, kept[:5]))}{more})"
 
 
 pass_ctx = click.make_pass_decorator(Context)
