@@ -179,14 +179,9 @@ class _Import:
             i = int(np.flatnonzero(off)[0])
             raise InputError(f"{path}: row {rows[i]}: coordinate ({y[i]}, {x[i]}) is not "
                              "a longitude/latitude in degrees; if the file is projected pass --crs EPSG")
-        valid = ~empty
-        self.n += len(gdf)
-        self.empty += int(empty.sum())
-        self.valid += int(valid.sum())
-        self.inside += int(inside[valid].sum())
-        self.swapped += int(swapped[valid].sum())
+        self.tally(empty, inside, swapped)
         dist = np.full(len(gdf), np.nan)
-        keep = valid & ~((np.abs(y) > 90) | (np.abs(x) > 180))
+        keep = ~empty & ~((np.abs(y) > 90) | (np.abs(x) > 180))
         if keep.any():
             px, py = _to_planar().transform(x[keep], y[keep])
             km = np.zeros(len(px))
@@ -196,6 +191,22 @@ class _Import:
                                                          all_matches=False)
                 km[np.flatnonzero(out)[which[0]]] = metres / 1000.0
             dist[keep] = km
+        return self.assemble(gdf, rows, dist, wgs.to_numpy(), lambda frame: self.units.join(frame, TOLERANCE_KM))
+
+    def tally(self, empty: np.ndarray, inside: np.ndarray, swapped: np.ndarray) -> None:
+        """Count a chunk's features: all, without geometry, in the region, in it only when swapped."""
+        valid = ~empty
+        self.n += len(empty)
+        self.empty += int(empty.sum())
+        self.valid += int(valid.sum())
+        self.inside += int(inside[valid].sum())
+        self.swapped += int(swapped[valid].sum())
+
+    def assemble(self, gdf: gpd.GeoDataFrame, rows: np.ndarray, dist: np.ndarray, geoms: np.ndarray,
+                 admin_of: Callable[[gpd.GeoDataFrame], object]) -> gpd.GeoDataFrame:
+        """A counted chunk (:meth:`tally`) as rows of the layer: outliers noted, names required, ids given,
+        the source columns, the province and county (``admin_of(frame)``), checked by the schema."""
+        path = self.path
         far = np.flatnonzero(dist > schema.INSIDE_TOLERANCE_KM)
         self.n_outliers += len(far)
         self.outliers += [int(rows[i]) for i in far[: max(0, 11 - len(self.outliers))]]
@@ -214,7 +225,7 @@ class _Import:
             ids = generated
         attrs = {self.names[c]: gdf[c].to_numpy() for c in gdf.columns
                  if c not in ("geometry", self.label) and c in self.names}
-        out = gpd.GeoDataFrame(
+        frame = gpd.GeoDataFrame(
             {
                 "user_id": ids, "name": names.astype(str).to_numpy(), "kind": self.kind, **attrs,
                 "source_row": rows, "outside_dprk_km": np.round(dist, 3), "source_file": self.file_name,
@@ -222,16 +233,16 @@ class _Import:
                 "source": f"user import: {self.file_name}", "licence": "as supplied by the user",
                 "precision": "as supplied by the user", "private": self.private,
             },
-            geometry=wgs.to_numpy(), crs="EPSG:4326",
+            geometry=geoms, crs="EPSG:4326",
         )
-        admin = self.units.join(out, TOLERANCE_KM)
+        admin = admin_of(frame)
         for col in admin.columns:
-            out[col] = admin[col].to_numpy()
-        problems = [p for p in schema.check_layers({f"{USER_PREFIX}x": out}, required=False)
+            frame[col] = admin[col].to_numpy()
+        problems = [p for p in schema.check_layers({f"{USER_PREFIX}x": frame}, required=False)
                     if p.message != "id is not unique"]  # checked over the whole layer by _check_ids
         if problems:
             raise InputError(f"{path}: " + "; ".join(str(p) for p in problems[:10]))
-        return out
+        return frame
 
     def record(self, layer: str) -> dict:
         """The layer's record (:data:`atlas.store.RECORDS`), stored with it."""

@@ -31,12 +31,10 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-from . import schema
 from .admin import PLANAR_CRS, TOLERANCE_KM
 from .errors import InputError
 from .shares import admin_by_share
 from .staging import MAX_VERTICES, limit
-from .userlayers import USER_PREFIX
 
 __all__ = ["FAMILIES", "MAX_VERTICES", "family_of", "repair", "shape_chunk"]
 
@@ -213,59 +211,17 @@ def shape_chunk(state, gdf: gpd.GeoDataFrame, rows: np.ndarray, empty: np.ndarra
         i = int(np.flatnonzero(off & ~swapped)[0])
         raise InputError(f"{path}: row {rows[i]}: a coordinate of the feature is not a longitude/latitude in "
                          "degrees; if the file is projected pass --crs EPSG")
-    valid = ~empty
-    state.n += len(gdf)
-    state.empty += int(empty.sum())
-    state.valid += int(valid.sum())
-    state.inside += int(inside[valid].sum())
-    state.swapped += int(swapped[valid].sum())
+    state.tally(empty, inside, swapped)
     dist = np.full(len(gdf), np.nan)
-    keep = valid & ~off
+    keep = ~empty & ~off
     planar = np.full(len(geoms), None, dtype=object)
     if keep.any():
         planar[keep] = gpd.GeoSeries(geoms[keep], crs="EPSG:4326").to_crs(PLANAR_CRS).to_numpy()
         km = np.zeros(int(keep.sum()))
         out = ~shapely.intersects(state.outline, planar[keep])
-        edges = getattr(state, "edges", None)  # the outline's segments in a tree (atlas.importer)
-        if out.any() and edges is not None:  # outside: the distance to the nearest edge
-            which, metres = edges.query_nearest(planar[keep][out], return_distance=True, all_matches=False)
+        if out.any():  # outside: the distance to the nearest edge of the outline (the importer's tree)
+            which, metres = state.edges.query_nearest(planar[keep][out], return_distance=True, all_matches=False)
             km[np.flatnonzero(out)[which[0]]] = metres / 1000.0
-        elif out.any():
-            km[out] = shapely.distance(planar[keep][out], state.outline) / 1000.0
         dist[keep] = km
-    far = np.flatnonzero(dist > schema.INSIDE_TOLERANCE_KM)
-    state.n_outliers += len(far)
-    state.outliers += [int(rows[i]) for i in far[: max(0, 11 - len(state.outliers))]]
-    names = gdf[state.label].astype(object)
-    blank = (names.isna() | (names.astype(str).str.strip() == "")).to_numpy()
-    if blank.any():
-        where = ", ".join(str(r) for r in rows[blank][:5])
-        raise InputError(f"{path}: row(s) {where}, field {state.label!r}: the name is empty")
-    start = state.n - len(gdf)
-    generated = np.array([f"U{i:06d}" for i in range(start + 1, state.n + 1)], dtype=object)
-    if state.id_col is not None:
-        raw = gdf[state.id_col].astype(object)
-        missing = (raw.isna() | (raw.astype(str).str.strip() == "")).to_numpy()
-        ids = np.where(missing, generated, raw.astype(str).str.strip().to_numpy(dtype=object))
-    else:
-        ids = generated
-    attrs = {state.names[c]: gdf[c].to_numpy() for c in gdf.columns
-             if c not in ("geometry", state.label) and c in state.names}
-    frame = gpd.GeoDataFrame(
-        {
-            "user_id": ids, "name": names.astype(str).to_numpy(), "kind": state.kind, **attrs,
-            "source_row": rows, "outside_dprk_km": np.round(dist, 3), "source_file": state.file_name,
-            "source_sha256": state.digest, "imported_at": state.imported_at,
-            "source": f"user import: {state.file_name}", "licence": "as supplied by the user",
-            "precision": "as supplied by the user", "private": state.private,
-        },
-        geometry=geoms, crs="EPSG:4326",
-    )
-    admin = admin_by_share(state.units, np.where(keep, geoms, None), family, TOLERANCE_KM, planar)
-    for col in admin.columns:
-        frame[col] = admin[col].to_numpy()
-    problems = [p for p in schema.check_layers({f"{USER_PREFIX}x": frame}, required=False)
-                if p.message != "id is not unique"]
-    if problems:
-        raise InputError(f"{path}: " + "; ".join(str(p) for p in problems[:10]))
-    return frame
+    return state.assemble(gdf, rows, dist, geoms, lambda _frame: admin_by_share(
+        state.units, np.where(keep, geoms, None), family, TOLERANCE_KM, planar))
