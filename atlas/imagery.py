@@ -21,14 +21,12 @@ import rasterio
 import rasterio.shutil
 import rasterio.windows
 from rasterio.enums import ColorInterp, Resampling
-from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.transform import Affine
 from rasterio.warp import reproject, transform_bounds
 from rasterio.warp import transform as warp_transform
 
 from . import io
 from .admin import PLANAR_CRS
-from .admit import admit_raster
 from .errors import InputError, NotFoundError
 from .owned import check_replace, safe_name
 from .provenance import atlas_version
@@ -40,6 +38,7 @@ from .raster import (
     point_layer,
     positive,
 )
+from .scenes import open_scene_file
 from .userlayers import gate
 
 __all__ = ["DATE_TAGS", "MAX_CHIP_PIXELS", "Chip", "ChipsResult", "chips"]
@@ -95,26 +94,11 @@ class ChipsResult:
 
 
 def _open_raster(imagery: Path):
+    """The user's imagery, opened as every raster of the atlas is (:func:`atlas.scenes.open_scene_file`)."""
     path = Path(imagery)
     if not path.exists():
         raise NotFoundError(f"no imagery file at {path}")
-    driver = admit_raster(path)  # a GeoTIFF or JPEG 2000, opened by its own driver: never a VRT
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", NotGeoreferencedWarning)
-            src = rasterio.open(path, driver=driver)
-    except RasterioIOError as exc:
-        raise InputError(f"{path} is not a raster GDAL can read: {exc}") from None
-    if src.crs is None:
-        src.close()
-        raise InputError(f"{path} has no CRS: georeference it (e.g. gdal_edit.py -a_srs EPSG:32652)")
-    if src.transform.is_identity and not src.gcps[0]:
-        src.close()
-        raise InputError(f"{path} has a CRS but no geotransform (it is not georeferenced)")
-    if src.gcps[0] and src.transform.is_identity:
-        src.close()
-        raise InputError(f"{path} is georeferenced by GCPs only; warp it to a grid first (gdalwarp)")
-    return src
+    return open_scene_file(path, refused="no chips written")
 
 
 def _imagery_date(tags: dict) -> tuple[str, str]:

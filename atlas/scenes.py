@@ -307,12 +307,14 @@ def _ground_resolution(src) -> float:
     return min(math.hypot(px[1] - px[0], py[1] - py[0]), math.hypot(px[2] - px[0], py[2] - py[0]))
 
 
-def open_scene_file(path: Path | str):
+def open_scene_file(path: Path | str, refused: str = "not registered"):
     """Open an imagery file as the atlas reads every raster: admitted, its own driver, georeferenced.
 
     Parameters
     ----------
     path : pathlib.Path or str
+    refused : str, default "not registered"
+        What a refusal says happened (``atlas chips``: no chips written).
 
     Returns
     -------
@@ -345,7 +347,7 @@ def open_scene_file(path: Path | str):
         problem = "holds complex numbers (radar phase?): the atlas compares real-valued imagery only"
     if problem:
         src.close()
-        raise InputError(f"{path} {problem}; not registered")
+        raise InputError(f"{path} {problem}; {refused}")
     return src
 
 
